@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's second command (and what CI runs): install what is needed,
+# then build and run the whole test suite twice: a normal build, and a build
+# with AddressSanitizer + UndefinedBehaviorSanitizer.
+#   VMBUS_TEST_JOBS=N   parallel test processes (default: number of cores)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=${VMBUS_TEST_JOBS:-$(nproc)}
+
+"$root/scripts/install-deps.sh"
+
+run_suite() {
+  local name=$1 dir=$2
+  shift 2
+  echo "== [$name] building in $dir"
+  "$root/scripts/build.sh" "$dir" -DVMBUS_BUILD_BENCHMARKS=OFF "$@"
+  echo "== [$name] running tests"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --label-exclude opt-in
+}
+
+run_suite release "$root/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite asan+ubsan "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMBUS_SANITIZE_ADDRESS=ON
+echo "== all test suites passed"
