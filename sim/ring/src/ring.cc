@@ -97,6 +97,9 @@ RingView::RingView(RingMemory& memory) {
 void RingView::copy_out(std::uint32_t offset, std::span<std::byte> destination) const {
   VMBUS_CHECK(offset < data_size_bytes_ && destination.size() <= data_size_bytes_,
               "copy_out outside the data area");
+  if (destination.empty()) {
+    return;  // an empty span may have a null data(), which memcpy must not see
+  }
   const std::size_t first = std::min<std::size_t>(destination.size(), data_size_bytes_ - offset);
   std::memcpy(destination.data(), data_ + offset, first);
   std::memcpy(destination.data() + first, data_, destination.size() - first);
@@ -105,6 +108,9 @@ void RingView::copy_out(std::uint32_t offset, std::span<std::byte> destination) 
 void RingView::copy_in(std::uint32_t offset, std::span<const std::byte> source) const {
   VMBUS_CHECK(offset < data_size_bytes_ && source.size() <= data_size_bytes_,
               "copy_in outside the data area");
+  if (source.empty()) {
+    return;  // an empty span may have a null data(), which memcpy must not see
+  }
   const std::size_t first = std::min<std::size_t>(source.size(), data_size_bytes_ - offset);
   std::memcpy(data_ + offset, source.data(), first);
   std::memcpy(data_, source.data() + first, source.size() - first);
@@ -351,7 +357,9 @@ RingReader::RingReader(RingMemory& memory, std::uint32_t max_packet_bytes)
       read_cursor_(Word(view_.control().read_index).load(std::memory_order_relaxed)),
       published_index_(read_cursor_),
       batch_start_(read_cursor_),
-      buffer_(max_packet_bytes) {
+      // len8 is 16 bits: no packet is larger than kMaxPacketBytes, whatever
+      // maximum the caller allows.
+      buffer_(std::min(max_packet_bytes, kMaxPacketBytes)) {
   VMBUS_CHECK(
       max_packet_bytes >= kPacketDescriptorBytes && max_packet_bytes % kPacketAlignmentBytes == 0,
       "maximum packet size " + std::to_string(max_packet_bytes) +

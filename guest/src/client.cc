@@ -1,0 +1,896 @@
+#include "vmbus/guest/client.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "vmbus/base/check.h"
+#include "vmbus/wire/gpadl.h"
+#include "vmbus/wire/message_table.h"
+#include "vmbus/wire/synic.h"
+#include "vmbus/wire/versions.h"
+
+namespace vmbus::guest {
+namespace {
+
+using platform::Hypervisor;
+
+// Pages below this are never handed out (room for the SynIC pages a real
+// guest would place there, and a guard against page 0).
+constexpr std::uint64_t kFirstAllocatablePage = 16;
+constexpr std::uint32_t kDefaultRingPages = 4;
+constexpr std::uint32_t kDefaultEchoWindow = 16;
+constexpr std::uint32_t kBatchPackets = 16;
+constexpr std::size_t kEchoHeaderBytes = 16;  // sequence number + checksum
+
+std::uint64_t splitmix(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t fnv1a(std::span<const std::byte> bytes) {
+  std::uint64_t hash = 0xCBF29CE484222325ull;
+  for (std::byte b : bytes) {
+    hash = (hash ^ static_cast<std::uint8_t>(b)) * 0x100000001B3ull;
+  }
+  return hash;
+}
+
+}  // namespace
+
+// --- PageAllocator -----------------------------------------------------------
+
+PageAllocator::PageAllocator(std::uint64_t first_page, std::uint64_t page_count) {
+  if (page_count > 0) {
+    free_[first_page] = page_count;
+  }
+}
+
+std::optional<std::uint64_t> PageAllocator::allocate(std::uint32_t count) {
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    if (it->second >= count) {
+      const std::uint64_t first = it->first;
+      const std::uint64_t left = it->second - count;
+      free_.erase(it);
+      if (left > 0) {
+        free_[first + count] = left;
+      }
+      return first;
+    }
+  }
+  return std::nullopt;
+}
+
+void PageAllocator::free(std::uint64_t first_page, std::uint32_t count) {
+  auto [it, inserted] = free_.emplace(first_page, count);
+  VMBUS_CHECK(inserted, "double free of guest pages");
+  // Merge with the following and the preceding range.
+  if (auto next = std::next(it); next != free_.end() && it->first + it->second == next->first) {
+    it->second += next->second;
+    free_.erase(next);
+  }
+  if (it != free_.begin()) {
+    auto previous = std::prev(it);
+    if (previous->first + previous->second == it->first) {
+      previous->second += it->second;
+      free_.erase(it);
+    }
+  }
+}
+
+// --- VmbusClient ---------------------------------------------------------------
+
+VmbusClient::VmbusClient() = default;
+VmbusClient::~VmbusClient() = default;
+
+std::string VmbusClient::start(const platform::StartInfo& info, Hypervisor& hv) {
+  if (!config_.ParseFromString(info.config)) {
+    return "the guest configuration does not parse";
+  }
+  try {
+    memory_.emplace(shm::SharedSegment::open(info.segment_name));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  const std::uint64_t total_pages = memory_->bytes().size() / ring::kHvPageSizeBytes;
+  if (total_pages <= kFirstAllocatablePage) {
+    return "guest memory of " + std::to_string(total_pages) + " pages is too small";
+  }
+  pages_ =
+      std::make_unique<PageAllocator>(kFirstAllocatablePage, total_pages - kFirstAllocatablePage);
+  if (config_.ring_pages() == 0) {
+    config_.set_ring_pages(kDefaultRingPages);
+  }
+  if (config_.ring_pages() < 2) {
+    return "ring_pages must be at least 2 (control page + data)";
+  }
+  const std::uint32_t max_version =
+      config_.max_version() == 0 ? wire::kVersionWin10V5_3 : config_.max_version();
+  for (std::uint32_t version : wire::kGuestVersionTryOrder) {
+    if (version <= max_version) {
+      versions_.push_back(version);
+    }
+  }
+  if (versions_.empty()) {
+    return "max_version " + wire::version_text(max_version) +
+           " is below every version the "
+           "guest speaks";
+  }
+  seed_state_ = info.seed;
+  hv.trace(platform::trace_note("", "VMBus client up: will try " +
+                                        std::to_string(versions_.size()) + " version(s), from " +
+                                        wire::version_text(versions_.front())));
+  return "";
+}
+
+VmbusClient::Channel* VmbusClient::find_channel(std::uint32_t child_relid) {
+  const auto it = channels_.find(child_relid);
+  return it == channels_.end() ? nullptr : &it->second;
+}
+
+VmbusClient::Channel* VmbusClient::echo_channel() {
+  if (config_.echo().child_relid() == 0) {
+    return nullptr;
+  }
+  return find_channel(config_.echo().child_relid());
+}
+
+std::vector<std::uint32_t> VmbusClient::channels_to_open() const {
+  std::vector<std::uint32_t> relids;
+  if (config_.open_relids().empty()) {
+    for (const auto& [relid, channel] : channels_) {
+      relids.push_back(relid);
+    }
+  } else {
+    for (std::uint32_t relid : config_.open_relids()) {
+      if (channels_.count(relid) != 0) {
+        relids.push_back(relid);
+      }
+    }
+  }
+  return relids;
+}
+
+bool VmbusClient::awaiting_host() const {
+  return std::any_of(channels_.begin(), channels_.end(), [](const auto& entry) {
+    const ChannelState s = entry.second.state;
+    return s == ChannelState::kAwaitGpadl || s == ChannelState::kAwaitOpen ||
+           s == ChannelState::kAwaitTorndown;
+  });
+}
+
+// Channels are brought up one at a time, in relid order: the first one that
+// still needs an action from us, unless the host owes us an answer.
+VmbusClient::Channel* VmbusClient::channel_needing_control() {
+  if (awaiting_host()) {
+    return nullptr;
+  }
+  const std::uint32_t wanted_opens = config_.reopen_cycles() + 1;
+  for (std::uint32_t relid : channels_to_open()) {
+    Channel& channel = channels_.at(relid);
+    switch (channel.state) {
+      case ChannelState::kGpadlSending:
+      case ChannelState::kOpenSending:
+      case ChannelState::kCloseSending:
+        return &channel;
+      case ChannelState::kOffered:
+        if (channel.opens < wanted_opens) {
+          return &channel;
+        }
+        break;
+      case ChannelState::kOpen:
+        if (channel.opens < wanted_opens) {
+          return &channel;  // close it, to open it again
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return nullptr;
+}
+
+bool VmbusClient::control_ready() const {
+  switch (phase_) {
+    case Phase::kConnect:
+    case Phase::kRequestOffers:
+    case Phase::kUnload:
+      return true;
+    case Phase::kOpenChannels:
+      // Either a channel needs an action, or every channel is settled and
+      // the workload can start.
+      return !awaiting_host();
+    default:
+      return false;
+  }
+}
+
+std::vector<std::string> VmbusClient::ready_contexts() const {
+  std::vector<std::string> ready;
+  if (slot_.full()) {
+    ready.push_back("msg");
+  }
+  if (!pending_event_relids_.empty()) {
+    ready.push_back("isr");
+  }
+  if (control_ready() && !reported_) {
+    ready.push_back("control");
+  }
+  for (const auto& [relid, channel] : channels_) {
+    if (channel.state != ChannelState::kOpen || reported_) {
+      continue;
+    }
+    if (channel.receiver->ready()) {
+      ready.push_back("dpc/" + std::to_string(relid));
+    }
+    if (channel.sender->ready()) {
+      ready.push_back("vsc/" + std::to_string(relid));
+    }
+  }
+  std::sort(ready.begin(), ready.end());
+  return ready;
+}
+
+void VmbusClient::step(const std::string& context, Hypervisor& hv) {
+  current_context_ = context;
+  if (context == "msg") {
+    handle_message(slot_.take(hv), hv);
+  } else if (context == "isr") {
+    isr_step(hv);
+  } else if (context == "control") {
+    control_step(hv);
+  } else if (context.rfind("dpc/", 0) == 0 || context.rfind("vsc/", 0) == 0) {
+    const auto relid = static_cast<std::uint32_t>(std::stoul(context.substr(4)));
+    Channel* channel = find_channel(relid);
+    VMBUS_CHECK(channel != nullptr && channel->state == ChannelState::kOpen,
+                "stepped " + context + " of a channel that is not open");
+    if (context[0] == 'd') {
+      dpc_step(*channel, hv);
+    } else {
+      vsc_step(*channel, hv);
+    }
+  } else {
+    VMBUS_CHECK(false, "stepped unknown context '" + context + "'");
+  }
+}
+
+void VmbusClient::deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
+                                  Hypervisor& hv) {
+  if (sint != wire::kVmbusMessageSint || !slot_.fill(hv_message)) {
+    hv.trace(platform::trace_note(
+        "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
+  }
+}
+
+void VmbusClient::deliver_event(std::span<const std::uint32_t> child_relids,
+                                std::span<const std::uint32_t> /*connection_ids*/,
+                                Hypervisor& /*hv*/) {
+  // The event-flags page: bits stay set until the ISR test-and-clears them,
+  // so further signals for the same relid coalesce.
+  pending_event_relids_.insert(child_relids.begin(), child_relids.end());
+}
+
+// --- posting -------------------------------------------------------------------
+
+bool VmbusClient::post_raw(std::span<const std::byte> payload, Hypervisor& hv) {
+  const std::uint32_t status = hv.post_message(message_connection_id_, payload);
+  if (status == platform::kHvStatusSuccess) {
+    return true;
+  }
+  hv.trace(platform::trace_note(current_context_,
+                                "post refused with HV status " + std::to_string(status)));
+  return false;
+}
+
+bool VmbusClient::post(const wire::Message& message, Hypervisor& hv) {
+  return post_raw(wire::encode_message(message), hv);
+}
+
+// --- control plane -------------------------------------------------------------
+
+void VmbusClient::control_step(Hypervisor& hv) {
+  switch (phase_) {
+    case Phase::kConnect: {
+      if (version_index_ >= versions_.size()) {
+        fail_workload("the host accepted none of the protocol versions", hv);
+        return;
+      }
+      const std::uint32_t version = versions_[version_index_];
+      wire::InitiateContact contact;
+      contact.vmbus_version_requested = version;
+      if (wire::uses_message_connection_id_4(version)) {
+        message_connection_id_ = wire::kVmbusMessageConnectionId4;
+        contact.set_msg_target(static_cast<std::uint8_t>(wire::kVmbusMessageSint), 0);
+      } else {
+        message_connection_id_ = wire::kVmbusMessageConnectionId;
+        contact.interrupt_page = 1ull * ring::kHvPageSizeBytes;  // page 1 of guest memory
+      }
+      contact.monitor_page1 = 2ull * ring::kHvPageSizeBytes;
+      contact.monitor_page2 = 3ull * ring::kHvPageSizeBytes;
+      const std::uint32_t status =
+          hv.post_message(message_connection_id_, wire::encode_message(contact));
+      if (status == platform::kHvStatusInvalidConnectionId) {
+        // A host older than 5.0 has no connection id 4: try the next version
+        // (Linux turns this into -EINVAL and moves on).
+        hv.trace(platform::trace_note(current_context_, "no connection id " +
+                                                            std::to_string(message_connection_id_) +
+                                                            " for " + wire::version_text(version) +
+                                                            ": trying an older version"));
+        ++version_index_;
+      } else if (status == platform::kHvStatusSuccess) {
+        phase_ = Phase::kAwaitVersion;
+      }
+      return;
+    }
+    case Phase::kRequestOffers:
+      if (!misbehaviors_.empty()) {
+        if (post_raw(misbehaviors_.front(), hv)) {
+          misbehaviors_.pop_front();
+        }
+        return;
+      }
+      if (post(wire::RequestOffers{}, hv)) {
+        phase_ = Phase::kAwaitOffers;
+      }
+      return;
+    case Phase::kOpenChannels: {
+      Channel* channel = channel_needing_control();
+      if (channel != nullptr) {
+        channel_control_step(*channel, hv);
+        return;
+      }
+      phase_ = Phase::kWorkload;
+      hv.trace(platform::trace_note(current_context_, "channels settled; workload starts"));
+      if (echo_channel() == nullptr || echo_channel()->state != ChannelState::kOpen ||
+          config_.echo().packets() == 0) {
+        if (config_.echo().packets() != 0) {
+          fail_workload(
+              "the echo channel " + std::to_string(config_.echo().child_relid()) + " is not open",
+              hv);
+        } else if (config_.expect_rescinds() == 0) {
+          finish_workload(hv);
+        }
+        return;
+      }
+      refill_echo_window();
+      return;
+    }
+    case Phase::kUnload:
+      if (post(wire::Unload{}, hv)) {
+        phase_ = Phase::kAwaitUnload;
+      }
+      return;
+    default:
+      VMBUS_CHECK(false, "control stepped while not ready");
+  }
+}
+
+void VmbusClient::start_open(Channel& channel, Hypervisor& hv) {
+  const std::uint32_t ring_pages = config_.ring_pages();
+  const std::uint32_t total = 2 * ring_pages;
+  const std::optional<std::uint64_t> first = pages_->allocate(total);
+  if (!first) {
+    channel.state = ChannelState::kFailed;
+    hv.trace(platform::trace_channel(
+        current_context_, channel.child_relid, "failed",
+        "out of guest memory for " + std::to_string(total) + " ring pages"));
+    return;
+  }
+  channel.first_page = *first;
+  channel.pages = total;
+  channel.gpadl = next_gpadl_++;
+  // Outbound (guest -> host) ring first, inbound after it: the layout the
+  // OPENCHANNEL's downstream_ringbuffer_pageoffset describes.
+  channel.outbound_memory = platform::map_ring(*memory_, channel.first_page, ring_pages);
+  channel.inbound_memory =
+      platform::map_ring(*memory_, channel.first_page + ring_pages, ring_pages);
+  ring::initialize_ring(*channel.outbound_memory);
+  ring::initialize_ring(*channel.inbound_memory);
+  std::vector<std::uint64_t> pfns(total);
+  for (std::uint32_t i = 0; i < total; ++i) {
+    pfns[i] = channel.first_page + i;
+  }
+  channel.gpadl_messages.clear();
+  for (auto& payload : wire::split_gpadl(channel.child_relid, channel.gpadl, pfns)) {
+    channel.gpadl_messages.push_back(std::move(payload));
+  }
+  channel.state = ChannelState::kGpadlSending;
+  hv.trace(platform::trace_channel(
+      current_context_, channel.child_relid, "opening",
+      "gpadl " + std::to_string(channel.gpadl) + " over " + std::to_string(total) + " pages in " +
+          std::to_string(channel.gpadl_messages.size()) + " message(s)"));
+}
+
+void VmbusClient::channel_control_step(Channel& channel, Hypervisor& hv) {
+  switch (channel.state) {
+    case ChannelState::kOffered:
+      start_open(channel, hv);
+      return;
+    case ChannelState::kGpadlSending:
+      if (post_raw(channel.gpadl_messages.front(), hv)) {
+        channel.gpadl_messages.pop_front();
+        if (channel.gpadl_messages.empty()) {
+          channel.state = ChannelState::kAwaitGpadl;
+        }
+      }
+      return;
+    case ChannelState::kOpenSending: {
+      wire::OpenChannel open;
+      open.child_relid = channel.child_relid;
+      open.openid = channel.child_relid;
+      open.ringbuffer_gpadlhandle = channel.gpadl;
+      open.target_vp = 0;
+      open.downstream_ringbuffer_pageoffset = config_.ring_pages();
+      if (post(open, hv)) {
+        channel.state = ChannelState::kAwaitOpen;
+      }
+      return;
+    }
+    case ChannelState::kOpen: {
+      wire::CloseChannel close;
+      close.child_relid = channel.child_relid;
+      if (post(close, hv)) {
+        channel.sender.reset();
+        channel.receiver.reset();
+        channel.state = ChannelState::kCloseSending;
+        hv.trace(platform::trace_channel(current_context_, channel.child_relid, "closing", ""));
+      }
+      return;
+    }
+    case ChannelState::kCloseSending: {
+      wire::GpadlTeardown teardown;
+      teardown.child_relid = channel.child_relid;
+      teardown.gpadl = channel.gpadl;
+      if (post(teardown, hv)) {
+        channel.state = ChannelState::kAwaitTorndown;
+      }
+      return;
+    }
+    default:
+      VMBUS_CHECK(false, "channel control step in a waiting state");
+  }
+}
+
+void VmbusClient::release_rings(Channel& channel) {
+  channel.sender.reset();
+  channel.receiver.reset();
+  channel.outbound_memory.reset();
+  channel.inbound_memory.reset();
+  if (channel.pages != 0) {
+    pages_->free(channel.first_page, channel.pages);
+    channel.pages = 0;
+  }
+}
+
+void VmbusClient::ignore(const wire::HvMessage& slot, const std::string& reason, Hypervisor& hv) {
+  ++ignored_messages_;
+  hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
+                                           slot, reason));
+}
+
+void VmbusClient::handle_message(const wire::HvMessage& slot, Hypervisor& hv) {
+  const wire::ParseResult parsed = wire::parse_hv_message(slot, wire::Receiver::kGuest);
+  if (!parsed.ok()) {
+    ignore(slot, wire::to_string(parsed.error()), hv);
+    return;
+  }
+  const wire::Message& message = parsed.value();
+  std::string problem;
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::VersionResponse>) {
+          if (phase_ != Phase::kAwaitVersion) {
+            problem = "VERSION_RESPONSE with no INITIATE_CONTACT outstanding";
+          } else {
+            on_version_response(m, hv);
+          }
+        } else if constexpr (std::is_same_v<T, wire::OfferChannel>) {
+          if (phase_ == Phase::kConnect || phase_ == Phase::kAwaitVersion) {
+            problem = "OFFERCHANNEL before the connection is up";
+          } else if (m.child_relid == 0 || m.child_relid > 2047) {
+            problem = "OFFERCHANNEL with relid " + std::to_string(m.child_relid) + " out of range";
+          } else if (channels_.count(m.child_relid) != 0) {
+            problem = "OFFERCHANNEL for relid " + std::to_string(m.child_relid) +
+                      ", which is already offered";
+          } else {
+            on_offer(m, hv);
+          }
+        } else if constexpr (std::is_same_v<T, wire::AllOffersDelivered>) {
+          if (phase_ != Phase::kAwaitOffers) {
+            problem = "ALLOFFERS_DELIVERED with no REQUESTOFFERS outstanding";
+          } else {
+            offers_complete_ = true;
+            phase_ = Phase::kOpenChannels;
+          }
+        } else if constexpr (std::is_same_v<T, wire::GpadlCreated>) {
+          Channel* channel = find_channel(m.child_relid);
+          if (channel == nullptr || channel->state != ChannelState::kAwaitGpadl ||
+              channel->gpadl != m.gpadl) {
+            problem = "GPADL_CREATED for relid " + std::to_string(m.child_relid) + " gpadl " +
+                      std::to_string(m.gpadl) + ", which nobody asked for";
+          } else {
+            on_gpadl_created(m, hv);
+          }
+        } else if constexpr (std::is_same_v<T, wire::OpenChannelResult>) {
+          Channel* channel = find_channel(m.child_relid);
+          if (channel == nullptr || channel->state != ChannelState::kAwaitOpen ||
+              m.openid != m.child_relid) {
+            problem = "OPENCHANNEL_RESULT for relid " + std::to_string(m.child_relid) +
+                      ", which nobody asked for";
+          } else {
+            on_open_result(m, hv);
+          }
+        } else if constexpr (std::is_same_v<T, wire::GpadlTorndown>) {
+          const auto it = std::find_if(channels_.begin(), channels_.end(), [&](const auto& e) {
+            return e.second.state == ChannelState::kAwaitTorndown && e.second.gpadl == m.gpadl;
+          });
+          if (it == channels_.end()) {
+            problem =
+                "GPADL_TORNDOWN for gpadl " + std::to_string(m.gpadl) + ", which nobody asked for";
+          } else {
+            on_gpadl_torndown(m, hv);
+          }
+        } else if constexpr (std::is_same_v<T, wire::RescindChannelOffer>) {
+          Channel* channel = find_channel(m.child_relid);
+          if (channel == nullptr) {
+            problem = "RESCIND_CHANNELOFFER for unknown relid " + std::to_string(m.child_relid);
+          } else if (channel->state == ChannelState::kRescinded) {
+            problem = "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
+          } else {
+            on_rescind(m, hv);
+          }
+        } else if constexpr (std::is_same_v<T, wire::UnloadResponse>) {
+          if (phase_ != Phase::kAwaitUnload) {
+            problem = "UNLOAD_RESPONSE with no UNLOAD outstanding";
+          } else {
+            phase_ = Phase::kDone;
+            hv.trace(platform::trace_note(current_context_, "unloaded"));
+            finish_workload(hv);
+          }
+        } else {
+          problem = std::string(wire::message_info(T::kType).name) + " is not handled by the guest";
+        }
+      },
+      message);
+  if (!problem.empty()) {
+    ignore(slot, problem, hv);
+    return;
+  }
+  hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_HANDLED,
+                                           slot, ""));
+}
+
+void VmbusClient::on_version_response(const wire::VersionResponse& m, Hypervisor& hv) {
+  const std::uint32_t version = versions_[version_index_];
+  if (m.version_supported == 0) {
+    hv.trace(platform::trace_note(current_context_, "host refused " + wire::version_text(version)));
+    ++version_index_;
+    phase_ = Phase::kConnect;
+    return;
+  }
+  version_ = version;
+  if (wire::uses_message_connection_id_4(version)) {
+    message_connection_id_ = m.msg_conn_id;
+  }
+  phase_ = Phase::kRequestOffers;
+  hv.trace(platform::trace_note(current_context_, "connected at " + wire::version_text(version) +
+                                                      ", messages on connection id " +
+                                                      std::to_string(message_connection_id_)));
+  send_misbehaviors(hv);
+}
+
+void VmbusClient::send_misbehaviors(Hypervisor& hv) {
+  for (const proto::GuestMisbehavior& bad : config_.misbehaviors()) {
+    hv.trace(platform::trace_note(
+        current_context_,
+        "will misbehave on purpose: " + proto::GuestMisbehavior::Kind_Name(bad.kind())));
+    switch (bad.kind()) {
+      case proto::GuestMisbehavior::KIND_TRUNCATED_OPEN: {
+        wire::OpenChannel open;
+        open.child_relid = 1;
+        std::vector<std::byte> bytes = wire::encode_message(open);
+        bytes.resize(20);
+        misbehaviors_.push_back(std::move(bytes));
+        break;
+      }
+      case proto::GuestMisbehavior::KIND_OPEN_UNKNOWN_RELID: {
+        wire::OpenChannel open;
+        open.child_relid = 999;
+        open.openid = 999;
+        misbehaviors_.push_back(wire::encode_message(open));
+        break;
+      }
+      case proto::GuestMisbehavior::KIND_GPADL_PFN_OUT_OF_RANGE: {
+        const std::vector<std::uint64_t> pfns{0xFFFFFFF0ull, 0xFFFFFFF1ull};
+        for (auto& payload : wire::split_gpadl(1, 0xBAD, pfns)) {
+          misbehaviors_.push_back(std::move(payload));
+        }
+        break;
+      }
+      case proto::GuestMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE: {
+        std::vector<std::byte> bytes(8, std::byte{0});
+        bytes[0] = std::byte{99};
+        misbehaviors_.push_back(std::move(bytes));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+void VmbusClient::on_offer(const wire::OfferChannel& m, Hypervisor& hv) {
+  Channel channel;
+  channel.child_relid = m.child_relid;
+  channel.connection_id = m.connection_id;
+  channels_.emplace(m.child_relid, std::move(channel));
+  hv.trace(platform::trace_channel(
+      current_context_, m.child_relid, "offered",
+      "interface " + m.if_type.to_string() + ", connection id " + std::to_string(m.connection_id)));
+}
+
+void VmbusClient::on_gpadl_created(const wire::GpadlCreated& m, Hypervisor& hv) {
+  Channel& channel = channels_.at(m.child_relid);
+  if (m.creation_status != 0) {
+    channel.state = ChannelState::kFailed;
+    release_rings(channel);
+    hv.trace(platform::trace_channel(current_context_, m.child_relid, "failed",
+                                     "host refused the GPADL"));
+    return;
+  }
+  channel.state = ChannelState::kOpenSending;
+}
+
+void VmbusClient::on_open_result(const wire::OpenChannelResult& m, Hypervisor& hv) {
+  Channel& channel = channels_.at(m.child_relid);
+  if (m.status != 0) {
+    // The GPADL stays established; a real driver would tear it down.
+    channel.state = ChannelState::kFailed;
+    channel.outbound_memory.reset();
+    channel.inbound_memory.reset();
+    hv.trace(platform::trace_channel(current_context_, m.child_relid, "failed",
+                                     "host refused OPENCHANNEL"));
+    return;
+  }
+  const std::uint32_t inbound_data =
+      static_cast<std::uint32_t>(channel.inbound_memory->region().size()) - ring::kHvPageSizeBytes;
+  channel.sender = std::make_unique<platform::RingSender>(*channel.outbound_memory, kBatchPackets);
+  channel.receiver = std::make_unique<platform::RingReceiver>(*channel.inbound_memory, inbound_data,
+                                                              kBatchPackets);
+  channel.state = ChannelState::kOpen;
+  ++channel.opens;
+  hv.trace(platform::trace_channel(current_context_, m.child_relid, "open",
+                                   "open #" + std::to_string(channel.opens)));
+}
+
+void VmbusClient::on_gpadl_torndown(const wire::GpadlTorndown& m, Hypervisor& hv) {
+  for (auto& [relid, channel] : channels_) {
+    if (channel.state == ChannelState::kAwaitTorndown && channel.gpadl == m.gpadl) {
+      release_rings(channel);
+      channel.state = ChannelState::kOffered;
+      hv.trace(platform::trace_channel(current_context_, relid, "closed", ""));
+      return;
+    }
+  }
+}
+
+void VmbusClient::on_rescind(const wire::RescindChannelOffer& m, Hypervisor& hv) {
+  Channel& channel = channels_.at(m.child_relid);
+  const bool was_echo = echo_channel() == &channel && channel.state == ChannelState::kOpen;
+  release_rings(channel);
+  channel.state = ChannelState::kRescinded;
+  ++rescinds_seen_;
+  hv.trace(platform::trace_channel(current_context_, m.child_relid, "rescinded", ""));
+  wire::RelidReleased released;
+  released.child_relid = m.child_relid;
+  if (!post(released, hv)) {
+    hv.trace(platform::trace_note(current_context_, "RELID_RELEASED not posted"));
+  }
+  if (config_.expect_rescinds() != 0 && rescinds_seen_ >= config_.expect_rescinds()) {
+    finish_workload(hv);
+  } else if (was_echo && config_.echo().packets() != 0) {
+    fail_workload(
+        "the echo channel was rescinded after " + std::to_string(echo_received_) + " packets", hv);
+  }
+}
+
+// --- data plane ------------------------------------------------------------------
+
+void VmbusClient::isr_step(Hypervisor& hv) {
+  // Test-and-clear every pending bit, then run each channel's DPC.
+  const std::set<std::uint32_t> relids = std::move(pending_event_relids_);
+  pending_event_relids_.clear();
+  for (std::uint32_t relid : relids) {
+    Channel* channel = find_channel(relid);
+    if (channel == nullptr || channel->state != ChannelState::kOpen) {
+      hv.trace(platform::trace_note(
+          current_context_,
+          "interrupt for relid " + std::to_string(relid) + " with no open channel: ignored"));
+      continue;
+    }
+    channel->receiver->schedule();
+    channel->sender->on_space_signal();
+  }
+}
+
+void VmbusClient::dpc_step(Channel& channel, Hypervisor& hv) {
+  const platform::ReceiveStep done =
+      channel.receiver->step([&](const ring::PacketView& packet) { check_echo(packet); });
+  if (done.corrupt) {
+    hv.trace(platform::trace_ring(current_context_, channel.child_relid, "inbound", "corrupt",
+                                  channel.receiver->reader().view(), 0, 0,
+                                  ring::corrupt_reason_name(done.corrupt->reason)));
+    fail_workload(std::string("the inbound ring is corrupt: ") +
+                      ring::corrupt_reason_name(done.corrupt->reason),
+                  hv);
+    return;
+  }
+  if (done.phase == "publish" && done.bytes_published > 0) {
+    hv.trace(platform::trace_ring(current_context_, channel.child_relid, "inbound", "publish_read",
+                                  channel.receiver->reader().view(), done.bytes_published, 0, ""));
+  }
+  if (done.signal_peer) {
+    hv.signal_event(channel.connection_id, 0);
+  }
+  if (echo_failed_) {
+    fail_workload(echo_failure_, hv);
+    return;
+  }
+  refill_echo_window();
+  if (config_.echo().packets() != 0 && echo_received_ == config_.echo().packets() &&
+      phase_ == Phase::kWorkload) {
+    finish_workload(hv);
+  }
+}
+
+void VmbusClient::vsc_step(Channel& channel, Hypervisor& hv) {
+  const platform::SendStep done = channel.sender->step();
+  if (done.corrupt || done.too_large) {
+    fail_workload(done.corrupt ? std::string("the outbound ring is corrupt: ") +
+                                     ring::corrupt_reason_name(*done.corrupt)
+                               : std::string("a packet is larger than the outbound ring"),
+                  hv);
+    return;
+  }
+  if (done.phase == "publish" && done.bytes_published > 0) {
+    hv.trace(platform::trace_ring(current_context_, channel.child_relid, "outbound",
+                                  "publish_write", channel.sender->writer().view(),
+                                  done.bytes_published, 0, ""));
+  } else if (done.phase == "block") {
+    hv.trace(platform::trace_ring(current_context_, channel.child_relid, "outbound",
+                                  "pending_send_sz", channel.sender->writer().view(), 0, 0,
+                                  "ring full"));
+  }
+  if (done.signal_peer) {
+    hv.signal_event(channel.connection_id, 0);
+  }
+}
+
+void VmbusClient::refill_echo_window() {
+  Channel* channel = echo_channel();
+  if (channel == nullptr || channel->state != ChannelState::kOpen || phase_ != Phase::kWorkload) {
+    return;
+  }
+  const proto::EchoWorkload& echo = config_.echo();
+  const std::uint32_t window = echo.window() == 0 ? kDefaultEchoWindow : echo.window();
+  const std::uint32_t max_payload = std::max<std::uint32_t>(echo.max_payload_bytes(), 16);
+  while (echo_expected_.size() < window && echo_sent_ < echo.packets()) {
+    // Sizes are multiples of 8, so the echo (padded to 8) matches exactly.
+    const std::uint64_t units = (max_payload - kEchoHeaderBytes) / 8 + 1;
+    const std::size_t size = kEchoHeaderBytes + 8 * (splitmix(seed_state_) % units);
+    std::vector<std::byte> payload(size);
+    for (std::size_t i = kEchoHeaderBytes; i < size; i += 8) {
+      const std::uint64_t word = splitmix(seed_state_);
+      std::memcpy(payload.data() + i, &word, 8);
+    }
+    const std::uint64_t sequence = echo_sent_;
+    const std::uint64_t checksum = fnv1a(std::span(payload).subspan(kEchoHeaderBytes));
+    std::memcpy(payload.data(), &sequence, 8);
+    std::memcpy(payload.data() + 8, &checksum, 8);
+    platform::QueuedPacket packet;
+    packet.trans_id = sequence + 1;
+    if (echo.request_completions()) {
+      packet.flags = ring::kPacketFlagCompletionRequested;
+    }
+    packet.payload = payload;
+    channel->sender->enqueue(std::move(packet));
+    echo_expected_.push_back(std::move(payload));
+    ++echo_sent_;
+  }
+}
+
+void VmbusClient::check_echo(const ring::PacketView& packet) {
+  if (echo_failed_) {
+    return;
+  }
+  const auto fail = [&](const std::string& why) {
+    echo_failed_ = true;
+    echo_failure_ = "echo " + std::to_string(echo_received_) + ": " + why;
+  };
+  if (echo_expected_.empty()) {
+    fail("a packet arrived with nothing in flight");
+    return;
+  }
+  const std::vector<std::byte>& expected = echo_expected_.front();
+  const auto wanted_type = static_cast<std::uint16_t>(config_.echo().request_completions()
+                                                          ? ring::PacketType::kComp
+                                                          : ring::PacketType::kDataInband);
+  const auto payload = packet.payload();
+  std::uint64_t sequence = 0;
+  std::uint64_t checksum = 0;
+  if (payload.size() >= kEchoHeaderBytes) {
+    std::memcpy(&sequence, payload.data(), 8);
+    std::memcpy(&checksum, payload.data() + 8, 8);
+  }
+  if (packet.descriptor.type != wanted_type) {
+    fail("packet type " + std::to_string(packet.descriptor.type));
+  } else if (packet.descriptor.trans_id != echo_received_ + 1) {
+    fail("trans_id " + std::to_string(packet.descriptor.trans_id));
+  } else if (payload.size() != expected.size()) {
+    fail("payload of " + std::to_string(payload.size()) + " bytes, sent " +
+         std::to_string(expected.size()));
+  } else if (sequence != echo_received_) {
+    fail("sequence number " + std::to_string(sequence));
+  } else if (checksum != fnv1a(payload.subspan(kEchoHeaderBytes)) ||
+             !std::equal(payload.begin(), payload.end(), expected.begin())) {
+    fail("checksum mismatch");
+  } else {
+    echo_bytes_ += payload.size();
+    ++echo_received_;
+    echo_expected_.pop_front();
+  }
+}
+
+void VmbusClient::finish_workload(Hypervisor& hv) {
+  if (reported_) {
+    return;
+  }
+  if (config_.unload_at_end() && phase_ != Phase::kDone) {
+    phase_ = Phase::kUnload;
+    return;
+  }
+  std::uint64_t opened = 0;
+  std::uint64_t opens = 0;
+  for (const auto& [relid, channel] : channels_) {
+    opened += channel.state == ChannelState::kOpen ? 1 : 0;
+    opens += channel.opens;
+  }
+  std::vector<std::pair<std::string, std::string>> values = {
+      {"result", "ok"},
+      {"version", wire::version_number_text(version_)},
+      {"channels_offered", std::to_string(channels_.size())},
+      {"channels_open", std::to_string(opened)},
+      {"opens", std::to_string(opens)},
+      {"packets_echoed", std::to_string(echo_received_)},
+      {"echo_bytes", std::to_string(echo_bytes_)},
+      {"rescinds", std::to_string(rescinds_seen_)},
+      {"ignored_messages", std::to_string(ignored_messages_)},
+  };
+  if (const Channel* channel = echo_channel(); channel != nullptr && channel->sender) {
+    const ring::WriterCounters& w = channel->sender->writer().counters();
+    const ring::ReaderCounters& r = channel->receiver->reader().counters();
+    values.emplace_back("outbound_signals", std::to_string(w.signals));
+    values.emplace_back("outbound_full_events", std::to_string(w.full_events));
+    values.emplace_back("inbound_signals", std::to_string(r.signals));
+  }
+  reported_ = true;
+  hv.report(values, true);
+}
+
+void VmbusClient::fail_workload(const std::string& why, Hypervisor& hv) {
+  if (reported_) {
+    return;
+  }
+  reported_ = true;
+  hv.trace(platform::trace_note(current_context_, "workload failed: " + why));
+  hv.report({{"result", "failed: " + why},
+             {"version", wire::version_number_text(version_)},
+             {"packets_echoed", std::to_string(echo_received_)},
+             {"rescinds", std::to_string(rescinds_seen_)},
+             {"ignored_messages", std::to_string(ignored_messages_)}},
+            true);
+}
+
+}  // namespace vmbus::guest

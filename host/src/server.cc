@@ -1,0 +1,607 @@
+#include "vmbus/host/server.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "vmbus/base/check.h"
+#include "vmbus/wire/message_table.h"
+#include "vmbus/wire/synic.h"
+#include "vmbus/wire/versions.h"
+
+namespace vmbus::host {
+namespace {
+
+using platform::Hypervisor;
+
+// NTSTATUS values the server puts in GPADL_CREATED / OPENCHANNEL_RESULT.
+constexpr std::uint32_t kStatusUnsuccessful = 0xC0000001;
+constexpr std::uint32_t kStatusInvalidParameter = 0xC000000D;
+constexpr std::uint32_t kStatusDeviceRemoved = 0xC00002B6;
+
+// Host -> guest posts carry this id; the guest's SINT does not look at it.
+constexpr std::uint32_t kToGuestConnectionId = wire::kVmbusMessageConnectionId;
+// Relids the guest may name (Linux MAX_CHANNEL_RELIDS).
+constexpr std::uint32_t kMaxRelid = 2047;
+constexpr std::uint32_t kVspBatchPackets = 16;
+
+// A stalled VSP never reads its ring (back-pressure tests).
+template <typename Channel>
+bool listens(const Channel& channel) {
+  return channel.config.vsp().kind() != proto::VspConfig::KIND_SINK_STALLED;
+}
+
+bool is_known_version(std::uint32_t version) {
+  return std::find(wire::kKnownVersions.begin(), wire::kKnownVersions.end(), version) !=
+         wire::kKnownVersions.end();
+}
+
+}  // namespace
+
+VmbusServer::VmbusServer() = default;
+VmbusServer::~VmbusServer() = default;
+
+std::string VmbusServer::start(const platform::StartInfo& info, Hypervisor& hv) {
+  if (!config_.ParseFromString(info.config)) {
+    return "the host configuration does not parse";
+  }
+  try {
+    memory_.emplace(shm::SharedSegment::open(info.segment_name));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  guest_pages_ = memory_->bytes().size() / ring::kHvPageSizeBytes;
+  max_version_ = config_.max_version() == 0 ? wire::kVersionWin10V5_3 : config_.max_version();
+  if (!is_known_version(max_version_)) {
+    return "max_version " + wire::version_text(max_version_) + " is not a VMBus version";
+  }
+  for (const proto::ChannelOfferConfig& offer : config_.channels()) {
+    const std::uint32_t relid = offer.child_relid();
+    if (relid == 0 || relid > kMaxRelid || channels_.count(relid) != 0) {
+      return "channel relid " + std::to_string(relid) + " is zero, above 2047 or repeated";
+    }
+    Channel channel;
+    channel.config = offer;
+    channel.connection_id = offer.connection_id() != 0 ? offer.connection_id() : 0x10000 + relid;
+    for (const std::string& guid : {offer.interface_guid(), offer.instance_guid()}) {
+      if (!guid.empty() && !wire::Guid::parse(guid).ok()) {
+        return "channel " + std::to_string(relid) + ": '" + guid + "' is not a GUID";
+      }
+    }
+    relid_by_connection_id_[channel.connection_id] = relid;
+    channels_.emplace(relid, std::move(channel));
+  }
+  hv.trace(platform::trace_note("", "VMBus server up: protocol up to " +
+                                        wire::version_text(max_version_) + ", " +
+                                        std::to_string(channels_.size()) + " channel(s)"));
+  return "";
+}
+
+std::vector<std::uint32_t> VmbusServer::message_connection_ids() const {
+  std::vector<std::uint32_t> ids{wire::kVmbusMessageConnectionId};
+  // Connection id 4 exists only on hosts that speak 5.0 or later; older
+  // hosts answer a post to it with HV_STATUS_INVALID_CONNECTION_ID.
+  if (max_version_ >= wire::kVersionWin10V5) {
+    ids.push_back(wire::kVmbusMessageConnectionId4);
+  }
+  return ids;
+}
+
+std::string VmbusServer::channel_context(std::uint32_t child_relid) const {
+  return "chan/" + std::to_string(child_relid);
+}
+
+std::vector<std::string> VmbusServer::ready_contexts() const {
+  std::vector<std::string> ready;
+  for (const auto& [relid, channel] : channels_) {
+    if (channel.state != Channel::State::kOpen || channel.stopped) {
+      continue;
+    }
+    if ((listens(channel) && channel.receiver->ready()) || channel.sender->ready()) {
+      ready.push_back(channel_context(relid));
+    }
+  }
+  if (slot_.full()) {
+    ready.push_back("msg");
+  }
+  if (!outbox_.empty()) {
+    ready.push_back("post");
+  }
+  std::sort(ready.begin(), ready.end());
+  return ready;
+}
+
+void VmbusServer::step(const std::string& context, Hypervisor& hv) {
+  current_context_ = context;
+  if (context == "msg") {
+    handle_message(slot_.take(hv), hv);
+  } else if (context == "post") {
+    const platform::Outbox::Posted posted = outbox_.post_one(hv);
+    if (posted.hv_status != platform::kHvStatusSuccess) {
+      hv.trace(platform::trace_note(
+          context, "post refused with HV status " + std::to_string(posted.hv_status)));
+    }
+  } else if (context.rfind("chan/", 0) == 0) {
+    const auto relid = static_cast<std::uint32_t>(std::stoul(context.substr(5)));
+    Channel* channel = find_channel(relid);
+    VMBUS_CHECK(channel != nullptr, "stepped a channel context with no channel");
+    step_channel(*channel, hv);
+  } else {
+    VMBUS_CHECK(false, "stepped unknown context '" + context + "'");
+  }
+}
+
+void VmbusServer::deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
+                                  Hypervisor& hv) {
+  if (sint != wire::kVmbusMessageSint || !slot_.fill(hv_message)) {
+    hv.trace(platform::trace_note(
+        "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
+  }
+}
+
+void VmbusServer::deliver_event(std::span<const std::uint32_t> /*child_relids*/,
+                                std::span<const std::uint32_t> connection_ids, Hypervisor& hv) {
+  for (std::uint32_t id : connection_ids) {
+    const auto it = relid_by_connection_id_.find(id);
+    Channel* channel = it == relid_by_connection_id_.end() ? nullptr : find_channel(it->second);
+    if (channel == nullptr || channel->state != Channel::State::kOpen) {
+      hv.trace(platform::trace_note(
+          "", "ignored a signal on connection id " + std::to_string(id) + ": no open channel"));
+      continue;
+    }
+    // One event per channel means "look at both rings".
+    channel->receiver->schedule();
+    channel->sender->on_space_signal();
+  }
+}
+
+VmbusServer::Channel* VmbusServer::find_channel(std::uint32_t child_relid) {
+  const auto it = channels_.find(child_relid);
+  return it == channels_.end() ? nullptr : &it->second;
+}
+
+void VmbusServer::reply(const wire::Message& message) {
+  outbox_.push(kToGuestConnectionId, message);
+}
+
+void VmbusServer::ignore(const std::string& reason, Hypervisor& hv) {
+  hv.trace(platform::trace_note(current_context_, "ignored: " + reason));
+}
+
+// --- control plane -------------------------------------------------------------
+
+void VmbusServer::handle_message(const wire::HvMessage& slot, Hypervisor& hv) {
+  const wire::ParseResult parsed = wire::parse_hv_message(slot, wire::Receiver::kHost);
+  if (!parsed.ok()) {
+    hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
+                                             slot, wire::to_string(parsed.error())));
+    return;
+  }
+  const wire::Message& message = parsed.value();
+  const bool connected = version_ != 0;
+  const bool needs_connection = !std::holds_alternative<wire::InitiateContact>(message);
+  if (needs_connection && !connected) {
+    hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
+                                             slot, "not connected yet"));
+    return;
+  }
+  hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_HANDLED,
+                                           slot, ""));
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::InitiateContact>) {
+          on_initiate_contact(m, slot, hv);
+        } else if constexpr (std::is_same_v<T, wire::RequestOffers>) {
+          on_request_offers(hv);
+        } else if constexpr (std::is_same_v<T, wire::GpadlHeaderMessage>) {
+          on_gpadl_header(m, hv);
+        } else if constexpr (std::is_same_v<T, wire::GpadlBodyMessage>) {
+          on_gpadl_body(m, hv);
+        } else if constexpr (std::is_same_v<T, wire::OpenChannel>) {
+          on_open_channel(m, hv);
+        } else if constexpr (std::is_same_v<T, wire::CloseChannel>) {
+          on_close_channel(m, hv);
+        } else if constexpr (std::is_same_v<T, wire::GpadlTeardown>) {
+          on_gpadl_teardown(m, hv);
+        } else if constexpr (std::is_same_v<T, wire::RelidReleased>) {
+          on_relid_released(m, hv);
+        } else if constexpr (std::is_same_v<T, wire::Unload>) {
+          on_unload(hv);
+        } else {
+          ignore(std::string(wire::message_info(T::kType).name) + " is not handled by this server",
+                 hv);
+        }
+      },
+      message);
+}
+
+void VmbusServer::on_initiate_contact(const wire::InitiateContact& m, const wire::HvMessage& slot,
+                                      Hypervisor& hv) {
+  const std::uint32_t requested = m.vmbus_version_requested;
+  // An INITIATE_CONTACT resets the bus, whatever state it was in (QEMU).
+  version_ = 0;
+  wire::VersionResponse response;
+  const bool on_id_4 = (slot.sender & wire::kConnectionIdMask) == wire::kVmbusMessageConnectionId4;
+  const bool accepted = is_known_version(requested) && requested <= max_version_ &&
+                        requested >= wire::kVersionWin8 &&
+                        on_id_4 == wire::uses_message_connection_id_4(requested);
+  if (accepted) {
+    version_ = requested;
+    response.version_supported = 1;
+    if (wire::uses_message_connection_id_4(requested)) {
+      response.msg_conn_id = wire::kVmbusMessageConnectionId4;
+    }
+    hv.trace(platform::trace_note(current_context_,
+                                  "connected at protocol " + wire::version_text(requested)));
+  } else {
+    hv.trace(platform::trace_note(current_context_,
+                                  "refused protocol " + wire::version_text(requested)));
+  }
+  reply(response);
+}
+
+void VmbusServer::on_request_offers(Hypervisor& hv) {
+  for (auto& [relid, channel] : channels_) {
+    if (channel.state == Channel::State::kRescinded) {
+      continue;
+    }
+    wire::OfferChannel offer;
+    if (!channel.config.interface_guid().empty()) {
+      offer.if_type = wire::Guid::parse(channel.config.interface_guid()).value();
+    }
+    if (!channel.config.instance_guid().empty()) {
+      offer.if_instance = wire::Guid::parse(channel.config.instance_guid()).value();
+    }
+    offer.chn_flags = wire::kChannelFlagServerSupportsGpadls;
+    offer.child_relid = relid;
+    offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
+    offer.connection_id = channel.connection_id;
+    reply(offer);
+  }
+  send_misbehaviors(hv);
+  reply(wire::AllOffersDelivered{});
+}
+
+void VmbusServer::send_misbehaviors(Hypervisor& hv) {
+  for (const proto::HostMisbehavior& bad : config_.misbehaviors()) {
+    hv.trace(platform::trace_note(
+        current_context_,
+        "misbehaving on purpose: " + proto::HostMisbehavior::Kind_Name(bad.kind())));
+    switch (bad.kind()) {
+      case proto::HostMisbehavior::KIND_TRUNCATED_OFFER: {
+        wire::OfferChannel offer;
+        offer.child_relid = bad.child_relid();
+        std::vector<std::byte> bytes = wire::encode_message(offer);
+        bytes.resize(100);
+        outbox_.push_raw(kToGuestConnectionId, std::move(bytes));
+        break;
+      }
+      case proto::HostMisbehavior::KIND_DUPLICATE_OFFER: {
+        wire::OfferChannel offer;
+        offer.child_relid = bad.child_relid();
+        offer.connection_id = 0x10000 + bad.child_relid();
+        reply(offer);
+        break;
+      }
+      case proto::HostMisbehavior::KIND_UNSOLICITED_OPEN_RESULT: {
+        wire::OpenChannelResult result;
+        result.child_relid = bad.child_relid();
+        reply(result);
+        break;
+      }
+      case proto::HostMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE: {
+        std::vector<std::byte> bytes(8, std::byte{0});
+        bytes[0] = std::byte{99};
+        outbox_.push_raw(kToGuestConnectionId, std::move(bytes));
+        break;
+      }
+      case proto::HostMisbehavior::KIND_DOUBLE_RESCIND: {
+        wire::RescindChannelOffer rescind;
+        rescind.child_relid = bad.child_relid();
+        reply(rescind);
+        reply(rescind);
+        if (Channel* channel = find_channel(bad.child_relid())) {
+          channel->state = Channel::State::kRescinded;
+        }
+        break;
+      }
+      case proto::HostMisbehavior::KIND_SIGNAL_UNKNOWN_RELID:
+        hv.signal_event(0, bad.child_relid());
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void VmbusServer::on_gpadl_header(const wire::GpadlHeaderMessage& m, Hypervisor& hv) {
+  const std::uint32_t handle = m.fixed.gpadl;
+  if (find_channel(m.fixed.child_relid) == nullptr) {
+    ignore("GPADL_HEADER for unknown relid " + std::to_string(m.fixed.child_relid), hv);
+    return;
+  }
+  if (gpadls_.count(handle) != 0 || gpadls_in_progress_.count(handle) != 0) {
+    wire::GpadlCreated created;
+    created.child_relid = m.fixed.child_relid;
+    created.gpadl = handle;
+    created.creation_status = kStatusInvalidParameter;
+    reply(created);
+    ignore("GPADL handle " + std::to_string(handle) + " already in use", hv);
+    return;
+  }
+  const auto max_pages =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(guest_pages_, wire::kGpadlMaxPages));
+  auto [it, inserted] = gpadls_in_progress_.emplace(handle, wire::GpadlAssembler(max_pages));
+  const auto progress = it->second.add_header(m);
+  if (!progress.ok()) {
+    wire::GpadlCreated created;
+    created.child_relid = m.fixed.child_relid;
+    created.gpadl = handle;
+    created.creation_status = kStatusInvalidParameter;
+    reply(created);
+    ignore(wire::to_string(progress.error()), hv);
+    gpadls_in_progress_.erase(it);
+    return;
+  }
+  if (progress.value() == wire::GpadlProgress::kComplete) {
+    finish_gpadl(it->second, hv);
+    gpadls_in_progress_.erase(it);
+  }
+}
+
+void VmbusServer::on_gpadl_body(const wire::GpadlBodyMessage& m, Hypervisor& hv) {
+  const auto it = gpadls_in_progress_.find(m.fixed.gpadl);
+  if (it == gpadls_in_progress_.end()) {
+    ignore("GPADL_BODY for gpadl " + std::to_string(m.fixed.gpadl) + " with no header", hv);
+    return;
+  }
+  const auto progress = it->second.add_body(m);
+  if (!progress.ok()) {
+    wire::GpadlCreated created;
+    created.child_relid = it->second.child_relid();
+    created.gpadl = m.fixed.gpadl;
+    created.creation_status = kStatusInvalidParameter;
+    reply(created);
+    ignore(wire::to_string(progress.error()), hv);
+    gpadls_in_progress_.erase(it);
+    return;
+  }
+  if (progress.value() == wire::GpadlProgress::kComplete) {
+    finish_gpadl(it->second, hv);
+    gpadls_in_progress_.erase(it);
+  }
+}
+
+void VmbusServer::finish_gpadl(const wire::GpadlAssembler& assembler, Hypervisor& hv) {
+  wire::GpadlCreated created;
+  created.child_relid = assembler.child_relid();
+  created.gpadl = assembler.gpadl();
+  const std::vector<std::uint64_t>& pfns = assembler.pfns();
+  // Every page must be guest memory. The simulator maps a GPADL as one
+  // contiguous range, so the pages must also be consecutive.
+  std::string problem;
+  for (std::size_t i = 0; i < pfns.size() && problem.empty(); ++i) {
+    if (pfns[i] >= guest_pages_) {
+      problem = "page " + std::to_string(pfns[i]) + " is outside guest memory (" +
+                std::to_string(guest_pages_) + " pages)";
+    } else if (i > 0 && pfns[i] != pfns[i - 1] + 1) {
+      problem = "pages are not contiguous (unsupported by the simulator)";
+    }
+  }
+  if (!problem.empty()) {
+    created.creation_status = kStatusInvalidParameter;
+    ignore("GPADL " + std::to_string(assembler.gpadl()) + ": " + problem, hv);
+  } else {
+    gpadls_[assembler.gpadl()] = Gpadl{assembler.child_relid(), pfns.front(),
+                                       static_cast<std::uint32_t>(pfns.size()), false};
+  }
+  reply(created);
+}
+
+void VmbusServer::on_open_channel(const wire::OpenChannel& m, Hypervisor& hv) {
+  wire::OpenChannelResult result;
+  result.child_relid = m.child_relid;
+  result.openid = m.openid;
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != Channel::State::kOffered) {
+    ignore("OPENCHANNEL for relid " + std::to_string(m.child_relid) +
+               (channel == nullptr ? ", which was never offered" : ", which is not closed"),
+           hv);
+    if (channel == nullptr) {
+      return;  // nobody to answer for
+    }
+    result.status = kStatusUnsuccessful;
+    reply(result);
+    return;
+  }
+  if (channel->config.rescind_on_open()) {
+    result.status = kStatusDeviceRemoved;
+    reply(result);
+    rescind(*channel, hv);
+    return;
+  }
+  const auto gpadl_it = gpadls_.find(m.ringbuffer_gpadlhandle);
+  const std::uint32_t offset = m.downstream_ringbuffer_pageoffset;
+  std::string problem;
+  if (gpadl_it == gpadls_.end() || gpadl_it->second.child_relid != m.child_relid) {
+    problem = "gpadl " + std::to_string(m.ringbuffer_gpadlhandle) + " is not this channel's";
+  } else if (gpadl_it->second.in_use) {
+    problem = "gpadl " + std::to_string(m.ringbuffer_gpadlhandle) + " is already in use";
+  } else if (offset < 2 || offset + 2 > gpadl_it->second.pages) {
+    // Each ring needs its control page and at least one data page (QEMU's rule).
+    problem = "downstream ring offset " + std::to_string(offset) + " does not split a " +
+              std::to_string(gpadl_it->second.pages) + "-page GPADL into two rings";
+  }
+  if (!problem.empty()) {
+    result.status = kStatusInvalidParameter;
+    reply(result);
+    ignore("OPENCHANNEL: " + problem, hv);
+    return;
+  }
+  Gpadl& gpadl = gpadl_it->second;
+  gpadl.in_use = true;
+  channel->gpadl = m.ringbuffer_gpadlhandle;
+  channel->outbound_memory = platform::map_ring(*memory_, gpadl.first_pfn, offset);
+  channel->inbound_memory =
+      platform::map_ring(*memory_, gpadl.first_pfn + offset, gpadl.pages - offset);
+  const std::uint32_t outbound_data =
+      static_cast<std::uint32_t>(channel->outbound_memory->region().size()) -
+      ring::kHvPageSizeBytes;
+  channel->receiver = std::make_unique<platform::RingReceiver>(
+      *channel->outbound_memory, outbound_data / 8 * 8, kVspBatchPackets);
+  channel->sender =
+      std::make_unique<platform::RingSender>(*channel->inbound_memory, kVspBatchPackets);
+  channel->state = Channel::State::kOpen;
+  channel->stopped = false;
+  // Like QEMU, look at the ring once right after opening: the guest may have
+  // written before it heard back.
+  channel->receiver->schedule();
+  reply(result);
+  hv.trace(platform::trace_channel(current_context_, m.child_relid, "open",
+                                   "gpadl " + std::to_string(channel->gpadl) + ", " +
+                                       std::to_string(offset) + "+" +
+                                       std::to_string(gpadl.pages - offset) + " pages"));
+}
+
+void VmbusServer::close_rings(Channel& channel) {
+  channel.receiver.reset();
+  channel.sender.reset();
+  channel.outbound_memory.reset();
+  channel.inbound_memory.reset();
+  if (const auto it = gpadls_.find(channel.gpadl); it != gpadls_.end()) {
+    it->second.in_use = false;
+  }
+  channel.gpadl = 0;
+}
+
+void VmbusServer::on_close_channel(const wire::CloseChannel& m, Hypervisor& hv) {
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != Channel::State::kOpen) {
+    ignore("CLOSECHANNEL for relid " + std::to_string(m.child_relid) + ", which is not open", hv);
+    return;
+  }
+  close_rings(*channel);
+  channel->state = Channel::State::kOffered;
+  hv.trace(platform::trace_channel(current_context_, m.child_relid, "closed", ""));
+}
+
+void VmbusServer::on_gpadl_teardown(const wire::GpadlTeardown& m, Hypervisor& hv) {
+  const auto it = gpadls_.find(m.gpadl);
+  if (it == gpadls_.end() || it->second.child_relid != m.child_relid) {
+    ignore("GPADL_TEARDOWN of unknown gpadl " + std::to_string(m.gpadl), hv);
+    return;
+  }
+  if (it->second.in_use) {
+    ignore("GPADL_TEARDOWN of gpadl " + std::to_string(m.gpadl) + " while its channel is open", hv);
+    return;
+  }
+  gpadls_.erase(it);
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = m.gpadl;
+  reply(torndown);
+}
+
+void VmbusServer::rescind(Channel& channel, Hypervisor& hv) {
+  if (channel.state == Channel::State::kOpen) {
+    close_rings(channel);
+  }
+  channel.state = Channel::State::kRescinded;
+  wire::RescindChannelOffer rescind_message;
+  rescind_message.child_relid = channel.config.child_relid();
+  reply(rescind_message);
+  hv.trace(
+      platform::trace_channel(current_context_, channel.config.child_relid(), "rescinded", ""));
+}
+
+void VmbusServer::on_relid_released(const wire::RelidReleased& m, Hypervisor& hv) {
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != Channel::State::kRescinded) {
+    ignore(
+        "RELID_RELEASED for relid " + std::to_string(m.child_relid) + ", which was not rescinded",
+        hv);
+    return;
+  }
+  // The guest is done with the relid; drop its GPADLs too.
+  for (auto it = gpadls_.begin(); it != gpadls_.end();) {
+    it = it->second.child_relid == m.child_relid ? gpadls_.erase(it) : std::next(it);
+  }
+  relid_by_connection_id_.erase(channel->connection_id);
+  channels_.erase(m.child_relid);
+  hv.trace(platform::trace_channel(current_context_, m.child_relid, "released", ""));
+}
+
+void VmbusServer::on_unload(Hypervisor& hv) {
+  for (auto& [relid, channel] : channels_) {
+    if (channel.state == Channel::State::kOpen) {
+      close_rings(channel);
+      channel.state = Channel::State::kOffered;
+    }
+  }
+  gpadls_.clear();
+  gpadls_in_progress_.clear();
+  version_ = 0;
+  reply(wire::UnloadResponse{});
+  hv.trace(platform::trace_note(current_context_, "unloaded"));
+}
+
+// --- the VSP ------------------------------------------------------------------
+
+void VmbusServer::step_channel(Channel& channel, Hypervisor& hv) {
+  const std::uint32_t relid = channel.config.child_relid();
+  const bool receive = listens(channel) && channel.receiver->ready() &&
+                       (channel.receive_turn || !channel.sender->ready());
+  channel.receive_turn = !channel.receive_turn;
+  bool signal = false;
+  if (receive) {
+    const platform::ReceiveStep done = channel.receiver->step([&](const ring::PacketView& packet) {
+      platform::QueuedPacket echo;
+      const bool wants_completion =
+          (packet.descriptor.flags & ring::kPacketFlagCompletionRequested) != 0;
+      echo.type = static_cast<std::uint16_t>(wants_completion ? ring::PacketType::kComp
+                                                              : ring::PacketType::kDataInband);
+      echo.trans_id = packet.descriptor.trans_id;
+      const auto payload = packet.payload();
+      echo.payload.assign(payload.begin(), payload.end());
+      channel.sender->enqueue(std::move(echo));
+      ++channel.packets_echoed;
+    });
+    signal = done.signal_peer;
+    if (done.corrupt) {
+      channel.stopped = true;
+      hv.trace(platform::trace_ring(current_context_, relid, "outbound", "corrupt",
+                                    channel.receiver->reader().view(), 0, 0,
+                                    ring::corrupt_reason_name(done.corrupt->reason)));
+    } else if (done.phase == "publish" && done.bytes_published > 0) {
+      hv.trace(platform::trace_ring(current_context_, relid, "outbound", "publish_read",
+                                    channel.receiver->reader().view(), done.bytes_published, 0,
+                                    ""));
+    }
+  } else {
+    const platform::SendStep done = channel.sender->step();
+    signal = done.signal_peer;
+    if (done.corrupt || done.too_large) {
+      channel.stopped = true;
+      hv.trace(platform::trace_ring(
+          current_context_, relid, "inbound", "corrupt", channel.sender->writer().view(), 0, 0,
+          done.corrupt ? ring::corrupt_reason_name(*done.corrupt) : "packet larger than the ring"));
+    } else if (done.phase == "publish" && done.bytes_published > 0) {
+      hv.trace(platform::trace_ring(current_context_, relid, "inbound", "publish_write",
+                                    channel.sender->writer().view(), done.bytes_published, 0, ""));
+    } else if (done.phase == "block") {
+      hv.trace(platform::trace_ring(current_context_, relid, "inbound", "pending_send_sz",
+                                    channel.sender->writer().view(), 0, 0, "ring full"));
+    }
+  }
+  if (signal) {
+    hv.trace(platform::trace_ring(
+        current_context_, relid, receive ? "outbound" : "inbound", "signal",
+        receive ? channel.receiver->reader().view() : channel.sender->writer().view(), 0, 0, ""));
+    hv.signal_event(0, relid);
+  }
+  if (channel.config.rescind_after_packets() != 0 &&
+      channel.packets_echoed >= channel.config.rescind_after_packets()) {
+    rescind(channel, hv);
+  }
+}
+
+}  // namespace vmbus::host

@@ -1,0 +1,34 @@
+#include "vmbus/tools/cli.h"
+
+#include <string>
+
+#include "vmbus/tools/ring_command.h"
+
+namespace vmbus::tools {
+namespace {
+
+constexpr std::string_view kDescription =
+    R"(A simulator of a Hyper-V host and guest talking over VMBus.
+)";
+
+constexpr std::string_view kExamples =
+    R"(  vmbus-sim ring decode --text ring.img
+)";
+
+}  // namespace
+
+const Command& vmbus_sim_command() {
+  // One row per top-level command; `run` and `trace` join here.
+  static const Command kSubcommands[] = {ring_command()};
+  static const Command kRoot{
+      "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
+  return kRoot;
+}
+
+int run_vmbus_sim(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
+                  std::ostream& err) {
+  const Command& root = vmbus_sim_command();
+  return dispatch(root, std::string(root.name), args, CommandIo{in, out, err});
+}
+
+}  // namespace vmbus::tools
