@@ -11,7 +11,7 @@ build=${VMBUS_BUILD_DIR:-$root/build}
 echo "== building in $build"
 "$root/scripts/build.sh" "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-sim="$build/sim/app/vmbus-sim"
+sim="$build/bin/vmbus-sim"
 example="$root/docs/examples/ring-demo.jsonl"
 image="$build/ring-demo.img"
 
@@ -24,3 +24,6 @@ echo "== $sim ring decode --text $image"
 echo
 echo "== $sim ring decode $image"
 "$sim" ring decode "$image"
+echo
+echo "== $sim simulate   (vmbus-host and vmbus-guest under the simulated hypervisor)"
+"$sim" simulate --trace "$build/simulate-demo.trace"

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "vmbus/tools/ring_command.h"
+#include "vmbus/tools/simulate_command.h"
 
 namespace vmbus::tools {
 namespace {
@@ -13,13 +14,14 @@ constexpr std::string_view kDescription =
 
 constexpr std::string_view kExamples =
     R"(  vmbus-sim ring decode --text ring.img
+  vmbus-sim simulate --seed 7
 )";
 
 }  // namespace
 
 const Command& vmbus_sim_command() {
   // One row per top-level command; `run` and `trace` join here.
-  static const Command kSubcommands[] = {ring_command()};
+  static const Command kSubcommands[] = {ring_command(), simulate_command()};
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;
