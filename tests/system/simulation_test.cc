@@ -1,6 +1,18 @@
-// The three processes end to end: vmbus-sim's hypervisor running the real
+// The three processes end to end: the simulated hypervisor running the real
 // vmbus-host and vmbus-guest binaries.
+#include <dirent.h>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <signal.h>
+#include <string>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include "vmbus/hv/trace_reader.h"
+#include "vmbus/wire/messages.h"
+#include "vmbus/wire/versions.h"
 
 #include "system_test_util.h"
 
@@ -11,18 +23,436 @@ using testing::base_config;
 using testing::describe;
 using testing::echo_host;
 
-TEST(Simulation, ChannelComesUpAndEchoesPackets) {
+proto::GuestConfig echo_guest(std::uint64_t packets, std::uint32_t relid = 1) {
   proto::GuestConfig guest;
-  guest.mutable_echo()->set_child_relid(1);
-  guest.mutable_echo()->set_packets(1000);
+  guest.mutable_echo()->set_child_relid(relid);
+  guest.mutable_echo()->set_packets(packets);
   guest.mutable_echo()->set_max_payload_bytes(256);
+  return guest;
+}
 
-  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), guest));
+std::filesystem::path temp_path(const std::string& name) {
+  return std::filesystem::path(::testing::TempDir()) /
+         (name + "-" + std::to_string(::getpid()) + ".trace");
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Segments this test process's runs created and did not remove.
+std::vector<std::string> leftover_segments() {
+  std::vector<std::string> names;
+  const std::string prefix = "vmbus-sim-" + std::to_string(::getpid()) + "-";
+  if (DIR* dir = ::opendir("/dev/shm")) {
+    while (const dirent* entry = ::readdir(dir)) {
+      if (std::string(entry->d_name).rfind(prefix, 0) == 0) {
+        names.emplace_back(entry->d_name);
+      }
+    }
+    ::closedir(dir);
+  }
+  return names;
+}
+
+bool process_alive(int pid) {
+  return pid > 0 && ::kill(pid, 0) == 0;
+}
+
+int count_messages(const hv::TraceFile& trace, proto::MessageEvent::Stage stage,
+                   wire::MessageType type, proto::Partition to = proto::PARTITION_UNSPECIFIED) {
+  int count = 0;
+  for (const proto::TraceRecord& record : trace.records) {
+    if (record.has_message() && record.message().stage() == stage &&
+        record.message().msgtype() == static_cast<std::uint32_t>(type) &&
+        (to == proto::PARTITION_UNSPECIFIED || record.message().to() == to)) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+int count_ignored(const hv::TraceFile& trace, proto::Partition partition) {
+  int count = 0;
+  for (const proto::TraceRecord& record : trace.records) {
+    if (record.partition() == partition && record.has_message() &&
+        record.message().stage() == proto::MessageEvent::STAGE_IGNORED) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+hv::TraceFile run_and_read_trace(hv::SimulationConfig config, const std::string& name,
+                                 hv::RunResult* result) {
+  config.trace_path = temp_path(name);
+  *result = hv::run_simulation(config);
+  hv::TraceReadResult read = hv::read_trace(config.trace_path);
+  EXPECT_TRUE(read.ok) << read.error;
+  std::filesystem::remove(config.trace_path);
+  return read.trace;
+}
+
+TEST(Simulation, ChannelComesUpAndEchoesPackets) {
+  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), echo_guest(1000)));
 
   ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
   EXPECT_EQ(result.guest_value("version"), "5.3");
   EXPECT_EQ(result.guest_value("packets_echoed"), "1000");
+  EXPECT_EQ(result.guest_value("ignored_messages"), "0");
+  EXPECT_TRUE(leftover_segments().empty());
+}
+
+// --- version negotiation ---------------------------------------------------------
+
+class VersionNegotiation : public ::testing::TestWithParam<std::uint32_t> {};
+
+TEST_P(VersionNegotiation, GuestSettlesOnTheHostsHighestVersion) {
+  const std::uint32_t host_max = GetParam();
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(echo_host(1, host_max), echo_guest(10)),
+                         "version-" + std::to_string(host_max), &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("version"), wire::version_number_text(host_max));
+  EXPECT_EQ(result.guest_value("packets_echoed"), "10");
+  // One INITIATE_CONTACT reaches the host per version tried on a connection
+  // id it has: 5.3 down to the host's version, except that a host below 5.0
+  // has no connection id 4, so the 5.x attempts are refused by the
+  // hypervisor before they get there.
+  int expected_posted = 0;
+  int expected_rejected = 0;
+  for (std::uint32_t version : wire::kGuestVersionTryOrder) {
+    if (version < host_max) {
+      break;
+    }
+    const bool id_4 = wire::uses_message_connection_id_4(version);
+    if (id_4 && host_max < wire::kVersionWin10V5) {
+      ++expected_rejected;
+    } else {
+      ++expected_posted;
+    }
+  }
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kInitiateContact),
+      expected_posted);
+  EXPECT_EQ(count_messages(trace, proto::MessageEvent::STAGE_REJECTED,
+                           wire::MessageType::kInitiateContact),
+            expected_rejected);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryVersion, VersionNegotiation,
+                         ::testing::ValuesIn(wire::kGuestVersionTryOrder),
+                         [](const auto& test_info) {
+                           std::string name = wire::version_number_text(test_info.param);
+                           std::replace(name.begin(), name.end(), '.', '_');
+                           return "v" + name;
+                         });
+
+TEST(VersionNegotiation, GuestCappedBelowTheHostUsesItsOwnCap) {
+  proto::GuestConfig guest = echo_guest(10);
+  guest.set_max_version(wire::kVersionWin8);  // 2.4 only
+  const hv::RunResult result =
+      hv::run_simulation(base_config(echo_host(1, wire::kVersionWin10V5_3), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"), "ok");
+  EXPECT_EQ(result.guest_value("version"), "2.4");
+}
+
+TEST(VersionNegotiation, GuestReportsFailureWhenNoVersionIsShared) {
+  // A Windows 7 host (1.1) accepts none of the versions a modern guest asks for.
+  const hv::RunResult result =
+      hv::run_simulation(base_config(echo_host(1, wire::kVersionWin7), echo_guest(10)));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"),
+            "failed: the host accepted none of the protocol versions");
+  EXPECT_EQ(result.guest_value("packets_echoed"), "0");
+}
+
+// --- channels ---------------------------------------------------------------------
+
+TEST(Channels, SixtyFourChannelsAreOfferedAndOpened) {
+  proto::GuestConfig guest = echo_guest(64, 64);
+  const hv::RunResult result = hv::run_simulation(base_config(echo_host(64), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("channels_offered"), "64");
+  EXPECT_EQ(result.guest_value("channels_open"), "64");
+  EXPECT_EQ(result.guest_value("packets_echoed"), "64");
+}
+
+TEST(Channels, LargeGpadlNeedsSeveralBodyMessages) {
+  proto::GuestConfig guest = echo_guest(200);
+  guest.set_ring_pages(64);  // 128 pages: a header with 26 PFNs and 4 bodies of 28 or fewer
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(echo_host(1), guest), "gpadl", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("packets_echoed"), "200");
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kGpadlHeader), 1);
+  EXPECT_EQ(count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kGpadlBody),
+            4);
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kGpadlCreated),
+      1);
+}
+
+TEST(Channels, CloseAndReopenThenEcho) {
+  proto::GuestConfig guest = echo_guest(500);
+  guest.set_reopen_cycles(3);
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(echo_host(2), guest), "reopen", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("opens"), "8");  // two channels, four opens each
+  EXPECT_EQ(result.guest_value("packets_echoed"), "500");
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kCloseChannel),
+      6);
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kGpadlTorndown),
+      6);
+}
+
+TEST(Channels, RescindWhileOpening) {
+  proto::HostConfig host = echo_host(2);
+  host.mutable_channels(0)->set_rescind_on_open(true);
+  proto::GuestConfig guest = echo_guest(100, 2);
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(host, guest), "rescind-opening", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("rescinds"), "1");
+  EXPECT_EQ(result.guest_value("packets_echoed"), "100") << "the other channel still works";
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kRelidReleased),
+      1);
+}
+
+TEST(Channels, RescindWhileOpen) {
+  proto::HostConfig host = echo_host(1);
+  host.mutable_channels(0)->set_rescind_after_packets(300);
+  proto::GuestConfig guest = echo_guest(100'000);
+  guest.set_expect_rescinds(1);
+  hv::RunResult result;
+  const hv::TraceFile trace = run_and_read_trace(base_config(host, guest), "rescind-open", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
+  EXPECT_EQ(result.guest_value("rescinds"), "1");
+  EXPECT_EQ(count_messages(trace, proto::MessageEvent::STAGE_POSTED,
+                           wire::MessageType::kRescindChannelOffer),
+            1);
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kRelidReleased),
+      1);
+}
+
+// --- traffic ------------------------------------------------------------------------
+
+TEST(Traffic, HundredThousandPacketsEchoedDeterministically) {
+  proto::GuestConfig guest = echo_guest(100'000);
+  guest.mutable_echo()->set_window(64);
+  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
+  EXPECT_EQ(result.guest_value("packets_echoed"), "100000");
+}
+
+TEST(Traffic, HundredThousandPacketsEchoedFreeRunning) {
+  proto::GuestConfig guest = echo_guest(100'000);
+  guest.mutable_echo()->set_window(64);
+  hv::SimulationConfig config = base_config(echo_host(1), guest);
+  config.mode = proto::SCHEDULING_MODE_FREE_RUNNING;
+  const hv::RunResult result = hv::run_simulation(config);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
+  EXPECT_EQ(result.guest_value("packets_echoed"), "100000");
+}
+
+TEST(Traffic, CompletionsCarryTheSendersTransactionId) {
+  proto::GuestConfig guest = echo_guest(2000);
+  guest.mutable_echo()->set_request_completions(true);
+  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
+  EXPECT_EQ(result.guest_value("packets_echoed"), "2000");
+}
+
+TEST(Traffic, SmallRingFillsAndTheBlockedWriterIsWoken) {
+  proto::GuestConfig guest = echo_guest(5000);
+  guest.set_ring_pages(2);  // 4 KiB of data per ring
+  guest.mutable_echo()->set_window(200);
+  guest.mutable_echo()->set_max_payload_bytes(512);
+  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("packets_echoed"), "5000");
+  EXPECT_NE(result.guest_value("outbound_full_events"), "0") << describe(result);
+}
+
+// --- determinism ----------------------------------------------------------------------
+
+TEST(Determinism, SameSeedGivesByteIdenticalTraces) {
+  hv::SimulationConfig config = base_config(echo_host(2), echo_guest(3000), /*seed=*/42);
+  config.trace_path = temp_path("same-a");
+  ASSERT_EQ(hv::run_simulation(config).outcome, hv::RunOutcome::kCompleted);
+  const std::string first = read_file(config.trace_path);
+  config.trace_path = temp_path("same-b");
+  ASSERT_EQ(hv::run_simulation(config).outcome, hv::RunOutcome::kCompleted);
+  const std::string second = read_file(config.trace_path);
+
+  EXPECT_GT(first.size(), 10'000u);
+  EXPECT_TRUE(first == second) << "traces differ (" << first.size() << " vs " << second.size()
+                               << " bytes)";
+  std::filesystem::remove(temp_path("same-a"));
+  std::filesystem::remove(temp_path("same-b"));
+}
+
+TEST(Determinism, DifferentSeedGivesADifferentInterleaving) {
+  auto decisions = [](std::uint64_t seed) {
+    hv::RunResult result;
+    const hv::TraceFile trace = run_and_read_trace(
+        base_config(echo_host(2), echo_guest(3000), seed), "seed-" + std::to_string(seed), &result);
+    EXPECT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+    std::vector<std::string> chosen;
+    for (const proto::TraceRecord& record : trace.records) {
+      if (record.has_scheduler()) {
+        chosen.push_back(record.scheduler().ready(static_cast<int>(record.scheduler().chosen())));
+      }
+    }
+    return chosen;
+  };
+  const auto a = decisions(1);
+  const auto b = decisions(2);
+  ASSERT_GT(a.size(), 100u);
+  EXPECT_NE(a, b);
+}
+
+// --- failures -------------------------------------------------------------------------
+
+class PartitionKilled : public ::testing::TestWithParam<bool> {};
+
+TEST_P(PartitionKilled, SimulatorReportsItAndLeavesNothingBehind) {
+  const bool kill_host = GetParam();
+  hv::SimulationConfig config = base_config(echo_host(1), echo_guest(1'000'000));
+  int host_pid = 0;
+  int guest_pid = 0;
+  config.before_step = [&](std::uint64_t step, int host, int guest) {
+    host_pid = host;
+    guest_pid = guest;
+    if (step == 2000) {
+      ::kill(kill_host ? host : guest, SIGKILL);
+    }
+  };
+
+  const hv::RunResult result = hv::run_simulation(config);
+
+  EXPECT_EQ(result.outcome, hv::RunOutcome::kPartitionCrashed) << describe(result);
+  EXPECT_EQ(result.exit_code(), hv::kExitSimulatorFailure);
+  const std::string victim = kill_host ? "vmbus-host" : "vmbus-guest";
+  EXPECT_NE(result.detail.find(victim + " killed by signal 9 (SIGKILL)"), std::string::npos)
+      << result.detail;
+  EXPECT_NE(result.detail.find("step"), std::string::npos) << result.detail;
+  EXPECT_FALSE(process_alive(host_pid));
+  EXPECT_FALSE(process_alive(guest_pid));
+  EXPECT_TRUE(leftover_segments().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Either, PartitionKilled, ::testing::Bool(), [](const auto& test_info) {
+  return std::string(test_info.param ? "Host" : "Guest");
+});
+
+TEST(Failures, MissingBinaryIsASetupFailure) {
+  hv::SimulationConfig config = base_config(echo_host(1), echo_guest(1));
+  config.guest_binary = "/nonexistent/vmbus-guest";
+
+  const hv::RunResult result = hv::run_simulation(config);
+
+  EXPECT_EQ(result.outcome, hv::RunOutcome::kSetupFailed);
+  EXPECT_NE(result.detail.find("/nonexistent/vmbus-guest"), std::string::npos) << result.detail;
+  EXPECT_TRUE(leftover_segments().empty());
+}
+
+TEST(Failures, BadPartitionConfigIsReportedByThePartition) {
+  proto::HostConfig host = echo_host(1);
+  host.mutable_channels(0)->set_child_relid(5000);  // above 2047
+  const hv::RunResult result = hv::run_simulation(base_config(host, echo_guest(1)));
+
+  EXPECT_EQ(result.outcome, hv::RunOutcome::kPartitionFailed);
+  EXPECT_NE(result.detail.find("relid 5000"), std::string::npos) << result.detail;
+}
+
+// --- hostile control-plane messages ------------------------------------------------------
+
+TEST(HostileHost, GuestIgnoresEveryMalformedMessageAndCarriesOn) {
+  proto::HostConfig host = echo_host(2);
+  for (auto kind :
+       {proto::HostMisbehavior::KIND_TRUNCATED_OFFER, proto::HostMisbehavior::KIND_DUPLICATE_OFFER,
+        proto::HostMisbehavior::KIND_UNSOLICITED_OPEN_RESULT,
+        proto::HostMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE,
+        proto::HostMisbehavior::KIND_DOUBLE_RESCIND,
+        proto::HostMisbehavior::KIND_SIGNAL_UNKNOWN_RELID}) {
+    auto* bad = host.add_misbehaviors();
+    bad->set_kind(kind);
+    bad->set_child_relid(kind == proto::HostMisbehavior::KIND_DOUBLE_RESCIND ? 2 : 1);
+  }
+  proto::GuestConfig guest = echo_guest(500);
+  guest.add_open_relids(1);
+  hv::RunResult result;
+  const hv::TraceFile trace = run_and_read_trace(base_config(host, guest), "hostile-host", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
+  EXPECT_EQ(result.guest_value("packets_echoed"), "500");
+  // Truncated offer, duplicate offer, unsolicited result, unknown type and
+  // the second rescind; the interrupt for an unknown relid is a note.
+  EXPECT_EQ(result.guest_value("ignored_messages"), "5");
+  EXPECT_EQ(count_ignored(trace, proto::PARTITION_GUEST), 5);
+  EXPECT_EQ(result.guest_value("rescinds"), "1");
+}
+
+TEST(HostileGuest, HostRejectsEveryMalformedMessageAndCarriesOn) {
+  proto::GuestConfig guest = echo_guest(500);
+  for (auto kind : {proto::GuestMisbehavior::KIND_TRUNCATED_OPEN,
+                    proto::GuestMisbehavior::KIND_OPEN_UNKNOWN_RELID,
+                    proto::GuestMisbehavior::KIND_GPADL_PFN_OUT_OF_RANGE,
+                    proto::GuestMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE}) {
+    guest.add_misbehaviors()->set_kind(kind);
+  }
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(echo_host(1), guest), "hostile-guest", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("packets_echoed"), "500");
+  // The truncated OPENCHANNEL and the unknown type fail to parse; the open
+  // of an unknown relid is refused by state.
+  EXPECT_EQ(count_ignored(trace, proto::PARTITION_HOST), 2);
+  // The GPADL with pages outside guest memory is answered with a failure.
+  bool gpadl_refused = false;
+  for (const proto::TraceRecord& record : trace.records) {
+    if (record.partition() == proto::PARTITION_HOST && record.has_note() &&
+        record.note().text().find("outside guest memory") != std::string::npos) {
+      gpadl_refused = true;
+    }
+  }
+  EXPECT_TRUE(gpadl_refused);
+  // The guest, in turn, ignores the GPADL_CREATED for a GPADL it never made
+  // for a channel it had not been offered yet.
+  EXPECT_EQ(result.guest_value("ignored_messages"), "1");
 }
 
 }  // namespace

@@ -388,6 +388,9 @@ class Simulation {
                                                      std::to_string(config_.time_limit_ns) +
                                                      "ns before the guest finished"};
       }
+      if (config_.before_step) {
+        config_.before_step(steps_ + 1, host_.process->pid(), guest_.process->pid());
+      }
       const auto chosen = static_cast<std::size_t>(rng_.below(candidates.size()));
       trace_scheduler(candidates, chosen);
       grant_step(*candidates[chosen].first, candidates[chosen].second);

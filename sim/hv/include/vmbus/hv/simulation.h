@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +43,11 @@ struct SimulationConfig {
   std::uint64_t signal_latency_ns = 2'000;
   std::uint64_t latency_jitter_ns = 1'000;          // + PRNG-drawn [0, jitter)
   std::uint64_t time_limit_ns = 60'000'000'000ull;  // 60 s simulated
+
+  // Test hook: called in deterministic mode before each step is granted,
+  // with the step number and the partitions' process ids (to kill one
+  // mid-run, for instance). Never set by the product.
+  std::function<void(std::uint64_t step, int host_pid, int guest_pid)> before_step;
 };
 
 enum class RunOutcome {
