@@ -15,12 +15,23 @@ using testing::run_cli;
 using testing::RunResult;
 using testing::ScratchDir;
 
-void expect_usage_error(std::vector<std::string_view> args, const std::string& command,
-                        const std::string& message) {
+}  // namespace
+
+namespace testing {
+void expect_usage_error_for(std::vector<std::string_view> args, const std::string& command,
+                            const std::string& message) {
   const RunResult result = run_cli(std::move(args));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.out, "");
   EXPECT_EQ(result.err, command + ": " + message + "\nRun '" + command + " --help' for usage.\n");
+}
+}  // namespace testing
+
+namespace {
+
+void expect_usage_error(std::vector<std::string_view> args, const std::string& command,
+                        const std::string& message) {
+  testing::expect_usage_error_for(std::move(args), command, message);
 }
 
 TEST(Cli, TopLevelHelpListsCommands) {
@@ -34,10 +45,12 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "A simulator of a Hyper-V host and guest talking over VMBus.\n"
               "\n"
               "Commands:\n"
-              "  ring  Decode and build VMBus ring buffer images\n"
+              "  ring      Decode and build VMBus ring buffer images\n"
+              "  simulate  Run vmbus-host and vmbus-guest under the simulator once\n"
               "\n"
               "Examples:\n"
               "  vmbus-sim ring decode --text ring.img\n"
+              "  vmbus-sim simulate --seed 7\n"
               "\n"
               "Run 'vmbus-sim <command> --help' for the arguments of a command.\n");
   }
@@ -92,8 +105,8 @@ TEST(Cli, LeafHelpWinsOverOtherArguments) {
 }
 
 TEST(Cli, UnknownOrMissingCommandIsUsageError) {
-  expect_usage_error({}, "vmbus-sim", "missing command (one of: ring)");
-  expect_usage_error({"rng"}, "vmbus-sim", "unknown command 'rng' (one of: ring)");
+  expect_usage_error({}, "vmbus-sim", "missing command (one of: ring, simulate)");
+  expect_usage_error({"rng"}, "vmbus-sim", "unknown command 'rng' (one of: ring, simulate)");
   expect_usage_error({"--verbose"}, "vmbus-sim", "unknown flag '--verbose'");
   expect_usage_error({"ring"}, "vmbus-sim ring", "missing command (one of: decode, encode)");
   expect_usage_error({"ring", "dump"}, "vmbus-sim ring",
@@ -181,6 +194,39 @@ TEST(Cli, EncodeLineErrorsReachStderr) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.err, "<stdin>:1:1: missing key \"trans_id\"\n");
   EXPECT_FALSE(std::filesystem::exists(dir / "ring.img"));
+}
+
+}  // namespace
+}  // namespace vmbus::tools
+
+namespace vmbus::tools {
+namespace {
+
+TEST(SimulateCli, BadModeIsAUsageError) {
+  testing::expect_usage_error_for({"simulate", "--mode", "fast"}, "vmbus-sim simulate",
+                                  "--mode must be 'deterministic' or 'free-running', not 'fast'");
+}
+
+TEST(SimulateCli, ConfigSyntaxErrorNamesFileLineAndColumn) {
+  testing::ScratchDir dir;
+  const std::string path = (dir / "guest.textproto").string();
+  const std::string text = "echo {\n  packets: 10\n  windw: 4\n}\n";
+  testing::write_file(path, std::as_bytes(std::span(text.data(), text.size())));
+
+  const testing::RunResult result = testing::run_cli({"simulate", "--guest-config", path});
+
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err, "vmbus-sim: " + path +
+                            ":3:8: Message type \"vmbus.proto.EchoWorkload\" has no field named "
+                            "\"windw\".\n");
+}
+
+TEST(SimulateCli, MissingConfigFileIsAnError) {
+  const testing::RunResult result =
+      testing::run_cli({"simulate", "--host-config", "/nonexistent/host.textproto"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "vmbus-sim: cannot read '/nonexistent/host.textproto'\n");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <stdexcept>
 #include <sys/prctl.h>
@@ -76,6 +77,11 @@ ChildProcess::ChildProcess(const std::filesystem::path& binary,
     } else {
       ::fcntl(kChildIpcFd, F_SETFD, 0);  // keep it across exec
     }
+    // Nothing else of the simulator's may leak into the partition: an
+    // inherited socket end would keep a dead peer's connection open and hide
+    // its crash. (close_range flags them close-on-exec; the status pipe stays
+    // usable until the exec succeeds.)
+    ::close_range(kChildIpcFd + 1, ~0u, CLOSE_RANGE_CLOEXEC);
     ::execv(argv[0], argv.data());
     const int error = errno;
     (void)!::write(status_pipe[1], &error, sizeof(error));
