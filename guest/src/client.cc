@@ -201,8 +201,26 @@ bool VmbusClient::control_ready() const {
       // Either a channel needs an action, or every channel is settled and
       // the workload can start.
       return !awaiting_host();
+    case Phase::kWorkload:
+      return pings_pending() && !ping_outstanding_;
     default:
       return false;
+  }
+}
+
+bool VmbusClient::pings_pending() const {
+  return pings_done_ < config_.message_pings();
+}
+
+bool VmbusClient::workload_complete() const {
+  const bool echo_done =
+      config_.echo().packets() == 0 || echo_received_ == config_.echo().packets();
+  return echo_done && !pings_pending();
+}
+
+void VmbusClient::finish_if_complete(Hypervisor& hv) {
+  if (phase_ == Phase::kWorkload && workload_complete()) {
+    finish_workload(hv);
   }
 }
 
@@ -342,18 +360,37 @@ void VmbusClient::control_step(Hypervisor& hv) {
       }
       phase_ = Phase::kWorkload;
       hv.trace(platform::trace_note(current_context_, "channels settled; workload starts"));
-      if (echo_channel() == nullptr || echo_channel()->state != ChannelState::kOpen ||
-          config_.echo().packets() == 0) {
-        if (config_.echo().packets() != 0) {
+      if (config_.message_pings() != 0) {
+        const auto open = std::find_if(channels_.begin(), channels_.end(), [](const auto& e) {
+          return e.second.state == ChannelState::kOpen;
+        });
+        if (open == channels_.end() || version_ < wire::kVersionWin10V5_3) {
+          fail_workload("message pings need an open channel and protocol 5.3", hv);
+          return;
+        }
+        ping_relid_ = open->first;
+      }
+      if (config_.echo().packets() != 0) {
+        if (echo_channel() == nullptr || echo_channel()->state != ChannelState::kOpen) {
           fail_workload(
               "the echo channel " + std::to_string(config_.echo().child_relid()) + " is not open",
               hv);
-        } else if (config_.expect_rescinds() == 0) {
-          finish_workload(hv);
+          return;
         }
-        return;
+        refill_echo_window();
       }
-      refill_echo_window();
+      if (config_.expect_rescinds() == 0) {
+        finish_if_complete(hv);
+      }
+      return;
+    }
+    case Phase::kWorkload: {
+      wire::ModifyChannel modify;
+      modify.child_relid = ping_relid_;
+      modify.target_vp = 0;
+      if (post(modify, hv)) {
+        ping_outstanding_ = true;
+      }
       return;
     }
     case Phase::kUnload:
@@ -540,6 +577,16 @@ void VmbusClient::handle_message(const wire::HvMessage& slot, Hypervisor& hv) {
             problem = "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
           } else {
             on_rescind(m, hv);
+          }
+        } else if constexpr (std::is_same_v<T, wire::ModifyChannelResponse>) {
+          if (!ping_outstanding_ || m.child_relid != ping_relid_) {
+            problem = "MODIFYCHANNEL_RESPONSE with no MODIFYCHANNEL outstanding";
+          } else if (m.status != 0) {
+            problem = "MODIFYCHANNEL refused with status " + std::to_string(m.status);
+          } else {
+            ping_outstanding_ = false;
+            ++pings_done_;
+            finish_if_complete(hv);
           }
         } else if constexpr (std::is_same_v<T, wire::UnloadResponse>) {
           if (phase_ != Phase::kAwaitUnload) {
@@ -739,10 +786,7 @@ void VmbusClient::dpc_step(Channel& channel, Hypervisor& hv) {
     return;
   }
   refill_echo_window();
-  if (config_.echo().packets() != 0 && echo_received_ == config_.echo().packets() &&
-      phase_ == Phase::kWorkload) {
-    finish_workload(hv);
-  }
+  finish_if_complete(hv);
 }
 
 void VmbusClient::vsc_step(Channel& channel, Hypervisor& hv) {
@@ -865,6 +909,7 @@ void VmbusClient::finish_workload(Hypervisor& hv) {
       {"opens", std::to_string(opens)},
       {"packets_echoed", std::to_string(echo_received_)},
       {"echo_bytes", std::to_string(echo_bytes_)},
+      {"message_pings", std::to_string(pings_done_)},
       {"rescinds", std::to_string(rescinds_seen_)},
       {"ignored_messages", std::to_string(ignored_messages_)},
   };

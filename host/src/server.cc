@@ -207,6 +207,8 @@ void VmbusServer::handle_message(const wire::HvMessage& slot, Hypervisor& hv) {
           on_relid_released(m, hv);
         } else if constexpr (std::is_same_v<T, wire::Unload>) {
           on_unload(hv);
+        } else if constexpr (std::is_same_v<T, wire::ModifyChannel>) {
+          on_modify_channel(m, hv);
         } else {
           ignore(std::string(wire::message_info(T::kType).name) + " is not handled by this server",
                  hv);
@@ -528,6 +530,21 @@ void VmbusServer::on_relid_released(const wire::RelidReleased& m, Hypervisor& hv
   relid_by_connection_id_.erase(channel->connection_id);
   channels_.erase(m.child_relid);
   hv.trace(platform::trace_channel(current_context_, m.child_relid, "released", ""));
+}
+
+void VmbusServer::on_modify_channel(const wire::ModifyChannel& m, Hypervisor& hv) {
+  // Acknowledged only from protocol 5.3 (before that the guest expects no answer).
+  if (version_ < wire::kVersionWin10V5_3) {
+    return;
+  }
+  wire::ModifyChannelResponse response;
+  response.child_relid = m.child_relid;
+  const Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != Channel::State::kOpen) {
+    response.status = kStatusInvalidParameter;
+    ignore("MODIFYCHANNEL for relid " + std::to_string(m.child_relid) + ", which is not open", hv);
+  }
+  reply(response);
 }
 
 void VmbusServer::on_unload(Hypervisor& hv) {

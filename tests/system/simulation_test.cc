@@ -257,6 +257,36 @@ TEST(Channels, RescindWhileOpen) {
       1);
 }
 
+TEST(Channels, ModifyChannelRoundTripsAndUnload) {
+  proto::GuestConfig guest = echo_guest(100);
+  guest.set_message_pings(50);
+  guest.set_unload_at_end(true);
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(echo_host(1), guest), "pings", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("message_pings"), "50");
+  EXPECT_EQ(result.guest_value("packets_echoed"), "100");
+  EXPECT_EQ(count_messages(trace, proto::MessageEvent::STAGE_DELIVERED,
+                           wire::MessageType::kModifyChannelResponse),
+            50);
+  EXPECT_EQ(count_messages(trace, proto::MessageEvent::STAGE_DELIVERED,
+                           wire::MessageType::kUnloadResponse),
+            1);
+}
+
+TEST(Channels, ModifyChannelPingsNeedProtocol53) {
+  proto::GuestConfig guest = echo_guest(0);
+  guest.set_message_pings(5);
+  const hv::RunResult result =
+      hv::run_simulation(base_config(echo_host(1, wire::kVersionWin10V5_2), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"),
+            "failed: message pings need an open channel and protocol 5.3");
+}
+
 // --- traffic ------------------------------------------------------------------------
 
 TEST(Traffic, HundredThousandPacketsEchoedDeterministically) {

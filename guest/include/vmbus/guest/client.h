@@ -127,6 +127,9 @@ class VmbusClient final : public platform::PartitionLogic {
   void vsc_step(Channel& channel, platform::Hypervisor& hv);
   void refill_echo_window();
   void check_echo(const ring::PacketView& packet);
+  bool pings_pending() const;
+  bool workload_complete() const;
+  void finish_if_complete(platform::Hypervisor& hv);
   void finish_workload(platform::Hypervisor& hv);
   void fail_workload(const std::string& why, platform::Hypervisor& hv);
   Channel* find_channel(std::uint32_t child_relid);
@@ -152,6 +155,11 @@ class VmbusClient final : public platform::PartitionLogic {
   platform::MessageSlot slot_;
   std::set<std::uint32_t> pending_event_relids_;  // SINT2 flags not yet seen by the ISR
   std::map<std::uint32_t, Channel> channels_;     // by child_relid
+
+  // MODIFYCHANNEL round trips.
+  std::uint64_t pings_done_ = 0;
+  bool ping_outstanding_ = false;
+  std::uint32_t ping_relid_ = 0;
 
   // The echo workload.
   std::uint64_t echo_sent_ = 0;

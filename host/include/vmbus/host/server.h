@@ -76,6 +76,7 @@ class VmbusServer final : public platform::PartitionLogic {
   void on_close_channel(const wire::CloseChannel& m, platform::Hypervisor& hv);
   void on_gpadl_teardown(const wire::GpadlTeardown& m, platform::Hypervisor& hv);
   void on_relid_released(const wire::RelidReleased& m, platform::Hypervisor& hv);
+  void on_modify_channel(const wire::ModifyChannel& m, platform::Hypervisor& hv);
   void on_unload(platform::Hypervisor& hv);
 
   void finish_gpadl(const wire::GpadlAssembler& assembler, platform::Hypervisor& hv);
