@@ -178,12 +178,32 @@ TEST(VersionNegotiation, GuestReportsFailureWhenNoVersionIsShared) {
 
 TEST(Channels, SixtyFourChannelsAreOfferedAndOpened) {
   proto::GuestConfig guest = echo_guest(64, 64);
-  const hv::RunResult result = hv::run_simulation(base_config(echo_host(64), guest));
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(echo_host(64), guest), "sixty-four", &result);
 
   ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("channels_offered"), "64");
   EXPECT_EQ(result.guest_value("channels_open"), "64");
   EXPECT_EQ(result.guest_value("packets_echoed"), "64");
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_DELIVERED, wire::MessageType::kOfferChannel),
+      64);
+  // 64 offers cannot all sit in the guest's one message slot: the rest wait
+  // in the queue, and a delivery says so with msg_pending.
+  int queued = 0;
+  int pending_flagged = 0;
+  for (const proto::TraceRecord& record : trace.records) {
+    if (record.has_message() && record.message().to() == proto::PARTITION_GUEST) {
+      queued += record.message().stage() == proto::MessageEvent::STAGE_QUEUED ? 1 : 0;
+      pending_flagged += record.message().stage() == proto::MessageEvent::STAGE_DELIVERED &&
+                                 record.message().msg_pending()
+                             ? 1
+                             : 0;
+    }
+  }
+  EXPECT_GT(queued, 0);
+  EXPECT_GT(pending_flagged, 0);
 }
 
 TEST(Channels, LargeGpadlNeedsSeveralBodyMessages) {
@@ -326,11 +346,23 @@ TEST(Traffic, SmallRingFillsAndTheBlockedWriterIsWoken) {
   guest.set_ring_pages(2);  // 4 KiB of data per ring
   guest.mutable_echo()->set_window(200);
   guest.mutable_echo()->set_max_payload_bytes(512);
-  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), guest));
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(echo_host(1), guest), "small-ring", &result);
 
   ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("packets_echoed"), "5000");
   EXPECT_NE(result.guest_value("outbound_full_events"), "0") << describe(result);
+  int blocked = 0;
+  int coalesced = 0;
+  for (const proto::TraceRecord& record : trace.records) {
+    blocked += record.has_ring() && record.ring().op() == "pending_send_sz" ? 1 : 0;
+    coalesced +=
+        record.has_signal() && record.signal().stage() == proto::SignalRecord::STAGE_COALESCED ? 1
+                                                                                               : 0;
+  }
+  EXPECT_GT(blocked, 0) << "no writer ever blocked with pending_send_sz";
+  EXPECT_GT(coalesced, 0) << "no two signals ever coalesced into one interrupt";
 }
 
 // --- determinism ----------------------------------------------------------------------
