@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "vmbus/base/check.h"
+#include "vmbus/base/prng.h"
 #include "vmbus/wire/gpadl.h"
 #include "vmbus/wire/message_table.h"
 #include "vmbus/wire/synic.h"
@@ -21,13 +22,6 @@ constexpr std::uint32_t kDefaultRingPages = 4;
 constexpr std::uint32_t kDefaultEchoWindow = 16;
 constexpr std::uint32_t kBatchPackets = 16;
 constexpr std::size_t kEchoHeaderBytes = 16;  // sequence number + checksum
-
-std::uint64_t splitmix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 std::uint64_t fnv1a(std::span<const std::byte> bytes) {
   std::uint64_t hash = 0xCBF29CE484222325ull;
@@ -117,7 +111,7 @@ std::string VmbusClient::start(const platform::StartInfo& info, Hypervisor& hv) 
            " is below every version the "
            "guest speaks";
   }
-  seed_state_ = info.seed;
+  rng_ = base::Prng(info.seed);
   hv.trace(platform::trace_note("", "VMBus client up: will try " +
                                         std::to_string(versions_.size()) + " version(s), from " +
                                         wire::version_text(versions_.front())));
@@ -823,10 +817,10 @@ void VmbusClient::refill_echo_window() {
   while (echo_expected_.size() < window && echo_sent_ < echo.packets()) {
     // Sizes are multiples of 8, so the echo (padded to 8) matches exactly.
     const std::uint64_t units = (max_payload - kEchoHeaderBytes) / 8 + 1;
-    const std::size_t size = kEchoHeaderBytes + 8 * (splitmix(seed_state_) % units);
+    const std::size_t size = kEchoHeaderBytes + 8 * (rng_.below(units));
     std::vector<std::byte> payload(size);
     for (std::size_t i = kEchoHeaderBytes; i < size; i += 8) {
-      const std::uint64_t word = splitmix(seed_state_);
+      const std::uint64_t word = rng_.next();
       std::memcpy(payload.data() + i, &word, 8);
     }
     const std::uint64_t sequence = echo_sent_;

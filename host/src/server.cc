@@ -323,12 +323,7 @@ void VmbusServer::on_gpadl_header(const wire::GpadlHeaderMessage& m, Hypervisor&
     return;
   }
   if (gpadls_.count(handle) != 0 || gpadls_in_progress_.count(handle) != 0) {
-    wire::GpadlCreated created;
-    created.child_relid = m.fixed.child_relid;
-    created.gpadl = handle;
-    created.creation_status = kStatusInvalidParameter;
-    reply(created);
-    ignore("GPADL handle " + std::to_string(handle) + " already in use", hv);
+    refuse_gpadl(m.fixed.child_relid, handle, "GPADL handle already in use", hv);
     return;
   }
   const auto max_pages =
@@ -336,13 +331,8 @@ void VmbusServer::on_gpadl_header(const wire::GpadlHeaderMessage& m, Hypervisor&
   auto [it, inserted] = gpadls_in_progress_.emplace(handle, wire::GpadlAssembler(max_pages));
   const auto progress = it->second.add_header(m);
   if (!progress.ok()) {
-    wire::GpadlCreated created;
-    created.child_relid = m.fixed.child_relid;
-    created.gpadl = handle;
-    created.creation_status = kStatusInvalidParameter;
-    reply(created);
-    ignore(wire::to_string(progress.error()), hv);
     gpadls_in_progress_.erase(it);
+    refuse_gpadl(m.fixed.child_relid, handle, wire::to_string(progress.error()), hv);
     return;
   }
   if (progress.value() == wire::GpadlProgress::kComplete) {
@@ -359,13 +349,9 @@ void VmbusServer::on_gpadl_body(const wire::GpadlBodyMessage& m, Hypervisor& hv)
   }
   const auto progress = it->second.add_body(m);
   if (!progress.ok()) {
-    wire::GpadlCreated created;
-    created.child_relid = it->second.child_relid();
-    created.gpadl = m.fixed.gpadl;
-    created.creation_status = kStatusInvalidParameter;
-    reply(created);
-    ignore(wire::to_string(progress.error()), hv);
+    const std::uint32_t relid = it->second.child_relid();
     gpadls_in_progress_.erase(it);
+    refuse_gpadl(relid, m.fixed.gpadl, wire::to_string(progress.error()), hv);
     return;
   }
   if (progress.value() == wire::GpadlProgress::kComplete) {
@@ -391,13 +377,22 @@ void VmbusServer::finish_gpadl(const wire::GpadlAssembler& assembler, Hypervisor
     }
   }
   if (!problem.empty()) {
-    created.creation_status = kStatusInvalidParameter;
-    ignore("GPADL " + std::to_string(assembler.gpadl()) + ": " + problem, hv);
-  } else {
-    gpadls_[assembler.gpadl()] = Gpadl{assembler.child_relid(), pfns.front(),
-                                       static_cast<std::uint32_t>(pfns.size()), false};
+    refuse_gpadl(assembler.child_relid(), assembler.gpadl(), problem, hv);
+    return;
   }
+  gpadls_[assembler.gpadl()] =
+      Gpadl{assembler.child_relid(), pfns.front(), static_cast<std::uint32_t>(pfns.size()), false};
   reply(created);
+}
+
+void VmbusServer::refuse_gpadl(std::uint32_t child_relid, std::uint32_t gpadl,
+                               const std::string& reason, Hypervisor& hv) {
+  wire::GpadlCreated created;
+  created.child_relid = child_relid;
+  created.gpadl = gpadl;
+  created.creation_status = kStatusInvalidParameter;
+  reply(created);
+  ignore("GPADL " + std::to_string(gpadl) + ": " + reason, hv);
 }
 
 void VmbusServer::on_open_channel(const wire::OpenChannel& m, Hypervisor& hv) {

@@ -16,7 +16,7 @@
 
 #include "vmbus/base/check.h"
 #include "vmbus/hv/child_process.h"
-#include "vmbus/hv/prng.h"
+#include "vmbus/base/prng.h"
 #include "vmbus/hv/trace_writer.h"
 #include "vmbus/ipc/asio.h"
 #include "vmbus/ipc/frame.h"
@@ -752,7 +752,7 @@ class Simulation {
 
   const SimulationConfig& config_;
   asio::io_context io_;
-  Prng rng_;
+  base::Prng rng_;
   asio::signal_set signals_;
   int interrupted_by_ = 0;
   std::optional<shm::SharedSegment> segment_;

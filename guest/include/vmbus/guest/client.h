@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "vmbus/base/prng.h"
 #include "vmbus/platform/partition.h"
 #include "vmbus/platform/partition_support.h"
 #include "vmbus/platform/ring_endpoint.h"
@@ -139,7 +140,7 @@ class VmbusClient final : public platform::PartitionLogic {
   proto::GuestConfig config_;
   std::optional<shm::SharedSegment> memory_;
   std::unique_ptr<PageAllocator> pages_;
-  std::uint64_t seed_state_ = 0;
+  base::Prng rng_{0};  // the workload's choices, seeded from the run
 
   Phase phase_ = Phase::kConnect;
   std::vector<std::uint32_t> versions_;  // to try, newest first

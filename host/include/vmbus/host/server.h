@@ -80,6 +80,9 @@ class VmbusServer final : public platform::PartitionLogic {
   void on_unload(platform::Hypervisor& hv);
 
   void finish_gpadl(const wire::GpadlAssembler& assembler, platform::Hypervisor& hv);
+  // Answers GPADL_CREATED with a failure status and traces why.
+  void refuse_gpadl(std::uint32_t child_relid, std::uint32_t gpadl, const std::string& reason,
+                    platform::Hypervisor& hv);
   void reply(const wire::Message& message);
   void rescind(Channel& channel, platform::Hypervisor& hv);
   void close_rings(Channel& channel);

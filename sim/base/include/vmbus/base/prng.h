@@ -1,6 +1,7 @@
-// The simulator's seeded random source. Every random choice that shapes a
-// run (which context steps next, latency jitter, fault probabilities) comes
-// from here, so the same seed replays the same run on any machine.
+// The seeded random source of vmbus-sim. Every random choice that shapes a
+// run (which context steps next, latency jitter, fault probabilities, the
+// guest's workload) comes from a Prng seeded from the run's seed, so the
+// same seed replays the same run on any machine.
 //
 // splitmix64: tiny, fast, fully specified (unlike std::uniform_int_distribution,
 // whose output differs between standard libraries).
@@ -8,7 +9,7 @@
 
 #include <cstdint>
 
-namespace vmbus::hv {
+namespace vmbus::base {
 
 class Prng {
  public:
@@ -35,4 +36,4 @@ class Prng {
   std::uint64_t state_;
 };
 
-}  // namespace vmbus::hv
+}  // namespace vmbus::base
