@@ -296,6 +296,24 @@ TEST(Channels, ModifyChannelRoundTripsAndUnload) {
             1);
 }
 
+TEST(Channels, HypercallProbesAreAnsweredByTheHypervisorAlone) {
+  proto::GuestConfig guest;
+  guest.set_hypercall_probes(20);
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(echo_host(1), guest), "probes", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("hypercall_probes"), "20");
+  // Each probe is refused by the hypervisor and never reaches the host.
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_REJECTED, wire::MessageType::kRequestOffers),
+      20);
+  EXPECT_EQ(
+      count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kRequestOffers),
+      1);
+}
+
 TEST(Channels, ModifyChannelPingsNeedProtocol53) {
   proto::GuestConfig guest = echo_guest(0);
   guest.set_message_pings(5);

@@ -15,8 +15,8 @@
 #include <sys/types.h>
 
 #include "vmbus/base/check.h"
-#include "vmbus/hv/child_process.h"
 #include "vmbus/base/prng.h"
+#include "vmbus/hv/child_process.h"
 #include "vmbus/hv/trace_writer.h"
 #include "vmbus/ipc/asio.h"
 #include "vmbus/ipc/frame.h"
@@ -291,9 +291,28 @@ class Simulation {
       io_.run_one();
     }
     timer.cancel();
+    return take_frame(link);
+  }
+
+  // The next frame from `link`'s inbox, after writing the trace records that
+  // ride along with it (they happened before the frame's body).
+  proto::PartitionToSim take_frame(PartitionLink& link) {
     proto::PartitionToSim frame = std::move(link.inbox.front());
     link.inbox.pop_front();
+    if (frame.has_trace_before()) {
+      write_partition_trace(link, frame.trace_before());
+      frame.clear_trace_before();
+    }
     return frame;
+  }
+
+  void write_partition_trace(const PartitionLink& link, const proto::TraceRecords& records) {
+    for (const proto::TraceRecord& partition_record : records.records()) {
+      proto::TraceRecord record = partition_record;
+      record.set_time_ns(now_);
+      record.set_partition(link.role);
+      trace_.write(record);
+    }
   }
 
   void send(PartitionLink& link, const proto::SimToPartition& frame) {
@@ -604,12 +623,7 @@ class Simulation {
         end_of_message(link, frame.end_of_message());
         break;
       case proto::PartitionToSim::kTrace:
-        for (const proto::TraceRecord& partition_record : frame.trace().records()) {
-          proto::TraceRecord record = partition_record;
-          record.set_time_ns(now_);
-          record.set_partition(link.role);
-          trace_.write(record);
-        }
+        write_partition_trace(link, frame.trace());
         break;
       case proto::PartitionToSim::kReport:
         for (const proto::KeyValue& kv : frame.report().values()) {
@@ -652,8 +666,7 @@ class Simulation {
       bool progressed = false;
       for (PartitionLink* link : {&host_, &guest_}) {
         while (!link->inbox.empty() && !guest_.done) {
-          proto::PartitionToSim frame = std::move(link->inbox.front());
-          link->inbox.pop_front();
+          proto::PartitionToSim frame = take_frame(*link);
           ++frames_seen_;
           now_ += config_.step_cost_ns;
           link->state = "running free";

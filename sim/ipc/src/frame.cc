@@ -29,6 +29,10 @@ FrameStatus status_for_read_error(const boost::system::error_code& error, std::s
   return {FrameError::kIo, error.message()};
 }
 
+asio::mutable_buffer as_asio_buffer(std::span<char> span) {
+  return asio::buffer(span.data(), span.size());
+}
+
 FrameStatus check_length(std::uint32_t length, std::uint32_t max_frame_bytes) {
   if (length > max_frame_bytes) {
     return {FrameError::kTooLarge, "frame of " + std::to_string(length) +
@@ -109,39 +113,121 @@ FrameStatus read_frame(LocalSocket& socket, std::uint32_t max_frame_bytes,
   return decode_frame_body(body, message);
 }
 
-struct AsyncFrameReader::State {
+std::span<char> FrameBuffer::prepare(std::size_t min_bytes) {
+  if (begin_ == end_) {
+    begin_ = end_ = 0;  // everything consumed: start over at the front
+  } else if (begin_ > 0 && bytes_.size() - end_ < min_bytes) {
+    std::memmove(bytes_.data(), bytes_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (bytes_.size() - end_ < min_bytes) {
+    bytes_.resize(end_ + min_bytes);
+  }
+  return {bytes_.data() + end_, bytes_.size() - end_};
+}
+
+FrameBuffer::Next FrameBuffer::next(std::string* body, FrameStatus* error) {
+  const std::size_t available = end_ - begin_;
+  if (available < kFrameHeaderBytes) {
+    return Next::kNeedMore;
+  }
   std::array<unsigned char, kFrameHeaderBytes> header{};
+  std::memcpy(header.data(), bytes_.data() + begin_, kFrameHeaderBytes);
+  const std::uint32_t length = decode_length(header);
+  if (FrameStatus status = check_length(length, max_frame_bytes_); !status.ok()) {
+    *error = status;
+    return Next::kError;
+  }
+  if (available - kFrameHeaderBytes < length) {
+    return Next::kNeedMore;
+  }
+  body->assign(bytes_.data() + begin_ + kFrameHeaderBytes, length);
+  begin_ += kFrameHeaderBytes + length;
+  return Next::kFrame;
+}
+
+FrameStatus FrameBuffer::end_of_stream() const {
+  if (begin_ == end_) {
+    return {FrameError::kClosed, "peer closed the connection"};
+  }
+  return {FrameError::kTruncated,
+          "stream ended inside a frame, " + std::to_string(end_ - begin_) + " bytes into it"};
+}
+
+bool FrameReader::has_buffered_frame() {
+  if (has_pending_) {
+    return true;
+  }
+  FrameStatus ignored;
+  has_pending_ = buffer_.next(&pending_body_, &ignored) == FrameBuffer::Next::kFrame;
+  return has_pending_;
+}
+
+FrameStatus FrameReader::read(google::protobuf::MessageLite& message) {
   std::string body;
-};
+  for (;;) {
+    if (has_pending_) {
+      has_pending_ = false;
+      return decode_frame_body(pending_body_, message);
+    }
+    FrameStatus error;
+    switch (buffer_.next(&body, &error)) {
+      case FrameBuffer::Next::kFrame:
+        return decode_frame_body(body, message);
+      case FrameBuffer::Next::kError:
+        return error;
+      case FrameBuffer::Next::kNeedMore:
+        break;
+    }
+    boost::system::error_code read_error;
+    const std::size_t got = socket_.read_some(as_asio_buffer(buffer_.prepare()), read_error);
+    if (read_error == asio::error::eof || read_error == asio::error::connection_reset) {
+      return buffer_.end_of_stream();
+    }
+    if (read_error) {
+      return {FrameError::kIo, read_error.message()};
+    }
+    buffer_.commit(got);
+  }
+}
 
 AsyncFrameReader::AsyncFrameReader(LocalSocket& socket, std::uint32_t max_frame_bytes)
-    : socket_(socket), max_frame_bytes_(max_frame_bytes), state_(std::make_shared<State>()) {}
+    : socket_(socket), buffer_(std::make_shared<FrameBuffer>(max_frame_bytes)) {}
 
 void AsyncFrameReader::read_next(Callback callback) {
-  auto state = state_;
-  asio::async_read(
-      socket_, asio::buffer(state->header),
-      [this, state, callback = std::move(callback)](const boost::system::error_code& error,
-                                                    std::size_t got) mutable {
-        if (error) {
-          callback(status_for_read_error(error, got, /*in_body=*/false), {});
+  std::string body;
+  FrameStatus error;
+  switch (buffer_->next(&body, &error)) {
+    case FrameBuffer::Next::kFrame:
+      // Already buffered: deliver through the executor, as a read would.
+      asio::post(socket_.get_executor(),
+                 [callback = std::move(callback), body = std::move(body)]() mutable {
+                   callback(FrameStatus{}, std::move(body));
+                 });
+      return;
+    case FrameBuffer::Next::kError:
+      asio::post(socket_.get_executor(),
+                 [callback = std::move(callback), error] { callback(error, {}); });
+      return;
+    case FrameBuffer::Next::kNeedMore:
+      break;
+  }
+  auto buffer = buffer_;
+  socket_.async_read_some(
+      as_asio_buffer(buffer->prepare()),
+      [this, buffer, callback = std::move(callback)](const boost::system::error_code& read_error,
+                                                     std::size_t got) mutable {
+        if (read_error == asio::error::eof || read_error == asio::error::connection_reset) {
+          callback(buffer->end_of_stream(), {});
           return;
         }
-        const std::uint32_t length = decode_length(state->header);
-        if (FrameStatus status = check_length(length, max_frame_bytes_); !status.ok()) {
-          callback(status, {});
+        if (read_error) {
+          callback(FrameStatus{FrameError::kIo, read_error.message()}, {});
           return;
         }
-        state->body.assign(length, '\0');
-        asio::async_read(socket_, asio::buffer(state->body),
-                         [state, callback = std::move(callback)](
-                             const boost::system::error_code& body_error, std::size_t body_got) {
-                           if (body_error) {
-                             callback(status_for_read_error(body_error, body_got, true), {});
-                             return;
-                           }
-                           callback(FrameStatus{}, std::move(state->body));
-                         });
+        buffer->commit(got);
+        read_next(std::move(callback));
       });
 }
 

@@ -30,7 +30,7 @@ const char* role_name(proto::Partition role) {
 class IpcHypervisor final : public Hypervisor {
  public:
   IpcHypervisor(ipc::LocalSocket& socket, std::uint32_t max_frame_bytes)
-      : socket_(socket), max_frame_bytes_(max_frame_bytes) {}
+      : socket_(socket), reader_(socket, max_frame_bytes) {}
 
   std::uint32_t post_message(std::uint32_t connection_id,
                              std::span<const std::byte> payload) override {
@@ -83,8 +83,8 @@ class IpcHypervisor final : public Hypervisor {
   std::uint64_t now_ns() const override { return now_ns_; }
   void set_now(std::uint64_t now_ns) { now_ns_ = now_ns; }
 
-  // Sends the trace records collected so far. Called before every other
-  // frame, so the simulator sees events in the order they happened.
+  // Sends the trace records collected so far on their own, when no other
+  // frame is about to carry them (see send()).
   void flush_trace() {
     if (pending_trace_.records_size() == 0) {
       return;
@@ -95,8 +95,12 @@ class IpcHypervisor final : public Hypervisor {
     write(frame);
   }
 
-  void send(const proto::PartitionToSim& frame) {
-    flush_trace();
+  // Sends `frame` with the trace records collected so far riding along.
+  void send(proto::PartitionToSim frame) {
+    if (pending_trace_.records_size() != 0) {
+      *frame.mutable_trace_before() = std::move(pending_trace_);
+      pending_trace_.Clear();
+    }
     write(frame);
   }
 
@@ -111,13 +115,14 @@ class IpcHypervisor final : public Hypervisor {
 
   bool has_input() {
     boost::system::error_code error;
-    return !deferred_.empty() || socket_.available(error) > 0 || error;
+    return !deferred_.empty() || reader_.has_buffered_frame() || socket_.available(error) > 0 ||
+           error;
   }
 
  private:
   proto::SimToPartition receive_from_socket() {
     proto::SimToPartition frame;
-    const ipc::FrameStatus status = ipc::read_frame(socket_, max_frame_bytes_, frame);
+    const ipc::FrameStatus status = reader_.read(frame);
     if (!status.ok()) {
       throw IpcFailure(std::string("reading from the simulator: ") +
                        ipc::frame_error_name(status.error) + ": " + status.detail);
@@ -133,7 +138,7 @@ class IpcHypervisor final : public Hypervisor {
   }
 
   ipc::LocalSocket& socket_;
-  std::uint32_t max_frame_bytes_;
+  ipc::FrameReader reader_;
   std::uint64_t now_ns_ = 0;
   proto::TraceRecords pending_trace_;
   std::deque<proto::SimToPartition> deferred_;

@@ -157,6 +157,8 @@ class VmbusClient final : public platform::PartitionLogic {
   std::set<std::uint32_t> pending_event_relids_;  // SINT2 flags not yet seen by the ISR
   std::map<std::uint32_t, Channel> channels_;     // by child_relid
 
+  std::uint64_t probes_done_ = 0;  // hypercall_probes answered
+
   // MODIFYCHANNEL round trips.
   std::uint64_t pings_done_ = 0;
   bool ping_outstanding_ = false;

@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "vmbus/ipc/asio.h"
 
@@ -51,7 +53,52 @@ FrameStatus decode_frame_body(const std::string& body, google::protobuf::Message
 // Blocking write of one frame.
 FrameStatus write_frame(LocalSocket& socket, const google::protobuf::MessageLite& message);
 
-// Blocking read of one frame into `message`.
+// Splits a byte stream into frames. Fed whatever the socket returned, it
+// hands out complete frame bodies; a length above the maximum is an error
+// before anything is allocated for the body. Reading in large chunks through
+// it costs one system call for many small frames instead of two per frame.
+class FrameBuffer {
+ public:
+  explicit FrameBuffer(std::uint32_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+
+  // Space to read into (at least `min_bytes`); then commit() what arrived.
+  std::span<char> prepare(std::size_t min_bytes = 64 * 1024);
+  void commit(std::size_t bytes) { end_ += bytes; }
+
+  enum class Next { kFrame, kNeedMore, kError };
+  // The next complete frame body, kNeedMore, or a kTooLarge error.
+  Next next(std::string* body, FrameStatus* error);
+
+  // What an end of stream means now: kClosed between frames, else kTruncated.
+  FrameStatus end_of_stream() const;
+
+ private:
+  std::uint32_t max_frame_bytes_;
+  std::vector<char> bytes_;
+  std::size_t begin_ = 0;  // first unconsumed byte
+  std::size_t end_ = 0;    // one past the last received byte
+};
+
+// Blocking reads of frames from one socket, buffered.
+class FrameReader {
+ public:
+  FrameReader(LocalSocket& socket, std::uint32_t max_frame_bytes)
+      : socket_(socket), buffer_(max_frame_bytes) {}
+
+  FrameStatus read(google::protobuf::MessageLite& message);
+
+  // True if a complete frame is already buffered (no system call needed).
+  bool has_buffered_frame();
+
+ private:
+  LocalSocket& socket_;
+  FrameBuffer buffer_;
+  std::string pending_body_;
+  bool has_pending_ = false;
+};
+
+// Blocking read of one frame into `message`, unbuffered: for one-off reads
+// (a test, a handshake) where nothing may be read past the frame.
 FrameStatus read_frame(LocalSocket& socket, std::uint32_t max_frame_bytes,
                        google::protobuf::MessageLite& message);
 
@@ -63,14 +110,12 @@ class AsyncFrameReader {
 
   AsyncFrameReader(LocalSocket& socket, std::uint32_t max_frame_bytes);
 
-  // Starts reading the next frame; the callback runs on the socket's executor.
+  // Delivers the next frame; the callback runs on the socket's executor.
   void read_next(Callback callback);
 
  private:
-  struct State;
   LocalSocket& socket_;
-  std::uint32_t max_frame_bytes_;
-  std::shared_ptr<State> state_;
+  std::shared_ptr<FrameBuffer> buffer_;
 };
 
 }  // namespace vmbus::ipc

@@ -7,6 +7,6 @@
 
 namespace vmbus::platform {
 
-inline constexpr std::uint32_t kIpcVersion = 1;
+inline constexpr std::uint32_t kIpcVersion = 2;
 
 }  // namespace vmbus::platform
