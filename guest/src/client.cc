@@ -75,6 +75,106 @@ void PageAllocator::free(std::uint64_t first_page, std::uint32_t count) {
 
 // --- VmbusClient ---------------------------------------------------------------
 
+// --- KmclEndpoint ----------------------------------------------------------------
+
+namespace {
+
+kmcl::Action driver_action(const proto::DriverAction& action) {
+  kmcl::Action out;
+  switch (action.kind()) {
+    case proto::DriverAction::KIND_COMPLETE_LATER:
+      out.kind = kmcl::PacketAction::kCompleteLater;
+      break;
+    case proto::DriverAction::KIND_DEFER:
+      out.kind = kmcl::PacketAction::kDefer;
+      break;
+    case proto::DriverAction::KIND_FAIL:
+      out.kind = kmcl::PacketAction::kFail;
+      break;
+    default:
+      out.kind = kmcl::PacketAction::kComplete;
+      break;
+  }
+  out.later_steps = std::max<std::uint32_t>(1, action.later_steps());
+  out.echo_payload = action.echo_payload();
+  return out;
+}
+
+}  // namespace
+
+KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::uint64_t seed)
+    : config(driver_config),
+      device(kmcl::DeviceConfig{"guest", {}, 64, 0}),
+      driver(device, "vsc/" + std::to_string(driver_config.child_relid()),
+             driver_config.seed() != 0 ? driver_config.seed() : seed) {
+  const kmcl::NTSTATUS created = driver.create_channel(false, [&](kmcl::VMBCHANNEL channel) {
+    if (config.maximum_packet_size() != 0) {
+      kmcl::VmbChannelInitSetMaximumPacketSize(channel, config.maximum_packet_size());
+    }
+  });
+  VMBUS_CHECK(created == kmcl::STATUS_SUCCESS, "cannot create the KMCL driver's channel");
+  // Rules: an explicit index, or every n-th packet up to the expected count.
+  // A rule applies to a packet's first delivery only, so a deferred packet
+  // is completed by the default action when it comes back.
+  for (const proto::DriverRule& rule : config.rules()) {
+    std::vector<std::uint64_t> indexes;
+    if (rule.match_index()) {
+      indexes.push_back(rule.packet_index());
+    } else if (rule.every() != 0) {
+      for (std::uint64_t i = 0; i < config.expect_packets(); i += rule.every()) {
+        indexes.push_back(i);
+      }
+    }
+    for (std::uint64_t index : indexes) {
+      kmcl::PacketMatch match;
+      match.index = index;
+      match.delivery = 1;
+      match.percent = rule.percent() == 0 ? 100 : rule.percent();
+      driver.add_rule(match, driver_action(rule.action()));
+    }
+  }
+  driver.set_default_action(driver_action(config.default_action()));
+  driver.keep_records = false;
+  if (config.quota() != 0) {
+    kmcl::VmbChannelSetTransactionQuota(driver.channel(), config.quota());
+  }
+  if (config.require_passive()) {
+    kmcl::VmbChannelSetIncomingProcessingAtPassive(driver.channel(), kmcl::TRUE);
+  }
+  VMBUS_CHECK(kmcl::VmbChannelEnable(driver.channel()) == kmcl::STATUS_SUCCESS,
+              "cannot enable the KMCL driver's channel");
+}
+
+void KmclEndpoint::signal_peer() {
+  VMBUS_CHECK(hv != nullptr, "the KMCL device signalled outside a step");
+  hv->signal_event(connection_id, 0);
+}
+
+KmclEndpoint* VmbusClient::kmcl_for(std::uint32_t child_relid) {
+  for (const auto& endpoint : kmcl_) {
+    if (endpoint->config.child_relid() == child_relid) {
+      return endpoint.get();
+    }
+  }
+  return nullptr;
+}
+
+void VmbusClient::kmcl_step(const std::string& context, Hypervisor& hv) {
+  // "kmcl/<relid>/<device context>"
+  const std::size_t slash = context.find('/', 5);
+  VMBUS_CHECK(slash != std::string::npos, "malformed KMCL context '" + context + "'");
+  KmclEndpoint* endpoint =
+      kmcl_for(static_cast<std::uint32_t>(std::stoul(context.substr(5, slash - 5))));
+  VMBUS_CHECK(endpoint != nullptr, "no KMCL driver for context '" + context + "'");
+  endpoint->hv = &hv;
+  endpoint->device.set_now_ns(hv.now_ns());
+  endpoint->device.step(context.substr(slash + 1));
+  endpoint->hv = nullptr;
+  finish_if_complete(hv);
+}
+
+// --- VmbusClient -------------------------------------------------------------------
+
 VmbusClient::VmbusClient() = default;
 VmbusClient::~VmbusClient() = default;
 
@@ -112,6 +212,12 @@ std::string VmbusClient::start(const platform::StartInfo& info, Hypervisor& hv) 
            "guest speaks";
   }
   rng_ = base::Prng(info.seed);
+  for (const proto::KmclDriverConfig& driver : config_.kmcl_drivers()) {
+    if (driver.child_relid() == 0 || kmcl_for(driver.child_relid()) != nullptr) {
+      return "kmcl driver relid " + std::to_string(driver.child_relid()) + " is zero or repeated";
+    }
+    kmcl_.push_back(std::make_unique<KmclEndpoint>(driver, info.seed));
+  }
   hv.trace(platform::trace_note("", "VMBus client up: will try " +
                                         std::to_string(versions_.size()) + " version(s), from " +
                                         wire::version_text(versions_.front())));
@@ -160,9 +266,10 @@ VmbusClient::Channel* VmbusClient::channel_needing_control() {
   if (awaiting_host()) {
     return nullptr;
   }
-  const std::uint32_t wanted_opens = config_.reopen_cycles() + 1;
   for (std::uint32_t relid : channels_to_open()) {
     Channel& channel = channels_.at(relid);
+    // A KMCL driver's channel is opened once: its driver owns its lifetime.
+    const std::uint32_t wanted_opens = channel.kmcl != nullptr ? 1 : config_.reopen_cycles() + 1;
     switch (channel.state) {
       case ChannelState::kGpadlSending:
       case ChannelState::kOpenSending:
@@ -209,7 +316,11 @@ bool VmbusClient::pings_pending() const {
 bool VmbusClient::workload_complete() const {
   const bool echo_done =
       config_.echo().packets() == 0 || echo_received_ == config_.echo().packets();
-  return echo_done && !pings_pending() && probes_done_ == config_.hypercall_probes();
+  const bool drivers_done = std::all_of(kmcl_.begin(), kmcl_.end(), [](const auto& endpoint) {
+    return endpoint->driver.retirements().size() >= endpoint->config.expect_packets();
+  });
+  return echo_done && drivers_done && !pings_pending() &&
+         probes_done_ == config_.hypercall_probes();
 }
 
 void VmbusClient::finish_if_complete(Hypervisor& hv) {
@@ -229,8 +340,16 @@ std::vector<std::string> VmbusClient::ready_contexts() const {
   if (control_ready() && !reported_) {
     ready.push_back("control");
   }
+  for (const auto& endpoint : kmcl_) {
+    if (reported_) {
+      break;
+    }
+    for (const std::string& context : endpoint->device.ready_contexts()) {
+      ready.push_back("kmcl/" + std::to_string(endpoint->config.child_relid()) + "/" + context);
+    }
+  }
   for (const auto& [relid, channel] : channels_) {
-    if (channel.state != ChannelState::kOpen || reported_) {
+    if (channel.state != ChannelState::kOpen || channel.kmcl != nullptr || reported_) {
       continue;
     }
     if (channel.receiver->ready()) {
@@ -252,6 +371,8 @@ void VmbusClient::step(const std::string& context, Hypervisor& hv) {
     isr_step(hv);
   } else if (context == "control") {
     control_step(hv);
+  } else if (context.rfind("kmcl/", 0) == 0) {
+    kmcl_step(context, hv);
   } else if (context.rfind("dpc/", 0) == 0 || context.rfind("vsc/", 0) == 0) {
     const auto relid = static_cast<std::uint32_t>(std::stoul(context.substr(4)));
     Channel* channel = find_channel(relid);
@@ -679,6 +800,10 @@ void VmbusClient::on_offer(const wire::OfferChannel& m, Hypervisor& hv) {
   Channel channel;
   channel.child_relid = m.child_relid;
   channel.connection_id = m.connection_id;
+  if (KmclEndpoint* endpoint = kmcl_for(m.child_relid)) {
+    channel.kmcl = endpoint;
+    endpoint->connection_id = m.connection_id;
+  }
   channels_.emplace(m.child_relid, std::move(channel));
   hv.trace(platform::trace_channel(
       current_context_, m.child_relid, "offered",
@@ -708,6 +833,21 @@ void VmbusClient::on_open_result(const wire::OpenChannelResult& m, Hypervisor& h
                                      "host refused OPENCHANNEL"));
     return;
   }
+  if (channel.kmcl != nullptr) {
+    // The KMCL device drives these rings from now on (its Opened, Started
+    // and PostStarted callbacks run on its passive worker).
+    channel.kmcl->hv = &hv;
+    const kmcl::NTSTATUS opened =
+        channel.kmcl->device.open_channel(channel.kmcl->driver.channel(), *channel.inbound_memory,
+                                          *channel.outbound_memory, *channel.kmcl);
+    channel.kmcl->hv = nullptr;
+    channel.kmcl->opened = opened == kmcl::STATUS_SUCCESS;
+    channel.state = ChannelState::kOpen;
+    ++channel.opens;
+    hv.trace(platform::trace_channel(current_context_, m.child_relid, "open",
+                                     "KMCL driver attached, status " + std::to_string(opened)));
+    return;
+  }
   const std::uint32_t inbound_data =
       static_cast<std::uint32_t>(channel.inbound_memory->region().size()) - ring::kHvPageSizeBytes;
   channel.sender = std::make_unique<platform::RingSender>(*channel.outbound_memory, kBatchPackets);
@@ -733,6 +873,12 @@ void VmbusClient::on_gpadl_torndown(const wire::GpadlTorndown& m, Hypervisor& hv
 void VmbusClient::on_rescind(const wire::RescindChannelOffer& m, Hypervisor& hv) {
   Channel& channel = channels_.at(m.child_relid);
   const bool was_echo = echo_channel() == &channel && channel.state == ChannelState::kOpen;
+  if (channel.kmcl != nullptr && channel.kmcl->opened) {
+    channel.kmcl->hv = &hv;
+    channel.kmcl->device.rescind_channel(channel.kmcl->driver.channel());
+    channel.kmcl->hv = nullptr;
+    channel.kmcl->opened = false;
+  }
   release_rings(channel);
   channel.state = ChannelState::kRescinded;
   ++rescinds_seen_;
@@ -762,6 +908,10 @@ void VmbusClient::isr_step(Hypervisor& hv) {
       hv.trace(platform::trace_note(
           current_context_,
           "interrupt for relid " + std::to_string(relid) + " with no open channel: ignored"));
+      continue;
+    }
+    if (channel->kmcl != nullptr) {
+      channel->kmcl->device.on_interrupt(channel->kmcl->driver.channel());
       continue;
     }
     channel->receiver->schedule();
@@ -927,6 +1077,25 @@ void VmbusClient::finish_workload(Hypervisor& hv) {
     values.emplace_back("outbound_signals", std::to_string(w.signals));
     values.emplace_back("outbound_full_events", std::to_string(w.full_events));
     values.emplace_back("inbound_signals", std::to_string(r.signals));
+  }
+  for (const auto& endpoint : kmcl_) {
+    const std::string prefix = "kmcl." + std::to_string(endpoint->config.child_relid()) + ".";
+    const kmcl::ChannelStats stats = endpoint->device.channel_stats(endpoint->driver.channel());
+    values.emplace_back(prefix + "retired", std::to_string(endpoint->driver.retirements().size()));
+    values.emplace_back(prefix + "deliveries", std::to_string(stats.deliveries));
+    values.emplace_back(prefix + "defers", std::to_string(stats.defers));
+    values.emplace_back(prefix + "completions_sent", std::to_string(stats.completions_sent));
+    values.emplace_back(prefix + "failed", std::to_string(stats.packets_failed));
+    values.emplace_back(prefix + "redelivery_mismatches",
+                        std::to_string(endpoint->driver.redelivery_mismatches()));
+    values.emplace_back(prefix + "violations",
+                        std::to_string(endpoint->device.violations().size()));
+    bool in_order = true;
+    const auto& order = endpoint->driver.processed_order();
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      in_order = in_order && order[i] == i;
+    }
+    values.emplace_back(prefix + "fifo", in_order ? "yes" : "no");
   }
   reported_ = true;
   hv.report(values, true);

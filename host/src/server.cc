@@ -453,11 +453,29 @@ void VmbusServer::on_open_channel(const wire::OpenChannel& m, Hypervisor& hv) {
   // Like QEMU, look at the ring once right after opening: the guest may have
   // written before it heard back.
   channel->receiver->schedule();
+  queue_vsp_sends(*channel);
   reply(result);
   hv.trace(platform::trace_channel(current_context_, m.child_relid, "open",
                                    "gpadl " + std::to_string(channel->gpadl) + ", " +
                                        std::to_string(offset) + "+" +
                                        std::to_string(gpadl.pages - offset) + " pages"));
+}
+
+void VmbusServer::queue_vsp_sends(Channel& channel) {
+  const proto::VspConfig& vsp = channel.config.vsp();
+  const std::uint32_t payload_bytes =
+      std::max<std::uint32_t>(8, vsp.payload_bytes() == 0 ? 64 : vsp.payload_bytes());
+  for (std::uint64_t sequence = 0; sequence < vsp.send_packets(); ++sequence) {
+    platform::QueuedPacket packet;
+    packet.trans_id = sequence + 1;
+    packet.flags = vsp.request_completions() ? ring::kPacketFlagCompletionRequested : 0;
+    packet.payload.resize(payload_bytes);
+    std::memcpy(packet.payload.data(), &sequence, sizeof(sequence));
+    for (std::size_t i = sizeof(sequence); i < payload_bytes; ++i) {
+      packet.payload[i] = static_cast<std::byte>((sequence + i) & 0xFF);
+    }
+    channel.sender->enqueue(std::move(packet));
+  }
 }
 
 void VmbusServer::close_rings(Channel& channel) {
@@ -566,6 +584,16 @@ void VmbusServer::step_channel(Channel& channel, Hypervisor& hv) {
   bool signal = false;
   if (receive) {
     const platform::ReceiveStep done = channel.receiver->step([&](const ring::PacketView& packet) {
+      if (packet.descriptor.type == static_cast<std::uint16_t>(ring::PacketType::kComp)) {
+        // The guest completed one of our sends: count it, never echo it.
+        ++channel.completions_received;
+        if (channel.completions_received == channel.config.vsp().send_packets()) {
+          hv.report({{"completions." + std::to_string(relid),
+                      std::to_string(channel.completions_received)}},
+                    false);
+        }
+        return;
+      }
       platform::QueuedPacket echo;
       const bool wants_completion =
           (packet.descriptor.flags & ring::kPacketFlagCompletionRequested) != 0;

@@ -383,6 +383,84 @@ TEST(Traffic, SmallRingFillsAndTheBlockedWriterIsWoken) {
   EXPECT_GT(coalesced, 0) << "no two signals ever coalesced into one interrupt";
 }
 
+// --- the KMCL model in the guest process ------------------------------------------------
+
+proto::HostConfig sending_host(std::uint64_t packets) {
+  proto::HostConfig host = echo_host(1);
+  auto* vsp = host.mutable_channels(0)->mutable_vsp();
+  vsp->set_send_packets(packets);
+  vsp->set_request_completions(true);
+  vsp->set_payload_bytes(64);
+  return host;
+}
+
+proto::GuestConfig kmcl_guest(std::uint64_t packets) {
+  proto::GuestConfig guest;
+  auto* driver = guest.add_kmcl_drivers();
+  driver->set_child_relid(1);
+  driver->set_expect_packets(packets);
+  return guest;
+}
+
+TEST(KmclGuest, ScriptedDriverCompletesEveryPacketOfARealChannel) {
+  const hv::RunResult result = hv::run_simulation(base_config(sending_host(300), kmcl_guest(300)));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
+  EXPECT_EQ(result.guest_value("kmcl.1.retired"), "300");
+  EXPECT_EQ(result.guest_value("kmcl.1.deliveries"), "300");
+  EXPECT_EQ(result.guest_value("kmcl.1.completions_sent"), "300");
+  EXPECT_EQ(result.guest_value("kmcl.1.violations"), "0");
+  EXPECT_EQ(result.guest_value("kmcl.1.fifo"), "yes");
+}
+
+TEST(KmclGuest, DeferredPacketsAreRedeliveredAtPassiveInOrder) {
+  proto::GuestConfig guest = kmcl_guest(300);
+  auto* rule = guest.mutable_kmcl_drivers(0)->add_rules();
+  rule->set_every(3);  // packets 0, 3, 6, ... are deferred on first delivery
+  rule->mutable_action()->set_kind(proto::DriverAction::KIND_DEFER);
+  const hv::RunResult result = hv::run_simulation(base_config(sending_host(300), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("kmcl.1.retired"), "300");
+  EXPECT_EQ(result.guest_value("kmcl.1.defers"), "100");
+  EXPECT_EQ(result.guest_value("kmcl.1.deliveries"), "400");  // 300 + 100 redeliveries
+  EXPECT_EQ(result.guest_value("kmcl.1.redelivery_mismatches"), "0");
+  EXPECT_EQ(result.guest_value("kmcl.1.fifo"), "yes");
+  EXPECT_EQ(result.guest_value("kmcl.1.violations"), "0");
+}
+
+TEST(KmclGuest, CompletionsLaterAndAQuotaStillRetireEverything) {
+  proto::GuestConfig guest = kmcl_guest(200);
+  guest.mutable_kmcl_drivers(0)->set_quota(4);
+  guest.mutable_kmcl_drivers(0)->mutable_default_action()->set_kind(
+      proto::DriverAction::KIND_COMPLETE_LATER);
+  guest.mutable_kmcl_drivers(0)->mutable_default_action()->set_later_steps(3);
+  const hv::RunResult result = hv::run_simulation(base_config(sending_host(200), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("kmcl.1.retired"), "200");
+  EXPECT_EQ(result.guest_value("kmcl.1.completions_sent"), "200");
+  EXPECT_EQ(result.guest_value("kmcl.1.violations"), "0");
+}
+
+TEST(KmclGuest, FailStopsTheQueueAndLaterPacketsStayInTheRing) {
+  proto::GuestConfig guest = kmcl_guest(6);
+  auto* rule = guest.mutable_kmcl_drivers(0)->add_rules();
+  rule->set_match_index(true);
+  rule->set_packet_index(5);
+  rule->mutable_action()->set_kind(proto::DriverAction::KIND_FAIL);
+  const hv::RunResult result = hv::run_simulation(base_config(sending_host(50), guest));
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("kmcl.1.retired"), "6");
+  EXPECT_EQ(result.guest_value("kmcl.1.failed"), "1");
+  // Packets 0..4 were completed; the failed one gets no completion.
+  EXPECT_EQ(result.guest_value("kmcl.1.completions_sent"), "5");
+  EXPECT_EQ(result.guest_value("kmcl.1.deliveries"), "6") << "nothing delivered after Fail";
+  EXPECT_EQ(result.guest_value("kmcl.1.violations"), "0");
+}
+
 // --- determinism ----------------------------------------------------------------------
 
 TEST(Determinism, SameSeedGivesByteIdenticalTraces) {

@@ -27,6 +27,8 @@
 #include <vector>
 
 #include "vmbus/base/prng.h"
+#include "vmbus/kmcl/device.h"
+#include "vmbus/kmcl/scripted_driver.h"
 #include "vmbus/platform/partition.h"
 #include "vmbus/platform/partition_support.h"
 #include "vmbus/platform/ring_endpoint.h"
@@ -44,6 +46,21 @@ class PageAllocator {
 
  private:
   std::map<std::uint64_t, std::uint64_t> free_;  // first page -> count
+};
+
+// A KMCL-model driver hosted on one channel: the KMCL device (its contexts
+// become the guest's "kmcl/..." contexts), the scripted driver, and the
+// transport that turns the ring library's signal decisions into hypercalls.
+struct KmclEndpoint final : kmcl::Transport {
+  KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed);
+  void signal_peer() override;
+
+  proto::KmclDriverConfig config;
+  kmcl::Device device;
+  kmcl::ScriptedDriver driver;
+  std::uint32_t connection_id = 0;
+  platform::Hypervisor* hv = nullptr;  // set for the duration of a step
+  bool opened = false;
 };
 
 class VmbusClient final : public platform::PartitionLogic {
@@ -100,6 +117,9 @@ class VmbusClient final : public platform::PartitionLogic {
     std::unique_ptr<platform::RingReceiver> receiver;
     std::uint32_t opens = 0;  // successful opens so far
     bool dpc_scheduled = false;
+    // Set when a KMCL-model driver owns this channel's guest endpoint: its
+    // rings are driven by the KMCL device, not by sender/receiver.
+    struct KmclEndpoint* kmcl = nullptr;
   };
 
   // Control plane.
@@ -133,6 +153,8 @@ class VmbusClient final : public platform::PartitionLogic {
   void finish_if_complete(platform::Hypervisor& hv);
   void finish_workload(platform::Hypervisor& hv);
   void fail_workload(const std::string& why, platform::Hypervisor& hv);
+  void kmcl_step(const std::string& context, platform::Hypervisor& hv);
+  KmclEndpoint* kmcl_for(std::uint32_t child_relid);
   Channel* find_channel(std::uint32_t child_relid);
   Channel* echo_channel();
   std::vector<std::uint32_t> channels_to_open() const;
@@ -174,6 +196,7 @@ class VmbusClient final : public platform::PartitionLogic {
   bool reported_ = false;
   std::uint64_t ignored_messages_ = 0;
   std::string current_context_;
+  std::vector<std::unique_ptr<KmclEndpoint>> kmcl_;
 };
 
 }  // namespace vmbus::guest

@@ -62,7 +62,8 @@ class VmbusServer final : public platform::PartitionLogic {
     std::unique_ptr<platform::RingSender> sender;
     bool receive_turn = true;
     std::uint64_t packets_echoed = 0;
-    bool stopped = false;  // the rings are corrupt: the VSP stopped
+    std::uint64_t completions_received = 0;  // VM_PKT_COMP for our own sends
+    bool stopped = false;                    // the rings are corrupt: the VSP stopped
   };
 
   // Message handling, one per CHANNELMSG the server accepts.
@@ -86,6 +87,8 @@ class VmbusServer final : public platform::PartitionLogic {
   void reply(const wire::Message& message);
   void rescind(Channel& channel, platform::Hypervisor& hv);
   void close_rings(Channel& channel);
+  // The VSP's own traffic (VspConfig.send_packets), queued when the channel opens.
+  void queue_vsp_sends(Channel& channel);
   void ignore(const std::string& reason, platform::Hypervisor& hv);
   void step_channel(Channel& channel, platform::Hypervisor& hv);
   void send_misbehaviors(platform::Hypervisor& hv);
