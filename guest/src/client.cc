@@ -91,6 +91,10 @@ kmcl::Action driver_action(const proto::DriverAction& action) {
     case proto::DriverAction::KIND_FAIL:
       out.kind = kmcl::PacketAction::kFail;
       break;
+    case proto::DriverAction::KIND_COMPLETE_TWICE:
+      out.kind = kmcl::PacketAction::kMisuse;
+      out.misuse = kmcl::Misuse::kCompleteTwice;
+      break;
     default:
       out.kind = kmcl::PacketAction::kComplete;
       break;
@@ -113,6 +117,7 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
     }
   });
   VMBUS_CHECK(created == kmcl::STATUS_SUCCESS, "cannot create the KMCL driver's channel");
+  device.set_trace_sink(this);
   // Rules: an explicit index, or every n-th packet up to the expected count.
   // A rule applies to a packet's first delivery only, so a deferred packet
   // is completed by the default action when it comes back.
@@ -145,6 +150,47 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
               "cannot enable the KMCL driver's channel");
 }
 
+namespace {
+
+proto::TraceRecord kmcl_record(std::uint32_t relid, const std::string& device_context) {
+  proto::TraceRecord record;
+  record.set_context("kmcl/" + std::to_string(relid) + "/" + device_context);
+  return record;
+}
+
+}  // namespace
+
+void KmclEndpoint::on_violation(const kmcl::Violation& violation) {
+  proto::TraceRecord record = kmcl_record(config.child_relid(), violation.context);
+  auto* kmcl_event = record.mutable_kmcl();
+  kmcl_event->set_kind("violation");
+  kmcl_event->set_code(kmcl::violation_code_name(violation.code));
+  kmcl_event->set_api(violation.api);
+  kmcl_event->set_channel(violation.channel);
+  kmcl_event->set_handle(violation.handle);
+  kmcl_event->set_irql(violation.irql);
+  kmcl_event->set_detail(violation.detail);
+  pending_trace.push_back(std::move(record));
+}
+
+void KmclEndpoint::on_event(const kmcl::TraceEvent& event) {
+  proto::TraceRecord record = kmcl_record(config.child_relid(), event.context);
+  auto* kmcl_event = record.mutable_kmcl();
+  kmcl_event->set_kind(event.kind);
+  kmcl_event->set_channel(event.channel);
+  kmcl_event->set_handle(event.handle);
+  kmcl_event->set_irql(event.irql);
+  kmcl_event->set_detail(event.detail);
+  pending_trace.push_back(std::move(record));
+}
+
+void KmclEndpoint::flush_trace(platform::Hypervisor& trace_to) {
+  for (proto::TraceRecord& record : pending_trace) {
+    trace_to.trace(std::move(record));
+  }
+  pending_trace.clear();
+}
+
 void KmclEndpoint::signal_peer() {
   VMBUS_CHECK(hv != nullptr, "the KMCL device signalled outside a step");
   hv->signal_event(connection_id, 0);
@@ -169,6 +215,7 @@ void VmbusClient::kmcl_step(const std::string& context, Hypervisor& hv) {
   endpoint->hv = &hv;
   endpoint->device.set_now_ns(hv.now_ns());
   endpoint->device.step(context.substr(slash + 1));
+  endpoint->flush_trace(hv);
   endpoint->hv = nullptr;
   finish_if_complete(hv);
 }
@@ -840,6 +887,7 @@ void VmbusClient::on_open_result(const wire::OpenChannelResult& m, Hypervisor& h
     const kmcl::NTSTATUS opened =
         channel.kmcl->device.open_channel(channel.kmcl->driver.channel(), *channel.inbound_memory,
                                           *channel.outbound_memory, *channel.kmcl);
+    channel.kmcl->flush_trace(hv);
     channel.kmcl->hv = nullptr;
     channel.kmcl->opened = opened == kmcl::STATUS_SUCCESS;
     channel.state = ChannelState::kOpen;
@@ -876,6 +924,7 @@ void VmbusClient::on_rescind(const wire::RescindChannelOffer& m, Hypervisor& hv)
   if (channel.kmcl != nullptr && channel.kmcl->opened) {
     channel.kmcl->hv = &hv;
     channel.kmcl->device.rescind_channel(channel.kmcl->driver.channel());
+    channel.kmcl->flush_trace(hv);
     channel.kmcl->hv = nullptr;
     channel.kmcl->opened = false;
   }

@@ -461,6 +461,49 @@ TEST(KmclGuest, FailStopsTheQueueAndLaterPacketsStayInTheRing) {
   EXPECT_EQ(result.guest_value("kmcl.1.violations"), "0");
 }
 
+TEST(KmclGuest, VerifierViolationIsReportedAndTraced) {
+  proto::GuestConfig guest = kmcl_guest(10);
+  auto* rule = guest.mutable_kmcl_drivers(0)->add_rules();
+  rule->set_match_index(true);
+  rule->set_packet_index(4);
+  rule->mutable_action()->set_kind(proto::DriverAction::KIND_COMPLETE_TWICE);
+  hv::RunResult result;
+  const hv::TraceFile trace =
+      run_and_read_trace(base_config(sending_host(10), guest), "kmcl-violation", &result);
+
+  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("kmcl.1.violations"), "1");
+  std::vector<std::string> violations;
+  for (const proto::TraceRecord& record : trace.records) {
+    if (record.has_kmcl() && record.kmcl().kind() == "violation") {
+      violations.push_back(record.kmcl().code() + " " + record.kmcl().api() + " " +
+                           record.context() + " irql " + std::to_string(record.kmcl().irql()));
+    }
+  }
+  EXPECT_EQ(violations, std::vector<std::string>{
+                            "complete_twice VmbChannelPacketComplete kmcl/1/dpc/1 irql 2"});
+}
+
+TEST(KmclGuest, SameSeedGivesByteIdenticalTraces) {
+  proto::GuestConfig guest = kmcl_guest(200);
+  auto* rule = guest.mutable_kmcl_drivers(0)->add_rules();
+  rule->set_every(4);
+  rule->mutable_action()->set_kind(proto::DriverAction::KIND_DEFER);
+  hv::SimulationConfig config = base_config(sending_host(200), guest, /*seed=*/9);
+  config.trace_path = temp_path("kmcl-same-a");
+  ASSERT_EQ(hv::run_simulation(config).outcome, hv::RunOutcome::kCompleted);
+  const std::string first = read_file(config.trace_path);
+  config.trace_path = temp_path("kmcl-same-b");
+  ASSERT_EQ(hv::run_simulation(config).outcome, hv::RunOutcome::kCompleted);
+  const std::string second = read_file(config.trace_path);
+
+  EXPECT_GT(first.size(), 10'000u);
+  EXPECT_TRUE(first == second) << "traces differ (" << first.size() << " vs " << second.size()
+                               << " bytes)";
+  std::filesystem::remove(temp_path("kmcl-same-a"));
+  std::filesystem::remove(temp_path("kmcl-same-b"));
+}
+
 // --- determinism ----------------------------------------------------------------------
 
 TEST(Determinism, SameSeedGivesByteIdenticalTraces) {

@@ -51,9 +51,15 @@ class PageAllocator {
 // A KMCL-model driver hosted on one channel: the KMCL device (its contexts
 // become the guest's "kmcl/..." contexts), the scripted driver, and the
 // transport that turns the ring library's signal decisions into hypercalls.
-struct KmclEndpoint final : kmcl::Transport {
+struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink {
   KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed);
   void signal_peer() override;
+  // The device's events and verifier records become trace records; those
+  // that happen outside a step wait for the next one (flush_trace).
+  void on_violation(const kmcl::Violation& violation) override;
+  void on_event(const kmcl::TraceEvent& event) override;
+  void flush_trace(platform::Hypervisor& hv);
+  std::vector<proto::TraceRecord> pending_trace;
 
   proto::KmclDriverConfig config;
   kmcl::Device device;
