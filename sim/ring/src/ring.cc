@@ -102,7 +102,9 @@ void RingView::copy_out(std::uint32_t offset, std::span<std::byte> destination) 
   }
   const std::size_t first = std::min<std::size_t>(destination.size(), data_size_bytes_ - offset);
   std::memcpy(destination.data(), data_ + offset, first);
-  std::memcpy(destination.data() + first, data_, destination.size() - first);
+  if (first != destination.size()) {
+    std::memcpy(destination.data() + first, data_, destination.size() - first);
+  }
 }
 
 void RingView::copy_in(std::uint32_t offset, std::span<const std::byte> source) const {
@@ -113,7 +115,9 @@ void RingView::copy_in(std::uint32_t offset, std::span<const std::byte> source) 
   }
   const std::size_t first = std::min<std::size_t>(source.size(), data_size_bytes_ - offset);
   std::memcpy(data_ + offset, source.data(), first);
-  std::memcpy(data_, source.data() + first, source.size() - first);
+  if (first != source.size()) {
+    std::memcpy(data_, source.data() + first, source.size() - first);
+  }
 }
 
 void RingView::fill_zero(std::uint32_t offset, std::uint32_t length_bytes) const {
@@ -231,6 +235,38 @@ void RingWriter::copy(const Reservation& reservation, const OutgoingPacket& pack
   const PacketDescriptor descriptor{packet.type, packet.offset8,
                                     static_cast<std::uint16_t>(packet_bytes / 8), packet.flags,
                                     packet.trans_id};
+  const std::uint64_t trailer = std::uint64_t{start} << 32;  // where this packet started
+  const std::uint32_t header_bytes = std::uint32_t{packet.offset8} * 8;
+  const auto extension_bytes = static_cast<std::uint32_t>(packet.header_extension.size());
+  const auto payload_bytes = static_cast<std::uint32_t>(packet.payload.size());
+
+  if (std::uint64_t{start} + ring_bytes_for_packet(packet_bytes) <= view_.data_size_bytes()) {
+    // The common case: the packet and its trailer do not wrap, so they are
+    // written straight into one contiguous stretch of the data area.
+    std::byte* out = view_.data_at(start);
+    std::memcpy(out, &descriptor, sizeof(descriptor));
+    if (extension_bytes != 0) {
+      std::memcpy(out + kPacketDescriptorBytes, packet.header_extension.data(), extension_bytes);
+    }
+    std::memset(out + kPacketDescriptorBytes + extension_bytes, 0,
+                header_bytes - kPacketDescriptorBytes - extension_bytes);
+    if (payload_bytes != 0) {
+      std::memcpy(out + header_bytes, packet.payload.data(), payload_bytes);
+    }
+    std::memset(out + header_bytes + payload_bytes, 0, packet_bytes - header_bytes - payload_bytes);
+    std::memcpy(out + packet_bytes, &trailer, sizeof(trailer));
+  } else {
+    copy_wrapping(start, packet, descriptor, packet_bytes);
+  }
+
+  next_copy_index_ = view_.advance(start, ring_bytes_for_packet(packet_bytes));
+  --uncopied_;
+  ++counters_.packets;
+  counters_.packet_bytes += packet_bytes;
+}
+
+void RingWriter::copy_wrapping(std::uint32_t start, const OutgoingPacket& packet,
+                               const PacketDescriptor& descriptor, std::uint32_t packet_bytes) {
   view_.copy_in(start, std::as_bytes(std::span(&descriptor, 1)));
 
   const std::uint32_t header_bytes = std::uint32_t{packet.offset8} * 8;
@@ -249,11 +285,6 @@ void RingWriter::copy(const Reservation& reservation, const OutgoingPacket& pack
   // The trailer: where this packet started, in the upper 32 bits.
   const std::uint64_t trailer = std::uint64_t{start} << 32;
   view_.copy_in(view_.advance(start, packet_bytes), std::as_bytes(std::span(&trailer, 1)));
-
-  next_copy_index_ = view_.advance(start, ring_bytes_for_packet(packet_bytes));
-  --uncopied_;
-  ++counters_.packets;
-  counters_.packet_bytes += packet_bytes;
 }
 
 std::uint32_t RingWriter::publish() {

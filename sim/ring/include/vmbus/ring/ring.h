@@ -98,6 +98,10 @@ class RingView {
   // `offset + length` modulo the data size.
   std::uint32_t advance(std::uint32_t offset, std::uint32_t length_bytes) const;
 
+  // The data area from `offset` on, for callers that checked that what they
+  // access does not wrap.
+  std::byte* data_at(std::uint32_t offset) const { return data_ + offset; }
+
  private:
   RingControlPage* control_;
   std::byte* data_;
@@ -209,10 +213,15 @@ class RingWriter {
   void clear_pending_send_size();
 
   std::uint32_t write_cursor() const { return write_cursor_; }
+
   const WriterCounters& counters() const { return counters_; }
   const RingView& view() const { return view_; }
 
  private:
+  // copy() for a packet or trailer that wraps around the end of the data area.
+  void copy_wrapping(std::uint32_t start, const OutgoingPacket& packet,
+                     const PacketDescriptor& descriptor, std::uint32_t packet_bytes);
+
   RingView view_;
   std::uint32_t write_cursor_;     // end of the last reservation (private)
   std::uint32_t published_index_;  // write_index as we last stored it
