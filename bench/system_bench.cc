@@ -225,48 +225,27 @@ void BM_RingStream(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_SocketPingPong)
-    ->Arg(100'000)
-    ->UseManualTime()
-    ->Iterations(1)
-    ->Repetitions(kRepetitions)
-    ->ReportAggregatesOnly(true)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MessageRoundTrip)
-    ->Arg(50'000)
-    ->UseManualTime()
-    ->Iterations(1)
-    ->Repetitions(kRepetitions)
-    ->ReportAggregatesOnly(true)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ControlRoundTrip)
-    ->Arg(20'000)
-    ->UseManualTime()
-    ->Iterations(1)
-    ->Repetitions(kRepetitions)
-    ->ReportAggregatesOnly(true)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_StepGrant)
-    ->Arg(20'000)
-    ->UseManualTime()
-    ->Iterations(1)
-    ->Repetitions(kRepetitions)
-    ->ReportAggregatesOnly(true)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_EchoFreeRunning)
-    ->Arg(200'000)
-    ->UseManualTime()
-    ->Iterations(1)
-    ->Repetitions(kRepetitions)
-    ->ReportAggregatesOnly(true)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RingStream)
-    ->Arg(400'000)
-    ->UseManualTime()
-    ->Iterations(1)
-    ->Repetitions(kRepetitions)
-    ->ReportAggregatesOnly(true)
-    ->Unit(benchmark::kMillisecond);
+// Every benchmark: a fixed operation count, one timed iteration per
+// repetition, medians over kRepetitions.
+void register_benchmark(const char* name, void (*function)(benchmark::State&),
+                        std::int64_t operations) {
+  benchmark::RegisterBenchmark(name, function)
+      ->Arg(operations)
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Repetitions(kRepetitions)
+      ->ReportAggregatesOnly(true)
+      ->Unit(benchmark::kMillisecond);
+}
+
+void register_benchmarks() {
+  register_benchmark("BM_SocketPingPong", BM_SocketPingPong, 100'000);
+  register_benchmark("BM_MessageRoundTrip", BM_MessageRoundTrip, 50'000);
+  register_benchmark("BM_ControlRoundTrip", BM_ControlRoundTrip, 20'000);
+  register_benchmark("BM_StepGrant", BM_StepGrant, 20'000);
+  register_benchmark("BM_EchoFreeRunning", BM_EchoFreeRunning, 200'000);
+  register_benchmark("BM_RingStream", BM_RingStream, 400'000);
+}
 
 // Keeps the medians of the counters the ratio table needs.
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -317,6 +296,7 @@ void print_ratios() {
 }  // namespace vmbus::bench
 
 int main(int argc, char** argv) {
+  vmbus::bench::register_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
     return 1;
