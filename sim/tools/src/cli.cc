@@ -4,6 +4,7 @@
 
 #include "vmbus/tools/ring_command.h"
 #include "vmbus/tools/simulate_command.h"
+#include "vmbus/tools/trace_command.h"
 
 namespace vmbus::tools {
 namespace {
@@ -14,14 +15,15 @@ constexpr std::string_view kDescription =
 
 constexpr std::string_view kExamples =
     R"(  vmbus-sim ring decode --text ring.img
-  vmbus-sim simulate --seed 7
+  vmbus-sim simulate --seed 7 --trace run.trace
+  vmbus-sim trace show --channel 1 run.trace
 )";
 
 }  // namespace
 
 const Command& vmbus_sim_command() {
   // One row per top-level command; `run` and `trace` join here.
-  static const Command kSubcommands[] = {ring_command(), simulate_command()};
+  static const Command kSubcommands[] = {ring_command(), simulate_command(), trace_command()};
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;
