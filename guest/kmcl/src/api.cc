@@ -51,34 +51,29 @@ std::optional<HandleEntry> lookup(const ApiCall& call, HandleKind expected) {
 
 }  // namespace
 
-Channel* DeviceCore::resolve_channel(const ApiCall& call, VMBCHANNEL channel) {
-  const std::optional<HandleEntry> entry = lookup(call, HandleKind::kChannel);
+// The object behind a live handle of `kind`; a stale one is reported as
+// stale_handle (the lookup already reported unknown or wrong-type handles).
+void* resolve_live(const ApiCall& call, HandleKind kind) {
+  const std::optional<HandleEntry> entry = lookup(call, kind);
   if (!entry) {
     return nullptr;
   }
   if (!entry->live) {
-    report_bad_handle(ViolationCode::kStaleHandle, call,
-                      std::string("VMBCHANNEL was ") + retire_reason_name(entry->reason),
-                      entry->device);
+    DeviceCore::report_bad_handle(
+        ViolationCode::kStaleHandle, call,
+        std::string(handle_kind_name(kind)) + " was " + retire_reason_name(entry->reason),
+        entry->device);
     return nullptr;
   }
-  static_cast<void>(channel);
-  return static_cast<Channel*>(entry->object);
+  return entry->object;
 }
 
-PacketObject* DeviceCore::resolve_packet(const ApiCall& call, VMBPACKET packet) {
-  const std::optional<HandleEntry> entry = lookup(call, HandleKind::kPacket);
-  if (!entry) {
-    return nullptr;
-  }
-  if (!entry->live) {
-    report_bad_handle(ViolationCode::kStaleHandle, call,
-                      std::string("VMBPACKET was ") + retire_reason_name(entry->reason),
-                      entry->device);
-    return nullptr;
-  }
-  static_cast<void>(packet);
-  return static_cast<PacketObject*>(entry->object);
+Channel* DeviceCore::resolve_channel(const ApiCall& call, VMBCHANNEL /*channel*/) {
+  return static_cast<Channel*>(resolve_live(call, HandleKind::kChannel));
+}
+
+PacketObject* DeviceCore::resolve_packet(const ApiCall& call, VMBPACKET /*packet*/) {
+  return static_cast<PacketObject*>(resolve_live(call, HandleKind::kPacket));
 }
 
 IncomingPacket* DeviceCore::resolve_completion(const ApiCall& call, VMBPACKETCOMPLETION packet,
