@@ -253,6 +253,28 @@ class PartitionLoop {
         hv_.send(done);
         continue;
       }
+      if (frame.has_action()) {
+        const proto::ActionRequest& request = frame.action();
+        hv_.set_now(request.time_ns());
+        proto::PartitionToSim done;
+        done.mutable_action_done()->set_id(request.id());
+        done.mutable_action_done()->set_error(logic_.perform(request.action(), hv_));
+        add_ready(logic_, done.mutable_action_done()->mutable_ready_contexts());
+        hv_.send(done);
+        continue;
+      }
+      if (frame.has_final_report()) {
+        proto::PartitionToSim answer;
+        auto* report = answer.mutable_report();
+        report->set_final(true);
+        for (const auto& [key, value] : logic_.final_report()) {
+          auto* kv = report->add_values();
+          kv->set_key(key);
+          kv->set_value(value);
+        }
+        hv_.send(answer);
+        continue;
+      }
       if (!apply(frame)) {
         hv_.flush_trace();
         return;

@@ -7,6 +7,6 @@
 
 namespace vmbus::platform {
 
-inline constexpr std::uint32_t kIpcVersion = 2;
+inline constexpr std::uint32_t kIpcVersion = 3;  // 3: scenario actions and final reports
 
 }  // namespace vmbus::platform

@@ -93,6 +93,19 @@ class PartitionLogic {
   // connection ids) and the interrupt raised.
   virtual void deliver_event(std::span<const std::uint32_t> child_relids,
                              std::span<const std::uint32_t> connection_ids, Hypervisor& hv) = 0;
+
+  // A scenario action (deterministic mode only). Returns "" when carried out,
+  // else why not ("no channel with child_relid 7", "channel 1 is not open").
+  // Like a step, it must not block.
+  virtual std::string perform(const proto::PartitionAction& action, Hypervisor& hv) {
+    static_cast<void>(action);
+    static_cast<void>(hv);
+    return "this partition carries out no scenario actions";
+  }
+
+  // The end state, for a scenario's expectations and oracles; keys are
+  // documented in docs/SCENARIOS.md ("kmcl.1.queue_state", ...).
+  virtual std::vector<std::pair<std::string, std::string>> final_report() { return {}; }
 };
 
 // Serves the simulator on the connected stream socket `ipc_fd` until it says
