@@ -68,21 +68,59 @@ struct PartitionLink {
   bool event_scheduled = false;
 
   KeyValues report;
+  KeyValues final_report;
   bool done = false;
+  // A message a REORDER fault holds back until the next one passes it.
+  std::optional<PendingMessage> held;
 };
 
-enum class EventKind { kDeliverMessage, kDeliverEvent };
+enum class EventKind {
+  kDeliverMessage,
+  kDeliverEvent,
+  // Scenario faults: an interrupt or a message that arrives on its own
+  // schedule (delayed, duplicated, spurious).
+  kExtraEvent,
+  kDelayedMessage,
+};
 
 struct ScheduledEvent {
+  ScheduledEvent(std::uint64_t time, std::uint64_t order, EventKind event_kind,
+                 PartitionLink* link)
+      : time_ns(time), sequence(order), kind(event_kind), target(link) {}
+
   std::uint64_t time_ns;
   std::uint64_t sequence;  // FIFO among events at the same time
   EventKind kind;
   PartitionLink* target;
+  // kExtraEvent: the flag to set; kDelayedMessage: the message.
+  std::uint32_t child_relid = 0;
+  std::uint32_t connection_id = 0;
+  std::shared_ptr<PendingMessage> message;
 
   bool operator>(const ScheduledEvent& other) const {
     return time_ns != other.time_ns ? time_ns > other.time_ns : sequence > other.sequence;
   }
 };
+
+// A scenario's interrupt or message fault that is still armed.
+struct SignalFault {
+  proto::Direction direction;
+  proto::InterruptFault::Kind kind;
+  std::uint32_t remaining;
+  std::uint64_t delay_ns;
+  std::uint32_t child_relid;  // 0: any channel
+};
+
+struct MessageFaultRule {
+  proto::Direction direction;
+  proto::MessageFault fault;
+  std::uint32_t remaining;
+};
+
+// A channel's guest -> host connection id (ChannelOfferConfig default).
+constexpr std::uint32_t connection_id_of(std::uint32_t child_relid) {
+  return 0x10000 + child_relid;
+}
 
 void set_cloexec(int fd) {
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -109,6 +147,9 @@ class Simulation {
       } else {
         loop_deterministic();
       }
+      if (config_.script != nullptr) {
+        final_reports();
+      }
       shutdown_partitions();
       result.outcome = RunOutcome::kCompleted;
     } catch (const RunFailure& failure) {
@@ -127,6 +168,9 @@ class Simulation {
     }
     result.host_report = host_.report;
     result.guest_report = guest_.report;
+    result.host_final = host_.final_report;
+    result.guest_final = guest_.final_report;
+    result.final_reports = final_reports_;
     result.steps = steps_;
     result.time_ns = now_;
     result.trace_records = trace_.records_written();
@@ -236,7 +280,7 @@ class Simulation {
     record.set_time_ns(now_);
     record.mutable_note()->set_text(std::string("run ended: ") + run_outcome_name(failure.outcome) +
                                     ": " + failure.detail);
-    trace_.write(record);
+    write_record(record);
   }
 
   // --- waiting for partitions ----------------------------------------------
@@ -311,7 +355,7 @@ class Simulation {
       proto::TraceRecord record = partition_record;
       record.set_time_ns(now_);
       record.set_partition(link.role);
-      trace_.write(record);
+      write_record(record);
     }
   }
 
@@ -378,8 +422,15 @@ class Simulation {
   // --- the deterministic scheduler ------------------------------------------
 
   void loop_deterministic() {
-    while (!guest_.done) {
+    RunScript* const script = config_.script;
+    while (script != nullptr || !guest_.done) {
       check_links();
+      if (script != nullptr) {
+        if (std::optional<DueStep> due = script->due(now_)) {
+          perform_step(*due);
+          continue;
+        }
+      }
       if (!events_.empty() && events_.top().time_ns <= now_) {
         const ScheduledEvent event = events_.top();
         events_.pop();
@@ -393,20 +444,33 @@ class Simulation {
         }
       }
       if (candidates.empty()) {
-        if (events_.empty()) {
-          throw RunFailure{RunOutcome::kDeadlock,
-                           "nothing is ready and nothing is in flight, but the guest has not "
-                           "finished; host " +
-                               host_.state + ", guest " + guest_.state};
+        // Idle: jump the clock to whatever comes next.
+        std::optional<std::uint64_t> next;
+        if (!events_.empty()) {
+          next = events_.top().time_ns;
         }
-        now_ = events_.top().time_ns;
-        continue;
+        if (script != nullptr) {
+          if (const std::optional<std::uint64_t> timed = script->next_time_ns()) {
+            next = next ? std::min(*next, *timed) : *timed;
+          }
+        }
+        if (next) {
+          now_ = std::max(now_, *next);
+          check_time_limit();
+          continue;
+        }
+        if (script != nullptr) {
+          if (release_held_messages()) {
+            continue;
+          }
+          return;  // quiet: the scenario's run is over
+        }
+        throw RunFailure{RunOutcome::kDeadlock,
+                         "nothing is ready and nothing is in flight, but the guest has not "
+                         "finished; host " +
+                             host_.state + ", guest " + guest_.state};
       }
-      if (now_ > config_.time_limit_ns) {
-        throw RunFailure{RunOutcome::kTimeLimit, "simulated time passed " +
-                                                     std::to_string(config_.time_limit_ns) +
-                                                     "ns before the guest finished"};
-      }
+      check_time_limit();
       if (config_.before_step) {
         config_.before_step(steps_ + 1, host_.process->pid(), guest_.process->pid());
       }
@@ -415,6 +479,258 @@ class Simulation {
       grant_step(*candidates[chosen].first, candidates[chosen].second);
       now_ += config_.step_cost_ns;
     }
+  }
+
+  void check_time_limit() const {
+    if (now_ > config_.time_limit_ns) {
+      throw RunFailure{RunOutcome::kTimeLimit,
+                       "simulated time passed " + std::to_string(config_.time_limit_ns / 1000) +
+                           " us before the " +
+                           (config_.script != nullptr ? "system went quiet" : "guest finished")};
+    }
+  }
+
+  // --- scenario steps --------------------------------------------------------
+
+  void perform_step(const DueStep& due) {
+    const proto::Step& step = *due.step;
+    proto::TraceRecord record = record_now();
+    auto* event = record.mutable_action();
+    event->set_step(due.number);
+    event->set_label(step.label());
+    event->set_describe(due.describe);
+    write_record(record);
+    std::string error;
+    switch (step.action_case()) {
+      case proto::Step::kHostSend: {
+        proto::PartitionAction action;
+        *action.mutable_send() = step.host_send();
+        error = request_action(host_, action);
+        break;
+      }
+      case proto::Step::kGuestSend: {
+        proto::PartitionAction action;
+        *action.mutable_send() = step.guest_send();
+        error = request_action(guest_, action);
+        break;
+      }
+      case proto::Step::kRingWrite: {
+        proto::PartitionAction action;
+        *action.mutable_ring_write() = step.ring_write();
+        error = request_action(host_, action);
+        break;
+      }
+      case proto::Step::kRawPacket: {
+        proto::PartitionAction action;
+        *action.mutable_raw_packet() = step.raw_packet();
+        error = request_action(host_, action);
+        break;
+      }
+      case proto::Step::kTamper: {
+        proto::PartitionAction action;
+        *action.mutable_tamper() = step.tamper();
+        error = request_action(host_, action);
+        break;
+      }
+      case proto::Step::kSetIndex: {
+        proto::PartitionAction action;
+        *action.mutable_set_index() = step.set_index();
+        error = request_action(host_, action);
+        break;
+      }
+      case proto::Step::kChannelOp: {
+        proto::PartitionAction action;
+        *action.mutable_channel_op() = step.channel_op();
+        error = request_action(
+            step.channel_op().op() == proto::ChannelOpAction::RESCIND ? host_ : guest_, action);
+        break;
+      }
+      case proto::Step::kSetPolicy: {
+        proto::PartitionAction action;
+        *action.mutable_set_policy() = step.set_policy();
+        error = request_action(guest_, action);
+        break;
+      }
+      case proto::Step::kInterruptFault: {
+        const proto::InterruptFault& fault = step.interrupt_fault();
+        signal_faults_.push_back(SignalFault{fault.direction(), fault.kind(),
+                                             std::max<std::uint32_t>(1, fault.count()),
+                                             fault.delay_us() * 1000, fault.child_relid()});
+        break;
+      }
+      case proto::Step::kSpuriousInterrupt: {
+        const proto::SpuriousInterrupt& spurious = step.spurious_interrupt();
+        const bool to_guest = spurious.direction() == proto::HOST_TO_GUEST;
+        const std::uint32_t relid = spurious.child_relid();
+        trace_fault("interrupt_spurious", direction_text(spurious.direction()) + " relid " +
+                                              std::to_string(relid));
+        schedule_extra_event(to_guest ? guest_ : host_, relid, config_.signal_latency_ns);
+        break;
+      }
+      case proto::Step::kMessageFault: {
+        const proto::MessageFault& fault = step.message_fault();
+        message_faults_.push_back(
+            MessageFaultRule{fault.direction(), fault, std::max<std::uint32_t>(1, fault.count())});
+        break;
+      }
+      case proto::Step::kCrash:
+        crash(step.crash().side() == proto::HOST ? host_ : guest_, due.number);
+        break;
+      case proto::Step::kAdvanceTime:
+        now_ += step.advance_time().us() * 1000;
+        break;
+      case proto::Step::kNote: {
+        proto::TraceRecord note = record_now();
+        note.mutable_note()->set_text(step.note());
+        write_record(note);
+        break;
+      }
+      default:  // wait_until, or a step with only a time: nothing to do
+        break;
+    }
+    config_.script->step_done(now_, error);
+  }
+
+  // Sends a scenario action to a partition and waits for its ActionDone.
+  std::string request_action(PartitionLink& link, const proto::PartitionAction& action) {
+    const std::uint64_t id = ++actions_sent_;
+    proto::SimToPartition frame;
+    *frame.mutable_action()->mutable_action() = action;
+    frame.mutable_action()->set_id(id);
+    frame.mutable_action()->set_time_ns(now_);
+    const std::string previous_state = link.state;
+    link.state = "carrying out scenario action " + std::to_string(id);
+    send(link, frame);
+    for (;;) {
+      proto::PartitionToSim reply = await_frame(link);
+      if (reply.has_action_done()) {
+        if (reply.action_done().id() != id) {
+          protocol_error(link, "finished a scenario action it was not asked for");
+        }
+        set_ready(link, reply.action_done().ready_contexts());
+        link.state = previous_state;
+        return reply.action_done().error();
+      }
+      dispatch(link, reply);
+    }
+  }
+
+  [[noreturn]] void crash(PartitionLink& link, std::uint32_t step_number) {
+    trace_fault("crash", link.name + " killed by the scenario (step " +
+                             std::to_string(step_number) + ")");
+    const ChildExit exit = link.process->kill_and_reap();
+    trace_process(link, proto::ProcessEvent::KIND_CRASHED, exit.describe());
+    throw RunFailure{RunOutcome::kPartitionCrashed,
+                     link.name + " " + exit.describe() + " while " + link.state + " (step " +
+                         std::to_string(steps_) + ", t=" + std::to_string(now_) +
+                         "ns; scenario step " + std::to_string(step_number) + " crashed it)"};
+  }
+
+  static std::string direction_text(proto::Direction direction) {
+    return direction == proto::HOST_TO_GUEST ? "host->guest" : "guest->host";
+  }
+
+  void trace_fault(const std::string& kind, const std::string& detail) {
+    proto::TraceRecord record = record_now();
+    record.mutable_fault()->set_kind(kind);
+    record.mutable_fault()->set_detail(detail);
+    write_record(record);
+  }
+
+  // An interrupt outside the normal path (spurious, duplicated, delayed).
+  void schedule_extra_event(PartitionLink& target, std::uint32_t child_relid,
+                            std::uint64_t latency_ns) {
+    ScheduledEvent event{now_ + latency_ns, next_event_sequence_++, EventKind::kExtraEvent,
+                         &target};
+    if (target.role == proto::PARTITION_GUEST) {
+      event.child_relid = child_relid;
+    } else {
+      event.connection_id = connection_id_of(child_relid);
+    }
+    events_.push(event);
+  }
+
+  // The armed interrupt fault that applies to this signal, if any.
+  SignalFault* signal_fault_for(const PartitionLink& target, std::uint32_t connection_id,
+                                std::uint32_t relid) {
+    const proto::Direction direction =
+        target.role == proto::PARTITION_GUEST ? proto::HOST_TO_GUEST : proto::GUEST_TO_HOST;
+    for (SignalFault& fault : signal_faults_) {
+      if (fault.remaining == 0 || fault.direction != direction) {
+        continue;
+      }
+      if (fault.child_relid != 0 &&
+          (direction == proto::HOST_TO_GUEST ? relid != fault.child_relid
+                                             : connection_id != connection_id_of(fault.child_relid))) {
+        continue;
+      }
+      return &fault;
+    }
+    return nullptr;
+  }
+
+  MessageFaultRule* message_fault_for(const PartitionLink& sender, const std::string& payload) {
+    const proto::Direction direction =
+        sender.role == proto::PARTITION_HOST ? proto::HOST_TO_GUEST : proto::GUEST_TO_HOST;
+    std::uint32_t msgtype = 0;
+    if (payload.size() >= sizeof(msgtype)) {
+      std::memcpy(&msgtype, payload.data(), sizeof(msgtype));
+    }
+    for (MessageFaultRule& rule : message_faults_) {
+      if (rule.remaining == 0 || rule.direction != direction) {
+        continue;
+      }
+      if (!rule.fault.any_type() && rule.fault.msgtype() != msgtype) {
+        continue;
+      }
+      return &rule;
+    }
+    return nullptr;
+  }
+
+  // Queues a message for `target` as a post would (the SynIC slot model).
+  void enqueue_message(PartitionLink& target, PendingMessage message) {
+    target.message_queue.push_back(std::move(message));
+    if (!target.slot_busy && !target.delivery_scheduled) {
+      target.delivery_scheduled = true;
+      schedule_or_deliver(EventKind::kDeliverMessage, target, config_.message_latency_ns);
+    }
+  }
+
+  // A reordered message still held when the system went quiet is let go
+  // (nothing came after it to overtake it). Returns whether any was.
+  bool release_held_messages() {
+    bool released = false;
+    for (PartitionLink* link : {&host_, &guest_}) {
+      if (link->held) {
+        trace_fault("message_released",
+                    "no later message overtook it; delivered to " + link->name + " now");
+        enqueue_message(*link, std::move(*link->held));
+        link->held.reset();
+        released = true;
+      }
+    }
+    return released;
+  }
+
+  void final_reports() {
+    for (PartitionLink* link : {&host_, &guest_}) {
+      proto::SimToPartition frame;
+      frame.mutable_final_report();
+      link->state = "writing its final report";
+      send(*link, frame);
+      for (;;) {
+        proto::PartitionToSim reply = await_frame(*link);
+        if (reply.has_report() && reply.report().final()) {
+          for (const proto::KeyValue& kv : reply.report().values()) {
+            link->final_report.emplace_back(kv.key(), kv.value());
+          }
+          break;
+        }
+        dispatch(*link, reply);
+      }
+    }
+    final_reports_ = true;
   }
 
   void grant_step(PartitionLink& link, const std::string& context) {
@@ -465,10 +781,28 @@ class Simulation {
 
   void apply_event(const ScheduledEvent& event) {
     PartitionLink& target = *event.target;
-    if (event.kind == EventKind::kDeliverMessage) {
-      deliver_next_message(target);
-    } else {
-      deliver_events(target);
+    switch (event.kind) {
+      case EventKind::kDeliverMessage:
+        deliver_next_message(target);
+        break;
+      case EventKind::kDeliverEvent:
+        deliver_events(target);
+        break;
+      case EventKind::kExtraEvent:
+        // Merges with an interrupt already on its way, as a real one would.
+        if (event.child_relid != 0) {
+          target.pending_relids.insert(event.child_relid);
+        }
+        if (event.connection_id != 0) {
+          target.pending_connection_ids.insert(event.connection_id);
+        }
+        if (!target.event_scheduled) {
+          deliver_events(target);
+        }
+        break;
+      case EventKind::kDelayedMessage:
+        enqueue_message(target, *event.message);
+        break;
     }
   }
 
@@ -547,13 +881,63 @@ class Simulation {
     }
     trace_message(proto::MessageEvent::STAGE_POSTED, sender, target, post.connection_id(), payload,
                   "", false);
-    target.message_queue.push_back(PendingMessage{post.connection_id(), payload});
-    if (target.slot_busy || target.delivery_scheduled) {
+    PendingMessage message{post.connection_id(), payload};
+    bool duplicate = false;
+    if (MessageFaultRule* rule = message_fault_for(sender, payload)) {
+      --rule->remaining;
+      const std::string what = arrow_text(sender, target) + " " + describe_message(payload);
+      switch (rule->fault.kind()) {
+        case proto::MessageFault::DROP:
+          trace_fault("message_dropped", what);
+          return platform::kHvStatusSuccess;
+        case proto::MessageFault::DELAY: {
+          trace_fault("message_delayed",
+                      what + " by " + std::to_string(rule->fault.delay_us()) + " us");
+          ScheduledEvent event{now_ + config_.message_latency_ns + rule->fault.delay_us() * 1000,
+                               next_event_sequence_++, EventKind::kDelayedMessage, &target};
+          event.message = std::make_shared<PendingMessage>(std::move(message));
+          events_.push(event);
+          return platform::kHvStatusSuccess;
+        }
+        case proto::MessageFault::DUPLICATE:
+          trace_fault("message_duplicated", what);
+          duplicate = true;
+          break;
+        case proto::MessageFault::REORDER:
+          if (!target.held) {
+            trace_fault("message_reordered", what + " held back behind the next message");
+            target.held = std::move(message);
+            return platform::kHvStatusSuccess;
+          }
+          break;
+        case proto::MessageFault::CORRUPT: {
+          const std::string& bytes = rule->fault.corrupt_bytes().raw();
+          const std::size_t offset = rule->fault.corrupt_offset();
+          std::size_t written = 0;
+          for (; written < bytes.size() && offset + written < message.payload.size(); ++written) {
+            message.payload[offset + written] = bytes[written];
+          }
+          trace_fault("message_corrupted", what + ": " + std::to_string(written) +
+                                               " bytes overwritten at offset " +
+                                               std::to_string(offset));
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    const bool queued = target.slot_busy || target.delivery_scheduled;
+    enqueue_message(target, message);
+    if (duplicate) {
+      enqueue_message(target, message);
+    }
+    if (target.held) {  // the held message comes after the one that overtook it
+      enqueue_message(target, std::move(*target.held));
+      target.held.reset();
+    }
+    if (queued) {
       trace_message(proto::MessageEvent::STAGE_QUEUED, sender, target, post.connection_id(),
                     payload, "", false);
-    } else {
-      target.delivery_scheduled = true;
-      schedule_or_deliver(EventKind::kDeliverMessage, target, config_.message_latency_ns);
     }
     return platform::kHvStatusSuccess;
   }
@@ -567,6 +951,28 @@ class Simulation {
       // Bit 0 of SINT2's flags is reserved for the channel-protocol message.
       trace_signal(proto::SignalRecord::STAGE_REJECTED, sender, target, connection_id, relid);
       return;
+    }
+    if (SignalFault* fault = signal_fault_for(target, connection_id, relid)) {
+      --fault->remaining;
+      trace_signal(proto::SignalRecord::STAGE_SIGNALLED, sender, target, connection_id, relid);
+      const std::string what = arrow_text(sender, target) + " relid " +
+                               std::to_string(to_guest ? relid : relid_of(connection_id));
+      switch (fault->kind) {
+        case proto::InterruptFault::DROP:
+          trace_fault("interrupt_dropped", what);
+          return;
+        case proto::InterruptFault::DELAY:
+          trace_fault("interrupt_delayed", what + " by " + std::to_string(fault->delay_ns / 1000) +
+                                               " us");
+          schedule_extra_event(target, to_guest ? relid : relid_of(connection_id),
+                               config_.signal_latency_ns + fault->delay_ns);
+          return;
+        default:
+          trace_fault("interrupt_duplicated", what);
+          schedule_extra_event(target, to_guest ? relid : relid_of(connection_id),
+                               2 * config_.signal_latency_ns);
+          break;  // and delivered normally too
+      }
     }
     const bool coalesced = target.event_scheduled;
     if (to_guest) {
@@ -701,6 +1107,26 @@ class Simulation {
 
   // --- trace ------------------------------------------------------------------
 
+  void write_record(proto::TraceRecord& record) {
+    trace_.write(record);
+    if (config_.script != nullptr) {
+      config_.script->on_record(record);
+    }
+  }
+
+  static std::string arrow_text(const PartitionLink& from, const PartitionLink& to) {
+    return std::string(from.role == proto::PARTITION_HOST ? "host" : "guest") + "->" +
+           (to.role == proto::PARTITION_HOST ? "host" : "guest");
+  }
+
+  static std::uint32_t relid_of(std::uint32_t connection_id) {
+    return connection_id > 0x10000 ? connection_id - 0x10000 : 0;
+  }
+
+  static std::string describe_message(const std::string& payload) {
+    return wire::describe_payload(std::as_bytes(std::span(payload.data(), payload.size())));
+  }
+
   proto::TraceRecord record_now() const {
     proto::TraceRecord record;
     record.set_time_ns(now_);
@@ -716,7 +1142,7 @@ class Simulation {
       event->add_ready((link->role == proto::PARTITION_HOST ? "host:" : "guest:") + context);
     }
     event->set_chosen(static_cast<std::uint32_t>(chosen));
-    trace_.write(record);
+    write_record(record);
   }
 
   void trace_message(proto::MessageEvent::Stage stage, const PartitionLink& from,
@@ -738,7 +1164,7 @@ class Simulation {
     event->set_payload(payload);
     event->set_reason(reason);
     event->set_msg_pending(msg_pending);
-    trace_.write(record);
+    write_record(record);
   }
 
   void trace_signal(proto::SignalRecord::Stage stage, const PartitionLink& from,
@@ -750,7 +1176,7 @@ class Simulation {
     event->set_to(to.role);
     event->set_connection_id(connection_id);
     event->set_child_relid(relid);
-    trace_.write(record);
+    write_record(record);
   }
 
   void trace_process(const PartitionLink& link, proto::ProcessEvent::Kind kind,
@@ -760,7 +1186,7 @@ class Simulation {
     event->set_kind(kind);
     event->set_partition(link.role);
     event->set_detail(detail);
-    trace_.write(record);
+    write_record(record);
   }
 
   const SimulationConfig& config_;
@@ -778,6 +1204,11 @@ class Simulation {
   std::uint64_t now_ = 0;
   std::uint64_t steps_ = 0;
   std::uint64_t frames_seen_ = 0;
+  // Scenario state.
+  std::vector<SignalFault> signal_faults_;
+  std::vector<MessageFaultRule> message_faults_;
+  std::uint64_t actions_sent_ = 0;
+  bool final_reports_ = false;
 };
 
 bool process_exists(pid_t pid) {

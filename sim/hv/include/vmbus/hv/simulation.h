@@ -14,13 +14,45 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "vmbus/proto/ipc.pb.h"
+#include "vmbus/proto/scenario.pb.h"
 
 namespace vmbus::hv {
+
+// A timeline step that has come due.
+struct DueStep {
+  const proto::Step* step = nullptr;
+  std::uint32_t number = 0;  // 1-based position in the timeline
+  std::string describe;      // the action in words, for the trace
+};
+
+// A scenario's hand on a run (deterministic mode only). The simulation asks
+// it, before every scheduling decision, whether a timeline step is due,
+// carries the step out (a partition action, a fault, a clock jump, ...), and
+// shows it every trace record so that conditions ("when the guest has
+// deferred twice") can be evaluated. With a script the run does not end when
+// the guest reports done but when the system goes quiet -- nothing ready,
+// nothing in flight, no timed step left -- and then both partitions are
+// asked for their final report.
+class RunScript {
+ public:
+  virtual ~RunScript() = default;
+  // Every trace record, after the simulation has stamped it.
+  virtual void on_record(const proto::TraceRecord& record) = 0;
+  // The step due at `now_ns` (its time has come or its condition holds), or
+  // nullopt. The simulation carries it out and then calls step_done().
+  virtual std::optional<DueStep> due(std::uint64_t now_ns) = 0;
+  // The step due() returned was carried out; `error` is non-empty when a
+  // partition refused it.
+  virtual void step_done(std::uint64_t now_ns, const std::string& error) = 0;
+  // When the next step waits for a time: that time; else nullopt.
+  virtual std::optional<std::uint64_t> next_time_ns() const = 0;
+};
 
 struct SimulationConfig {
   std::filesystem::path host_binary;
@@ -48,6 +80,10 @@ struct SimulationConfig {
   // with the step number and the partitions' process ids (to kill one
   // mid-run, for instance). Never set by the product.
   std::function<void(std::uint64_t step, int host_pid, int guest_pid)> before_step;
+
+  // A scenario's timeline (deterministic mode); not owned. Null: the run
+  // ends when the guest reports done.
+  RunScript* script = nullptr;
 };
 
 enum class RunOutcome {
@@ -72,6 +108,11 @@ struct RunResult {
   std::string detail;
   KeyValues host_report;
   KeyValues guest_report;
+  // With a script: the partitions' answers to FinalReportRequest, if the
+  // run got that far.
+  KeyValues host_final;
+  KeyValues guest_final;
+  bool final_reports = false;
   std::uint64_t steps = 0;
   std::uint64_t time_ns = 0;
   std::uint64_t trace_records = 0;
