@@ -171,6 +171,9 @@ class Simulation {
     result.host_final = host_.final_report;
     result.guest_final = guest_.final_report;
     result.final_reports = final_reports_;
+    result.segment_name = segment_ ? segment_->name() : "";
+    result.host_pid = host_.process ? host_.process->pid() : -1;
+    result.guest_pid = guest_.process ? guest_.process->pid() : -1;
     result.steps = steps_;
     result.time_ns = now_;
     result.trace_records = trace_.records_written();

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "vmbus/tools/ring_command.h"
+#include "vmbus/tools/run_command.h"
 #include "vmbus/tools/simulate_command.h"
 #include "vmbus/tools/trace_command.h"
 
@@ -14,7 +15,8 @@ constexpr std::string_view kDescription =
 )";
 
 constexpr std::string_view kExamples =
-    R"(  vmbus-sim ring decode --text ring.img
+    R"(  vmbus-sim run scenarios
+  vmbus-sim ring decode --text ring.img
   vmbus-sim simulate --seed 7 --trace run.trace
   vmbus-sim trace show --channel 1 run.trace
 )";
@@ -22,8 +24,9 @@ constexpr std::string_view kExamples =
 }  // namespace
 
 const Command& vmbus_sim_command() {
-  // One row per top-level command; `run` and `trace` join here.
-  static const Command kSubcommands[] = {ring_command(), simulate_command(), trace_command()};
+  // One row per top-level command.
+  static const Command kSubcommands[] = {run_command(), ring_command(), simulate_command(),
+                                         trace_command()};
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;

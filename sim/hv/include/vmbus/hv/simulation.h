@@ -113,6 +113,10 @@ struct RunResult {
   KeyValues host_final;
   KeyValues guest_final;
   bool final_reports = false;
+  // What the run created, so a caller can check it is all gone.
+  std::string segment_name;
+  int host_pid = -1;
+  int guest_pid = -1;
   std::uint64_t steps = 0;
   std::uint64_t time_ns = 0;
   std::uint64_t trace_records = 0;
