@@ -45,11 +45,13 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "A simulator of a Hyper-V host and guest talking over VMBus.\n"
               "\n"
               "Commands:\n"
+              "  run       Run scenario files and judge them\n"
               "  ring      Decode and build VMBus ring buffer images\n"
               "  simulate  Run vmbus-host and vmbus-guest under the simulator once\n"
               "  trace     Read the traces runs write\n"
               "\n"
               "Examples:\n"
+              "  vmbus-sim run scenarios\n"
               "  vmbus-sim ring decode --text ring.img\n"
               "  vmbus-sim simulate --seed 7 --trace run.trace\n"
               "  vmbus-sim trace show --channel 1 run.trace\n"
@@ -107,8 +109,8 @@ TEST(Cli, LeafHelpWinsOverOtherArguments) {
 }
 
 TEST(Cli, UnknownOrMissingCommandIsUsageError) {
-  expect_usage_error({}, "vmbus-sim", "missing command (one of: ring, simulate, trace)");
-  expect_usage_error({"rng"}, "vmbus-sim", "unknown command 'rng' (one of: ring, simulate, trace)");
+  expect_usage_error({}, "vmbus-sim", "missing command (one of: run, ring, simulate, trace)");
+  expect_usage_error({"rng"}, "vmbus-sim", "unknown command 'rng' (one of: run, ring, simulate, trace)");
   expect_usage_error({"--verbose"}, "vmbus-sim", "unknown flag '--verbose'");
   expect_usage_error({"ring"}, "vmbus-sim ring", "missing command (one of: decode, encode)");
   expect_usage_error({"ring", "dump"}, "vmbus-sim ring",

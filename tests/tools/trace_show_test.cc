@@ -66,7 +66,7 @@ TEST(TraceShow, PrintsOneExactLinePerRecord) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(
       result.out,
-      "# trace format 2, seed 7, scenario 'sample', deterministic, 3 records\n"
+      "# trace format 3, seed 7, scenario 'sample', deterministic, 3 records\n"
       "      0        1.000 sim                               step 1: host:msg (1 of 2 ready)\n"
       "      1        2.500 guest dpc/3              DISPATCH ring 3 inbound publish_read "
       "write_index=96 read_index=96 bytes=96\n"
@@ -89,6 +89,99 @@ TEST(TraceShow, FiltersByChannelAndText) {
   EXPECT_EQ(by_text.exit_code, 0);
   EXPECT_NE(by_text.out.find("publish_read"), std::string::npos);
   EXPECT_EQ(by_text.out.find("complete_twice"), std::string::npos);
+}
+
+void write_format_3_trace(const std::filesystem::path& path) {
+  proto::TraceHeader header;
+  header.set_format_version(hv::kTraceFormatVersion);
+  header.set_seed(9);
+  header.set_scenario("faults");
+  header.set_mode(proto::SCHEDULING_MODE_DETERMINISTIC);
+  hv::TraceWriter writer;
+  writer.open(path, header);
+
+  proto::TraceRecord fault;
+  fault.set_time_ns(1000);
+  fault.mutable_fault()->set_kind("interrupt_dropped");
+  fault.mutable_fault()->set_detail("host->guest relid 1");
+  writer.write(fault);
+
+  proto::TraceRecord action;
+  action.set_time_ns(2000);
+  action.mutable_action()->set_step(3);
+  action.mutable_action()->set_label("burst");
+  action.mutable_action()->set_describe("host_send on 'c' x4");
+  writer.write(action);
+
+  proto::TraceRecord completion;
+  completion.set_time_ns(3000);
+  completion.set_partition(proto::PARTITION_HOST);
+  completion.set_context("chan/2");
+  completion.mutable_completion()->set_child_relid(2);
+  completion.mutable_completion()->set_trans_id(5);
+  completion.mutable_completion()->set_status("STATUS_SUCCESS");
+  completion.mutable_completion()->set_bytes(16);
+  writer.write(completion);
+  writer.close();
+}
+
+TEST(TraceShow, PrintsFaultsScenarioStepsAndCompletions) {
+  ScratchDir dir;
+  write_format_3_trace(dir / "run.trace");
+
+  const RunResult result = run_cli({"trace", "show", (dir / "run.trace").string()});
+
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "# trace format 3, seed 9, scenario 'faults', deterministic, 3 records\n"
+            "      0        1.000 sim                               fault interrupt_dropped: "
+            "host->guest relid 1\n"
+            "      1        2.000 sim                               scenario step 3 'burst': "
+            "host_send on 'c' x4\n"
+            "      2        3.000 host  chan/2                      completion relid 2 trans_id 5 "
+            "STATUS_SUCCESS 16 bytes\n");
+}
+
+TEST(TraceShow, ChannelFilterKeepsCompletionsAndFaultsNamingTheChannel) {
+  ScratchDir dir;
+  write_format_3_trace(dir / "run.trace");
+
+  const RunResult channel_1 =
+      run_cli({"trace", "show", "--channel", "1", (dir / "run.trace").string()});
+  const RunResult channel_2 =
+      run_cli({"trace", "show", "--channel", "2", (dir / "run.trace").string()});
+
+  EXPECT_NE(channel_1.out.find("fault interrupt_dropped"), std::string::npos) << channel_1.out;
+  EXPECT_EQ(channel_1.out.find("completion"), std::string::npos) << channel_1.out;
+  EXPECT_EQ(channel_2.out.find("fault interrupt"), std::string::npos) << channel_2.out;
+  EXPECT_NE(channel_2.out.find("completion relid 2"), std::string::npos) << channel_2.out;
+}
+
+TEST(TraceEventText, NewRecordKindsReadAsDocumented) {
+  proto::TraceRecord fault;
+  fault.mutable_fault()->set_kind("crash");
+  proto::TraceRecord refused;
+  refused.mutable_action()->set_step(12);
+  refused.mutable_action()->set_describe("guest_close on 'c'");
+  refused.mutable_action()->set_error("no such channel");
+  proto::TraceRecord cancelled;
+  cancelled.mutable_completion()->set_child_relid(1);
+  cancelled.mutable_completion()->set_trans_id(7);
+  cancelled.mutable_completion()->set_status("STATUS_CANCELLED");
+
+  EXPECT_EQ(trace_event_text(fault), "fault crash");
+  EXPECT_EQ(trace_event_text(refused),
+            "scenario step 12: guest_close on 'c' -- error: no such channel");
+  EXPECT_EQ(trace_event_text(cancelled), "completion relid 1 trans_id 7 STATUS_CANCELLED 0 bytes");
+  EXPECT_EQ(trace_event_text(proto::TraceRecord()), "(empty record)");
+}
+
+TEST(TraceShow, ControlMessageFilterDoesNotConfuseRelid1With12) {
+  proto::TraceRecord open_12;
+  open_12.mutable_message()->set_decoded("CHANNELMSG_OPENCHANNEL child_relid=12 openid=12");
+
+  EXPECT_FALSE(trace_record_concerns_channel(open_12, 1));
+  EXPECT_TRUE(trace_record_concerns_channel(open_12, 12));
 }
 
 TEST(TraceShow, BadFilesAreClearErrors) {

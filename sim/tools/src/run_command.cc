@@ -470,7 +470,7 @@ int run_run(const Invocation& invocation) {
 
 const Command& run_command() {
   static const Command kCommand{
-      "run",       "[options] FILE|DIR...", "run scenario files and judge them",
+      "run",       "[options] FILE|DIR...", "Run scenario files and judge them",
       kDescription, kExamples,               run_run,
       {}};
   return kCommand;
