@@ -1,7 +1,9 @@
 #include "vmbus/guest/client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <functional>
 
 #include "vmbus/base/check.h"
 #include "vmbus/base/prng.h"
@@ -79,8 +81,13 @@ void PageAllocator::free(std::uint64_t first_page, std::uint32_t count) {
 
 namespace {
 
+// The driver's action for a DriverAction; its kind must be valid.
 kmcl::Action driver_action(const proto::DriverAction& action) {
   kmcl::Action out;
+  const auto misuse = [&out](kmcl::Misuse which) {
+    out.kind = kmcl::PacketAction::kMisuse;
+    out.misuse = which;
+  };
   switch (action.kind()) {
     case proto::DriverAction::KIND_COMPLETE_LATER:
       out.kind = kmcl::PacketAction::kCompleteLater;
@@ -92,8 +99,25 @@ kmcl::Action driver_action(const proto::DriverAction& action) {
       out.kind = kmcl::PacketAction::kFail;
       break;
     case proto::DriverAction::KIND_COMPLETE_TWICE:
-      out.kind = kmcl::PacketAction::kMisuse;
-      out.misuse = kmcl::Misuse::kCompleteTwice;
+      misuse(kmcl::Misuse::kCompleteTwice);
+      break;
+    case proto::DriverAction::KIND_LEAVE_OUTSTANDING:
+      out.kind = kmcl::PacketAction::kLeaveOutstanding;
+      break;
+    case proto::DriverAction::KIND_GET_EXTERNAL_DATA:
+      out.kind = kmcl::PacketAction::kGetExternalData;
+      break;
+    case proto::DriverAction::KIND_COMPLETE_AFTER_FAIL:
+      misuse(kmcl::Misuse::kCompleteAfterFail);
+      break;
+    case proto::DriverAction::KIND_COMPLETE_AFTER_DEFER:
+      misuse(kmcl::Misuse::kCompleteAfterDefer);
+      break;
+    case proto::DriverAction::KIND_DEFER_OUTSIDE_CALLBACK:
+      misuse(kmcl::Misuse::kDeferOutsideCallback);
+      break;
+    case proto::DriverAction::KIND_FAIL_OUTSIDE_CALLBACK:
+      misuse(kmcl::Misuse::kFailOutsideCallback);
       break;
     default:
       out.kind = kmcl::PacketAction::kComplete;
@@ -101,14 +125,98 @@ kmcl::Action driver_action(const proto::DriverAction& action) {
   }
   out.later_steps = std::max<std::uint32_t>(1, action.later_steps());
   out.echo_payload = action.echo_payload();
+  const std::string& text = action.completion_text();
+  out.completion.resize(text.size());
+  std::memcpy(out.completion.data(), text.data(), text.size());
   return out;
+}
+
+std::string check_action(const proto::DriverAction& action, const std::string& where) {
+  if (!proto::DriverAction::Kind_IsValid(action.kind())) {
+    return where + ": unknown action kind " + std::to_string(action.kind());
+  }
+  if (action.echo_payload() && !action.completion_text().empty()) {
+    return where + ": echo_payload and completion_text both set";
+  }
+  return "";
+}
+
+// A rule's match: by packet index and/or every n-th index, a payload prefix,
+// the delivery number (0 = the first delivery only, as a deferred packet
+// then gets the default action when it comes back; any_delivery = all), then
+// a seeded percentage.
+kmcl::PacketMatch driver_match(const proto::DriverRule& rule) {
+  kmcl::PacketMatch match;
+  if (rule.match_index()) {
+    match.index = rule.packet_index();
+  }
+  if (rule.every() != 0) {
+    match.every = rule.every();
+  }
+  const std::string& prefix = rule.payload_prefix();
+  match.payload_prefix.resize(prefix.size());
+  std::memcpy(match.payload_prefix.data(), prefix.data(), prefix.size());
+  if (!rule.any_delivery()) {
+    match.delivery = rule.delivery() == 0 ? 1 : rule.delivery();
+  }
+  match.percent = rule.percent() == 0 ? 100 : rule.percent();
+  return match;
+}
+
+std::string check_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                         const proto::DriverAction& default_action) {
+  for (int i = 0; i < rules.size(); ++i) {
+    const std::string where = "rule " + std::to_string(i + 1);
+    if (rules[i].percent() > 100) {
+      return where + ": percent above 100";
+    }
+    if (std::string error = check_action(rules[i].action(), where); !error.empty()) {
+      return error;
+    }
+  }
+  return check_action(default_action, "default action");
+}
+
+kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config) {
+  kmcl::DeviceConfig device;
+  device.name = "guest";
+  device.max_packets_per_dpc_pass = 64;
+  if (config.defer_livelock_limit() != 0) {
+    device.verifier.defer_livelock_limit = config.defer_livelock_limit();
+  }
+  return device;
 }
 
 }  // namespace
 
+std::string validate_kmcl_driver(const proto::KmclDriverConfig& config) {
+  const std::string channel = "kmcl driver on channel " + std::to_string(config.child_relid());
+  if (config.ring_pages() == 1) {
+    return channel + ": ring_pages must be at least 2 (control page + data)";
+  }
+  if (std::string error = check_policy(config.rules(), config.default_action()); !error.empty()) {
+    return channel + ", " + error;
+  }
+  return "";
+}
+
+std::string apply_driver_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                                const proto::DriverAction& default_action,
+                                kmcl::ScriptedDriver* driver) {
+  if (std::string error = check_policy(rules, default_action); !error.empty()) {
+    return error;
+  }
+  driver->clear_rules();
+  for (const proto::DriverRule& rule : rules) {
+    driver->add_rule(driver_match(rule), driver_action(rule.action()));
+  }
+  driver->set_default_action(driver_action(default_action));
+  return "";
+}
+
 KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::uint64_t seed)
     : config(driver_config),
-      device(kmcl::DeviceConfig{"guest", {}, 64, 0}),
+      device(device_config(driver_config)),
       driver(device, "vsc/" + std::to_string(driver_config.child_relid()),
              driver_config.seed() != 0 ? driver_config.seed() : seed) {
   const kmcl::NTSTATUS created = driver.create_channel(false, [&](kmcl::VMBCHANNEL channel) {
@@ -118,36 +226,46 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
   });
   VMBUS_CHECK(created == kmcl::STATUS_SUCCESS, "cannot create the KMCL driver's channel");
   device.set_trace_sink(this);
-  // Rules: an explicit index, or every n-th packet up to the expected count.
-  // A rule applies to a packet's first delivery only, so a deferred packet
-  // is completed by the default action when it comes back.
-  for (const proto::DriverRule& rule : config.rules()) {
-    std::vector<std::uint64_t> indexes;
-    if (rule.match_index()) {
-      indexes.push_back(rule.packet_index());
-    } else if (rule.every() != 0) {
-      for (std::uint64_t i = 0; i < config.expect_packets(); i += rule.every()) {
-        indexes.push_back(i);
-      }
-    }
-    for (std::uint64_t index : indexes) {
-      kmcl::PacketMatch match;
-      match.index = index;
-      match.delivery = 1;
-      match.percent = rule.percent() == 0 ? 100 : rule.percent();
-      driver.add_rule(match, driver_action(rule.action()));
-    }
+  device.set_control_plane(this);
+  kmcl::ChannelOptions options;
+  options.escalate_fail_to_close = config.escalate_fail_to_close();
+  if (config.external_data_latency_steps() != 0) {
+    options.external_data_latency_steps = config.external_data_latency_steps();
   }
-  driver.set_default_action(driver_action(config.default_action()));
-  driver.keep_records = false;
+  device.set_channel_options(driver.channel(), options);
+  const std::string policy = apply_driver_policy(config.rules(), config.default_action(), &driver);
+  VMBUS_CHECK(policy.empty(), "an unvalidated KMCL driver configuration: " + policy);
+  // Scenario runs trace every callback; other runs can be very long.
+  driver.keep_records = config.scenario();
   if (config.quota() != 0) {
     kmcl::VmbChannelSetTransactionQuota(driver.channel(), config.quota());
   }
   if (config.require_passive()) {
     kmcl::VmbChannelSetIncomingProcessingAtPassive(driver.channel(), kmcl::TRUE);
   }
+  // Enable tells the control plane (on_channel_enabled): open it once offered.
   VMBUS_CHECK(kmcl::VmbChannelEnable(driver.channel()) == kmcl::STATUS_SUCCESS,
               "cannot enable the KMCL driver's channel");
+}
+
+void KmclEndpoint::on_channel_enabled(kmcl::VMBCHANNEL /*channel*/,
+                                      const kmcl::ChannelConfig& /*channel_config*/) {
+  open_wanted = true;
+}
+
+void KmclEndpoint::on_channel_disabled(kmcl::VMBCHANNEL /*channel*/) {
+  // A local Disable (or a Fail escalated to a close) finished; the device let
+  // go of the rings. The guest closes the channel on the wire.
+  opened = false;
+  open_wanted = false;
+  close_wanted = true;
+  rings_detached = true;
+}
+
+void KmclEndpoint::on_channel_closed(kmcl::VMBCHANNEL /*channel*/) {
+  // A rescind finished in the device: the rings are free to go.
+  opened = false;
+  rings_detached = true;
 }
 
 namespace {
@@ -184,6 +302,37 @@ void KmclEndpoint::on_event(const kmcl::TraceEvent& event) {
   pending_trace.push_back(std::move(record));
 }
 
+void KmclEndpoint::queue_driver_records() {
+  if (!config.scenario()) {
+    return;
+  }
+  const std::vector<kmcl::CallbackRecord>& records = driver.records();
+  const std::uint32_t channel_index = device.channel_config(driver.channel()).index;
+  while (records_emitted < records.size()) {
+    const kmcl::CallbackRecord& callback = records[records_emitted];
+    // A ProcessPacket whose action has not returned yet (it blocked at
+    // PASSIVE_LEVEL) is written once it has: its record names the action.
+    if (callback.callback == "ProcessPacket" && callback.action.empty()) {
+      break;
+    }
+    proto::TraceRecord record = kmcl_record(config.child_relid(), callback.context);
+    auto* kmcl_event = record.mutable_kmcl();
+    kmcl_event->set_kind("driver");
+    kmcl_event->set_channel(channel_index);
+    kmcl_event->set_handle(callback.handle);
+    kmcl_event->set_irql(callback.irql);
+    kmcl_event->set_detail(kmcl::to_scenario_text(callback));
+    pending_trace.push_back(std::move(record));
+    ++records_emitted;
+  }
+}
+
+void KmclEndpoint::note(const std::string& text) {
+  proto::TraceRecord record = kmcl_record(config.child_relid(), kmcl::current_context_name());
+  record.mutable_note()->set_text(text);
+  pending_trace.push_back(std::move(record));
+}
+
 void KmclEndpoint::flush_trace(platform::Hypervisor& trace_to) {
   for (proto::TraceRecord& record : pending_trace) {
     trace_to.trace(std::move(record));
@@ -205,6 +354,28 @@ KmclEndpoint* VmbusClient::kmcl_for(std::uint32_t child_relid) {
   return nullptr;
 }
 
+const KmclEndpoint* VmbusClient::kmcl_for(std::uint32_t child_relid) const {
+  for (const auto& endpoint : kmcl_) {
+    if (endpoint->config.child_relid() == child_relid) {
+      return endpoint.get();
+    }
+  }
+  return nullptr;
+}
+
+bool VmbusClient::scenario_mode() const {
+  return std::any_of(kmcl_.begin(), kmcl_.end(),
+                     [](const auto& endpoint) { return endpoint->config.scenario(); });
+}
+
+void VmbusClient::update_clocks(const Hypervisor& hv) {
+  // Every device sees the simulated time of the step or delivery that runs,
+  // so a wait's deadline (a synchronous request's timeout) can pass.
+  for (const auto& endpoint : kmcl_) {
+    endpoint->device.set_now_ns(hv.now_ns());
+  }
+}
+
 void VmbusClient::kmcl_step(const std::string& context, Hypervisor& hv) {
   // "kmcl/<relid>/<device context>"
   const std::size_t slash = context.find('/', 5);
@@ -213,11 +384,42 @@ void VmbusClient::kmcl_step(const std::string& context, Hypervisor& hv) {
       kmcl_for(static_cast<std::uint32_t>(std::stoul(context.substr(5, slash - 5))));
   VMBUS_CHECK(endpoint != nullptr, "no KMCL driver for context '" + context + "'");
   endpoint->hv = &hv;
-  endpoint->device.set_now_ns(hv.now_ns());
   endpoint->device.step(context.substr(slash + 1));
-  endpoint->flush_trace(hv);
   endpoint->hv = nullptr;
+  sync_endpoint(*endpoint, hv);
   finish_if_complete(hv);
+}
+
+void VmbusClient::sync_endpoint(KmclEndpoint& endpoint, Hypervisor& hv) {
+  endpoint.queue_driver_records();
+  const std::uint32_t relid = endpoint.config.child_relid();
+  const auto& completions = endpoint.driver.send_completions();
+  for (; endpoint.completions_emitted < completions.size(); ++endpoint.completions_emitted) {
+    const kmcl::ScriptedDriver::SendCompletion& done = completions[endpoint.completions_emitted];
+    proto::TraceRecord record = kmcl_record(relid, done.context);
+    auto* event = record.mutable_completion();
+    event->set_child_relid(relid);
+    event->set_trans_id(done.trans_id);
+    event->set_status(kmcl::ntstatus_name(done.status));
+    event->set_bytes(static_cast<std::uint32_t>(done.payload.size()));
+    endpoint.pending_trace.push_back(std::move(record));
+    if (const auto lent = endpoint.external_pages.find(done.send_index);
+        lent != endpoint.external_pages.end()) {
+      pages_->free(lent->second.first, lent->second.second);
+      endpoint.external_pages.erase(lent);
+    }
+  }
+  endpoint.flush_trace(hv);
+  if (endpoint.rings_detached) {
+    // A rescinded channel keeps its pages until the device's close let go of
+    // them; a disabled one frees them once the host tore the GPADL down.
+    endpoint.rings_detached = false;
+    for (auto& [channel_relid, channel] : channels_) {
+      if (channel.kmcl == &endpoint && channel.state == ChannelState::kRescinded) {
+        release_rings(channel);
+      }
+    }
+  }
 }
 
 // --- VmbusClient -------------------------------------------------------------------
@@ -263,7 +465,11 @@ std::string VmbusClient::start(const platform::StartInfo& info, Hypervisor& hv) 
     if (driver.child_relid() == 0 || kmcl_for(driver.child_relid()) != nullptr) {
       return "kmcl driver relid " + std::to_string(driver.child_relid()) + " is zero or repeated";
     }
+    if (std::string error = validate_kmcl_driver(driver); !error.empty()) {
+      return error;
+    }
     kmcl_.push_back(std::make_unique<KmclEndpoint>(driver, info.seed));
+    sync_endpoint(*kmcl_.back(), hv);
   }
   hv.trace(platform::trace_note("", "VMBus client up: will try " +
                                         std::to_string(versions_.size()) + " version(s), from " +
@@ -272,6 +478,11 @@ std::string VmbusClient::start(const platform::StartInfo& info, Hypervisor& hv) 
 }
 
 VmbusClient::Channel* VmbusClient::find_channel(std::uint32_t child_relid) {
+  const auto it = channels_.find(child_relid);
+  return it == channels_.end() ? nullptr : &it->second;
+}
+
+const VmbusClient::Channel* VmbusClient::find_channel(std::uint32_t child_relid) const {
   const auto it = channels_.find(child_relid);
   return it == channels_.end() ? nullptr : &it->second;
 }
@@ -307,6 +518,27 @@ bool VmbusClient::awaiting_host() const {
   });
 }
 
+bool VmbusClient::wants_control(const Channel& channel) const {
+  switch (channel.state) {
+    case ChannelState::kGpadlSending:
+    case ChannelState::kOpenSending:
+    case ChannelState::kCloseSending:
+      return true;
+    case ChannelState::kOffered:
+      // A KMCL driver's channel opens when its driver enabled it (at start,
+      // and again after a VmbChannelDisable + VmbChannelEnable).
+      return channel.kmcl != nullptr ? channel.kmcl->open_wanted
+                                     : channel.opens < config_.reopen_cycles() + 1;
+    case ChannelState::kOpen:
+      // ... and closes when its driver disabled it; an echo channel closes
+      // to be opened again, reopen_cycles times.
+      return channel.kmcl != nullptr ? channel.kmcl->close_wanted
+                                     : channel.opens < config_.reopen_cycles() + 1;
+    default:
+      return false;
+  }
+}
+
 // Channels are brought up one at a time, in relid order: the first one that
 // still needs an action from us, unless the host owes us an answer.
 VmbusClient::Channel* VmbusClient::channel_needing_control() {
@@ -315,28 +547,20 @@ VmbusClient::Channel* VmbusClient::channel_needing_control() {
   }
   for (std::uint32_t relid : channels_to_open()) {
     Channel& channel = channels_.at(relid);
-    // A KMCL driver's channel is opened once: its driver owns its lifetime.
-    const std::uint32_t wanted_opens = channel.kmcl != nullptr ? 1 : config_.reopen_cycles() + 1;
-    switch (channel.state) {
-      case ChannelState::kGpadlSending:
-      case ChannelState::kOpenSending:
-      case ChannelState::kCloseSending:
-        return &channel;
-      case ChannelState::kOffered:
-        if (channel.opens < wanted_opens) {
-          return &channel;
-        }
-        break;
-      case ChannelState::kOpen:
-        if (channel.opens < wanted_opens) {
-          return &channel;  // close it, to open it again
-        }
-        break;
-      default:
-        break;
+    if (wants_control(channel)) {
+      return &channel;
     }
   }
   return nullptr;
+}
+
+bool VmbusClient::channel_needs_control() const {
+  if (awaiting_host()) {
+    return false;
+  }
+  const std::vector<std::uint32_t> relids = channels_to_open();
+  return std::any_of(relids.begin(), relids.end(),
+                     [this](std::uint32_t relid) { return wants_control(channels_.at(relid)); });
 }
 
 bool VmbusClient::control_ready() const {
@@ -350,7 +574,8 @@ bool VmbusClient::control_ready() const {
       // the workload can start.
       return !awaiting_host();
     case Phase::kWorkload:
-      return (pings_pending() && !ping_outstanding_) || probes_done_ < config_.hypercall_probes();
+      return (pings_pending() && !ping_outstanding_) || probes_done_ < config_.hypercall_probes() ||
+             channel_needs_control();
     default:
       return false;
   }
@@ -361,6 +586,9 @@ bool VmbusClient::pings_pending() const {
 }
 
 bool VmbusClient::workload_complete() const {
+  if (scenario_mode()) {
+    return false;  // a scenario's run ends when the system goes quiet
+  }
   const bool echo_done =
       config_.echo().packets() == 0 || echo_received_ == config_.echo().packets();
   const bool drivers_done = std::all_of(kmcl_.begin(), kmcl_.end(), [](const auto& endpoint) {
@@ -406,12 +634,22 @@ std::vector<std::string> VmbusClient::ready_contexts() const {
       ready.push_back("vsc/" + std::to_string(relid));
     }
   }
+  if (ready.empty() && !reported_ &&
+      std::any_of(kmcl_.begin(), kmcl_.end(),
+                  [](const auto& endpoint) { return endpoint->device.next_deadline_ns(); })) {
+    // Only the clock can wake a waiting driver thread: let time pass.
+    ready.push_back("timer");
+  }
   std::sort(ready.begin(), ready.end());
   return ready;
 }
 
 void VmbusClient::step(const std::string& context, Hypervisor& hv) {
   current_context_ = context;
+  update_clocks(hv);
+  if (context == "timer") {
+    return;  // the devices saw the new time; a deadline that passed made its waiter ready
+  }
   if (context == "msg") {
     handle_message(slot_.take(hv), hv);
   } else if (context == "isr") {
@@ -437,6 +675,7 @@ void VmbusClient::step(const std::string& context, Hypervisor& hv) {
 
 void VmbusClient::deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                                   Hypervisor& hv) {
+  update_clocks(hv);
   if (sint != wire::kVmbusMessageSint || !slot_.fill(hv_message)) {
     hv.trace(platform::trace_note(
         "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
@@ -444,8 +683,8 @@ void VmbusClient::deliver_message(std::uint32_t sint, std::span<const std::byte>
 }
 
 void VmbusClient::deliver_event(std::span<const std::uint32_t> child_relids,
-                                std::span<const std::uint32_t> /*connection_ids*/,
-                                Hypervisor& /*hv*/) {
+                                std::span<const std::uint32_t> /*connection_ids*/, Hypervisor& hv) {
+  update_clocks(hv);
   // The event-flags page: bits stay set until the ISR test-and-clears them,
   // so further signals for the same relid coalesce.
   pending_event_relids_.insert(child_relids.begin(), child_relids.end());
@@ -547,6 +786,10 @@ void VmbusClient::control_step(Hypervisor& hv) {
       return;
     }
     case Phase::kWorkload: {
+      if (Channel* channel = channel_needing_control(); channel != nullptr) {
+        channel_control_step(*channel, hv);  // a KMCL driver enabled or disabled its channel
+        return;
+      }
       if (probes_done_ < config_.hypercall_probes()) {
         // No port listens on this id: the hypervisor answers by itself.
         constexpr std::uint32_t kNoPortConnectionId = 0x7F;
@@ -579,7 +822,14 @@ void VmbusClient::control_step(Hypervisor& hv) {
 }
 
 void VmbusClient::start_open(Channel& channel, Hypervisor& hv) {
-  const std::uint32_t ring_pages = config_.ring_pages();
+  const std::uint32_t ring_pages = channel.kmcl != nullptr && channel.kmcl->config.ring_pages() != 0
+                                       ? channel.kmcl->config.ring_pages()
+                                       : config_.ring_pages();
+  if (channel.kmcl != nullptr) {
+    // A Disable before this open began left nothing open to close.
+    channel.kmcl->open_wanted = false;
+    channel.kmcl->close_wanted = false;
+  }
   const std::uint32_t total = 2 * ring_pages;
   const std::optional<std::uint64_t> first = pages_->allocate(total);
   if (!first) {
@@ -591,6 +841,7 @@ void VmbusClient::start_open(Channel& channel, Hypervisor& hv) {
   }
   channel.first_page = *first;
   channel.pages = total;
+  channel.ring_pages = ring_pages;
   channel.gpadl = next_gpadl_++;
   // Outbound (guest -> host) ring first, inbound after it: the layout the
   // OPENCHANNEL's downstream_ringbuffer_pageoffset describes.
@@ -633,7 +884,7 @@ void VmbusClient::channel_control_step(Channel& channel, Hypervisor& hv) {
       open.openid = channel.child_relid;
       open.ringbuffer_gpadlhandle = channel.gpadl;
       open.target_vp = 0;
-      open.downstream_ringbuffer_pageoffset = config_.ring_pages();
+      open.downstream_ringbuffer_pageoffset = channel.ring_pages;
       if (post(open, hv)) {
         channel.state = ChannelState::kAwaitOpen;
       }
@@ -643,6 +894,9 @@ void VmbusClient::channel_control_step(Channel& channel, Hypervisor& hv) {
       wire::CloseChannel close;
       close.child_relid = channel.child_relid;
       if (post(close, hv)) {
+        if (channel.kmcl != nullptr) {
+          channel.kmcl->close_wanted = false;
+        }
         channel.sender.reset();
         channel.receiver.reset();
         channel.state = ChannelState::kCloseSending;
@@ -883,17 +1137,32 @@ void VmbusClient::on_open_result(const wire::OpenChannelResult& m, Hypervisor& h
   if (channel.kmcl != nullptr) {
     // The KMCL device drives these rings from now on (its Opened, Started
     // and PostStarted callbacks run on its passive worker).
-    channel.kmcl->hv = &hv;
-    const kmcl::NTSTATUS opened =
-        channel.kmcl->device.open_channel(channel.kmcl->driver.channel(), *channel.inbound_memory,
-                                          *channel.outbound_memory, *channel.kmcl);
-    channel.kmcl->flush_trace(hv);
-    channel.kmcl->hv = nullptr;
-    channel.kmcl->opened = opened == kmcl::STATUS_SUCCESS;
+    KmclEndpoint& endpoint = *channel.kmcl;
+    endpoint.hv = &hv;
+    const kmcl::NTSTATUS opened = endpoint.device.open_channel(
+        endpoint.driver.channel(), *channel.inbound_memory, *channel.outbound_memory, endpoint);
+    endpoint.hv = nullptr;
     channel.state = ChannelState::kOpen;
-    ++channel.opens;
-    hv.trace(platform::trace_channel(current_context_, m.child_relid, "open",
-                                     "KMCL driver attached, status " + std::to_string(opened)));
+    if (opened == kmcl::STATUS_SUCCESS) {
+      // (A Disable and an Enable while the open was on the wire cancel out.)
+      endpoint.opened = true;
+      endpoint.open_wanted = false;
+      endpoint.close_wanted = false;
+      ++channel.opens;
+      hv.trace(platform::trace_channel(
+          current_context_, m.child_relid, "open",
+          "KMCL driver attached (open #" + std::to_string(channel.opens) + ")"));
+    } else {
+      // The driver disabled the channel while it was being opened: close it
+      // again on the wire.
+      endpoint.close_wanted = true;
+      hv.trace(platform::trace_channel(
+          current_context_, m.child_relid, "open",
+          std::string("the KMCL driver's channel is ") +
+              kmcl::channel_state_name(endpoint.device.channel_state(endpoint.driver.channel())) +
+              " (" + kmcl::ntstatus_name(opened) + "): closing it"));
+    }
+    sync_endpoint(endpoint, hv);
     return;
   }
   const std::uint32_t inbound_data =
@@ -921,15 +1190,26 @@ void VmbusClient::on_gpadl_torndown(const wire::GpadlTorndown& m, Hypervisor& hv
 void VmbusClient::on_rescind(const wire::RescindChannelOffer& m, Hypervisor& hv) {
   Channel& channel = channels_.at(m.child_relid);
   const bool was_echo = echo_channel() == &channel && channel.state == ChannelState::kOpen;
+  // A KMCL device still drives the rings until its close (on its passive
+  // worker) finished; their pages are freed then (sync_endpoint).
+  bool device_has_rings = false;
   if (channel.kmcl != nullptr && channel.kmcl->opened) {
-    channel.kmcl->hv = &hv;
-    channel.kmcl->device.rescind_channel(channel.kmcl->driver.channel());
-    channel.kmcl->flush_trace(hv);
-    channel.kmcl->hv = nullptr;
-    channel.kmcl->opened = false;
+    KmclEndpoint& endpoint = *channel.kmcl;
+    endpoint.hv = &hv;
+    endpoint.device.rescind_channel(endpoint.driver.channel());
+    endpoint.hv = nullptr;
+    endpoint.opened = false;
+    endpoint.open_wanted = false;
+    endpoint.close_wanted = false;
+    device_has_rings = true;
   }
-  release_rings(channel);
+  if (!device_has_rings) {
+    release_rings(channel);
+  }
   channel.state = ChannelState::kRescinded;
+  if (channel.kmcl != nullptr) {
+    sync_endpoint(*channel.kmcl, hv);
+  }
   ++rescinds_seen_;
   hv.trace(platform::trace_channel(current_context_, m.child_relid, "rescinded", ""));
   wire::RelidReleased released;
@@ -1162,6 +1442,457 @@ void VmbusClient::fail_workload(const std::string& why, Hypervisor& hv) {
              {"rescinds", std::to_string(rescinds_seen_)},
              {"ignored_messages", std::to_string(ignored_messages_)}},
             true);
+}
+
+// --- scenario actions ---------------------------------------------------------------
+
+std::string VmbusClient::perform(const proto::PartitionAction& action, Hypervisor& hv) {
+  current_context_ = "action";
+  update_clocks(hv);
+  for (const auto& endpoint : kmcl_) {
+    endpoint->hv = &hv;  // an in-line send may signal the host
+  }
+  std::string error;
+  switch (action.action_case()) {
+    case proto::PartitionAction::kSend:
+      error = perform_send(action.send());
+      break;
+    case proto::PartitionAction::kChannelOp:
+      error = perform_channel_op(action.channel_op());
+      break;
+    case proto::PartitionAction::kSetPolicy:
+      error = perform_set_policy(action.set_policy());
+      break;
+    case proto::PartitionAction::kRingWrite:
+    case proto::PartitionAction::kRawPacket:
+    case proto::PartitionAction::kTamper:
+    case proto::PartitionAction::kSetIndex:
+      error = "ring writes, raw packets, tampering and index stores are the host's actions";
+      break;
+    default:
+      error = "an empty or unknown scenario action";
+      break;
+  }
+  for (const auto& endpoint : kmcl_) {
+    endpoint->hv = nullptr;
+    sync_endpoint(*endpoint, hv);
+  }
+  return error;
+}
+
+std::optional<std::pair<std::uint64_t, std::uint32_t>> VmbusClient::lend_pages(
+    std::uint32_t count) {
+  const std::optional<std::uint64_t> first = pages_->allocate(count);
+  if (!first) {
+    return std::nullopt;
+  }
+  fill_counting(*first, count);
+  return std::make_pair(*first, count);
+}
+
+void VmbusClient::fill_counting(std::uint64_t first_page, std::uint32_t count) {
+  const std::span<std::byte> memory = memory_->bytes();
+  const std::size_t offset = first_page * ring::kHvPageSizeBytes;
+  const std::size_t size = std::size_t{count} * ring::kHvPageSizeBytes;
+  for (std::size_t i = 0; i < size; ++i) {
+    memory[offset + i] = static_cast<std::byte>(i & 0xFF);
+  }
+}
+
+namespace {
+
+// An MDL describing `count` whole guest pages from `first_page`.
+kmcl::MDL whole_pages(std::uint64_t first_page, std::uint32_t count) {
+  kmcl::MDL mdl;
+  mdl.ByteCount = count * ring::kHvPageSizeBytes;
+  mdl.ByteOffset = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    mdl.PfnArray.push_back(first_page + i);
+  }
+  return mdl;
+}
+
+std::string channel_text(std::uint32_t relid) {
+  return "channel " + std::to_string(relid);
+}
+
+}  // namespace
+
+std::string VmbusClient::perform_send(const proto::SendAction& send) {
+  const std::uint32_t relid = send.child_relid();
+  KmclEndpoint* endpoint = kmcl_for(relid);
+  if (endpoint == nullptr) {
+    return "no KMCL driver on " + channel_text(relid);
+  }
+  if (send.has_trans_id()) {
+    return "the guest's KMCL chooses its own trans_id; a guest send cannot set one";
+  }
+  std::vector<std::byte> payload;
+  if (send.payload().data_case() == proto::Payload::kRaw) {
+    const std::string& raw = send.payload().raw();
+    payload.resize(raw.size());
+    std::memcpy(payload.data(), raw.data(), raw.size());
+  } else if (send.payload().data_case() != proto::Payload::DATA_NOT_SET) {
+    return "the guest needs the payload as raw bytes (the runner converts text, hex and patterns)";
+  }
+  if (payload.empty()) {
+    payload.resize(16);
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+      payload[i] = static_cast<std::byte>(i);
+    }
+  }
+  constexpr std::uint32_t kMaxCopies = 100'000;  // more would only exhaust the guest's memory
+  if (send.count() > kMaxCopies) {
+    return "count " + std::to_string(send.count()) + " is more than " + std::to_string(kMaxCopies);
+  }
+  const std::uint32_t count = std::max<std::uint32_t>(1, send.count());
+  const std::uint32_t external_pages = send.external_pages();
+  if (external_pages > 1024) {
+    return "external_pages " + std::to_string(external_pages) + " is more than 1024";
+  }
+  // KMCL sends external data only with WAIT_FOR_COMPLETION (kmcl.md 2.7).
+  const kmcl::UINT32 flags = send.request_completion() || external_pages > 0
+                                 ? kmcl::VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION
+                                 : 0;
+  if (send.synchronous()) {
+    std::optional<std::pair<std::uint64_t, std::uint32_t>> lent;
+    if (external_pages > 0) {
+      lent = lend_pages(external_pages);
+      if (!lent) {
+        return "out of guest memory for " + std::to_string(external_pages) + " external pages";
+      }
+    }
+    std::optional<kmcl::LONGLONG> timeout;
+    if (send.timeout_us() != 0) {
+      if (send.timeout_us() > 1'000'000'000'000ull) {
+        return "timeout_us " + std::to_string(send.timeout_us()) + " is too large";
+      }
+      timeout = -static_cast<kmcl::LONGLONG>(send.timeout_us() * 10);  // relative, 100 ns units
+    }
+    const std::string name = "sync" + std::to_string(endpoint->next_sync++);
+    // Driver code that blocks: its own PASSIVE_LEVEL thread. The copies go
+    // one after the other; the lent pages go back when the last returned.
+    endpoint->device.spawn_passive_thread(
+        name, [this, endpoint, payload, flags, timeout, count, lent] {
+          for (std::uint32_t i = 0; i < count; ++i) {
+            kmcl::MDL mdl;
+            if (lent) {
+              mdl = whole_pages(lent->first, lent->second);
+            }
+            endpoint->driver.send_synchronous(payload, flags, lent ? &mdl : nullptr, timeout);
+          }
+          if (lent) {
+            pages_->free(lent->first, lent->second);
+          }
+        });
+    return "";
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::optional<std::pair<std::uint64_t, std::uint32_t>> lent;
+    kmcl::MDL mdl;
+    if (external_pages > 0) {
+      lent = lend_pages(external_pages);
+      if (!lent) {
+        return "out of guest memory for " + std::to_string(external_pages) +
+               " external pages (after " + std::to_string(i) + " sends)";
+      }
+      mdl = whole_pages(lent->first, lent->second);
+    }
+    const std::int64_t index = endpoint->driver.send(payload, flags, lent ? &mdl : nullptr);
+    if (index < 0) {
+      if (lent) {
+        pages_->free(lent->first, lent->second);
+      }
+      return "VmbPacketSend on " + channel_text(relid) + " returned " +
+             kmcl::ntstatus_name(endpoint->driver.last_send_status()) + " (after " +
+             std::to_string(i) + " sends; payload " + std::to_string(payload.size()) + " bytes)";
+    }
+    if (lent) {
+      endpoint->external_pages[index] = *lent;
+    }
+  }
+  return "";
+}
+
+std::string VmbusClient::perform_channel_op(const proto::ChannelOpAction& op) {
+  const std::uint32_t relid = op.child_relid();
+  if (op.op() == proto::ChannelOpAction::RESCIND) {
+    return "RESCIND is the host's operation: only the host can rescind an offer";
+  }
+  KmclEndpoint* endpoint = kmcl_for(relid);
+  if (endpoint == nullptr) {
+    return "no KMCL driver on " + channel_text(relid);
+  }
+  const kmcl::VMBCHANNEL channel = endpoint->driver.channel();
+  const std::uint32_t value = op.value();
+  std::function<void()> body;
+  switch (op.op()) {
+    case proto::ChannelOpAction::PAUSE:
+      body = [channel] { kmcl::VmbChannelPause(channel); };
+      break;
+    case proto::ChannelOpAction::START:
+      body = [channel] { kmcl::VmbChannelStart(channel); };
+      break;
+    case proto::ChannelOpAction::DISABLE:
+    case proto::ChannelOpAction::CLOSE:
+      body = [channel] { kmcl::VmbChannelDisable(channel); };
+      break;
+    case proto::ChannelOpAction::ENABLE:
+    case proto::ChannelOpAction::REOPEN: {
+      const Channel* wire = find_channel(relid);
+      if (wire != nullptr && wire->state == ChannelState::kRescinded) {
+        return channel_text(relid) + " was rescinded by the host; it cannot be opened again";
+      }
+      body = [endpoint, channel] {
+        const kmcl::NTSTATUS status = kmcl::VmbChannelEnable(channel);
+        if (status != kmcl::STATUS_SUCCESS) {
+          endpoint->note(std::string("VmbChannelEnable returned ") + kmcl::ntstatus_name(status));
+        }
+      };
+      break;
+    }
+    case proto::ChannelOpAction::SET_PASSIVE:
+      body = [channel, value] {
+        kmcl::VmbChannelSetIncomingProcessingAtPassive(channel,
+                                                       value != 0 ? kmcl::TRUE : kmcl::FALSE);
+      };
+      break;
+    case proto::ChannelOpAction::SET_QUOTA:
+      body = [channel, value] { kmcl::VmbChannelSetTransactionQuota(channel, value); };
+      break;
+    case proto::ChannelOpAction::COMPLETE_OUTSTANDING:
+      body = [endpoint, value] {
+        endpoint->driver.complete_outstanding({}, value == 0 ? SIZE_MAX : std::size_t{value});
+      };
+      break;
+    default:
+      return "unknown channel operation " + std::to_string(op.op());
+  }
+  // The driver's KMCL calls run on a PASSIVE_LEVEL driver thread: those that
+  // block (Pause, Disable) take scheduler steps like real driver code.
+  endpoint->device.spawn_passive_thread("op" + std::to_string(endpoint->next_op++),
+                                        std::move(body));
+  return "";
+}
+
+std::string VmbusClient::perform_set_policy(const proto::SetPolicyAction& policy) {
+  KmclEndpoint* endpoint = kmcl_for(policy.child_relid());
+  if (endpoint == nullptr) {
+    return "no KMCL driver on " + channel_text(policy.child_relid());
+  }
+  return apply_driver_policy(policy.rule(), policy.default_action(), &endpoint->driver);
+}
+
+// --- final report ---------------------------------------------------------------------
+
+std::vector<std::pair<std::string, std::string>> VmbusClient::final_report() {
+  std::vector<std::pair<std::string, std::string>> values = {
+      {"version", wire::version_number_text(version_)},
+      {"ignored_messages", std::to_string(ignored_messages_)},
+      {"rescinds", std::to_string(rescinds_seen_)},
+  };
+  std::vector<const KmclEndpoint*> endpoints;
+  for (const auto& endpoint : kmcl_) {
+    endpoints.push_back(endpoint.get());
+  }
+  std::sort(endpoints.begin(), endpoints.end(), [](const auto* a, const auto* b) {
+    return a->config.child_relid() < b->config.child_relid();
+  });
+  for (const KmclEndpoint* endpoint : endpoints) {
+    const std::uint32_t relid = endpoint->config.child_relid();
+    const std::string prefix = "kmcl." + std::to_string(relid) + ".";
+    const kmcl::VMBCHANNEL channel = endpoint->driver.channel();
+    const kmcl::ChannelStats stats = endpoint->device.channel_stats(channel);
+    const auto add = [&](const std::string& key, std::uint64_t value) {
+      values.emplace_back(prefix + key, std::to_string(value));
+    };
+    values.emplace_back(prefix + "channel_state",
+                        kmcl::channel_state_name(endpoint->device.channel_state(channel)));
+    values.emplace_back(prefix + "queue_state",
+                        kmcl::queue_state_name(endpoint->device.queue_state(channel)));
+    values.emplace_back(prefix + "stop_reason", stats.stop_reason);
+    add("dequeued", stats.packets_dequeued);
+    add("delivered", stats.deliveries);
+    add("deferred", stats.defers);
+    add("failed", stats.packets_failed);
+    add("completed", stats.packets_completed);
+    add("completions_sent", stats.completions_sent);
+    add("packets_sent", stats.packets_sent);
+    add("dropped", stats.dropped_at_close + stats.discarded_at_close);
+    add("protocol_errors", stats.protocol_errors);
+    add("unexpected_completions", stats.unexpected_completions);
+    add("live_packets", stats.live_packets);
+    add("outstanding", endpoint->driver.outstanding_count());
+    add("redelivery_mismatches", endpoint->driver.redelivery_mismatches());
+    add("sends_in_flight", stats.sends_in_flight);
+    add("queued_sends", stats.queued_sends);
+    add("completions_received", stats.completions_received);
+    std::uint64_t retired = 0;
+    for (const auto& [index, times] : endpoint->driver.retirements()) {
+      retired += times != 0 ? 1 : 0;
+    }
+    add("retired", retired);
+    add("violations", endpoint->device.violations().size());
+    add("sends_completed", endpoint->driver.send_completions().size());
+    const kmcl::ScriptedDriver::RingCounters rings = endpoint->driver.ring_counters();
+    add("incoming.packets", rings.incoming.packets);
+    add("incoming.signals", rings.incoming.signals);
+    add("incoming.end_read_races", rings.incoming.end_read_races);
+    add("outgoing.packets", rings.outgoing.packets);
+    add("outgoing.signals", rings.outgoing.signals);
+    add("outgoing.signals_masked", rings.outgoing.signals_masked);
+    add("outgoing.full_events", rings.outgoing.full_events);
+    add("outgoing.pending_send_sz_sets", rings.outgoing.pending_send_sz_sets);
+  }
+  for (const KmclEndpoint* endpoint : endpoints) {
+    const std::string relid = std::to_string(endpoint->config.child_relid());
+    values.emplace_back("oracle.retired_once." + relid, retired_once_oracle(*endpoint));
+    std::string fifo;
+    const std::vector<std::uint64_t>& order = endpoint->driver.processed_order();
+    for (std::size_t i = 1; i < order.size() && fifo.empty(); ++i) {
+      if (order[i] <= order[i - 1]) {
+        fifo = "packet #" + std::to_string(order[i]) + " of channel " + relid +
+               " was processed after packet #" + std::to_string(order[i - 1]);
+      }
+    }
+    values.emplace_back("oracle.fifo." + relid, fifo);
+    values.emplace_back("oracle.lost_wakeup." + relid, lost_wakeup_oracle(*endpoint));
+  }
+  values.emplace_back("oracle.leak.guest", leak_oracle());
+  return values;
+}
+
+// Every dequeued packet is retired exactly once: completed or failed by the
+// driver, or dropped by KMCL at a close. At the end a packet may still be
+// live only if the driver keeps it on purpose (LEAVE_OUTSTANDING) or KMCL
+// holds it for a queue that is not running (paused, stopped by Fail or a
+// protocol error, closing), which a restart delivers.
+std::string VmbusClient::retired_once_oracle(const KmclEndpoint& endpoint) const {
+  const std::string channel = channel_text(endpoint.config.child_relid());
+  for (const auto& [index, times] : endpoint.driver.retirements()) {
+    if (times > 1) {
+      return "packet #" + std::to_string(index) + " of " + channel + " was retired " +
+             std::to_string(times) + " times";
+    }
+  }
+  const kmcl::VMBCHANNEL handle = endpoint.driver.channel();
+  const kmcl::ChannelStats stats = endpoint.device.channel_stats(handle);
+  const std::uint64_t accounted =
+      stats.packets_completed + stats.packets_failed + stats.dropped_at_close + stats.live_packets;
+  if (accounted != stats.packets_dequeued) {
+    return channel + " dequeued " + std::to_string(stats.packets_dequeued) +
+           " packets but completed " + std::to_string(stats.packets_completed) + ", failed " +
+           std::to_string(stats.packets_failed) + ", dropped " +
+           std::to_string(stats.dropped_at_close) + " and still holds " +
+           std::to_string(stats.live_packets);
+  }
+  const bool queue_running = endpoint.device.queue_state(handle) == kmcl::QueueState::kRunning ||
+                             endpoint.device.queue_state(handle) == kmcl::QueueState::kQuotaBlocked;
+  const std::uint64_t waiting_for_restart = queue_running ? 0 : stats.held_packets;
+  const std::uint64_t kept = endpoint.driver.outstanding_count() + waiting_for_restart;
+  if (stats.live_packets > kept) {
+    return std::to_string(stats.live_packets - kept) + " packet(s) of " + channel +
+           " were dequeued and never retired, and nothing can retire them any more (" +
+           std::to_string(endpoint.driver.outstanding_count()) +
+           " left outstanding by the driver, " + std::to_string(waiting_for_restart) +
+           " held for a queue restart)";
+  }
+  return "";
+}
+
+namespace {
+
+std::uint32_t load_relaxed(std::uint32_t& word) {
+  // A snapshot of a quiet system: no decision races with the peer here.
+  return std::atomic_ref<std::uint32_t>(word).load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+// Asked on a quiet system: nothing ready in either partition, nothing in
+// flight. Data or room that nobody will be told about is a lost wakeup.
+std::string VmbusClient::lost_wakeup_oracle(const KmclEndpoint& endpoint) const {
+  const std::uint32_t relid = endpoint.config.child_relid();
+  const Channel* channel = find_channel(relid);
+  const kmcl::VMBCHANNEL handle = endpoint.driver.channel();
+  if (channel == nullptr || channel->state != ChannelState::kOpen || !endpoint.opened ||
+      endpoint.device.channel_state(handle) != kmcl::ChannelState::kOpen ||
+      !channel->inbound_memory || !channel->outbound_memory) {
+    return "";
+  }
+  if (!ready_contexts().empty()) {
+    return "";  // not quiet here (a driver thread waits for its timeout)
+  }
+  const ring::RingView incoming(*channel->inbound_memory);
+  const std::uint32_t in_write = load_relaxed(incoming.control().write_index);
+  const std::uint32_t in_read = load_relaxed(incoming.control().read_index);
+  if (incoming.is_valid_index(in_write) && incoming.is_valid_index(in_read) &&
+      in_write != in_read && endpoint.device.queue_state(handle) == kmcl::QueueState::kRunning) {
+    return "incoming ring of channel " + std::to_string(relid) + " holds " +
+           std::to_string(ring::bytes_to_read(in_write, in_read, incoming.data_size_bytes())) +
+           " bytes, queue running, no interrupt coming";
+  }
+  const kmcl::ChannelStats stats = endpoint.device.channel_stats(handle);
+  if (stats.queued_sends == 0) {
+    return "";
+  }
+  const ring::RingView outgoing(*channel->outbound_memory);
+  const std::uint32_t out_write = load_relaxed(outgoing.control().write_index);
+  const std::uint32_t out_read = load_relaxed(outgoing.control().read_index);
+  if (!outgoing.is_valid_index(out_write) || !outgoing.is_valid_index(out_read)) {
+    return "";  // a corrupt ring stops the sender for good; that is no wakeup
+  }
+  const std::uint32_t pending = load_relaxed(outgoing.control().pending_send_sz);
+  const std::uint32_t free_bytes =
+      ring::bytes_to_write(out_write, out_read, outgoing.data_size_bytes());
+  if (pending == 0) {
+    return std::to_string(stats.queued_sends) + " send(s) of channel " + std::to_string(relid) +
+           " stay queued with " + std::to_string(free_bytes) +
+           " bytes free in the outgoing ring, and the guest asked for no signal";
+  }
+  if (free_bytes > pending) {
+    return std::to_string(stats.queued_sends) + " send(s) of channel " + std::to_string(relid) +
+           " stay queued although the outgoing ring has " + std::to_string(free_bytes) +
+           " bytes free, more than the " + std::to_string(pending) +
+           " the guest waits for; no signal coming";
+  }
+  return "";
+}
+
+std::string VmbusClient::leak_oracle() const {
+  std::string leaks;
+  for (const auto& [relid, channel] : channels_) {
+    if (channel.pages == 0) {
+      continue;
+    }
+    std::string why;
+    switch (channel.state) {
+      case ChannelState::kOffered:
+        why = "closed";
+        break;
+      case ChannelState::kRescinded:
+        why = "rescinded";
+        break;
+      case ChannelState::kFailed:
+        why = "refused by the host";
+        break;
+      case ChannelState::kOpen:
+        if (channel.kmcl != nullptr &&
+            channel.kmcl->device.channel_state(channel.kmcl->driver.channel()) ==
+                kmcl::ChannelState::kDisabled) {
+          why = "disabled by its driver";
+        }
+        break;
+      default:
+        break;
+    }
+    if (!why.empty()) {
+      leaks += std::string(leaks.empty() ? "" : "; ") + "channel " + std::to_string(relid) +
+               " is " + why + " but its " + std::to_string(channel.pages) +
+               " ring pages are still allocated";
+    }
+  }
+  return leaks;
 }
 
 }  // namespace vmbus::guest

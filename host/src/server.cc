@@ -1,6 +1,7 @@
 #include "vmbus/host/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "vmbus/base/check.h"
@@ -28,6 +29,12 @@ constexpr std::uint32_t kVspBatchPackets = 16;
 template <typename Channel>
 bool listens(const Channel& channel) {
   return channel.config.vsp().kind() != proto::VspConfig::KIND_SINK_STALLED;
+}
+
+// A control word of a ring, for reports and oracles: a snapshot, no
+// decision of the ring protocol depends on it.
+std::uint32_t snapshot(std::uint32_t& word) {
+  return std::atomic_ref<std::uint32_t>(word).load(std::memory_order_acquire);
 }
 
 bool is_known_version(std::uint32_t version) {
@@ -150,6 +157,11 @@ void VmbusServer::deliver_event(std::span<const std::uint32_t> /*child_relids*/,
     }
     // One event per channel means "look at both rings".
     channel->receiver->schedule();
+    if (channel->sender->blocked()) {
+      hv.trace(platform::trace_ring("", it->second, "inbound", "resume",
+                                    channel->sender->writer().view(), 0, 0,
+                                    "the guest signalled: the blocked sender retries"));
+    }
     channel->sender->on_space_signal();
   }
 }
@@ -450,6 +462,8 @@ void VmbusServer::on_open_channel(const wire::OpenChannel& m, Hypervisor& hv) {
       std::make_unique<platform::RingSender>(*channel->inbound_memory, kVspBatchPackets);
   channel->state = Channel::State::kOpen;
   channel->stopped = false;
+  channel->stats.closed_by_guest = false;
+  channel->last_written.reset();
   // Like QEMU, look at the ring once right after opening: the guest may have
   // written before it heard back.
   channel->receiver->schedule();
@@ -474,6 +488,9 @@ void VmbusServer::queue_vsp_sends(Channel& channel) {
     for (std::size_t i = sizeof(sequence); i < payload_bytes; ++i) {
       packet.payload[i] = static_cast<std::byte>((sequence + i) & 0xFF);
     }
+    if (vsp.request_completions()) {
+      ++channel.pending_transactions[packet.trans_id];
+    }
     channel.sender->enqueue(std::move(packet));
   }
 }
@@ -497,7 +514,9 @@ void VmbusServer::on_close_channel(const wire::CloseChannel& m, Hypervisor& hv) 
   }
   close_rings(*channel);
   channel->state = Channel::State::kOffered;
+  channel->stats.closed_by_guest = true;
   hv.trace(platform::trace_channel(current_context_, m.child_relid, "closed", ""));
+  cancel_transactions(*channel, "STATUS_CANCELLED", hv);
 }
 
 void VmbusServer::on_gpadl_teardown(const wire::GpadlTeardown& m, Hypervisor& hv) {
@@ -526,6 +545,29 @@ void VmbusServer::rescind(Channel& channel, Hypervisor& hv) {
   reply(rescind_message);
   hv.trace(
       platform::trace_channel(current_context_, channel.config.child_relid(), "rescinded", ""));
+  cancel_transactions(channel, "STATUS_DEVICE_REMOVED", hv);
+}
+
+void VmbusServer::cancel_transactions(Channel& channel, const std::string& status, Hypervisor& hv) {
+  // In trans_id order, so that the trace is the same on every run.
+  for (const auto& [trans_id, outstanding] : channel.pending_transactions) {
+    for (std::uint32_t i = 0; i < outstanding; ++i) {
+      trace_completion(channel.config.child_relid(), trans_id, status, 0, hv);
+    }
+  }
+  channel.pending_transactions.clear();
+}
+
+void VmbusServer::trace_completion(std::uint32_t child_relid, std::uint64_t trans_id,
+                                   const std::string& status, std::uint32_t bytes, Hypervisor& hv) {
+  proto::TraceRecord record;
+  record.set_context(current_context_);
+  proto::CompletionEvent* event = record.mutable_completion();
+  event->set_child_relid(child_relid);
+  event->set_trans_id(trans_id);
+  event->set_status(status);
+  event->set_bytes(bytes);
+  hv.trace(std::move(record));
 }
 
 void VmbusServer::on_relid_released(const wire::RelidReleased& m, Hypervisor& hv) {
@@ -540,6 +582,8 @@ void VmbusServer::on_relid_released(const wire::RelidReleased& m, Hypervisor& hv
   for (auto it = gpadls_.begin(); it != gpadls_.end();) {
     it = it->second.child_relid == m.child_relid ? gpadls_.erase(it) : std::next(it);
   }
+  cancel_transactions(*channel, "STATUS_DEVICE_REMOVED", hv);
+  released_[m.child_relid] = channel->stats;
   relid_by_connection_id_.erase(channel->connection_id);
   channels_.erase(m.child_relid);
   hv.trace(platform::trace_channel(current_context_, m.child_relid, "released", ""));
@@ -565,6 +609,8 @@ void VmbusServer::on_unload(Hypervisor& hv) {
     if (channel.state == Channel::State::kOpen) {
       close_rings(channel);
       channel.state = Channel::State::kOffered;
+      channel.stats.closed_by_guest = true;
+      cancel_transactions(channel, "STATUS_CANCELLED", hv);
     }
   }
   gpadls_.clear();
@@ -577,71 +623,258 @@ void VmbusServer::on_unload(Hypervisor& hv) {
 // --- the VSP ------------------------------------------------------------------
 
 void VmbusServer::step_channel(Channel& channel, Hypervisor& hv) {
-  const std::uint32_t relid = channel.config.child_relid();
   const bool receive = listens(channel) && channel.receiver->ready() &&
                        (channel.receive_turn || !channel.sender->ready());
   channel.receive_turn = !channel.receive_turn;
-  bool signal = false;
-  if (receive) {
-    const platform::ReceiveStep done = channel.receiver->step([&](const ring::PacketView& packet) {
-      if (packet.descriptor.type == static_cast<std::uint16_t>(ring::PacketType::kComp)) {
-        // The guest completed one of our sends: count it, never echo it.
-        ++channel.completions_received;
-        if (channel.completions_received == channel.config.vsp().send_packets()) {
-          hv.report({{"completions." + std::to_string(relid),
-                      std::to_string(channel.completions_received)}},
-                    false);
-        }
-        return;
-      }
-      platform::QueuedPacket echo;
-      const bool wants_completion =
-          (packet.descriptor.flags & ring::kPacketFlagCompletionRequested) != 0;
-      echo.type = static_cast<std::uint16_t>(wants_completion ? ring::PacketType::kComp
-                                                              : ring::PacketType::kDataInband);
-      echo.trans_id = packet.descriptor.trans_id;
-      const auto payload = packet.payload();
-      echo.payload.assign(payload.begin(), payload.end());
-      channel.sender->enqueue(std::move(echo));
-      ++channel.packets_echoed;
-    });
-    signal = done.signal_peer;
-    if (done.corrupt) {
-      channel.stopped = true;
-      hv.trace(platform::trace_ring(current_context_, relid, "outbound", "corrupt",
-                                    channel.receiver->reader().view(), 0, 0,
-                                    ring::corrupt_reason_name(done.corrupt->reason)));
-    } else if (done.phase == "publish" && done.bytes_published > 0) {
-      hv.trace(platform::trace_ring(current_context_, relid, "outbound", "publish_read",
-                                    channel.receiver->reader().view(), done.bytes_published, 0,
-                                    ""));
-    }
-  } else {
-    const platform::SendStep done = channel.sender->step();
-    signal = done.signal_peer;
-    if (done.corrupt || done.too_large) {
-      channel.stopped = true;
-      hv.trace(platform::trace_ring(
-          current_context_, relid, "inbound", "corrupt", channel.sender->writer().view(), 0, 0,
-          done.corrupt ? ring::corrupt_reason_name(*done.corrupt) : "packet larger than the ring"));
-    } else if (done.phase == "publish" && done.bytes_published > 0) {
-      hv.trace(platform::trace_ring(current_context_, relid, "inbound", "publish_write",
-                                    channel.sender->writer().view(), done.bytes_published, 0, ""));
-    } else if (done.phase == "block") {
-      hv.trace(platform::trace_ring(current_context_, relid, "inbound", "pending_send_sz",
-                                    channel.sender->writer().view(), 0, 0, "ring full"));
-    }
-  }
-  if (signal) {
+  if (receive ? receive_phase(channel, hv) : send_phase(channel, hv)) {
     hv.trace(platform::trace_ring(
-        current_context_, relid, receive ? "outbound" : "inbound", "signal",
+        current_context_, channel.config.child_relid(), receive ? "outbound" : "inbound", "signal",
         receive ? channel.receiver->reader().view() : channel.sender->writer().view(), 0, 0, ""));
-    hv.signal_event(0, relid);
+    signal_guest(channel, hv);
   }
   if (channel.config.rescind_after_packets() != 0 &&
       channel.packets_echoed >= channel.config.rescind_after_packets()) {
     rescind(channel, hv);
   }
+}
+
+void VmbusServer::signal_guest(Channel& channel, Hypervisor& hv) {
+  ++channel.stats.signals;
+  hv.signal_event(0, channel.config.child_relid());
+}
+
+bool VmbusServer::receive_phase(Channel& channel, Hypervisor& hv) {
+  const std::uint32_t relid = channel.config.child_relid();
+  const platform::ReceiveStep done = channel.receiver->step(
+      [&](const ring::PacketView& packet) { on_guest_packet(channel, packet, hv); });
+  if (done.corrupt) {
+    channel.stopped = true;
+    hv.trace(platform::trace_ring(current_context_, relid, "outbound", "corrupt",
+                                  channel.receiver->reader().view(), 0, 0,
+                                  ring::corrupt_reason_name(done.corrupt->reason)));
+  } else if (done.phase == "publish" && done.bytes_published > 0) {
+    hv.trace(platform::trace_ring(current_context_, relid, "outbound", "publish_read",
+                                  channel.receiver->reader().view(), done.bytes_published, 0, ""));
+  }
+  return done.signal_peer;
+}
+
+void VmbusServer::on_guest_packet(Channel& channel, const ring::PacketView& packet,
+                                  Hypervisor& hv) {
+  const std::uint32_t relid = channel.config.child_relid();
+  const ring::PacketDescriptor& descriptor = packet.descriptor;
+  const auto payload = packet.payload();
+  if (descriptor.type == static_cast<std::uint16_t>(ring::PacketType::kComp)) {
+    // The guest completed one of our sends: never answered, whatever the VSP kind.
+    ++channel.stats.completions_received;
+    const auto pending = channel.pending_transactions.find(descriptor.trans_id);
+    if (pending != channel.pending_transactions.end()) {
+      trace_completion(relid, descriptor.trans_id, "STATUS_SUCCESS",
+                       static_cast<std::uint32_t>(payload.size()), hv);
+      if (--pending->second == 0) {
+        channel.pending_transactions.erase(pending);
+      }
+    } else {
+      ++channel.stats.unknown_completions;
+      hv.trace(platform::trace_note(
+          current_context_, "VM_PKT_COMP on channel " + std::to_string(relid) + " for trans_id " +
+                                std::to_string(descriptor.trans_id) +
+                                ", which no send of the host waits for: ignored"));
+    }
+    if (channel.stats.completions_received == channel.config.vsp().send_packets()) {
+      hv.report({{"completions." + std::to_string(relid),
+                  std::to_string(channel.stats.completions_received)}},
+                false);
+    }
+    return;
+  }
+  ++channel.stats.packets_received;
+  const bool wants_completion = (descriptor.flags & ring::kPacketFlagCompletionRequested) != 0;
+  switch (channel.config.vsp().kind()) {
+    case proto::VspConfig::KIND_DISCARD:
+      return;
+    case proto::VspConfig::KIND_COMPLETE: {
+      if (wants_completion) {
+        platform::QueuedPacket completion;
+        completion.type = static_cast<std::uint16_t>(ring::PacketType::kComp);
+        completion.trans_id = descriptor.trans_id;
+        channel.sender->enqueue(std::move(completion));
+      }
+      return;
+    }
+    default: {
+      platform::QueuedPacket echo;
+      echo.type = static_cast<std::uint16_t>(wants_completion ? ring::PacketType::kComp
+                                                              : ring::PacketType::kDataInband);
+      echo.trans_id = descriptor.trans_id;
+      echo.payload.assign(payload.begin(), payload.end());
+      channel.sender->enqueue(std::move(echo));
+      ++channel.packets_echoed;
+      return;
+    }
+  }
+}
+
+bool VmbusServer::send_phase(Channel& channel, Hypervisor& hv) {
+  const std::uint32_t relid = channel.config.child_relid();
+  platform::RingSender& sender = *channel.sender;
+  const std::uint64_t masked_before = sender.writer().counters().signals_masked;
+  const platform::SendStep done = sender.step();
+  channel.stats.signals_masked += sender.writer().counters().signals_masked - masked_before;
+  channel.stats.packets_sent += done.packets_copied;
+  if (done.packets_copied > 0 && sender.last_copied()) {
+    const platform::CopiedPacket& copied = *sender.last_copied();
+    channel.last_written =
+        WrittenPacket{sender.writer().view().advance(copied.start_index, copied.header_bytes),
+                      copied.packet_bytes - copied.header_bytes, copied.trans_id};
+  }
+  if (done.corrupt || done.too_large) {
+    channel.stopped = true;
+    hv.trace(platform::trace_ring(
+        current_context_, relid, "inbound", "corrupt", sender.writer().view(), 0, 0,
+        done.corrupt ? ring::corrupt_reason_name(*done.corrupt) : "packet larger than the ring"));
+  } else if (done.phase == "publish" && done.bytes_published > 0) {
+    hv.trace(platform::trace_ring(current_context_, relid, "inbound", "publish_write",
+                                  sender.writer().view(), done.bytes_published, 0, ""));
+  } else if (done.phase == "block") {
+    const std::uint32_t needed = snapshot(sender.writer().view().control().pending_send_sz);
+    hv.trace(platform::trace_ring(current_context_, relid, "inbound", "pending_send_sz",
+                                  sender.writer().view(), needed, 0,
+                                  "ring full: the sender waits for " + std::to_string(needed) +
+                                      " free bytes and the guest's signal"));
+  }
+  return done.signal_peer;
+}
+
+void VmbusServer::finish_send_batch(Channel& channel, Hypervisor& hv) {
+  while (!channel.sender->idle()) {
+    if (send_phase(channel, hv)) {
+      hv.trace(platform::trace_ring(current_context_, channel.config.child_relid(), "inbound",
+                                    "signal", channel.sender->writer().view(), 0, 0, ""));
+      signal_guest(channel, hv);
+    }
+  }
+}
+
+// --- the final report ------------------------------------------------------------
+
+std::vector<std::pair<std::string, std::string>> VmbusServer::final_report() {
+  std::vector<std::pair<std::string, std::string>> report;
+  std::set<std::uint32_t> relids;
+  for (const auto& [relid, channel] : channels_) {
+    relids.insert(relid);
+  }
+  for (const auto& [relid, stats] : released_) {
+    relids.insert(relid);
+  }
+  std::vector<std::pair<std::string, std::string>> oracles;
+  for (std::uint32_t relid : relids) {
+    const std::string prefix = "host." + std::to_string(relid) + ".";
+    const auto add = [&](const std::string& key, const std::string& value) {
+      report.emplace_back(prefix + key, value);
+    };
+    const auto it = channels_.find(relid);
+    const Channel* channel = it == channels_.end() ? nullptr : &it->second;
+    const ChannelStats& stats = channel != nullptr ? channel->stats : released_.at(relid);
+    const bool open = channel != nullptr && channel->state == Channel::State::kOpen;
+    std::string state = "rescinded";
+    if (open) {
+      state = "open";
+    } else if (channel != nullptr && channel->state == Channel::State::kOffered) {
+      state = stats.closed_by_guest ? "closed" : "offered";
+    }
+    std::uint64_t pending = 0;
+    if (channel != nullptr) {
+      for (const auto& [trans_id, outstanding] : channel->pending_transactions) {
+        pending += outstanding;
+      }
+    }
+    add("state", state);
+    add("packets_received", std::to_string(stats.packets_received));
+    add("packets_sent", std::to_string(stats.packets_sent));
+    add("completions_received", std::to_string(stats.completions_received));
+    add("unknown_completions", std::to_string(stats.unknown_completions));
+    add("pending_transactions", std::to_string(pending));
+    add("send_blocked", open && channel->sender->blocked() ? "1" : "0");
+    add("queued_sends", std::to_string(open ? channel->sender->queued() : 0));
+    add("signals", std::to_string(stats.signals));
+    add("signals_masked", std::to_string(stats.signals_masked));
+    add("vsp_stopped", channel != nullptr && channel->stopped ? "1" : "0");
+    if (open) {
+      for (const auto& [name, view] :
+           {std::pair<std::string, const ring::RingView*>{"host_to_guest.",
+                                                          &channel->sender->writer().view()},
+            std::pair<std::string, const ring::RingView*>{"guest_to_host.",
+                                                          &channel->receiver->reader().view()}}) {
+        ring::RingControlPage& control = view->control();
+        add(name + "write_index", std::to_string(snapshot(control.write_index)));
+        add(name + "read_index", std::to_string(snapshot(control.read_index)));
+        add(name + "interrupt_mask", std::to_string(snapshot(control.interrupt_mask)));
+        add(name + "pending_send_sz", std::to_string(snapshot(control.pending_send_sz)));
+      }
+    }
+    oracles.emplace_back("oracle.lost_wakeup." + prefix.substr(0, prefix.size() - 1),
+                         channel != nullptr ? lost_wakeup(*channel) : "");
+  }
+  report.insert(report.end(), oracles.begin(), oracles.end());
+  report.emplace_back("oracle.leak.host", leaks());
+  return report;
+}
+
+std::string VmbusServer::lost_wakeup(const Channel& channel) const {
+  if (channel.state != Channel::State::kOpen || channel.stopped) {
+    return "";
+  }
+  const std::uint32_t relid = channel.config.child_relid();
+  const platform::RingSender& sender = *channel.sender;
+  const ring::RingView& outgoing = sender.writer().view();
+  const std::uint32_t head_bytes = sender.head_packet_bytes();
+  const std::uint32_t read_index = snapshot(outgoing.control().read_index);
+  const std::uint32_t write_cursor = sender.writer().write_cursor();
+  if (sender.blocked() && head_bytes != 0 && outgoing.is_valid_index(read_index) &&
+      outgoing.is_valid_index(write_cursor)) {
+    const std::uint32_t free_bytes =
+        ring::bytes_to_write(write_cursor, read_index, outgoing.data_size_bytes());
+    const std::uint32_t needed = ring::ring_bytes_for_packet(head_bytes);
+    if (free_bytes > needed) {
+      return "the host's sender on channel " + std::to_string(relid) +
+             " waits for a signal although the host->guest ring has " + std::to_string(free_bytes) +
+             " free bytes, enough for its " + std::to_string(needed) + "-byte head packet";
+    }
+  }
+  const platform::RingReceiver& receiver = *channel.receiver;
+  const ring::RingView& incoming = receiver.reader().view();
+  const std::uint32_t write_index = snapshot(incoming.control().write_index);
+  const std::uint32_t read_cursor = receiver.reader().read_cursor();
+  if (listens(channel) && !receiver.ready() && !receiver.stopped() &&
+      incoming.is_valid_index(write_index) && incoming.is_valid_index(read_cursor) &&
+      write_index != read_cursor) {
+    return "the guest->host ring of channel " + std::to_string(relid) + " holds " +
+           std::to_string(
+               ring::bytes_to_read(write_index, read_cursor, incoming.data_size_bytes())) +
+           " unread bytes but the host's VSP is idle with no drain scheduled";
+  }
+  return "";
+}
+
+std::string VmbusServer::leaks() const {
+  std::string text;
+  const auto add = [&text](const std::string& problem) {
+    text += (text.empty() ? "" : "; ") + problem;
+  };
+  for (const auto& [handle, gpadl] : gpadls_) {
+    const auto it = channels_.find(gpadl.child_relid);
+    if (it != channels_.end() && it->second.state == Channel::State::kOpen) {
+      continue;
+    }
+    add("GPADL " + std::to_string(handle) + " of channel " + std::to_string(gpadl.child_relid) +
+        " is still established although the channel is not open");
+  }
+  for (const auto& [handle, assembler] : gpadls_in_progress_) {
+    add("GPADL " + std::to_string(handle) + " of channel " +
+        std::to_string(assembler.child_relid()) + " was never completed");
+  }
+  return text;
 }
 
 }  // namespace vmbus::host

@@ -5,11 +5,39 @@
 
 #include "vmbus/base/check.h"
 
+// Model bookkeeping only (transaction ids and ring counters for reports and
+// traces); the driver's behaviour goes through the V1 API alone.
+#include "core.h"
+
 namespace vmbus::kmcl {
 namespace {
 
 const char* short_irql(KIRQL irql) {
   return irql == PASSIVE_LEVEL ? "PASSIVE" : irql == DISPATCH_LEVEL ? "DISPATCH" : "IRQL?";
+}
+
+void add_counters(ring::ReaderCounters& sum, const ring::ReaderCounters& more) {
+  sum.packets += more.packets;
+  sum.packet_bytes += more.packet_bytes;
+  sum.publishes += more.publishes;
+  sum.signals += more.signals;
+  sum.end_read_races += more.end_read_races;
+  for (std::size_t i = 0; i < sum.corrupt.size(); ++i) {
+    sum.corrupt[i] += more.corrupt[i];
+  }
+}
+
+void add_counters(ring::WriterCounters& sum, const ring::WriterCounters& more) {
+  sum.packets += more.packets;
+  sum.packet_bytes += more.packet_bytes;
+  sum.publishes += more.publishes;
+  sum.signals += more.signals;
+  sum.signals_masked += more.signals_masked;
+  sum.full_events += more.full_events;
+  sum.pending_send_sz_sets += more.pending_send_sz_sets;
+  for (std::size_t i = 0; i < sum.corrupt.size(); ++i) {
+    sum.corrupt[i] += more.corrupt[i];
+  }
 }
 
 // A handle no device ever issued (issued ones live at 0xFFFFA...).
@@ -63,18 +91,34 @@ const char* misuse_name(Misuse misuse) {
   return "unknown";
 }
 
-std::string to_string(const CallbackRecord& r) {
+namespace {
+
+// "<callback>[ #<packet>| send#<n>] <IRQL>[ <context>][ <action>]"
+std::string callback_text(const CallbackRecord& r, bool with_context) {
   std::string text = r.callback;
   if (r.callback == "ProcessPacket" || r.callback == "Later") {
     text += " #" + std::to_string(r.packet);
   } else if (r.callback == "Completion") {
     text += " send#" + std::to_string(r.packet);
   }
-  text += std::string(" ") + short_irql(r.irql) + " " + r.context;
+  text += std::string(" ") + short_irql(r.irql);
+  if (with_context) {
+    text += " " + r.context;
+  }
   if (!r.action.empty()) {
     text += " " + r.action;
   }
   return text;
+}
+
+}  // namespace
+
+std::string to_string(const CallbackRecord& r) {
+  return callback_text(r, true);
+}
+
+std::string to_scenario_text(const CallbackRecord& r) {
+  return callback_text(r, false);
 }
 
 ScriptedDriver::ScriptedDriver(Device& device, std::string name, std::uint64_t seed)
@@ -141,7 +185,16 @@ NTSTATUS ScriptedDriver::opened(VMBCHANNEL channel) {
 }
 
 VOID ScriptedDriver::closed(VMBCHANNEL channel) {
-  of(channel).record("Closed", -1, 0, "");
+  ScriptedDriver& driver = of(channel);
+  driver.record("Closed", -1, 0, "");
+  // KMCL detaches the rings right after Closed returns: keep their counters.
+  const detail::Channel& ch = driver.device_.core().channel_of(channel);
+  if (ch.reader) {
+    add_counters(driver.closed_ring_counters_.incoming, ch.reader->counters());
+  }
+  if (ch.writer) {
+    add_counters(driver.closed_ring_counters_.outgoing, ch.writer->counters());
+  }
 }
 
 VOID ScriptedDriver::suspend(VMBCHANNEL channel) {
@@ -174,6 +227,10 @@ VOID ScriptedDriver::send_completed(VMBPACKET packet, NTSTATUS status, PVOID buf
   SendCompletion completion;
   completion.send_index = it->second;
   completion.status = status;
+  const auto& packets = driver->device_.core().packets;
+  if (const auto object = packets.find(key); object != packets.end()) {
+    completion.trans_id = object->second->trans_id;
+  }
   const auto* bytes = static_cast<const std::byte*>(buffer);
   if (length > 0) {
     completion.payload.assign(bytes, bytes + length);
@@ -212,6 +269,52 @@ std::int64_t ScriptedDriver::send(std::span<const std::byte> payload, UINT32 fla
   return index;
 }
 
+NTSTATUS ScriptedDriver::send_synchronous(std::span<const std::byte> payload, UINT32 flags,
+                                          PMDL external_data,
+                                          std::optional<LONGLONG> timeout_100ns) {
+  const std::int64_t index = next_send_index_++;
+  // The request takes the channel's next transaction id before it can block;
+  // if the counter moved, this request got the value it had.
+  const detail::Channel& ch = device_.core().channel_of(channel_);
+  const std::uint64_t trans_id_before = ch.next_trans_id;
+  std::vector<std::byte> answer(std::max<UINT32>(VmbChannelSizeofPacket(channel_), 8) / 8 * 8);
+  auto answer_size = static_cast<UINT32>(answer.size());
+  LARGE_INTEGER timeout{};
+  if (timeout_100ns) {
+    timeout.QuadPart = *timeout_100ns;
+  }
+  const NTSTATUS status = VmbChannelSendSynchronousRequest(
+      channel_, payload.empty() ? nullptr : const_cast<std::byte*>(payload.data()),
+      static_cast<UINT32>(payload.size()), external_data, flags, answer.data(), &answer_size,
+      timeout_100ns ? &timeout : nullptr);
+  SendCompletion completion;
+  completion.send_index = index;
+  completion.status = status;
+  answer.resize(std::min<std::size_t>(answer_size, answer.size()));
+  completion.payload = std::move(answer);
+  completion.irql = KeGetCurrentIrql();
+  completion.context = current_context_name();
+  completion.trans_id = ch.next_trans_id != trans_id_before ? trans_id_before : 0;
+  completion.synchronous = true;
+  send_completions_.push_back(std::move(completion));
+  return status;
+}
+
+ScriptedDriver::RingCounters ScriptedDriver::ring_counters() const {
+  RingCounters sum = closed_ring_counters_;
+  if (channel_ == nullptr) {
+    return sum;
+  }
+  const detail::Channel& ch = device_.core().channel_of(channel_);
+  if (ch.reader) {
+    add_counters(sum.incoming, ch.reader->counters());
+  }
+  if (ch.writer) {
+    add_counters(sum.outgoing, ch.writer->counters());
+  }
+  return sum;
+}
+
 // --- Receiving ----------------------------------------------------------------------------------
 
 void ScriptedDriver::record(std::string callback, std::int64_t packet, std::uintptr_t handle,
@@ -241,6 +344,9 @@ const Action& ScriptedDriver::choose(const Seen& seen, std::span<const std::byte
                                      KIRQL irql) {
   for (const auto& [match, action] : rules_) {
     if (match.index && *match.index != seen.index) {
+      continue;
+    }
+    if (match.every && (*match.every == 0 || seen.index % *match.every != 0)) {
       continue;
     }
     if (match.irql && *match.irql != irql) {

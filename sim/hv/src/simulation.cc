@@ -957,7 +957,10 @@ class Simulation {
     }
     if (SignalFault* fault = signal_fault_for(target, connection_id, relid)) {
       --fault->remaining;
-      trace_signal(proto::SignalRecord::STAGE_SIGNALLED, sender, target, connection_id, relid);
+      if (fault->kind != proto::InterruptFault::DUPLICATE) {
+        // The sender did signal; the normal path below traces it otherwise.
+        trace_signal(proto::SignalRecord::STAGE_SIGNALLED, sender, target, connection_id, relid);
+      }
       const std::string what = arrow_text(sender, target) + " relid " +
                                std::to_string(to_guest ? relid : relid_of(connection_id));
       switch (fault->kind) {

@@ -11,6 +11,8 @@ ring::OutgoingPacket outgoing(const QueuedPacket& packet) {
   out.type = packet.type;
   out.flags = packet.flags;
   out.trans_id = packet.trans_id;
+  out.offset8 = packet.offset8;
+  out.header_extension = packet.header_extension;
   out.payload = packet.payload;
   return out;
 }
@@ -18,8 +20,17 @@ ring::OutgoingPacket outgoing(const QueuedPacket& packet) {
 }  // namespace
 
 RingSender::RingSender(ring::RingMemory& memory, std::uint32_t batch_packets)
-    : writer_(memory), batch_packets_(batch_packets) {
+    : memory_(&memory), writer_(memory), batch_packets_(batch_packets) {
   VMBUS_CHECK(batch_packets > 0, "a sender batch needs at least one packet");
+}
+
+void RingSender::resync() {
+  VMBUS_CHECK(idle(), "resync() of a sender with a batch in flight");
+  writer_ = ring::RingWriter(*memory_);
+}
+
+std::uint32_t RingSender::head_packet_bytes() const {
+  return queue_.empty() ? 0 : ring::packet_bytes_for(outgoing(queue_.front()));
 }
 
 bool RingSender::ready() const {
@@ -65,6 +76,8 @@ SendStep RingSender::step() {
           return result;
         }
         writer_.copy(reserved.reservation, packet);
+        last_copied_ = CopiedPacket{reserved.reservation.start_index, packet_bytes,
+                                    std::uint32_t{packet.offset8} * 8, packet.trans_id};
         queue_.pop_front();
         ++result.packets_copied;
       }

@@ -14,7 +14,79 @@
 //
 // Contexts: "msg" (one host message from the slot), "control" (the next
 // control-plane action), "isr" (SINT2 event flags -> channel DPCs),
-// "dpc/<relid>" (one receive phase), "vsc/<relid>" (one send phase).
+// "dpc/<relid>" (one receive phase), "vsc/<relid>" (one send phase),
+// "kmcl/<relid>/<device context>" (one step of a KMCL driver's device:
+// "dpc/1", "passive", "work/...", "thread/op<N>", "thread/sync<N>"), and
+// "timer" (the clock interrupt: ready only while a KMCL wait has a deadline
+// and nothing else in the guest is ready; each step lets simulated time pass,
+// so a VmbChannelSendSynchronousRequest timeout expires on a quiet system).
+//
+// Scenario runs (KmclDriverConfig.scenario). The driver never counts as
+// done: the guest keeps its channels open, never unloads and never reports
+// done; the run ends when the simulator finds the system quiet. Scenario
+// actions (perform) for the guest:
+//  * send: the driver sends `count` (0 = 1) copies of payload.raw (empty: 16
+//    counting bytes) with VmbPacketSend, in-line in the action (driver code at
+//    PASSIVE_LEVEL outside any scheduled context, KMCL context "external");
+//    request_completion -> VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
+//    external_pages N -> an MDL of N freshly allocated guest pages (freed when
+//    the send completes; KMCL sends external data only with
+//    WAIT_FOR_COMPLETION, so it is implied). synchronous: the copies go one
+//    after the other through VmbChannelSendSynchronousRequest on a new driver
+//    thread "thread/sync<N>" (timeout_us 0 = wait forever). trans_id is
+//    refused: the guest's KMCL chooses its own.
+//  * channel_op: each runs on a new PASSIVE_LEVEL driver thread
+//    "thread/op<N>" (N counts per channel from 1), so blocking calls take
+//    scheduler steps like real driver code: PAUSE VmbChannelPause, START
+//    VmbChannelStart, DISABLE/CLOSE VmbChannelDisable (then the control plane
+//    sends CLOSECHANNEL and GPADL_TEARDOWN and frees the ring pages),
+//    ENABLE/REOPEN VmbChannelEnable (then a new GPADL, OPENCHANNEL, and the
+//    device opens the channel on OPENCHANNEL_RESULT), SET_PASSIVE
+//    VmbChannelSetIncomingProcessingAtPassive(value != 0), SET_QUOTA
+//    VmbChannelSetTransactionQuota(value), COMPLETE_OUTSTANDING: the driver
+//    completes `value` (0 = all) packets it left outstanding, oldest first,
+//    with VmbChannelPacketComplete from that thread. RESCIND is the host's.
+//  * set_policy: replaces the driver's rules and default action at once.
+//
+// Scenario trace records: one KmclRecord of kind "driver" per driver
+// callback, context "kmcl/<relid>/<device context>", detail
+// "<callback>[ #<packet>| send#<n>] <PASSIVE|DISPATCH>[ <action>]"
+// (kmcl::to_scenario_text), emitted after the step or action it happened in;
+// and a CompletionEvent for every guest send that ended (its completion
+// routine ran, or its synchronous request returned).
+//
+// final_report() keys (<r> = child_relid of a KMCL driver's channel):
+//   version, ignored_messages, rescinds
+//   kmcl.<r>.channel_state   kmcl::channel_state_name ("open", "disabled", ...)
+//   kmcl.<r>.queue_state     kmcl::queue_state_name ("running", "paused", ...)
+//   kmcl.<r>.stop_reason     why the incoming queue stopped ("" if it did not)
+//   kmcl.<r>.dequeued .delivered .deferred .failed .completed .completions_sent
+//   kmcl.<r>.packets_sent .dropped (dropped_at_close + discarded_at_close)
+//   kmcl.<r>.protocol_errors .unexpected_completions .live_packets
+//   kmcl.<r>.sends_in_flight .queued_sends .completions_received  (ChannelStats)
+//   kmcl.<r>.outstanding             packets the driver keeps (LEAVE_OUTSTANDING)
+//   kmcl.<r>.redelivery_mismatches   redeliveries with other handle/bytes/flags
+//   kmcl.<r>.retired                 packets the driver completed or failed
+//   kmcl.<r>.violations              verifier records on the driver's device
+//   kmcl.<r>.sends_completed         guest sends that ended
+//   kmcl.<r>.incoming.packets .incoming.signals .incoming.end_read_races
+//   kmcl.<r>.outgoing.packets .outgoing.signals .outgoing.signals_masked
+//   kmcl.<r>.outgoing.full_events .outgoing.pending_send_sz_sets
+//                            the ring library's counters of the guest's reader
+//                            of the host->guest ring and writer of the other,
+//                            summed over every open of the channel
+//   oracle.retired_once.<r>  "" or why: a packet retired more than once, KMCL's
+//                            counts not adding up, or a dequeued packet that
+//                            nobody can retire any more (not left outstanding
+//                            by the driver, not held for a queue restart)
+//   oracle.fifo.<r>          "" or the first packet processed out of order
+//   oracle.lost_wakeup.<r>   "" or why: on a quiet guest, the host->guest ring
+//                            holds data while the queue runs, or sends stay
+//                            queued while the guest->host ring has the room
+//                            the guest waits for (or it asked for no signal)
+//   oracle.leak.guest        "" or the channels whose ring pages are still
+//                            allocated although they are closed, rescinded,
+//                            refused or disabled
 #pragma once
 
 #include <cstdint>
@@ -48,16 +120,39 @@ class PageAllocator {
   std::map<std::uint64_t, std::uint64_t> free_;  // first page -> count
 };
 
+// Checks a driver's configuration (rules, actions, ring pages); "" or why
+// it cannot be used.
+std::string validate_kmcl_driver(const proto::KmclDriverConfig& config);
+
+// Replaces the driver's rules and default action with these (from a
+// configuration or a set_policy action). Returns "" or what is wrong with
+// them, in which case the driver is left as it was.
+std::string apply_driver_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                                const proto::DriverAction& default_action,
+                                kmcl::ScriptedDriver* driver);
+
 // A KMCL-model driver hosted on one channel: the KMCL device (its contexts
-// become the guest's "kmcl/..." contexts), the scripted driver, and the
-// transport that turns the ring library's signal decisions into hypercalls.
-struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink {
+// become the guest's "kmcl/..." contexts), the scripted driver, the
+// transport that turns the ring library's signal decisions into hypercalls,
+// and the control-plane hooks through which the driver's Enable and Disable
+// reach the wire.
+struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane {
+  // `config` must have passed validate_kmcl_driver().
   KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed);
   void signal_peer() override;
   // The device's events and verifier records become trace records; those
   // that happen outside a step wait for the next one (flush_trace).
   void on_violation(const kmcl::Violation& violation) override;
   void on_event(const kmcl::TraceEvent& event) override;
+  // Control plane: the guest's VMBus client acts on these flags in its
+  // "control" context (they are set from inside device steps).
+  void on_channel_enabled(kmcl::VMBCHANNEL channel, const kmcl::ChannelConfig& config) override;
+  void on_channel_disabled(kmcl::VMBCHANNEL channel) override;
+  void on_channel_closed(kmcl::VMBCHANNEL channel) override;
+  // Appends the driver's new callback records (scenario mode) to the trace.
+  void queue_driver_records();
+  // A note in the trace, in the running device context.
+  void note(const std::string& text);
   void flush_trace(platform::Hypervisor& hv);
   std::vector<proto::TraceRecord> pending_trace;
 
@@ -66,7 +161,16 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink {
   kmcl::ScriptedDriver driver;
   std::uint32_t connection_id = 0;
   platform::Hypervisor* hv = nullptr;  // set for the duration of a step
-  bool opened = false;
+  bool opened = false;                 // the device has the rings (open_channel succeeded)
+  bool open_wanted = false;            // the driver enabled the channel: open it on the wire
+  bool close_wanted = false;           // the driver disabled it: close it on the wire
+  bool rings_detached = false;         // a close finished in the device: the rings may go
+  std::size_t records_emitted = 0;
+  std::size_t completions_emitted = 0;
+  std::uint32_t next_op = 1;    // "thread/op<N>"
+  std::uint32_t next_sync = 1;  // "thread/sync<N>"
+  // Guest pages lent as external data to asynchronous sends, by send index.
+  std::map<std::int64_t, std::pair<std::uint64_t, std::uint32_t>> external_pages;
 };
 
 class VmbusClient final : public platform::PartitionLogic {
@@ -82,6 +186,9 @@ class VmbusClient final : public platform::PartitionLogic {
   void deliver_event(std::span<const std::uint32_t> child_relids,
                      std::span<const std::uint32_t> connection_ids,
                      platform::Hypervisor& hv) override;
+  std::string perform(const proto::PartitionAction& action, platform::Hypervisor& hv) override;
+  // Keys: see the top of this file.
+  std::vector<std::pair<std::string, std::string>> final_report() override;
 
  private:
   enum class Phase {
@@ -116,6 +223,7 @@ class VmbusClient final : public platform::PartitionLogic {
     std::uint32_t gpadl = 0;
     std::uint64_t first_page = 0;
     std::uint32_t pages = 0;                                 // both rings
+    std::uint32_t ring_pages = 0;                            // per direction
     std::deque<std::vector<std::byte>> gpadl_messages;       // still to post
     std::unique_ptr<shm::SharedRingMemory> outbound_memory;  // guest -> host
     std::unique_ptr<shm::SharedRingMemory> inbound_memory;   // host -> guest
@@ -142,7 +250,9 @@ class VmbusClient final : public platform::PartitionLogic {
   void on_rescind(const wire::RescindChannelOffer& m, platform::Hypervisor& hv);
   void ignore(const wire::HvMessage& slot, const std::string& reason, platform::Hypervisor& hv);
   void start_open(Channel& channel, platform::Hypervisor& hv);
+  bool wants_control(const Channel& channel) const;
   Channel* channel_needing_control();
+  bool channel_needs_control() const;
   bool awaiting_host() const;
   bool control_ready() const;
   void release_rings(Channel& channel);
@@ -160,8 +270,28 @@ class VmbusClient final : public platform::PartitionLogic {
   void finish_workload(platform::Hypervisor& hv);
   void fail_workload(const std::string& why, platform::Hypervisor& hv);
   void kmcl_step(const std::string& context, platform::Hypervisor& hv);
+  // After a device step or an action: the driver's records, the sends that
+  // ended, the device's events, and rings a finished close let go.
+  void sync_endpoint(KmclEndpoint& endpoint, platform::Hypervisor& hv);
+  void update_clocks(const platform::Hypervisor& hv);
+  bool scenario_mode() const;
+
+  // Scenario actions.
+  std::string perform_send(const proto::SendAction& send);
+  std::string perform_channel_op(const proto::ChannelOpAction& op);
+  std::string perform_set_policy(const proto::SetPolicyAction& policy);
+  std::optional<std::pair<std::uint64_t, std::uint32_t>> lend_pages(std::uint32_t count);
+  void fill_counting(std::uint64_t first_page, std::uint32_t count);
+
+  // Final report pieces.
+  std::string retired_once_oracle(const KmclEndpoint& endpoint) const;
+  std::string lost_wakeup_oracle(const KmclEndpoint& endpoint) const;
+  std::string leak_oracle() const;
+
   KmclEndpoint* kmcl_for(std::uint32_t child_relid);
+  const KmclEndpoint* kmcl_for(std::uint32_t child_relid) const;
   Channel* find_channel(std::uint32_t child_relid);
+  const Channel* find_channel(std::uint32_t child_relid) const;
   Channel* echo_channel();
   std::vector<std::uint32_t> channels_to_open() const;
 

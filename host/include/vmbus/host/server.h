@@ -11,6 +11,59 @@
 //
 // Contexts: "msg" (one guest message from the slot), "post" (one queued
 // message to the guest), "chan/<relid>" (one ring phase of a VSP).
+//
+// VSP kinds (VspConfig.kind): ECHO writes every guest packet back (a packet
+// that requests a completion is answered by a VM_PKT_COMP with its payload);
+// COMPLETE answers only packets that request a completion, with an empty
+// VM_PKT_COMP; DISCARD reads and drops everything; SINK_STALLED never reads.
+// In every kind but SINK_STALLED a VM_PKT_COMP from the guest completes one of
+// the host's own sends (a CompletionEvent in the trace).
+//
+// Scenario actions (perform(), deterministic mode, between two steps). The
+// host plays a malicious root partition here: raw writes bypass the
+// RingWriter, but every offset is checked against the ring's data area first,
+// and a bad one is an error string, never a write.
+//   send        `count` packets on the host->guest sender, as the VSP's own.
+//   ring_write  raw bytes into a ring's data area; optionally a write_index
+//               store and an interrupt for that ring's reader.
+//   raw_packet  a descriptor with the scenario's fields, its payload and a
+//               trailer at the host->guest write_index, published as is.
+//   tamper      overwrites the payload of the last packet the host wrote.
+//   set_index   stores write_index or read_index of either ring.
+//   channel_op  RESCIND only (the other ops are the guest driver's).
+// An action that moves the host->guest write_index (raw_packet, a ring_write
+// with write_index, set_index WRITE_INDEX of that ring) first finishes the
+// sender's batch in flight, and afterwards the sender continues from the
+// index the action left, valid or not (an invalid one stops the VSP the next
+// time it sends, as a corrupt ring does).
+//
+// final_report() keys, <r> = child_relid, for every channel ever offered:
+//   host.<r>.state                 "offered", "open", "closed" (the guest
+//                                  closed it), "rescinded"
+//   host.<r>.packets_received      guest packets the VSP read, VM_PKT_COMP excluded
+//   host.<r>.packets_sent          packets the sender copied into the ring
+//                                  (echoes, completions, sends; not raw_packet)
+//   host.<r>.completions_received  VM_PKT_COMPs read (for a pending send or not)
+//   host.<r>.unknown_completions   ... of which no pending send had the trans_id
+//   host.<r>.pending_transactions  sends that requested a completion and have
+//                                  none yet
+//   host.<r>.send_blocked          "1" while the sender waits for the guest to
+//                                  free space (pending_send_sz set), else "0"
+//   host.<r>.queued_sends          packets waiting in the sender's queue
+//   host.<r>.signals               interrupts the host raised for the channel
+//                                  (ring decisions and scenario actions)
+//   host.<r>.signals_masked        sender signal decisions skipped because the
+//                                  guest's interrupt_mask was set
+//   host.<r>.vsp_stopped           "1" if the VSP stopped on a corrupt ring
+//   host.<r>.host_to_guest.{write_index,read_index,interrupt_mask,pending_send_sz}
+//   host.<r>.guest_to_host.{write_index,read_index,interrupt_mask,pending_send_sz}
+//                                  the control words, only while the channel is open
+//   oracle.lost_wakeup.host.<r>    "" or why a wakeup was lost: the sender waits
+//                                  for a signal although the ring has room for
+//                                  its head packet, or the guest->host ring
+//                                  holds unread data and nothing will drain it
+//   oracle.leak.host               "" or which GPADLs outlived their channel or
+//                                  were never completed
 #pragma once
 
 #include <map>
@@ -42,6 +95,8 @@ class VmbusServer final : public platform::PartitionLogic {
   void deliver_event(std::span<const std::uint32_t> child_relids,
                      std::span<const std::uint32_t> connection_ids,
                      platform::Hypervisor& hv) override;
+  std::string perform(const proto::PartitionAction& action, platform::Hypervisor& hv) override;
+  std::vector<std::pair<std::string, std::string>> final_report() override;
 
  private:
   struct Gpadl {
@@ -49,6 +104,25 @@ class VmbusServer final : public platform::PartitionLogic {
     std::uint64_t first_pfn = 0;
     std::uint32_t pages = 0;
     bool in_use = false;
+  };
+
+  // What the final report says about a channel; survives close, rescind and
+  // RELID_RELEASED.
+  struct ChannelStats {
+    std::uint64_t packets_received = 0;
+    std::uint64_t packets_sent = 0;
+    std::uint64_t completions_received = 0;  // VM_PKT_COMP for any trans_id
+    std::uint64_t unknown_completions = 0;   // ... for none the host waits for
+    std::uint64_t signals = 0;
+    std::uint64_t signals_masked = 0;
+    bool closed_by_guest = false;  // CLOSECHANNEL (or UNLOAD) since the last open
+  };
+
+  // Where the host last wrote a packet into the host->guest ring.
+  struct WrittenPacket {
+    std::uint32_t payload_index = 0;       // ring data offset of the payload's first byte
+    std::uint32_t payload_area_bytes = 0;  // payload plus padding
+    std::uint64_t trans_id = 0;
   };
 
   struct Channel {
@@ -62,8 +136,12 @@ class VmbusServer final : public platform::PartitionLogic {
     std::unique_ptr<platform::RingSender> sender;
     bool receive_turn = true;
     std::uint64_t packets_echoed = 0;
-    std::uint64_t completions_received = 0;  // VM_PKT_COMP for our own sends
-    bool stopped = false;                    // the rings are corrupt: the VSP stopped
+    bool stopped = false;  // the rings are corrupt: the VSP stopped
+    ChannelStats stats;
+    // Sends that requested a completion: trans_id -> how many are outstanding.
+    std::map<std::uint64_t, std::uint32_t> pending_transactions;
+    std::uint64_t last_trans_id = 0;  // scenario sends without a trans_id: 1, 2, ...
+    std::optional<WrittenPacket> last_written;
   };
 
   // Message handling, one per CHANNELMSG the server accepts.
@@ -87,10 +165,35 @@ class VmbusServer final : public platform::PartitionLogic {
   void reply(const wire::Message& message);
   void rescind(Channel& channel, platform::Hypervisor& hv);
   void close_rings(Channel& channel);
+  // Ends every pending transaction of the channel with `status` (the channel
+  // closed or was rescinded before the guest completed them).
+  void cancel_transactions(Channel& channel, const std::string& status, platform::Hypervisor& hv);
+  void trace_completion(std::uint32_t child_relid, std::uint64_t trans_id,
+                        const std::string& status, std::uint32_t bytes, platform::Hypervisor& hv);
   // The VSP's own traffic (VspConfig.send_packets), queued when the channel opens.
   void queue_vsp_sends(Channel& channel);
   void ignore(const std::string& reason, platform::Hypervisor& hv);
   void step_channel(Channel& channel, platform::Hypervisor& hv);
+  // One phase of the VSP's receiver or sender; returns whether to signal the guest.
+  bool receive_phase(Channel& channel, platform::Hypervisor& hv);
+  bool send_phase(Channel& channel, platform::Hypervisor& hv);
+  void on_guest_packet(Channel& channel, const ring::PacketView& packet, platform::Hypervisor& hv);
+  void signal_guest(Channel& channel, platform::Hypervisor& hv);
+
+  // Scenario actions (server_actions.cc).
+  std::string perform_send(const proto::SendAction& action, platform::Hypervisor& hv);
+  std::string perform_ring_write(const proto::RingWriteAction& action, platform::Hypervisor& hv);
+  std::string perform_raw_packet(const proto::RawPacketAction& action, platform::Hypervisor& hv);
+  std::string perform_tamper(const proto::TamperAction& action, platform::Hypervisor& hv);
+  std::string perform_set_index(const proto::SetIndexAction& action, platform::Hypervisor& hv);
+  std::string perform_channel_op(const proto::ChannelOpAction& action, platform::Hypervisor& hv);
+  // The open channel `child_relid`, or nullptr with `*error` set.
+  Channel* open_channel_for_action(std::uint32_t child_relid, std::string* error);
+  // Runs the sender's batch in flight to its end (publish, signal decision),
+  // before an action moves the host->guest write_index behind its back.
+  void finish_send_batch(Channel& channel, platform::Hypervisor& hv);
+  std::string lost_wakeup(const Channel& channel) const;
+  std::string leaks() const;
   void send_misbehaviors(platform::Hypervisor& hv);
   Channel* find_channel(std::uint32_t child_relid);
   std::string channel_context(std::uint32_t child_relid) const;
@@ -106,6 +209,8 @@ class VmbusServer final : public platform::PartitionLogic {
   std::map<std::uint32_t, std::uint32_t> relid_by_connection_id_;
   std::map<std::uint32_t, wire::GpadlAssembler> gpadls_in_progress_;  // by gpadl handle
   std::map<std::uint32_t, Gpadl> gpadls_;                             // by gpadl handle
+  // Channels the guest released after a rescind: their last stats.
+  std::map<std::uint32_t, ChannelStats> released_;
   std::string current_context_;
 };
 

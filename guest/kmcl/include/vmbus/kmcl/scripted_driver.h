@@ -26,6 +26,7 @@
 #include "vmbus/base/prng.h"
 #include "vmbus/kmcl/device.h"
 #include "vmbus/kmcl/kmcl.h"
+#include "vmbus/ring/ring.h"
 
 namespace vmbus::kmcl {
 
@@ -56,6 +57,7 @@ const char* misuse_name(Misuse misuse);
 
 struct PacketMatch {
   std::optional<std::uint64_t> index;     // the driver's packet index (order of first delivery)
+  std::optional<std::uint64_t> every;     // index % every == 0 (every > 0)
   std::vector<std::byte> payload_prefix;  // the payload starts with these bytes
   std::optional<KIRQL> irql;              // delivered at this IRQL
   std::optional<std::uint32_t> delivery;  // the n-th delivery of this packet (1 = first)
@@ -82,8 +84,12 @@ struct CallbackRecord {
   std::string action;  // what the driver did, or the callback's argument
 };
 
-// "ProcessPacket #3 DISPATCH dpc/1 defer", "ProcessingComplete 2 PASSIVE passive", ...
+// "ProcessPacket #3 DISPATCH dpc/1 defer", "ProcessingComplete PASSIVE passive 2", ...
 std::string to_string(const CallbackRecord& record);
+// The same without the context: "ProcessPacket #3 DISPATCH defer",
+// "Completion send#0 DISPATCH STATUS_SUCCESS 0B" (what scenario expectations
+// and the guest's "driver" trace records name).
+std::string to_scenario_text(const CallbackRecord& record);
 
 class ScriptedDriver {
  public:
@@ -122,12 +128,24 @@ class ScriptedDriver {
   std::int64_t send(std::span<const std::byte> payload, UINT32 flags, PMDL external_data = nullptr);
   NTSTATUS last_send_status() const { return last_send_status_; }
 
+  // VmbChannelSendSynchronousRequest from the calling (PASSIVE_LEVEL) context;
+  // `timeout_100ns` is the KeWaitForSingleObject-style timeout (negative:
+  // relative), nullopt waits forever. The outcome is recorded as a send
+  // completion (synchronous = true) with the answer's bytes, and returned.
+  NTSTATUS send_synchronous(std::span<const std::byte> payload, UINT32 flags,
+                            PMDL external_data = nullptr,
+                            std::optional<LONGLONG> timeout_100ns = std::nullopt);
+
   struct SendCompletion {
     std::int64_t send_index = -1;
     NTSTATUS status = STATUS_SUCCESS;
     std::vector<std::byte> payload;
     KIRQL irql = PASSIVE_LEVEL;
     std::string context;
+    // The transaction id KMCL gave the send (0 if it never got one). Model
+    // bookkeeping for traces: a real driver never sees it.
+    std::uint64_t trans_id = 0;
+    bool synchronous = false;  // VmbChannelSendSynchronousRequest returned
   };
   const std::vector<SendCompletion>& send_completions() const { return send_completions_; }
 
@@ -151,6 +169,15 @@ class ScriptedDriver {
   void complete_outstanding(std::span<const std::byte> payload = {}, std::size_t count = SIZE_MAX);
   // The MDL chain GetExternalData gave, as "ranges=N bytes=M pfns=P".
   const std::vector<std::string>& external_data_seen() const { return external_data_seen_; }
+
+  // The ring library's counters of this channel's two rings, summed over
+  // every open so far (a close snapshots them before KMCL detaches the
+  // rings). Model introspection for reports, not a KMCL call.
+  struct RingCounters {
+    ring::ReaderCounters incoming;
+    ring::WriterCounters outgoing;
+  };
+  RingCounters ring_counters() const;
 
  private:
   struct Seen {
@@ -200,6 +227,7 @@ class ScriptedDriver {
   std::int64_t next_send_index_ = 0;
   NTSTATUS last_send_status_ = STATUS_SUCCESS;
   std::vector<SendCompletion> send_completions_;
+  RingCounters closed_ring_counters_;  // of the opens that ended
 };
 
 }  // namespace vmbus::kmcl

@@ -31,6 +31,19 @@ struct QueuedPacket {
   std::uint16_t flags = 0;
   std::uint64_t trans_id = 0;
   std::vector<std::byte> payload;
+  // ring::OutgoingPacket's header extension (e.g. a GPA-direct range list)
+  // and the offset8 that makes room for it.
+  std::uint16_t offset8 = ring::kMinOffset8;
+  std::vector<std::byte> header_extension;
+};
+
+// Where the sender last copied a packet into the ring (for a scenario that
+// tampers with it afterwards).
+struct CopiedPacket {
+  std::uint32_t start_index = 0;   // ring data offset of the descriptor
+  std::uint32_t packet_bytes = 0;  // len8 * 8
+  std::uint32_t header_bytes = 0;  // offset8 * 8: the payload starts here
+  std::uint64_t trans_id = 0;
 };
 
 struct SendStep {
@@ -58,16 +71,34 @@ class RingSender {
   void on_space_signal() { blocked_ = false; }
   bool blocked() const { return blocked_; }
 
+  // No batch in flight: the next step() starts a new copy phase, and every
+  // packet copied so far has been published and had its signal decision.
+  bool idle() const { return phase_ == Phase::kCopy; }
+
+  // Re-attaches the writer to the shared write_index, for a partition that
+  // wrote the ring behind the writer's back (a scenario's malicious host):
+  // the next packet goes where that write left the index. Only between
+  // batches (idle(), checked). The writer's counters start again from zero.
+  void resync();
+
+  // len8 * 8 of the packet at the head of the queue; 0 if the queue is empty.
+  std::uint32_t head_packet_bytes() const;
+
+  // The last packet copied into the ring, if any since construction.
+  const std::optional<CopiedPacket>& last_copied() const { return last_copied_; }
+
   const ring::RingWriter& writer() const { return writer_; }
 
  private:
   enum class Phase { kCopy, kPublish, kSignal };
 
+  ring::RingMemory* memory_;
   ring::RingWriter writer_;
   std::uint32_t batch_packets_;
   std::deque<QueuedPacket> queue_;
   Phase phase_ = Phase::kCopy;
   bool blocked_ = false;
+  std::optional<CopiedPacket> last_copied_;
 };
 
 struct ReceiveStep {
