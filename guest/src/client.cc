@@ -644,6 +644,16 @@ std::vector<std::string> VmbusClient::ready_contexts() const {
   return ready;
 }
 
+std::uint64_t VmbusClient::wake_at_ns() const {
+  std::uint64_t earliest = 0;
+  for (const auto& endpoint : kmcl_) {
+    if (const std::optional<std::uint64_t> deadline = endpoint->device.next_deadline_ns()) {
+      earliest = earliest == 0 ? *deadline : std::min(earliest, *deadline);
+    }
+  }
+  return earliest;
+}
+
 void VmbusClient::step(const std::string& context, Hypervisor& hv) {
   current_context_ = context;
   update_clocks(hv);

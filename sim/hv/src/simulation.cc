@@ -55,6 +55,7 @@ struct PartitionLink {
   std::deque<proto::PartitionToSim> inbox;
   std::optional<ipc::FrameStatus> link_error;
   std::vector<std::string> ready;  // sorted context names
+  std::uint64_t wake_at_ns = 0;    // a timeout the partition waits for (0: none)
   std::vector<std::uint32_t> message_connection_ids;
   std::string state = "starting";
 
@@ -473,6 +474,9 @@ class Simulation {
                          "finished; host " +
                              host_.state + ", guest " + guest_.state};
       }
+      if (jump_to_wake_time(candidates)) {
+        continue;
+      }
       check_time_limit();
       if (config_.before_step) {
         config_.before_step(steps_ + 1, host_.process->pid(), guest_.process->pid());
@@ -482,6 +486,33 @@ class Simulation {
       grant_step(*candidates[chosen].first, candidates[chosen].second);
       now_ += config_.step_cost_ns;
     }
+  }
+
+  // When the only thing ready is a partition's "timer" (a driver waiting for
+  // a timeout), jump the clock to its deadline -- or to whatever comes
+  // sooner -- instead of stepping through the wait one step at a time.
+  // Returns true when the loop should look again (an event came first).
+  bool jump_to_wake_time(
+      const std::vector<std::pair<PartitionLink*, std::string>>& candidates) {
+    if (candidates.size() != 1 || candidates.front().second != "timer") {
+      return false;
+    }
+    const std::uint64_t wake = candidates.front().first->wake_at_ns;
+    if (wake <= now_) {
+      return false;
+    }
+    std::uint64_t next = wake;
+    if (!events_.empty()) {
+      next = std::min(next, events_.top().time_ns);
+    }
+    if (config_.script != nullptr) {
+      if (const std::optional<std::uint64_t> timed = config_.script->next_time_ns()) {
+        next = std::min(next, std::max(now_, *timed));
+      }
+    }
+    now_ = std::max(now_, next);
+    check_time_limit();
+    return next < wake;
   }
 
   void check_time_limit() const {
@@ -611,6 +642,7 @@ class Simulation {
           protocol_error(link, "finished a scenario action it was not asked for");
         }
         set_ready(link, reply.action_done().ready_contexts());
+        link.wake_at_ns = reply.action_done().wake_at_ns();
         link.state = previous_state;
         return reply.action_done().error();
       }
@@ -751,6 +783,7 @@ class Simulation {
           protocol_error(link, "finished a step it was not granted");
         }
         set_ready(link, reply.step_done().ready_contexts());
+        link.wake_at_ns = reply.step_done().wake_at_ns();
         break;
       }
       dispatch(link, reply);
@@ -768,6 +801,7 @@ class Simulation {
       proto::PartitionToSim reply = await_frame(link);
       if (reply.has_delivery_ack()) {
         set_ready(link, reply.delivery_ack().ready_contexts());
+        link.wake_at_ns = reply.delivery_ack().wake_at_ns();
         return;
       }
       dispatch(link, reply);

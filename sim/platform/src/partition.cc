@@ -250,6 +250,7 @@ class PartitionLoop {
         proto::PartitionToSim done;
         done.mutable_step_done()->set_step_number(grant.step_number());
         add_ready(logic_, done.mutable_step_done()->mutable_ready_contexts());
+        done.mutable_step_done()->set_wake_at_ns(logic_.wake_at_ns());
         hv_.send(done);
         continue;
       }
@@ -260,6 +261,7 @@ class PartitionLoop {
         done.mutable_action_done()->set_id(request.id());
         done.mutable_action_done()->set_error(logic_.perform(request.action(), hv_));
         add_ready(logic_, done.mutable_action_done()->mutable_ready_contexts());
+        done.mutable_action_done()->set_wake_at_ns(logic_.wake_at_ns());
         hv_.send(done);
         continue;
       }
@@ -281,6 +283,7 @@ class PartitionLoop {
       }
       proto::PartitionToSim ack;
       add_ready(logic_, ack.mutable_delivery_ack()->mutable_ready_contexts());
+      ack.mutable_delivery_ack()->set_wake_at_ns(logic_.wake_at_ns());
       hv_.send(ack);
     }
   }

@@ -180,6 +180,7 @@ class VmbusClient final : public platform::PartitionLogic {
 
   std::string start(const platform::StartInfo& info, platform::Hypervisor& hv) override;
   std::vector<std::string> ready_contexts() const override;
+  std::uint64_t wake_at_ns() const override;
   void step(const std::string& context, platform::Hypervisor& hv) override;
   void deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                        platform::Hypervisor& hv) override;

@@ -81,6 +81,11 @@ class PartitionLogic {
   // The sorted names of the contexts that have work now.
   virtual std::vector<std::string> ready_contexts() const = 0;
 
+  // The earliest simulated time at which a waiting context times out (a
+  // driver blocked with a deadline), or 0 for none. The simulator may jump
+  // its clock there when nothing else is going on.
+  virtual std::uint64_t wake_at_ns() const { return 0; }
+
   // One bounded step of `context` (one of ready_contexts()).
   virtual void step(const std::string& context, Hypervisor& hv) = 0;
 
