@@ -142,6 +142,14 @@ topology {
             std::vector<std::string>{"s.textproto:1:1: the topology has no channel"});
 }
 
+TEST(ScenarioLoad, HoldNeedsASideAndAContext) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        "step { hold { context: \"kmcl/1/\" } }\n"),
+            (std::vector<std::string>{
+                "s.textproto:6:8: hold needs side: HOST or GUEST",
+                "s.textproto:6:15: a context name such as \"kmcl/1/passive\" is needed"}));
+}
+
 TEST(ScenarioLoad, RunnerFieldsCannotBeWritten) {
   EXPECT_EQ(problems_of(std::string(kGoodTopology) +
                         "step { host_send { channel: \"net\" child_relid: 1 payload { raw: \"x\" } "

@@ -444,7 +444,9 @@ class Simulation {
       std::vector<std::pair<PartitionLink*, std::string>> candidates;
       for (PartitionLink* link : {&guest_, &host_}) {  // "guest:" sorts before "host:"
         for (const std::string& context : link->ready) {
-          candidates.emplace_back(link, context);
+          if (!held(*link, context)) {
+            candidates.emplace_back(link, context);
+          }
         }
       }
       if (candidates.empty()) {
@@ -464,7 +466,7 @@ class Simulation {
           continue;
         }
         if (script != nullptr) {
-          if (release_held_messages()) {
+          if (release_held_messages() || release_held_contexts()) {
             continue;
           }
           return;  // quiet: the scenario's run is over
@@ -610,6 +612,14 @@ class Simulation {
       case proto::Step::kCrash:
         crash(step.crash().side() == proto::HOST ? host_ : guest_, due.number);
         break;
+      case proto::Step::kHold:
+        holds_.push_back(hold_key(step.hold()));
+        break;
+      case proto::Step::kRelease: {
+        const std::string key = hold_key(step.release());
+        holds_.erase(std::remove(holds_.begin(), holds_.end(), key), holds_.end());
+        break;
+      }
       case proto::Step::kAdvanceTime:
         now_ += step.advance_time().us() * 1000;
         break;
@@ -648,6 +658,45 @@ class Simulation {
       }
       dispatch(link, reply);
     }
+  }
+
+  static std::string hold_key(const proto::ContextHold& hold) {
+    return (hold.side() == proto::HOST ? "host:" : "guest:") + hold.context();
+  }
+
+  // Whether a scenario holds this context back from the scheduler.
+  bool held(const PartitionLink& link, const std::string& context) const {
+    if (holds_.empty()) {
+      return false;
+    }
+    const std::string name = (link.role == proto::PARTITION_HOST ? "host:" : "guest:") + context;
+    for (const std::string& key : holds_) {
+      if (name == key || (name.size() > key.size() && name.compare(0, key.size(), key) == 0 &&
+                          name[key.size()] == '/')) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Held contexts are let go when nothing else can run; the trace says so.
+  bool release_held_contexts() {
+    bool any_ready = false;
+    for (PartitionLink* link : {&guest_, &host_}) {
+      for (const std::string& context : link->ready) {
+        any_ready = any_ready || held(*link, context);
+      }
+    }
+    if (!any_ready) {
+      return false;
+    }
+    std::string names;
+    for (const std::string& key : holds_) {
+      names += (names.empty() ? "" : ", ") + key;
+    }
+    trace_fault("hold_released", names + ": nothing else could run");
+    holds_.clear();
+    return true;
   }
 
   [[noreturn]] void crash(PartitionLink& link, std::uint32_t step_number) {
@@ -1247,6 +1296,7 @@ class Simulation {
   // Scenario state.
   std::vector<SignalFault> signal_faults_;
   std::vector<MessageFaultRule> message_faults_;
+  std::vector<std::string> holds_;  // "guest:kmcl/1/passive", ...
   std::uint64_t actions_sent_ = 0;
   bool final_reports_ = false;
 };

@@ -402,6 +402,20 @@ class Checker {
         case proto::Step::kWaitUntil:
           check_condition(where.nested("wait_until"), step.wait_until());
           break;
+        case proto::Step::kHold:
+        case proto::Step::kRelease: {
+          const bool hold = step.action_case() == proto::Step::kHold;
+          const proto::ContextHold& h = hold ? step.hold() : step.release();
+          const Where w = where.nested(hold ? "hold" : "release");
+          if (h.side() != proto::HOST && h.side() != proto::GUEST) {
+            problem(w, "side", std::string(hold ? "hold" : "release") +
+                                   " needs side: HOST or GUEST");
+          }
+          if (h.context().empty() || h.context().back() == '/') {
+            problem(w, "context", "a context name such as \"kmcl/1/passive\" is needed");
+          }
+          break;
+        }
         default:
           break;
       }

@@ -206,6 +206,12 @@ std::string describe_step(const proto::Step& step) {
       return "wait until " + describe_condition(step.wait_until());
     case proto::Step::kNote:
       return "note";
+    case proto::Step::kHold:
+      return "hold " + enum_words(proto::Side_Name(step.hold().side())) + " context " +
+             step.hold().context();
+    case proto::Step::kRelease:
+      return "release " + enum_words(proto::Side_Name(step.release().side())) + " context " +
+             step.release().context();
     default:
       return "nothing";
   }
