@@ -125,9 +125,8 @@ kmcl::Action driver_action(const proto::DriverAction& action) {
   }
   out.later_steps = std::max<std::uint32_t>(1, action.later_steps());
   out.echo_payload = action.echo_payload();
-  const std::string& text = action.completion_text();
-  out.completion.resize(text.size());
-  std::memcpy(out.completion.data(), text.data(), text.size());
+  const auto text = std::as_bytes(std::span(action.completion_text()));
+  out.completion.assign(text.begin(), text.end());
   return out;
 }
 
@@ -153,9 +152,8 @@ kmcl::PacketMatch driver_match(const proto::DriverRule& rule) {
   if (rule.every() != 0) {
     match.every = rule.every();
   }
-  const std::string& prefix = rule.payload_prefix();
-  match.payload_prefix.resize(prefix.size());
-  std::memcpy(match.payload_prefix.data(), prefix.data(), prefix.size());
+  const auto prefix = std::as_bytes(std::span(rule.payload_prefix()));
+  match.payload_prefix.assign(prefix.begin(), prefix.end());
   if (!rule.any_delivery()) {
     match.delivery = rule.delivery() == 0 ? 1 : rule.delivery();
   }
@@ -1539,9 +1537,8 @@ std::string VmbusClient::perform_send(const proto::SendAction& send) {
   }
   std::vector<std::byte> payload;
   if (send.payload().data_case() == proto::Payload::kRaw) {
-    const std::string& raw = send.payload().raw();
-    payload.resize(raw.size());
-    std::memcpy(payload.data(), raw.data(), raw.size());
+    const auto raw = std::as_bytes(std::span(send.payload().raw()));
+    payload.assign(raw.begin(), raw.end());
   } else if (send.payload().data_case() != proto::Payload::DATA_NOT_SET) {
     return "the guest needs the payload as raw bytes (the runner converts text, hex and patterns)";
   }

@@ -21,8 +21,8 @@ using platform::Hypervisor;
 bool payload_bytes(const proto::Payload& payload, std::vector<std::byte>* bytes,
                    std::string* error) {
   const auto take = [bytes](const std::string& text) {
-    bytes->resize(text.size());
-    std::memcpy(bytes->data(), text.data(), text.size());
+    const auto view = std::as_bytes(std::span(text));
+    bytes->assign(view.begin(), view.end());
   };
   switch (payload.data_case()) {
     case proto::Payload::DATA_NOT_SET:
