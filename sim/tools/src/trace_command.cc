@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vmbus/hv/trace_reader.h"
+#include "vmbus/tools/utf8.h"
 
 namespace vmbus::tools {
 namespace {
@@ -335,41 +336,6 @@ int run_show(const Invocation& invocation) {
 
 // --- trace export: JSON text ---------------------------------------------------------------
 
-// Length of the well-formed UTF-8 sequence at `pos` (no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0.
-std::size_t utf8_sequence_bytes(std::string_view text, std::size_t pos) {
-  const auto byte_at = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned lead = byte_at(pos);
-  std::size_t length = 0;
-  unsigned second_min = 0x80;
-  unsigned second_max = 0xBF;
-  if (lead < 0x80) {
-    return 1;
-  } else if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    second_min = lead == 0xE0 ? 0xA0 : second_min;
-    second_max = lead == 0xED ? 0x9F : second_max;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    second_min = lead == 0xF0 ? 0x90 : second_min;
-    second_max = lead == 0xF4 ? 0x8F : second_max;
-  } else {
-    return 0;
-  }
-  if (pos + length > text.size() || byte_at(pos + 1) < second_min ||
-      byte_at(pos + 1) > second_max) {
-    return 0;
-  }
-  for (std::size_t i = 2; i < length; ++i) {
-    if ((byte_at(pos + i) & 0xC0) != 0x80) {
-      return 0;
-    }
-  }
-  return length;
-}
-
 // Appends `text` as a JSON string. Trace text comes from anywhere (details,
 // decoded messages, labels), so every control character is escaped and a byte
 // that is not well-formed UTF-8 becomes U+FFFD: the output is always valid
@@ -413,7 +379,7 @@ void append_json_string(std::string& out, std::string_view text) {
       std::snprintf(unicode, sizeof(unicode), "\\u%04x", byte);
       out += unicode;
       ++pos;
-    } else if (const std::size_t length = utf8_sequence_bytes(text, pos); length == 0) {
+    } else if (const std::size_t length = utf8_sequence_length(text, pos); length == 0) {
       out += "\\ufffd";
       ++pos;
     } else {
