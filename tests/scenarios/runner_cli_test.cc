@@ -1,15 +1,14 @@
 // vmbus-sim run, end to end with the real binaries: output, exit codes,
 // JUnit, shards, and the repro command that replays a failure byte for byte.
-#include <gtest/gtest.h>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -44,8 +43,8 @@ class RunnerCli : public ::testing::Test {
     const fs::path out = dir_ / "stdout";
     const fs::path err = dir_ / "stderr";
     const std::string command = "cd '" + std::string(VMBUS_SOURCE_DIR) + "' && TMPDIR='" +
-                                dir_.string() + "' '" + VMBUS_SIM_BINARY + "' run " + args +
-                                " >'" + out.string() + "' 2>'" + err.string() + "'";
+                                dir_.string() + "' '" + VMBUS_SIM_BINARY + "' run " + args + " >'" +
+                                out.string() + "' 2>'" + err.string() + "'";
     const int status = std::system(command.c_str());
     CliRun result;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -83,8 +82,8 @@ TEST_F(RunnerCli, UnknownFieldIsASyntaxErrorWithItsPosition) {
 }
 
 TEST_F(RunnerCli, ABadFileStopsTheGoodOnesFromRunning) {
-  const CliRun result = run(
-      "tests/scenarios/runner/passes.textproto tests/scenarios/bad/unknown-field.textproto");
+  const CliRun result =
+      run("tests/scenarios/runner/passes.textproto tests/scenarios/bad/unknown-field.textproto");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.out, "");
 }
@@ -122,8 +121,8 @@ TEST_F(RunnerCli, PassingScenarioPrintsOneLineAndASummary) {
   const std::string first_line = result.out.substr(0, line_end);
   EXPECT_NE(first_line.find(" steps, "), std::string::npos);
   EXPECT_EQ(first_line.substr(first_line.size() - 14), " us simulated)");
-  EXPECT_EQ(result.out.substr(line_end + 1).rfind(
-                "1 run(s) of 1 scenario(s): 1 passed, 0 failed, 0 errors in ", 0),
+  EXPECT_EQ(result.out.substr(line_end + 1)
+                .rfind("1 run(s) of 1 scenario(s): 1 passed, 0 failed, 0 errors in ", 0),
             0u)
       << result.out;
   // Traces of passed runs are not kept unless asked for.
@@ -150,8 +149,8 @@ TEST_F(RunnerCli, FailureNamesTheFirstFailedExpectationAndItsReproReplaysTheTrac
   EXPECT_NE(result.out.find("0 passed, 1 failed, 0 errors"), std::string::npos);
 
   // The repro command, as printed, writes the same trace byte for byte.
-  const CliRun again = run("--seed 5 --trace-dir " + repro_dir.string() +
-                        " tests/scenarios/runner/fails.textproto");
+  const CliRun again =
+      run("--seed 5 --trace-dir " + repro_dir.string() + " tests/scenarios/runner/fails.textproto");
   EXPECT_EQ(again.exit_code, 1);
   const fs::path replayed = repro_dir / trace.filename();
   ASSERT_TRUE(fs::exists(replayed));
@@ -173,8 +172,7 @@ TEST_F(RunnerCli, AnUnexpectedCrashIsASimulatorErrorAndLeavesNothingBehind) {
             std::string::npos)
       << result.out;
   for (const auto& entry : fs::directory_iterator("/dev/shm")) {
-    EXPECT_EQ(entry.path().filename().string().rfind(
-                  "vmbus-sim-" + std::to_string(::getpid()), 0),
+    EXPECT_EQ(entry.path().filename().string().rfind("vmbus-sim-" + std::to_string(::getpid()), 0),
               std::string::npos);
   }
 }
@@ -182,8 +180,8 @@ TEST_F(RunnerCli, AnUnexpectedCrashIsASimulatorErrorAndLeavesNothingBehind) {
 TEST_F(RunnerCli, JunitReportHasOneCasePerRunWithTheFailureText) {
   const fs::path xml = dir_ / "report.xml";
   const CliRun result = run("--seeds 1..2 --junit " + xml.string() +
-                         " tests/scenarios/runner/passes.textproto "
-                         "tests/scenarios/runner/fails.textproto");
+                            " tests/scenarios/runner/passes.textproto "
+                            "tests/scenarios/runner/fails.textproto");
   EXPECT_EQ(result.exit_code, 1);
   const std::string report = slurp(xml);
   EXPECT_NE(report.find("<testsuites name=\"vmbus-sim run\" tests=\"4\" failures=\"2\" "
@@ -229,9 +227,10 @@ TEST_F(RunnerCli, ShardsSplitTheWorkExactlyOnce) {
 TEST_F(RunnerCli, SameSeedSameTraceDifferentSeedDifferentSchedule) {
   const fs::path a = dir_ / "a";
   const fs::path b = dir_ / "b";
-  ASSERT_EQ(run("--seeds 1..2 --trace-dir " + a.string() + " tests/scenarios/runner/passes.textproto")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run("--seeds 1..2 --trace-dir " + a.string() + " tests/scenarios/runner/passes.textproto")
+          .exit_code,
+      0);
   ASSERT_EQ(run("--seeds 1..2 --jobs 2 --trace-dir " + b.string() +
                 " tests/scenarios/runner/passes.textproto")
                 .exit_code,

@@ -1,9 +1,9 @@
 // Scenario files are checked before anything runs: every problem comes back
 // as "file:line:col: message", with the exact position of the field.
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "vmbus/tools/scenario.h"
 
@@ -47,18 +47,16 @@ TEST(ScenarioLoad, SyntaxErrorsNameLineAndColumn) {
             std::vector<std::string>{"s.textproto:2:43: Message type \"vmbus.proto.ChannelSpec\" "
                                      "has no field named \"ring_size\"."});
   EXPECT_EQ(problems_of("name: \"x\"\nseed: \"seven\"\n"),
-            std::vector<std::string>{
-                "s.textproto:2:7: Expected integer, got: \"seven\""});
+            std::vector<std::string>{"s.textproto:2:7: Expected integer, got: \"seven\""});
   EXPECT_EQ(problems_of("name: \"x\"\ntopology {\n"),
-            std::vector<std::string>{
-                "s.textproto:3:1: Expected identifier, got: "});
+            std::vector<std::string>{"s.textproto:3:1: Expected identifier, got: "});
 }
 
 TEST(ScenarioLoad, UnknownChannelIsNamedWithTheKnownOnes) {
-  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
-                        "step {\n  guest_send { channel: \"nte\" }\n}\n"),
-            std::vector<std::string>{"s.textproto:7:16: unknown channel 'nte' (the topology has "
-                                     "'disk', 'net')"});
+  EXPECT_EQ(
+      problems_of(std::string(kGoodTopology) + "step {\n  guest_send { channel: \"nte\" }\n}\n"),
+      std::vector<std::string>{"s.textproto:7:16: unknown channel 'nte' (the topology has "
+                               "'disk', 'net')"});
 }
 
 TEST(ScenarioLoad, StepsOutOfTimeOrderAreImpossible) {
@@ -92,7 +90,8 @@ TEST(ScenarioLoad, ContradictoryExpectations) {
 
 TEST(ScenarioLoad, BadValuesAreNamed) {
   EXPECT_EQ(
-      problems_of(std::string(kGoodTopology) + R"(step { host_send { channel: "net" payload { hex: "abc" } } }
+      problems_of(std::string(kGoodTopology) +
+                  R"(step { host_send { channel: "net" payload { hex: "abc" } } }
 step { guest_send { channel: "net" trans_id: 5 } }
 step { message_fault { message: "OPENCHANNEL_RESULTS" } }
 step { crash { } }
@@ -143,8 +142,7 @@ topology {
 }
 
 TEST(ScenarioLoad, HoldNeedsASideAndAContext) {
-  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
-                        "step { hold { context: \"kmcl/1/\" } }\n"),
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + "step { hold { context: \"kmcl/1/\" } }\n"),
             (std::vector<std::string>{
                 "s.textproto:6:8: hold needs side: HOST or GUEST",
                 "s.textproto:6:15: a context name such as \"kmcl/1/passive\" is needed"}));

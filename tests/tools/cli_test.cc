@@ -110,7 +110,8 @@ TEST(Cli, LeafHelpWinsOverOtherArguments) {
 
 TEST(Cli, UnknownOrMissingCommandIsUsageError) {
   expect_usage_error({}, "vmbus-sim", "missing command (one of: run, ring, simulate, trace)");
-  expect_usage_error({"rng"}, "vmbus-sim", "unknown command 'rng' (one of: run, ring, simulate, trace)");
+  expect_usage_error({"rng"}, "vmbus-sim",
+                     "unknown command 'rng' (one of: run, ring, simulate, trace)");
   expect_usage_error({"--verbose"}, "vmbus-sim", "unknown flag '--verbose'");
   expect_usage_error({"ring"}, "vmbus-sim ring", "missing command (one of: decode, encode)");
   expect_usage_error({"ring", "dump"}, "vmbus-sim ring",

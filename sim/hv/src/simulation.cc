@@ -85,8 +85,7 @@ enum class EventKind {
 };
 
 struct ScheduledEvent {
-  ScheduledEvent(std::uint64_t time, std::uint64_t order, EventKind event_kind,
-                 PartitionLink* link)
+  ScheduledEvent(std::uint64_t time, std::uint64_t order, EventKind event_kind, PartitionLink* link)
       : time_ns(time), sequence(order), kind(event_kind), target(link) {}
 
   std::uint64_t time_ns;
@@ -494,8 +493,7 @@ class Simulation {
   // a timeout), jump the clock to its deadline -- or to whatever comes
   // sooner -- instead of stepping through the wait one step at a time.
   // Returns true when the loop should look again (an event came first).
-  bool jump_to_wake_time(
-      const std::vector<std::pair<PartitionLink*, std::string>>& candidates) {
+  bool jump_to_wake_time(const std::vector<std::pair<PartitionLink*, std::string>>& candidates) {
     if (candidates.size() != 1 || candidates.front().second != "timer") {
       return false;
     }
@@ -598,8 +596,8 @@ class Simulation {
         const proto::SpuriousInterrupt& spurious = step.spurious_interrupt();
         const bool to_guest = spurious.direction() == proto::HOST_TO_GUEST;
         const std::uint32_t relid = spurious.child_relid();
-        trace_fault("interrupt_spurious", direction_text(spurious.direction()) + " relid " +
-                                              std::to_string(relid));
+        trace_fault("interrupt_spurious",
+                    direction_text(spurious.direction()) + " relid " + std::to_string(relid));
         schedule_extra_event(to_guest ? guest_ : host_, relid, config_.signal_latency_ns);
         break;
       }
@@ -700,8 +698,8 @@ class Simulation {
   }
 
   [[noreturn]] void crash(PartitionLink& link, std::uint32_t step_number) {
-    trace_fault("crash", link.name + " killed by the scenario (step " +
-                             std::to_string(step_number) + ")");
+    trace_fault("crash",
+                link.name + " killed by the scenario (step " + std::to_string(step_number) + ")");
     const ChildExit exit = link.process->kill_and_reap();
     trace_process(link, proto::ProcessEvent::KIND_CRASHED, exit.describe());
     throw RunFailure{RunOutcome::kPartitionCrashed,
@@ -743,9 +741,9 @@ class Simulation {
       if (fault.remaining == 0 || fault.direction != direction) {
         continue;
       }
-      if (fault.child_relid != 0 &&
-          (direction == proto::HOST_TO_GUEST ? relid != fault.child_relid
-                                             : connection_id != connection_id_of(fault.child_relid))) {
+      if (fault.child_relid != 0 && (direction == proto::HOST_TO_GUEST
+                                         ? relid != fault.child_relid
+                                         : connection_id != connection_id_of(fault.child_relid))) {
         continue;
       }
       return &fault;
@@ -1051,8 +1049,8 @@ class Simulation {
           trace_fault("interrupt_dropped", what);
           return;
         case proto::InterruptFault::DELAY:
-          trace_fault("interrupt_delayed", what + " by " + std::to_string(fault->delay_ns / 1000) +
-                                               " us");
+          trace_fault("interrupt_delayed",
+                      what + " by " + std::to_string(fault->delay_ns / 1000) + " us");
           schedule_extra_event(target, to_guest ? relid : relid_of(connection_id),
                                config_.signal_latency_ns + fault->delay_ns);
           return;

@@ -71,8 +71,8 @@ constexpr std::string_view kExamples =
 )";
 
 constexpr FlagSpec kFlags[] = {
-    {"--seed", true},       {"--seeds", true},   {"--trace-dir", true},   {"--junit", true},
-    {"--shard", true},      {"--jobs", true},    {"--quiet", false},      {"--verbose", false},
+    {"--seed", true},       {"--seeds", true},       {"--trace-dir", true},    {"--junit", true},
+    {"--shard", true},      {"--jobs", true},        {"--quiet", false},       {"--verbose", false},
     {"--timeout-ms", true}, {"--host-binary", true}, {"--guest-binary", true},
 };
 
@@ -308,7 +308,8 @@ int run_run(const Invocation& invocation) {
       const WorkItem& item = work[index];
       const CompiledScenario& scenario = scenarios[item.scenario];
       RunOptions mine = options;
-      mine.trace_path = trace_dir / (scenario.name + ".seed" + std::to_string(item.seed) + ".trace");
+      mine.trace_path =
+          trace_dir / (scenario.name + ".seed" + std::to_string(item.seed) + ".trace");
       const auto start = std::chrono::steady_clock::now();
       ScenarioResult result = run_scenario(scenario, item.seed, mine);
       const double seconds =
@@ -325,7 +326,8 @@ int run_run(const Invocation& invocation) {
   };
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
-  const std::size_t thread_count = std::min<std::size_t>(jobs, std::max<std::size_t>(1, work.size()));
+  const std::size_t thread_count =
+      std::min<std::size_t>(jobs, std::max<std::size_t>(1, work.size()));
   for (std::size_t t = 0; t < thread_count; ++t) {
     threads.emplace_back(worker);
   }
@@ -469,10 +471,13 @@ int run_run(const Invocation& invocation) {
 }  // namespace
 
 const Command& run_command() {
-  static const Command kCommand{
-      "run",       "[options] FILE|DIR...", "Run scenario files and judge them",
-      kDescription, kExamples,               run_run,
-      {}};
+  static const Command kCommand{"run",
+                                "[options] FILE|DIR...",
+                                "Run scenario files and judge them",
+                                kDescription,
+                                kExamples,
+                                run_run,
+                                {}};
   return kCommand;
 }
 

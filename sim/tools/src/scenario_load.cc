@@ -1,14 +1,14 @@
 // Loading and checking scenario files: every problem is reported with the
 // line and column of the field it is about, and a file with any problem
 // never runs.
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
 
 #include "vmbus/kmcl/verifier.h"
 #include "vmbus/tools/scenario.h"
@@ -110,8 +110,9 @@ class Checker {
       problem(root_, "name", "name '" + s_.name() + "' must not contain spaces or slashes");
     }
     if (s_.time_limit_us() > kMaxTimeUs) {
-      problem(root_, "time_limit_us", "time_limit_us " + std::to_string(s_.time_limit_us()) +
-                                          " is above one simulated hour");
+      problem(
+          root_, "time_limit_us",
+          "time_limit_us " + std::to_string(s_.time_limit_us()) + " is above one simulated hour");
     }
   }
 
@@ -127,8 +128,9 @@ class Checker {
   void check_version(const Where& where, const std::string& field, const std::string& text) {
     if (!text.empty() && !known_version(text)) {
       problem(where, field,
-              "unknown protocol version '" + text + "' (known: 5.3 5.2 5.1 5.0 4.1 4.0 3.0 2.4 "
-              "1.1 0.13)");
+              "unknown protocol version '" + text +
+                  "' (known: 5.3 5.2 5.1 5.0 4.1 4.0 3.0 2.4 "
+                  "1.1 0.13)");
     }
   }
 
@@ -198,8 +200,7 @@ class Checker {
     }
   }
 
-  void check_payload(const Where& where, const std::string& field,
-                     const proto::Payload& payload) {
+  void check_payload(const Where& where, const std::string& field, const proto::Payload& payload) {
     const Where p = where.nested(field);
     switch (payload.data_case()) {
       case proto::Payload::kRaw:
@@ -211,22 +212,23 @@ class Checker {
           if (std::isxdigit(static_cast<unsigned char>(c))) {
             ++digits;
           } else if (c != ' ' && c != ':' && c != '\n') {
-            problem(p, "hex", std::string("hex payload has a character that is not a hex digit: '") +
-                                  c + "'");
+            problem(
+                p, "hex",
+                std::string("hex payload has a character that is not a hex digit: '") + c + "'");
             return;
           }
         }
         if (digits % 2 != 0) {
-          problem(p, "hex", "hex payload has an odd number of digits (" +
-                                std::to_string(digits) + ")");
+          problem(p, "hex",
+                  "hex payload has an odd number of digits (" + std::to_string(digits) + ")");
         }
         break;
       }
       case proto::Payload::kPattern:
         if (payload.pattern().size() > kMaxPayloadBytes) {
-          problem(p.nested("pattern"), "size",
-                  "pattern size " + std::to_string(payload.pattern().size()) +
-                      " is above 65536 bytes");
+          problem(
+              p.nested("pattern"), "size",
+              "pattern size " + std::to_string(payload.pattern().size()) + " is above 65536 bytes");
         }
         if (payload.pattern().fill() > 255) {
           problem(p.nested("pattern"), "fill",
@@ -293,12 +295,14 @@ class Checker {
           check_payload(w, "payload", send.payload());
           check_runner_field(w, send.child_relid());
           if (!host && send.has_trans_id()) {
-            problem(w, "trans_id", "the guest's KMCL chooses its own trans_id; only host_send "
-                                   "takes one");
+            problem(w, "trans_id",
+                    "the guest's KMCL chooses its own trans_id; only host_send "
+                    "takes one");
           }
           if (host && send.synchronous()) {
-            problem(w, "synchronous", "synchronous requests are the guest driver's "
-                                      "(VmbChannelSendSynchronousRequest)");
+            problem(w, "synchronous",
+                    "synchronous requests are the guest driver's "
+                    "(VmbChannelSendSynchronousRequest)");
           }
           if (send.count() > kMaxCount) {
             problem(w, "count", "count " + std::to_string(send.count()) + " is above 1000000");
@@ -408,8 +412,8 @@ class Checker {
           const proto::ContextHold& h = hold ? step.hold() : step.release();
           const Where w = where.nested(hold ? "hold" : "release");
           if (h.side() != proto::HOST && h.side() != proto::GUEST) {
-            problem(w, "side", std::string(hold ? "hold" : "release") +
-                                   " needs side: HOST or GUEST");
+            problem(w, "side",
+                    std::string(hold ? "hold" : "release") + " needs side: HOST or GUEST");
           }
           if (h.context().empty() || h.context().back() == '/') {
             problem(w, "context", "a context name such as \"kmcl/1/passive\" is needed");
@@ -435,8 +439,9 @@ class Checker {
         if (call.find(" PASSIVE") == std::string::npos &&
             call.find(" DISPATCH") == std::string::npos) {
           problem(w, "call", c,
-                  "callback '" + call + "' names no IRQL; write \"<callback> [#<packet>] "
-                  "PASSIVE|DISPATCH [<action>]\", e.g. \"ProcessPacket #0 DISPATCH complete\"");
+                  "callback '" + call +
+                      "' names no IRQL; write \"<callback> [#<packet>] "
+                      "PASSIVE|DISPATCH [<action>]\", e.g. \"ProcessPacket #0 DISPATCH complete\"");
         }
       }
       std::string key = e.callbacks(i).channel();
@@ -456,9 +461,13 @@ class Checker {
       check_channel(w, state.channel());
       static const std::set<std::string> kChannelStates = {"disabled", "enabled", "opening",
                                                            "open",     "closing", "closed"};
-      static const std::set<std::string> kQueueStates = {
-          "off",    "running",         "quota_blocked", "pausing",
-          "paused", "stopped_by_fail", "stopped_by_protocol_error"};
+      static const std::set<std::string> kQueueStates = {"off",
+                                                         "running",
+                                                         "quota_blocked",
+                                                         "pausing",
+                                                         "paused",
+                                                         "stopped_by_fail",
+                                                         "stopped_by_protocol_error"};
       if (!state.channel_state().empty() && kChannelStates.count(state.channel_state()) == 0) {
         problem(w, "channel_state",
                 "unknown channel_state '" + state.channel_state() +
@@ -473,9 +482,10 @@ class Checker {
       const std::string value = state.channel_state() + "/" + state.queue_state();
       const auto [it, inserted] = states.emplace(state.channel(), std::make_pair(value, i));
       if (!inserted && it->second.first != value) {
-        problem(w, "channel", "a second state expectation for channel '" + state.channel() +
-                                  "' contradicts the one at line " +
-                                  std::to_string(expect.at("state", it->second.second).first));
+        problem(w, "channel",
+                "a second state expectation for channel '" + state.channel() +
+                    "' contradicts the one at line " +
+                    std::to_string(expect.at("state", it->second.second).first));
       }
     }
     std::map<std::string, std::pair<std::uint64_t, int>> counters;
@@ -515,8 +525,9 @@ class Checker {
     for (int i = 0; i < e.violation_size(); ++i) {
       const Where w = expect.nested("violation", i);
       if (codes.count(e.violation(i).code()) == 0) {
-        problem(w, "code", "unknown verifier code '" + e.violation(i).code() +
-                               "' (docs/KMCL-SEMANTICS.md lists them)");
+        problem(w, "code",
+                "unknown verifier code '" + e.violation(i).code() +
+                    "' (docs/KMCL-SEMANTICS.md lists them)");
       }
       check_channel(w, e.violation(i).channel(), false);
     }
@@ -524,8 +535,9 @@ class Checker {
     for (int i = 0; i < e.oracle_size(); ++i) {
       const Where w = expect.nested("oracle", i);
       if (std::find(oracles.begin(), oracles.end(), e.oracle(i).name()) == oracles.end()) {
-        problem(w, "name", "unknown oracle '" + e.oracle(i).name() +
-                               "' (lost_wakeup, spurious_signal, retired_once, fifo, leak)");
+        problem(w, "name",
+                "unknown oracle '" + e.oracle(i).name() +
+                    "' (lost_wakeup, spurious_signal, retired_once, fifo, leak)");
       }
       check_channel(w, e.oracle(i).channel(), false);
     }
@@ -600,14 +612,14 @@ const std::vector<std::string>& scenario_counter_names() {
       "host_packets_received", "host_packets_sent", "host_completions_received",
       "host_pending_transactions", "interrupts_suppressed",
       // Counted in the trace.
-      "signals_host_to_guest", "signals_guest_to_host", "interrupts_to_guest",
-      "interrupts_to_host", "violations"};
+      "signals_host_to_guest", "signals_guest_to_host", "interrupts_to_guest", "interrupts_to_host",
+      "violations"};
   return kNames;
 }
 
 const std::vector<std::string>& scenario_oracle_names() {
-  static const std::vector<std::string> kNames = {"lost_wakeup", "spurious_signal",
-                                                  "retired_once", "fifo", "leak"};
+  static const std::vector<std::string> kNames = {"lost_wakeup", "spurious_signal", "retired_once",
+                                                  "fifo", "leak"};
   return kNames;
 }
 
@@ -639,8 +651,7 @@ LoadedScenario load_scenario(const std::filesystem::path& path, const std::strin
     LoadedScenario loaded;
     loaded.path = path;
     loaded.display_path = display_path;
-    loaded.problems.push_back(
-        ScenarioProblem{display_path, 0, 0, "cannot open the file"});
+    loaded.problems.push_back(ScenarioProblem{display_path, 0, 0, "cannot open the file"});
     return loaded;
   }
   std::ostringstream text;

@@ -66,8 +66,8 @@ void resolve_payload(proto::Payload& payload) {
     case proto::Payload::kPattern:
       raw.resize(payload.pattern().size());
       for (std::size_t i = 0; i < raw.size(); ++i) {
-        raw[i] = static_cast<char>(payload.pattern().counting() ? (i & 0xFF)
-                                                                : payload.pattern().fill());
+        raw[i] =
+            static_cast<char>(payload.pattern().counting() ? (i & 0xFF) : payload.pattern().fill());
       }
       break;
     default:
@@ -165,10 +165,10 @@ std::string describe_step(const proto::Step& step) {
       return "tamper: overwrite the last packet sent on " + quoted(step.tamper().channel()) +
              " with " + payload_words(step.tamper().bytes());
     case proto::Step::kSetIndex:
-      return "set_index " + enum_words(proto::SetIndexAction::Index_Name(step.set_index().index())) +
-             " of " + enum_words(proto::RingId_Name(step.set_index().ring())) + " of " +
-             quoted(step.set_index().channel()) + " to " +
-             std::to_string(step.set_index().value());
+      return "set_index " +
+             enum_words(proto::SetIndexAction::Index_Name(step.set_index().index())) + " of " +
+             enum_words(proto::RingId_Name(step.set_index().ring())) + " of " +
+             quoted(step.set_index().channel()) + " to " + std::to_string(step.set_index().value());
     case proto::Step::kInterruptFault: {
       const proto::InterruptFault& fault = step.interrupt_fault();
       return "interrupt_fault: " + enum_words(proto::InterruptFault::Kind_Name(fault.kind())) +
@@ -386,9 +386,9 @@ std::uint32_t relid_of_context(const std::string& context) {
   }
   const std::size_t end = context.find('/', 5);
   const std::string digits = context.substr(5, end == std::string::npos ? end : end - 5);
-  if (digits.empty() || digits.size() > 5 ||
-      !std::all_of(digits.begin(), digits.end(),
-                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+  if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+      })) {
     return 0;
   }
   return static_cast<std::uint32_t>(std::stoul(digits));
@@ -493,7 +493,8 @@ class Judge {
     for (const proto::CallbackExpectation& expected : s_.expect.callbacks()) {
       const std::vector<std::string> got = callbacks(relid(expected.channel()), expected.only());
       const auto& want = expected.call();
-      const std::size_t common = std::min<std::size_t>(got.size(), static_cast<std::size_t>(want.size()));
+      const std::size_t common =
+          std::min<std::size_t>(got.size(), static_cast<std::size_t>(want.size()));
       bool reported = false;
       for (std::size_t i = 0; i < common; ++i) {
         if (got[i] != want[static_cast<int>(i)]) {
@@ -570,9 +571,8 @@ class Judge {
       if (signal.from() != from || (signal.stage() != stage_a && signal.stage() != stage_b)) {
         continue;
       }
-      const bool ours = from == proto::PARTITION_HOST
-                            ? signal.child_relid() == channel
-                            : signal.connection_id() == 0x10000 + channel;
+      const bool ours = from == proto::PARTITION_HOST ? signal.child_relid() == channel
+                                                      : signal.connection_id() == 0x10000 + channel;
       if (ours) {
         ++n;
       }
@@ -708,9 +708,9 @@ class Judge {
 
   void check_trace() {
     for (const proto::TraceExpectation& expected : s_.expect.trace()) {
-      const std::optional<std::uint32_t> channel =
-          expected.event().channel().empty() ? std::nullopt
-                                             : s_.relid_of(expected.event().channel());
+      const std::optional<std::uint32_t> channel = expected.event().channel().empty()
+                                                       ? std::nullopt
+                                                       : s_.relid_of(expected.event().channel());
       std::uint32_t n = 0;
       for (const proto::TraceRecord& record : records_) {
         if (record_matches(record, expected.event(), channel)) {
@@ -740,9 +740,9 @@ class Judge {
         const std::string name = rest.substr(0, rest.find('.'));
         const std::string last = rest.substr(rest.rfind('.') + 1);
         std::string channel;
-        if (!last.empty() && last.size() <= 5 &&
-            std::all_of(last.begin(), last.end(),
-                        [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+        if (!last.empty() && last.size() <= 5 && std::all_of(last.begin(), last.end(), [](char c) {
+              return std::isdigit(static_cast<unsigned char>(c)) != 0;
+            })) {
           channel = s_.channel_name(static_cast<std::uint32_t>(std::stoul(last)));
         }
         result_.oracles.push_back(OracleFiring{name, channel, value});
@@ -753,8 +753,8 @@ class Judge {
     const hv::RunResult& run = result_.run;
     if (!run.segment_name.empty() &&
         std::filesystem::exists(std::filesystem::path("/dev/shm") / run.segment_name)) {
-      result_.oracles.push_back(
-          OracleFiring{"leak", "", "shared-memory segment " + run.segment_name + " outlived the run"});
+      result_.oracles.push_back(OracleFiring{
+          "leak", "", "shared-memory segment " + run.segment_name + " outlived the run"});
     }
     for (const auto& [who, pid] : {std::pair<std::string, int>{"vmbus-host", run.host_pid},
                                    {"vmbus-guest", run.guest_pid}}) {

@@ -16,7 +16,8 @@ namespace vmbus::hv {
 inline constexpr char kTraceMagic[] = "VMBTRACE";
 inline constexpr std::size_t kTraceMagicBytes = 8;
 // Bump when the trace's shape changes in a way a reader would notice.
-inline constexpr std::uint32_t kTraceFormatVersion = 3;  // 2: KmclRecord; 3: fault, action, completion
+inline constexpr std::uint32_t kTraceFormatVersion =
+    3;  // 2: KmclRecord; 3: fault, action, completion
 
 class TraceWriter {
  public:
