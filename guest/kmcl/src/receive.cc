@@ -468,6 +468,7 @@ void DeviceCore::fail_packet(const ApiCall& call, Channel& ch, IncomingPacket& p
   if (ch.stop == QueueStop::kNone) {
     ch.stop = QueueStop::kFail;
     ch.stop_reason = "VmbChannelPacketFail of packet #" + std::to_string(p.index);
+    trace("queue_stopped", &ch, 0, "stopped_by_fail: " + ch.stop_reason);
   }
   retire_incoming(ch, p, RetireReason::kFailed);
   if (ch.options.escalate_fail_to_close) {
