@@ -40,9 +40,10 @@ void write_sample_trace(const std::filesystem::path& path) {
   ring.mutable_ring()->set_child_relid(3);
   ring.mutable_ring()->set_ring("inbound");
   ring.mutable_ring()->set_op("publish_read");
-  ring.mutable_ring()->set_write_index(96);
-  ring.mutable_ring()->set_read_index(96);
+  ring.mutable_ring()->set_write_index(40);
+  ring.mutable_ring()->set_read_index(40);
   ring.mutable_ring()->set_bytes(96);
+  ring.mutable_ring()->set_data_size(4096);  // the read wrapped: 4040 -> 40
   writer.write(ring);
 
   proto::TraceRecord violation;
@@ -69,7 +70,7 @@ TEST(TraceShow, PrintsOneExactLinePerRecord) {
       "# trace format 3, seed 7, scenario 'sample', deterministic, 3 records\n"
       "      0        1.000 sim                               step 1: host:msg (1 of 2 ready)\n"
       "      1        2.500 guest dpc/3              DISPATCH ring 3 inbound publish_read "
-      "write_index=96 read_index=96 bytes=96\n"
+      "write_index=40 read_index=40 bytes=96 (was read_index=4040)\n"
       "      2        3.000 guest kmcl/5/dpc/1       DISPATCH kmcl violation complete_twice "
       "in VmbChannelPacketComplete\n");
 }

@@ -82,6 +82,7 @@ proto::TraceRecord trace_ring(const std::string& context, std::uint32_t child_re
       std::atomic_ref<std::uint32_t>(view.control().read_index).load(std::memory_order_relaxed));
   event->set_bytes(bytes);
   event->set_packets(packets);
+  event->set_data_size(view.data_size_bytes());
   event->set_detail(detail);
   return record;
 }

@@ -187,6 +187,15 @@ std::string event_text(const proto::TraceRecord& record) {
                          " read_index=" + std::to_string(e.read_index());
       if (e.bytes() != 0) {
         text += " bytes=" + std::to_string(e.bytes());
+        // The index the publish moved, before it moved.
+        const bool write = e.op() == "publish_write";
+        if (e.data_size() != 0 && (write || e.op() == "publish_read")) {
+          const std::uint64_t after = write ? e.write_index() : e.read_index();
+          const std::uint64_t before =
+              (after + e.data_size() - e.bytes() % e.data_size()) % e.data_size();
+          text += std::string(" (was ") + (write ? "write_index=" : "read_index=") +
+                  std::to_string(before) + ")";
+        }
       }
       if (!e.detail().empty()) {
         text += " (" + e.detail() + ")";
