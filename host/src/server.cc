@@ -720,7 +720,14 @@ bool VmbusServer::send_phase(Channel& channel, Hypervisor& hv) {
   platform::RingSender& sender = *channel.sender;
   const std::uint64_t masked_before = sender.writer().counters().signals_masked;
   const platform::SendStep done = sender.step();
-  channel.stats.signals_masked += sender.writer().counters().signals_masked - masked_before;
+  const std::uint64_t masked = sender.writer().counters().signals_masked - masked_before;
+  channel.stats.signals_masked += masked;
+  if (masked != 0) {
+    hv.trace(platform::trace_ring(current_context_, relid, "inbound", "interrupt_masked",
+                                  sender.writer().view(), 0, 0,
+                                  "no interrupt: the guest has interrupt_mask set (it is "
+                                  "draining and re-checks before it stops)"));
+  }
   channel.stats.packets_sent += done.packets_copied;
   if (done.packets_copied > 0 && sender.last_copied()) {
     const platform::CopiedPacket& copied = *sender.last_copied();
