@@ -653,7 +653,8 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t 
   return value;
 }
 
-// What the trace's control messages say about each channel's ring sizes:
+// What the trace's control messages say about each channel's ring sizes, for
+// ring records written before they carried RingEvent.data_size:
 // a GPADL_HEADER gives the byte_count of its gpadl, an OPENCHANNEL lays the
 // outbound ring over the first downstream_ringbuffer_pageoffset pages of its
 // gpadl and the inbound ring over the rest, each ring a control page and its
@@ -877,7 +878,8 @@ class FlowBuilder {
 
   void add_ring(std::size_t index, const proto::RingEvent& e) {
     extras_[index].ring_bytes_used =
-        ring_bytes_used(e, geometry_.data_bytes(e.child_relid(), e.ring()));
+        ring_bytes_used(e, e.data_size() != 0 ? std::optional<std::uint64_t>(e.data_size())
+                                              : geometry_.data_bytes(e.child_relid(), e.ring()));
     if (e.bytes() == 0) {
       return;
     }

@@ -68,8 +68,9 @@ bool trace_record_concerns_channel(const proto::TraceRecord& record, std::uint32
 //
 // Ring occupancy. After each ring record, a counter ("C") named
 // "ring <relid> <inbound|outbound>" on the hypervisor process with args
-// {"bytes_used": N}. The record holds the indices but not the ring size, so
-// the size is learnt from the control messages of the trace: the GPADL_HEADER
+// {"bytes_used": N}. The ring's data size S is the record's data_size; in
+// traces written before records carried it, S is learnt from the control
+// messages of the trace: the GPADL_HEADER
 // of gpadl G gives its byte_count B, and an OPENCHANNEL of relid R over G with
 // downstream_ringbuffer_pageoffset O splits it into the outbound ring (first
 // O pages) and the inbound ring (the rest), each a 4096-byte control page and
