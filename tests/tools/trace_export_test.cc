@@ -565,6 +565,17 @@ TEST(TraceExport, RingCounterIsBytesUsedModuloTheRingSizeTheOpenChannelGave) {
             }));
 }
 
+TEST(TraceExport, RingCounterUsesTheRingSizeTheRecordCarries) {
+  proto::TraceRecord wrapped =
+      ring(1000, proto::PARTITION_HOST, "chan/2", 2, "outbound", "publish_read", 40, 4040, 8);
+  wrapped.mutable_ring()->set_data_size(4096);  // no OPENCHANNEL in this trace
+
+  EXPECT_EQ(events_containing(export_json({wrapped}), "\"ph\":\"C\""),
+            std::vector<std::string>{
+                R"({"name":"ring 2 outbound","cat":"ring","ph":"C","ts":1.000,"pid":3,"tid":11,)"
+                R"("args":{"bytes_used":96}})"});
+}
+
 TEST(TraceExport, RingCounterWithoutARingSizeIsWriteMinusReadOrNothing) {
   const std::string json = export_json({
       ring(1000, proto::PARTITION_HOST, "chan/2", 2, "outbound", "publish_read", 4096, 1024, 8),
