@@ -23,6 +23,7 @@
 #include "vmbus/proto/scenario.pb.h"
 #include "vmbus/wire/messages.h"
 
+#include "script_test_util.h"
 #include "system_test_util.h"
 
 namespace vmbus {
@@ -32,64 +33,11 @@ using testing::base_config;
 using testing::describe;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using testing::ScriptStep;
+using testing::TestScript;
 
 // What the host says while it carries out no scenario actions.
 constexpr const char* kHostRefusesActions = "this partition carries out no scenario actions";
-
-// One timeline step: it runs `after_us` after it is armed, which is when the
-// previous step ran or, if `wait_for` is set, when a trace record after that
-// matches it.
-struct ScriptStep {
-  proto::Step step;
-  std::uint64_t after_us = 0;
-  std::function<bool(const proto::TraceRecord&)> wait_for;
-};
-
-class TestScript final : public hv::RunScript {
- public:
-  explicit TestScript(std::vector<ScriptStep> steps) : steps_(std::move(steps)) {}
-
-  void on_record(const proto::TraceRecord& record) override {
-    records_.push_back(record);
-    if (!armed_at_ns_ && next_ < steps_.size() && steps_[next_].wait_for &&
-        steps_[next_].wait_for(record)) {
-      armed_at_ns_ = record.time_ns() + steps_[next_].after_us * 1000;
-    }
-  }
-
-  std::optional<hv::DueStep> due(std::uint64_t now_ns) override {
-    if (!armed_at_ns_ && next_ < steps_.size() && !steps_[next_].wait_for) {
-      armed_at_ns_ = last_done_ns_ + steps_[next_].after_us * 1000;
-    }
-    if (!armed_at_ns_ || *armed_at_ns_ > now_ns) {
-      return std::nullopt;
-    }
-    return hv::DueStep{&steps_[next_].step, static_cast<std::uint32_t>(next_ + 1),
-                       "test step " + std::to_string(next_ + 1)};
-  }
-
-  void step_done(std::uint64_t now_ns, const std::string& error) override {
-    errors_.push_back(error);
-    ++next_;
-    armed_at_ns_.reset();
-    last_done_ns_ = now_ns;
-  }
-
-  std::optional<std::uint64_t> next_time_ns() const override { return armed_at_ns_; }
-
-  const std::vector<proto::TraceRecord>& records() const { return records_; }
-  // One entry per step that ran: "" or the partition's refusal.
-  const std::vector<std::string>& errors() const { return errors_; }
-  std::size_t steps_run() const { return next_; }
-
- private:
-  std::vector<ScriptStep> steps_;
-  std::size_t next_ = 0;
-  std::optional<std::uint64_t> armed_at_ns_;
-  std::uint64_t last_done_ns_ = 0;
-  std::vector<proto::TraceRecord> records_;
-  std::vector<std::string> errors_;
-};
 
 // --- configurations and steps ------------------------------------------------------
 

@@ -14,12 +14,14 @@
 #include "vmbus/proto/config.pb.h"
 #include "vmbus/ring/wire.h"
 
+#include "script_test_util.h"
 #include "system_test_util.h"
 
 namespace vmbus {
 namespace {
 
 using testing::base_config;
+using testing::TestScript;
 
 constexpr std::uint32_t kRelid = 1;
 // The channel is open well before this (connect, offer, GPADL, open take
@@ -27,47 +29,6 @@ constexpr std::uint32_t kRelid = 1;
 constexpr std::uint64_t kOpenUs = 1'000;
 // Guest rings: 4 pages each, so 3 pages of data.
 constexpr std::uint32_t kDataBytes = 3 * 4096;
-
-// A timeline of steps at fixed simulated times, recording what happened.
-class TimedScript final : public hv::RunScript {
- public:
-  void at(std::uint64_t time_us, proto::Step step) {
-    steps_.push_back({time_us * 1000, std::move(step)});
-  }
-
-  void on_record(const proto::TraceRecord& record) override { records.push_back(record); }
-
-  std::optional<hv::DueStep> due(std::uint64_t now_ns) override {
-    if (next_ < steps_.size() && steps_[next_].time_ns <= now_ns) {
-      return hv::DueStep{&steps_[next_].step, static_cast<std::uint32_t>(next_ + 1),
-                         "step " + std::to_string(next_ + 1)};
-    }
-    return std::nullopt;
-  }
-
-  void step_done(std::uint64_t /*now_ns*/, const std::string& error) override {
-    errors.push_back(error);
-    ++next_;
-  }
-
-  std::optional<std::uint64_t> next_time_ns() const override {
-    if (next_ < steps_.size()) {
-      return steps_[next_].time_ns;
-    }
-    return std::nullopt;
-  }
-
-  std::vector<proto::TraceRecord> records;
-  std::vector<std::string> errors;  // one per step carried out, "" when it went through
-
- private:
-  struct Timed {
-    std::uint64_t time_ns;
-    proto::Step step;
-  };
-  std::vector<Timed> steps_;
-  std::size_t next_ = 0;
-};
 
 proto::HostConfig host_config(proto::VspConfig::Kind kind = proto::VspConfig::KIND_ECHO) {
   proto::HostConfig host = testing::echo_host(1);
@@ -147,14 +108,14 @@ struct HostRun {
 };
 
 HostRun run_script(const proto::HostConfig& host, const proto::GuestConfig& guest,
-                   TimedScript& script) {
+                   TestScript& script) {
   hv::SimulationConfig config = base_config(host, guest);
   config.script = &script;
   config.time_limit_ns = 1'000'000'000;  // 1 s simulated
   HostRun out;
   out.result = hv::run_simulation(config);
-  out.records = std::move(script.records);
-  out.errors = std::move(script.errors);
+  out.records = script.take_records();
+  out.errors = script.errors();
   return out;
 }
 
@@ -263,7 +224,7 @@ void expect_oracles_quiet(const HostRun& r) {
 // --- sends and completions ----------------------------------------------------
 
 TEST(ScenarioHost, SendsWithCompletionAreCompletedInOrderWithCountingTransIds) {
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, host_send(3, true));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
@@ -293,7 +254,7 @@ TEST(ScenarioHost, SendsWithCompletionAreCompletedInOrderWithCountingTransIds) {
 }
 
 TEST(ScenarioHost, SendCarriesTheGivenTransIdAndTheCounterGoesOn) {
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, host_send(2, true, 77));
   script.at(kOpenUs + 200, host_send(1, true));
   script.at(kOpenUs + 400, host_send(1, false));
@@ -315,7 +276,7 @@ TEST(ScenarioHost, SendCarriesTheGivenTransIdAndTheCounterGoesOn) {
 TEST(ScenarioHost, CompletionCarriesTheGuestsCompletionPayloadSize) {
   proto::DriverAction action;
   action.set_completion_text("complete");  // 8 bytes: a payload padded to 8 would hide a length
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, host_send(1, true));
   const HostRun r = run_script(host_config(), guest_config(action), script);
 
@@ -327,7 +288,7 @@ TEST(ScenarioHost, CompletionCarriesTheGuestsCompletionPayloadSize) {
 }
 
 TEST(ScenarioHost, ExternalPagesSendAGpaDirectPacketTheGuestAccepts) {
-  TimedScript script;
+  TestScript script;
   proto::Step step = host_send(1, true);
   step.mutable_host_send()->set_external_pages(3);
   script.at(kOpenUs, step);
@@ -347,7 +308,7 @@ TEST(ScenarioHost, ExternalPagesSendAGpaDirectPacketTheGuestAccepts) {
 // Two guest packets, the first asking for a completion, put on the
 // guest->host ring; then a completion for a trans_id the host never sent.
 HostRun run_guest_packets(proto::VspConfig::Kind kind) {
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs,
             guest_packets_step(guest_packets({{6, ring::kPacketFlagCompletionRequested, 501, "one"},
                                               {6, 0, 502, "two"},
@@ -399,7 +360,7 @@ TEST(ScenarioHost, EchoKindStillEchoesAndCompletes) {
 // --- a malicious host -------------------------------------------------------------
 
 TEST(ScenarioHost, RawPacketWithLen8BelowOffset8IsAGuestProtocolError) {
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, raw_packet(2, 1, "payload!"));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
@@ -417,7 +378,7 @@ TEST(ScenarioHost, RawPacketWithLen8BelowOffset8IsAGuestProtocolError) {
 }
 
 TEST(ScenarioHost, RawPacketWithHonestFieldsIsDeliveredAndTheSenderFollowsIt) {
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, raw_packet(2, 3, "payload!"));
   script.at(kOpenUs + 200, host_send(1, true));
   const HostRun r = run_script(host_config(), guest_config(), script);
@@ -432,7 +393,7 @@ TEST(ScenarioHost, RawPacketWithHonestFieldsIsDeliveredAndTheSenderFollowsIt) {
 }
 
 TEST(ScenarioHost, WriteIndexOutOfRangeIsAGuestProtocolError) {
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, set_write_index(kDataBytes + 8));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
@@ -450,7 +411,7 @@ TEST(ScenarioHost, WriteIndexOutOfRangeIsAGuestProtocolError) {
 }
 
 TEST(ScenarioHost, TamperAfterDeliveryChangesTheRingButNotWhatTheGuestRead) {
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, host_send(1, true, std::nullopt, "original"));
   script.at(kOpenUs + 500, [] {
     proto::Step step;
@@ -475,7 +436,7 @@ TEST(ScenarioHost, TamperAfterDeliveryChangesTheRingButNotWhatTheGuestRead) {
 }
 
 TEST(ScenarioHost, BadActionsAreRefusedWithAReason) {
-  TimedScript script;
+  TestScript script;
   proto::Step out_of_bounds;
   proto::RingWriteAction* write = out_of_bounds.mutable_ring_write();
   write->set_child_relid(kRelid);
@@ -512,7 +473,7 @@ TEST(ScenarioHost, BadActionsAreRefusedWithAReason) {
 }
 
 TEST(ScenarioHost, RescindBeforeTheGuestReleasesIsRefusedTwice) {
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, channel_op(proto::ChannelOpAction::RESCIND));
   script.at(kOpenUs, channel_op(proto::ChannelOpAction::RESCIND));
   script.at(kOpenUs, host_send(1, false));
@@ -528,7 +489,7 @@ TEST(ScenarioHost, RescindBeforeTheGuestReleasesIsRefusedTwice) {
 
 // The guest dequeues one packet at a time (quota 1) and completes each some
 // steps later, so 30 packets of 1000 bytes (about 12 fit) fill the ring.
-HostRun run_full_ring(TimedScript& script) {
+HostRun run_full_ring(TestScript& script) {
   proto::DriverAction later;
   later.set_kind(proto::DriverAction::KIND_COMPLETE_LATER);
   later.set_later_steps(20);
@@ -537,7 +498,7 @@ HostRun run_full_ring(TimedScript& script) {
 }
 
 TEST(ScenarioHost, AFullRingBlocksTheSenderUntilTheGuestSignals) {
-  TimedScript script;
+  TestScript script;
   const HostRun r = run_full_ring(script);
 
   ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
@@ -556,7 +517,7 @@ TEST(ScenarioHost, AFullRingBlocksTheSenderUntilTheGuestSignals) {
 }
 
 TEST(ScenarioHost, ADroppedSpaceSignalIsReportedAsALostWakeup) {
-  TimedScript script;
+  TestScript script;
   proto::Step drop;
   drop.mutable_interrupt_fault()->set_direction(proto::GUEST_TO_HOST);
   drop.mutable_interrupt_fault()->set_kind(proto::InterruptFault::DROP);
@@ -578,7 +539,7 @@ TEST(ScenarioHost, ADroppedSpaceSignalIsReportedAsALostWakeup) {
 TEST(ScenarioHost, TheSameScriptAndSeedGiveTheSameTrace) {
   std::vector<std::string> traces;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    TimedScript script;
+    TestScript script;
     script.at(kOpenUs, raw_packet(2, 3, "payload!"));
     const HostRun r = run_full_ring(script);
     ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
@@ -594,7 +555,7 @@ TEST(ScenarioHost, TheSameScriptAndSeedGiveTheSameTrace) {
 TEST(ScenarioHost, RescindEndsPendingTransactionsWithDeviceRemoved) {
   proto::DriverAction keep;
   keep.set_kind(proto::DriverAction::KIND_LEAVE_OUTSTANDING);
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, host_send(2, true));
   script.at(kOpenUs + 500, channel_op(proto::ChannelOpAction::RESCIND));
   const HostRun r = run_script(host_config(), guest_config(keep), script);
@@ -618,7 +579,7 @@ TEST(ScenarioHost, RescindEndsPendingTransactionsWithDeviceRemoved) {
 TEST(ScenarioHost, GuestCloseEndsPendingTransactionsWithCancelled) {
   // The guest pauses its queue, so the host's two requests stay unread in
   // the ring; then it closes the channel (nothing outstanding in its KMCL).
-  TimedScript script;
+  TestScript script;
   script.at(kOpenUs, channel_op(proto::ChannelOpAction::PAUSE));
   script.at(kOpenUs + 200, host_send(2, true));
   script.at(kOpenUs + 400, channel_op(proto::ChannelOpAction::DISABLE));
