@@ -127,12 +127,7 @@ struct ScenarioRun {
   std::vector<std::string> errors;
 
   std::string final_value(const std::string& key) const {
-    for (const auto& [k, v] : result.guest_final) {
-      if (k == key) {
-        return v;
-      }
-    }
-    return "<absent>";
+    return hv::find_value(result.guest_final, key).value_or("<absent>");
   }
 
   // The driver's callbacks whose names are in `only` (all if empty), as

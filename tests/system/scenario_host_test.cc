@@ -55,12 +55,7 @@ struct HostRun {
   std::vector<std::string> errors;
 
   std::string host(const std::string& key) const {
-    for (const auto& [k, v] : result.host_final) {
-      if (k == key) {
-        return v;
-      }
-    }
-    return "<missing " + key + ">";
+    return hv::find_value(result.host_final, key).value_or("<missing " + key + ">");
   }
 
   std::vector<proto::CompletionEvent> completions() const {

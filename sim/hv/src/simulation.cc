@@ -1340,22 +1340,20 @@ int RunResult::exit_code() const {
   }
 }
 
-namespace {
-std::string find_value(const KeyValues& values, const std::string& key) {
+std::optional<std::string> find_value(const KeyValues& values, const std::string& key) {
   for (const auto& [k, v] : values) {
     if (k == key) {
       return v;
     }
   }
-  return "";
+  return std::nullopt;
 }
-}  // namespace
 
 std::string RunResult::host_value(const std::string& key) const {
-  return find_value(host_report, key);
+  return find_value(host_report, key).value_or("");
 }
 std::string RunResult::guest_value(const std::string& key) const {
-  return find_value(guest_report, key);
+  return find_value(guest_report, key).value_or("");
 }
 
 std::vector<std::string> remove_stale_segments() {

@@ -368,17 +368,6 @@ class ScenarioScript final : public hv::RunScript {
   std::string error_;
 };
 
-std::string find_value(const hv::KeyValues& values, const std::string& key, bool* found) {
-  for (const auto& [k, v] : values) {
-    if (k == key) {
-      *found = true;
-      return v;
-    }
-  }
-  *found = false;
-  return "";
-}
-
 std::uint32_t relid_of_context(const std::string& context) {
   // "kmcl/<relid>/..."
   if (context.rfind("kmcl/", 0) != 0) {
@@ -525,11 +514,9 @@ class Judge {
       fail(what + " cannot be checked: the run ended before the final report");
       return std::nullopt;
     }
-    bool found = false;
-    std::string value = find_value(values, key, &found);
-    if (!found) {
+    std::optional<std::string> value = hv::find_value(values, key);
+    if (!value) {
       fail(what + " cannot be checked: the final report has no '" + key + "'");
-      return std::nullopt;
     }
     return value;
   }
@@ -548,9 +535,8 @@ class Judge {
         if (got && *got != wanted) {
           std::string text = "channel " + quoted(state.channel()) + ": " + field + " is " + *got +
                              ", expected " + wanted;
-          bool found = false;
           const std::string reason =
-              find_value(result_.run.guest_final, prefix + "stop_reason", &found);
+              hv::find_value(result_.run.guest_final, prefix + "stop_reason").value_or("");
           if (!reason.empty()) {
             text += " (stopped: " + reason + ")";
           }

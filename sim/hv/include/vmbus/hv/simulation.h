@@ -102,6 +102,9 @@ const char* run_outcome_name(RunOutcome outcome);
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
+// The value of `key` in a report, or nullopt if the report has none.
+std::optional<std::string> find_value(const KeyValues& values, const std::string& key);
+
 struct RunResult {
   RunOutcome outcome = RunOutcome::kSetupFailed;
   // Which partition, in what state, at which step; empty when completed.
