@@ -35,7 +35,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "vmbus/hv/simulation.h"
+#include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/config.pb.h"
 
 #include "ring_stream.h"
@@ -98,12 +98,13 @@ void BM_SocketPingPong(benchmark::State& state) {
 
 // --- runs of the real system ------------------------------------------------------
 
-hv::SimulationConfig system_config(const proto::GuestConfig& guest, proto::SchedulingMode mode) {
+hypervisor::SimulationConfig system_config(const proto::GuestConfig& guest,
+                                           proto::SchedulingMode mode) {
   proto::HostConfig host;
   auto* channel = host.add_channels();
   channel->set_child_relid(1);
   channel->mutable_vsp()->set_kind(proto::VspConfig::KIND_ECHO);
-  hv::SimulationConfig config;
+  hypervisor::SimulationConfig config;
   config.host_binary = VMBUS_HOST_BINARY;
   config.guest_binary = VMBUS_GUEST_BINARY;
   config.mode = mode;
@@ -115,19 +116,19 @@ hv::SimulationConfig system_config(const proto::GuestConfig& guest, proto::Sched
 
 struct TimedRun {
   double seconds = 0;
-  hv::RunResult result;
+  hypervisor::RunResult result;
 };
 
-TimedRun timed_run(const hv::SimulationConfig& config) {
+TimedRun timed_run(const hypervisor::SimulationConfig& config) {
   TimedRun run;
   const Clock::time_point start = Clock::now();
-  run.result = hv::run_simulation(config);
+  run.result = hypervisor::run_simulation(config);
   run.seconds = seconds_since(start);
-  if (run.result.outcome != hv::RunOutcome::kCompleted ||
+  if (run.result.outcome != hypervisor::RunOutcome::kCompleted ||
       run.result.guest_value("result") != "ok") {
     throw std::runtime_error(std::string("run failed: ") +
-                             hv::run_outcome_name(run.result.outcome) + " " + run.result.detail +
-                             " " + run.result.guest_value("result"));
+                             hypervisor::run_outcome_name(run.result.outcome) + " " +
+                             run.result.detail + " " + run.result.guest_value("result"));
   }
   return run;
 }
@@ -175,9 +176,9 @@ proto::GuestConfig echo_guest(std::uint64_t packets) {
 
 void BM_StepGrant(benchmark::State& state) {
   const auto packets = static_cast<std::uint64_t>(state.range(0));
-  const hv::SimulationConfig with =
+  const hypervisor::SimulationConfig with =
       system_config(echo_guest(packets), proto::SCHEDULING_MODE_DETERMINISTIC);
-  const hv::SimulationConfig without =
+  const hypervisor::SimulationConfig without =
       system_config(echo_guest(0), proto::SCHEDULING_MODE_DETERMINISTIC);
   for (auto _ : state) {
     const TimedRun run = timed_run(with);
@@ -192,9 +193,9 @@ void BM_StepGrant(benchmark::State& state) {
 
 void BM_EchoFreeRunning(benchmark::State& state) {
   const auto packets = static_cast<std::uint64_t>(state.range(0));
-  const hv::SimulationConfig with =
+  const hypervisor::SimulationConfig with =
       system_config(echo_guest(packets), proto::SCHEDULING_MODE_FREE_RUNNING);
-  const hv::SimulationConfig without =
+  const hypervisor::SimulationConfig without =
       system_config(echo_guest(0), proto::SCHEDULING_MODE_FREE_RUNNING);
   for (auto _ : state) {
     const double elapsed = timed_run(with).seconds - timed_run(without).seconds;

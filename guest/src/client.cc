@@ -15,7 +15,7 @@
 namespace vmbus::guest {
 namespace {
 
-using platform::Hypervisor;
+using partition::Hypervisor;
 
 // Pages below this are never handed out (room for the SynIC pages a real
 // guest would place there, and a guard against page 0).
@@ -331,7 +331,7 @@ void KmclEndpoint::note(const std::string& text) {
   pending_trace.push_back(std::move(record));
 }
 
-void KmclEndpoint::flush_trace(platform::Hypervisor& trace_to) {
+void KmclEndpoint::flush_trace(partition::Hypervisor& trace_to) {
   for (proto::TraceRecord& record : pending_trace) {
     trace_to.trace(std::move(record));
   }
@@ -425,7 +425,7 @@ void VmbusClient::sync_endpoint(KmclEndpoint& endpoint, Hypervisor& hv) {
 VmbusClient::VmbusClient() = default;
 VmbusClient::~VmbusClient() = default;
 
-std::string VmbusClient::start(const platform::StartInfo& info, Hypervisor& hv) {
+std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv) {
   if (!config_.ParseFromString(info.config)) {
     return "the guest configuration does not parse";
   }
@@ -469,9 +469,9 @@ std::string VmbusClient::start(const platform::StartInfo& info, Hypervisor& hv) 
     kmcl_.push_back(std::make_unique<KmclEndpoint>(driver, info.seed));
     sync_endpoint(*kmcl_.back(), hv);
   }
-  hv.trace(platform::trace_note("", "VMBus client up: will try " +
-                                        std::to_string(versions_.size()) + " version(s), from " +
-                                        wire::version_text(versions_.front())));
+  hv.trace(partition::trace_note("", "VMBus client up: will try " +
+                                         std::to_string(versions_.size()) + " version(s), from " +
+                                         wire::version_text(versions_.front())));
   return "";
 }
 
@@ -685,7 +685,7 @@ void VmbusClient::deliver_message(std::uint32_t sint, std::span<const std::byte>
                                   Hypervisor& hv) {
   update_clocks(hv);
   if (sint != wire::kVmbusMessageSint || !slot_.fill(hv_message)) {
-    hv.trace(platform::trace_note(
+    hv.trace(partition::trace_note(
         "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
   }
 }
@@ -702,11 +702,11 @@ void VmbusClient::deliver_event(std::span<const std::uint32_t> child_relids,
 
 bool VmbusClient::post_raw(std::span<const std::byte> payload, Hypervisor& hv) {
   const std::uint32_t status = hv.post_message(message_connection_id_, payload);
-  if (status == platform::kHvStatusSuccess) {
+  if (status == wire::kHvStatusSuccess) {
     return true;
   }
-  hv.trace(platform::trace_note(current_context_,
-                                "post refused with HV status " + std::to_string(status)));
+  hv.trace(partition::trace_note(current_context_,
+                                 "post refused with HV status " + std::to_string(status)));
   return false;
 }
 
@@ -737,15 +737,15 @@ void VmbusClient::control_step(Hypervisor& hv) {
       contact.monitor_page2 = 3ull * ring::kHvPageSizeBytes;
       const std::uint32_t status =
           hv.post_message(message_connection_id_, wire::encode_message(contact));
-      if (status == platform::kHvStatusInvalidConnectionId) {
+      if (status == wire::kHvStatusInvalidConnectionId) {
         // A host older than 5.0 has no connection id 4: try the next version
         // (Linux turns this into -EINVAL and moves on).
-        hv.trace(platform::trace_note(current_context_, "no connection id " +
-                                                            std::to_string(message_connection_id_) +
-                                                            " for " + wire::version_text(version) +
-                                                            ": trying an older version"));
+        hv.trace(partition::trace_note(
+            current_context_, "no connection id " + std::to_string(message_connection_id_) +
+                                  " for " + wire::version_text(version) +
+                                  ": trying an older version"));
         ++version_index_;
-      } else if (status == platform::kHvStatusSuccess) {
+      } else if (status == wire::kHvStatusSuccess) {
         phase_ = Phase::kAwaitVersion;
       }
       return;
@@ -768,7 +768,7 @@ void VmbusClient::control_step(Hypervisor& hv) {
         return;
       }
       phase_ = Phase::kWorkload;
-      hv.trace(platform::trace_note(current_context_, "channels settled; workload starts"));
+      hv.trace(partition::trace_note(current_context_, "channels settled; workload starts"));
       if (config_.message_pings() != 0) {
         const auto open = std::find_if(channels_.begin(), channels_.end(), [](const auto& e) {
           return e.second.state == ChannelState::kOpen;
@@ -803,7 +803,7 @@ void VmbusClient::control_step(Hypervisor& hv) {
         constexpr std::uint32_t kNoPortConnectionId = 0x7F;
         const std::uint32_t status =
             hv.post_message(kNoPortConnectionId, wire::encode_message(wire::RequestOffers{}));
-        if (status != platform::kHvStatusInvalidConnectionId) {
+        if (status != wire::kHvStatusInvalidConnectionId) {
           fail_workload("a hypercall probe got HV status " + std::to_string(status), hv);
           return;
         }
@@ -842,7 +842,7 @@ void VmbusClient::start_open(Channel& channel, Hypervisor& hv) {
   const std::optional<std::uint64_t> first = pages_->allocate(total);
   if (!first) {
     channel.state = ChannelState::kFailed;
-    hv.trace(platform::trace_channel(
+    hv.trace(partition::trace_channel(
         current_context_, channel.child_relid, "failed",
         "out of guest memory for " + std::to_string(total) + " ring pages"));
     return;
@@ -853,9 +853,9 @@ void VmbusClient::start_open(Channel& channel, Hypervisor& hv) {
   channel.gpadl = next_gpadl_++;
   // Outbound (guest -> host) ring first, inbound after it: the layout the
   // OPENCHANNEL's downstream_ringbuffer_pageoffset describes.
-  channel.outbound_memory = platform::map_ring(*memory_, channel.first_page, ring_pages);
+  channel.outbound_memory = partition::map_ring(*memory_, channel.first_page, ring_pages);
   channel.inbound_memory =
-      platform::map_ring(*memory_, channel.first_page + ring_pages, ring_pages);
+      partition::map_ring(*memory_, channel.first_page + ring_pages, ring_pages);
   ring::initialize_ring(*channel.outbound_memory);
   ring::initialize_ring(*channel.inbound_memory);
   std::vector<std::uint64_t> pfns(total);
@@ -867,7 +867,7 @@ void VmbusClient::start_open(Channel& channel, Hypervisor& hv) {
     channel.gpadl_messages.push_back(std::move(payload));
   }
   channel.state = ChannelState::kGpadlSending;
-  hv.trace(platform::trace_channel(
+  hv.trace(partition::trace_channel(
       current_context_, channel.child_relid, "opening",
       "gpadl " + std::to_string(channel.gpadl) + " over " + std::to_string(total) + " pages in " +
           std::to_string(channel.gpadl_messages.size()) + " message(s)"));
@@ -908,7 +908,7 @@ void VmbusClient::channel_control_step(Channel& channel, Hypervisor& hv) {
         channel.sender.reset();
         channel.receiver.reset();
         channel.state = ChannelState::kCloseSending;
-        hv.trace(platform::trace_channel(current_context_, channel.child_relid, "closing", ""));
+        hv.trace(partition::trace_channel(current_context_, channel.child_relid, "closing", ""));
       }
       return;
     }
@@ -939,8 +939,8 @@ void VmbusClient::release_rings(Channel& channel) {
 
 void VmbusClient::ignore(const wire::HvMessage& slot, const std::string& reason, Hypervisor& hv) {
   ++ignored_messages_;
-  hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
-                                           slot, reason));
+  hv.trace(partition::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
+                                            slot, reason));
 }
 
 void VmbusClient::handle_message(const wire::HvMessage& slot, Hypervisor& hv) {
@@ -1030,7 +1030,7 @@ void VmbusClient::handle_message(const wire::HvMessage& slot, Hypervisor& hv) {
             problem = "UNLOAD_RESPONSE with no UNLOAD outstanding";
           } else {
             phase_ = Phase::kDone;
-            hv.trace(platform::trace_note(current_context_, "unloaded"));
+            hv.trace(partition::trace_note(current_context_, "unloaded"));
             finish_workload(hv);
           }
         } else {
@@ -1042,14 +1042,15 @@ void VmbusClient::handle_message(const wire::HvMessage& slot, Hypervisor& hv) {
     ignore(slot, problem, hv);
     return;
   }
-  hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_HANDLED,
-                                           slot, ""));
+  hv.trace(partition::trace_message_handled(current_context_, proto::MessageEvent::STAGE_HANDLED,
+                                            slot, ""));
 }
 
 void VmbusClient::on_version_response(const wire::VersionResponse& m, Hypervisor& hv) {
   const std::uint32_t version = versions_[version_index_];
   if (m.version_supported == 0) {
-    hv.trace(platform::trace_note(current_context_, "host refused " + wire::version_text(version)));
+    hv.trace(
+        partition::trace_note(current_context_, "host refused " + wire::version_text(version)));
     ++version_index_;
     phase_ = Phase::kConnect;
     return;
@@ -1059,15 +1060,15 @@ void VmbusClient::on_version_response(const wire::VersionResponse& m, Hypervisor
     message_connection_id_ = m.msg_conn_id;
   }
   phase_ = Phase::kRequestOffers;
-  hv.trace(platform::trace_note(current_context_, "connected at " + wire::version_text(version) +
-                                                      ", messages on connection id " +
-                                                      std::to_string(message_connection_id_)));
+  hv.trace(partition::trace_note(current_context_, "connected at " + wire::version_text(version) +
+                                                       ", messages on connection id " +
+                                                       std::to_string(message_connection_id_)));
   send_misbehaviors(hv);
 }
 
 void VmbusClient::send_misbehaviors(Hypervisor& hv) {
   for (const proto::GuestMisbehavior& bad : config_.misbehaviors()) {
-    hv.trace(platform::trace_note(
+    hv.trace(partition::trace_note(
         current_context_,
         "will misbehave on purpose: " + proto::GuestMisbehavior::Kind_Name(bad.kind())));
     switch (bad.kind()) {
@@ -1114,7 +1115,7 @@ void VmbusClient::on_offer(const wire::OfferChannel& m, Hypervisor& hv) {
     endpoint->connection_id = m.connection_id;
   }
   channels_.emplace(m.child_relid, std::move(channel));
-  hv.trace(platform::trace_channel(
+  hv.trace(partition::trace_channel(
       current_context_, m.child_relid, "offered",
       "interface " + m.if_type.to_string() + ", connection id " + std::to_string(m.connection_id)));
 }
@@ -1124,8 +1125,8 @@ void VmbusClient::on_gpadl_created(const wire::GpadlCreated& m, Hypervisor& hv) 
   if (m.creation_status != 0) {
     channel.state = ChannelState::kFailed;
     release_rings(channel);
-    hv.trace(platform::trace_channel(current_context_, m.child_relid, "failed",
-                                     "host refused the GPADL"));
+    hv.trace(partition::trace_channel(current_context_, m.child_relid, "failed",
+                                      "host refused the GPADL"));
     return;
   }
   channel.state = ChannelState::kOpenSending;
@@ -1138,8 +1139,8 @@ void VmbusClient::on_open_result(const wire::OpenChannelResult& m, Hypervisor& h
     channel.state = ChannelState::kFailed;
     channel.outbound_memory.reset();
     channel.inbound_memory.reset();
-    hv.trace(platform::trace_channel(current_context_, m.child_relid, "failed",
-                                     "host refused OPENCHANNEL"));
+    hv.trace(partition::trace_channel(current_context_, m.child_relid, "failed",
+                                      "host refused OPENCHANNEL"));
     return;
   }
   if (channel.kmcl != nullptr) {
@@ -1157,14 +1158,14 @@ void VmbusClient::on_open_result(const wire::OpenChannelResult& m, Hypervisor& h
       endpoint.open_wanted = false;
       endpoint.close_wanted = false;
       ++channel.opens;
-      hv.trace(platform::trace_channel(
+      hv.trace(partition::trace_channel(
           current_context_, m.child_relid, "open",
           "KMCL driver attached (open #" + std::to_string(channel.opens) + ")"));
     } else {
       // The driver disabled the channel while it was being opened: close it
       // again on the wire.
       endpoint.close_wanted = true;
-      hv.trace(platform::trace_channel(
+      hv.trace(partition::trace_channel(
           current_context_, m.child_relid, "open",
           std::string("the KMCL driver's channel is ") +
               kmcl::channel_state_name(endpoint.device.channel_state(endpoint.driver.channel())) +
@@ -1175,13 +1176,13 @@ void VmbusClient::on_open_result(const wire::OpenChannelResult& m, Hypervisor& h
   }
   const std::uint32_t inbound_data =
       static_cast<std::uint32_t>(channel.inbound_memory->region().size()) - ring::kHvPageSizeBytes;
-  channel.sender = std::make_unique<platform::RingSender>(*channel.outbound_memory, kBatchPackets);
-  channel.receiver = std::make_unique<platform::RingReceiver>(*channel.inbound_memory, inbound_data,
-                                                              kBatchPackets);
+  channel.sender = std::make_unique<partition::RingSender>(*channel.outbound_memory, kBatchPackets);
+  channel.receiver = std::make_unique<partition::RingReceiver>(*channel.inbound_memory,
+                                                               inbound_data, kBatchPackets);
   channel.state = ChannelState::kOpen;
   ++channel.opens;
-  hv.trace(platform::trace_channel(current_context_, m.child_relid, "open",
-                                   "open #" + std::to_string(channel.opens)));
+  hv.trace(partition::trace_channel(current_context_, m.child_relid, "open",
+                                    "open #" + std::to_string(channel.opens)));
 }
 
 void VmbusClient::on_gpadl_torndown(const wire::GpadlTorndown& m, Hypervisor& hv) {
@@ -1189,7 +1190,7 @@ void VmbusClient::on_gpadl_torndown(const wire::GpadlTorndown& m, Hypervisor& hv
     if (channel.state == ChannelState::kAwaitTorndown && channel.gpadl == m.gpadl) {
       release_rings(channel);
       channel.state = ChannelState::kOffered;
-      hv.trace(platform::trace_channel(current_context_, relid, "closed", ""));
+      hv.trace(partition::trace_channel(current_context_, relid, "closed", ""));
       return;
     }
   }
@@ -1219,11 +1220,11 @@ void VmbusClient::on_rescind(const wire::RescindChannelOffer& m, Hypervisor& hv)
     sync_endpoint(*channel.kmcl, hv);
   }
   ++rescinds_seen_;
-  hv.trace(platform::trace_channel(current_context_, m.child_relid, "rescinded", ""));
+  hv.trace(partition::trace_channel(current_context_, m.child_relid, "rescinded", ""));
   wire::RelidReleased released;
   released.child_relid = m.child_relid;
   if (!post(released, hv)) {
-    hv.trace(platform::trace_note(current_context_, "RELID_RELEASED not posted"));
+    hv.trace(partition::trace_note(current_context_, "RELID_RELEASED not posted"));
   }
   if (config_.expect_rescinds() != 0 && rescinds_seen_ >= config_.expect_rescinds()) {
     finish_workload(hv);
@@ -1242,7 +1243,7 @@ void VmbusClient::isr_step(Hypervisor& hv) {
   for (std::uint32_t relid : relids) {
     Channel* channel = find_channel(relid);
     if (channel == nullptr || channel->state != ChannelState::kOpen) {
-      hv.trace(platform::trace_note(
+      hv.trace(partition::trace_note(
           current_context_,
           "interrupt for relid " + std::to_string(relid) + " with no open channel: ignored"));
       continue;
@@ -1257,20 +1258,20 @@ void VmbusClient::isr_step(Hypervisor& hv) {
 }
 
 void VmbusClient::dpc_step(Channel& channel, Hypervisor& hv) {
-  const platform::ReceiveStep done =
+  const partition::ReceiveStep done =
       channel.receiver->step([&](const ring::PacketView& packet) { check_echo(packet); });
   if (done.corrupt) {
-    hv.trace(platform::trace_ring(current_context_, channel.child_relid, "inbound", "corrupt",
-                                  channel.receiver->reader().view(), 0, 0,
-                                  ring::corrupt_reason_name(done.corrupt->reason)));
+    hv.trace(partition::trace_ring(current_context_, channel.child_relid, "inbound", "corrupt",
+                                   channel.receiver->reader().view(), 0, 0,
+                                   ring::corrupt_reason_name(done.corrupt->reason)));
     fail_workload(std::string("the inbound ring is corrupt: ") +
                       ring::corrupt_reason_name(done.corrupt->reason),
                   hv);
     return;
   }
   if (done.phase == "publish" && done.bytes_published > 0) {
-    hv.trace(platform::trace_ring(current_context_, channel.child_relid, "inbound", "publish_read",
-                                  channel.receiver->reader().view(), done.bytes_published, 0, ""));
+    hv.trace(partition::trace_ring(current_context_, channel.child_relid, "inbound", "publish_read",
+                                   channel.receiver->reader().view(), done.bytes_published, 0, ""));
   }
   if (done.signal_peer) {
     hv.signal_event(channel.connection_id, 0);
@@ -1284,7 +1285,7 @@ void VmbusClient::dpc_step(Channel& channel, Hypervisor& hv) {
 }
 
 void VmbusClient::vsc_step(Channel& channel, Hypervisor& hv) {
-  const platform::SendStep done = channel.sender->step();
+  const partition::SendStep done = channel.sender->step();
   if (done.corrupt || done.too_large) {
     fail_workload(done.corrupt ? std::string("the outbound ring is corrupt: ") +
                                      ring::corrupt_reason_name(*done.corrupt)
@@ -1293,13 +1294,13 @@ void VmbusClient::vsc_step(Channel& channel, Hypervisor& hv) {
     return;
   }
   if (done.phase == "publish" && done.bytes_published > 0) {
-    hv.trace(platform::trace_ring(current_context_, channel.child_relid, "outbound",
-                                  "publish_write", channel.sender->writer().view(),
-                                  done.bytes_published, 0, ""));
+    hv.trace(partition::trace_ring(current_context_, channel.child_relid, "outbound",
+                                   "publish_write", channel.sender->writer().view(),
+                                   done.bytes_published, 0, ""));
   } else if (done.phase == "block") {
-    hv.trace(platform::trace_ring(current_context_, channel.child_relid, "outbound",
-                                  "pending_send_sz", channel.sender->writer().view(), 0, 0,
-                                  "ring full"));
+    hv.trace(partition::trace_ring(current_context_, channel.child_relid, "outbound",
+                                   "pending_send_sz", channel.sender->writer().view(), 0, 0,
+                                   "ring full"));
   }
   if (done.signal_peer) {
     hv.signal_event(channel.connection_id, 0);
@@ -1327,7 +1328,7 @@ void VmbusClient::refill_echo_window() {
     const std::uint64_t checksum = fnv1a(std::span(payload).subspan(kEchoHeaderBytes));
     std::memcpy(payload.data(), &sequence, 8);
     std::memcpy(payload.data() + 8, &checksum, 8);
-    platform::QueuedPacket packet;
+    partition::QueuedPacket packet;
     packet.trans_id = sequence + 1;
     if (echo.request_completions()) {
       packet.flags = ring::kPacketFlagCompletionRequested;
@@ -1443,7 +1444,7 @@ void VmbusClient::fail_workload(const std::string& why, Hypervisor& hv) {
     return;
   }
   reported_ = true;
-  hv.trace(platform::trace_note(current_context_, "workload failed: " + why));
+  hv.trace(partition::trace_note(current_context_, "workload failed: " + why));
   hv.report({{"result", "failed: " + why},
              {"version", wire::version_number_text(version_)},
              {"packets_echoed", std::to_string(echo_received_)},

@@ -12,7 +12,7 @@
 namespace vmbus::host {
 namespace {
 
-using platform::Hypervisor;
+using partition::Hypervisor;
 
 // NTSTATUS values the server puts in GPADL_CREATED / OPENCHANNEL_RESULT.
 constexpr std::uint32_t kStatusUnsuccessful = 0xC0000001;
@@ -47,7 +47,7 @@ bool is_known_version(std::uint32_t version) {
 VmbusServer::VmbusServer() = default;
 VmbusServer::~VmbusServer() = default;
 
-std::string VmbusServer::start(const platform::StartInfo& info, Hypervisor& hv) {
+std::string VmbusServer::start(const partition::StartInfo& info, Hypervisor& hv) {
   if (!config_.ParseFromString(info.config)) {
     return "the host configuration does not parse";
   }
@@ -68,7 +68,8 @@ std::string VmbusServer::start(const platform::StartInfo& info, Hypervisor& hv) 
     }
     Channel channel;
     channel.config = offer;
-    channel.connection_id = offer.connection_id() != 0 ? offer.connection_id() : 0x10000 + relid;
+    channel.connection_id =
+        offer.connection_id() != 0 ? offer.connection_id() : wire::connection_id_of(relid);
     for (const std::string& guid : {offer.interface_guid(), offer.instance_guid()}) {
       if (!guid.empty() && !wire::Guid::parse(guid).ok()) {
         return "channel " + std::to_string(relid) + ": '" + guid + "' is not a GUID";
@@ -77,9 +78,9 @@ std::string VmbusServer::start(const platform::StartInfo& info, Hypervisor& hv) 
     relid_by_connection_id_[channel.connection_id] = relid;
     channels_.emplace(relid, std::move(channel));
   }
-  hv.trace(platform::trace_note("", "VMBus server up: protocol up to " +
-                                        wire::version_text(max_version_) + ", " +
-                                        std::to_string(channels_.size()) + " channel(s)"));
+  hv.trace(partition::trace_note("", "VMBus server up: protocol up to " +
+                                         wire::version_text(max_version_) + ", " +
+                                         std::to_string(channels_.size()) + " channel(s)"));
   return "";
 }
 
@@ -122,9 +123,9 @@ void VmbusServer::step(const std::string& context, Hypervisor& hv) {
   if (context == "msg") {
     handle_message(slot_.take(hv), hv);
   } else if (context == "post") {
-    const platform::Outbox::Posted posted = outbox_.post_one(hv);
-    if (posted.hv_status != platform::kHvStatusSuccess) {
-      hv.trace(platform::trace_note(
+    const partition::Outbox::Posted posted = outbox_.post_one(hv);
+    if (posted.hv_status != wire::kHvStatusSuccess) {
+      hv.trace(partition::trace_note(
           context, "post refused with HV status " + std::to_string(posted.hv_status)));
     }
   } else if (context.rfind("chan/", 0) == 0) {
@@ -140,7 +141,7 @@ void VmbusServer::step(const std::string& context, Hypervisor& hv) {
 void VmbusServer::deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                                   Hypervisor& hv) {
   if (sint != wire::kVmbusMessageSint || !slot_.fill(hv_message)) {
-    hv.trace(platform::trace_note(
+    hv.trace(partition::trace_note(
         "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
   }
 }
@@ -151,16 +152,16 @@ void VmbusServer::deliver_event(std::span<const std::uint32_t> /*child_relids*/,
     const auto it = relid_by_connection_id_.find(id);
     Channel* channel = it == relid_by_connection_id_.end() ? nullptr : find_channel(it->second);
     if (channel == nullptr || channel->state != Channel::State::kOpen) {
-      hv.trace(platform::trace_note(
+      hv.trace(partition::trace_note(
           "", "ignored a signal on connection id " + std::to_string(id) + ": no open channel"));
       continue;
     }
     // One event per channel means "look at both rings".
     channel->receiver->schedule();
     if (channel->sender->blocked()) {
-      hv.trace(platform::trace_ring("", it->second, "inbound", "resume",
-                                    channel->sender->writer().view(), 0, 0,
-                                    "the guest signalled: the blocked sender retries"));
+      hv.trace(partition::trace_ring("", it->second, "inbound", "resume",
+                                     channel->sender->writer().view(), 0, 0,
+                                     "the guest signalled: the blocked sender retries"));
     }
     channel->sender->on_space_signal();
   }
@@ -176,7 +177,7 @@ void VmbusServer::reply(const wire::Message& message) {
 }
 
 void VmbusServer::ignore(const std::string& reason, Hypervisor& hv) {
-  hv.trace(platform::trace_note(current_context_, "ignored: " + reason));
+  hv.trace(partition::trace_note(current_context_, "ignored: " + reason));
 }
 
 // --- control plane -------------------------------------------------------------
@@ -184,20 +185,20 @@ void VmbusServer::ignore(const std::string& reason, Hypervisor& hv) {
 void VmbusServer::handle_message(const wire::HvMessage& slot, Hypervisor& hv) {
   const wire::ParseResult parsed = wire::parse_hv_message(slot, wire::Receiver::kHost);
   if (!parsed.ok()) {
-    hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
-                                             slot, wire::to_string(parsed.error())));
+    hv.trace(partition::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
+                                              slot, wire::to_string(parsed.error())));
     return;
   }
   const wire::Message& message = parsed.value();
   const bool connected = version_ != 0;
   const bool needs_connection = !std::holds_alternative<wire::InitiateContact>(message);
   if (needs_connection && !connected) {
-    hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
-                                             slot, "not connected yet"));
+    hv.trace(partition::trace_message_handled(current_context_, proto::MessageEvent::STAGE_IGNORED,
+                                              slot, "not connected yet"));
     return;
   }
-  hv.trace(platform::trace_message_handled(current_context_, proto::MessageEvent::STAGE_HANDLED,
-                                           slot, ""));
+  hv.trace(partition::trace_message_handled(current_context_, proto::MessageEvent::STAGE_HANDLED,
+                                            slot, ""));
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -245,11 +246,11 @@ void VmbusServer::on_initiate_contact(const wire::InitiateContact& m, const wire
     if (wire::uses_message_connection_id_4(requested)) {
       response.msg_conn_id = wire::kVmbusMessageConnectionId4;
     }
-    hv.trace(platform::trace_note(current_context_,
-                                  "connected at protocol " + wire::version_text(requested)));
+    hv.trace(partition::trace_note(current_context_,
+                                   "connected at protocol " + wire::version_text(requested)));
   } else {
-    hv.trace(platform::trace_note(current_context_,
-                                  "refused protocol " + wire::version_text(requested)));
+    hv.trace(partition::trace_note(current_context_,
+                                   "refused protocol " + wire::version_text(requested)));
   }
   reply(response);
 }
@@ -278,7 +279,7 @@ void VmbusServer::on_request_offers(Hypervisor& hv) {
 
 void VmbusServer::send_misbehaviors(Hypervisor& hv) {
   for (const proto::HostMisbehavior& bad : config_.misbehaviors()) {
-    hv.trace(platform::trace_note(
+    hv.trace(partition::trace_note(
         current_context_,
         "misbehaving on purpose: " + proto::HostMisbehavior::Kind_Name(bad.kind())));
     switch (bad.kind()) {
@@ -293,7 +294,7 @@ void VmbusServer::send_misbehaviors(Hypervisor& hv) {
       case proto::HostMisbehavior::KIND_DUPLICATE_OFFER: {
         wire::OfferChannel offer;
         offer.child_relid = bad.child_relid();
-        offer.connection_id = 0x10000 + bad.child_relid();
+        offer.connection_id = wire::connection_id_of(bad.child_relid());
         reply(offer);
         break;
       }
@@ -450,16 +451,16 @@ void VmbusServer::on_open_channel(const wire::OpenChannel& m, Hypervisor& hv) {
   Gpadl& gpadl = gpadl_it->second;
   gpadl.in_use = true;
   channel->gpadl = m.ringbuffer_gpadlhandle;
-  channel->outbound_memory = platform::map_ring(*memory_, gpadl.first_pfn, offset);
+  channel->outbound_memory = partition::map_ring(*memory_, gpadl.first_pfn, offset);
   channel->inbound_memory =
-      platform::map_ring(*memory_, gpadl.first_pfn + offset, gpadl.pages - offset);
+      partition::map_ring(*memory_, gpadl.first_pfn + offset, gpadl.pages - offset);
   const std::uint32_t outbound_data =
       static_cast<std::uint32_t>(channel->outbound_memory->region().size()) -
       ring::kHvPageSizeBytes;
-  channel->receiver = std::make_unique<platform::RingReceiver>(
+  channel->receiver = std::make_unique<partition::RingReceiver>(
       *channel->outbound_memory, outbound_data / 8 * 8, kVspBatchPackets);
   channel->sender =
-      std::make_unique<platform::RingSender>(*channel->inbound_memory, kVspBatchPackets);
+      std::make_unique<partition::RingSender>(*channel->inbound_memory, kVspBatchPackets);
   channel->state = Channel::State::kOpen;
   channel->stopped = false;
   channel->stats.closed_by_guest = false;
@@ -469,10 +470,10 @@ void VmbusServer::on_open_channel(const wire::OpenChannel& m, Hypervisor& hv) {
   channel->receiver->schedule();
   queue_vsp_sends(*channel);
   reply(result);
-  hv.trace(platform::trace_channel(current_context_, m.child_relid, "open",
-                                   "gpadl " + std::to_string(channel->gpadl) + ", " +
-                                       std::to_string(offset) + "+" +
-                                       std::to_string(gpadl.pages - offset) + " pages"));
+  hv.trace(partition::trace_channel(current_context_, m.child_relid, "open",
+                                    "gpadl " + std::to_string(channel->gpadl) + ", " +
+                                        std::to_string(offset) + "+" +
+                                        std::to_string(gpadl.pages - offset) + " pages"));
 }
 
 void VmbusServer::queue_vsp_sends(Channel& channel) {
@@ -480,7 +481,7 @@ void VmbusServer::queue_vsp_sends(Channel& channel) {
   const std::uint32_t payload_bytes =
       std::max<std::uint32_t>(8, vsp.payload_bytes() == 0 ? 64 : vsp.payload_bytes());
   for (std::uint64_t sequence = 0; sequence < vsp.send_packets(); ++sequence) {
-    platform::QueuedPacket packet;
+    partition::QueuedPacket packet;
     packet.trans_id = sequence + 1;
     packet.flags = vsp.request_completions() ? ring::kPacketFlagCompletionRequested : 0;
     packet.payload.resize(payload_bytes);
@@ -515,7 +516,7 @@ void VmbusServer::on_close_channel(const wire::CloseChannel& m, Hypervisor& hv) 
   close_rings(*channel);
   channel->state = Channel::State::kOffered;
   channel->stats.closed_by_guest = true;
-  hv.trace(platform::trace_channel(current_context_, m.child_relid, "closed", ""));
+  hv.trace(partition::trace_channel(current_context_, m.child_relid, "closed", ""));
   cancel_transactions(*channel, "STATUS_CANCELLED", hv);
 }
 
@@ -544,7 +545,7 @@ void VmbusServer::rescind(Channel& channel, Hypervisor& hv) {
   rescind_message.child_relid = channel.config.child_relid();
   reply(rescind_message);
   hv.trace(
-      platform::trace_channel(current_context_, channel.config.child_relid(), "rescinded", ""));
+      partition::trace_channel(current_context_, channel.config.child_relid(), "rescinded", ""));
   cancel_transactions(channel, "STATUS_DEVICE_REMOVED", hv);
 }
 
@@ -586,7 +587,7 @@ void VmbusServer::on_relid_released(const wire::RelidReleased& m, Hypervisor& hv
   released_[m.child_relid] = channel->stats;
   relid_by_connection_id_.erase(channel->connection_id);
   channels_.erase(m.child_relid);
-  hv.trace(platform::trace_channel(current_context_, m.child_relid, "released", ""));
+  hv.trace(partition::trace_channel(current_context_, m.child_relid, "released", ""));
 }
 
 void VmbusServer::on_modify_channel(const wire::ModifyChannel& m, Hypervisor& hv) {
@@ -617,7 +618,7 @@ void VmbusServer::on_unload(Hypervisor& hv) {
   gpadls_in_progress_.clear();
   version_ = 0;
   reply(wire::UnloadResponse{});
-  hv.trace(platform::trace_note(current_context_, "unloaded"));
+  hv.trace(partition::trace_note(current_context_, "unloaded"));
 }
 
 // --- the VSP ------------------------------------------------------------------
@@ -627,7 +628,7 @@ void VmbusServer::step_channel(Channel& channel, Hypervisor& hv) {
                        (channel.receive_turn || !channel.sender->ready());
   channel.receive_turn = !channel.receive_turn;
   if (receive ? receive_phase(channel, hv) : send_phase(channel, hv)) {
-    hv.trace(platform::trace_ring(
+    hv.trace(partition::trace_ring(
         current_context_, channel.config.child_relid(), receive ? "outbound" : "inbound", "signal",
         receive ? channel.receiver->reader().view() : channel.sender->writer().view(), 0, 0, ""));
     signal_guest(channel, hv);
@@ -645,16 +646,16 @@ void VmbusServer::signal_guest(Channel& channel, Hypervisor& hv) {
 
 bool VmbusServer::receive_phase(Channel& channel, Hypervisor& hv) {
   const std::uint32_t relid = channel.config.child_relid();
-  const platform::ReceiveStep done = channel.receiver->step(
+  const partition::ReceiveStep done = channel.receiver->step(
       [&](const ring::PacketView& packet) { on_guest_packet(channel, packet, hv); });
   if (done.corrupt) {
     channel.stopped = true;
-    hv.trace(platform::trace_ring(current_context_, relid, "outbound", "corrupt",
-                                  channel.receiver->reader().view(), 0, 0,
-                                  ring::corrupt_reason_name(done.corrupt->reason)));
+    hv.trace(partition::trace_ring(current_context_, relid, "outbound", "corrupt",
+                                   channel.receiver->reader().view(), 0, 0,
+                                   ring::corrupt_reason_name(done.corrupt->reason)));
   } else if (done.phase == "publish" && done.bytes_published > 0) {
-    hv.trace(platform::trace_ring(current_context_, relid, "outbound", "publish_read",
-                                  channel.receiver->reader().view(), done.bytes_published, 0, ""));
+    hv.trace(partition::trace_ring(current_context_, relid, "outbound", "publish_read",
+                                   channel.receiver->reader().view(), done.bytes_published, 0, ""));
   }
   return done.signal_peer;
 }
@@ -676,7 +677,7 @@ void VmbusServer::on_guest_packet(Channel& channel, const ring::PacketView& pack
       }
     } else {
       ++channel.stats.unknown_completions;
-      hv.trace(platform::trace_note(
+      hv.trace(partition::trace_note(
           current_context_, "VM_PKT_COMP on channel " + std::to_string(relid) + " for trans_id " +
                                 std::to_string(descriptor.trans_id) +
                                 ", which no send of the host waits for: ignored"));
@@ -695,7 +696,7 @@ void VmbusServer::on_guest_packet(Channel& channel, const ring::PacketView& pack
       return;
     case proto::VspConfig::KIND_COMPLETE: {
       if (wants_completion) {
-        platform::QueuedPacket completion;
+        partition::QueuedPacket completion;
         completion.type = static_cast<std::uint16_t>(ring::PacketType::kComp);
         completion.trans_id = descriptor.trans_id;
         channel.sender->enqueue(std::move(completion));
@@ -703,7 +704,7 @@ void VmbusServer::on_guest_packet(Channel& channel, const ring::PacketView& pack
       return;
     }
     default: {
-      platform::QueuedPacket echo;
+      partition::QueuedPacket echo;
       echo.type = static_cast<std::uint16_t>(wants_completion ? ring::PacketType::kComp
                                                               : ring::PacketType::kDataInband);
       echo.trans_id = descriptor.trans_id;
@@ -717,38 +718,38 @@ void VmbusServer::on_guest_packet(Channel& channel, const ring::PacketView& pack
 
 bool VmbusServer::send_phase(Channel& channel, Hypervisor& hv) {
   const std::uint32_t relid = channel.config.child_relid();
-  platform::RingSender& sender = *channel.sender;
+  partition::RingSender& sender = *channel.sender;
   const std::uint64_t masked_before = sender.writer().counters().signals_masked;
-  const platform::SendStep done = sender.step();
+  const partition::SendStep done = sender.step();
   const std::uint64_t masked = sender.writer().counters().signals_masked - masked_before;
   channel.stats.signals_masked += masked;
   if (masked != 0) {
-    hv.trace(platform::trace_ring(current_context_, relid, "inbound", "interrupt_masked",
-                                  sender.writer().view(), 0, 0,
-                                  "no interrupt: the guest has interrupt_mask set (it is "
-                                  "draining and re-checks before it stops)"));
+    hv.trace(partition::trace_ring(current_context_, relid, "inbound", "interrupt_masked",
+                                   sender.writer().view(), 0, 0,
+                                   "no interrupt: the guest has interrupt_mask set (it is "
+                                   "draining and re-checks before it stops)"));
   }
   channel.stats.packets_sent += done.packets_copied;
   if (done.packets_copied > 0 && sender.last_copied()) {
-    const platform::CopiedPacket& copied = *sender.last_copied();
+    const partition::CopiedPacket& copied = *sender.last_copied();
     channel.last_written =
         WrittenPacket{sender.writer().view().advance(copied.start_index, copied.header_bytes),
                       copied.packet_bytes - copied.header_bytes, copied.trans_id};
   }
   if (done.corrupt || done.too_large) {
     channel.stopped = true;
-    hv.trace(platform::trace_ring(
+    hv.trace(partition::trace_ring(
         current_context_, relid, "inbound", "corrupt", sender.writer().view(), 0, 0,
         done.corrupt ? ring::corrupt_reason_name(*done.corrupt) : "packet larger than the ring"));
   } else if (done.phase == "publish" && done.bytes_published > 0) {
-    hv.trace(platform::trace_ring(current_context_, relid, "inbound", "publish_write",
-                                  sender.writer().view(), done.bytes_published, 0, ""));
+    hv.trace(partition::trace_ring(current_context_, relid, "inbound", "publish_write",
+                                   sender.writer().view(), done.bytes_published, 0, ""));
   } else if (done.phase == "block") {
     const std::uint32_t needed = snapshot(sender.writer().view().control().pending_send_sz);
-    hv.trace(platform::trace_ring(current_context_, relid, "inbound", "pending_send_sz",
-                                  sender.writer().view(), needed, 0,
-                                  "ring full: the sender waits for " + std::to_string(needed) +
-                                      " free bytes and the guest's signal"));
+    hv.trace(partition::trace_ring(current_context_, relid, "inbound", "pending_send_sz",
+                                   sender.writer().view(), needed, 0,
+                                   "ring full: the sender waits for " + std::to_string(needed) +
+                                       " free bytes and the guest's signal"));
   }
   return done.signal_peer;
 }
@@ -756,8 +757,8 @@ bool VmbusServer::send_phase(Channel& channel, Hypervisor& hv) {
 void VmbusServer::finish_send_batch(Channel& channel, Hypervisor& hv) {
   while (!channel.sender->idle()) {
     if (send_phase(channel, hv)) {
-      hv.trace(platform::trace_ring(current_context_, channel.config.child_relid(), "inbound",
-                                    "signal", channel.sender->writer().view(), 0, 0, ""));
+      hv.trace(partition::trace_ring(current_context_, channel.config.child_relid(), "inbound",
+                                     "signal", channel.sender->writer().view(), 0, 0, ""));
       signal_guest(channel, hv);
     }
   }
@@ -833,7 +834,7 @@ std::string VmbusServer::lost_wakeup(const Channel& channel) const {
     return "";
   }
   const std::uint32_t relid = channel.config.child_relid();
-  const platform::RingSender& sender = *channel.sender;
+  const partition::RingSender& sender = *channel.sender;
   const ring::RingView& outgoing = sender.writer().view();
   const std::uint32_t head_bytes = sender.head_packet_bytes();
   const std::uint32_t read_index = snapshot(outgoing.control().read_index);
@@ -849,7 +850,7 @@ std::string VmbusServer::lost_wakeup(const Channel& channel) const {
              " free bytes, enough for its " + std::to_string(needed) + "-byte head packet";
     }
   }
-  const platform::RingReceiver& receiver = *channel.receiver;
+  const partition::RingReceiver& receiver = *channel.receiver;
   const ring::RingView& incoming = receiver.reader().view();
   const std::uint32_t write_index = snapshot(incoming.control().write_index);
   const std::uint32_t read_cursor = receiver.reader().read_cursor();

@@ -14,7 +14,7 @@
 namespace vmbus::host {
 namespace {
 
-using platform::Hypervisor;
+using partition::Hypervisor;
 
 // The bytes of a scenario payload. The runner resolves text, hex and
 // patterns into `raw`; text is accepted as is for hand-built actions.
@@ -107,7 +107,7 @@ std::string VmbusServer::perform_send(const proto::SendAction& action, Hyperviso
   if (channel->stopped) {
     return "channel " + std::to_string(relid) + "'s VSP stopped on a corrupt ring";
   }
-  platform::QueuedPacket packet;
+  partition::QueuedPacket packet;
   if (!payload_bytes(action.payload(), &packet.payload, &error)) {
     return error;
   }
@@ -158,7 +158,7 @@ std::string VmbusServer::perform_send(const proto::SendAction& action, Hyperviso
   const std::uint32_t count = std::max<std::uint32_t>(1, action.count());
   std::uint64_t first_trans_id = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
-    platform::QueuedPacket copy = packet;
+    partition::QueuedPacket copy = packet;
     copy.trans_id = action.has_trans_id() ? action.trans_id() : ++channel->last_trans_id;
     if (i == 0) {
       first_trans_id = copy.trans_id;
@@ -168,7 +168,7 @@ std::string VmbusServer::perform_send(const proto::SendAction& action, Hyperviso
     }
     channel->sender->enqueue(std::move(copy));
   }
-  hv.trace(platform::trace_note(
+  hv.trace(partition::trace_note(
       current_context_,
       "send: " + std::to_string(count) + " packet(s) of " + std::to_string(packet.payload.size()) +
           " bytes queued on channel " + std::to_string(relid) + " from trans_id " +
@@ -215,15 +215,15 @@ std::string VmbusServer::perform_ring_write(const proto::RingWriteAction& action
   if (moves_sender) {
     channel->sender->resync();
   }
-  hv.trace(platform::trace_ring(current_context_, action.child_relid(), ring_name(action.ring()),
-                                "raw_write", view, static_cast<std::uint32_t>(bytes.size()), 0,
-                                std::to_string(bytes.size()) + " bytes at offset " +
-                                    std::to_string(action.offset()) + "; before: " + before +
-                                    "; after: " + ring_words(view)));
+  hv.trace(partition::trace_ring(current_context_, action.child_relid(), ring_name(action.ring()),
+                                 "raw_write", view, static_cast<std::uint32_t>(bytes.size()), 0,
+                                 std::to_string(bytes.size()) + " bytes at offset " +
+                                     std::to_string(action.offset()) + "; before: " + before +
+                                     "; after: " + ring_words(view)));
   if (action.signal()) {
     if (inbound) {
-      hv.trace(platform::trace_ring(current_context_, action.child_relid(), "inbound", "signal",
-                                    view, 0, 0, "scenario"));
+      hv.trace(partition::trace_ring(current_context_, action.child_relid(), "inbound", "signal",
+                                     view, 0, 0, "scenario"));
       signal_guest(*channel, hv);
     } else {
       // The host reads that ring: "interrupting its reader" is a drain pass.
@@ -299,7 +299,7 @@ std::string VmbusServer::perform_raw_packet(const proto::RawPacketAction& action
       .store(view.advance(start, footprint), std::memory_order_release);
   channel->sender->resync();
   channel->last_written = WrittenPacket{payload_index, payload_area, action.trans_id()};
-  hv.trace(platform::trace_ring(
+  hv.trace(partition::trace_ring(
       current_context_, action.child_relid(), "inbound", "raw_packet", view, footprint, 1,
       "type " + std::to_string(type) + " offset8 " + std::to_string(offset8) + " len8 " +
           std::to_string(len8) + " flags " + std::to_string(action.flags()) + " trans_id " +
@@ -307,8 +307,8 @@ std::string VmbusServer::perform_raw_packet(const proto::RawPacketAction& action
           " payload bytes at offset " + std::to_string(start) + "; before: " + before +
           "; after: " + ring_words(view)));
   if (!action.no_signal()) {
-    hv.trace(platform::trace_ring(current_context_, action.child_relid(), "inbound", "signal", view,
-                                  0, 0, "scenario"));
+    hv.trace(partition::trace_ring(current_context_, action.child_relid(), "inbound", "signal",
+                                   view, 0, 0, "scenario"));
     signal_guest(*channel, hv);
   }
   return "";
@@ -336,12 +336,12 @@ std::string VmbusServer::perform_tamper(const proto::TamperAction& action, Hyper
   }
   ring::RingView view(*channel->inbound_memory);
   view.copy_in(last.payload_index, bytes);
-  hv.trace(platform::trace_ring(current_context_, action.child_relid(), "inbound", "tamper", view,
-                                static_cast<std::uint32_t>(bytes.size()), 0,
-                                std::to_string(bytes.size()) +
-                                    " bytes over the payload of trans_id " +
-                                    std::to_string(last.trans_id) + " at offset " +
-                                    std::to_string(last.payload_index) + "; " + ring_words(view)));
+  hv.trace(partition::trace_ring(current_context_, action.child_relid(), "inbound", "tamper", view,
+                                 static_cast<std::uint32_t>(bytes.size()), 0,
+                                 std::to_string(bytes.size()) +
+                                     " bytes over the payload of trans_id " +
+                                     std::to_string(last.trans_id) + " at offset " +
+                                     std::to_string(last.payload_index) + "; " + ring_words(view)));
   return "";
 }
 
@@ -364,13 +364,13 @@ std::string VmbusServer::perform_set_index(const proto::SetIndexAction& action, 
   if (moves_sender) {
     channel->sender->resync();
   }
-  hv.trace(platform::trace_ring(
+  hv.trace(partition::trace_ring(
       current_context_, action.child_relid(), ring_name(action.ring()), "set_index", view, 0, 0,
       std::string(write ? "write_index" : "read_index") + " = " + std::to_string(action.value()) +
           "; before: " + before + "; after: " + ring_words(view)));
   if (action.signal()) {
-    hv.trace(platform::trace_ring(current_context_, action.child_relid(), "inbound", "signal",
-                                  channel->sender->writer().view(), 0, 0, "scenario"));
+    hv.trace(partition::trace_ring(current_context_, action.child_relid(), "inbound", "signal",
+                                   channel->sender->writer().view(), 0, 0, "scenario"));
     signal_guest(*channel, hv);
   }
   return "";

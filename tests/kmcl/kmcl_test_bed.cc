@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "vmbus/ring/layout.h"
 #include "vmbus/ring/ring.h"
-#include "vmbus/ring/wire.h"
 
 namespace vmbus::kmcl::testing {
 

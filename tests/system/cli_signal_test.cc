@@ -115,9 +115,9 @@ TEST(StaleSegments, RunRemovesSegmentsOfDeadRuns) {
   proto::GuestConfig guest;
   guest.mutable_echo()->set_child_relid(1);
   guest.mutable_echo()->set_packets(1);
-  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), guest));
+  const hypervisor::RunResult result = hypervisor::run_simulation(base_config(echo_host(1), guest));
 
-  EXPECT_EQ(result.outcome, hv::RunOutcome::kCompleted);
+  EXPECT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted);
   EXPECT_FALSE(std::filesystem::exists("/dev/shm/" + stale)) << "stale segment not removed";
   EXPECT_TRUE(std::filesystem::exists("/dev/shm/" + live)) << "a live run's segment was removed";
   ::shm_unlink(("/" + live).c_str());

@@ -11,10 +11,10 @@
 
 #include <gtest/gtest.h>
 
-#include "vmbus/hv/child_process.h"
+#include "vmbus/hypervisor/child_process.h"
 #include "vmbus/ipc/asio.h"
 #include "vmbus/ipc/frame.h"
-#include "vmbus/platform/ipc_version.h"
+#include "vmbus/ipc/version.h"
 
 #include "system_test_util.h"
 
@@ -27,7 +27,7 @@ using testing::echo_host;
 
 struct FakeCase {
   const char* mode;
-  hv::RunOutcome outcome;
+  hypervisor::RunOutcome outcome;
   const char* detail;  // must appear in the run's detail
 };
 
@@ -39,27 +39,28 @@ TEST_P(PartitionSendsBadFrames, SimulatorStopsWithAClearOutcome) {
   proto::GuestConfig guest;
   guest.mutable_echo()->set_child_relid(1);
   guest.mutable_echo()->set_packets(10);
-  hv::SimulationConfig config = base_config(echo_host(1), guest);
+  hypervisor::SimulationConfig config = base_config(echo_host(1), guest);
   config.host_binary = VMBUS_FAKE_PARTITION_BINARY;
   config.response_timeout = std::chrono::milliseconds(500);
 
-  const hv::RunResult result = hv::run_simulation(config);
+  const hypervisor::RunResult result = hypervisor::run_simulation(config);
   ::unsetenv("VMBUS_FAKE_PARTITION_MODE");
 
   EXPECT_EQ(result.outcome, c.outcome) << describe(result);
   EXPECT_NE(result.detail.find(c.detail), std::string::npos) << result.detail;
-  EXPECT_EQ(result.exit_code(), hv::kExitSimulatorFailure);
+  EXPECT_EQ(result.exit_code(), hypervisor::kExitSimulatorFailure);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Modes, PartitionSendsBadFrames,
     ::testing::Values(
-        FakeCase{"garbage", hv::RunOutcome::kProtocolError, "malformed"},
-        FakeCase{"oversized", hv::RunOutcome::kProtocolError, "too_large"},
-        FakeCase{"wrong-reply", hv::RunOutcome::kProtocolError, "did not answer Hello"},
-        FakeCase{"hang", hv::RunOutcome::kPartitionHung, "did not answer within 500 ms"},
-        FakeCase{"exit", hv::RunOutcome::kPartitionCrashed, "exited with code 7"},
-        FakeCase{"truncated", hv::RunOutcome::kPartitionCrashed, "vmbus-host exited with code 0"}),
+        FakeCase{"garbage", hypervisor::RunOutcome::kProtocolError, "malformed"},
+        FakeCase{"oversized", hypervisor::RunOutcome::kProtocolError, "too_large"},
+        FakeCase{"wrong-reply", hypervisor::RunOutcome::kProtocolError, "did not answer Hello"},
+        FakeCase{"hang", hypervisor::RunOutcome::kPartitionHung, "did not answer within 500 ms"},
+        FakeCase{"exit", hypervisor::RunOutcome::kPartitionCrashed, "exited with code 7"},
+        FakeCase{"truncated", hypervisor::RunOutcome::kPartitionCrashed,
+                 "vmbus-host exited with code 0"}),
     [](const auto& test_info) {
       std::string name = test_info.param.mode;
       name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
@@ -72,7 +73,7 @@ class PartitionReceivesBadFrames : public ::testing::Test {
   void SetUp() override {
     ipc::LocalSocket child_end(io_);
     boost::asio::local::connect_pair(socket_, child_end);
-    host_ = std::make_unique<hv::ChildProcess>(
+    host_ = std::make_unique<hypervisor::ChildProcess>(
         VMBUS_HOST_BINARY, std::vector<std::string>{"--ipc-fd", "3"}, child_end.native_handle());
   }
 
@@ -86,7 +87,7 @@ class PartitionReceivesBadFrames : public ::testing::Test {
 
   proto::SimToPartition hello() {
     proto::SimToPartition frame;
-    frame.mutable_hello()->set_ipc_version(platform::kIpcVersion);
+    frame.mutable_hello()->set_ipc_version(ipc::kIpcVersion);
     frame.mutable_hello()->set_role(proto::PARTITION_HOST);
     frame.mutable_hello()->set_mode(proto::SCHEDULING_MODE_DETERMINISTIC);
     frame.mutable_hello()->set_segment_name("vmbus-sim-test-missing-segment");
@@ -94,7 +95,7 @@ class PartitionReceivesBadFrames : public ::testing::Test {
   }
 
   // The exit of vmbus-host; it must end by itself (no kill) within 5 s.
-  hv::ChildExit wait_for_exit() {
+  hypervisor::ChildExit wait_for_exit() {
     for (int i = 0; i < 500; ++i) {
       if (auto exit = host_->poll()) {
         return *exit;
@@ -107,19 +108,19 @@ class PartitionReceivesBadFrames : public ::testing::Test {
 
   boost::asio::io_context io_;
   ipc::LocalSocket socket_{io_};
-  std::unique_ptr<hv::ChildProcess> host_;
+  std::unique_ptr<hypervisor::ChildProcess> host_;
 };
 
 TEST_F(PartitionReceivesBadFrames, GarbageFrameEndsThePartitionWithAnError) {
   send_raw(std::string("\x05\x00\x00\x00", 4) + std::string(5, '\xff'));
-  const hv::ChildExit exit = wait_for_exit();
+  const hypervisor::ChildExit exit = wait_for_exit();
   EXPECT_FALSE(exit.signalled) << exit.describe();
   EXPECT_EQ(exit.code, 1);
 }
 
 TEST_F(PartitionReceivesBadFrames, OversizedFrameIsRefusedBeforeAllocating) {
   send_raw(std::string("\xff\xff\xff\xff", 4));
-  const hv::ChildExit exit = wait_for_exit();
+  const hypervisor::ChildExit exit = wait_for_exit();
   EXPECT_FALSE(exit.signalled) << exit.describe();
   EXPECT_EQ(exit.code, 1);
 }
@@ -128,15 +129,15 @@ TEST_F(PartitionReceivesBadFrames, FrameBeforeHelloIsAProtocolError) {
   proto::SimToPartition step;
   step.mutable_step()->set_context("msg");
   send(step);
-  const hv::ChildExit exit = wait_for_exit();
+  const hypervisor::ChildExit exit = wait_for_exit();
   EXPECT_EQ(exit.code, 1) << exit.describe();
 }
 
 TEST_F(PartitionReceivesBadFrames, WrongIpcVersionIsRefused) {
   proto::SimToPartition frame = hello();
-  frame.mutable_hello()->set_ipc_version(platform::kIpcVersion + 1);
+  frame.mutable_hello()->set_ipc_version(ipc::kIpcVersion + 1);
   send(frame);
-  const hv::ChildExit exit = wait_for_exit();
+  const hypervisor::ChildExit exit = wait_for_exit();
   EXPECT_EQ(exit.code, 1) << exit.describe();
 }
 
@@ -152,7 +153,7 @@ TEST_F(PartitionReceivesBadFrames, MissingSegmentIsAStartFailure) {
 
 TEST_F(PartitionReceivesBadFrames, ClosedConnectionEndsThePartition) {
   socket_.close();
-  const hv::ChildExit exit = wait_for_exit();
+  const hypervisor::ChildExit exit = wait_for_exit();
   EXPECT_EQ(exit.code, 1) << exit.describe();
 }
 

@@ -18,7 +18,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "vmbus/hv/simulation.h"
+#include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/config.pb.h"
 #include "vmbus/proto/scenario.pb.h"
 #include "vmbus/wire/messages.h"
@@ -122,12 +122,12 @@ ScriptStep later(proto::Step step, std::uint64_t after_us = 200) {
 }
 
 struct ScenarioRun {
-  hv::RunResult result;
+  hypervisor::RunResult result;
   std::vector<proto::TraceRecord> records;
   std::vector<std::string> errors;
 
   std::string final_value(const std::string& key) const {
-    return hv::find_value(result.guest_final, key).value_or("<absent>");
+    return hypervisor::find_value(result.guest_final, key).value_or("<absent>");
   }
 
   // The driver's callbacks whose names are in `only` (all if empty), as
@@ -193,11 +193,11 @@ struct ScenarioRun {
 ScenarioRun run_scenario(const proto::HostConfig& host, const proto::GuestConfig& guest,
                          std::vector<ScriptStep> steps, std::uint64_t seed = 1) {
   TestScript script(std::move(steps));
-  hv::SimulationConfig config = base_config(host, guest, seed);
+  hypervisor::SimulationConfig config = base_config(host, guest, seed);
   config.script = &script;
   config.time_limit_ns = 1'000'000'000;  // 1 s simulated
   ScenarioRun out;
-  out.result = hv::run_simulation(config);
+  out.result = hypervisor::run_simulation(config);
   out.records = script.records();
   out.errors = script.errors();
   return out;
@@ -232,7 +232,7 @@ TEST(ScenarioGuestSend, CompletionRequestedFromACompletingVspEndsWithStatusSucce
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_COMPLETE), scenario_guest(),
                                      {once_started(guest_send(2, true))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   ASSERT_TRUE(r.result.final_reports);
   EXPECT_THAT(r.errors, ElementsAre(""));
   // trans_ids 1 and 2; the VSP answers with an empty VM_PKT_COMP.
@@ -254,7 +254,7 @@ TEST(ScenarioGuestSend, OpenSequenceIsTracedAsDriverCallbacksAtPassive) {
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_COMPLETE), scenario_guest(),
                                      {once_started(guest_send(1, true))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks(kStateCallbacks),
               ElementsAre("Opened PASSIVE", "Started PASSIVE", "PostStarted PASSIVE"));
   EXPECT_EQ(r.context_of("Opened"), "kmcl/1/passive");
@@ -267,7 +267,7 @@ TEST(ScenarioGuestSend, EchoedPacketsComeBackThroughProcessPacketAtDispatch) {
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                                      {once_started(guest_send(3, false))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(
       r.callbacks({"ProcessPacket", "ProcessingComplete"}),
       ElementsAre("ProcessPacket #0 DISPATCH complete", "ProcessPacket #1 DISPATCH complete",
@@ -288,7 +288,7 @@ TEST(ScenarioGuestSend, SynchronousRequestGetsItsAnswerOnADriverThread) {
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                                      {once_started(synchronous_send(0))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   // The echo VSP answers with the request's 16 bytes.
   EXPECT_THAT(r.completions(), ElementsAre("1 STATUS_SUCCESS 16"));
   bool from_thread = false;
@@ -305,7 +305,7 @@ TEST(ScenarioGuestSend, SynchronousRequestNobodyAnswersTimesOutWithStatusCancell
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_DISCARD), scenario_guest(),
                                      {once_started(synchronous_send(50))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.completions(), ElementsAre("1 STATUS_CANCELLED 0"));
   EXPECT_EQ(r.final_value("kmcl.1.sends_in_flight"), "0");
   expect_oracles_quiet(r);
@@ -317,7 +317,7 @@ TEST(ScenarioGuestSend, ExternalPagesGoWithTheSendAndComeBackWhenItCompletes) {
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_COMPLETE), scenario_guest(),
                                      {once_started(send)});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.errors, ElementsAre(""));
   EXPECT_THAT(r.completions(), ElementsAre("1 STATUS_SUCCESS 0", "2 STATUS_SUCCESS 0"));
   EXPECT_EQ(r.final_value("kmcl.1.packets_sent"), "2");
@@ -338,7 +338,7 @@ TEST(ScenarioGuestSend, RefusesAGuestTransIdAndAChannelWithoutADriver) {
                                      {once_started(with_trans_id), later(unknown_channel, 1),
                                       later(op_unknown_channel, 1), later(bad_policy, 1)});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.errors,
               ElementsAre("the guest's KMCL chooses its own trans_id; a guest send cannot set one",
                           "no KMCL driver on channel 7", "no KMCL driver on channel 7",
@@ -353,7 +353,7 @@ TEST(ScenarioChannelOp, PauseSuspendsOnADriverThreadAndLeavesEchoesInTheRing) {
       host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
       {once_started(channel_op(proto::ChannelOpAction::PAUSE)), later(guest_send(2, false))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.errors, ElementsAre("", ""));
   EXPECT_THAT(r.callbacks(kStateCallbacks), ElementsAre("Opened PASSIVE", "Started PASSIVE",
                                                         "PostStarted PASSIVE", "Suspend PASSIVE"));
@@ -371,7 +371,7 @@ TEST(ScenarioChannelOp, StartAfterPauseDeliversWhatWaitedInTheRing) {
                    {once_started(channel_op(proto::ChannelOpAction::PAUSE)),
                     later(guest_send(2, false)), later(channel_op(proto::ChannelOpAction::START))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks(kStateCallbacks),
               ElementsAre("Opened PASSIVE", "Started PASSIVE", "PostStarted PASSIVE",
                           "Suspend PASSIVE", "Started PASSIVE", "PostStarted PASSIVE"));
@@ -386,7 +386,7 @@ TEST(ScenarioChannelOp, DisableClosesTheChannelOnTheWireAndFreesItsRings) {
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                                      {once_started(channel_op(proto::ChannelOpAction::DISABLE))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks(kStateCallbacks),
               ElementsAre("Opened PASSIVE", "Started PASSIVE", "PostStarted PASSIVE",
                           "Suspend PASSIVE", "Closed PASSIVE"));
@@ -408,7 +408,7 @@ TEST(ScenarioChannelOp, EnableAfterDisableReopensWithANewGpadlAndTheChannelWorks
                                  return is_driver_record(record, "PostStarted");
                                }}});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.errors, ElementsAre("", "", ""));
   EXPECT_THAT(
       r.callbacks(kStateCallbacks),
@@ -429,7 +429,7 @@ TEST(ScenarioChannelOp, LeftOutstandingPacketsStayUntilCompleteOutstanding) {
       run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                    {once_started(default_policy(proto::DriverAction::KIND_LEAVE_OUTSTANDING)),
                     later(guest_send(2, false), 1)});
-  ASSERT_EQ(kept.result.outcome, hv::RunOutcome::kCompleted) << describe_run(kept);
+  ASSERT_EQ(kept.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(kept);
   EXPECT_THAT(kept.callbacks({"ProcessPacket"}),
               ElementsAre("ProcessPacket #0 DISPATCH outstanding",
                           "ProcessPacket #1 DISPATCH outstanding"));
@@ -443,7 +443,8 @@ TEST(ScenarioChannelOp, LeftOutstandingPacketsStayUntilCompleteOutstanding) {
                    {once_started(default_policy(proto::DriverAction::KIND_LEAVE_OUTSTANDING)),
                     later(guest_send(2, false), 1),
                     later(channel_op(proto::ChannelOpAction::COMPLETE_OUTSTANDING, 0))});
-  ASSERT_EQ(completed.result.outcome, hv::RunOutcome::kCompleted) << describe_run(completed);
+  ASSERT_EQ(completed.result.outcome, hypervisor::RunOutcome::kCompleted)
+      << describe_run(completed);
   EXPECT_EQ(completed.final_value("kmcl.1.outstanding"), "0");
   EXPECT_EQ(completed.final_value("kmcl.1.completed"), "2");
   EXPECT_EQ(completed.final_value("kmcl.1.live_packets"), "0");
@@ -456,7 +457,7 @@ TEST(ScenarioChannelOp, QuotaAndPassiveDeliveryAreSetFromADriverThread) {
       {once_started(channel_op(proto::ChannelOpAction::SET_PASSIVE, 1)),
        later(channel_op(proto::ChannelOpAction::SET_QUOTA, 1)), later(guest_send(2, false))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket"}), ElementsAre("ProcessPacket #0 PASSIVE complete",
                                                           "ProcessPacket #1 PASSIVE complete"));
   EXPECT_EQ(r.final_value("kmcl.1.completed"), "2");
@@ -469,7 +470,7 @@ TEST(ScenarioChannelOp, DisableEndsAWaitingSynchronousRequestWithDeviceRemoved) 
       host_with(proto::VspConfig::KIND_DISCARD), scenario_guest(),
       {once_started(synchronous_send(0)), later(channel_op(proto::ChannelOpAction::DISABLE))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.completions(), ElementsAre("1 STATUS_DEVICE_REMOVED 0"));
   EXPECT_EQ(r.final_value("kmcl.1.channel_state"), "disabled");
   expect_oracles_quiet(r);
@@ -483,7 +484,7 @@ TEST(ScenarioChannelOp, DisableWaitsForPacketsTheDriverKeepsAndTheRunEndsQuietly
       {once_started(default_policy(proto::DriverAction::KIND_LEAVE_OUTSTANDING)),
        later(guest_send(1, false), 1), later(channel_op(proto::ChannelOpAction::DISABLE))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks(kStateCallbacks), ElementsAre("Opened PASSIVE", "Started PASSIVE",
                                                         "PostStarted PASSIVE", "Suspend PASSIVE"));
   EXPECT_EQ(r.final_value("kmcl.1.channel_state"), "closing");
@@ -507,7 +508,7 @@ TEST(ScenarioPolicy, PacketDequeuedBehindADeferredOneWaitsForItAtPassive) {
       run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                    {once_started(defer_packet(1)), later(guest_send(3, false), 1)}, /*seed=*/2);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket", "ProcessingComplete"}),
               ElementsAre("ProcessPacket #0 DISPATCH complete", "ProcessPacket #1 DISPATCH defer",
                           "ProcessPacket #1 PASSIVE complete", "ProcessPacket #2 PASSIVE complete",
@@ -524,7 +525,7 @@ TEST(ScenarioPolicy, DispatchDeliveryResumesOnceTheDeferredPacketWasRedelivered)
       run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                    {once_started(defer_packet(1)), later(guest_send(3, false), 1)}, /*seed=*/1);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket", "ProcessingComplete"}),
               ElementsAre("ProcessPacket #0 DISPATCH complete", "ProcessPacket #1 DISPATCH defer",
                           "ProcessPacket #1 PASSIVE complete", "ProcessPacket #2 DISPATCH complete",
@@ -540,7 +541,7 @@ TEST(ScenarioPolicy, DeferralKeepsFifoOnEverySchedule) {
     const ScenarioRun r =
         run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                      {once_started(defer_packet(1)), later(guest_send(3, false), 1)}, seed);
-    ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+    ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
     bool dequeued_behind = false;  // #2 dequeued before #1 came back
     bool redelivered = false;
     for (const proto::TraceRecord& record : r.records) {
@@ -566,7 +567,7 @@ TEST(ScenarioPolicy, FailStopsTheQueueAndLeavesTheRestInTheRing) {
                                      {once_started(default_policy(proto::DriverAction::KIND_FAIL)),
                                       later(guest_send(3, false), 1)});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_EQ(r.callbacks({"ProcessPacket"}).front(), "ProcessPacket #0 DISPATCH fail");
   EXPECT_EQ(r.final_value("kmcl.1.queue_state"), "stopped_by_fail");
   EXPECT_EQ(r.final_value("kmcl.1.stop_reason"), "VmbChannelPacketFail of packet #0");
@@ -583,7 +584,7 @@ TEST(ScenarioPolicy, FailEscalatedToACloseClosesTheChannelOnTheWire) {
                                      {once_started(default_policy(proto::DriverAction::KIND_FAIL)),
                                       later(guest_send(1, false), 1)});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket"}), ElementsAre("ProcessPacket #0 DISPATCH fail"));
   EXPECT_EQ(r.to_host(wire::MessageType::kCloseChannel), 1);
   EXPECT_EQ(r.to_host(wire::MessageType::kGpadlTeardown), 1);
@@ -603,7 +604,7 @@ TEST(ScenarioPolicy, PayloadPrefixRuleChoosesTheActionOnEveryDelivery) {
       run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                    {once_started(policy), later(guest_send(1, false), 1), later(other)});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   // The default payload is 16 counting bytes: the prefix rule keeps it.
   EXPECT_THAT(r.callbacks({"ProcessPacket"}), ElementsAre("ProcessPacket #0 DISPATCH outstanding",
                                                           "ProcessPacket #1 DISPATCH complete"));
@@ -622,7 +623,7 @@ TEST(ScenarioOracle, DroppedInterruptLeavesDataInTheRingAndIsALostWakeup) {
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                                      {once_started(drop), later(guest_send(1, false), 1)});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket"}), IsEmpty());
   // One 16-byte payload: 16-byte descriptor + payload + 8-byte trailer.
   EXPECT_EQ(r.final_value("oracle.lost_wakeup.1"),
@@ -641,7 +642,7 @@ TEST(ScenarioOracle, SendsQueuedBehindAFullRingAreBackPressureNotALostWakeup) {
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_SINK_STALLED), guest,
                                      {once_started(guest_send(300, false))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_EQ(r.final_value("kmcl.1.packets_sent"), "102");
   EXPECT_EQ(r.final_value("kmcl.1.queued_sends"), "198");
   EXPECT_EQ(r.final_value("kmcl.1.outgoing.pending_send_sz_sets"), "1");
@@ -653,7 +654,7 @@ TEST(ScenarioFinalReport, HasEveryDocumentedKey) {
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                                      {once_started(guest_send(1, true))});
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   for (const char* key : {"channel_state",
                           "queue_state",
                           "stop_reason",
@@ -708,7 +709,7 @@ TEST(ScenarioWithHostSend, DeferredHostPacketIsRedeliveredAtPassiveBeforeThoseBe
     GTEST_SKIP() << "the host does not carry out scenario actions yet";
   }
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.errors, ElementsAre("", ""));
   EXPECT_THAT(r.callbacks({"ProcessPacket", "ProcessingComplete"}),
               ElementsAre("ProcessPacket #0 DISPATCH complete", "ProcessPacket #1 DISPATCH defer",
@@ -728,7 +729,7 @@ TEST(ScenarioWithHostSend, PausedGuestLeavesHostPacketsInTheRingUntilStart) {
     GTEST_SKIP() << "the host does not carry out scenario actions yet";
   }
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket"}), ElementsAre("ProcessPacket #0 DISPATCH complete",
                                                           "ProcessPacket #1 DISPATCH complete"));
   expect_oracles_quiet(r);
@@ -742,7 +743,7 @@ TEST(ScenarioWithHostSend, RescindEndsSendsInFlightWithDeviceRemovedAndFreesTheR
     GTEST_SKIP() << "the host does not carry out scenario actions yet";
   }
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.completions(), ElementsAre("1 STATUS_DEVICE_REMOVED 0"));
   EXPECT_THAT(r.callbacks(kStateCallbacks),
               ElementsAre("Opened PASSIVE", "Started PASSIVE", "PostStarted PASSIVE",
@@ -769,7 +770,7 @@ TEST(ScenarioWithHostSend, ExternalDataPendsThenIsFetchedAtPassive) {
     GTEST_SKIP() << "the host does not carry out scenario actions yet";
   }
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket"}),
               ElementsAre("ProcessPacket #0 DISPATCH external-data-pending",
                           "ProcessPacket #0 PASSIVE external-data"));
@@ -788,7 +789,7 @@ TEST(ScenarioWithHostSend, CompletionTextAnswersTheHostsRequest) {
     GTEST_SKIP() << "the host does not carry out scenario actions yet";
   }
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << describe_run(r);
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket"}), ElementsAre("ProcessPacket #0 DISPATCH complete"));
   EXPECT_EQ(r.final_value("kmcl.1.completions_sent"), "1");
   expect_oracles_quiet(r);

@@ -10,9 +10,9 @@
 
 #include <gtest/gtest.h>
 
-#include "vmbus/hv/simulation.h"
+#include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/config.pb.h"
-#include "vmbus/ring/wire.h"
+#include "vmbus/ring/layout.h"
 
 #include "script_test_util.h"
 #include "system_test_util.h"
@@ -50,12 +50,12 @@ proto::GuestConfig guest_config(const proto::DriverAction& action = {}, std::uin
 }
 
 struct HostRun {
-  hv::RunResult result;
+  hypervisor::RunResult result;
   std::vector<proto::TraceRecord> records;
   std::vector<std::string> errors;
 
   std::string host(const std::string& key) const {
-    return hv::find_value(result.host_final, key).value_or("<missing " + key + ">");
+    return hypervisor::find_value(result.host_final, key).value_or("<missing " + key + ">");
   }
 
   std::vector<proto::CompletionEvent> completions() const {
@@ -104,11 +104,11 @@ struct HostRun {
 
 HostRun run_script(const proto::HostConfig& host, const proto::GuestConfig& guest,
                    TestScript& script) {
-  hv::SimulationConfig config = base_config(host, guest);
+  hypervisor::SimulationConfig config = base_config(host, guest);
   config.script = &script;
   config.time_limit_ns = 1'000'000'000;  // 1 s simulated
   HostRun out;
-  out.result = hv::run_simulation(config);
+  out.result = hypervisor::run_simulation(config);
   out.records = script.take_records();
   out.errors = script.errors();
   return out;
@@ -223,7 +223,7 @@ TEST(ScenarioHost, SendsWithCompletionAreCompletedInOrderWithCountingTransIds) {
   script.at(kOpenUs, host_send(3, true));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   ASSERT_TRUE(r.result.final_reports);
   expect_no_step_errors(r);
   const std::vector<proto::CompletionEvent> completions = r.completions();
@@ -255,7 +255,7 @@ TEST(ScenarioHost, SendCarriesTheGivenTransIdAndTheCounterGoesOn) {
   script.at(kOpenUs + 400, host_send(1, false));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   const std::vector<proto::CompletionEvent> completions = r.completions();
   ASSERT_EQ(completions.size(), 3u) << r.describe();
@@ -275,7 +275,7 @@ TEST(ScenarioHost, CompletionCarriesTheGuestsCompletionPayloadSize) {
   script.at(kOpenUs, host_send(1, true));
   const HostRun r = run_script(host_config(), guest_config(action), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   const std::vector<proto::CompletionEvent> completions = r.completions();
   ASSERT_EQ(completions.size(), 1u) << r.describe();
   EXPECT_EQ(completions[0].status(), "STATUS_SUCCESS");
@@ -289,7 +289,7 @@ TEST(ScenarioHost, ExternalPagesSendAGpaDirectPacketTheGuestAccepts) {
   script.at(kOpenUs, step);
   const HostRun r = run_script(host_config(), guest_config(), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   EXPECT_TRUE(r.kmcl("protocol_error").empty()) << r.kmcl("protocol_error")[0].detail();
   ASSERT_EQ(r.completions().size(), 1u) << r.describe();
@@ -314,7 +314,7 @@ HostRun run_guest_packets(proto::VspConfig::Kind kind) {
 TEST(ScenarioHost, CompleteKindAnswersOnlyRequestsWithAnEmptyCompletion) {
   const HostRun r = run_guest_packets(proto::VspConfig::KIND_COMPLETE);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   EXPECT_EQ(r.host("host.1.packets_received"), "2");
   EXPECT_EQ(r.host("host.1.packets_sent"), "1");
@@ -333,7 +333,7 @@ TEST(ScenarioHost, CompleteKindAnswersOnlyRequestsWithAnEmptyCompletion) {
 TEST(ScenarioHost, DiscardKindReadsEverythingAndAnswersNothing) {
   const HostRun r = run_guest_packets(proto::VspConfig::KIND_DISCARD);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   EXPECT_EQ(r.host("host.1.packets_received"), "2");
   EXPECT_EQ(r.host("host.1.packets_sent"), "0");
@@ -346,7 +346,7 @@ TEST(ScenarioHost, DiscardKindReadsEverythingAndAnswersNothing) {
 TEST(ScenarioHost, EchoKindStillEchoesAndCompletes) {
   const HostRun r = run_guest_packets(proto::VspConfig::KIND_ECHO);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   EXPECT_EQ(r.host("host.1.packets_received"), "2");
   EXPECT_EQ(r.host("host.1.packets_sent"), "2");
   expect_oracles_quiet(r);
@@ -359,7 +359,7 @@ TEST(ScenarioHost, RawPacketWithLen8BelowOffset8IsAGuestProtocolError) {
   script.at(kOpenUs, raw_packet(2, 1, "payload!"));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   const std::vector<proto::KmclRecord> errors = r.kmcl("protocol_error");
   ASSERT_EQ(errors.size(), 1u) << r.describe();
@@ -378,7 +378,7 @@ TEST(ScenarioHost, RawPacketWithHonestFieldsIsDeliveredAndTheSenderFollowsIt) {
   script.at(kOpenUs + 200, host_send(1, true));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   EXPECT_TRUE(r.kmcl("protocol_error").empty()) << r.describe();
   // The raw packet (32 bytes) and then the sender's packet right behind it.
@@ -392,7 +392,7 @@ TEST(ScenarioHost, WriteIndexOutOfRangeIsAGuestProtocolError) {
   script.at(kOpenUs, set_write_index(kDataBytes + 8));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   const std::vector<proto::KmclRecord> errors = r.kmcl("protocol_error");
   ASSERT_EQ(errors.size(), 1u) << r.describe();
@@ -416,7 +416,7 @@ TEST(ScenarioHost, TamperAfterDeliveryChangesTheRingButNotWhatTheGuestRead) {
   }());
   const HostRun r = run_script(host_config(), guest_config(), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   EXPECT_TRUE(r.kmcl("protocol_error").empty());
   ASSERT_EQ(r.completions().size(), 1u);
@@ -451,7 +451,7 @@ TEST(ScenarioHost, BadActionsAreRefusedWithAReason) {
   script.at(kOpenUs + 200, channel_op(proto::ChannelOpAction::RESCIND));
   const HostRun r = run_script(host_config(), guest_config(), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   ASSERT_EQ(r.errors.size(), 6u) << r.describe();
   EXPECT_EQ(r.errors[0],
             "ring_write of 8 bytes at offset 12284 does not fit the 12288-byte data area of the "
@@ -496,7 +496,7 @@ TEST(ScenarioHost, AFullRingBlocksTheSenderUntilTheGuestSignals) {
   TestScript script;
   const HostRun r = run_full_ring(script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   const std::vector<proto::RingEvent> blocked = r.host_ring("pending_send_sz");
   ASSERT_FALSE(blocked.empty()) << r.describe();
@@ -521,7 +521,7 @@ TEST(ScenarioHost, ADroppedSpaceSignalIsReportedAsALostWakeup) {
   script.at(kOpenUs - 1, drop);
   const HostRun r = run_full_ring(script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   EXPECT_EQ(r.host("host.1.send_blocked"), "1");
   EXPECT_NE(r.host("host.1.pending_transactions"), "0");
   EXPECT_EQ(r.host("oracle.lost_wakeup.host.1")
@@ -537,7 +537,7 @@ TEST(ScenarioHost, TheSameScriptAndSeedGiveTheSameTrace) {
     TestScript script;
     script.at(kOpenUs, raw_packet(2, 3, "payload!"));
     const HostRun r = run_full_ring(script);
-    ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+    ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
     std::string trace;
     for (const proto::TraceRecord& record : r.records) {
       trace += record.SerializeAsString();
@@ -555,7 +555,7 @@ TEST(ScenarioHost, RescindEndsPendingTransactionsWithDeviceRemoved) {
   script.at(kOpenUs + 500, channel_op(proto::ChannelOpAction::RESCIND));
   const HostRun r = run_script(host_config(), guest_config(keep), script);
 
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
   const std::vector<proto::CompletionEvent> completions = r.completions();
   ASSERT_EQ(completions.size(), 2u) << r.describe();
@@ -584,7 +584,7 @@ TEST(ScenarioHost, GuestCloseEndsPendingTransactionsWithCancelled) {
   if (!r.errors[0].empty() || !r.errors[2].empty()) {
     GTEST_SKIP() << "the guest does not carry out PAUSE and DISABLE yet: " << r.describe();
   }
-  ASSERT_EQ(r.result.outcome, hv::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   const std::vector<proto::CompletionEvent> completions = r.completions();
   ASSERT_EQ(completions.size(), 2u) << r.describe();
   EXPECT_EQ(completions[0].trans_id(), 1u);

@@ -1,5 +1,5 @@
 // A scenario timeline for the system tests that drive the partitions'
-// scenario actions directly through hv::RunScript (no scenario file, no
+// scenario actions directly through hypervisor::RunScript (no scenario file, no
 // runner): steps at fixed times or after trace events.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "vmbus/hv/simulation.h"
+#include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/scenario.pb.h"
 #include "vmbus/proto/trace.pb.h"
 
@@ -27,7 +27,7 @@ struct ScriptStep {
 
 // A scenario timeline for system tests: the steps above, every trace record
 // kept, every partition refusal kept.
-class TestScript final : public hv::RunScript {
+class TestScript final : public hypervisor::RunScript {
  public:
   TestScript() = default;
   explicit TestScript(std::vector<ScriptStep> steps)
@@ -47,15 +47,15 @@ class TestScript final : public hv::RunScript {
     }
   }
 
-  std::optional<hv::DueStep> due(std::uint64_t now_ns) override {
+  std::optional<hypervisor::DueStep> due(std::uint64_t now_ns) override {
     if (!armed_at_ns_ && next_ < steps_.size() && !steps_[next_].wait_for) {
       armed_at_ns_ = at_ns_[next_] ? *at_ns_[next_] : last_done_ns_ + steps_[next_].after_us * 1000;
     }
     if (!armed_at_ns_ || *armed_at_ns_ > now_ns) {
       return std::nullopt;
     }
-    return hv::DueStep{&steps_[next_].step, static_cast<std::uint32_t>(next_ + 1),
-                       "test step " + std::to_string(next_ + 1)};
+    return hypervisor::DueStep{&steps_[next_].step, static_cast<std::uint32_t>(next_ + 1),
+                               "test step " + std::to_string(next_ + 1)};
   }
 
   void step_done(std::uint64_t now_ns, const std::string& error) override {

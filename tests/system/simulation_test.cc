@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vmbus/hv/trace_reader.h"
+#include "vmbus/trace/reader.h"
 #include "vmbus/wire/messages.h"
 #include "vmbus/wire/versions.h"
 
@@ -60,7 +60,7 @@ bool process_alive(int pid) {
   return pid > 0 && ::kill(pid, 0) == 0;
 }
 
-int count_messages(const hv::TraceFile& trace, proto::MessageEvent::Stage stage,
+int count_messages(const trace::TraceFile& trace, proto::MessageEvent::Stage stage,
                    wire::MessageType type, proto::Partition to = proto::PARTITION_UNSPECIFIED) {
   int count = 0;
   for (const proto::TraceRecord& record : trace.records) {
@@ -73,7 +73,7 @@ int count_messages(const hv::TraceFile& trace, proto::MessageEvent::Stage stage,
   return count;
 }
 
-int count_ignored(const hv::TraceFile& trace, proto::Partition partition) {
+int count_ignored(const trace::TraceFile& trace, proto::Partition partition) {
   int count = 0;
   for (const proto::TraceRecord& record : trace.records) {
     if (record.partition() == partition && record.has_message() &&
@@ -84,20 +84,21 @@ int count_ignored(const hv::TraceFile& trace, proto::Partition partition) {
   return count;
 }
 
-hv::TraceFile run_and_read_trace(hv::SimulationConfig config, const std::string& name,
-                                 hv::RunResult* result) {
+trace::TraceFile run_and_read_trace(hypervisor::SimulationConfig config, const std::string& name,
+                                    hypervisor::RunResult* result) {
   config.trace_path = temp_path(name);
-  *result = hv::run_simulation(config);
-  hv::TraceReadResult read = hv::read_trace(config.trace_path);
+  *result = hypervisor::run_simulation(config);
+  trace::TraceReadResult read = trace::read_trace(config.trace_path);
   EXPECT_TRUE(read.ok) << read.error;
   std::filesystem::remove(config.trace_path);
   return read.trace;
 }
 
 TEST(Simulation, ChannelComesUpAndEchoesPackets) {
-  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), echo_guest(1000)));
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(echo_host(1), echo_guest(1000)));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
   EXPECT_EQ(result.guest_value("version"), "5.3");
   EXPECT_EQ(result.guest_value("packets_echoed"), "1000");
@@ -111,12 +112,12 @@ class VersionNegotiation : public ::testing::TestWithParam<std::uint32_t> {};
 
 TEST_P(VersionNegotiation, GuestSettlesOnTheHostsHighestVersion) {
   const std::uint32_t host_max = GetParam();
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(echo_host(1, host_max), echo_guest(10)),
                          "version-" + std::to_string(host_max), &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("version"), wire::version_number_text(host_max));
   EXPECT_EQ(result.guest_value("packets_echoed"), "10");
   // One INITIATE_CONTACT reaches the host per version tried on a connection
@@ -155,20 +156,20 @@ INSTANTIATE_TEST_SUITE_P(EveryVersion, VersionNegotiation,
 TEST(VersionNegotiation, GuestCappedBelowTheHostUsesItsOwnCap) {
   proto::GuestConfig guest = echo_guest(10);
   guest.set_max_version(wire::kVersionWin8);  // 2.4 only
-  const hv::RunResult result =
-      hv::run_simulation(base_config(echo_host(1, wire::kVersionWin10V5_3), guest));
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(echo_host(1, wire::kVersionWin10V5_3), guest));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok");
   EXPECT_EQ(result.guest_value("version"), "2.4");
 }
 
 TEST(VersionNegotiation, GuestReportsFailureWhenNoVersionIsShared) {
   // A Windows 7 host (1.1) accepts none of the versions a modern guest asks for.
-  const hv::RunResult result =
-      hv::run_simulation(base_config(echo_host(1, wire::kVersionWin7), echo_guest(10)));
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(echo_host(1, wire::kVersionWin7), echo_guest(10)));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"),
             "failed: the host accepted none of the protocol versions");
   EXPECT_EQ(result.guest_value("packets_echoed"), "0");
@@ -178,11 +179,11 @@ TEST(VersionNegotiation, GuestReportsFailureWhenNoVersionIsShared) {
 
 TEST(Channels, SixtyFourChannelsAreOfferedAndOpened) {
   proto::GuestConfig guest = echo_guest(64, 64);
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(echo_host(64), guest), "sixty-four", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("channels_offered"), "64");
   EXPECT_EQ(result.guest_value("channels_open"), "64");
   EXPECT_EQ(result.guest_value("packets_echoed"), "64");
@@ -209,11 +210,11 @@ TEST(Channels, SixtyFourChannelsAreOfferedAndOpened) {
 TEST(Channels, LargeGpadlNeedsSeveralBodyMessages) {
   proto::GuestConfig guest = echo_guest(200);
   guest.set_ring_pages(64);  // 128 pages: a header with 26 PFNs and 4 bodies of 28 or fewer
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(echo_host(1), guest), "gpadl", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("packets_echoed"), "200");
   EXPECT_EQ(
       count_messages(trace, proto::MessageEvent::STAGE_POSTED, wire::MessageType::kGpadlHeader), 1);
@@ -227,11 +228,11 @@ TEST(Channels, LargeGpadlNeedsSeveralBodyMessages) {
 TEST(Channels, CloseAndReopenThenEcho) {
   proto::GuestConfig guest = echo_guest(500);
   guest.set_reopen_cycles(3);
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(echo_host(2), guest), "reopen", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("opens"), "8");  // two channels, four opens each
   EXPECT_EQ(result.guest_value("packets_echoed"), "500");
   EXPECT_EQ(
@@ -246,11 +247,11 @@ TEST(Channels, RescindWhileOpening) {
   proto::HostConfig host = echo_host(2);
   host.mutable_channels(0)->set_rescind_on_open(true);
   proto::GuestConfig guest = echo_guest(100, 2);
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(host, guest), "rescind-opening", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("rescinds"), "1");
   EXPECT_EQ(result.guest_value("packets_echoed"), "100") << "the other channel still works";
   EXPECT_EQ(
@@ -263,10 +264,11 @@ TEST(Channels, RescindWhileOpen) {
   host.mutable_channels(0)->set_rescind_after_packets(300);
   proto::GuestConfig guest = echo_guest(100'000);
   guest.set_expect_rescinds(1);
-  hv::RunResult result;
-  const hv::TraceFile trace = run_and_read_trace(base_config(host, guest), "rescind-open", &result);
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
+      run_and_read_trace(base_config(host, guest), "rescind-open", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
   EXPECT_EQ(result.guest_value("rescinds"), "1");
   EXPECT_EQ(count_messages(trace, proto::MessageEvent::STAGE_POSTED,
@@ -281,11 +283,11 @@ TEST(Channels, ModifyChannelRoundTripsAndUnload) {
   proto::GuestConfig guest = echo_guest(100);
   guest.set_message_pings(50);
   guest.set_unload_at_end(true);
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(echo_host(1), guest), "pings", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("message_pings"), "50");
   EXPECT_EQ(result.guest_value("packets_echoed"), "100");
   EXPECT_EQ(count_messages(trace, proto::MessageEvent::STAGE_DELIVERED,
@@ -299,11 +301,11 @@ TEST(Channels, ModifyChannelRoundTripsAndUnload) {
 TEST(Channels, HypercallProbesAreAnsweredByTheHypervisorAlone) {
   proto::GuestConfig guest;
   guest.set_hypercall_probes(20);
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(echo_host(1), guest), "probes", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("hypercall_probes"), "20");
   // Each probe is refused by the hypervisor and never reaches the host.
   EXPECT_EQ(
@@ -317,10 +319,10 @@ TEST(Channels, HypercallProbesAreAnsweredByTheHypervisorAlone) {
 TEST(Channels, ModifyChannelPingsNeedProtocol53) {
   proto::GuestConfig guest = echo_guest(0);
   guest.set_message_pings(5);
-  const hv::RunResult result =
-      hv::run_simulation(base_config(echo_host(1, wire::kVersionWin10V5_2), guest));
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(echo_host(1, wire::kVersionWin10V5_2), guest));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"),
             "failed: message pings need an open channel and protocol 5.3");
 }
@@ -330,9 +332,9 @@ TEST(Channels, ModifyChannelPingsNeedProtocol53) {
 TEST(Traffic, HundredThousandPacketsEchoedDeterministically) {
   proto::GuestConfig guest = echo_guest(100'000);
   guest.mutable_echo()->set_window(64);
-  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), guest));
+  const hypervisor::RunResult result = hypervisor::run_simulation(base_config(echo_host(1), guest));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
   EXPECT_EQ(result.guest_value("packets_echoed"), "100000");
 }
@@ -340,11 +342,11 @@ TEST(Traffic, HundredThousandPacketsEchoedDeterministically) {
 TEST(Traffic, HundredThousandPacketsEchoedFreeRunning) {
   proto::GuestConfig guest = echo_guest(100'000);
   guest.mutable_echo()->set_window(64);
-  hv::SimulationConfig config = base_config(echo_host(1), guest);
+  hypervisor::SimulationConfig config = base_config(echo_host(1), guest);
   config.mode = proto::SCHEDULING_MODE_FREE_RUNNING;
-  const hv::RunResult result = hv::run_simulation(config);
+  const hypervisor::RunResult result = hypervisor::run_simulation(config);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
   EXPECT_EQ(result.guest_value("packets_echoed"), "100000");
 }
@@ -352,9 +354,9 @@ TEST(Traffic, HundredThousandPacketsEchoedFreeRunning) {
 TEST(Traffic, CompletionsCarryTheSendersTransactionId) {
   proto::GuestConfig guest = echo_guest(2000);
   guest.mutable_echo()->set_request_completions(true);
-  const hv::RunResult result = hv::run_simulation(base_config(echo_host(1), guest));
+  const hypervisor::RunResult result = hypervisor::run_simulation(base_config(echo_host(1), guest));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
   EXPECT_EQ(result.guest_value("packets_echoed"), "2000");
 }
@@ -364,11 +366,11 @@ TEST(Traffic, SmallRingFillsAndTheBlockedWriterIsWoken) {
   guest.set_ring_pages(2);  // 4 KiB of data per ring
   guest.mutable_echo()->set_window(200);
   guest.mutable_echo()->set_max_payload_bytes(512);
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(echo_host(1), guest), "small-ring", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("packets_echoed"), "5000");
   EXPECT_NE(result.guest_value("outbound_full_events"), "0") << describe(result);
   int blocked = 0;
@@ -403,9 +405,10 @@ proto::GuestConfig kmcl_guest(std::uint64_t packets) {
 }
 
 TEST(KmclGuest, ScriptedDriverCompletesEveryPacketOfARealChannel) {
-  const hv::RunResult result = hv::run_simulation(base_config(sending_host(300), kmcl_guest(300)));
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(sending_host(300), kmcl_guest(300)));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
   EXPECT_EQ(result.guest_value("kmcl.1.retired"), "300");
   EXPECT_EQ(result.guest_value("kmcl.1.deliveries"), "300");
@@ -419,9 +422,10 @@ TEST(KmclGuest, DeferredPacketsAreRedeliveredAtPassiveInOrder) {
   auto* rule = guest.mutable_kmcl_drivers(0)->add_rules();
   rule->set_every(3);  // packets 0, 3, 6, ... are deferred on first delivery
   rule->mutable_action()->set_kind(proto::DriverAction::KIND_DEFER);
-  const hv::RunResult result = hv::run_simulation(base_config(sending_host(300), guest));
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(sending_host(300), guest));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("kmcl.1.retired"), "300");
   EXPECT_EQ(result.guest_value("kmcl.1.defers"), "100");
   EXPECT_EQ(result.guest_value("kmcl.1.deliveries"), "400");  // 300 + 100 redeliveries
@@ -436,9 +440,10 @@ TEST(KmclGuest, CompletionsLaterAndAQuotaStillRetireEverything) {
   guest.mutable_kmcl_drivers(0)->mutable_default_action()->set_kind(
       proto::DriverAction::KIND_COMPLETE_LATER);
   guest.mutable_kmcl_drivers(0)->mutable_default_action()->set_later_steps(3);
-  const hv::RunResult result = hv::run_simulation(base_config(sending_host(200), guest));
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(sending_host(200), guest));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("kmcl.1.retired"), "200");
   EXPECT_EQ(result.guest_value("kmcl.1.completions_sent"), "200");
   EXPECT_EQ(result.guest_value("kmcl.1.violations"), "0");
@@ -450,9 +455,10 @@ TEST(KmclGuest, FailStopsTheQueueAndLaterPacketsStayInTheRing) {
   rule->set_match_index(true);
   rule->set_packet_index(5);
   rule->mutable_action()->set_kind(proto::DriverAction::KIND_FAIL);
-  const hv::RunResult result = hv::run_simulation(base_config(sending_host(50), guest));
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(sending_host(50), guest));
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("kmcl.1.retired"), "6");
   EXPECT_EQ(result.guest_value("kmcl.1.failed"), "1");
   // Packets 0..4 were completed; the failed one gets no completion.
@@ -467,11 +473,11 @@ TEST(KmclGuest, VerifierViolationIsReportedAndTraced) {
   rule->set_match_index(true);
   rule->set_packet_index(4);
   rule->mutable_action()->set_kind(proto::DriverAction::KIND_COMPLETE_TWICE);
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(sending_host(10), guest), "kmcl-violation", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("kmcl.1.violations"), "1");
   std::vector<std::string> violations;
   for (const proto::TraceRecord& record : trace.records) {
@@ -489,12 +495,12 @@ TEST(KmclGuest, SameSeedGivesByteIdenticalTraces) {
   auto* rule = guest.mutable_kmcl_drivers(0)->add_rules();
   rule->set_every(4);
   rule->mutable_action()->set_kind(proto::DriverAction::KIND_DEFER);
-  hv::SimulationConfig config = base_config(sending_host(200), guest, /*seed=*/9);
+  hypervisor::SimulationConfig config = base_config(sending_host(200), guest, /*seed=*/9);
   config.trace_path = temp_path("kmcl-same-a");
-  ASSERT_EQ(hv::run_simulation(config).outcome, hv::RunOutcome::kCompleted);
+  ASSERT_EQ(hypervisor::run_simulation(config).outcome, hypervisor::RunOutcome::kCompleted);
   const std::string first = read_file(config.trace_path);
   config.trace_path = temp_path("kmcl-same-b");
-  ASSERT_EQ(hv::run_simulation(config).outcome, hv::RunOutcome::kCompleted);
+  ASSERT_EQ(hypervisor::run_simulation(config).outcome, hypervisor::RunOutcome::kCompleted);
   const std::string second = read_file(config.trace_path);
 
   EXPECT_GT(first.size(), 10'000u);
@@ -507,12 +513,12 @@ TEST(KmclGuest, SameSeedGivesByteIdenticalTraces) {
 // --- determinism ----------------------------------------------------------------------
 
 TEST(Determinism, SameSeedGivesByteIdenticalTraces) {
-  hv::SimulationConfig config = base_config(echo_host(2), echo_guest(3000), /*seed=*/42);
+  hypervisor::SimulationConfig config = base_config(echo_host(2), echo_guest(3000), /*seed=*/42);
   config.trace_path = temp_path("same-a");
-  ASSERT_EQ(hv::run_simulation(config).outcome, hv::RunOutcome::kCompleted);
+  ASSERT_EQ(hypervisor::run_simulation(config).outcome, hypervisor::RunOutcome::kCompleted);
   const std::string first = read_file(config.trace_path);
   config.trace_path = temp_path("same-b");
-  ASSERT_EQ(hv::run_simulation(config).outcome, hv::RunOutcome::kCompleted);
+  ASSERT_EQ(hypervisor::run_simulation(config).outcome, hypervisor::RunOutcome::kCompleted);
   const std::string second = read_file(config.trace_path);
 
   EXPECT_GT(first.size(), 10'000u);
@@ -524,10 +530,10 @@ TEST(Determinism, SameSeedGivesByteIdenticalTraces) {
 
 TEST(Determinism, DifferentSeedGivesADifferentInterleaving) {
   auto decisions = [](std::uint64_t seed) {
-    hv::RunResult result;
-    const hv::TraceFile trace = run_and_read_trace(
+    hypervisor::RunResult result;
+    const trace::TraceFile trace = run_and_read_trace(
         base_config(echo_host(2), echo_guest(3000), seed), "seed-" + std::to_string(seed), &result);
-    EXPECT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+    EXPECT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
     std::vector<std::string> chosen;
     for (const proto::TraceRecord& record : trace.records) {
       if (record.has_scheduler()) {
@@ -548,7 +554,7 @@ class PartitionKilled : public ::testing::TestWithParam<bool> {};
 
 TEST_P(PartitionKilled, SimulatorReportsItAndLeavesNothingBehind) {
   const bool kill_host = GetParam();
-  hv::SimulationConfig config = base_config(echo_host(1), echo_guest(1'000'000));
+  hypervisor::SimulationConfig config = base_config(echo_host(1), echo_guest(1'000'000));
   int host_pid = 0;
   int guest_pid = 0;
   config.before_step = [&](std::uint64_t step, int host, int guest) {
@@ -559,10 +565,10 @@ TEST_P(PartitionKilled, SimulatorReportsItAndLeavesNothingBehind) {
     }
   };
 
-  const hv::RunResult result = hv::run_simulation(config);
+  const hypervisor::RunResult result = hypervisor::run_simulation(config);
 
-  EXPECT_EQ(result.outcome, hv::RunOutcome::kPartitionCrashed) << describe(result);
-  EXPECT_EQ(result.exit_code(), hv::kExitSimulatorFailure);
+  EXPECT_EQ(result.outcome, hypervisor::RunOutcome::kPartitionCrashed) << describe(result);
+  EXPECT_EQ(result.exit_code(), hypervisor::kExitSimulatorFailure);
   const std::string victim = kill_host ? "vmbus-host" : "vmbus-guest";
   EXPECT_NE(result.detail.find(victim + " killed by signal 9 (SIGKILL)"), std::string::npos)
       << result.detail;
@@ -577,12 +583,12 @@ INSTANTIATE_TEST_SUITE_P(Either, PartitionKilled, ::testing::Bool(), [](const au
 });
 
 TEST(Failures, MissingBinaryIsASetupFailure) {
-  hv::SimulationConfig config = base_config(echo_host(1), echo_guest(1));
+  hypervisor::SimulationConfig config = base_config(echo_host(1), echo_guest(1));
   config.guest_binary = "/nonexistent/vmbus-guest";
 
-  const hv::RunResult result = hv::run_simulation(config);
+  const hypervisor::RunResult result = hypervisor::run_simulation(config);
 
-  EXPECT_EQ(result.outcome, hv::RunOutcome::kSetupFailed);
+  EXPECT_EQ(result.outcome, hypervisor::RunOutcome::kSetupFailed);
   EXPECT_NE(result.detail.find("/nonexistent/vmbus-guest"), std::string::npos) << result.detail;
   EXPECT_TRUE(leftover_segments().empty());
 }
@@ -590,9 +596,9 @@ TEST(Failures, MissingBinaryIsASetupFailure) {
 TEST(Failures, BadPartitionConfigIsReportedByThePartition) {
   proto::HostConfig host = echo_host(1);
   host.mutable_channels(0)->set_child_relid(5000);  // above 2047
-  const hv::RunResult result = hv::run_simulation(base_config(host, echo_guest(1)));
+  const hypervisor::RunResult result = hypervisor::run_simulation(base_config(host, echo_guest(1)));
 
-  EXPECT_EQ(result.outcome, hv::RunOutcome::kPartitionFailed);
+  EXPECT_EQ(result.outcome, hypervisor::RunOutcome::kPartitionFailed);
   EXPECT_NE(result.detail.find("relid 5000"), std::string::npos) << result.detail;
 }
 
@@ -612,10 +618,11 @@ TEST(HostileHost, GuestIgnoresEveryMalformedMessageAndCarriesOn) {
   }
   proto::GuestConfig guest = echo_guest(500);
   guest.add_open_relids(1);
-  hv::RunResult result;
-  const hv::TraceFile trace = run_and_read_trace(base_config(host, guest), "hostile-host", &result);
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
+      run_and_read_trace(base_config(host, guest), "hostile-host", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
   EXPECT_EQ(result.guest_value("packets_echoed"), "500");
   // Truncated offer, duplicate offer, unsolicited result, unknown type and
@@ -633,11 +640,11 @@ TEST(HostileGuest, HostRejectsEveryMalformedMessageAndCarriesOn) {
                     proto::GuestMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE}) {
     guest.add_misbehaviors()->set_kind(kind);
   }
-  hv::RunResult result;
-  const hv::TraceFile trace =
+  hypervisor::RunResult result;
+  const trace::TraceFile trace =
       run_and_read_trace(base_config(echo_host(1), guest), "hostile-guest", &result);
 
-  ASSERT_EQ(result.outcome, hv::RunOutcome::kCompleted) << describe(result);
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
   EXPECT_EQ(result.guest_value("packets_echoed"), "500");
   // The truncated OPENCHANNEL and the unknown type fail to parse; the open
   // of an unknown relid is refused by state.

@@ -4,15 +4,16 @@
 
 #include <string>
 
-#include "vmbus/hv/simulation.h"
+#include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/config.pb.h"
 
 namespace vmbus::testing {
 
 // A configuration with the binaries built next to the tests.
-inline hv::SimulationConfig base_config(const proto::HostConfig& host,
-                                        const proto::GuestConfig& guest, std::uint64_t seed = 1) {
-  hv::SimulationConfig config;
+inline hypervisor::SimulationConfig base_config(const proto::HostConfig& host,
+                                                const proto::GuestConfig& guest,
+                                                std::uint64_t seed = 1) {
+  hypervisor::SimulationConfig config;
   config.host_binary = VMBUS_HOST_BINARY;
   config.guest_binary = VMBUS_GUEST_BINARY;
   config.seed = seed;
@@ -38,9 +39,9 @@ inline proto::HostConfig echo_host(std::uint32_t count, std::uint32_t max_versio
   return host;
 }
 
-inline std::string describe(const hv::RunResult& result) {
-  std::string text =
-      std::string(hv::run_outcome_name(result.outcome)) + ": " + result.detail + " | guest:";
+inline std::string describe(const hypervisor::RunResult& result) {
+  std::string text = std::string(hypervisor::run_outcome_name(result.outcome)) + ": " +
+                     result.detail + " | guest:";
   for (const auto& [k, v] : result.guest_report) {
     text += " " + k + "=" + v;
   }

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "vmbus/base/check.h"
-#include "vmbus/ring/wire.h"
+#include "vmbus/ring/layout.h"
 
 namespace vmbus::ring {
 

@@ -10,7 +10,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 
 #include "vmbus/base/check.h"
-#include "vmbus/ring/wire.h"
+#include "vmbus/ring/layout.h"
 
 namespace vmbus::shm {
 

@@ -101,9 +101,9 @@
 #include "vmbus/base/prng.h"
 #include "vmbus/kmcl/device.h"
 #include "vmbus/kmcl/scripted_driver.h"
-#include "vmbus/platform/partition.h"
-#include "vmbus/platform/partition_support.h"
-#include "vmbus/platform/ring_endpoint.h"
+#include "vmbus/partition/partition.h"
+#include "vmbus/partition/partition_support.h"
+#include "vmbus/partition/ring_endpoint.h"
 #include "vmbus/proto/config.pb.h"
 
 namespace vmbus::guest {
@@ -153,18 +153,18 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   void queue_driver_records();
   // A note in the trace, in the running device context.
   void note(const std::string& text);
-  void flush_trace(platform::Hypervisor& hv);
+  void flush_trace(partition::Hypervisor& hv);
   std::vector<proto::TraceRecord> pending_trace;
 
   proto::KmclDriverConfig config;
   kmcl::Device device;
   kmcl::ScriptedDriver driver;
   std::uint32_t connection_id = 0;
-  platform::Hypervisor* hv = nullptr;  // set for the duration of a step
-  bool opened = false;                 // the device has the rings (open_channel succeeded)
-  bool open_wanted = false;            // the driver enabled the channel: open it on the wire
-  bool close_wanted = false;           // the driver disabled it: close it on the wire
-  bool rings_detached = false;         // a close finished in the device: the rings may go
+  partition::Hypervisor* hv = nullptr;  // set for the duration of a step
+  bool opened = false;                  // the device has the rings (open_channel succeeded)
+  bool open_wanted = false;             // the driver enabled the channel: open it on the wire
+  bool close_wanted = false;            // the driver disabled it: close it on the wire
+  bool rings_detached = false;          // a close finished in the device: the rings may go
   std::size_t records_emitted = 0;
   std::size_t completions_emitted = 0;
   std::uint32_t next_op = 1;    // "thread/op<N>"
@@ -173,21 +173,21 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   std::map<std::int64_t, std::pair<std::uint64_t, std::uint32_t>> external_pages;
 };
 
-class VmbusClient final : public platform::PartitionLogic {
+class VmbusClient final : public partition::PartitionLogic {
  public:
   VmbusClient();
   ~VmbusClient() override;
 
-  std::string start(const platform::StartInfo& info, platform::Hypervisor& hv) override;
+  std::string start(const partition::StartInfo& info, partition::Hypervisor& hv) override;
   std::vector<std::string> ready_contexts() const override;
   std::uint64_t wake_at_ns() const override;
-  void step(const std::string& context, platform::Hypervisor& hv) override;
+  void step(const std::string& context, partition::Hypervisor& hv) override;
   void deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
-                       platform::Hypervisor& hv) override;
+                       partition::Hypervisor& hv) override;
   void deliver_event(std::span<const std::uint32_t> child_relids,
                      std::span<const std::uint32_t> connection_ids,
-                     platform::Hypervisor& hv) override;
-  std::string perform(const proto::PartitionAction& action, platform::Hypervisor& hv) override;
+                     partition::Hypervisor& hv) override;
+  std::string perform(const proto::PartitionAction& action, partition::Hypervisor& hv) override;
   // Keys: see the top of this file.
   std::vector<std::pair<std::string, std::string>> final_report() override;
 
@@ -228,8 +228,8 @@ class VmbusClient final : public platform::PartitionLogic {
     std::deque<std::vector<std::byte>> gpadl_messages;       // still to post
     std::unique_ptr<shm::SharedRingMemory> outbound_memory;  // guest -> host
     std::unique_ptr<shm::SharedRingMemory> inbound_memory;   // host -> guest
-    std::unique_ptr<platform::RingSender> sender;
-    std::unique_ptr<platform::RingReceiver> receiver;
+    std::unique_ptr<partition::RingSender> sender;
+    std::unique_ptr<partition::RingReceiver> receiver;
     std::uint32_t opens = 0;  // successful opens so far
     bool dpc_scheduled = false;
     // Set when a KMCL-model driver owns this channel's guest endpoint: its
@@ -238,43 +238,43 @@ class VmbusClient final : public platform::PartitionLogic {
   };
 
   // Control plane.
-  void control_step(platform::Hypervisor& hv);
-  void channel_control_step(Channel& channel, platform::Hypervisor& hv);
-  bool post(const wire::Message& message, platform::Hypervisor& hv);
-  bool post_raw(std::span<const std::byte> payload, platform::Hypervisor& hv);
-  void handle_message(const wire::HvMessage& slot, platform::Hypervisor& hv);
-  void on_version_response(const wire::VersionResponse& m, platform::Hypervisor& hv);
-  void on_offer(const wire::OfferChannel& m, platform::Hypervisor& hv);
-  void on_gpadl_created(const wire::GpadlCreated& m, platform::Hypervisor& hv);
-  void on_open_result(const wire::OpenChannelResult& m, platform::Hypervisor& hv);
-  void on_gpadl_torndown(const wire::GpadlTorndown& m, platform::Hypervisor& hv);
-  void on_rescind(const wire::RescindChannelOffer& m, platform::Hypervisor& hv);
-  void ignore(const wire::HvMessage& slot, const std::string& reason, platform::Hypervisor& hv);
-  void start_open(Channel& channel, platform::Hypervisor& hv);
+  void control_step(partition::Hypervisor& hv);
+  void channel_control_step(Channel& channel, partition::Hypervisor& hv);
+  bool post(const wire::Message& message, partition::Hypervisor& hv);
+  bool post_raw(std::span<const std::byte> payload, partition::Hypervisor& hv);
+  void handle_message(const wire::HvMessage& slot, partition::Hypervisor& hv);
+  void on_version_response(const wire::VersionResponse& m, partition::Hypervisor& hv);
+  void on_offer(const wire::OfferChannel& m, partition::Hypervisor& hv);
+  void on_gpadl_created(const wire::GpadlCreated& m, partition::Hypervisor& hv);
+  void on_open_result(const wire::OpenChannelResult& m, partition::Hypervisor& hv);
+  void on_gpadl_torndown(const wire::GpadlTorndown& m, partition::Hypervisor& hv);
+  void on_rescind(const wire::RescindChannelOffer& m, partition::Hypervisor& hv);
+  void ignore(const wire::HvMessage& slot, const std::string& reason, partition::Hypervisor& hv);
+  void start_open(Channel& channel, partition::Hypervisor& hv);
   bool wants_control(const Channel& channel) const;
   Channel* channel_needing_control();
   bool channel_needs_control() const;
   bool awaiting_host() const;
   bool control_ready() const;
   void release_rings(Channel& channel);
-  void send_misbehaviors(platform::Hypervisor& hv);
+  void send_misbehaviors(partition::Hypervisor& hv);
 
   // Data plane.
-  void isr_step(platform::Hypervisor& hv);
-  void dpc_step(Channel& channel, platform::Hypervisor& hv);
-  void vsc_step(Channel& channel, platform::Hypervisor& hv);
+  void isr_step(partition::Hypervisor& hv);
+  void dpc_step(Channel& channel, partition::Hypervisor& hv);
+  void vsc_step(Channel& channel, partition::Hypervisor& hv);
   void refill_echo_window();
   void check_echo(const ring::PacketView& packet);
   bool pings_pending() const;
   bool workload_complete() const;
-  void finish_if_complete(platform::Hypervisor& hv);
-  void finish_workload(platform::Hypervisor& hv);
-  void fail_workload(const std::string& why, platform::Hypervisor& hv);
-  void kmcl_step(const std::string& context, platform::Hypervisor& hv);
+  void finish_if_complete(partition::Hypervisor& hv);
+  void finish_workload(partition::Hypervisor& hv);
+  void fail_workload(const std::string& why, partition::Hypervisor& hv);
+  void kmcl_step(const std::string& context, partition::Hypervisor& hv);
   // After a device step or an action: the driver's records, the sends that
   // ended, the device's events, and rings a finished close let go.
-  void sync_endpoint(KmclEndpoint& endpoint, platform::Hypervisor& hv);
-  void update_clocks(const platform::Hypervisor& hv);
+  void sync_endpoint(KmclEndpoint& endpoint, partition::Hypervisor& hv);
+  void update_clocks(const partition::Hypervisor& hv);
   bool scenario_mode() const;
 
   // Scenario actions.
@@ -312,7 +312,7 @@ class VmbusClient final : public platform::PartitionLogic {
   std::uint32_t rescinds_seen_ = 0;
 
   std::deque<std::vector<std::byte>> misbehaviors_;  // raw payloads still to post
-  platform::MessageSlot slot_;
+  partition::MessageSlot slot_;
   std::set<std::uint32_t> pending_event_relids_;  // SINT2 flags not yet seen by the ISR
   std::map<std::uint32_t, Channel> channels_;     // by child_relid
 

@@ -73,29 +73,29 @@
 #include <string>
 #include <vector>
 
-#include "vmbus/platform/partition.h"
-#include "vmbus/platform/partition_support.h"
-#include "vmbus/platform/ring_endpoint.h"
+#include "vmbus/partition/partition.h"
+#include "vmbus/partition/partition_support.h"
+#include "vmbus/partition/ring_endpoint.h"
 #include "vmbus/proto/config.pb.h"
 #include "vmbus/wire/gpadl.h"
 
 namespace vmbus::host {
 
-class VmbusServer final : public platform::PartitionLogic {
+class VmbusServer final : public partition::PartitionLogic {
  public:
   VmbusServer();
   ~VmbusServer() override;
 
-  std::string start(const platform::StartInfo& info, platform::Hypervisor& hv) override;
+  std::string start(const partition::StartInfo& info, partition::Hypervisor& hv) override;
   std::vector<std::uint32_t> message_connection_ids() const override;
   std::vector<std::string> ready_contexts() const override;
-  void step(const std::string& context, platform::Hypervisor& hv) override;
+  void step(const std::string& context, partition::Hypervisor& hv) override;
   void deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
-                       platform::Hypervisor& hv) override;
+                       partition::Hypervisor& hv) override;
   void deliver_event(std::span<const std::uint32_t> child_relids,
                      std::span<const std::uint32_t> connection_ids,
-                     platform::Hypervisor& hv) override;
-  std::string perform(const proto::PartitionAction& action, platform::Hypervisor& hv) override;
+                     partition::Hypervisor& hv) override;
+  std::string perform(const proto::PartitionAction& action, partition::Hypervisor& hv) override;
   std::vector<std::pair<std::string, std::string>> final_report() override;
 
  private:
@@ -132,8 +132,8 @@ class VmbusServer final : public platform::PartitionLogic {
     std::uint32_t gpadl = 0;
     std::unique_ptr<shm::SharedRingMemory> outbound_memory;  // guest -> host: we read
     std::unique_ptr<shm::SharedRingMemory> inbound_memory;   // host -> guest: we write
-    std::unique_ptr<platform::RingReceiver> receiver;
-    std::unique_ptr<platform::RingSender> sender;
+    std::unique_ptr<partition::RingReceiver> receiver;
+    std::unique_ptr<partition::RingSender> sender;
     bool receive_turn = true;
     std::uint64_t packets_echoed = 0;
     bool stopped = false;  // the rings are corrupt: the VSP stopped
@@ -145,56 +145,56 @@ class VmbusServer final : public platform::PartitionLogic {
   };
 
   // Message handling, one per CHANNELMSG the server accepts.
-  void handle_message(const wire::HvMessage& slot, platform::Hypervisor& hv);
+  void handle_message(const wire::HvMessage& slot, partition::Hypervisor& hv);
   void on_initiate_contact(const wire::InitiateContact& m, const wire::HvMessage& slot,
-                           platform::Hypervisor& hv);
-  void on_request_offers(platform::Hypervisor& hv);
-  void on_gpadl_header(const wire::GpadlHeaderMessage& m, platform::Hypervisor& hv);
-  void on_gpadl_body(const wire::GpadlBodyMessage& m, platform::Hypervisor& hv);
-  void on_open_channel(const wire::OpenChannel& m, platform::Hypervisor& hv);
-  void on_close_channel(const wire::CloseChannel& m, platform::Hypervisor& hv);
-  void on_gpadl_teardown(const wire::GpadlTeardown& m, platform::Hypervisor& hv);
-  void on_relid_released(const wire::RelidReleased& m, platform::Hypervisor& hv);
-  void on_modify_channel(const wire::ModifyChannel& m, platform::Hypervisor& hv);
-  void on_unload(platform::Hypervisor& hv);
+                           partition::Hypervisor& hv);
+  void on_request_offers(partition::Hypervisor& hv);
+  void on_gpadl_header(const wire::GpadlHeaderMessage& m, partition::Hypervisor& hv);
+  void on_gpadl_body(const wire::GpadlBodyMessage& m, partition::Hypervisor& hv);
+  void on_open_channel(const wire::OpenChannel& m, partition::Hypervisor& hv);
+  void on_close_channel(const wire::CloseChannel& m, partition::Hypervisor& hv);
+  void on_gpadl_teardown(const wire::GpadlTeardown& m, partition::Hypervisor& hv);
+  void on_relid_released(const wire::RelidReleased& m, partition::Hypervisor& hv);
+  void on_modify_channel(const wire::ModifyChannel& m, partition::Hypervisor& hv);
+  void on_unload(partition::Hypervisor& hv);
 
-  void finish_gpadl(const wire::GpadlAssembler& assembler, platform::Hypervisor& hv);
+  void finish_gpadl(const wire::GpadlAssembler& assembler, partition::Hypervisor& hv);
   // Answers GPADL_CREATED with a failure status and traces why.
   void refuse_gpadl(std::uint32_t child_relid, std::uint32_t gpadl, const std::string& reason,
-                    platform::Hypervisor& hv);
+                    partition::Hypervisor& hv);
   void reply(const wire::Message& message);
-  void rescind(Channel& channel, platform::Hypervisor& hv);
+  void rescind(Channel& channel, partition::Hypervisor& hv);
   void close_rings(Channel& channel);
   // Ends every pending transaction of the channel with `status` (the channel
   // closed or was rescinded before the guest completed them).
-  void cancel_transactions(Channel& channel, const std::string& status, platform::Hypervisor& hv);
+  void cancel_transactions(Channel& channel, const std::string& status, partition::Hypervisor& hv);
   void trace_completion(std::uint32_t child_relid, std::uint64_t trans_id,
-                        const std::string& status, std::uint32_t bytes, platform::Hypervisor& hv);
+                        const std::string& status, std::uint32_t bytes, partition::Hypervisor& hv);
   // The VSP's own traffic (VspConfig.send_packets), queued when the channel opens.
   void queue_vsp_sends(Channel& channel);
-  void ignore(const std::string& reason, platform::Hypervisor& hv);
-  void step_channel(Channel& channel, platform::Hypervisor& hv);
+  void ignore(const std::string& reason, partition::Hypervisor& hv);
+  void step_channel(Channel& channel, partition::Hypervisor& hv);
   // One phase of the VSP's receiver or sender; returns whether to signal the guest.
-  bool receive_phase(Channel& channel, platform::Hypervisor& hv);
-  bool send_phase(Channel& channel, platform::Hypervisor& hv);
-  void on_guest_packet(Channel& channel, const ring::PacketView& packet, platform::Hypervisor& hv);
-  void signal_guest(Channel& channel, platform::Hypervisor& hv);
+  bool receive_phase(Channel& channel, partition::Hypervisor& hv);
+  bool send_phase(Channel& channel, partition::Hypervisor& hv);
+  void on_guest_packet(Channel& channel, const ring::PacketView& packet, partition::Hypervisor& hv);
+  void signal_guest(Channel& channel, partition::Hypervisor& hv);
 
   // Scenario actions (server_actions.cc).
-  std::string perform_send(const proto::SendAction& action, platform::Hypervisor& hv);
-  std::string perform_ring_write(const proto::RingWriteAction& action, platform::Hypervisor& hv);
-  std::string perform_raw_packet(const proto::RawPacketAction& action, platform::Hypervisor& hv);
-  std::string perform_tamper(const proto::TamperAction& action, platform::Hypervisor& hv);
-  std::string perform_set_index(const proto::SetIndexAction& action, platform::Hypervisor& hv);
-  std::string perform_channel_op(const proto::ChannelOpAction& action, platform::Hypervisor& hv);
+  std::string perform_send(const proto::SendAction& action, partition::Hypervisor& hv);
+  std::string perform_ring_write(const proto::RingWriteAction& action, partition::Hypervisor& hv);
+  std::string perform_raw_packet(const proto::RawPacketAction& action, partition::Hypervisor& hv);
+  std::string perform_tamper(const proto::TamperAction& action, partition::Hypervisor& hv);
+  std::string perform_set_index(const proto::SetIndexAction& action, partition::Hypervisor& hv);
+  std::string perform_channel_op(const proto::ChannelOpAction& action, partition::Hypervisor& hv);
   // The open channel `child_relid`, or nullptr with `*error` set.
   Channel* open_channel_for_action(std::uint32_t child_relid, std::string* error);
   // Runs the sender's batch in flight to its end (publish, signal decision),
   // before an action moves the host->guest write_index behind its back.
-  void finish_send_batch(Channel& channel, platform::Hypervisor& hv);
+  void finish_send_batch(Channel& channel, partition::Hypervisor& hv);
   std::string lost_wakeup(const Channel& channel) const;
   std::string leaks() const;
-  void send_misbehaviors(platform::Hypervisor& hv);
+  void send_misbehaviors(partition::Hypervisor& hv);
   Channel* find_channel(std::uint32_t child_relid);
   std::string channel_context(std::uint32_t child_relid) const;
 
@@ -203,8 +203,8 @@ class VmbusServer final : public platform::PartitionLogic {
   std::uint64_t guest_pages_ = 0;
   std::uint32_t max_version_ = 0;
   std::uint32_t version_ = 0;  // 0: not connected
-  platform::MessageSlot slot_;
-  platform::Outbox outbox_;
+  partition::MessageSlot slot_;
+  partition::Outbox outbox_;
   std::map<std::uint32_t, Channel> channels_;  // by child_relid
   std::map<std::uint32_t, std::uint32_t> relid_by_connection_id_;
   std::map<std::uint32_t, wire::GpadlAssembler> gpadls_in_progress_;  // by gpadl handle

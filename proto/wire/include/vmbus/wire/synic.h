@@ -63,9 +63,23 @@ inline constexpr std::uint32_t kVmbusMessageConnectionId = 1;   // VMBUS_MESSAGE
 inline constexpr std::uint32_t kVmbusMessageConnectionId4 = 4;  // VMBUS_MESSAGE_CONNECTION_ID_4
 inline constexpr std::uint32_t kVmbusEventConnectionId = 2;     // VMBUS_EVENT_CONNECTION_ID
 inline constexpr std::uint32_t kVmbusMonitorConnectionId = 3;   // VMBUS_MONITOR_CONNECTION_ID
-inline constexpr std::uint32_t kVmbusMessagePortId = 1;         // VMBUS_MESSAGE_PORT_ID
-inline constexpr std::uint32_t kVmbusEventPortId = 2;           // VMBUS_EVENT_PORT_ID
-inline constexpr std::uint32_t kVmbusMonitorPortId = 3;         // VMBUS_MONITOR_PORT_ID
+
+// The connection id a host gives a channel in its offer when it has no other
+// plan: the guest signals the host for channel `child_relid` with
+// HvSignalEvent(kChannelConnectionIdBase + child_relid). The simulated host
+// always offers this id, so the hypervisor and the scenario engine can map
+// an id back to its channel.
+inline constexpr std::uint32_t kChannelConnectionIdBase = 0x10000;
+constexpr std::uint32_t connection_id_of(std::uint32_t child_relid) {
+  return kChannelConnectionIdBase + child_relid;
+}
+// The channel behind a channel connection id, or 0 for any other id.
+constexpr std::uint32_t relid_of_connection_id(std::uint32_t connection_id) {
+  return connection_id > kChannelConnectionIdBase ? connection_id - kChannelConnectionIdBase : 0;
+}
+inline constexpr std::uint32_t kVmbusMessagePortId = 1;  // VMBUS_MESSAGE_PORT_ID
+inline constexpr std::uint32_t kVmbusEventPortId = 2;    // VMBUS_EVENT_PORT_ID
+inline constexpr std::uint32_t kVmbusMonitorPortId = 3;  // VMBUS_MONITOR_PORT_ID
 
 // --- Hypercalls, reference section 7 ---------------------------------------
 

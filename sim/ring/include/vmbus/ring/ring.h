@@ -30,8 +30,8 @@
 #include <span>
 #include <vector>
 
+#include "vmbus/ring/layout.h"
 #include "vmbus/ring/memory.h"
-#include "vmbus/ring/wire.h"
 
 namespace vmbus::ring {
 

@@ -1,0 +1,41 @@
+#include "vmbus/cli/cli.h"
+
+#include <string>
+
+#include "vmbus/cli/ring_command.h"
+#include "vmbus/cli/run_command.h"
+#include "vmbus/cli/simulate_command.h"
+#include "vmbus/cli/trace_command.h"
+
+namespace vmbus::cli {
+namespace {
+
+constexpr std::string_view kDescription =
+    R"(A simulator of a Hyper-V host and guest talking over VMBus.
+)";
+
+constexpr std::string_view kExamples =
+    R"(  vmbus-sim run scenarios
+  vmbus-sim ring decode --text ring.img
+  vmbus-sim simulate --seed 7 --trace run.trace
+  vmbus-sim trace show --channel 1 run.trace
+)";
+
+}  // namespace
+
+const Command& vmbus_sim_command() {
+  // One row per top-level command.
+  static const Command kSubcommands[] = {run_command(), ring_command(), simulate_command(),
+                                         trace_command()};
+  static const Command kRoot{
+      "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
+  return kRoot;
+}
+
+int run_vmbus_sim(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
+                  std::ostream& err) {
+  const Command& root = vmbus_sim_command();
+  return dispatch(root, std::string(root.name), args, CommandIo{in, out, err});
+}
+
+}  // namespace vmbus::cli

@@ -1,0 +1,146 @@
+// One run of the simulated system: the hypervisor between vmbus-host and
+// vmbus-guest.
+//
+// run_simulation() creates the run's shared-memory segment (the guest's
+// memory), starts both partition processes, and then plays the hypervisor:
+// every SynIC message and event signal between the partitions passes through
+// it, and in deterministic mode it is also the only scheduler (one step of
+// one partition context at a time, chosen with the seeded PRNG, in simulated
+// time). Everything it creates -- processes, sockets, the segment -- is gone
+// when it returns, on every path.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vmbus/proto/ipc.pb.h"
+#include "vmbus/proto/scenario.pb.h"
+
+namespace vmbus::hypervisor {
+
+// A timeline step that has come due.
+struct DueStep {
+  const proto::Step* step = nullptr;
+  std::uint32_t number = 0;  // 1-based position in the timeline
+  std::string describe;      // the action in words, for the trace
+};
+
+// A scenario's hand on a run (deterministic mode only). The simulation asks
+// it, before every scheduling decision, whether a timeline step is due,
+// carries the step out (a partition action, a fault, a clock jump, ...), and
+// shows it every trace record so that conditions ("when the guest has
+// deferred twice") can be evaluated. With a script the run does not end when
+// the guest reports done but when the system goes quiet -- nothing ready,
+// nothing in flight, no timed step left -- and then both partitions are
+// asked for their final report.
+class RunScript {
+ public:
+  virtual ~RunScript() = default;
+  // Every trace record, after the simulation has stamped it.
+  virtual void on_record(const proto::TraceRecord& record) = 0;
+  // The step due at `now_ns` (its time has come or its condition holds), or
+  // nullopt. The simulation carries it out and then calls step_done().
+  virtual std::optional<DueStep> due(std::uint64_t now_ns) = 0;
+  // The step due() returned was carried out; `error` is non-empty when a
+  // partition refused it.
+  virtual void step_done(std::uint64_t now_ns, const std::string& error) = 0;
+  // When the next step waits for a time: that time; else nullopt.
+  virtual std::optional<std::uint64_t> next_time_ns() const = 0;
+};
+
+struct SimulationConfig {
+  std::filesystem::path host_binary;
+  std::filesystem::path guest_binary;
+  proto::SchedulingMode mode = proto::SCHEDULING_MODE_DETERMINISTIC;
+  std::uint64_t seed = 1;
+  std::uint64_t segment_size_bytes = 64ull << 20;
+  std::string host_config;   // serialized vmbus.proto.HostConfig
+  std::string guest_config;  // serialized vmbus.proto.GuestConfig
+  std::string scenario_name;
+  std::filesystem::path trace_path;  // empty: no trace file
+
+  // Supervision (wall clock, never shapes the run): a partition that does not
+  // answer within this time is declared hung.
+  std::chrono::milliseconds response_timeout{10'000};
+
+  // Simulated-time model.
+  std::uint64_t step_cost_ns = 1'000;
+  std::uint64_t message_latency_ns = 5'000;
+  std::uint64_t signal_latency_ns = 2'000;
+  std::uint64_t latency_jitter_ns = 1'000;          // + PRNG-drawn [0, jitter)
+  std::uint64_t time_limit_ns = 60'000'000'000ull;  // 60 s simulated
+
+  // Test hook: called in deterministic mode before each step is granted,
+  // with the step number and the partitions' process ids (to kill one
+  // mid-run, for instance). Never set by the product.
+  std::function<void(std::uint64_t step, int host_pid, int guest_pid)> before_step;
+
+  // A scenario's timeline (deterministic mode); not owned. Null: the run
+  // ends when the guest reports done.
+  RunScript* script = nullptr;
+};
+
+enum class RunOutcome {
+  kCompleted,         // the guest reported done
+  kDeadlock,          // nothing ready, nothing in flight, guest not done
+  kTimeLimit,         // simulated time ran out
+  kPartitionFailed,   // a partition reported a failure and stopped
+  kPartitionCrashed,  // a partition exited or was killed unexpectedly
+  kPartitionHung,     // a partition stopped answering
+  kProtocolError,     // a partition broke the IPC protocol (bad frame, bad order)
+  kInterrupted,       // SIGINT or SIGTERM
+  kSetupFailed,       // the run could not start (binary, segment, socket)
+};
+
+const char* run_outcome_name(RunOutcome outcome);
+
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+// The value of `key` in a report, or nullopt if the report has none.
+std::optional<std::string> find_value(const KeyValues& values, const std::string& key);
+
+struct RunResult {
+  RunOutcome outcome = RunOutcome::kSetupFailed;
+  // Which partition, in what state, at which step; empty when completed.
+  std::string detail;
+  KeyValues host_report;
+  KeyValues guest_report;
+  // With a script: the partitions' answers to FinalReportRequest, if the
+  // run got that far.
+  KeyValues host_final;
+  KeyValues guest_final;
+  bool final_reports = false;
+  // What the run created, so a caller can check it is all gone.
+  std::string segment_name;
+  int host_pid = -1;
+  int guest_pid = -1;
+  std::uint64_t steps = 0;
+  std::uint64_t time_ns = 0;
+  std::uint64_t trace_records = 0;
+
+  // 0 completed; 3 the simulation itself failed (crash, hang, lost child,
+  // protocol error, deadlock, setup); 130 interrupted.
+  int exit_code() const;
+
+  // The value of `key` in a report, or "" if absent.
+  std::string host_value(const std::string& key) const;
+  std::string guest_value(const std::string& key) const;
+};
+
+inline constexpr int kExitSimulatorFailure = 3;
+inline constexpr int kExitInterrupted = 130;
+
+RunResult run_simulation(const SimulationConfig& config);
+
+// Removes shared-memory segments left by vmbus-sim runs whose owner process
+// no longer exists (a run killed with SIGKILL cannot clean up after itself).
+// Returns the names removed.
+std::vector<std::string> remove_stale_segments();
+
+}  // namespace vmbus::hypervisor

@@ -1,0 +1,148 @@
+#include "vmbus/hypervisor/child_process.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdexcept>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace vmbus::hypervisor {
+namespace {
+
+ChildExit from_status(int status) {
+  ChildExit exit;
+  if (WIFSIGNALED(status)) {
+    exit.signalled = true;
+    exit.code = WTERMSIG(status);
+  } else {
+    exit.code = WEXITSTATUS(status);
+  }
+  return exit;
+}
+
+}  // namespace
+
+std::string ChildExit::describe() const {
+  if (signalled) {
+    const char* name = sigabbrev_np(code);
+    return "killed by signal " + std::to_string(code) +
+           (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  return "exited with code " + std::to_string(code);
+}
+
+ChildProcess::ChildProcess(const std::filesystem::path& binary,
+                           const std::vector<std::string>& arguments, int ipc_fd) {
+  std::vector<std::string> argv_storage;
+  argv_storage.push_back(binary.string());
+  argv_storage.insert(argv_storage.end(), arguments.begin(), arguments.end());
+  std::vector<char*> argv;
+  for (std::string& arg : argv_storage) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+
+  // A pipe that closes on a successful exec tells the parent whether the
+  // child really started, and why not.
+  int status_pipe[2];
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    ::close(status_pipe[0]);
+    ::close(status_pipe[1]);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(error));
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) {
+      ::_exit(127);  // the simulator died before we could arm the death signal
+    }
+    ::signal(SIGINT, SIG_IGN);
+    if (ipc_fd != kChildIpcFd) {
+      if (::dup2(ipc_fd, kChildIpcFd) < 0) {
+        const int error = errno;
+        (void)!::write(status_pipe[1], &error, sizeof(error));
+        ::_exit(127);
+      }
+    } else {
+      ::fcntl(kChildIpcFd, F_SETFD, 0);  // keep it across exec
+    }
+    // Nothing else of the simulator's may leak into the partition: an
+    // inherited socket end would keep a dead peer's connection open and hide
+    // its crash. (close_range flags them close-on-exec; the status pipe stays
+    // usable until the exec succeeds.)
+    ::close_range(kChildIpcFd + 1, ~0u, CLOSE_RANGE_CLOEXEC);
+    ::execv(argv[0], argv.data());
+    const int error = errno;
+    (void)!::write(status_pipe[1], &error, sizeof(error));
+    ::_exit(127);
+  }
+  ::close(status_pipe[1]);
+  pid_ = pid;
+  int child_error = 0;
+  ssize_t got;
+  do {
+    got = ::read(status_pipe[0], &child_error, sizeof(child_error));
+  } while (got < 0 && errno == EINTR);
+  ::close(status_pipe[0]);
+  if (got == static_cast<ssize_t>(sizeof(child_error))) {
+    kill_and_reap();
+    throw std::runtime_error("cannot start '" + binary.string() +
+                             "': " + std::strerror(child_error));
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !exit_) {
+    kill_and_reap();
+  }
+}
+
+std::optional<ChildExit> ChildProcess::poll() {
+  if (exit_ || pid_ <= 0) {
+    return exit_;
+  }
+  int status = 0;
+  const pid_t got = ::waitpid(pid_, &status, WNOHANG);
+  if (got == pid_) {
+    exit_ = from_status(status);
+  }
+  return exit_;
+}
+
+ChildExit ChildProcess::wait_or_kill(int timeout_ms) {
+  // Supervision only (never shapes a run): poll in small sleeps.
+  for (int waited = 0; waited < timeout_ms; waited += 5) {
+    if (auto exit = poll()) {
+      return *exit;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return kill_and_reap();
+}
+
+ChildExit ChildProcess::kill_and_reap() {
+  if (auto exit = poll()) {
+    return *exit;
+  }
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  pid_t got;
+  do {
+    got = ::waitpid(pid_, &status, 0);
+  } while (got < 0 && errno == EINTR);
+  exit_ = got == pid_ ? from_status(status) : ChildExit{true, SIGKILL};
+  return *exit_;
+}
+
+}  // namespace vmbus::hypervisor

@@ -1,0 +1,12 @@
+// The version of the simulator <-> partition IPC protocol
+// (proto/schema/vmbus/proto/ipc.proto). Bump it whenever a change to the
+// protocol would make an old partition misunderstand a new simulator.
+#pragma once
+
+#include <cstdint>
+
+namespace vmbus::ipc {
+
+inline constexpr std::uint32_t kIpcVersion = 3;  // 3: scenario actions and final reports
+
+}  // namespace vmbus::ipc

@@ -1,0 +1,119 @@
+// Scenario files: loading (with file:line:col errors), compiling into a run
+// of the simulator, and judging the run against the file's expectations and
+// the oracles.
+//
+//   load_scenario()     text format -> proto::Scenario, or every problem found,
+//                       each with the line and column it is about. A file with
+//                       any problem never runs.
+//   compile_scenario()  channel names -> relids, payloads -> bytes, message
+//                       names -> types; the host and guest configurations.
+//   run_scenario()      one run for one seed: the simulation with a
+//                       ScenarioScript as its timeline, then judge().
+//
+// The schema is proto/schema/vmbus/proto/scenario.proto; docs/SCENARIOS.md
+// is the user's guide (every action, expectation, counter and oracle).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmbus/hypervisor/simulation.h"
+#include "vmbus/proto/config.pb.h"
+#include "vmbus/proto/scenario.pb.h"
+#include "vmbus/proto/trace.pb.h"
+
+namespace vmbus::runner {
+
+// "file:line:col: message" (line and column 1-based).
+struct ScenarioProblem {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+  std::string to_string() const;
+};
+
+struct LoadedScenario {
+  std::filesystem::path path;
+  std::string display_path;  // as given on the command line
+  proto::Scenario scenario;
+  std::vector<ScenarioProblem> problems;  // empty: the file is good
+  bool ok() const { return problems.empty(); }
+};
+
+// Reads, parses and checks one scenario file. Never throws for bad input.
+LoadedScenario load_scenario(const std::filesystem::path& path, const std::string& display_path);
+// The same for text already in memory (tests).
+LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path);
+
+struct CompiledChannel {
+  std::string name;
+  std::uint32_t relid = 0;
+};
+
+struct CompiledScenario {
+  std::string name;
+  std::string display_path;
+  std::uint64_t default_seed = 1;
+  std::uint64_t time_limit_ns = 0;
+  proto::HostConfig host;
+  proto::GuestConfig guest;
+  std::vector<proto::Step> steps;  // names resolved, payloads raw
+  proto::Expectations expect;      // as written (channel names kept)
+  std::vector<CompiledChannel> channels;
+
+  std::optional<std::uint32_t> relid_of(const std::string& channel) const;
+  std::string channel_name(std::uint32_t relid) const;
+};
+
+// Requires a good LoadedScenario.
+CompiledScenario compile_scenario(const LoadedScenario& loaded);
+
+// One oracle that fired.
+struct OracleFiring {
+  std::string name;     // lost_wakeup, spurious_signal, retired_once, fifo, leak
+  std::string channel;  // the channel's name, or "" for the whole run
+  std::string what;     // one sentence
+};
+
+enum class Verdict {
+  kPassed,
+  kFailed,  // an expectation did not hold, or an oracle fired unexpectedly
+  kError,   // the simulator itself failed (crash, hang, lost child, setup)
+};
+
+struct ScenarioResult {
+  Verdict verdict = Verdict::kError;
+  std::vector<std::string> failures;  // in words, most telling first
+  std::vector<OracleFiring> oracles;
+  hypervisor::RunResult run;
+  std::uint64_t seed = 0;
+  std::filesystem::path trace_path;
+  std::size_t steps_run = 0;
+};
+
+struct RunOptions {
+  std::filesystem::path host_binary;
+  std::filesystem::path guest_binary;
+  std::filesystem::path trace_path;  // where the run's trace goes (required)
+  std::chrono::milliseconds response_timeout{10'000};
+};
+
+// Runs `scenario` once with `seed` and judges the run.
+ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed,
+                            const RunOptions& options);
+
+// Judges a finished run (exposed for tests): expectations, then oracles.
+void judge(const CompiledScenario& scenario, const std::vector<proto::TraceRecord>& records,
+           ScenarioResult& result);
+
+// Counter names a CounterExpectation may use.
+const std::vector<std::string>& scenario_counter_names();
+// Oracle names.
+const std::vector<std::string>& scenario_oracle_names();
+
+}  // namespace vmbus::runner

@@ -1,0 +1,39 @@
+// How a trace record reads: the words `vmbus-sim trace show` prints for it.
+//
+// The renderer is a function of the record alone. It is for people (the
+// timeline, failure messages, viewers' labels); programs that need to know
+// what a record says read its fields (see match.h), never this text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "vmbus/proto/trace.pb.h"
+
+namespace vmbus::trace {
+
+// "host", "guest" or "sim" (the hypervisor itself).
+const char* partition_name(proto::Partition partition);
+
+// "delivered", "coalesced", "crashed": a stage or kind without its enum prefix.
+std::string message_stage_name(const proto::MessageEvent& event);
+std::string signal_stage_name(const proto::SignalRecord& event);
+std::string process_kind_name(const proto::ProcessEvent& event);
+
+// The event of `record` in words: the EVENT column of `trace show`, e.g.
+//   fault interrupt_dropped: host->guest relid 1
+//   scenario step 3 'burst': host_send on 'c' x4
+//   completion relid 1 trans_id 5 STATUS_SUCCESS 16 bytes
+std::string event_text(const proto::TraceRecord& record);
+
+// One record as one timeline line (without the trailing newline): sequence,
+// simulated time in microseconds, partition, context, IRQL (where the record
+// knows it) and then event_text(record).
+std::string format_record(const proto::TraceRecord& record);
+
+// Whether `record` concerns channel `child_relid` (its ring, channel state,
+// signals, completions, KMCL context, a control message naming it, or a
+// fault whose detail names "relid N" or "child_relid=N").
+bool concerns_channel(const proto::TraceRecord& record, std::uint32_t child_relid);
+
+}  // namespace vmbus::trace

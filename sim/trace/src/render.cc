@@ -1,0 +1,253 @@
+#include "vmbus/trace/render.h"
+
+#include <cctype>
+#include <cstdio>
+#include <string_view>
+
+namespace vmbus::trace {
+
+const char* partition_name(proto::Partition partition) {
+  switch (partition) {
+    case proto::PARTITION_HOST:
+      return "host";
+    case proto::PARTITION_GUEST:
+      return "guest";
+    default:
+      return "sim";
+  }
+}
+
+namespace {
+
+// "STAGE_DELIVERED" -> "delivered", "KIND_CRASHED" -> "crashed".
+std::string lower_enum_name(const std::string& enum_name, std::string_view prefix) {
+  std::string name = enum_name.rfind(prefix, 0) == 0 ? enum_name.substr(prefix.size()) : enum_name;
+  for (char& c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+}  // namespace
+
+std::string message_stage_name(const proto::MessageEvent& e) {
+  return lower_enum_name(proto::MessageEvent::Stage_Name(e.stage()), "STAGE_");
+}
+
+std::string signal_stage_name(const proto::SignalRecord& e) {
+  return lower_enum_name(proto::SignalRecord::Stage_Name(e.stage()), "STAGE_");
+}
+
+std::string process_kind_name(const proto::ProcessEvent& e) {
+  return lower_enum_name(proto::ProcessEvent::Kind_Name(e.kind()), "KIND_");
+}
+
+namespace {
+
+std::string arrow(proto::Partition from, proto::Partition to) {
+  return std::string(partition_name(from)) + "->" + partition_name(to);
+}
+
+}  // namespace
+
+std::string event_text(const proto::TraceRecord& record) {
+  switch (record.event_case()) {
+    case proto::TraceRecord::kScheduler: {
+      const auto& e = record.scheduler();
+      const std::string chosen = e.chosen() < static_cast<std::uint32_t>(e.ready_size())
+                                     ? e.ready(static_cast<int>(e.chosen()))
+                                     : "?";
+      return "step " + std::to_string(e.step_number()) + ": " + chosen + " (1 of " +
+             std::to_string(e.ready_size()) + " ready)";
+    }
+    case proto::TraceRecord::kMessage: {
+      const auto& e = record.message();
+      std::string text = "message " + message_stage_name(e);
+      if (e.from() != proto::PARTITION_UNSPECIFIED || e.to() != proto::PARTITION_UNSPECIFIED) {
+        text += " " + arrow(e.from(), e.to());
+      }
+      text += " " + e.decoded();
+      if (e.msg_pending()) {
+        text += " [msg_pending]";
+      }
+      if (!e.reason().empty()) {
+        text += " -- " + e.reason();
+      }
+      return text;
+    }
+    case proto::TraceRecord::kSignal: {
+      const auto& e = record.signal();
+      std::string text = "signal " + signal_stage_name(e) + " " + arrow(e.from(), e.to());
+      if (e.child_relid() != 0) {
+        text += " relid " + std::to_string(e.child_relid());
+      }
+      if (e.connection_id() != 0) {
+        text += " connection_id " + std::to_string(e.connection_id());
+      }
+      return text;
+    }
+    case proto::TraceRecord::kRing: {
+      const auto& e = record.ring();
+      std::string text = "ring " + std::to_string(e.child_relid()) + " " + e.ring() + " " + e.op() +
+                         " write_index=" + std::to_string(e.write_index()) +
+                         " read_index=" + std::to_string(e.read_index());
+      if (e.bytes() != 0) {
+        text += " bytes=" + std::to_string(e.bytes());
+        // The index the publish moved, before it moved.
+        const bool write = e.op() == "publish_write";
+        if (e.data_size() != 0 && (write || e.op() == "publish_read")) {
+          const std::uint64_t after = write ? e.write_index() : e.read_index();
+          const std::uint64_t before =
+              (after + e.data_size() - e.bytes() % e.data_size()) % e.data_size();
+          text += std::string(" (was ") + (write ? "write_index=" : "read_index=") +
+                  std::to_string(before) + ")";
+        }
+      }
+      if (!e.detail().empty()) {
+        text += " (" + e.detail() + ")";
+      }
+      return text;
+    }
+    case proto::TraceRecord::kChannel: {
+      const auto& e = record.channel();
+      return "channel " + std::to_string(e.child_relid()) + " " + e.state() +
+             (e.detail().empty() ? "" : " (" + e.detail() + ")");
+    }
+    case proto::TraceRecord::kNote:
+      return record.note().text();
+    case proto::TraceRecord::kProcess: {
+      const auto& e = record.process();
+      return std::string("process ") + partition_name(e.partition()) + " " + process_kind_name(e) +
+             (e.detail().empty() ? "" : " (" + e.detail() + ")");
+    }
+    case proto::TraceRecord::kKmcl: {
+      const auto& e = record.kmcl();
+      std::string text = "kmcl " + e.kind();
+      if (!e.code().empty()) {
+        text += " " + e.code();
+      }
+      if (!e.api().empty()) {
+        text += " in " + e.api();
+      }
+      if (e.handle() != 0) {
+        char handle[32];
+        std::snprintf(handle, sizeof(handle), " handle %#llx",
+                      static_cast<unsigned long long>(e.handle()));
+        text += handle;
+      }
+      if (!e.detail().empty()) {
+        text += ": " + e.detail();
+      }
+      return text;
+    }
+    case proto::TraceRecord::kFault: {
+      const auto& e = record.fault();
+      return "fault " + e.kind() + (e.detail().empty() ? "" : ": " + e.detail());
+    }
+    case proto::TraceRecord::kAction: {
+      const auto& e = record.action();
+      std::string text = "scenario step " + std::to_string(e.step());
+      if (!e.label().empty()) {
+        text += " '" + e.label() + "'";
+      }
+      if (!e.describe().empty()) {
+        text += ": " + e.describe();
+      }
+      if (!e.error().empty()) {
+        text += " -- error: " + e.error();
+      }
+      return text;
+    }
+    case proto::TraceRecord::kCompletion: {
+      const auto& e = record.completion();
+      return "completion relid " + std::to_string(e.child_relid()) + " trans_id " +
+             std::to_string(e.trans_id()) + (e.status().empty() ? "" : " " + e.status()) + " " +
+             std::to_string(e.bytes()) + " bytes";
+    }
+    default:
+      return "(empty record)";
+  }
+}
+
+namespace {
+
+std::string irql_of(const proto::TraceRecord& record) {
+  if (record.has_kmcl()) {
+    return record.kmcl().irql() == 0 ? "PASSIVE" : "DISPATCH";
+  }
+  const std::string& context = record.context();
+  if (context.rfind("dpc/", 0) == 0 || context.rfind("isr", 0) == 0) {
+    return "DISPATCH";
+  }
+  return "";
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Whether `text` holds `prefix` immediately followed by the number `relid`
+// (and not by more digits: "relid 1" is not in "relid 12").
+bool names_relid(std::string_view text, std::string_view prefix, std::string_view relid) {
+  const std::string needle = std::string(prefix) + std::string(relid);
+  for (std::size_t pos = text.find(needle); pos != std::string_view::npos;
+       pos = text.find(needle, pos + 1)) {
+    const std::size_t end = pos + needle.size();
+    if (end == text.size() || !is_digit(text[end])) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string format_record(const proto::TraceRecord& record) {
+  char prefix[64];
+  std::snprintf(prefix, sizeof(prefix), "%7llu %12.3f ",
+                static_cast<unsigned long long>(record.sequence()),
+                static_cast<double>(record.time_ns()) / 1000.0);
+  std::string line = prefix;
+  std::string partition = partition_name(record.partition());
+  partition.resize(6, ' ');
+  std::string context = record.context();
+  if (context.size() < 18) {
+    context.resize(18, ' ');
+  }
+  std::string irql = irql_of(record);
+  irql.resize(9, ' ');
+  return line + partition + context + " " + irql + event_text(record);
+}
+
+bool concerns_channel(const proto::TraceRecord& record, std::uint32_t child_relid) {
+  const std::string relid = std::to_string(child_relid);
+  switch (record.event_case()) {
+    case proto::TraceRecord::kRing:
+      return record.ring().child_relid() == child_relid;
+    case proto::TraceRecord::kChannel:
+      return record.channel().child_relid() == child_relid;
+    case proto::TraceRecord::kSignal:
+      return record.signal().child_relid() == child_relid ||
+             (record.signal().child_relid() == 0 && record.signal().connection_id() != 0);
+    case proto::TraceRecord::kMessage:
+      return names_relid(record.message().decoded(), "child_relid=", relid);
+    case proto::TraceRecord::kCompletion:
+      return record.completion().child_relid() == child_relid;
+    case proto::TraceRecord::kFault:
+      return names_relid(record.fault().detail(), "relid ", relid) ||
+             names_relid(record.fault().detail(), "child_relid=", relid);
+    default: {
+      // Channel contexts name the relid: "dpc/1", "vsc/1", "chan/1", "kmcl/1/...".
+      const std::string& context = record.context();
+      const std::size_t slash = context.find('/');
+      if (slash == std::string::npos) {
+        return false;
+      }
+      const std::size_t end = context.find('/', slash + 1);
+      return context.substr(slash + 1, end == std::string::npos ? std::string::npos
+                                                                : end - slash - 1) == relid;
+    }
+  }
+}
+
+}  // namespace vmbus::trace

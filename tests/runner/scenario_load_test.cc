@@ -1,0 +1,190 @@
+// Scenario files are checked before anything runs: every problem comes back
+// as "file:line:col: message", with the exact position of the field.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "vmbus/runner/scenario.h"
+
+namespace vmbus::runner {
+namespace {
+
+std::vector<std::string> problems_of(const std::string& text) {
+  const LoadedScenario loaded = load_scenario_text(text, "s.textproto");
+  std::vector<std::string> out;
+  for (const ScenarioProblem& problem : loaded.problems) {
+    out.push_back(problem.to_string());
+  }
+  return out;
+}
+
+constexpr char kGoodTopology[] = R"(name: "x"
+topology {
+  channel { name: "net" }
+  channel { name: "disk" relid: 7 }
+}
+)";
+
+TEST(ScenarioLoad, GoodFileHasNoProblems) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + R"(
+step { at_us: 10 host_send { channel: "net" payload { hex: "de ad be ef" } count: 3 } }
+step { when { event { text: "kmcl deliver" channel: "net" } count: 2 } channel_op { channel: "disk" op: PAUSE } }
+step { after_us: 5 interrupt_fault { direction: HOST_TO_GUEST kind: DROP } }
+step { message_fault { kind: CORRUPT message: "OPENCHANNEL_RESULT" corrupt_bytes { hex: "ff" } } }
+expect {
+  counter { channel: "net" name: "delivered" value: 3 }
+  violation { code: "complete_twice" }
+  oracle { name: "lost_wakeup" channel: "net" }
+  callbacks { channel: "net" call: "ProcessPacket #0 DISPATCH complete" }
+}
+)"),
+            std::vector<std::string>{});
+}
+
+TEST(ScenarioLoad, SyntaxErrorsNameLineAndColumn) {
+  EXPECT_EQ(problems_of("name: \"x\"\ntopology { channel { name: \"net\" ring_size: 4 } }\n"),
+            std::vector<std::string>{"s.textproto:2:43: Message type \"vmbus.proto.ChannelSpec\" "
+                                     "has no field named \"ring_size\"."});
+  EXPECT_EQ(problems_of("name: \"x\"\nseed: \"seven\"\n"),
+            std::vector<std::string>{"s.textproto:2:7: Expected integer, got: \"seven\""});
+  EXPECT_EQ(problems_of("name: \"x\"\ntopology {\n"),
+            std::vector<std::string>{"s.textproto:3:1: Expected identifier, got: "});
+}
+
+TEST(ScenarioLoad, UnknownChannelIsNamedWithTheKnownOnes) {
+  EXPECT_EQ(
+      problems_of(std::string(kGoodTopology) + "step {\n  guest_send { channel: \"nte\" }\n}\n"),
+      std::vector<std::string>{"s.textproto:7:16: unknown channel 'nte' (the topology has "
+                               "'disk', 'net')"});
+}
+
+TEST(ScenarioLoad, StepsOutOfTimeOrderAreImpossible) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        "step { at_us: 200 note: \"a\" }\nstep { at_us: 100 note: \"b\" }\n"),
+            std::vector<std::string>{
+                "s.textproto:7:8: step 2 at 100 us comes before step 1 at 200 us; steps run in "
+                "file order"});
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + "time_limit_us: 50\nstep { at_us: 60 }\n"),
+            std::vector<std::string>{
+                "s.textproto:7:8: step 1 at 60 us is after the time limit of 50 us"});
+}
+
+TEST(ScenarioLoad, ContradictoryExpectations) {
+  EXPECT_EQ(
+      problems_of(std::string(kGoodTopology) + R"(expect {
+  counter { channel: "net" name: "delivered" value: 1 }
+  counter { channel: "net" name: "delivered" value: 2 }
+  state { channel: "net" queue_state: "running" }
+  state { channel: "net" queue_state: "paused" }
+  trace { event { text: "x" } count: 2 absent: true }
+}
+)"),
+      (std::vector<std::string>{
+          "s.textproto:8:46: counter delivered of channel 'net' is expected to be 2 here but 1 "
+          "at line 7",
+          "s.textproto:10:11: a second state expectation for channel 'net' contradicts the one "
+          "at line 9",
+          "s.textproto:11:40: absent contradicts count 2"}));
+}
+
+TEST(ScenarioLoad, BadValuesAreNamed) {
+  EXPECT_EQ(
+      problems_of(std::string(kGoodTopology) +
+                  R"(step { host_send { channel: "net" payload { hex: "abc" } } }
+step { guest_send { channel: "net" trans_id: 5 } }
+step { message_fault { message: "OPENCHANNEL_RESULTS" } }
+step { crash { } }
+expect {
+  counter { channel: "net" name: "deliverd" value: 1 }
+  violation { code: "complete_thrice" }
+  oracle { name: "lost_wakup" }
+  state { channel: "net" queue_state: "stopped" }
+}
+)"),
+      (std::vector<std::string>{
+          "s.textproto:6:45: hex payload has an odd number of digits (3)",
+          "s.textproto:7:36: the guest's KMCL chooses its own trans_id; only host_send takes one",
+          "s.textproto:8:24: unknown message type 'OPENCHANNEL_RESULTS' (a CHANNELMSG name such "
+          "as OPENCHANNEL_RESULT, or a number 0..24)",
+          "s.textproto:9:8: crash needs side: HOST or GUEST",
+          "s.textproto:11:28: unknown counter 'deliverd' (known: dequeued delivered deferred "
+          "failed completed completions_sent packets_sent dropped protocol_errors "
+          "unexpected_completions outstanding redelivery_mismatches sends_in_flight queued_sends "
+          "host_packets_received host_packets_sent host_completions_received "
+          "host_pending_transactions interrupts_suppressed signals_host_to_guest "
+          "signals_guest_to_host interrupts_to_guest interrupts_to_host violations)",
+          "s.textproto:12:15: unknown verifier code 'complete_thrice' (docs/KMCL-SEMANTICS.md "
+          "lists them)",
+          "s.textproto:13:12: unknown oracle 'lost_wakup' (lost_wakeup, spurious_signal, "
+          "retired_once, fifo, leak)",
+          "s.textproto:14:26: unknown queue_state 'stopped' (off, running, quota_blocked, "
+          "pausing, paused, stopped_by_fail, stopped_by_protocol_error)"}));
+}
+
+TEST(ScenarioLoad, TopologyMistakes) {
+  EXPECT_EQ(problems_of(R"(name: "has space"
+topology {
+  channel { name: "a" relid: 3 }
+  channel { name: "a" relid: 3 ring_pages: 1 }
+  channel { }
+}
+)"),
+            (std::vector<std::string>{
+                "s.textproto:1:1: name 'has space' must not contain spaces or slashes",
+                "s.textproto:4:13: channel name 'a' is used twice",
+                "s.textproto:4:23: relid 3 is used twice",
+                "s.textproto:4:32: ring_pages 1 must be 2..256 (the control page plus at least "
+                "one data page)",
+                "s.textproto:5:3: channel 3 has no name"}));
+  EXPECT_EQ(problems_of("name: \"x\"\n"),
+            std::vector<std::string>{"s.textproto:1:1: the topology has no channel"});
+}
+
+TEST(ScenarioLoad, HoldNeedsASideAndAContext) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + "step { hold { context: \"kmcl/1/\" } }\n"),
+            (std::vector<std::string>{
+                "s.textproto:6:8: hold needs side: HOST or GUEST",
+                "s.textproto:6:15: a context name such as \"kmcl/1/passive\" is needed"}));
+}
+
+TEST(ScenarioLoad, RunnerFieldsCannotBeWritten) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        "step { host_send { channel: \"net\" child_relid: 1 payload { raw: \"x\" } "
+                        "} }\n"),
+            (std::vector<std::string>{
+                "s.textproto:6:35: child_relid is set by the runner; name the channel instead",
+                "s.textproto:6:60: raw is set by the runner; write text, hex or pattern"}));
+}
+
+TEST(ScenarioLoad, CompileResolvesNamesAndPayloads) {
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology) + R"(
+step { host_send { channel: "disk" payload { pattern { size: 4 counting: true } } } }
+step { message_fault { message: "10" } }
+step { message_fault { } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  ASSERT_EQ(compiled.channels.size(), 2u);
+  EXPECT_EQ(compiled.channels[0].relid, 1u);
+  EXPECT_EQ(compiled.channels[1].relid, 7u);
+  EXPECT_EQ(compiled.steps[0].host_send().child_relid(), 7u);
+  EXPECT_EQ(compiled.steps[0].host_send().payload().raw(), std::string("\x00\x01\x02\x03", 4));
+  EXPECT_EQ(compiled.steps[1].message_fault().msgtype(), 10u);
+  EXPECT_FALSE(compiled.steps[1].message_fault().any_type());
+  EXPECT_TRUE(compiled.steps[2].message_fault().any_type());
+  EXPECT_EQ(compiled.host.channels(1).child_relid(), 7u);
+  EXPECT_EQ(compiled.guest.kmcl_drivers(1).child_relid(), 7u);
+  EXPECT_TRUE(compiled.guest.kmcl_drivers(0).scenario());
+  EXPECT_EQ(compiled.time_limit_ns, 1'000'000'000u);
+}
+
+TEST(ScenarioLoad, MissingFile) {
+  const LoadedScenario loaded = load_scenario("/nonexistent/x.textproto", "x.textproto");
+  ASSERT_EQ(loaded.problems.size(), 1u);
+  EXPECT_EQ(loaded.problems[0].to_string(), "x.textproto: cannot open the file");
+}
+
+}  // namespace
+}  // namespace vmbus::runner
