@@ -1,6 +1,7 @@
 // A scenario timeline for the system tests that drive the partitions'
-// scenario actions directly through hypervisor::RunScript (no scenario file, no
-// runner): steps at fixed times or after trace events.
+// scenario actions directly through hypervisor::RunScript (no scenario file;
+// only the runner's translation of a timeline entry into an intervention):
+// entries at fixed times or after trace events.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/scenario.pb.h"
 #include "vmbus/proto/trace.pb.h"
+#include "vmbus/runner/scenario.h"
 
 namespace vmbus::testing {
 
@@ -47,18 +49,20 @@ class TestScript final : public hypervisor::RunScript {
     }
   }
 
-  std::optional<hypervisor::DueStep> due(std::uint64_t now_ns) override {
+  std::optional<hypervisor::DueIntervention> due(std::uint64_t now_ns) override {
     if (!armed_at_ns_ && next_ < steps_.size() && !steps_[next_].wait_for) {
       armed_at_ns_ = at_ns_[next_] ? *at_ns_[next_] : last_done_ns_ + steps_[next_].after_us * 1000;
     }
     if (!armed_at_ns_ || *armed_at_ns_ > now_ns) {
       return std::nullopt;
     }
-    return hypervisor::DueStep{&steps_[next_].step, static_cast<std::uint32_t>(next_ + 1),
-                               "test step " + std::to_string(next_ + 1)};
+    const proto::Step& step = steps_[next_].step;
+    return hypervisor::DueIntervention{runner::intervention_of(step),
+                                       static_cast<std::uint32_t>(next_ + 1), step.label(),
+                                       "test step " + std::to_string(next_ + 1)};
   }
 
-  void step_done(std::uint64_t now_ns, const std::string& error) override {
+  void intervention_done(std::uint64_t now_ns, const std::string& error) override {
     errors_.push_back(error);
     ++next_;
     armed_at_ns_.reset();

@@ -100,18 +100,14 @@ struct ScheduledEvent {
   }
 };
 
-// A scenario's interrupt or message fault that is still armed.
+// An interrupt or message fault a script armed that has not used up its count.
 struct SignalFault {
-  proto::Direction direction;
-  proto::InterruptFault::Kind kind;
+  ArmSignalFault rule;
   std::uint32_t remaining;
-  std::uint64_t delay_ns;
-  std::uint32_t child_relid;  // 0: any channel
 };
 
 struct MessageFaultRule {
-  proto::Direction direction;
-  proto::MessageFault fault;
+  ArmMessageFault rule;
   std::uint32_t remaining;
 };
 
@@ -424,8 +420,8 @@ class Simulation {
     while (script != nullptr || !guest_.done) {
       check_links();
       if (script != nullptr) {
-        if (std::optional<DueStep> due = script->due(now_)) {
-          perform_step(*due);
+        if (std::optional<DueIntervention> due = script->due(now_)) {
+          perform(*due);
           continue;
         }
       }
@@ -521,111 +517,70 @@ class Simulation {
 
   // --- scenario steps --------------------------------------------------------
 
-  void perform_step(const DueStep& due) {
-    const proto::Step& step = *due.step;
+  void perform(const DueIntervention& due) {
     proto::TraceRecord record = record_now();
     auto* event = record.mutable_action();
     event->set_step(due.number);
-    event->set_label(step.label());
+    event->set_label(due.label);
     event->set_describe(due.describe);
     write_record(record);
     std::string error;
-    switch (step.action_case()) {
-      case proto::Step::kHostSend: {
-        proto::PartitionAction action;
-        *action.mutable_send() = step.host_send();
-        error = request_action(host_, action);
-        break;
-      }
-      case proto::Step::kGuestSend: {
-        proto::PartitionAction action;
-        *action.mutable_send() = step.guest_send();
-        error = request_action(guest_, action);
-        break;
-      }
-      case proto::Step::kRingWrite: {
-        proto::PartitionAction action;
-        *action.mutable_ring_write() = step.ring_write();
-        error = request_action(host_, action);
-        break;
-      }
-      case proto::Step::kRawPacket: {
-        proto::PartitionAction action;
-        *action.mutable_raw_packet() = step.raw_packet();
-        error = request_action(host_, action);
-        break;
-      }
-      case proto::Step::kTamper: {
-        proto::PartitionAction action;
-        *action.mutable_tamper() = step.tamper();
-        error = request_action(host_, action);
-        break;
-      }
-      case proto::Step::kSetIndex: {
-        proto::PartitionAction action;
-        *action.mutable_set_index() = step.set_index();
-        error = request_action(host_, action);
-        break;
-      }
-      case proto::Step::kChannelOp: {
-        proto::PartitionAction action;
-        *action.mutable_channel_op() = step.channel_op();
-        error = request_action(
-            step.channel_op().op() == proto::ChannelOpAction::RESCIND ? host_ : guest_, action);
-        break;
-      }
-      case proto::Step::kSetPolicy: {
-        proto::PartitionAction action;
-        *action.mutable_set_policy() = step.set_policy();
-        error = request_action(guest_, action);
-        break;
-      }
-      case proto::Step::kInterruptFault: {
-        const proto::InterruptFault& fault = step.interrupt_fault();
-        signal_faults_.push_back(SignalFault{fault.direction(), fault.kind(),
-                                             std::max<std::uint32_t>(1, fault.count()),
-                                             fault.delay_us() * 1000, fault.child_relid()});
-        break;
-      }
-      case proto::Step::kSpuriousInterrupt: {
-        const proto::SpuriousInterrupt& spurious = step.spurious_interrupt();
-        const bool to_guest = spurious.direction() == proto::HOST_TO_GUEST;
-        const std::uint32_t relid = spurious.child_relid();
-        trace_fault("interrupt_spurious",
-                    direction_text(spurious.direction()) + " relid " + std::to_string(relid));
-        schedule_extra_event(to_guest ? guest_ : host_, relid, config_.signal_latency_ns);
-        break;
-      }
-      case proto::Step::kMessageFault: {
-        const proto::MessageFault& fault = step.message_fault();
-        message_faults_.push_back(
-            MessageFaultRule{fault.direction(), fault, std::max<std::uint32_t>(1, fault.count())});
-        break;
-      }
-      case proto::Step::kCrash:
-        crash(step.crash().side() == proto::HOST ? host_ : guest_, due.number);
-        break;
-      case proto::Step::kHold:
-        holds_.push_back(hold_key(step.hold()));
-        break;
-      case proto::Step::kRelease: {
-        const std::string key = hold_key(step.release());
-        holds_.erase(std::remove(holds_.begin(), holds_.end(), key), holds_.end());
-        break;
-      }
-      case proto::Step::kAdvanceTime:
-        now_ += step.advance_time().us() * 1000;
-        break;
-      case proto::Step::kNote: {
-        proto::TraceRecord note = record_now();
-        note.mutable_note()->set_text(step.note());
-        write_record(note);
-        break;
-      }
-      default:  // wait_until, or a step with only a time: nothing to do
-        break;
-    }
-    config_.script->step_done(now_, error);
+    std::visit([&](const auto& what) { error = carry_out(what, due.number); }, due.what);
+    config_.script->intervention_done(now_, error);
+  }
+
+  PartitionLink& link_of(Side side) { return side == Side::kHost ? host_ : guest_; }
+
+  std::string carry_out(const NoIntervention&, std::uint32_t) { return ""; }
+
+  std::string carry_out(const RequestAction& request, std::uint32_t) {
+    return request_action(link_of(request.side), request.action);
+  }
+
+  std::string carry_out(const ArmSignalFault& fault, std::uint32_t) {
+    signal_faults_.push_back(SignalFault{fault, std::max<std::uint32_t>(1, fault.count)});
+    return "";
+  }
+
+  std::string carry_out(const InjectSpuriousInterrupt& spurious, std::uint32_t) {
+    const bool to_guest = spurious.direction == Direction::kHostToGuest;
+    trace_fault("interrupt_spurious", direction_text(spurious.direction) + " relid " +
+                                          std::to_string(spurious.child_relid));
+    schedule_extra_event(to_guest ? guest_ : host_, spurious.child_relid,
+                         config_.signal_latency_ns);
+    return "";
+  }
+
+  std::string carry_out(const ArmMessageFault& fault, std::uint32_t) {
+    message_faults_.push_back(MessageFaultRule{fault, std::max<std::uint32_t>(1, fault.count)});
+    return "";
+  }
+
+  std::string carry_out(const CrashPartition& crash_it, std::uint32_t number) {
+    crash(link_of(crash_it.side), number);
+  }
+
+  std::string carry_out(const HoldContext& hold, std::uint32_t) {
+    holds_.push_back(hold_key(hold.side, hold.context));
+    return "";
+  }
+
+  std::string carry_out(const ReleaseContext& release, std::uint32_t) {
+    const std::string key = hold_key(release.side, release.context);
+    holds_.erase(std::remove(holds_.begin(), holds_.end(), key), holds_.end());
+    return "";
+  }
+
+  std::string carry_out(const AdvanceTime& advance, std::uint32_t) {
+    now_ += advance.ns;
+    return "";
+  }
+
+  std::string carry_out(const WriteNote& note, std::uint32_t) {
+    proto::TraceRecord record = record_now();
+    record.mutable_note()->set_text(note.text);
+    write_record(record);
+    return "";
   }
 
   // Sends a scenario action to a partition and waits for its ActionDone.
@@ -653,8 +608,8 @@ class Simulation {
     }
   }
 
-  static std::string hold_key(const proto::ContextHold& hold) {
-    return (hold.side() == proto::HOST ? "host:" : "guest:") + hold.context();
+  static std::string hold_key(Side side, const std::string& context) {
+    return (side == Side::kHost ? "host:" : "guest:") + context;
   }
 
   // Whether a scenario holds this context back from the scheduler.
@@ -703,8 +658,8 @@ class Simulation {
                          "ns; scenario step " + std::to_string(step_number) + " crashed it)"};
   }
 
-  static std::string direction_text(proto::Direction direction) {
-    return direction == proto::HOST_TO_GUEST ? "host->guest" : "guest->host";
+  static std::string direction_text(Direction direction) {
+    return direction == Direction::kHostToGuest ? "host->guest" : "guest->host";
   }
 
   void trace_fault(const std::string& kind, const std::string& detail) {
@@ -730,15 +685,16 @@ class Simulation {
   // The armed interrupt fault that applies to this signal, if any.
   SignalFault* signal_fault_for(const PartitionLink& target, std::uint32_t connection_id,
                                 std::uint32_t relid) {
-    const proto::Direction direction =
-        target.role == proto::PARTITION_GUEST ? proto::HOST_TO_GUEST : proto::GUEST_TO_HOST;
+    const Direction direction =
+        target.role == proto::PARTITION_GUEST ? Direction::kHostToGuest : Direction::kGuestToHost;
     for (SignalFault& fault : signal_faults_) {
-      if (fault.remaining == 0 || fault.direction != direction) {
+      if (fault.remaining == 0 || fault.rule.direction != direction) {
         continue;
       }
-      if (fault.child_relid != 0 && (direction == proto::HOST_TO_GUEST
-                                         ? relid != fault.child_relid
-                                         : connection_id != connection_id_of(fault.child_relid))) {
+      const std::uint32_t only = fault.rule.child_relid;
+      if (only != 0 &&
+          (direction == Direction::kHostToGuest ? relid != only
+                                                : connection_id != connection_id_of(only))) {
         continue;
       }
       return &fault;
@@ -747,17 +703,17 @@ class Simulation {
   }
 
   MessageFaultRule* message_fault_for(const PartitionLink& sender, const std::string& payload) {
-    const proto::Direction direction =
-        sender.role == proto::PARTITION_HOST ? proto::HOST_TO_GUEST : proto::GUEST_TO_HOST;
+    const Direction direction =
+        sender.role == proto::PARTITION_HOST ? Direction::kHostToGuest : Direction::kGuestToHost;
     std::uint32_t msgtype = 0;
     if (payload.size() >= sizeof(msgtype)) {
       std::memcpy(&msgtype, payload.data(), sizeof(msgtype));
     }
     for (MessageFaultRule& rule : message_faults_) {
-      if (rule.remaining == 0 || rule.direction != direction) {
+      if (rule.remaining == 0 || rule.rule.direction != direction) {
         continue;
       }
-      if (!rule.fault.any_type() && rule.fault.msgtype() != msgtype) {
+      if (rule.rule.msgtype && *rule.rule.msgtype != msgtype) {
         continue;
       }
       return &rule;
@@ -965,33 +921,33 @@ class Simulation {
     if (MessageFaultRule* rule = message_fault_for(sender, payload)) {
       --rule->remaining;
       const std::string what = arrow_text(sender, target) + " " + describe_message(payload);
-      switch (rule->fault.kind()) {
-        case proto::MessageFault::DROP:
+      switch (rule->rule.kind) {
+        case ArmMessageFault::Kind::kDrop:
           trace_fault("message_dropped", what);
           return wire::kHvStatusSuccess;
-        case proto::MessageFault::DELAY: {
+        case ArmMessageFault::Kind::kDelay: {
           trace_fault("message_delayed",
-                      what + " by " + std::to_string(rule->fault.delay_us()) + " us");
-          ScheduledEvent event{now_ + config_.message_latency_ns + rule->fault.delay_us() * 1000,
+                      what + " by " + std::to_string(rule->rule.delay_us) + " us");
+          ScheduledEvent event{now_ + config_.message_latency_ns + rule->rule.delay_us * 1000,
                                next_event_sequence_++, EventKind::kDelayedMessage, &target};
           event.message = std::make_shared<PendingMessage>(std::move(message));
           events_.push(event);
           return wire::kHvStatusSuccess;
         }
-        case proto::MessageFault::DUPLICATE:
+        case ArmMessageFault::Kind::kDuplicate:
           trace_fault("message_duplicated", what);
           duplicate = true;
           break;
-        case proto::MessageFault::REORDER:
+        case ArmMessageFault::Kind::kReorder:
           if (!target.held) {
             trace_fault("message_reordered", what + " held back behind the next message");
             target.held = std::move(message);
             return wire::kHvStatusSuccess;
           }
           break;
-        case proto::MessageFault::CORRUPT: {
-          const std::string& bytes = rule->fault.corrupt_bytes().raw();
-          const std::size_t offset = rule->fault.corrupt_offset();
+        case ArmMessageFault::Kind::kCorrupt: {
+          const std::string& bytes = rule->rule.corrupt_bytes;
+          const std::size_t offset = rule->rule.corrupt_offset;
           std::size_t written = 0;
           for (; written < bytes.size() && offset + written < message.payload.size(); ++written) {
             message.payload[offset + written] = bytes[written];
@@ -1033,23 +989,23 @@ class Simulation {
     }
     if (SignalFault* fault = signal_fault_for(target, connection_id, relid)) {
       --fault->remaining;
-      if (fault->kind != proto::InterruptFault::DUPLICATE) {
+      if (fault->rule.kind != ArmSignalFault::Kind::kDuplicate) {
         // The sender did signal; the normal path below traces it otherwise.
         trace_signal(proto::SignalRecord::STAGE_SIGNALLED, sender, target, connection_id, relid);
       }
       const std::string what =
           arrow_text(sender, target) + " relid " +
           std::to_string(to_guest ? relid : wire::relid_of_connection_id(connection_id));
-      switch (fault->kind) {
-        case proto::InterruptFault::DROP:
+      switch (fault->rule.kind) {
+        case ArmSignalFault::Kind::kDrop:
           trace_fault("interrupt_dropped", what);
           return;
-        case proto::InterruptFault::DELAY:
+        case ArmSignalFault::Kind::kDelay:
           trace_fault("interrupt_delayed",
-                      what + " by " + std::to_string(fault->delay_ns / 1000) + " us");
+                      what + " by " + std::to_string(fault->rule.delay_us) + " us");
           schedule_extra_event(target,
                                to_guest ? relid : wire::relid_of_connection_id(connection_id),
-                               config_.signal_latency_ns + fault->delay_ns);
+                               config_.signal_latency_ns + fault->rule.delay_us * 1000);
           return;
         default:
           trace_fault("interrupt_duplicated", what);

@@ -254,7 +254,7 @@ class ScenarioScript final : public hypervisor::RunScript {
 
   void on_record(const proto::TraceRecord& record) override { records_.push_back(record); }
 
-  std::optional<hypervisor::DueStep> due(std::uint64_t now_ns) override {
+  std::optional<hypervisor::DueIntervention> due(std::uint64_t now_ns) override {
     if (next_ >= scenario_.steps.size()) {
       return std::nullopt;
     }
@@ -279,10 +279,11 @@ class ScenarioScript final : public hypervisor::RunScript {
     if (!ready) {
       return std::nullopt;
     }
-    return hypervisor::DueStep{&step, static_cast<std::uint32_t>(next_ + 1), describe_step(step)};
+    return hypervisor::DueIntervention{intervention_of(step), static_cast<std::uint32_t>(next_ + 1),
+                                       step.label(), describe_step(step)};
   }
 
-  void step_done(std::uint64_t now_ns, const std::string& error) override {
+  void intervention_done(std::uint64_t now_ns, const std::string& error) override {
     if (!error.empty() && error_.empty()) {
       const proto::Step& step = scenario_.steps[next_];
       error_ = "step " + std::to_string(next_ + 1) +
@@ -841,6 +842,117 @@ class Judge {
 };
 
 }  // namespace
+
+namespace {
+
+hypervisor::Side side_of(proto::Side side) {
+  return side == proto::HOST ? hypervisor::Side::kHost : hypervisor::Side::kGuest;
+}
+
+hypervisor::Direction direction_of(proto::Direction direction) {
+  return direction == proto::HOST_TO_GUEST ? hypervisor::Direction::kHostToGuest
+                                           : hypervisor::Direction::kGuestToHost;
+}
+
+hypervisor::RequestAction request(hypervisor::Side side, proto::PartitionAction action) {
+  return hypervisor::RequestAction{side, std::move(action)};
+}
+
+}  // namespace
+
+hypervisor::Intervention intervention_of(const proto::Step& step) {
+  using hypervisor::Side;
+  proto::PartitionAction action;
+  switch (step.action_case()) {
+    case proto::Step::kHostSend:
+      *action.mutable_send() = step.host_send();
+      return request(Side::kHost, std::move(action));
+    case proto::Step::kGuestSend:
+      *action.mutable_send() = step.guest_send();
+      return request(Side::kGuest, std::move(action));
+    case proto::Step::kRingWrite:
+      *action.mutable_ring_write() = step.ring_write();
+      return request(Side::kHost, std::move(action));
+    case proto::Step::kRawPacket:
+      *action.mutable_raw_packet() = step.raw_packet();
+      return request(Side::kHost, std::move(action));
+    case proto::Step::kTamper:
+      *action.mutable_tamper() = step.tamper();
+      return request(Side::kHost, std::move(action));
+    case proto::Step::kSetIndex:
+      *action.mutable_set_index() = step.set_index();
+      return request(Side::kHost, std::move(action));
+    case proto::Step::kChannelOp:
+      *action.mutable_channel_op() = step.channel_op();
+      return request(
+          step.channel_op().op() == proto::ChannelOpAction::RESCIND ? Side::kHost : Side::kGuest,
+          std::move(action));
+    case proto::Step::kSetPolicy:
+      *action.mutable_set_policy() = step.set_policy();
+      return request(Side::kGuest, std::move(action));
+    case proto::Step::kInterruptFault: {
+      const proto::InterruptFault& fault = step.interrupt_fault();
+      hypervisor::ArmSignalFault arm;
+      arm.direction = direction_of(fault.direction());
+      arm.kind = fault.kind() == proto::InterruptFault::DROP
+                     ? hypervisor::ArmSignalFault::Kind::kDrop
+                 : fault.kind() == proto::InterruptFault::DELAY
+                     ? hypervisor::ArmSignalFault::Kind::kDelay
+                     : hypervisor::ArmSignalFault::Kind::kDuplicate;
+      arm.count = fault.count();
+      arm.delay_us = fault.delay_us();
+      arm.child_relid = fault.child_relid();
+      return arm;
+    }
+    case proto::Step::kSpuriousInterrupt:
+      return hypervisor::InjectSpuriousInterrupt{
+          direction_of(step.spurious_interrupt().direction()),
+          step.spurious_interrupt().child_relid()};
+    case proto::Step::kMessageFault: {
+      const proto::MessageFault& fault = step.message_fault();
+      using Kind = hypervisor::ArmMessageFault::Kind;
+      hypervisor::ArmMessageFault arm;
+      arm.direction = direction_of(fault.direction());
+      switch (fault.kind()) {
+        case proto::MessageFault::DELAY:
+          arm.kind = Kind::kDelay;
+          break;
+        case proto::MessageFault::DUPLICATE:
+          arm.kind = Kind::kDuplicate;
+          break;
+        case proto::MessageFault::REORDER:
+          arm.kind = Kind::kReorder;
+          break;
+        case proto::MessageFault::CORRUPT:
+          arm.kind = Kind::kCorrupt;
+          break;
+        default:
+          arm.kind = Kind::kDrop;
+          break;
+      }
+      if (!fault.any_type()) {
+        arm.msgtype = fault.msgtype();
+      }
+      arm.count = fault.count();
+      arm.delay_us = fault.delay_us();
+      arm.corrupt_offset = fault.corrupt_offset();
+      arm.corrupt_bytes = fault.corrupt_bytes().raw();
+      return arm;
+    }
+    case proto::Step::kCrash:
+      return hypervisor::CrashPartition{side_of(step.crash().side())};
+    case proto::Step::kHold:
+      return hypervisor::HoldContext{side_of(step.hold().side()), step.hold().context()};
+    case proto::Step::kRelease:
+      return hypervisor::ReleaseContext{side_of(step.release().side()), step.release().context()};
+    case proto::Step::kAdvanceTime:
+      return hypervisor::AdvanceTime{step.advance_time().us() * 1000};
+    case proto::Step::kNote:
+      return hypervisor::WriteNote{step.note()};
+    default:  // wait_until, or an entry with only a time: nothing to do
+      return hypervisor::NoIntervention{};
+  }
+}
 
 std::optional<std::uint32_t> CompiledScenario::relid_of(const std::string& channel) const {
   for (const CompiledChannel& c : channels) {

@@ -19,21 +19,14 @@
 #include <utility>
 #include <vector>
 
+#include "vmbus/hypervisor/intervention.h"
 #include "vmbus/proto/ipc.pb.h"
-#include "vmbus/proto/scenario.pb.h"
 
 namespace vmbus::hypervisor {
 
-// A timeline step that has come due.
-struct DueStep {
-  const proto::Step* step = nullptr;
-  std::uint32_t number = 0;  // 1-based position in the timeline
-  std::string describe;      // the action in words, for the trace
-};
-
 // A scenario's hand on a run (deterministic mode only). The simulation asks
-// it, before every scheduling decision, whether a timeline step is due,
-// carries the step out (a partition action, a fault, a clock jump, ...), and
+// it, before every scheduling decision, whether an intervention is due,
+// carries it out (a partition action, a fault, a clock jump, ...), and
 // shows it every trace record so that conditions ("when the guest has
 // deferred twice") can be evaluated. With a script the run does not end when
 // the guest reports done but when the system goes quiet -- nothing ready,
@@ -44,13 +37,14 @@ class RunScript {
   virtual ~RunScript() = default;
   // Every trace record, after the simulation has stamped it.
   virtual void on_record(const proto::TraceRecord& record) = 0;
-  // The step due at `now_ns` (its time has come or its condition holds), or
-  // nullopt. The simulation carries it out and then calls step_done().
-  virtual std::optional<DueStep> due(std::uint64_t now_ns) = 0;
-  // The step due() returned was carried out; `error` is non-empty when a
-  // partition refused it.
-  virtual void step_done(std::uint64_t now_ns, const std::string& error) = 0;
-  // When the next step waits for a time: that time; else nullopt.
+  // The intervention due at `now_ns` (its time has come or its condition
+  // holds), or nullopt. The simulation carries it out and then calls
+  // intervention_done().
+  virtual std::optional<DueIntervention> due(std::uint64_t now_ns) = 0;
+  // The intervention due() returned was carried out; `error` is non-empty
+  // when a partition refused it.
+  virtual void intervention_done(std::uint64_t now_ns, const std::string& error) = 0;
+  // When the next intervention waits for a time: that time; else nullopt.
   virtual std::optional<std::uint64_t> next_time_ns() const = 0;
 };
 

@@ -73,6 +73,10 @@ struct CompiledScenario {
 // Requires a good LoadedScenario.
 CompiledScenario compile_scenario(const LoadedScenario& loaded);
 
+// A compiled timeline entry (names resolved, payloads raw) in the
+// hypervisor's words.
+hypervisor::Intervention intervention_of(const proto::Step& step);
+
 // One oracle that fired.
 struct OracleFiring {
   std::string name;     // lost_wakeup, spurious_signal, retired_once, fifo, leak
