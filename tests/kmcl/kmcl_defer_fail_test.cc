@@ -1,5 +1,5 @@
-// DeferToPassive and Fail: DESIGN.md section 4 rows 1-10, 12 and 15, each
-// with the exact callback sequence and the final queue and channel state.
+// DeferToPassive and Fail: docs/KMCL-SEMANTICS.md section 3 rows 1-10, 12
+// and 15, each with the exact callback sequence and the final queue and channel state.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

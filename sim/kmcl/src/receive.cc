@@ -1,4 +1,4 @@
-// The receive path (kmcl.md section 4; DESIGN.md section 4).
+// The receive path (docs/KMCL-SEMANTICS.md sections 2 and 3).
 //
 // The DPC drains the incoming ring in passes, one phase per step:
 //
@@ -403,7 +403,7 @@ void DeviceCore::complete_packet(const ApiCall& call, Channel& ch, IncomingPacke
     size = 0;
   }
   if (size > ch.maximum_packet_size) {
-    // Q15: the completion payload is limited to the maximum packet size.
+    // The completion payload is limited to the maximum packet size.
     violate(ViolationCode::kCompletionBufferTooLarge, call, &ch,
             "completion payload of " + std::to_string(size) + " bytes exceeds the maximum " +
                 std::to_string(ch.maximum_packet_size) + "; truncated");
@@ -461,7 +461,7 @@ void DeviceCore::fail_packet(const ApiCall& call, Channel& ch, IncomingPacket& p
                 "; Fail is only legal in-line in its ProcessPacket (Q6)");
     return;
   }
-  // Q1/Q2: retired, no completion packet; the sender's transaction ends
+  // Retired, no completion packet; the sender's transaction ends
   // only when the channel closes.
   ++ch.stats.packets_failed;
   trace("fail", &ch, p.handle, "#" + std::to_string(p.index));

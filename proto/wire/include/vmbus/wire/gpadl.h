@@ -2,8 +2,8 @@
 // GPADL_HEADER + GPADL_BODY messages (guest side), and reassembling and
 // validating them (host side).
 //
-// Source: shared/reference/vmbus-wire.md section 6.2 (Linux
-// create_gpadl_header, QEMU handle_gpadl_header / handle_gpadl_body).
+// Sources: Linux drivers/hv/channel.c (create_gpadl_header), QEMU
+// hw/hyperv/vmbus.c (handle_gpadl_header, handle_gpadl_body).
 //
 // On the wire a GPADL is one GPADL_HEADER carrying up to 26 PFNs, followed
 // by as many GPADL_BODY messages (up to 28 PFNs each) as the rest needs.

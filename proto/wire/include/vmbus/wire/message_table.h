@@ -1,4 +1,4 @@
-// The one table of the VMBus control-plane message set (STYLE point 10).
+// The one table of the VMBus control-plane message set.
 //
 // For every msgtype 0 .. CHANNELMSG_COUNT - 1: its protocol name, which way
 // it travels, the smallest payload a receiver accepts, whether the number is
@@ -7,9 +7,10 @@
 // from here; describe() and traces take the name from here; fault injection
 // picks message types from here.
 //
-// Source: shared/reference/vmbus-wire.md sections 6.1 and 6.2. The minimum
-// is the struct size of section 6.2 (for GPADL_HEADER and GPADL_BODY the
-// fixed part; for messages with no layout in the reference, the header).
+// Sources: Linux include/linux/hyperv.h (enum vmbus_channel_message_type and
+// the message structs) and QEMU hw/hyperv/vmbus.c. The minimum is the struct
+// size (for GPADL_HEADER and GPADL_BODY the fixed part; for messages this
+// library does not lay out, the 8-byte header).
 #pragma once
 
 #include <array>

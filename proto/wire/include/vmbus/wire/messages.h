@@ -1,8 +1,7 @@
 // The VMBus control-plane messages (CHANNELMSG_*), byte for byte.
 //
-// Source of every size and offset: shared/reference/vmbus-wire.md section
-// 6.2 (Linux include/linux/hyperv.h, where every struct is __packed;
-// cross-checked against QEMU and DPDK). Offsets are from the start of the
+// Source of every size and offset: Linux include/linux/hyperv.h, where every
+// struct is __packed; cross-checked against QEMU and DPDK. Offsets are from the start of the
 // SynIC message payload, so every struct starts with the 8-byte header.
 //
 // The structs are laid out with natural alignment, no #pragma pack: every

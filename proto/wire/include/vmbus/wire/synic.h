@@ -1,9 +1,8 @@
 // SynIC message slot, post-message hypercall input, and the hypervisor
 // constants VMBus's control plane is carried by.
 //
-// Source of every value and offset: shared/reference/vmbus-wire.md sections
-// 6.4 and 7 (Linux include/hyperv/hvgdk_mini.h, drivers/hv/hyperv_vmbus.h,
-// QEMU hw/hyperv/vmbus.c). A VMBus control message is the payload of one
+// Source of every value and offset: Linux include/hyperv/hvgdk_mini.h and
+// drivers/hv/hyperv_vmbus.h, QEMU hw/hyperv/vmbus.c. A VMBus control message is the payload of one
 // HvMessage: at most 240 bytes, starting with the 8-byte CHANNELMSG header
 // (messages.h). The simulator plays the hypervisor: it copies posted
 // payloads into the receiver's SIMP slot kVmbusMessageSint.

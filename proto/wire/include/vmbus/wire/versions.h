@@ -1,7 +1,7 @@
 // VMBus protocol versions and the version-dependent connection choices.
 //
-// Source: shared/reference/vmbus-wire.md sections 6.3 and 6.4 (Linux
-// include/linux/hyperv.h and drivers/hv/connection.c, QEMU). A version is
+// Sources: Linux include/linux/hyperv.h and drivers/hv/connection.c, QEMU
+// hw/hyperv/vmbus.c. A version is
 // (major << 16) | minor. Versions arrive from the peer in INITIATE_CONTACT,
 // so every function here accepts any u32, known or not.
 #pragma once

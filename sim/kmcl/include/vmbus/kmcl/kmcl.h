@@ -1,7 +1,8 @@
 // The KMCL model's driver-facing API: the Windows VMBus Kernel Mode Client
-// Library, V1 interface (vmbuskernelmodeclientlibapi.h), with the same names,
-// parameter order, handle types, flag values and NTSTATUS codes as
-// shared/reference/kmcl.md sections 1 and 2.
+// Library, V1 interface, with the same names, parameter order, handle types,
+// flag values and NTSTATUS codes as the WDK header
+// vmbuskernelmodeclientlibapi.h (docs/KMCL-SEMANTICS.md says where the
+// model had to choose).
 //
 // Driver code calls the free functions below (or the same functions through
 // the KMCL_CLIENT_INTERFACE_V1 table from KmclQueryInterface). Every function
@@ -119,7 +120,7 @@ NTSTATUS VmbChannelEnable(VMBCHANNEL Channel);
 // incoming packets retired, Closed. See KMCL-SEMANTICS "Disable".
 VOID VmbChannelDisable(VMBCHANNEL Channel);
 
-// Init functions: only before the first VmbChannelEnable (Q17); afterwards
+// Init functions: only before the first VmbChannelEnable; afterwards
 // they return STATUS_INVALID_PARAMETER_1 and record init_after_enable.
 NTSTATUS VmbChannelInitSetMaximumPacketSize(VMBCHANNEL Channel, UINT32 PacketSize);
 NTSTATUS VmbChannelInitSetMaximumExternalData(VMBCHANNEL Channel, UINT32 DataSize,

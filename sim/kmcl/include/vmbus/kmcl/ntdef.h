@@ -4,7 +4,7 @@
 //
 // Only what vmbuskernelmodeclientlibapi.h needs is here. Where the model has
 // to simplify a kernel structure (MDL, INTERFACE), the comment says how.
-// Values come from the WDK's ntstatus.h / wdm.h; see shared/reference/kmcl.md.
+// Values come from the WDK's ntstatus.h / wdm.h.
 #pragma once
 
 #include <cstdint>

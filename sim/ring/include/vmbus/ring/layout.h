@@ -1,7 +1,7 @@
 // VMBus ring-buffer wire structures, byte for byte as Hyper-V lays them out.
 //
-// Source of every offset: shared/reference/vmbus-wire.md sections 1 and 2
-// (Linux include/linux/hyperv.h, cross-checked against DPDK, FreeBSD and QEMU).
+// Source of every offset: Linux include/linux/hyperv.h (struct hv_ring_buffer,
+// struct vmpacket_descriptor), cross-checked against DPDK, FreeBSD and QEMU.
 // All fields are little-endian; the simulator only runs on little-endian hosts
 // (checked below). The structs are used to name offsets and sizes; shared
 // control words are accessed through std::atomic_ref by ring.h, never by

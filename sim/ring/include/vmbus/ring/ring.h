@@ -14,8 +14,8 @@
 //   reader: begin_read -> next (read + validate + consume)... -> publish
 //           -> decide_signal -> end_read
 //
-// The signal decisions are the Linux ones (shared/reference/vmbus-wire.md
-// sections 3 and 4): the writer interrupts the reader only when the ring went
+// The signal decisions are the Linux ones (drivers/hv/ring_buffer.c and
+// channel.c; docs/ARCHITECTURE.md, "The ring buffer library"): the writer interrupts the reader only when the ring went
 // from empty to non-empty and the reader's interrupt_mask is clear; the reader
 // interrupts a blocked writer only when free space crosses pending_send_sz
 // upwards within the batch it just consumed.
