@@ -135,7 +135,7 @@ NTSTATUS DeviceCore::check_init_allowed(const ApiCall& call, Channel& ch) {
     violate(ViolationCode::kInitAfterEnable, call, &ch,
             std::string(call.api) +
                 " after VmbChannelEnable: Init functions are legal only during channel "
-                "initialization, before the first Enable (Q17)");
+                "initialization, before the first Enable");
     return STATUS_INVALID_PARAMETER_1;
   }
   if (!require_passive(call, &ch, IrqlRule::kInferred)) {

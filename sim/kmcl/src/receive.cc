@@ -458,7 +458,7 @@ void DeviceCore::fail_packet(const ApiCall& call, Channel& ch, IncomingPacket& p
             "packet #" + std::to_string(p.index) + " is " + incoming_state_name(p.state) +
                 (p.delivering_in == &context ? " in this delivery already"
                                              : ", not being delivered in this context") +
-                "; Fail is only legal in-line in its ProcessPacket (Q6)");
+                "; Fail is only legal in-line in its ProcessPacket");
     return;
   }
   // Retired, no completion packet; the sender's transaction ends
