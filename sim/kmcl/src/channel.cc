@@ -264,95 +264,111 @@ void DeviceCore::run_work_item(WorkItem& item, bool* done) {
   switch (item.kind) {
     case WorkItem::Kind::kOpen:
       if (item.phase == 0) {
-        if (ch.state != ChannelState::kOpening) {
-          ch.sequence_active = false;  // closed before it could open
-          *done = true;
-          return;
-        }
-        NTSTATUS status = STATUS_SUCCESS;
-        trace("callback", &ch, ch.handle, "EvtChannelOpened");
-        if (ch.state_callbacks.EvtChannelOpened != nullptr) {
-          CallbackScope scope(current_context(), {CallbackKind::kStateChange, &ch, nullptr});
-          status = ch.state_callbacks.EvtChannelOpened(as_channel(ch.handle));
-        }
-        if (!NT_SUCCESS(status)) {
-          // "rolls the channel back to a state where no traffic flows".
-          trace("open_failed", &ch, ch.handle, ntstatus_name(status));
-          detach(ch);
-          if (ch.state == ChannelState::kOpening) {
-            ch.state = ch.state_before_open;
-          }
-          ch.sequence_active = false;
-          *done = true;
-          if (control_ != nullptr) {
-            control_->on_channel_open_result(as_channel(ch.handle), status);
-          }
-          return;
-        }
-        ch.opened = true;
-        if (ch.state == ChannelState::kOpening) {
-          ch.state = ChannelState::kOpen;
-        }
-        // "Before this callback ... packets can be queued, but they cannot be
-        // sent": now they can.
-        ch.tx_wanted = !ch.tx_queue.empty();
-        if (control_ != nullptr) {
-          control_->on_channel_open_result(as_channel(ch.handle), STATUS_SUCCESS);
-        }
-        if (ch.state != ChannelState::kOpen || ch.paused) {
-          ch.sequence_active = false;
-          *done = true;
-          return;
-        }
-        item.phase = 1;
+        open_phase(ch, item, done);
         return;
       }
       [[fallthrough]];
     case WorkItem::Kind::kStart:
-      if (item.phase <= 1) {
-        if (ch.state != ChannelState::kOpen || ch.paused || ch.started) {
-          ch.sequence_active = false;
-          *done = true;
-          return;
-        }
-        call_state_callback(ch, "EvtChannelStarted");
-        // "After Started returns, KMCL enables the incoming queue": this also
-        // restarts a queue that Fail or a protocol error stopped (Pause+Start).
-        ch.started = true;
-        ch.stop = QueueStop::kNone;
-        ch.stop_reason.clear();
-        ch.quota_blocked = false;
-        ch.rx_wanted = true;
-        trace("queue_enabled", &ch, ch.handle, "");
-        item.phase = 2;
-        return;
-      }
-      // Phase 2. ProcessPacket may already have run (the DPC could be
-      // scheduled between the two steps), as the docs allow.
-      if (ch.state == ChannelState::kOpen && ch.started) {
-        call_state_callback(ch, "EvtChannelPostStarted");
-      }
-      ch.sequence_active = false;
-      *done = true;
+      start_phase(ch, item, done);
       return;
     case WorkItem::Kind::kClose:
       close_sequence(ch, item.close_kind);
       *done = true;
       return;
-    case WorkItem::Kind::kMapExternalData: {
-      if (item.steps_left > 1) {
-        --item.steps_left;
-        return;
-      }
-      *done = true;
-      auto it = ch.live.find(item.packet);
-      if (it != ch.live.end() && it->second->state == IncomingPacket::State::kExternalDataPending) {
-        it->second->external_data_mapped = true;
-        it->second->state = IncomingPacket::State::kExternalDataReady;
-        trace("external_data_ready", &ch, item.packet, "#" + std::to_string(it->second->index));
-      }
+    case WorkItem::Kind::kMapExternalData:
+      map_external_data_phase(ch, item, done);
+      return;
+  }
+}
+
+namespace {
+
+// The open/start sequence of a channel is over (finished or abandoned).
+void end_sequence(Channel& ch, bool* done) {
+  ch.sequence_active = false;
+  *done = true;
+}
+
+}  // namespace
+
+void DeviceCore::open_phase(Channel& ch, WorkItem& item, bool* done) {
+  if (ch.state != ChannelState::kOpening) {
+    end_sequence(ch, done);  // closed before it could open
+    return;
+  }
+  NTSTATUS status = STATUS_SUCCESS;
+  trace("callback", &ch, ch.handle, "EvtChannelOpened");
+  if (ch.state_callbacks.EvtChannelOpened != nullptr) {
+    CallbackScope scope(current_context(), {CallbackKind::kStateChange, &ch, nullptr});
+    status = ch.state_callbacks.EvtChannelOpened(as_channel(ch.handle));
+  }
+  if (!NT_SUCCESS(status)) {
+    // "rolls the channel back to a state where no traffic flows".
+    trace("open_failed", &ch, ch.handle, ntstatus_name(status));
+    detach(ch);
+    if (ch.state == ChannelState::kOpening) {
+      ch.state = ch.state_before_open;
+    }
+    end_sequence(ch, done);
+    if (control_ != nullptr) {
+      control_->on_channel_open_result(as_channel(ch.handle), status);
+    }
+    return;
+  }
+  ch.opened = true;
+  if (ch.state == ChannelState::kOpening) {
+    ch.state = ChannelState::kOpen;
+  }
+  // "Before this callback ... packets can be queued, but they cannot be
+  // sent": now they can.
+  ch.tx_wanted = !ch.tx_queue.empty();
+  if (control_ != nullptr) {
+    control_->on_channel_open_result(as_channel(ch.handle), STATUS_SUCCESS);
+  }
+  if (ch.state != ChannelState::kOpen || ch.paused) {
+    end_sequence(ch, done);
+    return;
+  }
+  item.phase = 1;
+}
+
+void DeviceCore::start_phase(Channel& ch, WorkItem& item, bool* done) {
+  if (item.phase <= 1) {
+    if (ch.state != ChannelState::kOpen || ch.paused || ch.started) {
+      end_sequence(ch, done);
       return;
     }
+    call_state_callback(ch, "EvtChannelStarted");
+    // "After Started returns, KMCL enables the incoming queue": this also
+    // restarts a queue that Fail or a protocol error stopped (Pause+Start).
+    ch.started = true;
+    ch.stop = QueueStop::kNone;
+    ch.stop_reason.clear();
+    ch.quota_blocked = false;
+    ch.rx_wanted = true;
+    trace("queue_enabled", &ch, ch.handle, "");
+    item.phase = 2;
+    return;
+  }
+  // Phase 2. ProcessPacket may already have run (the DPC could be scheduled
+  // between the two steps), as the docs allow.
+  if (ch.state == ChannelState::kOpen && ch.started) {
+    call_state_callback(ch, "EvtChannelPostStarted");
+  }
+  end_sequence(ch, done);
+}
+
+void DeviceCore::map_external_data_phase(Channel& ch, WorkItem& item, bool* done) {
+  if (item.steps_left > 1) {
+    --item.steps_left;
+    return;
+  }
+  *done = true;
+  auto it = ch.live.find(item.packet);
+  if (it != ch.live.end() && it->second->state == IncomingPacket::State::kExternalDataPending) {
+    it->second->external_data_mapped = true;
+    it->second->state = IncomingPacket::State::kExternalDataReady;
+    trace("external_data_ready", &ch, item.packet, "#" + std::to_string(it->second->index));
   }
 }
 

@@ -485,6 +485,12 @@ class DeviceCore {
   void peer_close(Channel& channel, CloseKind kind);
   void escalate_fail(Channel& channel);
   void run_work_item(WorkItem& item, bool* done);
+  // run_work_item's phases: EvtChannelOpened (kOpen phase 0), then
+  // EvtChannelStarted (phase 1) and EvtChannelPostStarted (phase 2); the
+  // external-data mapping latency counting down.
+  void open_phase(Channel& channel, WorkItem& item, bool* done);
+  void start_phase(Channel& channel, WorkItem& item, bool* done);
+  void map_external_data_phase(Channel& channel, WorkItem& item, bool* done);
   bool worker_has_work() const;
   void worker_unit();
 
@@ -510,8 +516,21 @@ class DeviceCore {
   NTSTATUS send_synchronous(const ApiCall& call, Channel& channel, PVOID buffer, UINT32 size,
                             PMDL external_data, UINT32 flags, PVOID completion_buffer,
                             PUINT32 completion_buffer_size, PLARGE_INTEGER timeout);
+  // send_synchronous with a zero timeout and no WAIT_FOR_COMPLETION: into the
+  // ring now, or STATUS_BUFFER_OVERFLOW.
+  NTSTATUS send_now_or_overflow(Channel& channel, const TxItem& item);
+  // Queues the request and blocks the calling context until `sync` is done
+  // (STATUS_SUCCESS) or the wait times out (STATUS_CANCELLED) or is refused.
+  NTSTATUS send_and_wait(const ApiCall& call, Channel& channel, TxItem item, bool wait,
+                         PLARGE_INTEGER timeout, SyncRequest* sync);
   // Writes as much of the send queue as fits (in the calling context).
   void flush_tx(Channel& channel);
+  // flush_tx's outcomes for one queued item: written into the ring (the
+  // packet's state follows), dropped because it can never fit, or no room
+  // (true: look again now; false: wait for a signal, poll, or the ring broke).
+  void note_written(Channel& channel, const TxItem& done);
+  void drop_too_large(Channel& channel, const TxItem& dropped);
+  bool wait_for_space(Channel& channel, std::uint32_t packet_bytes);
   void enqueue_tx(Channel& channel, TxItem item);
   void run_placed_completion(Channel& channel);
   void handle_completion_packet(Channel& channel, const ring::PacketView& view);

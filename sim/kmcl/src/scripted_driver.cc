@@ -453,33 +453,43 @@ std::string ScriptedDriver::perform(const Action& action, VMBPACKETCOMPLETION pa
       seen_.erase(reinterpret_cast<std::uintptr_t>(packet));
       VmbChannelPacketFail(packet);
       return "fail";
-    case PacketAction::kGetExternalData: {
-      PMDL mdl = nullptr;
-      const NTSTATUS status = VmbChannelPacketGetExternalData(packet, 0, &mdl);
-      if (status == STATUS_PENDING) {
-        return "external-data-pending";
-      }
-      if (NT_SUCCESS(status)) {
-        std::uint64_t ranges = 0;
-        std::uint64_t bytes = 0;
-        std::uint64_t pfns = 0;
-        for (const MDL* m = mdl; m != nullptr; m = m->Next) {
-          ++ranges;
-          bytes += m->ByteCount;
-          pfns += m->PfnArray.size();
-        }
-        external_data_seen_.push_back("ranges=" + std::to_string(ranges) + " bytes=" +
-                                      std::to_string(bytes) + " pfns=" + std::to_string(pfns));
-      }
-      // [U-vmswitch]: on success use the data; on any other error complete.
-      complete(packet, index, action, payload);
-      return NT_SUCCESS(status) ? "external-data"
-                                : std::string("external-data-error ") + ntstatus_name(status);
-    }
+    case PacketAction::kGetExternalData:
+      return use_external_data(action, packet, index, payload);
     case PacketAction::kMisuse:
       break;
   }
-  const std::string label = std::string("misuse:") + misuse_name(action.misuse);
+  misuse(action, packet, index, payload);
+  return std::string("misuse:") + misuse_name(action.misuse);
+}
+
+std::string ScriptedDriver::use_external_data(const Action& action, VMBPACKETCOMPLETION packet,
+                                              std::uint64_t index,
+                                              std::span<const std::byte> payload) {
+  PMDL mdl = nullptr;
+  const NTSTATUS status = VmbChannelPacketGetExternalData(packet, 0, &mdl);
+  if (status == STATUS_PENDING) {
+    return "external-data-pending";
+  }
+  if (NT_SUCCESS(status)) {
+    std::uint64_t ranges = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t pfns = 0;
+    for (const MDL* m = mdl; m != nullptr; m = m->Next) {
+      ++ranges;
+      bytes += m->ByteCount;
+      pfns += m->PfnArray.size();
+    }
+    external_data_seen_.push_back("ranges=" + std::to_string(ranges) + " bytes=" +
+                                  std::to_string(bytes) + " pfns=" + std::to_string(pfns));
+  }
+  // As vmswitch does: on success use the data; on any other error complete.
+  complete(packet, index, action, payload);
+  return NT_SUCCESS(status) ? "external-data"
+                            : std::string("external-data-error ") + ntstatus_name(status);
+}
+
+void ScriptedDriver::misuse(const Action& action, VMBPACKETCOMPLETION packet, std::uint64_t index,
+                            std::span<const std::byte> payload) {
   switch (action.misuse) {
     case Misuse::kCompleteTwice:
       complete(packet, index, action, payload);
@@ -538,7 +548,6 @@ std::string ScriptedDriver::perform(const Action& action, VMBPACKETCOMPLETION pa
       complete(packet, index, action, payload);
       break;
   }
-  return label;
 }
 
 void ScriptedDriver::complete_outstanding(std::span<const std::byte> payload, std::size_t count) {

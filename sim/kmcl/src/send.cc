@@ -242,38 +242,13 @@ void DeviceCore::flush_tx(Channel& ch) {
       ++written;
       TxItem done = std::move(item);
       ch.tx_queue.pop_front();
-      if (done.packet == nullptr) {
-        ++ch.stats.completions_sent;
-        continue;
-      }
-      PacketObject& packet = *done.packet;
-      ++ch.stats.packets_sent;
-      if (packet.wait_for_completion) {
-        packet.state = PacketObject::State::kInRing;
-        ch.in_flight[packet.trans_id] = &packet;
-      } else if (packet.sync != nullptr) {
-        packet.sync->done = true;  // "complete" means placed in the ring
-        packet.sync->status = STATUS_SUCCESS;
-        packet.state = PacketObject::State::kIdle;
-      } else {
-        packet.state = PacketObject::State::kPlaced;
-        ch.placed.push_back(&packet);
-      }
+      note_written(ch, done);
       continue;
     }
     if (reserved.status == ring::WriteStatus::kTooLarge) {
-      // Only a completion larger than the peer's ring can get here (sends
-      // are checked against the ring at VmbPacketSend).
       TxItem dropped = std::move(item);
       ch.tx_queue.pop_front();
-      trace("send_too_large", &ch, dropped.packet ? dropped.packet->handle : 0,
-            "trans_id " + std::to_string(dropped.trans_id) + " can never fit the ring; dropped");
-      if (dropped.packet != nullptr && dropped.packet->sync == nullptr) {
-        run_completion_routine(*dropped.packet, STATUS_INVALID_BUFFER_SIZE, {});
-      } else if (dropped.packet != nullptr) {
-        dropped.packet->sync->done = true;
-        dropped.packet->sync->status = STATUS_BUFFER_OVERFLOW;
-      }
+      drop_too_large(ch, dropped);
       continue;
     }
     if (reserved.status == ring::WriteStatus::kCorrupt) {
@@ -288,23 +263,9 @@ void DeviceCore::flush_tx(Channel& ch) {
       ch.tx_wanted = true;
       break;
     }
-    const ring::WaitDecision decision = ch.writer->prepare_to_wait(packet_bytes);
-    if (decision == ring::WaitDecision::kRetryNow) {
-      continue;  // the reader freed space between reserve and pending_send_sz
+    if (!wait_for_space(ch, packet_bytes)) {
+      break;
     }
-    if (decision == ring::WaitDecision::kWaitForSignal) {
-      ch.tx_blocked = true;
-      ch.pending_send_size_set = true;
-      trace("send_blocked", &ch, ch.handle,
-            "waiting for " + std::to_string(ring::ring_bytes_for_packet(packet_bytes)) +
-                " free bytes");
-    } else if (decision == ring::WaitDecision::kMustPoll) {
-      ch.tx_wanted = true;  // no pending_send_sz feature: nobody will signal
-    } else {
-      ch.tx_broken = true;
-      protocol_error(ch, "outgoing ring corrupt while waiting for space");
-    }
-    break;
   }
   if (written == 0) {
     return;
@@ -318,6 +279,59 @@ void DeviceCore::flush_tx(Channel& ch) {
     trace("signal_peer", &ch, ch.handle, "outgoing ring went non-empty");
     ch.transport->signal_peer();
   }
+}
+
+void DeviceCore::note_written(Channel& ch, const TxItem& done) {
+  if (done.packet == nullptr) {
+    ++ch.stats.completions_sent;
+    return;
+  }
+  PacketObject& packet = *done.packet;
+  ++ch.stats.packets_sent;
+  if (packet.wait_for_completion) {
+    packet.state = PacketObject::State::kInRing;
+    ch.in_flight[packet.trans_id] = &packet;
+  } else if (packet.sync != nullptr) {
+    packet.sync->done = true;  // "complete" means placed in the ring
+    packet.sync->status = STATUS_SUCCESS;
+    packet.state = PacketObject::State::kIdle;
+  } else {
+    packet.state = PacketObject::State::kPlaced;
+    ch.placed.push_back(&packet);
+  }
+}
+
+void DeviceCore::drop_too_large(Channel& ch, const TxItem& dropped) {
+  // Only a completion larger than the peer's ring can get here (sends are
+  // checked against the ring at VmbPacketSend).
+  trace("send_too_large", &ch, dropped.packet ? dropped.packet->handle : 0,
+        "trans_id " + std::to_string(dropped.trans_id) + " can never fit the ring; dropped");
+  if (dropped.packet != nullptr && dropped.packet->sync == nullptr) {
+    run_completion_routine(*dropped.packet, STATUS_INVALID_BUFFER_SIZE, {});
+  } else if (dropped.packet != nullptr) {
+    dropped.packet->sync->done = true;
+    dropped.packet->sync->status = STATUS_BUFFER_OVERFLOW;
+  }
+}
+
+bool DeviceCore::wait_for_space(Channel& ch, std::uint32_t packet_bytes) {
+  const ring::WaitDecision decision = ch.writer->prepare_to_wait(packet_bytes);
+  if (decision == ring::WaitDecision::kRetryNow) {
+    return true;  // the reader freed space between reserve and pending_send_sz
+  }
+  if (decision == ring::WaitDecision::kWaitForSignal) {
+    ch.tx_blocked = true;
+    ch.pending_send_size_set = true;
+    trace(
+        "send_blocked", &ch, ch.handle,
+        "waiting for " + std::to_string(ring::ring_bytes_for_packet(packet_bytes)) + " free bytes");
+  } else if (decision == ring::WaitDecision::kMustPoll) {
+    ch.tx_wanted = true;  // no pending_send_sz feature: nobody will signal
+  } else {
+    ch.tx_broken = true;
+    protocol_error(ch, "outgoing ring corrupt while waiting for space");
+  }
+  return false;
 }
 
 void DeviceCore::run_placed_completion(Channel& ch) {
@@ -464,27 +478,51 @@ NTSTATUS DeviceCore::send_synchronous(const ApiCall& call, Channel& ch, PVOID bu
   if (completion_buffer_size != nullptr && !wait) {
     *completion_buffer_size = 0;
   }
-
   if (zero_timeout && !wait) {
-    // "With a timeout of 0, a packet that does not fit in the ring is not queued."
-    if (!ch.wire_ready() || !ch.tx_queue.empty() || ch.tx_blocked) {
-      return STATUS_BUFFER_OVERFLOW;
-    }
-    const ring::OutgoingPacket out = outgoing_of(item);
-    const ring::ReserveResult reserved = ch.writer->reserve(ring::packet_bytes_for(out));
-    if (reserved.status != ring::WriteStatus::kOk) {
-      return STATUS_BUFFER_OVERFLOW;
-    }
-    ch.writer->copy(reserved.reservation, out);
-    ++ch.stats.packets_sent;
-    ch.writer->publish();
-    if (ch.writer->decide_signal()) {
-      trace("signal_peer", &ch, ch.handle, "outgoing ring went non-empty");
-      ch.transport->signal_peer();
-    }
-    return STATUS_SUCCESS;
+    return send_now_or_overflow(ch, item);
   }
+  SyncRequest sync;
+  const NTSTATUS waited = send_and_wait(call, ch, std::move(item), wait, timeout, &sync);
+  if (waited != STATUS_SUCCESS || !NT_SUCCESS(sync.status) || !wait) {
+    if (completion_buffer_size != nullptr) {
+      *completion_buffer_size = 0;
+    }
+    return waited != STATUS_SUCCESS ? waited : sync.status;
+  }
+  const std::size_t capacity = completion_buffer_size != nullptr ? *completion_buffer_size : 0;
+  const std::size_t copied = std::min(capacity, sync.completion.size());
+  if (copied > 0) {
+    std::memcpy(completion_buffer, sync.completion.data(), copied);
+  }
+  if (completion_buffer_size != nullptr) {
+    *completion_buffer_size = static_cast<UINT32>(copied);
+  }
+  // A completion larger than the caller's buffer: truncated, and said so.
+  return sync.completion.size() > capacity ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
+}
 
+NTSTATUS DeviceCore::send_now_or_overflow(Channel& ch, const TxItem& item) {
+  // "With a timeout of 0, a packet that does not fit in the ring is not queued."
+  if (!ch.wire_ready() || !ch.tx_queue.empty() || ch.tx_blocked) {
+    return STATUS_BUFFER_OVERFLOW;
+  }
+  const ring::OutgoingPacket out = outgoing_of(item);
+  const ring::ReserveResult reserved = ch.writer->reserve(ring::packet_bytes_for(out));
+  if (reserved.status != ring::WriteStatus::kOk) {
+    return STATUS_BUFFER_OVERFLOW;
+  }
+  ch.writer->copy(reserved.reservation, out);
+  ++ch.stats.packets_sent;
+  ch.writer->publish();
+  if (ch.writer->decide_signal()) {
+    trace("signal_peer", &ch, ch.handle, "outgoing ring went non-empty");
+    ch.transport->signal_peer();
+  }
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS DeviceCore::send_and_wait(const ApiCall& call, Channel& ch, TxItem item, bool wait,
+                                   PLARGE_INTEGER timeout, SyncRequest* sync) {
   std::optional<std::uint64_t> deadline_ns;
   if (timeout != nullptr) {
     // KeWaitForSingleObject style, in 100 ns units: negative is relative,
@@ -493,10 +531,9 @@ NTSTATUS DeviceCore::send_synchronous(const ApiCall& call, Channel& ch, PVOID bu
     deadline_ns = quad < 0 ? now_ns_ + static_cast<std::uint64_t>(-(quad + 1)) * 100 + 100
                            : static_cast<std::uint64_t>(quad) * 100;
   }
-  SyncRequest sync;
   PacketObject internal;
   internal.channel = &ch;
-  internal.sync = &sync;
+  internal.sync = sync;
   internal.trans_id = item.trans_id;
   internal.wait_for_completion = wait;
   internal.state = PacketObject::State::kQueued;
@@ -509,36 +546,18 @@ NTSTATUS DeviceCore::send_synchronous(const ApiCall& call, Channel& ch, PVOID bu
       BlockedState{call.api,
                    "the completion of synchronous request trans_id " +
                        std::to_string(internal.trans_id) + " on ch" + std::to_string(ch.index),
-                   [&sync] { return sync.done; }, deadline_ns, &ch, false});
-  if (!sync.done) {
-    // Timed out (or refused): cancel. A completion arriving later finds no
-    // request and is dropped as unexpected.
-    std::erase_if(ch.tx_queue,
-                  [&internal](const TxItem& queued) { return queued.packet == &internal; });
-    ch.in_flight.erase(internal.trans_id);
-    trace("send_synchronous_cancelled", &ch, ch.handle,
-          "trans_id " + std::to_string(internal.trans_id));
-    if (completion_buffer_size != nullptr) {
-      *completion_buffer_size = 0;
-    }
-    return waited == WaitResult::kRefused ? STATUS_INVALID_DEVICE_STATE : STATUS_CANCELLED;
+                   [sync] { return sync->done; }, deadline_ns, &ch, false});
+  if (sync->done) {
+    return STATUS_SUCCESS;
   }
-  if (!NT_SUCCESS(sync.status) || !wait) {
-    if (completion_buffer_size != nullptr) {
-      *completion_buffer_size = 0;
-    }
-    return sync.status;
-  }
-  const std::size_t capacity = completion_buffer_size != nullptr ? *completion_buffer_size : 0;
-  const std::size_t copied = std::min(capacity, sync.completion.size());
-  if (copied > 0) {
-    std::memcpy(completion_buffer, sync.completion.data(), copied);
-  }
-  if (completion_buffer_size != nullptr) {
-    *completion_buffer_size = static_cast<UINT32>(copied);
-  }
-  // A completion larger than the caller's buffer: truncated, and said so.
-  return sync.completion.size() > capacity ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
+  // Timed out (or refused): cancel. A completion arriving later finds no
+  // request and is dropped as unexpected.
+  std::erase_if(ch.tx_queue,
+                [&internal](const TxItem& queued) { return queued.packet == &internal; });
+  ch.in_flight.erase(internal.trans_id);
+  trace("send_synchronous_cancelled", &ch, ch.handle,
+        "trans_id " + std::to_string(internal.trans_id));
+  return waited == WaitResult::kRefused ? STATUS_INVALID_DEVICE_STATE : STATUS_CANCELLED;
 }
 
 }  // namespace vmbus::kmcl::detail

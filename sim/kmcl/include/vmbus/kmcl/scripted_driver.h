@@ -203,6 +203,12 @@ class ScriptedDriver {
   const Action& choose(const Seen& seen, std::span<const std::byte> payload, KIRQL irql);
   std::string perform(const Action& action, VMBPACKETCOMPLETION packet, const Seen& seen,
                       std::span<const std::byte> payload);
+  // kGetExternalData: map the packet's external data, then complete it.
+  std::string use_external_data(const Action& action, VMBPACKETCOMPLETION packet,
+                                std::uint64_t index, std::span<const std::byte> payload);
+  // kMisuse: break the KMCL contract the way action.misuse says.
+  void misuse(const Action& action, VMBPACKETCOMPLETION packet, std::uint64_t index,
+              std::span<const std::byte> payload);
   void complete(VMBPACKETCOMPLETION packet, std::uint64_t index, const Action& action,
                 std::span<const std::byte> payload);
   void record(std::string callback, std::int64_t packet, std::uintptr_t handle, std::string action);
