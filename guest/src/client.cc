@@ -1693,12 +1693,80 @@ std::string VmbusClient::perform_set_policy(const proto::SetPolicyAction& policy
 
 // --- final report ---------------------------------------------------------------------
 
-std::vector<std::pair<std::string, std::string>> VmbusClient::final_report() {
-  std::vector<std::pair<std::string, std::string>> values = {
-      {"version", wire::version_number_text(version_)},
-      {"ignored_messages", std::to_string(ignored_messages_)},
-      {"rescinds", std::to_string(rescinds_seen_)},
-  };
+namespace {
+
+void add_finding(proto::GuestReport& report, const std::string& name, std::uint32_t child_relid,
+                 std::string what) {
+  proto::OracleFinding* finding = report.add_findings();
+  finding->set_name(name);
+  finding->set_child_relid(child_relid);
+  finding->set_what(std::move(what));
+}
+
+proto::KmclChannelReport kmcl_channel_report(const KmclEndpoint& endpoint) {
+  const kmcl::VMBCHANNEL channel = endpoint.driver.channel();
+  const kmcl::ChannelStats stats = endpoint.device.channel_stats(channel);
+  proto::KmclChannelReport out;
+  out.set_child_relid(endpoint.config.child_relid());
+  out.set_channel_state(kmcl::channel_state_name(endpoint.device.channel_state(channel)));
+  out.set_queue_state(kmcl::queue_state_name(endpoint.device.queue_state(channel)));
+  out.set_stop_reason(stats.stop_reason);
+  out.set_dequeued(stats.packets_dequeued);
+  out.set_delivered(stats.deliveries);
+  out.set_deferred(stats.defers);
+  out.set_failed(stats.packets_failed);
+  out.set_completed(stats.packets_completed);
+  out.set_completions_sent(stats.completions_sent);
+  out.set_packets_sent(stats.packets_sent);
+  out.set_dropped(stats.dropped_at_close + stats.discarded_at_close);
+  out.set_protocol_errors(stats.protocol_errors);
+  out.set_unexpected_completions(stats.unexpected_completions);
+  out.set_live_packets(stats.live_packets);
+  out.set_outstanding(endpoint.driver.outstanding_count());
+  out.set_redelivery_mismatches(endpoint.driver.redelivery_mismatches());
+  out.set_sends_in_flight(stats.sends_in_flight);
+  out.set_queued_sends(stats.queued_sends);
+  out.set_completions_received(stats.completions_received);
+  std::uint64_t retired = 0;
+  for (const auto& [index, times] : endpoint.driver.retirements()) {
+    retired += times != 0 ? 1 : 0;
+  }
+  out.set_retired(retired);
+  out.set_violations(endpoint.device.violations().size());
+  out.set_sends_completed(endpoint.driver.send_completions().size());
+  const kmcl::ScriptedDriver::RingCounters rings = endpoint.driver.ring_counters();
+  out.mutable_incoming()->set_packets(rings.incoming.packets);
+  out.mutable_incoming()->set_signals(rings.incoming.signals);
+  out.mutable_incoming()->set_end_read_races(rings.incoming.end_read_races);
+  out.mutable_outgoing()->set_packets(rings.outgoing.packets);
+  out.mutable_outgoing()->set_signals(rings.outgoing.signals);
+  out.mutable_outgoing()->set_signals_masked(rings.outgoing.signals_masked);
+  out.mutable_outgoing()->set_full_events(rings.outgoing.full_events);
+  out.mutable_outgoing()->set_pending_send_sz_sets(rings.outgoing.pending_send_sz_sets);
+  return out;
+}
+
+// "" or the first packet the driver processed out of order.
+std::string fifo_oracle(const KmclEndpoint& endpoint) {
+  const std::vector<std::uint64_t>& order = endpoint.driver.processed_order();
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    if (order[i] <= order[i - 1]) {
+      return "packet #" + std::to_string(order[i]) + " of channel " +
+             std::to_string(endpoint.config.child_relid()) + " was processed after packet #" +
+             std::to_string(order[i - 1]);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+proto::FinalReport VmbusClient::final_report() {
+  proto::FinalReport report;
+  proto::GuestReport& guest = *report.mutable_guest();
+  guest.set_negotiated_version(version_ == 0 ? "" : wire::version_number_text(version_));
+  guest.set_ignored_messages(ignored_messages_);
+  guest.set_rescinds(rescinds_seen_);
   std::vector<const KmclEndpoint*> endpoints;
   for (const auto& endpoint : kmcl_) {
     endpoints.push_back(endpoint.get());
@@ -1707,67 +1775,23 @@ std::vector<std::pair<std::string, std::string>> VmbusClient::final_report() {
     return a->config.child_relid() < b->config.child_relid();
   });
   for (const KmclEndpoint* endpoint : endpoints) {
-    const std::uint32_t relid = endpoint->config.child_relid();
-    const std::string prefix = "kmcl." + std::to_string(relid) + ".";
-    const kmcl::VMBCHANNEL channel = endpoint->driver.channel();
-    const kmcl::ChannelStats stats = endpoint->device.channel_stats(channel);
-    const auto add = [&](const std::string& key, std::uint64_t value) {
-      values.emplace_back(prefix + key, std::to_string(value));
-    };
-    values.emplace_back(prefix + "channel_state",
-                        kmcl::channel_state_name(endpoint->device.channel_state(channel)));
-    values.emplace_back(prefix + "queue_state",
-                        kmcl::queue_state_name(endpoint->device.queue_state(channel)));
-    values.emplace_back(prefix + "stop_reason", stats.stop_reason);
-    add("dequeued", stats.packets_dequeued);
-    add("delivered", stats.deliveries);
-    add("deferred", stats.defers);
-    add("failed", stats.packets_failed);
-    add("completed", stats.packets_completed);
-    add("completions_sent", stats.completions_sent);
-    add("packets_sent", stats.packets_sent);
-    add("dropped", stats.dropped_at_close + stats.discarded_at_close);
-    add("protocol_errors", stats.protocol_errors);
-    add("unexpected_completions", stats.unexpected_completions);
-    add("live_packets", stats.live_packets);
-    add("outstanding", endpoint->driver.outstanding_count());
-    add("redelivery_mismatches", endpoint->driver.redelivery_mismatches());
-    add("sends_in_flight", stats.sends_in_flight);
-    add("queued_sends", stats.queued_sends);
-    add("completions_received", stats.completions_received);
-    std::uint64_t retired = 0;
-    for (const auto& [index, times] : endpoint->driver.retirements()) {
-      retired += times != 0 ? 1 : 0;
-    }
-    add("retired", retired);
-    add("violations", endpoint->device.violations().size());
-    add("sends_completed", endpoint->driver.send_completions().size());
-    const kmcl::ScriptedDriver::RingCounters rings = endpoint->driver.ring_counters();
-    add("incoming.packets", rings.incoming.packets);
-    add("incoming.signals", rings.incoming.signals);
-    add("incoming.end_read_races", rings.incoming.end_read_races);
-    add("outgoing.packets", rings.outgoing.packets);
-    add("outgoing.signals", rings.outgoing.signals);
-    add("outgoing.signals_masked", rings.outgoing.signals_masked);
-    add("outgoing.full_events", rings.outgoing.full_events);
-    add("outgoing.pending_send_sz_sets", rings.outgoing.pending_send_sz_sets);
+    *guest.add_kmcl_channels() = kmcl_channel_report(*endpoint);
   }
   for (const KmclEndpoint* endpoint : endpoints) {
-    const std::string relid = std::to_string(endpoint->config.child_relid());
-    values.emplace_back("oracle.retired_once." + relid, retired_once_oracle(*endpoint));
-    std::string fifo;
-    const std::vector<std::uint64_t>& order = endpoint->driver.processed_order();
-    for (std::size_t i = 1; i < order.size() && fifo.empty(); ++i) {
-      if (order[i] <= order[i - 1]) {
-        fifo = "packet #" + std::to_string(order[i]) + " of channel " + relid +
-               " was processed after packet #" + std::to_string(order[i - 1]);
+    const std::uint32_t relid = endpoint->config.child_relid();
+    for (auto [name, why] :
+         {std::pair<const char*, std::string>{"retired_once", retired_once_oracle(*endpoint)},
+          {"fifo", fifo_oracle(*endpoint)},
+          {"lost_wakeup", lost_wakeup_oracle(*endpoint)}}) {
+      if (!why.empty()) {
+        add_finding(guest, name, relid, std::move(why));
       }
     }
-    values.emplace_back("oracle.fifo." + relid, fifo);
-    values.emplace_back("oracle.lost_wakeup." + relid, lost_wakeup_oracle(*endpoint));
   }
-  values.emplace_back("oracle.leak.guest", leak_oracle());
-  return values;
+  if (std::string why = leak_oracle(); !why.empty()) {
+    add_finding(guest, "leak", 0, std::move(why));
+  }
+  return report;
 }
 
 // Every dequeued packet is retired exactly once: completed or failed by the

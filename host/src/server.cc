@@ -37,6 +37,24 @@ std::uint32_t snapshot(std::uint32_t& word) {
   return std::atomic_ref<std::uint32_t>(word).load(std::memory_order_acquire);
 }
 
+proto::RingControlWords control_words(const ring::RingView& view) {
+  ring::RingControlPage& control = view.control();
+  proto::RingControlWords words;
+  words.set_write_index(snapshot(control.write_index));
+  words.set_read_index(snapshot(control.read_index));
+  words.set_interrupt_mask(snapshot(control.interrupt_mask));
+  words.set_pending_send_sz(snapshot(control.pending_send_sz));
+  return words;
+}
+
+void add_finding(proto::HostReport& report, const std::string& name, std::uint32_t child_relid,
+                 std::string what) {
+  proto::OracleFinding* finding = report.add_findings();
+  finding->set_name(name);
+  finding->set_child_relid(child_relid);
+  finding->set_what(std::move(what));
+}
+
 bool is_known_version(std::uint32_t version) {
   return std::find(wire::kKnownVersions.begin(), wire::kKnownVersions.end(), version) !=
          wire::kKnownVersions.end();
@@ -766,8 +784,9 @@ void VmbusServer::finish_send_batch(Channel& channel, Hypervisor& hv) {
 
 // --- the final report ------------------------------------------------------------
 
-std::vector<std::pair<std::string, std::string>> VmbusServer::final_report() {
-  std::vector<std::pair<std::string, std::string>> report;
+proto::FinalReport VmbusServer::final_report() {
+  proto::FinalReport report;
+  proto::HostReport& host = *report.mutable_host();
   std::set<std::uint32_t> relids;
   for (const auto& [relid, channel] : channels_) {
     relids.insert(relid);
@@ -775,58 +794,57 @@ std::vector<std::pair<std::string, std::string>> VmbusServer::final_report() {
   for (const auto& [relid, stats] : released_) {
     relids.insert(relid);
   }
-  std::vector<std::pair<std::string, std::string>> oracles;
   for (std::uint32_t relid : relids) {
-    const std::string prefix = "host." + std::to_string(relid) + ".";
-    const auto add = [&](const std::string& key, const std::string& value) {
-      report.emplace_back(prefix + key, value);
-    };
     const auto it = channels_.find(relid);
     const Channel* channel = it == channels_.end() ? nullptr : &it->second;
-    const ChannelStats& stats = channel != nullptr ? channel->stats : released_.at(relid);
-    const bool open = channel != nullptr && channel->state == Channel::State::kOpen;
-    std::string state = "rescinded";
-    if (open) {
-      state = "open";
-    } else if (channel != nullptr && channel->state == Channel::State::kOffered) {
-      state = stats.closed_by_guest ? "closed" : "offered";
+    *host.add_channels() = channel_report(relid, channel);
+    if (channel == nullptr) {
+      continue;
     }
-    std::uint64_t pending = 0;
-    if (channel != nullptr) {
-      for (const auto& [trans_id, outstanding] : channel->pending_transactions) {
-        pending += outstanding;
-      }
+    if (std::string why = lost_wakeup(*channel); !why.empty()) {
+      add_finding(host, "lost_wakeup", relid, std::move(why));
     }
-    add("state", state);
-    add("packets_received", std::to_string(stats.packets_received));
-    add("packets_sent", std::to_string(stats.packets_sent));
-    add("completions_received", std::to_string(stats.completions_received));
-    add("unknown_completions", std::to_string(stats.unknown_completions));
-    add("pending_transactions", std::to_string(pending));
-    add("send_blocked", open && channel->sender->blocked() ? "1" : "0");
-    add("queued_sends", std::to_string(open ? channel->sender->queued() : 0));
-    add("signals", std::to_string(stats.signals));
-    add("signals_masked", std::to_string(stats.signals_masked));
-    add("vsp_stopped", channel != nullptr && channel->stopped ? "1" : "0");
-    if (open) {
-      for (const auto& [name, view] :
-           {std::pair<std::string, const ring::RingView*>{"host_to_guest.",
-                                                          &channel->sender->writer().view()},
-            std::pair<std::string, const ring::RingView*>{"guest_to_host.",
-                                                          &channel->receiver->reader().view()}}) {
-        ring::RingControlPage& control = view->control();
-        add(name + "write_index", std::to_string(snapshot(control.write_index)));
-        add(name + "read_index", std::to_string(snapshot(control.read_index)));
-        add(name + "interrupt_mask", std::to_string(snapshot(control.interrupt_mask)));
-        add(name + "pending_send_sz", std::to_string(snapshot(control.pending_send_sz)));
-      }
-    }
-    oracles.emplace_back("oracle.lost_wakeup." + prefix.substr(0, prefix.size() - 1),
-                         channel != nullptr ? lost_wakeup(*channel) : "");
   }
-  report.insert(report.end(), oracles.begin(), oracles.end());
-  report.emplace_back("oracle.leak.host", leaks());
+  if (std::string why = leaks(); !why.empty()) {
+    add_finding(host, "leak", 0, std::move(why));
+  }
   return report;
+}
+
+proto::HostChannelReport VmbusServer::channel_report(std::uint32_t relid,
+                                                     const Channel* channel) const {
+  const ChannelStats& stats = channel != nullptr ? channel->stats : released_.at(relid);
+  const bool open = channel != nullptr && channel->state == Channel::State::kOpen;
+  proto::HostChannelReport out;
+  out.set_child_relid(relid);
+  out.set_state(proto::HostChannelReport::STATE_RESCINDED);
+  if (open) {
+    out.set_state(proto::HostChannelReport::STATE_OPEN);
+  } else if (channel != nullptr && channel->state == Channel::State::kOffered) {
+    out.set_state(stats.closed_by_guest ? proto::HostChannelReport::STATE_CLOSED
+                                        : proto::HostChannelReport::STATE_OFFERED);
+  }
+  std::uint64_t pending = 0;
+  if (channel != nullptr) {
+    for (const auto& [trans_id, outstanding] : channel->pending_transactions) {
+      pending += outstanding;
+    }
+  }
+  out.set_packets_received(stats.packets_received);
+  out.set_packets_sent(stats.packets_sent);
+  out.set_completions_received(stats.completions_received);
+  out.set_unknown_completions(stats.unknown_completions);
+  out.set_pending_transactions(pending);
+  out.set_send_blocked(open && channel->sender->blocked());
+  out.set_queued_sends(open ? channel->sender->queued() : 0);
+  out.set_signals(stats.signals);
+  out.set_signals_masked(stats.signals_masked);
+  out.set_vsp_stopped(channel != nullptr && channel->stopped);
+  if (open) {
+    *out.mutable_host_to_guest() = control_words(channel->sender->writer().view());
+    *out.mutable_guest_to_host() = control_words(channel->receiver->reader().view());
+  }
+  return out;
 }
 
 std::string VmbusServer::lost_wakeup(const Channel& channel) const {

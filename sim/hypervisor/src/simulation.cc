@@ -67,7 +67,7 @@ struct PartitionLink {
   bool event_scheduled = false;
 
   KeyValues report;
-  KeyValues final_report;
+  proto::FinalReport final_report;
   bool done = false;
   // A message a REORDER fault holds back until the next one passes it.
   std::optional<PendingMessage> held;
@@ -159,8 +159,8 @@ class Simulation {
     }
     result.host_report = host_.report;
     result.guest_report = guest_.report;
-    result.host_final = host_.final_report;
-    result.guest_final = guest_.final_report;
+    result.host_final = host_.final_report.host();
+    result.guest_final = guest_.final_report.guest();
     result.final_reports = final_reports_;
     result.segment_name = segment_ ? segment_->name() : "";
     result.host_pid = host_.process ? host_.process->pid() : -1;
@@ -754,10 +754,8 @@ class Simulation {
       send(*link, frame);
       for (;;) {
         proto::PartitionToSim reply = await_frame(*link);
-        if (reply.has_report() && reply.report().final()) {
-          for (const proto::KeyValue& kv : reply.report().values()) {
-            link->final_report.emplace_back(kv.key(), kv.value());
-          }
+        if (reply.has_report() && reply.report().has_final_report()) {
+          link->final_report = reply.report().final_report();
           break;
         }
         dispatch(*link, reply);

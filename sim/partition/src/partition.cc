@@ -267,13 +267,7 @@ class PartitionLoop {
       }
       if (frame.has_final_report()) {
         proto::PartitionToSim answer;
-        auto* report = answer.mutable_report();
-        report->set_final(true);
-        for (const auto& [key, value] : logic_.final_report()) {
-          auto* kv = report->add_values();
-          kv->set_key(key);
-          kv->set_value(value);
-        }
+        *answer.mutable_report()->mutable_final_report() = logic_.final_report();
         hv_.send(answer);
         continue;
       }

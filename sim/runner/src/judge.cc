@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <map>
 #include <sys/types.h>
+#include <tuple>
 
+#include "vmbus/base/check.h"
 #include "vmbus/trace/render.h"
 #include "vmbus/wire/synic.h"
 
@@ -29,6 +31,72 @@ std::uint32_t relid_of_context(const std::string& context) {
     return 0;
   }
   return static_cast<std::uint32_t>(std::stoul(digits));
+}
+
+// Where a counter a scenario may expect comes from: a field of the guest's
+// KMCL channel report, a field of the host's channel report, or a count of
+// trace records. docs/SCENARIOS.md keeps the names users write.
+enum class TraceCount {
+  kNone,
+  kSignalsHostToGuest,
+  kSignalsGuestToHost,
+  kInterruptsToGuest,
+  kInterruptsToHost,
+  kViolations,
+};
+
+struct CounterSource {
+  std::string name;
+  std::uint64_t (*guest)(const proto::KmclChannelReport&) = nullptr;
+  std::uint64_t (*host)(const proto::HostChannelReport&) = nullptr;
+  TraceCount trace = TraceCount::kNone;
+};
+
+using Guest = proto::KmclChannelReport;
+using Host = proto::HostChannelReport;
+
+const std::vector<CounterSource>& counter_sources() {
+  static const std::vector<CounterSource> kSources = {
+      // The guest driver's channel (KMCL ChannelStats).
+      {"dequeued", [](const Guest& r) { return r.dequeued(); }},
+      {"delivered", [](const Guest& r) { return r.delivered(); }},
+      {"deferred", [](const Guest& r) { return r.deferred(); }},
+      {"failed", [](const Guest& r) { return r.failed(); }},
+      {"completed", [](const Guest& r) { return r.completed(); }},
+      {"completions_sent", [](const Guest& r) { return r.completions_sent(); }},
+      {"packets_sent", [](const Guest& r) { return r.packets_sent(); }},
+      {"dropped", [](const Guest& r) { return r.dropped(); }},
+      {"protocol_errors", [](const Guest& r) { return r.protocol_errors(); }},
+      {"unexpected_completions", [](const Guest& r) { return r.unexpected_completions(); }},
+      {"outstanding", [](const Guest& r) { return r.outstanding(); }},
+      {"redelivery_mismatches", [](const Guest& r) { return r.redelivery_mismatches(); }},
+      {"sends_in_flight", [](const Guest& r) { return r.sends_in_flight(); }},
+      {"queued_sends", [](const Guest& r) { return r.queued_sends(); }},
+      // The host's VSP.
+      {"host_packets_received", nullptr, [](const Host& r) { return r.packets_received(); }},
+      {"host_packets_sent", nullptr, [](const Host& r) { return r.packets_sent(); }},
+      {"host_completions_received", nullptr,
+       [](const Host& r) { return r.completions_received(); }},
+      {"host_pending_transactions", nullptr,
+       [](const Host& r) { return r.pending_transactions(); }},
+      {"interrupts_suppressed", nullptr, [](const Host& r) { return r.signals_masked(); }},
+      // Counted in the trace.
+      {"signals_host_to_guest", nullptr, nullptr, TraceCount::kSignalsHostToGuest},
+      {"signals_guest_to_host", nullptr, nullptr, TraceCount::kSignalsGuestToHost},
+      {"interrupts_to_guest", nullptr, nullptr, TraceCount::kInterruptsToGuest},
+      {"interrupts_to_host", nullptr, nullptr, TraceCount::kInterruptsToHost},
+      {"violations", nullptr, nullptr, TraceCount::kViolations},
+  };
+  return kSources;
+}
+
+const CounterSource* counter_source(const std::string& name) {
+  for (const CounterSource& source : counter_sources()) {
+    if (source.name == name) {
+      return &source;
+    }
+  }
+  return nullptr;
 }
 
 bool process_gone(int pid) {
@@ -94,14 +162,11 @@ class Judge {
     if (wanted.empty()) {
       return;
     }
-    std::string got;
-    for (const proto::TraceRecord& record : records_) {
-      if (record.has_note() && record.partition() == proto::PARTITION_GUEST &&
-          record.note().text().rfind("connected at ", 0) == 0) {
-        const std::string rest = record.note().text().substr(13);
-        got = rest.substr(0, rest.find(' '));
-      }
+    if (!have_final()) {
+      fail("the negotiated version cannot be checked: the run ended before the final report");
+      return;
     }
+    const std::string& got = result_.run.guest_final.negotiated_version();
     if (got != wanted) {
       fail("expected protocol " + wanted + " to be negotiated, " +
            (got.empty() ? std::string("the guest never connected") : "got " + got));
@@ -158,40 +223,59 @@ class Judge {
     }
   }
 
-  std::optional<std::string> final_value(const hypervisor::KeyValues& values,
-                                         const std::string& key, const std::string& what) {
+  // The final report of the guest's KMCL channel `channel`, or nullptr
+  // (and a failure saying why `what` cannot be checked).
+  const proto::KmclChannelReport* guest_channel(std::uint32_t channel, const std::string& what) {
     if (!have_final()) {
       fail(what + " cannot be checked: the run ended before the final report");
-      return std::nullopt;
+      return nullptr;
     }
-    std::optional<std::string> value = hypervisor::find_value(values, key);
-    if (!value) {
-      fail(what + " cannot be checked: the final report has no '" + key + "'");
+    for (const proto::KmclChannelReport& report : result_.run.guest_final.kmcl_channels()) {
+      if (report.child_relid() == channel) {
+        return &report;
+      }
     }
-    return value;
+    fail(what + " cannot be checked: the guest's final report has no KMCL channel " +
+         std::to_string(channel));
+    return nullptr;
+  }
+
+  // The same for the host's channel `channel`.
+  const proto::HostChannelReport* host_channel(std::uint32_t channel, const std::string& what) {
+    if (!have_final()) {
+      fail(what + " cannot be checked: the run ended before the final report");
+      return nullptr;
+    }
+    for (const proto::HostChannelReport& report : result_.run.host_final.channels()) {
+      if (report.child_relid() == channel) {
+        return &report;
+      }
+    }
+    fail(what + " cannot be checked: the host's final report has no channel " +
+         std::to_string(channel));
+    return nullptr;
   }
 
   void check_states() {
     for (const proto::StateExpectation& state : s_.expect.state()) {
-      const std::string prefix = "kmcl." + std::to_string(relid(state.channel())) + ".";
-      for (const auto& [field, wanted] :
-           {std::pair<std::string, std::string>{"channel_state", state.channel_state()},
-            {"queue_state", state.queue_state()}}) {
-        if (wanted.empty()) {
+      const proto::KmclChannelReport* report =
+          guest_channel(relid(state.channel()), "the state of " + quoted(state.channel()));
+      if (report == nullptr) {
+        continue;
+      }
+      for (const auto& [field, wanted, got] :
+           {std::tuple<std::string, std::string, std::string>{
+                "channel_state", state.channel_state(), report->channel_state()},
+            {"queue_state", state.queue_state(), report->queue_state()}}) {
+        if (wanted.empty() || got == wanted) {
           continue;
         }
-        const auto got = final_value(result_.run.guest_final, prefix + field,
-                                     "the " + field + " of " + quoted(state.channel()));
-        if (got && *got != wanted) {
-          std::string text = "channel " + quoted(state.channel()) + ": " + field + " is " + *got +
-                             ", expected " + wanted;
-          const std::string reason =
-              hypervisor::find_value(result_.run.guest_final, prefix + "stop_reason").value_or("");
-          if (!reason.empty()) {
-            text += " (stopped: " + reason + ")";
-          }
-          fail(text);
+        std::string text = "channel " + quoted(state.channel()) + ": " + field + " is " + got +
+                           ", expected " + wanted;
+        if (!report->stop_reason().empty()) {
+          text += " (stopped: " + report->stop_reason() + ")";
         }
+        fail(text);
       }
     }
   }
@@ -219,51 +303,43 @@ class Judge {
 
   std::optional<std::uint64_t> counter(const std::string& name, std::uint32_t channel,
                                        const std::string& what) {
-    const std::string r = std::to_string(channel);
-    if (name == "signals_host_to_guest") {
-      return count_signals(proto::PARTITION_HOST, proto::SignalRecord::STAGE_SIGNALLED,
-                           proto::SignalRecord::STAGE_COALESCED, channel);
+    const CounterSource* source = counter_source(name);
+    VMBUS_CHECK(source != nullptr, "the scenario checker let unknown counter '" + name + "' pass");
+    switch (source->trace) {
+      case TraceCount::kSignalsHostToGuest:
+        return count_signals(proto::PARTITION_HOST, proto::SignalRecord::STAGE_SIGNALLED,
+                             proto::SignalRecord::STAGE_COALESCED, channel);
+      case TraceCount::kSignalsGuestToHost:
+        return count_signals(proto::PARTITION_GUEST, proto::SignalRecord::STAGE_SIGNALLED,
+                             proto::SignalRecord::STAGE_COALESCED, channel);
+      case TraceCount::kInterruptsToGuest:
+        return count_signals(proto::PARTITION_HOST, proto::SignalRecord::STAGE_DELIVERED,
+                             proto::SignalRecord::STAGE_DELIVERED, channel);
+      case TraceCount::kInterruptsToHost:
+        return count_signals(proto::PARTITION_GUEST, proto::SignalRecord::STAGE_DELIVERED,
+                             proto::SignalRecord::STAGE_DELIVERED, channel);
+      case TraceCount::kViolations:
+        return count_violations(channel);
+      case TraceCount::kNone:
+        break;
     }
-    if (name == "signals_guest_to_host") {
-      return count_signals(proto::PARTITION_GUEST, proto::SignalRecord::STAGE_SIGNALLED,
-                           proto::SignalRecord::STAGE_COALESCED, channel);
+    if (source->host != nullptr) {
+      const proto::HostChannelReport* report = host_channel(channel, what);
+      return report != nullptr ? std::optional(source->host(*report)) : std::nullopt;
     }
-    if (name == "interrupts_to_guest") {
-      return count_signals(proto::PARTITION_HOST, proto::SignalRecord::STAGE_DELIVERED,
-                           proto::SignalRecord::STAGE_DELIVERED, channel);
-    }
-    if (name == "interrupts_to_host") {
-      return count_signals(proto::PARTITION_GUEST, proto::SignalRecord::STAGE_DELIVERED,
-                           proto::SignalRecord::STAGE_DELIVERED, channel);
-    }
-    if (name == "violations") {
-      std::uint64_t n = 0;
-      for (const proto::TraceRecord& record : records_) {
-        if (record.has_kmcl() && record.kmcl().kind() == "violation" &&
-            relid_of_context(record.context()) == channel) {
-          ++n;
-        }
+    const proto::KmclChannelReport* report = guest_channel(channel, what);
+    return report != nullptr ? std::optional(source->guest(*report)) : std::nullopt;
+  }
+
+  std::uint64_t count_violations(std::uint32_t channel) const {
+    std::uint64_t n = 0;
+    for (const proto::TraceRecord& record : records_) {
+      if (record.has_kmcl() && record.kmcl().kind() == "violation" &&
+          relid_of_context(record.context()) == channel) {
+        ++n;
       }
-      return n;
     }
-    std::optional<std::string> value;
-    if (name == "interrupts_suppressed") {
-      value = final_value(result_.run.host_final, "host." + r + ".signals_masked", what);
-    } else if (name.rfind("host_", 0) == 0) {
-      value = final_value(result_.run.host_final, "host." + r + "." + name.substr(5), what);
-    } else {
-      value = final_value(result_.run.guest_final, "kmcl." + r + "." + name, what);
-    }
-    if (!value) {
-      return std::nullopt;
-    }
-    if (value->empty() || value->size() > 19 ||
-        !std::all_of(value->begin(), value->end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
-      fail(what + ": the final report says '" + *value + "', not a number");
-      return std::nullopt;
-    }
-    return std::stoull(*value);
+    return n;
   }
 
   void check_counters() {
@@ -367,23 +443,12 @@ class Judge {
   }
 
   void find_oracles() {
-    // Reported by the partitions from their end state: "oracle.<name>.<...>.<relid>".
-    for (const hypervisor::KeyValues* values :
-         {&result_.run.host_final, &result_.run.guest_final}) {
-      for (const auto& [key, value] : *values) {
-        if (key.rfind("oracle.", 0) != 0 || value.empty()) {
-          continue;
-        }
-        const std::string rest = key.substr(7);
-        const std::string name = rest.substr(0, rest.find('.'));
-        const std::string last = rest.substr(rest.rfind('.') + 1);
-        std::string channel;
-        if (!last.empty() && last.size() <= 5 && std::all_of(last.begin(), last.end(), [](char c) {
-              return std::isdigit(static_cast<unsigned char>(c)) != 0;
-            })) {
-          channel = s_.channel_name(static_cast<std::uint32_t>(std::stoul(last)));
-        }
-        result_.oracles.push_back(OracleFiring{name, channel, value});
+    // Reported by the partitions from their end state.
+    for (const auto* findings :
+         {&result_.run.host_final.findings(), &result_.run.guest_final.findings()}) {
+      for (const proto::OracleFinding& finding : *findings) {
+        result_.oracles.push_back(
+            OracleFiring{finding.name(), s_.channel_name(finding.child_relid()), finding.what()});
       }
     }
     find_spurious_signals();
@@ -488,6 +553,17 @@ class Judge {
 };
 
 }  // namespace
+
+const std::vector<std::string>& scenario_counter_names() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const CounterSource& source : counter_sources()) {
+      names.push_back(source.name);
+    }
+    return names;
+  }();
+  return kNames;
+}
 
 void judge(const CompiledScenario& scenario, const std::vector<proto::TraceRecord>& records,
            ScenarioResult& result) {

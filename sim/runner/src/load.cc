@@ -6,10 +6,12 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include "vmbus/kmcl/device.h"
 #include "vmbus/kmcl/verifier.h"
 #include "vmbus/runner/scenario.h"
 #include "vmbus/wire/message_table.h"
@@ -25,6 +27,29 @@ constexpr std::uint32_t kMaxRingPages = 256;
 constexpr std::uint64_t kMaxPayloadBytes = 65536;
 constexpr std::uint32_t kMaxCount = 1'000'000;
 constexpr std::uint64_t kMaxTimeUs = 3'600'000'000ull;  // one simulated hour
+
+// Every name KMCL gives a value of its state enum `State` (one byte wide),
+// in the enum's order.
+template <typename State>
+std::vector<std::string> state_names(const char* (*name_of)(State)) {
+  static_assert(sizeof(State) == 1);
+  std::vector<std::string> names;
+  for (int value = 0; value <= 0xFF; ++value) {
+    const std::string name = name_of(static_cast<State>(value));
+    if (name != "unknown") {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) {
+    text += (text.empty() ? "" : ", ") + name;
+  }
+  return text;
+}
 
 class Collector final : public pb::io::ErrorCollector {
  public:
@@ -459,25 +484,17 @@ class Checker {
       const proto::StateExpectation& state = e.state(i);
       const Where w = expect.nested("state", i);
       check_channel(w, state.channel());
-      static const std::set<std::string> kChannelStates = {"disabled", "enabled", "opening",
-                                                           "open",     "closing", "closed"};
-      static const std::set<std::string> kQueueStates = {"off",
-                                                         "running",
-                                                         "quota_blocked",
-                                                         "pausing",
-                                                         "paused",
-                                                         "stopped_by_fail",
-                                                         "stopped_by_protocol_error"};
-      if (!state.channel_state().empty() && kChannelStates.count(state.channel_state()) == 0) {
-        problem(w, "channel_state",
-                "unknown channel_state '" + state.channel_state() +
-                    "' (disabled, enabled, opening, open, closing, closed)");
-      }
-      if (!state.queue_state().empty() && kQueueStates.count(state.queue_state()) == 0) {
-        problem(w, "queue_state",
-                "unknown queue_state '" + state.queue_state() +
-                    "' (off, running, quota_blocked, pausing, paused, stopped_by_fail, "
-                    "stopped_by_protocol_error)");
+      static const std::vector<std::string> kChannelStates =
+          state_names<kmcl::ChannelState>(kmcl::channel_state_name);
+      static const std::vector<std::string> kQueueStates =
+          state_names<kmcl::QueueState>(kmcl::queue_state_name);
+      for (const auto& [field, value, names] :
+           {std::tuple<std::string, std::string, const std::vector<std::string>*>{
+                "channel_state", state.channel_state(), &kChannelStates},
+            {"queue_state", state.queue_state(), &kQueueStates}}) {
+        if (!value.empty() && std::find(names->begin(), names->end(), value) == names->end()) {
+          problem(w, field, "unknown " + field + " '" + value + "' (" + joined(*names) + ")");
+        }
       }
       const std::string value = state.channel_state() + "/" + state.queue_state();
       const auto [it, inserted] = states.emplace(state.channel(), std::make_pair(value, i));
@@ -555,10 +572,11 @@ class Checker {
       }
     }
     if (e.outcome() != proto::Expectations::COMPLETED &&
-        (e.callbacks_size() != 0 || e.state_size() != 0 || e.counter_size() != 0)) {
+        (e.callbacks_size() != 0 || e.state_size() != 0 || e.counter_size() != 0 ||
+         !e.negotiated_version().empty())) {
       problem(expect, "outcome",
-              "a run expected to end in a crash has no final state: callbacks, state and "
-              "counter expectations cannot be checked");
+              "a run expected to end in a crash has no final state: callbacks, state, "
+              "counter and negotiated_version expectations cannot be checked");
     }
   }
 
@@ -600,21 +618,6 @@ std::string ScenarioProblem::to_string() const {
     return file + ": " + message;
   }
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
-}
-
-const std::vector<std::string>& scenario_counter_names() {
-  static const std::vector<std::string> kNames = {
-      // The guest driver's channel (KMCL ChannelStats).
-      "dequeued", "delivered", "deferred", "failed", "completed", "completions_sent",
-      "packets_sent", "dropped", "protocol_errors", "unexpected_completions", "outstanding",
-      "redelivery_mismatches", "sends_in_flight", "queued_sends",
-      // The host's VSP.
-      "host_packets_received", "host_packets_sent", "host_completions_received",
-      "host_pending_transactions", "interrupts_suppressed",
-      // Counted in the trace.
-      "signals_host_to_guest", "signals_guest_to_host", "interrupts_to_guest", "interrupts_to_host",
-      "violations"};
-  return kNames;
 }
 
 const std::vector<std::string>& scenario_oracle_names() {

@@ -55,38 +55,10 @@
 // and a CompletionEvent for every guest send that ended (its completion
 // routine ran, or its synchronous request returned).
 //
-// final_report() keys (<r> = child_relid of a KMCL driver's channel):
-//   version, ignored_messages, rescinds
-//   kmcl.<r>.channel_state   kmcl::channel_state_name ("open", "disabled", ...)
-//   kmcl.<r>.queue_state     kmcl::queue_state_name ("running", "paused", ...)
-//   kmcl.<r>.stop_reason     why the incoming queue stopped ("" if it did not)
-//   kmcl.<r>.dequeued .delivered .deferred .failed .completed .completions_sent
-//   kmcl.<r>.packets_sent .dropped (dropped_at_close + discarded_at_close)
-//   kmcl.<r>.protocol_errors .unexpected_completions .live_packets
-//   kmcl.<r>.sends_in_flight .queued_sends .completions_received  (ChannelStats)
-//   kmcl.<r>.outstanding             packets the driver keeps (LEAVE_OUTSTANDING)
-//   kmcl.<r>.redelivery_mismatches   redeliveries with other handle/bytes/flags
-//   kmcl.<r>.retired                 packets the driver completed or failed
-//   kmcl.<r>.violations              verifier records on the driver's device
-//   kmcl.<r>.sends_completed         guest sends that ended
-//   kmcl.<r>.incoming.packets .incoming.signals .incoming.end_read_races
-//   kmcl.<r>.outgoing.packets .outgoing.signals .outgoing.signals_masked
-//   kmcl.<r>.outgoing.full_events .outgoing.pending_send_sz_sets
-//                            the ring library's counters of the guest's reader
-//                            of the host->guest ring and writer of the other,
-//                            summed over every open of the channel
-//   oracle.retired_once.<r>  "" or why: a packet retired more than once, KMCL's
-//                            counts not adding up, or a dequeued packet that
-//                            nobody can retire any more (not left outstanding
-//                            by the driver, not held for a queue restart)
-//   oracle.fifo.<r>          "" or the first packet processed out of order
-//   oracle.lost_wakeup.<r>   "" or why: on a quiet guest, the host->guest ring
-//                            holds data while the queue runs, or sends stay
-//                            queued while the guest->host ring has the room
-//                            the guest waits for (or it asked for no signal)
-//   oracle.leak.guest        "" or the channels whose ring pages are still
-//                            allocated although they are closed, rescinded,
-//                            refused or disabled
+// final_report(): a GuestReport (proto/schema/vmbus/proto/report.proto): the
+// negotiated version, each KMCL driver's channel and queue state and
+// counters, and the retired_once, fifo, lost_wakeup and leak oracles'
+// findings.
 #pragma once
 
 #include <cstdint>
@@ -188,8 +160,7 @@ class VmbusClient final : public partition::PartitionLogic {
                      std::span<const std::uint32_t> connection_ids,
                      partition::Hypervisor& hv) override;
   std::string perform(const proto::PartitionAction& action, partition::Hypervisor& hv) override;
-  // Keys: see the top of this file.
-  std::vector<std::pair<std::string, std::string>> final_report() override;
+  proto::FinalReport final_report() override;
 
  private:
   enum class Phase {

@@ -37,33 +37,9 @@
 // index the action left, valid or not (an invalid one stops the VSP the next
 // time it sends, as a corrupt ring does).
 //
-// final_report() keys, <r> = child_relid, for every channel ever offered:
-//   host.<r>.state                 "offered", "open", "closed" (the guest
-//                                  closed it), "rescinded"
-//   host.<r>.packets_received      guest packets the VSP read, VM_PKT_COMP excluded
-//   host.<r>.packets_sent          packets the sender copied into the ring
-//                                  (echoes, completions, sends; not raw_packet)
-//   host.<r>.completions_received  VM_PKT_COMPs read (for a pending send or not)
-//   host.<r>.unknown_completions   ... of which no pending send had the trans_id
-//   host.<r>.pending_transactions  sends that requested a completion and have
-//                                  none yet
-//   host.<r>.send_blocked          "1" while the sender waits for the guest to
-//                                  free space (pending_send_sz set), else "0"
-//   host.<r>.queued_sends          packets waiting in the sender's queue
-//   host.<r>.signals               interrupts the host raised for the channel
-//                                  (ring decisions and scenario actions)
-//   host.<r>.signals_masked        sender signal decisions skipped because the
-//                                  guest's interrupt_mask was set
-//   host.<r>.vsp_stopped           "1" if the VSP stopped on a corrupt ring
-//   host.<r>.host_to_guest.{write_index,read_index,interrupt_mask,pending_send_sz}
-//   host.<r>.guest_to_host.{write_index,read_index,interrupt_mask,pending_send_sz}
-//                                  the control words, only while the channel is open
-//   oracle.lost_wakeup.host.<r>    "" or why a wakeup was lost: the sender waits
-//                                  for a signal although the ring has room for
-//                                  its head packet, or the guest->host ring
-//                                  holds unread data and nothing will drain it
-//   oracle.leak.host               "" or which GPADLs outlived their channel or
-//                                  were never completed
+// final_report(): a HostReport (proto/schema/vmbus/proto/report.proto): the
+// state and counters of every channel ever offered, and the lost_wakeup and
+// leak oracles' findings.
 #pragma once
 
 #include <map>
@@ -96,7 +72,7 @@ class VmbusServer final : public partition::PartitionLogic {
                      std::span<const std::uint32_t> connection_ids,
                      partition::Hypervisor& hv) override;
   std::string perform(const proto::PartitionAction& action, partition::Hypervisor& hv) override;
-  std::vector<std::pair<std::string, std::string>> final_report() override;
+  proto::FinalReport final_report() override;
 
  private:
   struct Gpadl {
@@ -192,6 +168,7 @@ class VmbusServer final : public partition::PartitionLogic {
   // Runs the sender's batch in flight to its end (publish, signal decision),
   // before an action moves the host->guest write_index behind its back.
   void finish_send_batch(Channel& channel, partition::Hypervisor& hv);
+  proto::HostChannelReport channel_report(std::uint32_t relid, const Channel* channel) const;
   std::string lost_wakeup(const Channel& channel) const;
   std::string leaks() const;
   void send_misbehaviors(partition::Hypervisor& hv);

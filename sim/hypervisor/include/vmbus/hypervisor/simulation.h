@@ -106,9 +106,9 @@ struct RunResult {
   KeyValues host_report;
   KeyValues guest_report;
   // With a script: the partitions' answers to FinalReportRequest, if the
-  // run got that far.
-  KeyValues host_final;
-  KeyValues guest_final;
+  // run got that far (final_reports).
+  proto::HostReport host_final;
+  proto::GuestReport guest_final;
   bool final_reports = false;
   // What the run created, so a caller can check it is all gone.
   std::string segment_name;

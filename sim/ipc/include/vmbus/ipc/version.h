@@ -7,6 +7,8 @@
 
 namespace vmbus::ipc {
 
-inline constexpr std::uint32_t kIpcVersion = 3;  // 3: scenario actions and final reports
+// 3: scenario actions and final reports.
+// 4: the final report is a typed FinalReport (report.proto), not key/values.
+inline constexpr std::uint32_t kIpcVersion = 4;
 
 }  // namespace vmbus::ipc

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "vmbus/proto/ipc.pb.h"
+#include "vmbus/proto/report.pb.h"
 
 namespace vmbus::partition {
 
@@ -102,9 +103,9 @@ class PartitionLogic {
     return "this partition carries out no scenario actions";
   }
 
-  // The end state, for a scenario's expectations and oracles; keys are
-  // documented in docs/SCENARIOS.md ("kmcl.1.queue_state", ...).
-  virtual std::vector<std::pair<std::string, std::string>> final_report() { return {}; }
+  // The end state, for a scenario's expectations and oracles
+  // (proto/schema/vmbus/proto/report.proto documents every field).
+  virtual proto::FinalReport final_report() { return {}; }
 };
 
 // Serves the simulator on the connected stream socket `ipc_fd` until it says
