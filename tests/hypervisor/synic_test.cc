@@ -271,6 +271,35 @@ TEST_F(SynicTest, FaultEffectsComeBetweenThePostAndTheQueue) {
   EXPECT_EQ(synic_.queued_messages(Side::kGuest), 3u);
 }
 
+TEST_F(SynicTest, ADuplicatedSignalSchedulesAnExtraInterruptAndIsStillRaised) {
+  ArmSignalFault duplicate;
+  duplicate.kind = ArmSignalFault::Kind::kDuplicate;
+  faults_.arm(duplicate);
+
+  const Effects effects = synic_.signal(Side::kHost, 0, 5, faults_);
+
+  Event extra{Event::Kind::kExtraInterrupt, Side::kGuest};
+  extra.child_relid = 5;
+  EXPECT_EQ(effects, (Effects{TraceFault{"interrupt_duplicated", "host->guest relid 5"},
+                              ScheduleExactly{extra, 2 * kLatency.signal_ns},
+                              TraceSignal{SignalStage::STAGE_SIGNALLED, kToGuest, 0, 5},
+                              event_delivery(Side::kGuest)}));
+}
+
+TEST_F(SynicTest, ADroppedSignalRaisesNothing) {
+  ArmSignalFault drop;
+  drop.kind = ArmSignalFault::Kind::kDrop;
+  faults_.arm(drop);
+
+  const Effects effects = synic_.signal(Side::kHost, 0, 5, faults_);
+
+  EXPECT_EQ(effects, (Effects{TraceSignal{SignalStage::STAGE_SIGNALLED, kToGuest, 0, 5},
+                              TraceFault{"interrupt_dropped", "host->guest relid 5"}}));
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 6, faults_),
+            (Effects{TraceSignal{SignalStage::STAGE_SIGNALLED, kToGuest, 0, 6},
+                     event_delivery(Side::kGuest)}));
+}
+
 TEST_F(SynicTest, TheSlotCarriesTheMessageAndItsPendingFlag) {
   const SynicMessage message = torndown(0xe1e10, 4);
 

@@ -8,6 +8,9 @@
 // and waiting for the partition's acknowledgement. Because the order of the
 // list is the order of the trace, a unit test that compares a list of effects
 // pins down the trace too.
+//
+// Every member of an effect has an initializer, so that an effect can be
+// written naming only the fields it needs.
 #pragma once
 
 #include <cstdint>
