@@ -14,17 +14,14 @@
 #include <string>
 #include <variant>
 
+#include "vmbus/hypervisor/side.h"
 #include "vmbus/proto/config.pb.h"
 
 namespace vmbus::hypervisor {
 
-enum class Side { kHost, kGuest };
-
-// The direction of a message or an interrupt.
-enum class Direction { kHostToGuest, kGuestToHost };
-
 // Ask a partition to carry out an action now (a send, a raw ring write, a
-// channel operation, a policy change); it answers like a step.
+// channel operation, a policy change); it answers with ActionDone, and with
+// its new ready set, as after a step.
 struct RequestAction {
   Side side = Side::kHost;
   proto::PartitionAction action;

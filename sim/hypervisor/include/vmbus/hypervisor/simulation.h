@@ -8,6 +8,13 @@
 // one partition context at a time, chosen with the seeded PRNG, in simulated
 // time). Everything it creates -- processes, sockets, the segment -- is gone
 // when it returns, on every path.
+//
+// Inside, the hypervisor is small parts and a loop: the clock and event
+// queue (event_queue.h), the scheduler (scheduler.h), the SynIC model
+// (synic.h) and the fault rules (faults.h) decide and return effects
+// (effect.h) without doing I/O; the partition links own the processes and
+// sockets; and the run loop (simulation.cc) carries the effects out and
+// writes the trace.
 #pragma once
 
 #include <chrono>
@@ -30,8 +37,8 @@ namespace vmbus::hypervisor {
 // shows it every trace record so that conditions ("when the guest has
 // deferred twice") can be evaluated. With a script the run does not end when
 // the guest reports done but when the system goes quiet -- nothing ready,
-// nothing in flight, no timed step left -- and then both partitions are
-// asked for their final report.
+// nothing in flight, no timed intervention left -- and then both partitions
+// are asked for their final report.
 class RunScript {
  public:
   virtual ~RunScript() = default;
