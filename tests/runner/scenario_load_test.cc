@@ -169,11 +169,11 @@ step { message_fault { } }
   ASSERT_EQ(compiled.channels.size(), 2u);
   EXPECT_EQ(compiled.channels[0].relid, 1u);
   EXPECT_EQ(compiled.channels[1].relid, 7u);
-  EXPECT_EQ(compiled.steps[0].host_send().child_relid(), 7u);
-  EXPECT_EQ(compiled.steps[0].host_send().payload().raw(), std::string("\x00\x01\x02\x03", 4));
-  EXPECT_EQ(compiled.steps[1].message_fault().msgtype(), 10u);
-  EXPECT_FALSE(compiled.steps[1].message_fault().any_type());
-  EXPECT_TRUE(compiled.steps[2].message_fault().any_type());
+  EXPECT_EQ(compiled.timeline[0].host_send().child_relid(), 7u);
+  EXPECT_EQ(compiled.timeline[0].host_send().payload().raw(), std::string("\x00\x01\x02\x03", 4));
+  EXPECT_EQ(compiled.timeline[1].message_fault().msgtype(), 10u);
+  EXPECT_FALSE(compiled.timeline[1].message_fault().any_type());
+  EXPECT_TRUE(compiled.timeline[2].message_fault().any_type());
   EXPECT_EQ(compiled.host.channels(1).child_relid(), 7u);
   EXPECT_EQ(compiled.guest.kmcl_drivers(1).child_relid(), 7u);
   EXPECT_TRUE(compiled.guest.kmcl_drivers(0).scenario());

@@ -83,37 +83,37 @@ hypervisor::RequestAction request(hypervisor::Side side, proto::PartitionAction 
 
 }  // namespace
 
-hypervisor::Intervention intervention_of(const proto::Step& step) {
+hypervisor::Intervention intervention_of(const proto::TimelineEntry& step) {
   using hypervisor::Side;
   proto::PartitionAction action;
   switch (step.action_case()) {
-    case proto::Step::kHostSend:
+    case proto::TimelineEntry::kHostSend:
       *action.mutable_send() = step.host_send();
       return request(Side::kHost, std::move(action));
-    case proto::Step::kGuestSend:
+    case proto::TimelineEntry::kGuestSend:
       *action.mutable_send() = step.guest_send();
       return request(Side::kGuest, std::move(action));
-    case proto::Step::kRingWrite:
+    case proto::TimelineEntry::kRingWrite:
       *action.mutable_ring_write() = step.ring_write();
       return request(Side::kHost, std::move(action));
-    case proto::Step::kRawPacket:
+    case proto::TimelineEntry::kRawPacket:
       *action.mutable_raw_packet() = step.raw_packet();
       return request(Side::kHost, std::move(action));
-    case proto::Step::kTamper:
+    case proto::TimelineEntry::kTamper:
       *action.mutable_tamper() = step.tamper();
       return request(Side::kHost, std::move(action));
-    case proto::Step::kSetIndex:
+    case proto::TimelineEntry::kSetIndex:
       *action.mutable_set_index() = step.set_index();
       return request(Side::kHost, std::move(action));
-    case proto::Step::kChannelOp:
+    case proto::TimelineEntry::kChannelOp:
       *action.mutable_channel_op() = step.channel_op();
       return request(
           step.channel_op().op() == proto::ChannelOpAction::RESCIND ? Side::kHost : Side::kGuest,
           std::move(action));
-    case proto::Step::kSetPolicy:
+    case proto::TimelineEntry::kSetPolicy:
       *action.mutable_set_policy() = step.set_policy();
       return request(Side::kGuest, std::move(action));
-    case proto::Step::kInterruptFault: {
+    case proto::TimelineEntry::kInterruptFault: {
       const proto::InterruptFault& fault = step.interrupt_fault();
       hypervisor::ArmSignalFault arm;
       arm.direction = direction_of(fault.direction());
@@ -127,11 +127,11 @@ hypervisor::Intervention intervention_of(const proto::Step& step) {
       arm.child_relid = fault.child_relid();
       return arm;
     }
-    case proto::Step::kSpuriousInterrupt:
+    case proto::TimelineEntry::kSpuriousInterrupt:
       return hypervisor::InjectSpuriousInterrupt{
           direction_of(step.spurious_interrupt().direction()),
           step.spurious_interrupt().child_relid()};
-    case proto::Step::kMessageFault: {
+    case proto::TimelineEntry::kMessageFault: {
       const proto::MessageFault& fault = step.message_fault();
       using Kind = hypervisor::ArmMessageFault::Kind;
       hypervisor::ArmMessageFault arm;
@@ -162,15 +162,15 @@ hypervisor::Intervention intervention_of(const proto::Step& step) {
       arm.corrupt_bytes = fault.corrupt_bytes().raw();
       return arm;
     }
-    case proto::Step::kCrash:
+    case proto::TimelineEntry::kCrash:
       return hypervisor::CrashPartition{side_of(step.crash().side())};
-    case proto::Step::kHold:
+    case proto::TimelineEntry::kHold:
       return hypervisor::HoldContext{side_of(step.hold().side()), step.hold().context()};
-    case proto::Step::kRelease:
+    case proto::TimelineEntry::kRelease:
       return hypervisor::ReleaseContext{side_of(step.release().side()), step.release().context()};
-    case proto::Step::kAdvanceTime:
+    case proto::TimelineEntry::kAdvanceTime:
       return hypervisor::AdvanceTime{step.advance_time().us() * 1000};
-    case proto::Step::kNote:
+    case proto::TimelineEntry::kNote:
       return hypervisor::WriteNote{step.note()};
     default:  // wait_until, or an entry with only a time: nothing to do
       return hypervisor::NoIntervention{};
@@ -252,42 +252,42 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded) {
     driver.set_scenario(true);
   }
 
-  for (const proto::Step& written : s.step()) {
-    proto::Step step = written;
+  for (const proto::TimelineEntry& written : s.step()) {
+    proto::TimelineEntry step = written;
     auto relid = [&c](const std::string& name) { return c.relid_of(name).value_or(0); };
     switch (step.action_case()) {
-      case proto::Step::kHostSend:
-      case proto::Step::kGuestSend: {
-        proto::SendAction& send = step.action_case() == proto::Step::kHostSend
+      case proto::TimelineEntry::kHostSend:
+      case proto::TimelineEntry::kGuestSend: {
+        proto::SendAction& send = step.action_case() == proto::TimelineEntry::kHostSend
                                       ? *step.mutable_host_send()
                                       : *step.mutable_guest_send();
         send.set_child_relid(relid(send.channel()));
         resolve_payload(*send.mutable_payload());
         break;
       }
-      case proto::Step::kRingWrite:
+      case proto::TimelineEntry::kRingWrite:
         step.mutable_ring_write()->set_child_relid(relid(step.ring_write().channel()));
         resolve_payload(*step.mutable_ring_write()->mutable_bytes());
         break;
-      case proto::Step::kRawPacket:
+      case proto::TimelineEntry::kRawPacket:
         step.mutable_raw_packet()->set_child_relid(relid(step.raw_packet().channel()));
         resolve_payload(*step.mutable_raw_packet()->mutable_payload());
         break;
-      case proto::Step::kTamper:
+      case proto::TimelineEntry::kTamper:
         step.mutable_tamper()->set_child_relid(relid(step.tamper().channel()));
         resolve_payload(*step.mutable_tamper()->mutable_bytes());
         break;
-      case proto::Step::kSetIndex:
+      case proto::TimelineEntry::kSetIndex:
         step.mutable_set_index()->set_child_relid(relid(step.set_index().channel()));
         break;
-      case proto::Step::kInterruptFault:
+      case proto::TimelineEntry::kInterruptFault:
         step.mutable_interrupt_fault()->set_child_relid(relid(step.interrupt_fault().channel()));
         break;
-      case proto::Step::kSpuriousInterrupt:
+      case proto::TimelineEntry::kSpuriousInterrupt:
         step.mutable_spurious_interrupt()->set_child_relid(
             relid(step.spurious_interrupt().channel()));
         break;
-      case proto::Step::kMessageFault: {
+      case proto::TimelineEntry::kMessageFault: {
         proto::MessageFault& fault = *step.mutable_message_fault();
         if (fault.message().empty()) {
           fault.set_any_type(true);
@@ -297,16 +297,16 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded) {
         resolve_payload(*fault.mutable_corrupt_bytes());
         break;
       }
-      case proto::Step::kChannelOp:
+      case proto::TimelineEntry::kChannelOp:
         step.mutable_channel_op()->set_child_relid(relid(step.channel_op().channel()));
         break;
-      case proto::Step::kSetPolicy:
+      case proto::TimelineEntry::kSetPolicy:
         step.mutable_set_policy()->set_child_relid(relid(step.set_policy().channel()));
         break;
       default:
         break;
     }
-    c.steps.push_back(std::move(step));
+    c.timeline.push_back(std::move(step));
   }
   return c;
 }

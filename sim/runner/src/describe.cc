@@ -50,11 +50,11 @@ std::string describe_condition(const proto::Condition& condition) {
 }
 
 // A timeline step in words, for the trace and for failure messages.
-std::string describe_step(const proto::Step& step) {
+std::string describe_step(const proto::TimelineEntry& step) {
   switch (step.action_case()) {
-    case proto::Step::kHostSend:
-    case proto::Step::kGuestSend: {
-      const bool host = step.action_case() == proto::Step::kHostSend;
+    case proto::TimelineEntry::kHostSend:
+    case proto::TimelineEntry::kGuestSend: {
+      const bool host = step.action_case() == proto::TimelineEntry::kHostSend;
       const proto::SendAction& send = host ? step.host_send() : step.guest_send();
       std::string text = std::string(host ? "host_send" : "guest_send") + " " +
                          (send.count() > 1 ? std::to_string(send.count()) + " x " : "") +
@@ -73,12 +73,12 @@ std::string describe_step(const proto::Step& step) {
       }
       return text;
     }
-    case proto::Step::kRingWrite:
+    case proto::TimelineEntry::kRingWrite:
       return "ring_write " + payload_words(step.ring_write().bytes()) + " at offset " +
              std::to_string(step.ring_write().offset()) + " of " +
              enum_words(proto::RingId_Name(step.ring_write().ring())) + " of " +
              quoted(step.ring_write().channel());
-    case proto::Step::kRawPacket: {
+    case proto::TimelineEntry::kRawPacket: {
       const proto::RawPacketAction& raw = step.raw_packet();
       std::string text = "raw_packet on " + quoted(raw.channel());
       if (raw.has_type()) {
@@ -92,15 +92,15 @@ std::string describe_step(const proto::Step& step) {
       }
       return text;
     }
-    case proto::Step::kTamper:
+    case proto::TimelineEntry::kTamper:
       return "tamper: overwrite the last packet sent on " + quoted(step.tamper().channel()) +
              " with " + payload_words(step.tamper().bytes());
-    case proto::Step::kSetIndex:
+    case proto::TimelineEntry::kSetIndex:
       return "set_index " +
              enum_words(proto::SetIndexAction::Index_Name(step.set_index().index())) + " of " +
              enum_words(proto::RingId_Name(step.set_index().ring())) + " of " +
              quoted(step.set_index().channel()) + " to " + std::to_string(step.set_index().value());
-    case proto::Step::kInterruptFault: {
+    case proto::TimelineEntry::kInterruptFault: {
       const proto::InterruptFault& fault = step.interrupt_fault();
       return "interrupt_fault: " + enum_words(proto::InterruptFault::Kind_Name(fault.kind())) +
              " the next " + std::to_string(std::max<std::uint32_t>(1, fault.count())) + " " +
@@ -108,39 +108,39 @@ std::string describe_step(const proto::Step& step) {
              (fault.channel().empty() ? "" : " of " + quoted(fault.channel())) +
              (fault.delay_us() != 0 ? " by " + std::to_string(fault.delay_us()) + " us" : "");
     }
-    case proto::Step::kSpuriousInterrupt:
+    case proto::TimelineEntry::kSpuriousInterrupt:
       return "spurious_interrupt " +
              enum_words(proto::Direction_Name(step.spurious_interrupt().direction())) + " on " +
              quoted(step.spurious_interrupt().channel());
-    case proto::Step::kMessageFault: {
+    case proto::TimelineEntry::kMessageFault: {
       const proto::MessageFault& fault = step.message_fault();
       return "message_fault: " + enum_words(proto::MessageFault::Kind_Name(fault.kind())) +
              " the next " + std::to_string(std::max<std::uint32_t>(1, fault.count())) + " " +
              enum_words(proto::Direction_Name(fault.direction())) + " " +
              (fault.message().empty() ? "message(s)" : fault.message());
     }
-    case proto::Step::kChannelOp:
+    case proto::TimelineEntry::kChannelOp:
       return "channel_op " + proto::ChannelOpAction::Op_Name(step.channel_op().op()) + " on " +
              quoted(step.channel_op().channel()) +
              (step.channel_op().value() != 0 ? " value " + std::to_string(step.channel_op().value())
                                              : "");
-    case proto::Step::kSetPolicy:
+    case proto::TimelineEntry::kSetPolicy:
       return "set_policy on " + quoted(step.set_policy().channel()) + " (" +
              std::to_string(step.set_policy().rule_size()) + " rule(s), default " +
              enum_words(proto::DriverAction::Kind_Name(step.set_policy().default_action().kind())) +
              ")";
-    case proto::Step::kCrash:
+    case proto::TimelineEntry::kCrash:
       return "crash the " + enum_words(proto::Side_Name(step.crash().side()));
-    case proto::Step::kAdvanceTime:
+    case proto::TimelineEntry::kAdvanceTime:
       return "advance time by " + std::to_string(step.advance_time().us()) + " us";
-    case proto::Step::kWaitUntil:
+    case proto::TimelineEntry::kWaitUntil:
       return "wait until " + describe_condition(step.wait_until());
-    case proto::Step::kNote:
+    case proto::TimelineEntry::kNote:
       return "note";
-    case proto::Step::kHold:
+    case proto::TimelineEntry::kHold:
       return "hold " + enum_words(proto::Side_Name(step.hold().side())) + " context " +
              step.hold().context();
-    case proto::Step::kRelease:
+    case proto::TimelineEntry::kRelease:
       return "release " + enum_words(proto::Side_Name(step.release().side())) + " context " +
              step.release().context();
     default:

@@ -22,7 +22,7 @@ std::optional<std::uint32_t> scenario_message_type(const std::string& text);
 std::string quoted(const std::string& channel);
 std::string describe_match(const proto::TraceMatch& match);
 std::string describe_condition(const proto::Condition& condition);
-std::string describe_step(const proto::Step& step);
+std::string describe_step(const proto::TimelineEntry& step);
 
 // script.cc: whether `record` is one `match` asks for (on channel `relid`
 // when set).
@@ -37,25 +37,25 @@ class ScenarioScript final : public hypervisor::RunScript {
   void on_record(const proto::TraceRecord& record) override { records_.push_back(record); }
 
   std::optional<hypervisor::DueIntervention> due(std::uint64_t now_ns) override {
-    if (next_ >= scenario_.steps.size()) {
+    if (next_ >= scenario_.timeline.size()) {
       return std::nullopt;
     }
-    const proto::Step& step = scenario_.steps[next_];
+    const proto::TimelineEntry& step = scenario_.timeline[next_];
     bool ready = true;
     switch (step.time_case()) {
-      case proto::Step::kAtUs:
+      case proto::TimelineEntry::kAtUs:
         ready = now_ns >= step.at_us() * 1000;
         break;
-      case proto::Step::kAfterUs:
+      case proto::TimelineEntry::kAfterUs:
         ready = now_ns >= last_done_ns_ + step.after_us() * 1000;
         break;
-      case proto::Step::kWhen:
+      case proto::TimelineEntry::kWhen:
         ready = holds(step.when());
         break;
       default:
         break;
     }
-    if (ready && step.action_case() == proto::Step::kWaitUntil) {
+    if (ready && step.action_case() == proto::TimelineEntry::kWaitUntil) {
       ready = holds(step.wait_until());
     }
     if (!ready) {
@@ -67,7 +67,7 @@ class ScenarioScript final : public hypervisor::RunScript {
 
   void intervention_done(std::uint64_t now_ns, const std::string& error) override {
     if (!error.empty() && error_.empty()) {
-      const proto::Step& step = scenario_.steps[next_];
+      const proto::TimelineEntry& step = scenario_.timeline[next_];
       error_ = "step " + std::to_string(next_ + 1) +
                (step.label().empty() ? "" : " ('" + step.label() + "')") + " (" +
                describe_step(step) + ") was refused: " + error;
@@ -79,44 +79,44 @@ class ScenarioScript final : public hypervisor::RunScript {
   }
 
   std::optional<std::uint64_t> next_time_ns() const override {
-    if (next_ >= scenario_.steps.size()) {
+    if (next_ >= scenario_.timeline.size()) {
       return std::nullopt;
     }
-    const proto::Step& step = scenario_.steps[next_];
+    const proto::TimelineEntry& step = scenario_.timeline[next_];
     switch (step.time_case()) {
-      case proto::Step::kAtUs:
+      case proto::TimelineEntry::kAtUs:
         return step.at_us() * 1000;
-      case proto::Step::kAfterUs:
+      case proto::TimelineEntry::kAfterUs:
         return last_done_ns_ + step.after_us() * 1000;
-      case proto::Step::kWhen:
+      case proto::TimelineEntry::kWhen:
         return std::nullopt;
       default:
-        if (step.action_case() == proto::Step::kWaitUntil) {
+        if (step.action_case() == proto::TimelineEntry::kWaitUntil) {
           return std::nullopt;
         }
         return last_done_ns_;
     }
   }
 
-  std::size_t steps_run() const { return next_; }
+  std::size_t entries_run() const { return next_; }
   const std::string& error() const { return error_; }
   std::vector<proto::TraceRecord>& records() { return records_; }
 
   // Why the timeline did not finish, or "".
   std::string unfinished(std::uint64_t now_ns) const {
-    if (next_ >= scenario_.steps.size()) {
+    if (next_ >= scenario_.timeline.size()) {
       return "";
     }
-    const proto::Step& step = scenario_.steps[next_];
+    const proto::TimelineEntry& step = scenario_.timeline[next_];
     std::string when;
     switch (step.time_case()) {
-      case proto::Step::kWhen:
+      case proto::TimelineEntry::kWhen:
         when = "when " + describe_condition(step.when());
         break;
-      case proto::Step::kAtUs:
+      case proto::TimelineEntry::kAtUs:
         when = "at " + std::to_string(step.at_us()) + " us";
         break;
-      case proto::Step::kAfterUs:
+      case proto::TimelineEntry::kAfterUs:
         when = std::to_string(step.after_us()) + " us after the step before";
         break;
       default:

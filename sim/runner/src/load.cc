@@ -261,10 +261,10 @@ class Checker {
     int last_at_step = 0;
     const std::uint64_t limit_us = s_.time_limit_us() == 0 ? 1'000'000 : s_.time_limit_us();
     for (int i = 0; i < s_.step_size(); ++i) {
-      const proto::Step& step = s_.step(i);
+      const proto::TimelineEntry& step = s_.step(i);
       const Where where = root_.nested("step", i);
       const std::string number = std::to_string(i + 1);
-      if (step.time_case() == proto::Step::kAtUs) {
+      if (step.time_case() == proto::TimelineEntry::kAtUs) {
         if (step.at_us() > limit_us) {
           problem(where, "at_us",
                   "step " + number + " at " + std::to_string(step.at_us()) +
@@ -279,16 +279,16 @@ class Checker {
         last_at = step.at_us();
         last_at_step = i + 1;
       }
-      if (step.time_case() == proto::Step::kAfterUs && step.after_us() > limit_us) {
+      if (step.time_case() == proto::TimelineEntry::kAfterUs && step.after_us() > limit_us) {
         problem(where, "after_us", "step " + number + " waits longer than the time limit");
       }
-      if (step.time_case() == proto::Step::kWhen) {
+      if (step.time_case() == proto::TimelineEntry::kWhen) {
         check_condition(where.nested("when"), step.when());
       }
       switch (step.action_case()) {
-        case proto::Step::kHostSend:
-        case proto::Step::kGuestSend: {
-          const bool host = step.action_case() == proto::Step::kHostSend;
+        case proto::TimelineEntry::kHostSend:
+        case proto::TimelineEntry::kGuestSend: {
+          const bool host = step.action_case() == proto::TimelineEntry::kHostSend;
           const proto::SendAction& send = host ? step.host_send() : step.guest_send();
           const Where w = where.nested(host ? "host_send" : "guest_send");
           check_channel(w, send.channel());
@@ -312,34 +312,34 @@ class Checker {
           }
           break;
         }
-        case proto::Step::kRingWrite: {
+        case proto::TimelineEntry::kRingWrite: {
           const Where w = where.nested("ring_write");
           check_channel(w, step.ring_write().channel());
           check_payload(w, "bytes", step.ring_write().bytes());
           check_runner_field(w, step.ring_write().child_relid());
           break;
         }
-        case proto::Step::kRawPacket: {
+        case proto::TimelineEntry::kRawPacket: {
           const Where w = where.nested("raw_packet");
           check_channel(w, step.raw_packet().channel());
           check_payload(w, "payload", step.raw_packet().payload());
           check_runner_field(w, step.raw_packet().child_relid());
           break;
         }
-        case proto::Step::kTamper: {
+        case proto::TimelineEntry::kTamper: {
           const Where w = where.nested("tamper");
           check_channel(w, step.tamper().channel());
           check_payload(w, "bytes", step.tamper().bytes());
           check_runner_field(w, step.tamper().child_relid());
           break;
         }
-        case proto::Step::kSetIndex: {
+        case proto::TimelineEntry::kSetIndex: {
           const Where w = where.nested("set_index");
           check_channel(w, step.set_index().channel());
           check_runner_field(w, step.set_index().child_relid());
           break;
         }
-        case proto::Step::kInterruptFault: {
+        case proto::TimelineEntry::kInterruptFault: {
           const Where w = where.nested("interrupt_fault");
           check_channel(w, step.interrupt_fault().channel(), false);
           check_runner_field(w, step.interrupt_fault().child_relid());
@@ -349,13 +349,13 @@ class Checker {
           }
           break;
         }
-        case proto::Step::kSpuriousInterrupt: {
+        case proto::TimelineEntry::kSpuriousInterrupt: {
           const Where w = where.nested("spurious_interrupt");
           check_channel(w, step.spurious_interrupt().channel());
           check_runner_field(w, step.spurious_interrupt().child_relid());
           break;
         }
-        case proto::Step::kMessageFault: {
+        case proto::TimelineEntry::kMessageFault: {
           const proto::MessageFault& fault = step.message_fault();
           const Where w = where.nested("message_fault");
           if (!fault.message().empty() && !message_type(fault.message())) {
@@ -377,7 +377,7 @@ class Checker {
           }
           break;
         }
-        case proto::Step::kChannelOp: {
+        case proto::TimelineEntry::kChannelOp: {
           const Where w = where.nested("channel_op");
           check_channel(w, step.channel_op().channel());
           check_runner_field(w, step.channel_op().child_relid());
@@ -386,29 +386,29 @@ class Checker {
           }
           break;
         }
-        case proto::Step::kSetPolicy: {
+        case proto::TimelineEntry::kSetPolicy: {
           const Where w = where.nested("set_policy");
           check_channel(w, step.set_policy().channel());
           check_runner_field(w, step.set_policy().child_relid());
           break;
         }
-        case proto::Step::kCrash:
+        case proto::TimelineEntry::kCrash:
           if (step.crash().side() != proto::HOST && step.crash().side() != proto::GUEST) {
             problem(where.nested("crash"), "side", "crash needs side: HOST or GUEST");
           }
           break;
-        case proto::Step::kAdvanceTime:
+        case proto::TimelineEntry::kAdvanceTime:
           if (step.advance_time().us() == 0 || step.advance_time().us() > limit_us) {
             problem(where.nested("advance_time"), "us",
                     "advance_time needs us between 1 and the time limit");
           }
           break;
-        case proto::Step::kWaitUntil:
+        case proto::TimelineEntry::kWaitUntil:
           check_condition(where.nested("wait_until"), step.wait_until());
           break;
-        case proto::Step::kHold:
-        case proto::Step::kRelease: {
-          const bool hold = step.action_case() == proto::Step::kHold;
+        case proto::TimelineEntry::kHold:
+        case proto::TimelineEntry::kRelease: {
+          const bool hold = step.action_case() == proto::TimelineEntry::kHold;
           const proto::ContextHold& h = hold ? step.hold() : step.release();
           const Where w = where.nested(hold ? "hold" : "release");
           if (h.side() != proto::HOST && h.side() != proto::GUEST) {

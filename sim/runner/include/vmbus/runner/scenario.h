@@ -62,8 +62,8 @@ struct CompiledScenario {
   std::uint64_t time_limit_ns = 0;
   proto::HostConfig host;
   proto::GuestConfig guest;
-  std::vector<proto::Step> steps;  // names resolved, payloads raw
-  proto::Expectations expect;      // as written (channel names kept)
+  std::vector<proto::TimelineEntry> timeline;  // names resolved, payloads raw
+  proto::Expectations expect;                  // as written (channel names kept)
   std::vector<CompiledChannel> channels;
 
   std::optional<std::uint32_t> relid_of(const std::string& channel) const;
@@ -75,7 +75,7 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded);
 
 // A compiled timeline entry (names resolved, payloads raw) in the
 // hypervisor's words.
-hypervisor::Intervention intervention_of(const proto::Step& step);
+hypervisor::Intervention intervention_of(const proto::TimelineEntry& step);
 
 // One oracle that fired.
 struct OracleFiring {
@@ -97,7 +97,7 @@ struct ScenarioResult {
   hypervisor::RunResult run;
   std::uint64_t seed = 0;
   std::filesystem::path trace_path;
-  std::size_t steps_run = 0;
+  std::size_t entries_run = 0;  // timeline entries that ran
 };
 
 struct RunOptions {
