@@ -13,16 +13,16 @@
 
 namespace vmbus::runner {
 
-// load.cc: a message name ("OPENCHANNEL_RESULT", "CHANNELMSG_OFFERCHANNEL",
-// a number) as its CHANNELMSG type, or nullopt.
-std::optional<std::uint32_t> scenario_message_type(const std::string& text);
-
-// describe.cc: timeline entries and trace matches in words, for the trace
-// and for failure messages.
+// describe.cc: trace matches and conditions in words, for the trace and for
+// failure messages.
 std::string quoted(const std::string& channel);
+// "HOST_TO_GUEST" -> "host to guest".
+std::string enum_words(const std::string& name);
 std::string describe_match(const proto::TraceMatch& match);
 std::string describe_condition(const proto::Condition& condition);
-std::string describe_step(const proto::TimelineEntry& step);
+
+// actions.cc: a timeline entry's action in words (its row's describe).
+std::string describe_action(const proto::TimelineEntry& entry);
 
 // script.cc: whether `record` is one `match` asks for (on channel `relid`
 // when set).
@@ -40,37 +40,38 @@ class ScenarioScript final : public hypervisor::RunScript {
     if (next_ >= scenario_.timeline.size()) {
       return std::nullopt;
     }
-    const proto::TimelineEntry& step = scenario_.timeline[next_];
+    const proto::TimelineEntry& entry = scenario_.timeline[next_];
     bool ready = true;
-    switch (step.time_case()) {
+    switch (entry.time_case()) {
       case proto::TimelineEntry::kAtUs:
-        ready = now_ns >= step.at_us() * 1000;
+        ready = now_ns >= entry.at_us() * 1000;
         break;
       case proto::TimelineEntry::kAfterUs:
-        ready = now_ns >= last_done_ns_ + step.after_us() * 1000;
+        ready = now_ns >= last_done_ns_ + entry.after_us() * 1000;
         break;
       case proto::TimelineEntry::kWhen:
-        ready = holds(step.when());
+        ready = holds(entry.when());
         break;
       default:
         break;
     }
-    if (ready && step.action_case() == proto::TimelineEntry::kWaitUntil) {
-      ready = holds(step.wait_until());
+    if (ready && entry.action_case() == proto::TimelineEntry::kWaitUntil) {
+      ready = holds(entry.wait_until());
     }
     if (!ready) {
       return std::nullopt;
     }
-    return hypervisor::DueIntervention{intervention_of(step), static_cast<std::uint32_t>(next_ + 1),
-                                       step.label(), describe_step(step)};
+    return hypervisor::DueIntervention{intervention_of(entry),
+                                       static_cast<std::uint32_t>(next_ + 1), entry.label(),
+                                       describe_action(entry)};
   }
 
   void intervention_done(std::uint64_t now_ns, const std::string& error) override {
     if (!error.empty() && error_.empty()) {
-      const proto::TimelineEntry& step = scenario_.timeline[next_];
+      const proto::TimelineEntry& entry = scenario_.timeline[next_];
       error_ = "step " + std::to_string(next_ + 1) +
-               (step.label().empty() ? "" : " ('" + step.label() + "')") + " (" +
-               describe_step(step) + ") was refused: " + error;
+               (entry.label().empty() ? "" : " ('" + entry.label() + "')") + " (" +
+               describe_action(entry) + ") was refused: " + error;
     }
     last_done_ns_ = now_ns;
     ++next_;
@@ -82,16 +83,16 @@ class ScenarioScript final : public hypervisor::RunScript {
     if (next_ >= scenario_.timeline.size()) {
       return std::nullopt;
     }
-    const proto::TimelineEntry& step = scenario_.timeline[next_];
-    switch (step.time_case()) {
+    const proto::TimelineEntry& entry = scenario_.timeline[next_];
+    switch (entry.time_case()) {
       case proto::TimelineEntry::kAtUs:
-        return step.at_us() * 1000;
+        return entry.at_us() * 1000;
       case proto::TimelineEntry::kAfterUs:
-        return last_done_ns_ + step.after_us() * 1000;
+        return last_done_ns_ + entry.after_us() * 1000;
       case proto::TimelineEntry::kWhen:
         return std::nullopt;
       default:
-        if (step.action_case() == proto::TimelineEntry::kWaitUntil) {
+        if (entry.action_case() == proto::TimelineEntry::kWaitUntil) {
           return std::nullopt;
         }
         return last_done_ns_;
@@ -107,17 +108,17 @@ class ScenarioScript final : public hypervisor::RunScript {
     if (next_ >= scenario_.timeline.size()) {
       return "";
     }
-    const proto::TimelineEntry& step = scenario_.timeline[next_];
+    const proto::TimelineEntry& entry = scenario_.timeline[next_];
     std::string when;
-    switch (step.time_case()) {
+    switch (entry.time_case()) {
       case proto::TimelineEntry::kWhen:
-        when = "when " + describe_condition(step.when());
+        when = "when " + describe_condition(entry.when());
         break;
       case proto::TimelineEntry::kAtUs:
-        when = "at " + std::to_string(step.at_us()) + " us";
+        when = "at " + std::to_string(entry.at_us()) + " us";
         break;
       case proto::TimelineEntry::kAfterUs:
-        when = std::to_string(step.after_us()) + " us after the step before";
+        when = std::to_string(entry.after_us()) + " us after the step before";
         break;
       default:
         when = "next";
@@ -126,8 +127,8 @@ class ScenarioScript final : public hypervisor::RunScript {
     char at[48];
     std::snprintf(at, sizeof(at), "%.3f", static_cast<double>(now_ns) / 1000.0);
     return "step " + std::to_string(next_ + 1) +
-           (step.label().empty() ? "" : " ('" + step.label() + "')") + " (" + when + ": " +
-           describe_step(step) + ") never ran: the system went quiet at t=" + at + " us";
+           (entry.label().empty() ? "" : " ('" + entry.label() + "')") + " (" + when + ": " +
+           describe_action(entry) + ") never ran: the system went quiet at t=" + at + " us";
   }
 
  private:
@@ -147,7 +148,7 @@ class ScenarioScript final : public hypervisor::RunScript {
   std::vector<proto::TraceRecord> records_;
   std::size_t next_ = 0;
   std::uint64_t last_done_ns_ = 0;
-  std::size_t scanned_ = 0;  // records the current step's condition has seen
+  std::size_t scanned_ = 0;  // records the current entry's condition has seen
   std::uint64_t matched_ = 0;
   std::string error_;
 };

@@ -74,7 +74,8 @@ struct CompiledScenario {
 CompiledScenario compile_scenario(const LoadedScenario& loaded);
 
 // A compiled timeline entry (names resolved, payloads raw) in the
-// hypervisor's words.
+// hypervisor's words: its action's row in the action table decides who
+// carries it out and how (an entry without an action: nothing to do).
 hypervisor::Intervention intervention_of(const proto::TimelineEntry& step);
 
 // One oracle that fired.
