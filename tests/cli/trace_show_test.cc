@@ -178,14 +178,6 @@ TEST(TraceEventText, NewRecordKindsReadAsDocumented) {
   EXPECT_EQ(trace::event_text(proto::TraceRecord()), "(empty record)");
 }
 
-TEST(TraceShow, ControlMessageFilterDoesNotConfuseRelid1With12) {
-  proto::TraceRecord open_12;
-  open_12.mutable_message()->set_decoded("CHANNELMSG_OPENCHANNEL child_relid=12 openid=12");
-
-  EXPECT_FALSE(trace::concerns_channel(open_12, 1));
-  EXPECT_TRUE(trace::concerns_channel(open_12, 12));
-}
-
 TEST(TraceShow, BadFilesAreClearErrors) {
   ScratchDir dir;
   std::ofstream(dir / "not.trace") << "hello";

@@ -88,8 +88,8 @@ step { message_fault { kind: DROP } }
   ASSERT_TRUE(loaded.ok());
   const CompiledScenario compiled = compile_scenario(loaded);
 
-  const auto reorder = std::get<hypervisor::ArmMessageFault>(intervention_of(compiled.timeline[0]));
-  const auto drop = std::get<hypervisor::ArmMessageFault>(intervention_of(compiled.timeline[1]));
+  const auto reorder = std::get<hypervisor::ArmMessageFault>(compiled.timeline[0].intervention);
+  const auto drop = std::get<hypervisor::ArmMessageFault>(compiled.timeline[1].intervention);
   EXPECT_EQ(reorder.kind, hypervisor::ArmMessageFault::Kind::kReorder);
   EXPECT_EQ(reorder.msgtype, std::optional<std::uint32_t>(6));
   EXPECT_EQ(reorder.count, 2u);
@@ -109,13 +109,13 @@ step { at_us: 5 }
   ASSERT_TRUE(loaded.ok());
   const CompiledScenario compiled = compile_scenario(loaded);
 
-  EXPECT_EQ(find_action(Entry::kHostSend)->describe(compiled.timeline[0]),
+  EXPECT_EQ(find_action(Entry::kHostSend)->describe(compiled.timeline[0].entry),
             "host_send 2 x 3 bytes on 'net', completion requested");
-  EXPECT_EQ(find_action(Entry::kChannelOp)->describe(compiled.timeline[1]),
+  EXPECT_EQ(find_action(Entry::kChannelOp)->describe(compiled.timeline[1].entry),
             "channel_op SET_QUOTA on 'net' value 4");
-  EXPECT_EQ(find_action(Entry::kHold)->describe(compiled.timeline[2]),
+  EXPECT_EQ(find_action(Entry::kHold)->describe(compiled.timeline[2].entry),
             "hold guest context kmcl/1/passive");
-  EXPECT_EQ(find_action(compiled.timeline[3].action_case()), nullptr);
+  EXPECT_EQ(find_action(compiled.timeline[3].entry.action_case()), nullptr);
 }
 
 }  // namespace

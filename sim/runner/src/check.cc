@@ -106,13 +106,7 @@ void Checks::runner_field(const Where& where, std::uint32_t value) {
 }
 
 void Checks::condition(const Where& where, const proto::Condition& condition) {
-  if (condition.event().text().empty()) {
-    problem(where.nested("event"), "text",
-            "a condition needs the event text to wait for (event { text: \"...\" })");
-  }
-  if (!condition.event().channel().empty()) {
-    channel(where.nested("event"), condition.event().channel());
-  }
+  match(where.nested("event"), condition.event());
 }
 
 std::optional<std::uint32_t> scenario_message_type(const std::string& text) {

@@ -60,8 +60,11 @@ class Checks {
   void payload(const Where& where, const std::string& field, const proto::Payload& payload);
   // `where`'s child_relid, which only the runner may set, is unset.
   void runner_field(const Where& where, std::uint32_t value);
-  // A condition names an event to wait for, on a known channel.
+  // A condition's event is a trace match (below).
   void condition(const Where& where, const proto::Condition& condition);
+  // A trace match names a kind of record, and only values that record kind
+  // can have (trace_match.cc).
+  void match(const Where& where, const proto::TraceMatch& match);
 
   // The simulated time a run may take (the file's limit or the default).
   std::uint64_t limit_us() const { return limit_us_; }

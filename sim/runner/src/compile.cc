@@ -97,6 +97,25 @@ void compile_topology(const proto::Topology& topology, CompiledScenario& c) {
   }
 }
 
+// The entry's action resolves its names and payloads and becomes an
+// Intervention by its row of the action table; its conditions become
+// patterns over trace records.
+CompiledEntry compile_entry(const proto::TimelineEntry& written, const CompiledScenario& c) {
+  CompiledEntry compiled;
+  compiled.entry = written;
+  if (const ActionRow* row = find_action(written.action_case())) {
+    row->resolve(compiled.entry, c);
+  }
+  compiled.intervention = intervention_of(compiled.entry);
+  if (written.time_case() == proto::TimelineEntry::kWhen) {
+    compiled.when = compile_match(written.when().event(), c);
+  }
+  if (written.action_case() == proto::TimelineEntry::kWaitUntil) {
+    compiled.wait_until = compile_match(written.wait_until().event(), c);
+  }
+  return compiled;
+}
+
 }  // namespace
 
 std::optional<std::uint32_t> CompiledScenario::relid_of(const std::string& channel) const {
@@ -126,14 +145,11 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded) {
   c.time_limit_ns = (s.time_limit_us() != 0 ? s.time_limit_us() : kDefaultTimeLimitUs) * 1000;
   c.expect = s.expect();
   compile_topology(s.topology(), c);
-  // Each entry's action resolves its names and payloads with its row; the
-  // row turns it into an Intervention when it comes due (intervention_of).
   for (const proto::TimelineEntry& written : s.step()) {
-    proto::TimelineEntry entry = written;
-    if (const ActionRow* row = find_action(entry.action_case())) {
-      row->resolve(entry, c);
-    }
-    c.timeline.push_back(std::move(entry));
+    c.timeline.push_back(compile_entry(written, c));
+  }
+  for (const proto::TraceExpectation& expected : s.expect().trace()) {
+    c.expected_trace.push_back(compile_match(expected.event(), c));
   }
   return c;
 }

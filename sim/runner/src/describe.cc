@@ -1,5 +1,4 @@
-// Trace matches and conditions in words, for the trace and for failure
-// messages.
+// Words shared by the engine's messages.
 #include <cctype>
 
 #include "internal.h"
@@ -16,17 +15,6 @@ std::string enum_words(const std::string& name) {
 
 std::string quoted(const std::string& channel) {
   return "'" + channel + "'";
-}
-
-std::string describe_match(const proto::TraceMatch& match) {
-  std::string text = "\"" + match.text() + "\"";
-  if (match.side() != proto::ANY_SIDE) {
-    text += " from " + enum_words(proto::Side_Name(match.side()));
-  }
-  if (!match.channel().empty()) {
-    text += " on " + quoted(match.channel());
-  }
-  return text;
 }
 
 std::string describe_condition(const proto::Condition& condition) {

@@ -336,12 +336,7 @@ class Checker {
     for (int i = 0; i < e.trace_size(); ++i) {
       const proto::TraceExpectation& t = e.trace(i);
       const Where w = expect.nested("trace", i);
-      if (t.event().text().empty()) {
-        problem(w.nested("event"), "text", "a trace expectation needs event text");
-      }
-      if (!t.event().channel().empty()) {
-        checks_.channel(w.nested("event"), t.event().channel());
-      }
+      checks_.match(w.nested("event"), t.event());
       if (t.absent() && t.count() != 0) {
         problem(w, "absent", "absent contradicts count " + std::to_string(t.count()));
       }

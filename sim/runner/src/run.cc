@@ -1,6 +1,6 @@
 // One run of a compiled scenario: the simulation with the timeline as its
 // script, then the judge.
-#include "internal.h"
+#include "script.h"
 
 namespace vmbus::runner {
 

@@ -182,24 +182,6 @@ std::string irql_of(const proto::TraceRecord& record) {
   return "";
 }
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-// Whether `text` holds `prefix` immediately followed by the number `relid`
-// (and not by more digits: "relid 1" is not in "relid 12").
-bool names_relid(std::string_view text, std::string_view prefix, std::string_view relid) {
-  const std::string needle = std::string(prefix) + std::string(relid);
-  for (std::size_t pos = text.find(needle); pos != std::string_view::npos;
-       pos = text.find(needle, pos + 1)) {
-    const std::size_t end = pos + needle.size();
-    if (end == text.size() || !is_digit(text[end])) {
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 std::string format_record(const proto::TraceRecord& record) {
@@ -217,37 +199,6 @@ std::string format_record(const proto::TraceRecord& record) {
   std::string irql = irql_of(record);
   irql.resize(9, ' ');
   return line + partition + context + " " + irql + event_text(record);
-}
-
-bool concerns_channel(const proto::TraceRecord& record, std::uint32_t child_relid) {
-  const std::string relid = std::to_string(child_relid);
-  switch (record.event_case()) {
-    case proto::TraceRecord::kRing:
-      return record.ring().child_relid() == child_relid;
-    case proto::TraceRecord::kChannel:
-      return record.channel().child_relid() == child_relid;
-    case proto::TraceRecord::kSignal:
-      return record.signal().child_relid() == child_relid ||
-             (record.signal().child_relid() == 0 && record.signal().connection_id() != 0);
-    case proto::TraceRecord::kMessage:
-      return names_relid(record.message().decoded(), "child_relid=", relid);
-    case proto::TraceRecord::kCompletion:
-      return record.completion().child_relid() == child_relid;
-    case proto::TraceRecord::kFault:
-      return names_relid(record.fault().detail(), "relid ", relid) ||
-             names_relid(record.fault().detail(), "child_relid=", relid);
-    default: {
-      // Channel contexts name the relid: "dpc/1", "vsc/1", "chan/1", "kmcl/1/...".
-      const std::string& context = record.context();
-      const std::size_t slash = context.find('/');
-      if (slash == std::string::npos) {
-        return false;
-      }
-      const std::size_t end = context.find('/', slash + 1);
-      return context.substr(slash + 1, end == std::string::npos ? std::string::npos
-                                                                : end - slash - 1) == relid;
-    }
-  }
 }
 
 }  // namespace vmbus::trace
