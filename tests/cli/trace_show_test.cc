@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include "vmbus/cli/trace_command.h"
-#include "vmbus/trace/render.h"
 #include "vmbus/trace/writer.h"
 
 #include "tool_test_util.h"
@@ -157,33 +156,6 @@ TEST(TraceShow, ChannelFilterKeepsCompletionsAndFaultsNamingTheChannel) {
   EXPECT_EQ(channel_1.out.find("completion"), std::string::npos) << channel_1.out;
   EXPECT_EQ(channel_2.out.find("fault interrupt"), std::string::npos) << channel_2.out;
   EXPECT_NE(channel_2.out.find("completion relid 2"), std::string::npos) << channel_2.out;
-}
-
-TEST(TraceEventText, NewRecordKindsReadAsDocumented) {
-  proto::TraceRecord fault;
-  fault.mutable_fault()->set_kind("crash");
-  proto::TraceRecord refused;
-  refused.mutable_action()->set_step(12);
-  refused.mutable_action()->set_describe("guest_close on 'c'");
-  refused.mutable_action()->set_error("no such channel");
-  proto::TraceRecord cancelled;
-  cancelled.mutable_completion()->set_child_relid(1);
-  cancelled.mutable_completion()->set_trans_id(7);
-  cancelled.mutable_completion()->set_status("STATUS_CANCELLED");
-
-  EXPECT_EQ(trace::event_text(fault), "fault crash");
-  EXPECT_EQ(trace::event_text(refused),
-            "scenario step 12: guest_close on 'c' -- error: no such channel");
-  EXPECT_EQ(trace::event_text(cancelled), "completion relid 1 trans_id 7 STATUS_CANCELLED 0 bytes");
-  EXPECT_EQ(trace::event_text(proto::TraceRecord()), "(empty record)");
-}
-
-TEST(TraceShow, ControlMessageFilterDoesNotConfuseRelid1With12) {
-  proto::TraceRecord open_12;
-  open_12.mutable_message()->set_decoded("CHANNELMSG_OPENCHANNEL child_relid=12 openid=12");
-
-  EXPECT_FALSE(trace::concerns_channel(open_12, 1));
-  EXPECT_TRUE(trace::concerns_channel(open_12, 12));
 }
 
 TEST(TraceShow, BadFilesAreClearErrors) {

@@ -29,7 +29,7 @@ topology {
 TEST(ScenarioLoad, GoodFileHasNoProblems) {
   EXPECT_EQ(problems_of(std::string(kGoodTopology) + R"(
 step { at_us: 10 host_send { channel: "net" payload { hex: "de ad be ef" } count: 3 } }
-step { when { event { text: "kmcl deliver" channel: "net" } count: 2 } channel_op { channel: "disk" op: PAUSE } }
+step { when { event { kmcl { kind: "dequeue" } channel: "net" } count: 2 } channel_op { channel: "disk" op: PAUSE } }
 step { after_us: 5 interrupt_fault { direction: HOST_TO_GUEST kind: DROP } }
 step { message_fault { kind: CORRUPT message: "OPENCHANNEL_RESULT" corrupt_bytes { hex: "ff" } } }
 expect {
@@ -77,7 +77,7 @@ TEST(ScenarioLoad, ContradictoryExpectations) {
   counter { channel: "net" name: "delivered" value: 2 }
   state { channel: "net" queue_state: "running" }
   state { channel: "net" queue_state: "paused" }
-  trace { event { text: "x" } count: 2 absent: true }
+  trace { event { note { text: "x" } } count: 2 absent: true }
 }
 )"),
       (std::vector<std::string>{
@@ -85,7 +85,7 @@ TEST(ScenarioLoad, ContradictoryExpectations) {
           "at line 7",
           "s.textproto:10:11: a second state expectation for channel 'net' contradicts the one "
           "at line 9",
-          "s.textproto:11:40: absent contradicts count 2"}));
+          "s.textproto:11:49: absent contradicts count 2"}));
 }
 
 TEST(ScenarioLoad, BadValuesAreNamed) {
@@ -120,6 +120,72 @@ expect {
           "retired_once, fifo, leak)",
           "s.textproto:14:26: unknown queue_state 'stopped' (off, running, quota_blocked, "
           "pausing, paused, stopped_by_fail, stopped_by_protocol_error)"}));
+}
+
+TEST(ScenarioLoad, TraceMatchesNameARecordKindAndValuesItCanHave) {
+  EXPECT_EQ(
+      problems_of(std::string(kGoodTopology) + R"(step { when { event { side: GUEST } } note: "a" }
+step { wait_until { event { message { type: "OPENCHANNEL_RESULTS" field: "child_relid 1" } } } }
+expect {
+  trace { event { kmcl { kind: "defered" } } }
+  trace { event { kmcl { kind: "dequeue" callback: "ProcessPacket" } } }
+  trace { event { kmcl { kind: "fail" code: "complete_twice" } } }
+  trace { event { kmcl { code: "complete_thrice" callback: "ProcessPackt" } } }
+  trace { event { ring { ring: "inward" op: "publish" } } }
+  trace { event { fault { kind: "interrupt_lost" } } }
+  trace { event { channel_state { state: "opened" } } }
+  trace { event { process { partition: HYPERVISOR } } }
+  trace { event { note { text: "x" } channel: "nte" } }
+}
+)"),
+      (std::vector<std::string>{
+          "s.textproto:6:15: a trace match names the kind of record: message, signal, ring, "
+          "channel_state, kmcl, fault, completion, process or note",
+          "s.textproto:7:39: unknown message type 'OPENCHANNEL_RESULTS' (a CHANNELMSG name "
+          "such as OPENCHANNEL_RESULT, or a number 0..24)",
+          "s.textproto:7:67: field 'child_relid 1' is not name=value as the trace writes it "
+          "(e.g. \"child_relid=1\")",
+          "s.textproto:9:26: unknown KMCL record kind 'defered' (auto_pause, callback, "
+          "channel_allocated, channel_cleaned_up, channel_enabled, channel_open, close_begin, "
+          "close_end, close_ignored, close_requested, complete, completions_dropped_at_close, "
+          "defer, defer_at_passive, dequeue, discarded_at_close, drain_pass_begin, "
+          "drain_pass_end, driver, dropped_at_close, external_data_pending, "
+          "external_data_ready, fail, incoming_processing_at_passive, interrupt_ignored, "
+          "not_supported, open_failed, passive_pass_begin, passive_pass_end, pause, "
+          "protocol_error, queue_enabled, queue_stopped, quota_hit, quota_restart, send, "
+          "send_blocked, send_synchronous, send_synchronous_cancelled, send_too_large, "
+          "signal_peer, start, transaction_quota, unexpected_completion, violation)",
+          "s.textproto:10:42: callback, packet and action belong to kind \"driver\", not "
+          "\"dequeue\"",
+          "s.textproto:11:39: code belongs to kind \"violation\", not \"fail\"",
+          "s.textproto:12:26: unknown verifier code 'complete_thrice' "
+          "(docs/KMCL-SEMANTICS.md lists them)",
+          "s.textproto:12:50: unknown driver callback 'ProcessPackt' (ProcessPacket, "
+          "ProcessingComplete, Opened, Started, PostStarted, Suspend, Closed, Completion, "
+          "Later)",
+          "s.textproto:13:26: unknown ring 'inward' (inbound, outbound)",
+          "s.textproto:13:41: unknown ring op 'publish' (publish_write, publish_read, signal, "
+          "pending_send_sz, corrupt, interrupt_masked, resume, raw_write, raw_packet, tamper, "
+          "set_index)",
+          "s.textproto:14:27: unknown fault kind 'interrupt_lost' (interrupt_dropped, "
+          "interrupt_delayed, interrupt_duplicated, interrupt_spurious, message_dropped, "
+          "message_delayed, message_duplicated, message_reordered, message_corrupted, "
+          "message_released, hold_released, crash)",
+          "s.textproto:15:35: unknown channel state 'opened' (offered, opening, open, "
+          "closing, closed, failed, released, rescinded)",
+          "s.textproto:16:29: a process is the HOST's or the GUEST's",
+          "s.textproto:17:38: unknown channel 'nte' (the topology has 'disk', 'net')"}));
+}
+
+TEST(ScenarioLoad, AFieldOfAnotherRecordKindDoesNotParse) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        "expect { trace { event { ring { type: \"OPENCHANNEL\" } } } }\n"),
+            std::vector<std::string>{"s.textproto:6:37: Message type \"vmbus.proto.RingMatch\" "
+                                     "has no field named \"type\"."});
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        "expect { trace { event { kmcl { } ring { } } } }\n"),
+            std::vector<std::string>{"s.textproto:6:40: Field \"ring\" is specified along with "
+                                     "field \"kmcl\", another member of oneof \"record\"."});
 }
 
 TEST(ScenarioLoad, TopologyMistakes) {
@@ -169,15 +235,43 @@ step { message_fault { } }
   ASSERT_EQ(compiled.channels.size(), 2u);
   EXPECT_EQ(compiled.channels[0].relid, 1u);
   EXPECT_EQ(compiled.channels[1].relid, 7u);
-  EXPECT_EQ(compiled.steps[0].host_send().child_relid(), 7u);
-  EXPECT_EQ(compiled.steps[0].host_send().payload().raw(), std::string("\x00\x01\x02\x03", 4));
-  EXPECT_EQ(compiled.steps[1].message_fault().msgtype(), 10u);
-  EXPECT_FALSE(compiled.steps[1].message_fault().any_type());
-  EXPECT_TRUE(compiled.steps[2].message_fault().any_type());
+  EXPECT_EQ(compiled.timeline[0].entry.host_send().child_relid(), 7u);
+  EXPECT_EQ(compiled.timeline[0].entry.host_send().payload().raw(),
+            std::string("\x00\x01\x02\x03", 4));
+  EXPECT_EQ(compiled.timeline[1].entry.message_fault().msgtype(), 10u);
+  EXPECT_FALSE(compiled.timeline[1].entry.message_fault().any_type());
+  EXPECT_TRUE(compiled.timeline[2].entry.message_fault().any_type());
   EXPECT_EQ(compiled.host.channels(1).child_relid(), 7u);
   EXPECT_EQ(compiled.guest.kmcl_drivers(1).child_relid(), 7u);
   EXPECT_TRUE(compiled.guest.kmcl_drivers(0).scenario());
   EXPECT_EQ(compiled.time_limit_ns, 1'000'000'000u);
+}
+
+TEST(ScenarioLoad, CompiledTraceMatchesCompareRecordFieldsWhole) {
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology) + R"(
+step { when { event { completion { trans_id: 1 } side: HOST channel: "disk" } } note: "a" }
+expect { trace { event { kmcl { kind: "send" } } count: 1 } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  proto::TraceRecord trans_id_1;
+  trans_id_1.set_partition(proto::PARTITION_HOST);
+  trans_id_1.mutable_completion()->set_child_relid(7);
+  trans_id_1.mutable_completion()->set_trans_id(1);
+  proto::TraceRecord trans_id_10 = trans_id_1;
+  trans_id_10.mutable_completion()->set_trans_id(10);
+  proto::TraceRecord on_net = trans_id_1;
+  on_net.mutable_completion()->set_child_relid(1);
+  proto::TraceRecord send_blocked;
+  send_blocked.mutable_kmcl()->set_kind("send_blocked");
+
+  ASSERT_TRUE(compiled.timeline[0].when.has_value());
+  EXPECT_TRUE(trace::matches(trans_id_1, *compiled.timeline[0].when));
+  EXPECT_FALSE(trace::matches(trans_id_10, *compiled.timeline[0].when));
+  EXPECT_FALSE(trace::matches(on_net, *compiled.timeline[0].when));
+  ASSERT_EQ(compiled.expected_trace.size(), 1u);
+  EXPECT_FALSE(trace::matches(send_blocked, compiled.expected_trace[0]));
 }
 
 TEST(ScenarioLoad, MissingFile) {

@@ -55,8 +55,8 @@ proto::GuestConfig scenario_guest() {
   return guest;
 }
 
-proto::Step guest_send(std::uint32_t count, bool request_completion) {
-  proto::Step step;
+proto::TimelineEntry guest_send(std::uint32_t count, bool request_completion) {
+  proto::TimelineEntry step;
   auto* send = step.mutable_guest_send();
   send->set_child_relid(1);
   send->set_count(count);
@@ -64,39 +64,39 @@ proto::Step guest_send(std::uint32_t count, bool request_completion) {
   return step;
 }
 
-proto::Step synchronous_send(std::uint64_t timeout_us) {
-  proto::Step step = guest_send(1, true);
+proto::TimelineEntry synchronous_send(std::uint64_t timeout_us) {
+  proto::TimelineEntry step = guest_send(1, true);
   step.mutable_guest_send()->set_synchronous(true);
   step.mutable_guest_send()->set_timeout_us(timeout_us);
   return step;
 }
 
-proto::Step host_send(std::uint32_t count) {
-  proto::Step step;
+proto::TimelineEntry host_send(std::uint32_t count) {
+  proto::TimelineEntry step;
   auto* send = step.mutable_host_send();
   send->set_child_relid(1);
   send->set_count(count);
   return step;
 }
 
-proto::Step channel_op(proto::ChannelOpAction::Op op, std::uint32_t value = 0) {
-  proto::Step step;
+proto::TimelineEntry channel_op(proto::ChannelOpAction::Op op, std::uint32_t value = 0) {
+  proto::TimelineEntry step;
   step.mutable_channel_op()->set_child_relid(1);
   step.mutable_channel_op()->set_op(op);
   step.mutable_channel_op()->set_value(value);
   return step;
 }
 
-proto::Step default_policy(proto::DriverAction::Kind kind) {
-  proto::Step step;
+proto::TimelineEntry default_policy(proto::DriverAction::Kind kind) {
+  proto::TimelineEntry step;
   step.mutable_set_policy()->set_child_relid(1);
   step.mutable_set_policy()->mutable_default_action()->set_kind(kind);
   return step;
 }
 
 // Defer the packet with this index on its first delivery; complete the rest.
-proto::Step defer_packet(std::uint64_t index) {
-  proto::Step step;
+proto::TimelineEntry defer_packet(std::uint64_t index) {
+  proto::TimelineEntry step;
   step.mutable_set_policy()->set_child_relid(1);
   auto* rule = step.mutable_set_policy()->add_rule();
   rule->set_match_index(true);
@@ -111,13 +111,13 @@ bool is_driver_record(const proto::TraceRecord& record, const std::string& prefi
 }
 
 // The first step waits until the driver's channel is open and started.
-ScriptStep once_started(proto::Step step, std::uint64_t after_us = 10) {
+ScriptStep once_started(proto::TimelineEntry step, std::uint64_t after_us = 10) {
   return ScriptStep{std::move(step), after_us, [](const proto::TraceRecord& record) {
                       return is_driver_record(record, "PostStarted");
                     }};
 }
 
-ScriptStep later(proto::Step step, std::uint64_t after_us = 200) {
+ScriptStep later(proto::TimelineEntry step, std::uint64_t after_us = 200) {
   return ScriptStep{std::move(step), after_us, {}};
 }
 
@@ -327,7 +327,7 @@ TEST(ScenarioGuestSend, SynchronousRequestNobodyAnswersTimesOutWithStatusCancell
 }
 
 TEST(ScenarioGuestSend, ExternalPagesGoWithTheSendAndComeBackWhenItCompletes) {
-  proto::Step send = guest_send(2, false);  // external data implies WAIT_FOR_COMPLETION
+  proto::TimelineEntry send = guest_send(2, false);  // external data implies WAIT_FOR_COMPLETION
   send.mutable_guest_send()->set_external_pages(2);
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_COMPLETE), scenario_guest(),
                                      {once_started(send)});
@@ -340,13 +340,13 @@ TEST(ScenarioGuestSend, ExternalPagesGoWithTheSendAndComeBackWhenItCompletes) {
 }
 
 TEST(ScenarioGuestSend, RefusesAGuestTransIdAndAChannelWithoutADriver) {
-  proto::Step with_trans_id = guest_send(1, true);
+  proto::TimelineEntry with_trans_id = guest_send(1, true);
   with_trans_id.mutable_guest_send()->set_trans_id(7);
-  proto::Step unknown_channel = guest_send(1, true);
+  proto::TimelineEntry unknown_channel = guest_send(1, true);
   unknown_channel.mutable_guest_send()->set_child_relid(7);
-  proto::Step op_unknown_channel = channel_op(proto::ChannelOpAction::PAUSE);
+  proto::TimelineEntry op_unknown_channel = channel_op(proto::ChannelOpAction::PAUSE);
   op_unknown_channel.mutable_channel_op()->set_child_relid(7);
-  proto::Step bad_policy = default_policy(proto::DriverAction::KIND_COMPLETE);
+  proto::TimelineEntry bad_policy = default_policy(proto::DriverAction::KIND_COMPLETE);
   bad_policy.mutable_set_policy()->mutable_default_action()->set_kind(
       static_cast<proto::DriverAction::Kind>(99));
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_COMPLETE), scenario_guest(),
@@ -608,12 +608,12 @@ TEST(ScenarioPolicy, FailEscalatedToACloseClosesTheChannelOnTheWire) {
 }
 
 TEST(ScenarioPolicy, PayloadPrefixRuleChoosesTheActionOnEveryDelivery) {
-  proto::Step policy = default_policy(proto::DriverAction::KIND_COMPLETE);
+  proto::TimelineEntry policy = default_policy(proto::DriverAction::KIND_COMPLETE);
   auto* rule = policy.mutable_set_policy()->add_rule();
   rule->set_payload_prefix(std::string("\x00\x01\x02", 3));
   rule->set_any_delivery(true);
   rule->mutable_action()->set_kind(proto::DriverAction::KIND_LEAVE_OUTSTANDING);
-  proto::Step other = guest_send(1, false);
+  proto::TimelineEntry other = guest_send(1, false);
   other.mutable_guest_send()->mutable_payload()->set_raw("another payload!");
   const ScenarioRun r =
       run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
@@ -630,7 +630,7 @@ TEST(ScenarioPolicy, PayloadPrefixRuleChoosesTheActionOnEveryDelivery) {
 // --- oracles and the final report ---------------------------------------------------------
 
 TEST(ScenarioOracle, DroppedInterruptLeavesDataInTheRingAndIsALostWakeup) {
-  proto::Step drop;
+  proto::TimelineEntry drop;
   drop.mutable_interrupt_fault()->set_direction(proto::HOST_TO_GUEST);
   drop.mutable_interrupt_fault()->set_kind(proto::InterruptFault::DROP);
   drop.mutable_interrupt_fault()->set_count(1);
@@ -745,11 +745,11 @@ TEST(ScenarioWithHostSend, RescindEndsSendsInFlightWithDeviceRemovedAndFreesTheR
 TEST(ScenarioWithHostSend, ExternalDataPendsThenIsFetchedAtPassive) {
   proto::GuestConfig guest = scenario_guest();
   guest.mutable_kmcl_drivers(0)->set_external_data_latency_steps(2);
-  proto::Step policy = default_policy(proto::DriverAction::KIND_COMPLETE);
+  proto::TimelineEntry policy = default_policy(proto::DriverAction::KIND_COMPLETE);
   auto* rule = policy.mutable_set_policy()->add_rule();
   rule->set_any_delivery(true);
   rule->mutable_action()->set_kind(proto::DriverAction::KIND_GET_EXTERNAL_DATA);
-  proto::Step send = host_send(1);
+  proto::TimelineEntry send = host_send(1);
   send.mutable_host_send()->set_external_pages(1);
   send.mutable_host_send()->set_request_completion(true);
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_ECHO), guest,
@@ -767,9 +767,9 @@ TEST(ScenarioWithHostSend, ExternalDataPendsThenIsFetchedAtPassive) {
 }
 
 TEST(ScenarioWithHostSend, CompletionTextAnswersTheHostsRequest) {
-  proto::Step policy = default_policy(proto::DriverAction::KIND_COMPLETE);
+  proto::TimelineEntry policy = default_policy(proto::DriverAction::KIND_COMPLETE);
   policy.mutable_set_policy()->mutable_default_action()->set_completion_text("done");
-  proto::Step send = host_send(1);
+  proto::TimelineEntry send = host_send(1);
   send.mutable_host_send()->set_request_completion(true);
   const ScenarioRun r = run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
                                      {once_started(policy), later(send, 1)});

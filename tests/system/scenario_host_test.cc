@@ -136,10 +136,10 @@ std::string bytes_of(const std::vector<std::byte>& bytes) {
   return text;
 }
 
-proto::Step host_send(std::uint32_t count, bool request_completion,
-                      std::optional<std::uint64_t> trans_id = std::nullopt,
-                      const std::string& payload = "") {
-  proto::Step step;
+proto::TimelineEntry host_send(std::uint32_t count, bool request_completion,
+                               std::optional<std::uint64_t> trans_id = std::nullopt,
+                               const std::string& payload = "") {
+  proto::TimelineEntry step;
   proto::SendAction* send = step.mutable_host_send();
   send->set_child_relid(kRelid);
   send->set_count(count);
@@ -153,8 +153,9 @@ proto::Step host_send(std::uint32_t count, bool request_completion,
   return step;
 }
 
-proto::Step raw_packet(std::uint32_t offset8, std::uint32_t len8, const std::string& payload) {
-  proto::Step step;
+proto::TimelineEntry raw_packet(std::uint32_t offset8, std::uint32_t len8,
+                                const std::string& payload) {
+  proto::TimelineEntry step;
   proto::RawPacketAction* raw = step.mutable_raw_packet();
   raw->set_child_relid(kRelid);
   raw->set_offset8(offset8);
@@ -164,8 +165,8 @@ proto::Step raw_packet(std::uint32_t offset8, std::uint32_t len8, const std::str
   return step;
 }
 
-proto::Step set_write_index(std::uint32_t value) {
-  proto::Step step;
+proto::TimelineEntry set_write_index(std::uint32_t value) {
+  proto::TimelineEntry step;
   proto::SetIndexAction* set = step.mutable_set_index();
   set->set_child_relid(kRelid);
   set->set_ring(proto::HOST_TO_GUEST_RING);
@@ -175,8 +176,8 @@ proto::Step set_write_index(std::uint32_t value) {
   return step;
 }
 
-proto::Step channel_op(proto::ChannelOpAction::Op op, std::uint32_t relid = kRelid) {
-  proto::Step step;
+proto::TimelineEntry channel_op(proto::ChannelOpAction::Op op, std::uint32_t relid = kRelid) {
+  proto::TimelineEntry step;
   step.mutable_channel_op()->set_child_relid(relid);
   step.mutable_channel_op()->set_op(op);
   return step;
@@ -209,8 +210,8 @@ std::string guest_packets(const std::vector<GuestPacket>& packets) {
 
 // The guest "sends" `packets` by a ring_write into the guest->host ring
 // (offset 0, the ring is still empty) with the matching write_index.
-proto::Step guest_packets_step(const std::string& bytes) {
-  proto::Step step;
+proto::TimelineEntry guest_packets_step(const std::string& bytes) {
+  proto::TimelineEntry step;
   proto::RingWriteAction* write = step.mutable_ring_write();
   write->set_child_relid(kRelid);
   write->set_ring(proto::GUEST_TO_HOST_RING);
@@ -300,7 +301,7 @@ TEST(ScenarioHost, CompletionCarriesTheGuestsCompletionPayloadSize) {
 
 TEST(ScenarioHost, ExternalPagesSendAGpaDirectPacketTheGuestAccepts) {
   TestScript script;
-  proto::Step step = host_send(1, true);
+  proto::TimelineEntry step = host_send(1, true);
   step.mutable_host_send()->set_external_pages(3);
   script.at(kOpenUs, step);
   const HostRun r = run_script(host_config(), guest_config(), script);
@@ -425,7 +426,7 @@ TEST(ScenarioHost, TamperAfterDeliveryChangesTheRingButNotWhatTheGuestRead) {
   TestScript script;
   script.at(kOpenUs, host_send(1, true, std::nullopt, "original"));
   script.at(kOpenUs + 500, [] {
-    proto::Step step;
+    proto::TimelineEntry step;
     step.mutable_tamper()->set_child_relid(kRelid);
     step.mutable_tamper()->mutable_bytes()->set_raw("TAMPERED");
     return step;
@@ -448,18 +449,18 @@ TEST(ScenarioHost, TamperAfterDeliveryChangesTheRingButNotWhatTheGuestRead) {
 
 TEST(ScenarioHost, BadActionsAreRefusedWithAReason) {
   TestScript script;
-  proto::Step out_of_bounds;
+  proto::TimelineEntry out_of_bounds;
   proto::RingWriteAction* write = out_of_bounds.mutable_ring_write();
   write->set_child_relid(kRelid);
   write->set_ring(proto::HOST_TO_GUEST_RING);
   write->set_offset(kDataBytes - 4);
   write->mutable_bytes()->set_raw("12345678");
   script.at(kOpenUs, out_of_bounds);
-  proto::Step tamper;
+  proto::TimelineEntry tamper;
   tamper.mutable_tamper()->set_child_relid(kRelid);
   tamper.mutable_tamper()->mutable_bytes()->set_raw("x");
   script.at(kOpenUs, tamper);
-  proto::Step unknown = host_send(1, false);
+  proto::TimelineEntry unknown = host_send(1, false);
   unknown.mutable_host_send()->set_child_relid(7);
   script.at(kOpenUs, unknown);
   script.at(kOpenUs, channel_op(proto::ChannelOpAction::RESCIND));
@@ -529,7 +530,7 @@ TEST(ScenarioHost, AFullRingBlocksTheSenderUntilTheGuestSignals) {
 
 TEST(ScenarioHost, ADroppedSpaceSignalIsReportedAsALostWakeup) {
   TestScript script;
-  proto::Step drop;
+  proto::TimelineEntry drop;
   drop.mutable_interrupt_fault()->set_direction(proto::GUEST_TO_HOST);
   drop.mutable_interrupt_fault()->set_kind(proto::InterruptFault::DROP);
   drop.mutable_interrupt_fault()->set_count(1'000'000);

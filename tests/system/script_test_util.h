@@ -22,7 +22,7 @@ namespace vmbus::testing {
 // previous step ran or, if `wait_for` is set, when a trace record after that
 // matches it.
 struct ScriptStep {
-  proto::Step step;
+  proto::TimelineEntry step;
   std::uint64_t after_us = 0;
   std::function<bool(const proto::TraceRecord&)> wait_for;
 };
@@ -36,7 +36,7 @@ class TestScript final : public hypervisor::RunScript {
       : steps_(std::move(steps)), at_ns_(steps_.size()) {}
 
   // Appends a step that runs at simulated time `time_us`.
-  void at(std::uint64_t time_us, proto::Step step) {
+  void at(std::uint64_t time_us, proto::TimelineEntry step) {
     steps_.push_back(ScriptStep{std::move(step), 0, {}});
     at_ns_.push_back(time_us * 1000);
   }
@@ -56,7 +56,7 @@ class TestScript final : public hypervisor::RunScript {
     if (!armed_at_ns_ || *armed_at_ns_ > now_ns) {
       return std::nullopt;
     }
-    const proto::Step& step = steps_[next_].step;
+    const proto::TimelineEntry& step = steps_[next_].step;
     return hypervisor::DueIntervention{runner::intervention_of(step),
                                        static_cast<std::uint32_t>(next_ + 1), step.label(),
                                        "test step " + std::to_string(next_ + 1)};

@@ -110,12 +110,77 @@ bool decode_payload(const JsonMember& member, std::vector<std::byte>* payload, L
   return true;
 }
 
+// Which of the keys a packet line must have it has given.
+struct SeenKeys {
+  bool type = false;
+  bool flags = false;
+  bool trans_id = false;
+  const JsonMember* payload = nullptr;
+};
+
+// Sets the field `key` names from `member`; false, with `error` set, when
+// its value is not one the field can hold.
+bool read_member(const JsonMember& member, Key key, PacketLine& packet, SeenKeys& seen,
+                 LineError* error) {
+  std::optional<std::uint64_t> value;
+  switch (key) {
+    case Key::kType:
+      value = integer_member(member, 1, ring::kMaxPacketTypeValue, error);
+      packet.type = static_cast<std::uint16_t>(value.value_or(0));
+      seen.type = true;
+      break;
+    case Key::kFlags:
+      value = integer_member(member, 0, std::numeric_limits<std::uint16_t>::max(), error);
+      packet.flags = static_cast<std::uint16_t>(value.value_or(0));
+      seen.flags = true;
+      break;
+    case Key::kTransId:
+      value = integer_member(member, 0, std::numeric_limits<std::uint64_t>::max(), error);
+      packet.trans_id = value.value_or(0);
+      seen.trans_id = true;
+      break;
+    case Key::kOffset8:
+      value = integer_member(member, ring::kMinOffset8, kMaxLen8, error);
+      packet.offset8 = static_cast<std::uint16_t>(value.value_or(ring::kMinOffset8));
+      break;
+    case Key::kPayload:
+      seen.payload = &member;
+      return decode_payload(member, &packet.payload, error);
+    case Key::kIgnored:
+      return true;
+  }
+  return value.has_value();
+}
+
+// Every required key is there and the descriptor can express the length.
+bool check_packet(const PacketLine& packet, const SeenKeys& seen, const JsonObject& object,
+                  LineError* error) {
+  const std::pair<bool, std::string_view> required[] = {{seen.type, "type"},
+                                                        {seen.flags, "flags"},
+                                                        {seen.trans_id, "trans_id"},
+                                                        {seen.payload != nullptr, "payload"}};
+  for (const auto& [given, name] : required) {
+    if (!given) {
+      error->column = object.column;
+      error->message = "missing key " + quote_for_message(name);
+      return false;
+    }
+  }
+  const std::uint64_t payload_words = (std::uint64_t{packet.payload.size()} + 7) / 8;
+  const std::uint64_t len8 = packet.offset8 + payload_words;
+  if (len8 > kMaxLen8) {
+    error->column = seen.payload->value.column;
+    error->message = "packet too long: offset8 " + std::to_string(packet.offset8) + " and a " +
+                     std::to_string(packet.payload.size()) + "-byte payload give len8 " +
+                     std::to_string(len8) + ", above 65535";
+    return false;
+  }
+  return true;
+}
+
 std::optional<PacketLine> packet_from_object(const JsonObject& object, LineError* error) {
   PacketLine packet;
-  bool seen_type = false;
-  bool seen_flags = false;
-  bool seen_trans_id = false;
-  const JsonMember* payload_member = nullptr;
+  SeenKeys seen;
   for (const JsonMember& member : object.members) {
     const std::optional<Key> key = key_of(member.key);
     if (!key) {
@@ -124,67 +189,11 @@ std::optional<PacketLine> packet_from_object(const JsonObject& object, LineError
                        " (a packet has type, flags, trans_id, payload and optionally offset8)";
       return std::nullopt;
     }
-    std::optional<std::uint64_t> value;
-    switch (*key) {
-      case Key::kType:
-        value = integer_member(member, 1, ring::kMaxPacketTypeValue, error);
-        if (!value) {
-          return std::nullopt;
-        }
-        packet.type = static_cast<std::uint16_t>(*value);
-        seen_type = true;
-        break;
-      case Key::kFlags:
-        value = integer_member(member, 0, std::numeric_limits<std::uint16_t>::max(), error);
-        if (!value) {
-          return std::nullopt;
-        }
-        packet.flags = static_cast<std::uint16_t>(*value);
-        seen_flags = true;
-        break;
-      case Key::kTransId:
-        value = integer_member(member, 0, std::numeric_limits<std::uint64_t>::max(), error);
-        if (!value) {
-          return std::nullopt;
-        }
-        packet.trans_id = *value;
-        seen_trans_id = true;
-        break;
-      case Key::kOffset8:
-        value = integer_member(member, ring::kMinOffset8, kMaxLen8, error);
-        if (!value) {
-          return std::nullopt;
-        }
-        packet.offset8 = static_cast<std::uint16_t>(*value);
-        break;
-      case Key::kPayload:
-        if (!decode_payload(member, &packet.payload, error)) {
-          return std::nullopt;
-        }
-        payload_member = &member;
-        break;
-      case Key::kIgnored:
-        break;
-    }
-  }
-  const std::pair<bool, std::string_view> required[] = {{seen_type, "type"},
-                                                        {seen_flags, "flags"},
-                                                        {seen_trans_id, "trans_id"},
-                                                        {payload_member != nullptr, "payload"}};
-  for (const auto& [seen, name] : required) {
-    if (!seen) {
-      error->column = object.column;
-      error->message = "missing key " + quote_for_message(name);
+    if (!read_member(member, *key, packet, seen, error)) {
       return std::nullopt;
     }
   }
-  const std::uint64_t payload_words = (std::uint64_t{packet.payload.size()} + 7) / 8;
-  const std::uint64_t len8 = packet.offset8 + payload_words;
-  if (len8 > kMaxLen8) {
-    error->column = payload_member->value.column;
-    error->message = "packet too long: offset8 " + std::to_string(packet.offset8) + " and a " +
-                     std::to_string(packet.payload.size()) + "-byte payload give len8 " +
-                     std::to_string(len8) + ", above 65535";
+  if (!check_packet(packet, seen, object, error)) {
     return std::nullopt;
   }
   return packet;
@@ -206,11 +215,43 @@ int line_error(std::ostream& err, std::size_t line, const LineError& error) {
   return kExitError;
 }
 
-int encode(const EncodeOptions& options, std::istream& in, std::ostream& err) {
+// Writes `packet` into the ring; the reason when it does not fit.
+std::optional<std::string> write_packet(ring::RingWriter& writer, const PacketLine& packet,
+                                        std::size_t line, std::size_t packet_number,
+                                        const EncodeOptions& options) {
+  ring::OutgoingPacket outgoing;
+  outgoing.type = packet.type;
+  outgoing.flags = packet.flags;
+  outgoing.trans_id = packet.trans_id;
+  outgoing.offset8 = packet.offset8;
+  outgoing.header_extension = never_null({});
+  outgoing.payload = never_null(packet.payload);
+  const std::uint32_t packet_bytes = ring::packet_bytes_for(outgoing);
+  VMBUS_CHECK(packet_bytes != 0,
+              "packet line " + std::to_string(line) + " passed validation but cannot be expressed");
+  bool signal = false;
+  const ring::WriteStatus status = writer.write(outgoing, &signal);
+  if (status == ring::WriteStatus::kOk) {
+    return std::nullopt;
+  }
+  VMBUS_CHECK(status != ring::WriteStatus::kCorrupt,
+              "a ring we initialised ourselves reported corrupt indices");
   const auto data_size = static_cast<std::uint32_t>(options.data_size_bytes);
-  const auto start_index = static_cast<std::uint32_t>(options.start_index);
-  ring::FlatRingMemory memory(data_size);
-  ring::initialize_ring(memory, start_index);
+  // read_index never moves here, so the free space is the writer's view.
+  const std::uint32_t free_bytes = ring::bytes_to_write(
+      writer.write_cursor(), static_cast<std::uint32_t>(options.start_index), data_size);
+  return "packet " + std::to_string(packet_number) + " does not fit in the ring: it needs " +
+         std::to_string(ring::ring_bytes_for_packet(packet_bytes)) + " bytes (" +
+         std::to_string(packet_bytes) + "-byte packet + " +
+         std::to_string(ring::kPacketTrailerBytes) + "-byte trailer) and " +
+         std::to_string(free_bytes) + " of " + std::to_string(data_size) +
+         " bytes are free; a packet needs more free bytes than it takes, as a full ring would "
+         "look empty";
+}
+
+int encode(const EncodeOptions& options, std::istream& in, std::ostream& err) {
+  ring::FlatRingMemory memory(static_cast<std::uint32_t>(options.data_size_bytes));
+  ring::initialize_ring(memory, static_cast<std::uint32_t>(options.start_index));
   ring::RingWriter writer(memory);
 
   std::string text;
@@ -234,42 +275,14 @@ int encode(const EncodeOptions& options, std::istream& in, std::ostream& err) {
     if (!packet) {
       return line_error(err, line, error);
     }
-
-    ring::OutgoingPacket outgoing;
-    outgoing.type = packet->type;
-    outgoing.flags = packet->flags;
-    outgoing.trans_id = packet->trans_id;
-    outgoing.offset8 = packet->offset8;
-    outgoing.header_extension = never_null({});
-    outgoing.payload = never_null(packet->payload);
-    const std::uint32_t packet_bytes = ring::packet_bytes_for(outgoing);
-    VMBUS_CHECK(packet_bytes != 0, "packet line " + std::to_string(line) +
-                                       " passed validation but cannot be expressed");
-    bool signal = false;
-    const ring::WriteStatus status = writer.write(outgoing, &signal);
-    if (status == ring::WriteStatus::kOk) {
-      continue;
+    if (auto full = write_packet(writer, *packet, line, packet_number, options)) {
+      return line_error(err, line, LineError{1, *full});
     }
-    VMBUS_CHECK(status != ring::WriteStatus::kCorrupt,
-                "a ring we initialised ourselves reported corrupt indices");
-    // read_index never moves here, so the free space is the writer's view.
-    const std::uint32_t free_bytes =
-        ring::bytes_to_write(writer.write_cursor(), start_index, data_size);
-    const std::string message =
-        "packet " + std::to_string(packet_number) + " does not fit in the ring: it needs " +
-        std::to_string(ring::ring_bytes_for_packet(packet_bytes)) + " bytes (" +
-        std::to_string(packet_bytes) + "-byte packet + " +
-        std::to_string(ring::kPacketTrailerBytes) + "-byte trailer) and " +
-        std::to_string(free_bytes) + " of " + std::to_string(data_size) +
-        " bytes are free; a packet needs more free bytes than it takes, as a full ring would "
-        "look empty";
-    return line_error(err, line, LineError{1, message});
   }
   if (in.bad()) {
     err << kCommandName << ": cannot read " << kInputName << '\n';
     return kExitError;
   }
-
   if (const std::string failure = write_file_atomically(options.output, memory.region());
       !failure.empty()) {
     err << kCommandName << ": " << failure << '\n';

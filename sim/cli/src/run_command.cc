@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 #include <unistd.h>
+#include <variant>
 
 #include "vmbus/cli/junit.h"
 #include "vmbus/runner/scenario.h"
@@ -89,17 +90,6 @@ std::filesystem::path own_directory() {
   return error ? std::filesystem::path(".") : self.parent_path();
 }
 
-struct WorkItem {
-  std::size_t scenario;  // index into the compiled list
-  std::uint64_t seed;
-};
-
-struct Outcome {
-  ScenarioResult result;
-  double seconds = 0;
-  bool done = false;
-};
-
 std::string format_us(std::uint64_t ns) {
   char text[48];
   std::snprintf(text, sizeof(text), "%.3f", static_cast<double>(ns) / 1000.0);
@@ -158,14 +148,83 @@ std::string suite_of(const std::string& display_path) {
   return name.empty() ? "scenarios" : name;
 }
 
-int run_run(const Invocation& invocation) {
+// What the command line asks for.
+struct RunRequest {
+  std::vector<std::string_view> paths;
+  std::optional<SeedRange> seeds;  // none: each file's own seed
+  Shard shard;
+  std::uint64_t jobs = 1;
+  RunOptions options;  // without the trace path, which each run gets
+  bool quiet = false;
+  bool verbose = false;
+  std::optional<std::string> trace_dir;  // --trace-dir: keep every trace there
+  std::optional<std::string> junit;
+};
+
+// A request, or the exit code of a command line that asks for nothing
+// runnable (the reason is printed).
+using Parsed = std::variant<RunRequest, int>;
+
+// --seed N or --seeds A..B into `request`; an exit code on a bad value.
+std::optional<int> parse_seeds(const Invocation& invocation, const ParsedArgs& args,
+                               RunRequest& request) {
+  if (auto text = args.value("--seed")) {
+    const auto seed = parse_decimal_flag(invocation, "--seed", *text, UINT64_MAX);
+    if (!seed) {
+      return kExitError;
+    }
+    request.seeds = SeedRange{*seed, *seed};
+  }
+  if (auto text = args.value("--seeds")) {
+    auto parsed = parse_seed_range(*text);
+    if (auto* message = std::get_if<std::string>(&parsed)) {
+      return usage_error(invocation.command_path, invocation.io.err, *message);
+    }
+    request.seeds = std::get<SeedRange>(parsed);
+  }
+  return std::nullopt;
+}
+
+// --shard, --jobs and --timeout-ms into `request`; an exit code on a bad value.
+std::optional<int> parse_limits(const Invocation& invocation, const ParsedArgs& args,
+                                RunRequest& request) {
+  const std::string& path = invocation.command_path;
+  std::ostream& err = invocation.io.err;
+  if (auto text = args.value("--shard")) {
+    auto parsed = parse_shard(*text);
+    if (auto* message = std::get_if<std::string>(&parsed)) {
+      return usage_error(path, err, *message);
+    }
+    request.shard = std::get<Shard>(parsed);
+  }
+  request.jobs = std::max(1u, std::thread::hardware_concurrency());
+  if (auto text = args.value("--jobs")) {
+    const auto value = parse_decimal_flag(invocation, "--jobs", *text, 256);
+    if (!value) {
+      return kExitError;
+    }
+    if (*value == 0) {
+      return usage_error(path, err, "--jobs must be at least 1");
+    }
+    request.jobs = *value;
+  }
+  if (auto text = args.value("--timeout-ms")) {
+    const auto value = parse_decimal_flag(invocation, "--timeout-ms", *text, 3'600'000);
+    if (!value || *value == 0) {
+      return value ? usage_error(path, err, "--timeout-ms must be at least 1") : kExitError;
+    }
+    request.options.response_timeout = std::chrono::milliseconds(*value);
+  }
+  return std::nullopt;
+}
+
+Parsed parse_request(const Invocation& invocation) {
   const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
   if (!args) {
     return kExitError;
   }
-  std::ostream& out = invocation.io.out;
-  std::ostream& err = invocation.io.err;
   const std::string& path = invocation.command_path;
+  std::ostream& err = invocation.io.err;
   if (args->positionals.empty()) {
     return usage_error(path, err, "missing scenario FILE or DIR");
   }
@@ -175,61 +234,38 @@ int run_run(const Invocation& invocation) {
   if (args->has("--quiet") && args->has("--verbose")) {
     return usage_error(path, err, "--quiet and --verbose exclude each other");
   }
-  std::optional<SeedRange> seeds;
-  if (auto text = args->value("--seed")) {
-    const auto seed = parse_decimal_flag(invocation, "--seed", *text, UINT64_MAX);
-    if (!seed) {
-      return kExitError;
-    }
-    seeds = SeedRange{*seed, *seed};
+  RunRequest request;
+  request.paths = args->positionals;
+  if (const auto exit = parse_seeds(invocation, *args, request)) {
+    return *exit;
   }
-  if (auto text = args->value("--seeds")) {
-    auto parsed = parse_seed_range(*text);
-    if (auto* message = std::get_if<std::string>(&parsed)) {
-      return usage_error(path, err, *message);
-    }
-    seeds = std::get<SeedRange>(parsed);
-  }
-  Shard shard;
-  if (auto text = args->value("--shard")) {
-    auto parsed = parse_shard(*text);
-    if (auto* message = std::get_if<std::string>(&parsed)) {
-      return usage_error(path, err, *message);
-    }
-    shard = std::get<Shard>(parsed);
-  }
-  std::uint64_t jobs = std::max(1u, std::thread::hardware_concurrency());
-  if (auto text = args->value("--jobs")) {
-    const auto value = parse_decimal_flag(invocation, "--jobs", *text, 256);
-    if (!value) {
-      return kExitError;
-    }
-    if (*value == 0) {
-      return usage_error(path, err, "--jobs must be at least 1");
-    }
-    jobs = *value;
-  }
-  RunOptions options;
-  if (auto text = args->value("--timeout-ms")) {
-    const auto value = parse_decimal_flag(invocation, "--timeout-ms", *text, 3'600'000);
-    if (!value || *value == 0) {
-      return value ? usage_error(path, err, "--timeout-ms must be at least 1") : kExitError;
-    }
-    options.response_timeout = std::chrono::milliseconds(*value);
+  if (const auto exit = parse_limits(invocation, *args, request)) {
+    return *exit;
   }
   const std::filesystem::path here = own_directory();
-  options.host_binary =
+  request.options.host_binary =
       std::string(args->value("--host-binary").value_or((here / "vmbus-host").string()));
-  options.guest_binary =
+  request.options.guest_binary =
       std::string(args->value("--guest-binary").value_or((here / "vmbus-guest").string()));
-  const bool quiet = args->has("--quiet");
-  const bool verbose = args->has("--verbose");
+  request.quiet = args->has("--quiet");
+  request.verbose = args->has("--verbose");
+  if (auto dir = args->value("--trace-dir")) {
+    request.trace_dir = std::string(*dir);
+  }
+  if (auto junit = args->value("--junit")) {
+    request.junit = std::string(*junit);
+  }
+  return request;
+}
 
-  // Load and check every file before anything runs.
+// Loads and checks every file before anything runs: all of them compiled,
+// or nullopt after printing every problem.
+std::optional<std::vector<CompiledScenario>> load_all(const std::vector<std::string_view>& paths,
+                                                      std::ostream& err) {
   std::vector<std::pair<std::filesystem::path, std::string>> files;
-  if (std::string error = collect_files(args->positionals, files); !error.empty()) {
+  if (std::string error = collect_files(paths, files); !error.empty()) {
     err << "vmbus-sim: " << error << "\n";
-    return kExitError;
+    return std::nullopt;
   }
   std::vector<CompiledScenario> scenarios;
   std::map<std::string, std::string> names;  // scenario name -> file
@@ -254,17 +290,26 @@ int run_run(const Invocation& invocation) {
   }
   if (bad) {
     err << "vmbus-sim: nothing was run: fix the scenario file(s) above\n";
-    return kExitError;
+    return std::nullopt;
   }
+  return scenarios;
+}
 
-  // The work: scenario x seed, in order; this shard's slice of it.
+struct WorkItem {
+  std::size_t scenario;  // index into the compiled list
+  std::uint64_t seed;
+};
+
+// The work: scenario x seed, in order; this shard's slice of it.
+std::vector<WorkItem> plan_work(const std::vector<CompiledScenario>& scenarios,
+                                const RunRequest& request) {
   std::vector<WorkItem> work;
   std::uint64_t position = 0;
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
-    const std::uint64_t first = seeds ? seeds->first : scenarios[i].default_seed;
-    const std::uint64_t last = seeds ? seeds->last : scenarios[i].default_seed;
+    const std::uint64_t first = request.seeds ? request.seeds->first : scenarios[i].default_seed;
+    const std::uint64_t last = request.seeds ? request.seeds->last : scenarios[i].default_seed;
     for (std::uint64_t seed = first;; ++seed) {
-      if (in_shard(position++, shard)) {
+      if (in_shard(position++, request.shard)) {
         work.push_back(WorkItem{i, seed});
       }
       if (seed == last) {
@@ -272,207 +317,330 @@ int run_run(const Invocation& invocation) {
       }
     }
   }
+  return work;
+}
 
-  // Where traces go.
-  const bool keep_all = args->has("--trace-dir");
+// Where traces go: --trace-dir, or a temporary directory for failed runs'.
+std::optional<std::filesystem::path> make_trace_dir(const RunRequest& request, std::ostream& err) {
   std::filesystem::path trace_dir;
-  if (keep_all) {
-    trace_dir = std::string(*args->value("--trace-dir"));
+  if (request.trace_dir) {
+    trace_dir = *request.trace_dir;
   } else {
     const char* tmp = std::getenv("TMPDIR");
     trace_dir = std::filesystem::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") /
                 ("vmbus-sim-run-" + std::to_string(::getpid()));
   }
-  {
-    std::error_code error;
-    std::filesystem::create_directories(trace_dir, error);
-    if (error) {
-      err << "vmbus-sim: cannot create the trace directory " << trace_dir.string() << ": "
-          << error.message() << "\n";
-      return kExitError;
+  std::error_code error;
+  std::filesystem::create_directories(trace_dir, error);
+  if (error) {
+    err << "vmbus-sim: cannot create the trace directory " << trace_dir.string() << ": "
+        << error.message() << "\n";
+    return std::nullopt;
+  }
+  return trace_dir;
+}
+
+struct Outcome {
+  ScenarioResult result;
+  double seconds = 0;
+  bool done = false;
+};
+
+// Runs the work `jobs` at a time on threads; the caller takes each outcome
+// in work order (wait()) while later ones still run. A SIGINT or SIGTERM
+// ends the run in progress; what has not started is marked interrupted.
+class Execution {
+ public:
+  Execution(const std::vector<CompiledScenario>& scenarios, const std::vector<WorkItem>& work,
+            const RunRequest& request, std::filesystem::path trace_dir)
+      : scenarios_(scenarios),
+        work_(work),
+        options_(request.options),
+        trace_dir_(std::move(trace_dir)),
+        outcomes_(work.size()) {
+    const std::size_t thread_count =
+        std::min<std::size_t>(request.jobs, std::max<std::size_t>(1, work.size()));
+    for (std::size_t t = 0; t < thread_count; ++t) {
+      threads_.emplace_back([this] { work_loop(); });
+    }
+  }
+  ~Execution() { join(); }
+  Execution(const Execution&) = delete;
+  Execution& operator=(const Execution&) = delete;
+
+  // The outcome of work item `index`, once it is done.
+  Outcome& wait(std::size_t index) {
+    std::unique_lock lock(mutex_);
+    finished_.wait(lock, [&] { return outcomes_[index].done; });
+    return outcomes_[index];
+  }
+
+  void join() {
+    for (std::thread& thread : threads_) {
+      if (thread.joinable()) {
+        thread.join();
+      }
     }
   }
 
-  // Run, `jobs` at a time; report in work order.
-  std::vector<Outcome> outcomes(work.size());
-  std::mutex mutex;
-  std::condition_variable finished;
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> interrupted{false};
-  auto worker = [&] {
+  bool interrupted() const { return interrupted_.load(); }
+
+ private:
+  void work_loop() {
     for (;;) {
-      const std::size_t index = next.fetch_add(1);
-      if (index >= work.size()) {
+      const std::size_t index = next_.fetch_add(1);
+      if (index >= work_.size()) {
         return;
       }
-      if (interrupted.load()) {  // not run: reported as skipped
-        std::lock_guard lock(mutex);
-        outcomes[index].result.run.outcome = hypervisor::RunOutcome::kInterrupted;
-        outcomes[index].done = true;
-        finished.notify_all();
+      if (interrupted_.load()) {  // not run: reported as skipped
+        std::lock_guard lock(mutex_);
+        outcomes_[index].result.run.outcome = hypervisor::RunOutcome::kInterrupted;
+        outcomes_[index].done = true;
+        finished_.notify_all();
         continue;
       }
-      const WorkItem& item = work[index];
-      const CompiledScenario& scenario = scenarios[item.scenario];
-      RunOptions mine = options;
-      mine.trace_path =
-          trace_dir / (scenario.name + ".seed" + std::to_string(item.seed) + ".trace");
-      const auto start = std::chrono::steady_clock::now();
-      ScenarioResult result = runner::run_scenario(scenario, item.seed, mine);
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (result.run.outcome == hypervisor::RunOutcome::kInterrupted) {
-        interrupted.store(true);
-      }
-      std::lock_guard lock(mutex);
-      outcomes[index].result = std::move(result);
-      outcomes[index].seconds = seconds;
-      outcomes[index].done = true;
-      finished.notify_all();
+      run_one(index);
     }
-  };
-  const auto started = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  const std::size_t thread_count =
-      std::min<std::size_t>(jobs, std::max<std::size_t>(1, work.size()));
-  for (std::size_t t = 0; t < thread_count; ++t) {
-    threads.emplace_back(worker);
   }
 
-  const bool tty = ::isatty(STDERR_FILENO) != 0 && &err == &std::cerr;
-  std::size_t passed = 0;
-  std::size_t failed = 0;
-  std::size_t errors = 0;
-  std::size_t skipped = 0;
-  std::vector<std::string> repro;
-  std::vector<JunitCase> cases;
-  std::size_t last_progress_decile = 0;
-  for (std::size_t index = 0; index < work.size(); ++index) {
-    {
-      std::unique_lock lock(mutex);
-      finished.wait(lock, [&] { return outcomes[index].done; });
-    }
-    Outcome& outcome = outcomes[index];
-    const WorkItem& item = work[index];
-    const CompiledScenario& scenario = scenarios[item.scenario];
-    ScenarioResult& result = outcome.result;
-    JunitCase junit;
-    junit.suite = suite_of(scenario.display_path);
-    junit.classname = "scenarios." + junit.suite;
-    junit.name = scenario.name + " seed " + std::to_string(item.seed);
-    junit.seconds = outcome.seconds;
-    const std::string label = scenario.display_path + " seed " + std::to_string(item.seed);
-    if (tty && !quiet) {
-      err << "\r\033[K" << std::flush;
-    }
+  void run_one(std::size_t index) {
+    const WorkItem& item = work_[index];
+    const CompiledScenario& scenario = scenarios_[item.scenario];
+    RunOptions mine = options_;
+    mine.trace_path = trace_dir_ / (scenario.name + ".seed" + std::to_string(item.seed) + ".trace");
+    const auto start = std::chrono::steady_clock::now();
+    ScenarioResult result = runner::run_scenario(scenario, item.seed, mine);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (result.run.outcome == hypervisor::RunOutcome::kInterrupted) {
-      ++skipped;
+      interrupted_.store(true);
+    }
+    std::lock_guard lock(mutex_);
+    outcomes_[index].result = std::move(result);
+    outcomes_[index].seconds = seconds;
+    outcomes_[index].done = true;
+    finished_.notify_all();
+  }
+
+  const std::vector<CompiledScenario>& scenarios_;
+  const std::vector<WorkItem>& work_;
+  const RunOptions options_;
+  const std::filesystem::path trace_dir_;
+  std::vector<Outcome> outcomes_;
+  std::mutex mutex_;
+  std::condition_variable finished_;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> interrupted_{false};
+  std::vector<std::thread> threads_;
+};
+
+// Says how each run went, in work order, and sums them up: the terminal
+// lines, the progress, the repro commands and the JUnit cases.
+class Report {
+ public:
+  Report(const RunRequest& request, const std::filesystem::path& trace_dir, std::size_t total,
+         std::ostream& out, std::ostream& err)
+      : request_(request),
+        trace_dir_(trace_dir),
+        total_(total),
+        out_(out),
+        err_(err),
+        tty_(::isatty(STDERR_FILENO) != 0 && &err == &std::cerr) {}
+
+  void add(const CompiledScenario& scenario, std::uint64_t seed, Outcome& outcome) {
+    JunitCase junit = junit_case(scenario, seed, outcome.seconds);
+    if (tty_ && !request_.quiet) {
+      err_ << "\r\033[K" << std::flush;
+    }
+    ScenarioResult& result = outcome.result;
+    ++done_;
+    if (result.run.outcome == hypervisor::RunOutcome::kInterrupted) {
+      ++skipped_;
       junit.status = JunitCase::Status::kSkipped;
       junit.message = "interrupted";
-      cases.push_back(junit);
-      continue;
+      cases_.push_back(junit);
+      return;
     }
+    const std::string label = scenario.display_path + " seed " + std::to_string(seed);
     if (result.verdict == Verdict::kPassed) {
-      ++passed;
-      if (!quiet) {
-        out << "PASS   " << label << "  (" << result.run.steps << " steps, "
-            << format_us(result.run.time_ns) << " us simulated)\n";
-      }
-      if (!keep_all) {
-        std::error_code ignored;
-        std::filesystem::remove(result.trace_path, ignored);
-      }
+      passed(label, result);
     } else {
-      const bool is_error = result.verdict == Verdict::kError;
-      (is_error ? errors : failed) += 1;
-      const std::string first =
-          result.failures.empty() ? std::string("(no reason recorded)") : result.failures.front();
-      std::string command = "vmbus-sim run " + shell_quote(scenario.display_path) + " --seed " +
-                            std::to_string(item.seed) + " --trace-dir " +
-                            shell_quote(trace_dir.string() + "/repro");
-      out << (is_error ? "ERROR  " : "FAIL   ") << label << ": " << first << "\n";
-      std::string details;
-      if (verbose) {
-        for (std::size_t i = 1; i < result.failures.size(); ++i) {
-          out << "       also: " << result.failures[i] << "\n";
-        }
-      }
-      for (const std::string& failure : result.failures) {
-        details += failure + "\n";
-      }
-      out << "       trace: " << result.trace_path.string() << "\n";
-      out << "       repro: " << command << "\n";
-      details += "trace: " + result.trace_path.string() + "\nrepro: " + command + "\n";
-      repro.push_back(command);
-      junit.status = is_error ? JunitCase::Status::kError : JunitCase::Status::kFailed;
-      junit.message = first;
-      junit.details = details;
+      not_passed(scenario, seed, label, result, junit);
     }
-    cases.push_back(junit);
-    out << std::flush;
-    const std::size_t done = index + 1;
-    if (tty && !quiet && done < work.size()) {
-      err << "[" << done << "/" << work.size() << "] " << passed << " passed, " << failed
-          << " failed, " << errors << " errors" << std::flush;
-    } else if (!tty && quiet && work.size() >= 50) {
-      const std::size_t decile = done * 10 / work.size();
-      if (decile > last_progress_decile && done < work.size()) {
-        last_progress_decile = decile;
-        err << "progress: " << done << "/" << work.size() << " runs, " << failed + errors
-            << " not passed\n";
-      }
-    }
-  }
-  for (std::thread& thread : threads) {
-    thread.join();
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  char elapsed[32];
-  std::snprintf(elapsed, sizeof(elapsed), "%.1f", seconds);
-  out << work.size() << " run(s) of " << scenarios.size() << " scenario(s)";
-  if (shard.count > 1) {
-    out << " (shard " << shard.index << "/" << shard.count << ")";
-  }
-  out << ": " << passed << " passed, " << failed << " failed, " << errors << " errors";
-  if (skipped != 0) {
-    out << ", " << skipped << " not run (interrupted)";
-  }
-  out << " in " << elapsed << " s\n";
-  if (!repro.empty()) {
-    out << "To reproduce a failure byte for byte, run its repro command; the trace it\n"
-           "writes is identical to the one above (vmbus-sim trace show FILE to read it).\n";
-  } else if (!keep_all) {
-    std::error_code ignored;
-    std::filesystem::remove(trace_dir, ignored);  // only if empty
+    cases_.push_back(junit);
+    out_ << std::flush;
+    progress();
   }
 
-  if (auto junit_path = args->value("--junit")) {
-    const std::string file(*junit_path);
+  // The last lines: counts, and how to replay a failure.
+  void summary(std::size_t scenario_count, double seconds) {
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof(elapsed), "%.1f", seconds);
+    out_ << total_ << " run(s) of " << scenario_count << " scenario(s)";
+    if (request_.shard.count > 1) {
+      out_ << " (shard " << request_.shard.index << "/" << request_.shard.count << ")";
+    }
+    out_ << ": " << passed_ << " passed, " << failed_ << " failed, " << errors_ << " errors";
+    if (skipped_ != 0) {
+      out_ << ", " << skipped_ << " not run (interrupted)";
+    }
+    out_ << " in " << elapsed << " s\n";
+    if (any_repro_) {
+      out_ << "To reproduce a failure byte for byte, run its repro command; the trace it\n"
+              "writes is identical to the one above (vmbus-sim trace show FILE to read it).\n";
+    } else if (!request_.trace_dir) {
+      std::error_code ignored;
+      std::filesystem::remove(trace_dir_, ignored);  // only if empty
+    }
+  }
+
+  // --junit FILE, written whole or not at all; false after printing why.
+  bool write_junit_file() const {
+    if (!request_.junit) {
+      return true;
+    }
+    const std::string& file = *request_.junit;
     const std::string temporary = file + ".tmp";
     {
       std::ofstream junit_out(temporary, std::ios::binary | std::ios::trunc);
-      write_junit(junit_out, "vmbus-sim run", cases);
+      write_junit(junit_out, "vmbus-sim run", cases_);
       junit_out.flush();
       if (!junit_out) {
-        err << "vmbus-sim: cannot write " << file << "\n";
-        return kExitError;
+        err_ << "vmbus-sim: cannot write " << file << "\n";
+        return false;
       }
     }
     std::error_code error;
     std::filesystem::rename(temporary, file, error);
     if (error) {
-      err << "vmbus-sim: cannot write " << file << ": " << error.message() << "\n";
-      return kExitError;
+      err_ << "vmbus-sim: cannot write " << file << ": " << error.message() << "\n";
+      return false;
+    }
+    return true;
+  }
+
+  std::size_t failed() const { return failed_; }
+  std::size_t errors() const { return errors_; }
+
+ private:
+  static JunitCase junit_case(const CompiledScenario& scenario, std::uint64_t seed,
+                              double seconds) {
+    JunitCase junit;
+    junit.suite = suite_of(scenario.display_path);
+    junit.classname = "scenarios." + junit.suite;
+    junit.name = scenario.name + " seed " + std::to_string(seed);
+    junit.seconds = seconds;
+    return junit;
+  }
+
+  void passed(const std::string& label, const ScenarioResult& result) {
+    ++passed_;
+    if (!request_.quiet) {
+      out_ << "PASS   " << label << "  (" << result.run.steps << " steps, "
+           << format_us(result.run.time_ns) << " us simulated)\n";
+    }
+    if (!request_.trace_dir) {
+      std::error_code ignored;
+      std::filesystem::remove(result.trace_path, ignored);
     }
   }
-  if (interrupted.load()) {
+
+  // FAIL or ERROR with the first reason, the trace and a repro command.
+  void not_passed(const CompiledScenario& scenario, std::uint64_t seed, const std::string& label,
+                  const ScenarioResult& result, JunitCase& junit) {
+    const bool is_error = result.verdict == Verdict::kError;
+    (is_error ? errors_ : failed_) += 1;
+    const std::string first =
+        result.failures.empty() ? std::string("(no reason recorded)") : result.failures.front();
+    const std::string command = "vmbus-sim run " + shell_quote(scenario.display_path) + " --seed " +
+                                std::to_string(seed) + " --trace-dir " +
+                                shell_quote(trace_dir_.string() + "/repro");
+    out_ << (is_error ? "ERROR  " : "FAIL   ") << label << ": " << first << "\n";
+    if (request_.verbose) {
+      for (std::size_t i = 1; i < result.failures.size(); ++i) {
+        out_ << "       also: " << result.failures[i] << "\n";
+      }
+    }
+    std::string details;
+    for (const std::string& failure : result.failures) {
+      details += failure + "\n";
+    }
+    out_ << "       trace: " << result.trace_path.string() << "\n";
+    out_ << "       repro: " << command << "\n";
+    details += "trace: " + result.trace_path.string() + "\nrepro: " + command + "\n";
+    any_repro_ = true;
+    junit.status = is_error ? JunitCase::Status::kError : JunitCase::Status::kFailed;
+    junit.message = first;
+    junit.details = details;
+  }
+
+  // A counter on a terminal; a line every tenth of a long quiet run.
+  void progress() {
+    if (tty_ && !request_.quiet && done_ < total_) {
+      err_ << "[" << done_ << "/" << total_ << "] " << passed_ << " passed, " << failed_
+           << " failed, " << errors_ << " errors" << std::flush;
+    } else if (!tty_ && request_.quiet && total_ >= 50) {
+      const std::size_t decile = done_ * 10 / total_;
+      if (decile > last_progress_decile_ && done_ < total_) {
+        last_progress_decile_ = decile;
+        err_ << "progress: " << done_ << "/" << total_ << " runs, " << failed_ + errors_
+             << " not passed\n";
+      }
+    }
+  }
+
+  const RunRequest& request_;
+  const std::filesystem::path& trace_dir_;
+  const std::size_t total_;
+  std::ostream& out_;
+  std::ostream& err_;
+  const bool tty_;
+  std::size_t done_ = 0;
+  std::size_t passed_ = 0;
+  std::size_t failed_ = 0;
+  std::size_t errors_ = 0;
+  std::size_t skipped_ = 0;
+  bool any_repro_ = false;
+  std::vector<JunitCase> cases_;
+  std::size_t last_progress_decile_ = 0;
+};
+
+// parse, load, plan, execute, report.
+int run_run(const Invocation& invocation) {
+  Parsed parsed = parse_request(invocation);
+  if (const int* exit = std::get_if<int>(&parsed)) {
+    return *exit;
+  }
+  const RunRequest& request = std::get<RunRequest>(parsed);
+  std::ostream& err = invocation.io.err;
+  const std::optional<std::vector<CompiledScenario>> scenarios = load_all(request.paths, err);
+  if (!scenarios) {
+    return kExitError;
+  }
+  const std::vector<WorkItem> work = plan_work(*scenarios, request);
+  const std::optional<std::filesystem::path> trace_dir = make_trace_dir(request, err);
+  if (!trace_dir) {
+    return kExitError;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  Execution execution(*scenarios, work, request, *trace_dir);
+  Report report(request, *trace_dir, work.size(), invocation.io.out, err);
+  for (std::size_t index = 0; index < work.size(); ++index) {
+    report.add((*scenarios)[work[index].scenario], work[index].seed, execution.wait(index));
+  }
+  execution.join();
+  report.summary(scenarios->size(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (!report.write_junit_file()) {
+    return kExitError;
+  }
+  if (execution.interrupted()) {
     return hypervisor::kExitInterrupted;
   }
-  if (errors != 0) {
+  if (report.errors() != 0) {
     return hypervisor::kExitSimulatorFailure;
   }
-  return failed != 0 ? kExitCorrupt : kExitOk;
+  return report.failed() != 0 ? kExitCorrupt : kExitOk;
 }
 
 }  // namespace

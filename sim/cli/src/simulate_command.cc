@@ -95,54 +95,45 @@ std::filesystem::path own_directory() {
   return error ? std::filesystem::path(".") : self.parent_path();
 }
 
-int run_simulate(const Invocation& invocation) {
-  const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
-  if (!args) {
-    return kExitError;
-  }
-  if (!args->positionals.empty()) {
-    return usage_error(invocation.command_path, invocation.io.err,
-                       "unexpected argument '" + std::string(args->positionals.front()) + "'");
-  }
-  proto::HostConfig host;
-  proto::GuestConfig guest;
-  if (auto path = args->value("--host-config")) {
+// The partitions' configurations: --host-config and --guest-config, or one
+// echo channel and 1000 echoed packets. False after printing why a file
+// cannot be used.
+bool read_configs(const Invocation& invocation, const ParsedArgs& args, proto::HostConfig& host,
+                  proto::GuestConfig& guest) {
+  if (auto path = args.value("--host-config")) {
     if (std::string error = read_text_config(std::string(*path), host); !error.empty()) {
       invocation.io.err << "vmbus-sim: " << error << "\n";
-      return kExitError;
+      return false;
     }
   } else {
     auto* channel = host.add_channels();
     channel->set_child_relid(1);
     channel->mutable_vsp()->set_kind(proto::VspConfig::KIND_ECHO);
   }
-  if (auto path = args->value("--guest-config")) {
+  if (auto path = args.value("--guest-config")) {
     if (std::string error = read_text_config(std::string(*path), guest); !error.empty()) {
       invocation.io.err << "vmbus-sim: " << error << "\n";
-      return kExitError;
+      return false;
     }
   } else {
     guest.mutable_echo()->set_child_relid(1);
     guest.mutable_echo()->set_packets(1000);
     guest.mutable_echo()->set_max_payload_bytes(256);
   }
+  return true;
+}
 
-  hypervisor::SimulationConfig config;
-  config.host_config = host.SerializeAsString();
-  config.guest_config = guest.SerializeAsString();
-  const std::filesystem::path here = own_directory();
-  config.host_binary =
-      std::string(args->value("--host-binary").value_or((here / "vmbus-host").string()));
-  config.guest_binary =
-      std::string(args->value("--guest-binary").value_or((here / "vmbus-guest").string()));
-  if (auto text = args->value("--seed")) {
+// --seed, --timeout-ms and --mode into `config`; an exit code on a bad value.
+std::optional<int> read_run_flags(const Invocation& invocation, const ParsedArgs& args,
+                                  hypervisor::SimulationConfig& config) {
+  if (auto text = args.value("--seed")) {
     auto seed = parse_decimal_flag(invocation, "--seed", *text, UINT64_MAX);
     if (!seed) {
       return kExitError;
     }
     config.seed = *seed;
   }
-  if (auto text = args->value("--timeout-ms")) {
+  if (auto text = args.value("--timeout-ms")) {
     auto timeout = parse_decimal_flag(invocation, "--timeout-ms", *text, 3'600'000);
     if (!timeout || *timeout == 0) {
       return timeout ? usage_error(invocation.command_path, invocation.io.err,
@@ -151,7 +142,7 @@ int run_simulate(const Invocation& invocation) {
     }
     config.response_timeout = std::chrono::milliseconds(*timeout);
   }
-  if (auto mode = args->value("--mode")) {
+  if (auto mode = args.value("--mode")) {
     if (*mode == "deterministic") {
       config.mode = proto::SCHEDULING_MODE_DETERMINISTIC;
     } else if (*mode == "free-running") {
@@ -162,13 +153,12 @@ int run_simulate(const Invocation& invocation) {
           "--mode must be 'deterministic' or 'free-running', not '" + std::string(*mode) + "'");
     }
   }
-  if (auto trace = args->value("--trace")) {
-    config.trace_path = std::string(*trace);
-  }
-  config.scenario_name = "simulate";
+  return std::nullopt;
+}
 
-  const hypervisor::RunResult result = hypervisor::run_simulation(config);
-  std::ostream& out = invocation.io.out;
+void print_result(const hypervisor::SimulationConfig& config, const hypervisor::RunResult& result,
+                  const CommandIo& io) {
+  std::ostream& out = io.out;
   out << "outcome: " << hypervisor::run_outcome_name(result.outcome) << "\n";
   if (!result.detail.empty()) {
     out << "detail: " << result.detail << "\n";
@@ -185,9 +175,42 @@ int run_simulate(const Invocation& invocation) {
     out << "host." << key << ": " << value << "\n";
   }
   if (result.outcome != hypervisor::RunOutcome::kCompleted) {
-    invocation.io.err << "vmbus-sim: simulation " << hypervisor::run_outcome_name(result.outcome)
-                      << ": " << result.detail << "\n";
+    io.err << "vmbus-sim: simulation " << hypervisor::run_outcome_name(result.outcome) << ": "
+           << result.detail << "\n";
   }
+}
+
+int run_simulate(const Invocation& invocation) {
+  const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
+  if (!args) {
+    return kExitError;
+  }
+  if (!args->positionals.empty()) {
+    return usage_error(invocation.command_path, invocation.io.err,
+                       "unexpected argument '" + std::string(args->positionals.front()) + "'");
+  }
+  proto::HostConfig host;
+  proto::GuestConfig guest;
+  if (!read_configs(invocation, *args, host, guest)) {
+    return kExitError;
+  }
+  hypervisor::SimulationConfig config;
+  config.host_config = host.SerializeAsString();
+  config.guest_config = guest.SerializeAsString();
+  const std::filesystem::path here = own_directory();
+  config.host_binary =
+      std::string(args->value("--host-binary").value_or((here / "vmbus-host").string()));
+  config.guest_binary =
+      std::string(args->value("--guest-binary").value_or((here / "vmbus-guest").string()));
+  if (const auto exit = read_run_flags(invocation, *args, config)) {
+    return *exit;
+  }
+  if (auto trace = args->value("--trace")) {
+    config.trace_path = std::string(*trace);
+  }
+  config.scenario_name = "simulate";
+  const hypervisor::RunResult result = hypervisor::run_simulation(config);
+  print_result(config, result, invocation.io);
   return result.exit_code();
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vmbus/cli/chrome_export.h"
+#include "vmbus/trace/match.h"
 #include "vmbus/trace/reader.h"
 #include "vmbus/trace/render.h"
 

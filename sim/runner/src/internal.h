@@ -1,155 +1,29 @@
 // The scenario engine's internals, shared by its files (not installed).
 #pragma once
 
-#include <cstdint>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/scenario.pb.h"
-#include "vmbus/proto/trace.pb.h"
 #include "vmbus/runner/scenario.h"
+#include "vmbus/trace/match.h"
 
 namespace vmbus::runner {
 
-// load.cc: a message name ("OPENCHANNEL_RESULT", "CHANNELMSG_OFFERCHANNEL",
-// a number) as its CHANNELMSG type, or nullopt.
-std::optional<std::uint32_t> scenario_message_type(const std::string& text);
-
-// describe.cc: timeline entries and trace matches in words, for the trace
-// and for failure messages.
+// describe.cc: words shared by the engine's messages.
 std::string quoted(const std::string& channel);
-std::string describe_match(const proto::TraceMatch& match);
+// "HOST_TO_GUEST" -> "host to guest".
+std::string enum_words(const std::string& name);
+// "the trace shows \"kmcl fail\" from guest 2 times".
 std::string describe_condition(const proto::Condition& condition);
-std::string describe_step(const proto::Step& step);
 
-// script.cc: whether `record` is one `match` asks for (on channel `relid`
-// when set).
-bool record_matches(const proto::TraceRecord& record, const proto::TraceMatch& match,
-                    std::optional<std::uint32_t> relid);
+// actions.cc: a timeline entry's action in words (its row's describe).
+std::string describe_action(const proto::TimelineEntry& entry);
 
-// script.cc: the scenario's timeline as the simulation's RunScript.
-class ScenarioScript final : public hypervisor::RunScript {
- public:
-  explicit ScenarioScript(const CompiledScenario& scenario) : scenario_(scenario) {}
-
-  void on_record(const proto::TraceRecord& record) override { records_.push_back(record); }
-
-  std::optional<hypervisor::DueIntervention> due(std::uint64_t now_ns) override {
-    if (next_ >= scenario_.steps.size()) {
-      return std::nullopt;
-    }
-    const proto::Step& step = scenario_.steps[next_];
-    bool ready = true;
-    switch (step.time_case()) {
-      case proto::Step::kAtUs:
-        ready = now_ns >= step.at_us() * 1000;
-        break;
-      case proto::Step::kAfterUs:
-        ready = now_ns >= last_done_ns_ + step.after_us() * 1000;
-        break;
-      case proto::Step::kWhen:
-        ready = holds(step.when());
-        break;
-      default:
-        break;
-    }
-    if (ready && step.action_case() == proto::Step::kWaitUntil) {
-      ready = holds(step.wait_until());
-    }
-    if (!ready) {
-      return std::nullopt;
-    }
-    return hypervisor::DueIntervention{intervention_of(step), static_cast<std::uint32_t>(next_ + 1),
-                                       step.label(), describe_step(step)};
-  }
-
-  void intervention_done(std::uint64_t now_ns, const std::string& error) override {
-    if (!error.empty() && error_.empty()) {
-      const proto::Step& step = scenario_.steps[next_];
-      error_ = "step " + std::to_string(next_ + 1) +
-               (step.label().empty() ? "" : " ('" + step.label() + "')") + " (" +
-               describe_step(step) + ") was refused: " + error;
-    }
-    last_done_ns_ = now_ns;
-    ++next_;
-    scanned_ = 0;
-    matched_ = 0;
-  }
-
-  std::optional<std::uint64_t> next_time_ns() const override {
-    if (next_ >= scenario_.steps.size()) {
-      return std::nullopt;
-    }
-    const proto::Step& step = scenario_.steps[next_];
-    switch (step.time_case()) {
-      case proto::Step::kAtUs:
-        return step.at_us() * 1000;
-      case proto::Step::kAfterUs:
-        return last_done_ns_ + step.after_us() * 1000;
-      case proto::Step::kWhen:
-        return std::nullopt;
-      default:
-        if (step.action_case() == proto::Step::kWaitUntil) {
-          return std::nullopt;
-        }
-        return last_done_ns_;
-    }
-  }
-
-  std::size_t steps_run() const { return next_; }
-  const std::string& error() const { return error_; }
-  std::vector<proto::TraceRecord>& records() { return records_; }
-
-  // Why the timeline did not finish, or "".
-  std::string unfinished(std::uint64_t now_ns) const {
-    if (next_ >= scenario_.steps.size()) {
-      return "";
-    }
-    const proto::Step& step = scenario_.steps[next_];
-    std::string when;
-    switch (step.time_case()) {
-      case proto::Step::kWhen:
-        when = "when " + describe_condition(step.when());
-        break;
-      case proto::Step::kAtUs:
-        when = "at " + std::to_string(step.at_us()) + " us";
-        break;
-      case proto::Step::kAfterUs:
-        when = std::to_string(step.after_us()) + " us after the step before";
-        break;
-      default:
-        when = "next";
-        break;
-    }
-    char at[48];
-    std::snprintf(at, sizeof(at), "%.3f", static_cast<double>(now_ns) / 1000.0);
-    return "step " + std::to_string(next_ + 1) +
-           (step.label().empty() ? "" : " ('" + step.label() + "')") + " (" + when + ": " +
-           describe_step(step) + ") never ran: the system went quiet at t=" + at + " us";
-  }
-
- private:
-  bool holds(const proto::Condition& condition) {
-    const std::optional<std::uint32_t> relid =
-        condition.event().channel().empty() ? std::nullopt
-                                            : scenario_.relid_of(condition.event().channel());
-    for (; scanned_ < records_.size(); ++scanned_) {
-      if (record_matches(records_[scanned_], condition.event(), relid)) {
-        ++matched_;
-      }
-    }
-    return matched_ >= std::max<std::uint32_t>(1, condition.count());
-  }
-
-  const CompiledScenario& scenario_;
-  std::vector<proto::TraceRecord> records_;
-  std::size_t next_ = 0;
-  std::uint64_t last_done_ns_ = 0;
-  std::size_t scanned_ = 0;  // records the current step's condition has seen
-  std::uint64_t matched_ = 0;
-  std::string error_;
-};
+// trace_match.cc: the record a match looks for in the words of `trace
+// show`, then its side and channel: "\"kmcl fail\" from guest on 'net'".
+std::string describe_match(const proto::TraceMatch& match);
+// trace_match.cc: a checked match as the trace component's pattern.
+trace::RecordPattern compile_match(const proto::TraceMatch& match,
+                                   const CompiledScenario& scenario);
 
 }  // namespace vmbus::runner

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "vmbus/base/check.h"
+#include "vmbus/trace/match.h"
 #include "vmbus/trace/render.h"
 #include "vmbus/wire/synic.h"
 
@@ -420,16 +421,13 @@ class Judge {
   }
 
   void check_trace() {
-    for (const proto::TraceExpectation& expected : s_.expect.trace()) {
-      const std::optional<std::uint32_t> channel = expected.event().channel().empty()
-                                                       ? std::nullopt
-                                                       : s_.relid_of(expected.event().channel());
-      std::uint32_t n = 0;
-      for (const proto::TraceRecord& record : records_) {
-        if (record_matches(record, expected.event(), channel)) {
-          ++n;
-        }
-      }
+    for (int i = 0; i < s_.expect.trace_size(); ++i) {
+      const proto::TraceExpectation& expected = s_.expect.trace(i);
+      const trace::RecordPattern& pattern = s_.expected_trace[static_cast<std::size_t>(i)];
+      const auto n = static_cast<std::uint32_t>(std::count_if(
+          records_.begin(), records_.end(), [&pattern](const proto::TraceRecord& record) {
+            return trace::matches(record, pattern);
+          }));
       const std::string what = "the trace event " + describe_match(expected.event());
       if (expected.absent() && n != 0) {
         fail(what + " happened " + std::to_string(n) + " time(s), expected never");

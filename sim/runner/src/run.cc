@@ -1,6 +1,6 @@
 // One run of a compiled scenario: the simulation with the timeline as its
 // script, then the judge.
-#include "internal.h"
+#include "script.h"
 
 namespace vmbus::runner {
 
@@ -29,7 +29,7 @@ ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed
   result.seed = seed;
   result.trace_path = options.trace_path;
   result.run = hypervisor::run_simulation(config);
-  result.steps_run = script.steps_run();
+  result.entries_run = script.entries_run();
   judge(scenario, script.records(), result);
   if (!script.error().empty()) {
     result.failures.insert(result.failures.begin(), script.error());

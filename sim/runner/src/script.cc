@@ -1,37 +1,120 @@
-#include "vmbus/trace/render.h"
+#include "script.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "vmbus/trace/match.h"
 
 #include "internal.h"
 
 namespace vmbus::runner {
 
-bool record_matches(const proto::TraceRecord& record, const proto::TraceMatch& match,
-                    std::optional<std::uint32_t> relid) {
-  if (record.has_action()) {
-    return false;  // the timeline's own records would match their own conditions
+using Entry = proto::TimelineEntry;
+
+std::optional<hypervisor::DueIntervention> ScenarioScript::due(std::uint64_t now_ns) {
+  if (next_ >= scenario_.timeline.size()) {
+    return std::nullopt;
   }
-  switch (match.side()) {
-    case proto::HOST:
-      if (record.partition() != proto::PARTITION_HOST) {
-        return false;
-      }
+  const CompiledEntry& compiled = scenario_.timeline[next_];
+  if (!ready(compiled, now_ns)) {
+    return std::nullopt;
+  }
+  const Entry& entry = compiled.entry;
+  return hypervisor::DueIntervention{compiled.intervention, static_cast<std::uint32_t>(next_ + 1),
+                                     entry.label(), describe_action(entry)};
+}
+
+bool ScenarioScript::ready(const CompiledEntry& compiled, std::uint64_t now_ns) {
+  const Entry& entry = compiled.entry;
+  bool ready = true;
+  switch (entry.time_case()) {
+    case Entry::kAtUs:
+      ready = now_ns >= entry.at_us() * 1000;
       break;
-    case proto::GUEST:
-      if (record.partition() != proto::PARTITION_GUEST) {
-        return false;
-      }
+    case Entry::kAfterUs:
+      ready = now_ns >= last_done_ns_ + entry.after_us() * 1000;
       break;
-    case proto::HYPERVISOR:
-      if (record.partition() != proto::PARTITION_UNSPECIFIED) {
-        return false;
-      }
+    case Entry::kWhen:
+      ready = holds(*compiled.when, entry.when().count());
       break;
     default:
       break;
   }
-  if (relid && !trace::concerns_channel(record, *relid)) {
-    return false;
+  if (ready && compiled.wait_until) {
+    ready = holds(*compiled.wait_until, entry.wait_until().count());
   }
-  return trace::event_text(record).find(match.text()) != std::string::npos;
+  return ready;
+}
+
+bool ScenarioScript::holds(const trace::RecordPattern& pattern, std::uint32_t count) {
+  for (; scanned_ < records_.size(); ++scanned_) {
+    if (trace::matches(records_[scanned_], pattern)) {
+      ++matched_;
+    }
+  }
+  return matched_ >= std::max<std::uint32_t>(1, count);
+}
+
+void ScenarioScript::intervention_done(std::uint64_t now_ns, const std::string& error) {
+  if (!error.empty() && error_.empty()) {
+    error_ = name_of_next() + " (" + describe_action(scenario_.timeline[next_].entry) +
+             ") was refused: " + error;
+  }
+  last_done_ns_ = now_ns;
+  ++next_;
+  scanned_ = 0;
+  matched_ = 0;
+}
+
+std::optional<std::uint64_t> ScenarioScript::next_time_ns() const {
+  if (next_ >= scenario_.timeline.size()) {
+    return std::nullopt;
+  }
+  const Entry& entry = scenario_.timeline[next_].entry;
+  switch (entry.time_case()) {
+    case Entry::kAtUs:
+      return entry.at_us() * 1000;
+    case Entry::kAfterUs:
+      return last_done_ns_ + entry.after_us() * 1000;
+    case Entry::kWhen:
+      return std::nullopt;
+    default:
+      if (entry.action_case() == Entry::kWaitUntil) {
+        return std::nullopt;
+      }
+      return last_done_ns_;
+  }
+}
+
+std::string ScenarioScript::unfinished(std::uint64_t now_ns) const {
+  if (next_ >= scenario_.timeline.size()) {
+    return "";
+  }
+  const Entry& entry = scenario_.timeline[next_].entry;
+  std::string when;
+  switch (entry.time_case()) {
+    case Entry::kWhen:
+      when = "when " + describe_condition(entry.when());
+      break;
+    case Entry::kAtUs:
+      when = "at " + std::to_string(entry.at_us()) + " us";
+      break;
+    case Entry::kAfterUs:
+      when = std::to_string(entry.after_us()) + " us after the step before";
+      break;
+    default:
+      when = "next";
+      break;
+  }
+  char at[48];
+  std::snprintf(at, sizeof(at), "%.3f", static_cast<double>(now_ns) / 1000.0);
+  return name_of_next() + " (" + when + ": " + describe_action(entry) +
+         ") never ran: the system went quiet at t=" + at + " us";
+}
+
+std::string ScenarioScript::name_of_next() const {
+  const std::string& label = scenario_.timeline[next_].entry.label();
+  return "step " + std::to_string(next_ + 1) + (label.empty() ? "" : " ('" + label + "')");
 }
 
 }  // namespace vmbus::runner

@@ -48,122 +48,147 @@ std::string arrow(proto::Partition from, proto::Partition to) {
   return std::string(partition_name(from)) + "->" + partition_name(to);
 }
 
+// " (detail)", or nothing when there is no detail.
+std::string in_parentheses(const std::string& detail) {
+  return detail.empty() ? "" : " (" + detail + ")";
+}
+
+std::string text_of(const proto::SchedulerEvent& e) {
+  const std::string chosen = e.chosen() < static_cast<std::uint32_t>(e.ready_size())
+                                 ? e.ready(static_cast<int>(e.chosen()))
+                                 : "?";
+  return "step " + std::to_string(e.step_number()) + ": " + chosen + " (1 of " +
+         std::to_string(e.ready_size()) + " ready)";
+}
+
+std::string text_of(const proto::MessageEvent& e) {
+  std::string text = "message " + message_stage_name(e);
+  if (e.from() != proto::PARTITION_UNSPECIFIED || e.to() != proto::PARTITION_UNSPECIFIED) {
+    text += " " + arrow(e.from(), e.to());
+  }
+  text += " " + e.decoded();
+  if (e.msg_pending()) {
+    text += " [msg_pending]";
+  }
+  if (!e.reason().empty()) {
+    text += " -- " + e.reason();
+  }
+  return text;
+}
+
+std::string text_of(const proto::SignalRecord& e) {
+  std::string text = "signal " + signal_stage_name(e) + " " + arrow(e.from(), e.to());
+  if (e.child_relid() != 0) {
+    text += " relid " + std::to_string(e.child_relid());
+  }
+  if (e.connection_id() != 0) {
+    text += " connection_id " + std::to_string(e.connection_id());
+  }
+  return text;
+}
+
+// " (was write_index=N)": the index a publish moved, before it moved.
+std::string index_before_publish(const proto::RingEvent& e) {
+  const bool write = e.op() == "publish_write";
+  if (e.data_size() == 0 || (!write && e.op() != "publish_read")) {
+    return "";
+  }
+  const std::uint64_t after = write ? e.write_index() : e.read_index();
+  const std::uint64_t before = (after + e.data_size() - e.bytes() % e.data_size()) % e.data_size();
+  return std::string(" (was ") + (write ? "write_index=" : "read_index=") + std::to_string(before) +
+         ")";
+}
+
+std::string text_of(const proto::RingEvent& e) {
+  std::string text = "ring " + std::to_string(e.child_relid()) + " " + e.ring() + " " + e.op() +
+                     " write_index=" + std::to_string(e.write_index()) +
+                     " read_index=" + std::to_string(e.read_index());
+  if (e.bytes() != 0) {
+    text += " bytes=" + std::to_string(e.bytes()) + index_before_publish(e);
+  }
+  return text + in_parentheses(e.detail());
+}
+
+std::string text_of(const proto::ChannelEvent& e) {
+  return "channel " + std::to_string(e.child_relid()) + " " + e.state() +
+         in_parentheses(e.detail());
+}
+
+std::string text_of(const proto::ProcessEvent& e) {
+  return std::string("process ") + partition_name(e.partition()) + " " + process_kind_name(e) +
+         in_parentheses(e.detail());
+}
+
+std::string text_of(const proto::KmclRecord& e) {
+  std::string text = "kmcl " + e.kind();
+  if (!e.code().empty()) {
+    text += " " + e.code();
+  }
+  if (!e.api().empty()) {
+    text += " in " + e.api();
+  }
+  if (e.handle() != 0) {
+    char handle[32];
+    std::snprintf(handle, sizeof(handle), " handle %#llx",
+                  static_cast<unsigned long long>(e.handle()));
+    text += handle;
+  }
+  if (!e.detail().empty()) {
+    text += ": " + e.detail();
+  }
+  return text;
+}
+
+std::string text_of(const proto::FaultEvent& e) {
+  return "fault " + e.kind() + (e.detail().empty() ? "" : ": " + e.detail());
+}
+
+std::string text_of(const proto::ActionEvent& e) {
+  std::string text = "scenario step " + std::to_string(e.step());
+  if (!e.label().empty()) {
+    text += " '" + e.label() + "'";
+  }
+  if (!e.describe().empty()) {
+    text += ": " + e.describe();
+  }
+  if (!e.error().empty()) {
+    text += " -- error: " + e.error();
+  }
+  return text;
+}
+
+std::string text_of(const proto::CompletionEvent& e) {
+  return "completion relid " + std::to_string(e.child_relid()) + " trans_id " +
+         std::to_string(e.trans_id()) + (e.status().empty() ? "" : " " + e.status()) + " " +
+         std::to_string(e.bytes()) + " bytes";
+}
+
 }  // namespace
 
 std::string event_text(const proto::TraceRecord& record) {
   switch (record.event_case()) {
-    case proto::TraceRecord::kScheduler: {
-      const auto& e = record.scheduler();
-      const std::string chosen = e.chosen() < static_cast<std::uint32_t>(e.ready_size())
-                                     ? e.ready(static_cast<int>(e.chosen()))
-                                     : "?";
-      return "step " + std::to_string(e.step_number()) + ": " + chosen + " (1 of " +
-             std::to_string(e.ready_size()) + " ready)";
-    }
-    case proto::TraceRecord::kMessage: {
-      const auto& e = record.message();
-      std::string text = "message " + message_stage_name(e);
-      if (e.from() != proto::PARTITION_UNSPECIFIED || e.to() != proto::PARTITION_UNSPECIFIED) {
-        text += " " + arrow(e.from(), e.to());
-      }
-      text += " " + e.decoded();
-      if (e.msg_pending()) {
-        text += " [msg_pending]";
-      }
-      if (!e.reason().empty()) {
-        text += " -- " + e.reason();
-      }
-      return text;
-    }
-    case proto::TraceRecord::kSignal: {
-      const auto& e = record.signal();
-      std::string text = "signal " + signal_stage_name(e) + " " + arrow(e.from(), e.to());
-      if (e.child_relid() != 0) {
-        text += " relid " + std::to_string(e.child_relid());
-      }
-      if (e.connection_id() != 0) {
-        text += " connection_id " + std::to_string(e.connection_id());
-      }
-      return text;
-    }
-    case proto::TraceRecord::kRing: {
-      const auto& e = record.ring();
-      std::string text = "ring " + std::to_string(e.child_relid()) + " " + e.ring() + " " + e.op() +
-                         " write_index=" + std::to_string(e.write_index()) +
-                         " read_index=" + std::to_string(e.read_index());
-      if (e.bytes() != 0) {
-        text += " bytes=" + std::to_string(e.bytes());
-        // The index the publish moved, before it moved.
-        const bool write = e.op() == "publish_write";
-        if (e.data_size() != 0 && (write || e.op() == "publish_read")) {
-          const std::uint64_t after = write ? e.write_index() : e.read_index();
-          const std::uint64_t before =
-              (after + e.data_size() - e.bytes() % e.data_size()) % e.data_size();
-          text += std::string(" (was ") + (write ? "write_index=" : "read_index=") +
-                  std::to_string(before) + ")";
-        }
-      }
-      if (!e.detail().empty()) {
-        text += " (" + e.detail() + ")";
-      }
-      return text;
-    }
-    case proto::TraceRecord::kChannel: {
-      const auto& e = record.channel();
-      return "channel " + std::to_string(e.child_relid()) + " " + e.state() +
-             (e.detail().empty() ? "" : " (" + e.detail() + ")");
-    }
+    case proto::TraceRecord::kScheduler:
+      return text_of(record.scheduler());
+    case proto::TraceRecord::kMessage:
+      return text_of(record.message());
+    case proto::TraceRecord::kSignal:
+      return text_of(record.signal());
+    case proto::TraceRecord::kRing:
+      return text_of(record.ring());
+    case proto::TraceRecord::kChannel:
+      return text_of(record.channel());
     case proto::TraceRecord::kNote:
       return record.note().text();
-    case proto::TraceRecord::kProcess: {
-      const auto& e = record.process();
-      return std::string("process ") + partition_name(e.partition()) + " " + process_kind_name(e) +
-             (e.detail().empty() ? "" : " (" + e.detail() + ")");
-    }
-    case proto::TraceRecord::kKmcl: {
-      const auto& e = record.kmcl();
-      std::string text = "kmcl " + e.kind();
-      if (!e.code().empty()) {
-        text += " " + e.code();
-      }
-      if (!e.api().empty()) {
-        text += " in " + e.api();
-      }
-      if (e.handle() != 0) {
-        char handle[32];
-        std::snprintf(handle, sizeof(handle), " handle %#llx",
-                      static_cast<unsigned long long>(e.handle()));
-        text += handle;
-      }
-      if (!e.detail().empty()) {
-        text += ": " + e.detail();
-      }
-      return text;
-    }
-    case proto::TraceRecord::kFault: {
-      const auto& e = record.fault();
-      return "fault " + e.kind() + (e.detail().empty() ? "" : ": " + e.detail());
-    }
-    case proto::TraceRecord::kAction: {
-      const auto& e = record.action();
-      std::string text = "scenario step " + std::to_string(e.step());
-      if (!e.label().empty()) {
-        text += " '" + e.label() + "'";
-      }
-      if (!e.describe().empty()) {
-        text += ": " + e.describe();
-      }
-      if (!e.error().empty()) {
-        text += " -- error: " + e.error();
-      }
-      return text;
-    }
-    case proto::TraceRecord::kCompletion: {
-      const auto& e = record.completion();
-      return "completion relid " + std::to_string(e.child_relid()) + " trans_id " +
-             std::to_string(e.trans_id()) + (e.status().empty() ? "" : " " + e.status()) + " " +
-             std::to_string(e.bytes()) + " bytes";
-    }
+    case proto::TraceRecord::kProcess:
+      return text_of(record.process());
+    case proto::TraceRecord::kKmcl:
+      return text_of(record.kmcl());
+    case proto::TraceRecord::kFault:
+      return text_of(record.fault());
+    case proto::TraceRecord::kAction:
+      return text_of(record.action());
+    case proto::TraceRecord::kCompletion:
+      return text_of(record.completion());
     default:
       return "(empty record)";
   }
@@ -180,24 +205,6 @@ std::string irql_of(const proto::TraceRecord& record) {
     return "DISPATCH";
   }
   return "";
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-// Whether `text` holds `prefix` immediately followed by the number `relid`
-// (and not by more digits: "relid 1" is not in "relid 12").
-bool names_relid(std::string_view text, std::string_view prefix, std::string_view relid) {
-  const std::string needle = std::string(prefix) + std::string(relid);
-  for (std::size_t pos = text.find(needle); pos != std::string_view::npos;
-       pos = text.find(needle, pos + 1)) {
-    const std::size_t end = pos + needle.size();
-    if (end == text.size() || !is_digit(text[end])) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -217,37 +224,6 @@ std::string format_record(const proto::TraceRecord& record) {
   std::string irql = irql_of(record);
   irql.resize(9, ' ');
   return line + partition + context + " " + irql + event_text(record);
-}
-
-bool concerns_channel(const proto::TraceRecord& record, std::uint32_t child_relid) {
-  const std::string relid = std::to_string(child_relid);
-  switch (record.event_case()) {
-    case proto::TraceRecord::kRing:
-      return record.ring().child_relid() == child_relid;
-    case proto::TraceRecord::kChannel:
-      return record.channel().child_relid() == child_relid;
-    case proto::TraceRecord::kSignal:
-      return record.signal().child_relid() == child_relid ||
-             (record.signal().child_relid() == 0 && record.signal().connection_id() != 0);
-    case proto::TraceRecord::kMessage:
-      return names_relid(record.message().decoded(), "child_relid=", relid);
-    case proto::TraceRecord::kCompletion:
-      return record.completion().child_relid() == child_relid;
-    case proto::TraceRecord::kFault:
-      return names_relid(record.fault().detail(), "relid ", relid) ||
-             names_relid(record.fault().detail(), "child_relid=", relid);
-    default: {
-      // Channel contexts name the relid: "dpc/1", "vsc/1", "chan/1", "kmcl/1/...".
-      const std::string& context = record.context();
-      const std::size_t slash = context.find('/');
-      if (slash == std::string::npos) {
-        return false;
-      }
-      const std::size_t end = context.find('/', slash + 1);
-      return context.substr(slash + 1, end == std::string::npos ? std::string::npos
-                                                                : end - slash - 1) == relid;
-    }
-  }
 }
 
 }  // namespace vmbus::trace

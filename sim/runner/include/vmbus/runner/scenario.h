@@ -6,7 +6,9 @@
 //                       each with the line and column it is about. A file with
 //                       any problem never runs.
 //   compile_scenario()  channel names -> relids, payloads -> bytes, message
-//                       names -> types; the host and guest configurations.
+//                       names -> types; the host and guest configurations;
+//                       each timeline action as a hypervisor::Intervention,
+//                       each trace match as a trace::RecordPattern.
 //   run_scenario()      one run for one seed: the simulation with a
 //                       ScenarioScript as its timeline, then judge().
 //
@@ -25,6 +27,7 @@
 #include "vmbus/proto/config.pb.h"
 #include "vmbus/proto/scenario.pb.h"
 #include "vmbus/proto/trace.pb.h"
+#include "vmbus/trace/match.h"
 
 namespace vmbus::runner {
 
@@ -55,6 +58,15 @@ struct CompiledChannel {
   std::uint32_t relid = 0;
 };
 
+// One timeline entry, compiled.
+struct CompiledEntry {
+  proto::TimelineEntry entry;             // names resolved, payloads raw
+  hypervisor::Intervention intervention;  // what the hypervisor does when it is due
+  // The records its conditions count (entry.when() and entry.wait_until()).
+  std::optional<trace::RecordPattern> when;
+  std::optional<trace::RecordPattern> wait_until;
+};
+
 struct CompiledScenario {
   std::string name;
   std::string display_path;
@@ -62,8 +74,10 @@ struct CompiledScenario {
   std::uint64_t time_limit_ns = 0;
   proto::HostConfig host;
   proto::GuestConfig guest;
-  std::vector<proto::Step> steps;  // names resolved, payloads raw
-  proto::Expectations expect;      // as written (channel names kept)
+  std::vector<CompiledEntry> timeline;
+  proto::Expectations expect;  // as written (channel names kept)
+  // The records each trace expectation counts (expect.trace(i).event()).
+  std::vector<trace::RecordPattern> expected_trace;
   std::vector<CompiledChannel> channels;
 
   std::optional<std::uint32_t> relid_of(const std::string& channel) const;
@@ -74,8 +88,9 @@ struct CompiledScenario {
 CompiledScenario compile_scenario(const LoadedScenario& loaded);
 
 // A compiled timeline entry (names resolved, payloads raw) in the
-// hypervisor's words.
-hypervisor::Intervention intervention_of(const proto::Step& step);
+// hypervisor's words: its action's row in the action table decides who
+// carries it out and how (an entry without an action: nothing to do).
+hypervisor::Intervention intervention_of(const proto::TimelineEntry& entry);
 
 // One oracle that fired.
 struct OracleFiring {
@@ -97,7 +112,7 @@ struct ScenarioResult {
   hypervisor::RunResult run;
   std::uint64_t seed = 0;
   std::filesystem::path trace_path;
-  std::size_t steps_run = 0;
+  std::size_t entries_run = 0;  // timeline entries that ran
 };
 
 struct RunOptions {

@@ -31,9 +31,4 @@ std::string event_text(const proto::TraceRecord& record);
 // knows it) and then event_text(record).
 std::string format_record(const proto::TraceRecord& record);
 
-// Whether `record` concerns channel `child_relid` (its ring, channel state,
-// signals, completions, KMCL context, a control message naming it, or a
-// fault whose detail names "relid N" or "child_relid=N").
-bool concerns_channel(const proto::TraceRecord& record, std::uint32_t child_relid);
-
 }  // namespace vmbus::trace

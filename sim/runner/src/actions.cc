@@ -1,0 +1,625 @@
+#include "actions.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "vmbus/base/check.h"
+
+#include "internal.h"
+
+namespace vmbus::runner {
+namespace {
+
+using Entry = proto::TimelineEntry;
+
+constexpr std::uint32_t kMaxCount = 1'000'000;
+constexpr std::uint32_t kMaxExternalPages = 64;
+
+std::string payload_words(const proto::Payload& payload) {
+  switch (payload.data_case()) {
+    case proto::Payload::kText:
+      return "\"" + payload.text() + "\"";
+    case proto::Payload::kHex:
+    case proto::Payload::kPattern:
+    case proto::Payload::kRaw:
+      return std::to_string(payload.raw().size()) + " bytes";
+    default:
+      return "16 bytes";
+  }
+}
+
+std::string bytes_from_hex(const std::string& hex) {
+  std::string out;
+  int high = -1;
+  for (char c : hex) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      continue;
+    }
+    const int digit = std::isdigit(static_cast<unsigned char>(c))
+                          ? c - '0'
+                          : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+    if (high < 0) {
+      high = digit;
+    } else {
+      out.push_back(static_cast<char>(high * 16 + digit));
+      high = -1;
+    }
+  }
+  return out;
+}
+
+// Payload as written -> Payload.raw. An absent payload stays absent (the
+// partition then sends its default bytes).
+void resolve_payload(proto::Payload& payload) {
+  std::string raw;
+  switch (payload.data_case()) {
+    case proto::Payload::kText:
+      raw = payload.text();
+      break;
+    case proto::Payload::kHex:
+      raw = bytes_from_hex(payload.hex());
+      break;
+    case proto::Payload::kPattern:
+      raw.resize(payload.pattern().size());
+      for (std::size_t i = 0; i < raw.size(); ++i) {
+        raw[i] =
+            static_cast<char>(payload.pattern().counting() ? (i & 0xFF) : payload.pattern().fill());
+      }
+      break;
+    default:
+      return;
+  }
+  payload.set_raw(raw);
+}
+
+std::uint32_t relid(const CompiledScenario& scenario, const std::string& channel) {
+  return scenario.relid_of(channel).value_or(0);
+}
+
+hypervisor::Side side_of(proto::Side side) {
+  return side == proto::HOST ? hypervisor::Side::kHost : hypervisor::Side::kGuest;
+}
+
+hypervisor::Direction direction_of(proto::Direction direction) {
+  return direction == proto::HOST_TO_GUEST ? hypervisor::Direction::kHostToGuest
+                                           : hypervisor::Direction::kGuestToHost;
+}
+
+template <Owner kOwner>
+Owner always(const Entry& /*entry*/) {
+  return kOwner;
+}
+
+// A partition's action travels to it as a PartitionAction.
+hypervisor::Intervention ask(Owner owner, proto::PartitionAction action) {
+  VMBUS_CHECK(owner != Owner::kHypervisor, "a partition action routed to the hypervisor");
+  return hypervisor::RequestAction{
+      owner == Owner::kHost ? hypervisor::Side::kHost : hypervisor::Side::kGuest,
+      std::move(action)};
+}
+
+void no_check(const Entry& /*entry*/, const Where& /*where*/, Checks& /*checks*/) {}
+void no_resolve(Entry& /*entry*/, const CompiledScenario& /*scenario*/) {}
+
+// host_send, guest_send: the host's VSP or the guest's KMCL driver sends packets.
+
+const proto::SendAction& send_of(const Entry& entry) {
+  return entry.action_case() == Entry::kHostSend ? entry.host_send() : entry.guest_send();
+}
+
+void check_send(const Entry& entry, const Where& where, Checks& checks) {
+  const bool host = entry.action_case() == Entry::kHostSend;
+  const proto::SendAction& send = send_of(entry);
+  checks.channel(where, send.channel());
+  checks.payload(where, "payload", send.payload());
+  checks.runner_field(where, send.child_relid());
+  if (!host && send.has_trans_id()) {
+    checks.problem(where, "trans_id",
+                   "the guest's KMCL chooses its own trans_id; only host_send takes one");
+  }
+  if (host && send.synchronous()) {
+    checks.problem(
+        where, "synchronous",
+        "synchronous requests are the guest driver's (VmbChannelSendSynchronousRequest)");
+  }
+  if (send.count() > kMaxCount) {
+    checks.problem(where, "count", "count " + std::to_string(send.count()) + " is above 1000000");
+  }
+  if (send.external_pages() > kMaxExternalPages) {
+    checks.problem(where, "external_pages", "external_pages is at most 64");
+  }
+}
+
+std::string describe_send(const Entry& entry) {
+  const proto::SendAction& send = send_of(entry);
+  std::string text =
+      std::string(entry.action_case() == Entry::kHostSend ? "host_send" : "guest_send") + " " +
+      (send.count() > 1 ? std::to_string(send.count()) + " x " : "") +
+      payload_words(send.payload()) + " on " + quoted(send.channel());
+  if (send.request_completion()) {
+    text += ", completion requested";
+  }
+  if (send.has_trans_id()) {
+    text += ", trans_id " + std::to_string(send.trans_id());
+  }
+  if (send.external_pages() != 0) {
+    text += ", " + std::to_string(send.external_pages()) + " external page(s)";
+  }
+  if (send.synchronous()) {
+    text += ", synchronous (timeout " + std::to_string(send.timeout_us()) + " us)";
+  }
+  return text;
+}
+
+void resolve_send(Entry& entry, const CompiledScenario& scenario) {
+  proto::SendAction& send = entry.action_case() == Entry::kHostSend ? *entry.mutable_host_send()
+                                                                    : *entry.mutable_guest_send();
+  send.set_child_relid(relid(scenario, send.channel()));
+  resolve_payload(*send.mutable_payload());
+}
+
+hypervisor::Intervention compile_send(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_send() = send_of(entry);
+  return ask(owner, std::move(action));
+}
+
+// ring_write: a malicious host writes raw bytes into a ring's data area.
+
+void check_ring_write(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.ring_write().channel());
+  checks.payload(where, "bytes", entry.ring_write().bytes());
+  checks.runner_field(where, entry.ring_write().child_relid());
+}
+
+std::string describe_ring_write(const Entry& entry) {
+  const proto::RingWriteAction& write = entry.ring_write();
+  return "ring_write " + payload_words(write.bytes()) + " at offset " +
+         std::to_string(write.offset()) + " of " + enum_words(proto::RingId_Name(write.ring())) +
+         " of " + quoted(write.channel());
+}
+
+void resolve_ring_write(Entry& entry, const CompiledScenario& scenario) {
+  proto::RingWriteAction& write = *entry.mutable_ring_write();
+  write.set_child_relid(relid(scenario, write.channel()));
+  resolve_payload(*write.mutable_bytes());
+}
+
+hypervisor::Intervention compile_ring_write(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_ring_write() = entry.ring_write();
+  return ask(owner, std::move(action));
+}
+
+// raw_packet: a malicious host publishes a descriptor with fields of its choice.
+
+void check_raw_packet(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.raw_packet().channel());
+  checks.payload(where, "payload", entry.raw_packet().payload());
+  checks.runner_field(where, entry.raw_packet().child_relid());
+}
+
+std::string describe_raw_packet(const Entry& entry) {
+  const proto::RawPacketAction& raw = entry.raw_packet();
+  std::string text = "raw_packet on " + quoted(raw.channel());
+  if (raw.has_type()) {
+    text += " type " + std::to_string(raw.type());
+  }
+  if (raw.has_offset8()) {
+    text += " offset8 " + std::to_string(raw.offset8());
+  }
+  if (raw.has_len8()) {
+    text += " len8 " + std::to_string(raw.len8());
+  }
+  return text;
+}
+
+void resolve_raw_packet(Entry& entry, const CompiledScenario& scenario) {
+  proto::RawPacketAction& raw = *entry.mutable_raw_packet();
+  raw.set_child_relid(relid(scenario, raw.channel()));
+  resolve_payload(*raw.mutable_payload());
+}
+
+hypervisor::Intervention compile_raw_packet(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_raw_packet() = entry.raw_packet();
+  return ask(owner, std::move(action));
+}
+
+// tamper: a malicious host rewrites the last packet it sent, after the copy.
+
+void check_tamper(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.tamper().channel());
+  checks.payload(where, "bytes", entry.tamper().bytes());
+  checks.runner_field(where, entry.tamper().child_relid());
+}
+
+std::string describe_tamper(const Entry& entry) {
+  return "tamper: overwrite the last packet sent on " + quoted(entry.tamper().channel()) +
+         " with " + payload_words(entry.tamper().bytes());
+}
+
+void resolve_tamper(Entry& entry, const CompiledScenario& scenario) {
+  proto::TamperAction& tamper = *entry.mutable_tamper();
+  tamper.set_child_relid(relid(scenario, tamper.channel()));
+  resolve_payload(*tamper.mutable_bytes());
+}
+
+hypervisor::Intervention compile_tamper(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_tamper() = entry.tamper();
+  return ask(owner, std::move(action));
+}
+
+// set_index: a malicious host stores any value into a ring index.
+
+void check_set_index(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.set_index().channel());
+  checks.runner_field(where, entry.set_index().child_relid());
+}
+
+std::string describe_set_index(const Entry& entry) {
+  const proto::SetIndexAction& set = entry.set_index();
+  return "set_index " + enum_words(proto::SetIndexAction::Index_Name(set.index())) + " of " +
+         enum_words(proto::RingId_Name(set.ring())) + " of " + quoted(set.channel()) + " to " +
+         std::to_string(set.value());
+}
+
+void resolve_set_index(Entry& entry, const CompiledScenario& scenario) {
+  entry.mutable_set_index()->set_child_relid(relid(scenario, entry.set_index().channel()));
+}
+
+hypervisor::Intervention compile_set_index(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_set_index() = entry.set_index();
+  return ask(owner, std::move(action));
+}
+
+// interrupt_fault: the hypervisor drops, delays or duplicates signals.
+
+void check_interrupt_fault(const Entry& entry, const Where& where, Checks& checks) {
+  const proto::InterruptFault& fault = entry.interrupt_fault();
+  checks.channel(where, fault.channel(), false);
+  checks.runner_field(where, fault.child_relid());
+  if (fault.kind() == proto::InterruptFault::DELAY && fault.delay_us() == 0) {
+    checks.problem(where, "kind", "a DELAY fault needs delay_us");
+  }
+}
+
+std::string describe_interrupt_fault(const Entry& entry) {
+  const proto::InterruptFault& fault = entry.interrupt_fault();
+  return "interrupt_fault: " + enum_words(proto::InterruptFault::Kind_Name(fault.kind())) +
+         " the next " + std::to_string(std::max<std::uint32_t>(1, fault.count())) + " " +
+         enum_words(proto::Direction_Name(fault.direction())) + " signal(s)" +
+         (fault.channel().empty() ? "" : " of " + quoted(fault.channel())) +
+         (fault.delay_us() != 0 ? " by " + std::to_string(fault.delay_us()) + " us" : "");
+}
+
+void resolve_interrupt_fault(Entry& entry, const CompiledScenario& scenario) {
+  entry.mutable_interrupt_fault()->set_child_relid(
+      relid(scenario, entry.interrupt_fault().channel()));
+}
+
+hypervisor::Intervention compile_interrupt_fault(const Entry& entry, Owner /*owner*/) {
+  using Kind = hypervisor::ArmSignalFault::Kind;
+  const proto::InterruptFault& fault = entry.interrupt_fault();
+  hypervisor::ArmSignalFault arm;
+  arm.direction = direction_of(fault.direction());
+  arm.kind = fault.kind() == proto::InterruptFault::DROP    ? Kind::kDrop
+             : fault.kind() == proto::InterruptFault::DELAY ? Kind::kDelay
+                                                            : Kind::kDuplicate;
+  arm.count = fault.count();
+  arm.delay_us = fault.delay_us();
+  arm.child_relid = fault.child_relid();
+  return arm;
+}
+
+// spurious_interrupt: an interrupt nobody signalled.
+
+void check_spurious_interrupt(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.spurious_interrupt().channel());
+  checks.runner_field(where, entry.spurious_interrupt().child_relid());
+}
+
+std::string describe_spurious_interrupt(const Entry& entry) {
+  return "spurious_interrupt " +
+         enum_words(proto::Direction_Name(entry.spurious_interrupt().direction())) + " on " +
+         quoted(entry.spurious_interrupt().channel());
+}
+
+void resolve_spurious_interrupt(Entry& entry, const CompiledScenario& scenario) {
+  entry.mutable_spurious_interrupt()->set_child_relid(
+      relid(scenario, entry.spurious_interrupt().channel()));
+}
+
+hypervisor::Intervention compile_spurious_interrupt(const Entry& entry, Owner /*owner*/) {
+  return hypervisor::InjectSpuriousInterrupt{direction_of(entry.spurious_interrupt().direction()),
+                                             entry.spurious_interrupt().child_relid()};
+}
+
+// message_fault: the hypervisor drops, delays, duplicates, reorders or
+// corrupts control messages.
+
+void check_message_fault(const Entry& entry, const Where& where, Checks& checks) {
+  const proto::MessageFault& fault = entry.message_fault();
+  if (!fault.message().empty() && !scenario_message_type(fault.message())) {
+    checks.problem(where, "message",
+                   "unknown message type '" + fault.message() +
+                       "' (a CHANNELMSG name such as OPENCHANNEL_RESULT, or a number 0..24)");
+  }
+  if (fault.kind() == proto::MessageFault::DELAY && fault.delay_us() == 0) {
+    checks.problem(where, "kind", "a DELAY fault needs delay_us");
+  }
+  if (fault.kind() == proto::MessageFault::CORRUPT) {
+    if (!fault.has_corrupt_bytes()) {
+      checks.problem(where, "kind", "a CORRUPT fault needs corrupt_bytes");
+    }
+    checks.payload(where, "corrupt_bytes", fault.corrupt_bytes());
+  }
+  if (fault.msgtype() != 0 || fault.any_type()) {
+    checks.problem(where, "msgtype", "msgtype and any_type are set by the runner; write message");
+  }
+}
+
+std::string describe_message_fault(const Entry& entry) {
+  const proto::MessageFault& fault = entry.message_fault();
+  return "message_fault: " + enum_words(proto::MessageFault::Kind_Name(fault.kind())) +
+         " the next " + std::to_string(std::max<std::uint32_t>(1, fault.count())) + " " +
+         enum_words(proto::Direction_Name(fault.direction())) + " " +
+         (fault.message().empty() ? "message(s)" : fault.message());
+}
+
+void resolve_message_fault(Entry& entry, const CompiledScenario& /*scenario*/) {
+  proto::MessageFault& fault = *entry.mutable_message_fault();
+  if (fault.message().empty()) {
+    fault.set_any_type(true);
+  } else {
+    fault.set_msgtype(scenario_message_type(fault.message()).value_or(0));
+  }
+  resolve_payload(*fault.mutable_corrupt_bytes());
+}
+
+hypervisor::ArmMessageFault::Kind message_fault_kind(proto::MessageFault::Kind kind) {
+  using Kind = hypervisor::ArmMessageFault::Kind;
+  switch (kind) {
+    case proto::MessageFault::DELAY:
+      return Kind::kDelay;
+    case proto::MessageFault::DUPLICATE:
+      return Kind::kDuplicate;
+    case proto::MessageFault::REORDER:
+      return Kind::kReorder;
+    case proto::MessageFault::CORRUPT:
+      return Kind::kCorrupt;
+    default:
+      return Kind::kDrop;
+  }
+}
+
+hypervisor::Intervention compile_message_fault(const Entry& entry, Owner /*owner*/) {
+  const proto::MessageFault& fault = entry.message_fault();
+  hypervisor::ArmMessageFault arm;
+  arm.direction = direction_of(fault.direction());
+  arm.kind = message_fault_kind(fault.kind());
+  if (!fault.any_type()) {
+    arm.msgtype = fault.msgtype();
+  }
+  arm.count = fault.count();
+  arm.delay_us = fault.delay_us();
+  arm.corrupt_offset = fault.corrupt_offset();
+  arm.corrupt_bytes = fault.corrupt_bytes().raw();
+  return arm;
+}
+
+// channel_op: a KMCL channel operation of the guest driver, or a rescind.
+
+// RESCIND withdraws the host's offer; every other operation is a KMCL call
+// of the guest's driver.
+Owner channel_op_owner(const Entry& entry) {
+  return entry.channel_op().op() == proto::ChannelOpAction::RESCIND ? Owner::kHost : Owner::kGuest;
+}
+
+void check_channel_op(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.channel_op().channel());
+  checks.runner_field(where, entry.channel_op().child_relid());
+  if (entry.channel_op().op() == proto::ChannelOpAction::OP_UNSPECIFIED) {
+    checks.problem(where, "op", "channel_op needs an op (PAUSE, START, CLOSE, RESCIND, ...)");
+  }
+}
+
+std::string describe_channel_op(const Entry& entry) {
+  const proto::ChannelOpAction& op = entry.channel_op();
+  return "channel_op " + proto::ChannelOpAction::Op_Name(op.op()) + " on " + quoted(op.channel()) +
+         (op.value() != 0 ? " value " + std::to_string(op.value()) : "");
+}
+
+void resolve_channel_op(Entry& entry, const CompiledScenario& scenario) {
+  entry.mutable_channel_op()->set_child_relid(relid(scenario, entry.channel_op().channel()));
+}
+
+hypervisor::Intervention compile_channel_op(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_channel_op() = entry.channel_op();
+  return ask(owner, std::move(action));
+}
+
+// set_policy: the guest driver's policy from now on.
+
+void check_set_policy(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.set_policy().channel());
+  checks.runner_field(where, entry.set_policy().child_relid());
+}
+
+std::string describe_set_policy(const Entry& entry) {
+  const proto::SetPolicyAction& policy = entry.set_policy();
+  return "set_policy on " + quoted(policy.channel()) + " (" + std::to_string(policy.rule_size()) +
+         " rule(s), default " +
+         enum_words(proto::DriverAction::Kind_Name(policy.default_action().kind())) + ")";
+}
+
+void resolve_set_policy(Entry& entry, const CompiledScenario& scenario) {
+  entry.mutable_set_policy()->set_child_relid(relid(scenario, entry.set_policy().channel()));
+}
+
+hypervisor::Intervention compile_set_policy(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_set_policy() = entry.set_policy();
+  return ask(owner, std::move(action));
+}
+
+// crash: the hypervisor kills a partition.
+
+void check_crash(const Entry& entry, const Where& where, Checks& checks) {
+  if (entry.crash().side() != proto::HOST && entry.crash().side() != proto::GUEST) {
+    checks.problem(where, "side", "crash needs side: HOST or GUEST");
+  }
+}
+
+std::string describe_crash(const Entry& entry) {
+  return "crash the " + enum_words(proto::Side_Name(entry.crash().side()));
+}
+
+hypervisor::Intervention compile_crash(const Entry& entry, Owner /*owner*/) {
+  return hypervisor::CrashPartition{side_of(entry.crash().side())};
+}
+
+// advance_time: the simulated clock jumps.
+
+void check_advance_time(const Entry& entry, const Where& where, Checks& checks) {
+  if (entry.advance_time().us() == 0 || entry.advance_time().us() > checks.limit_us()) {
+    checks.problem(where, "us", "advance_time needs us between 1 and the time limit");
+  }
+}
+
+std::string describe_advance_time(const Entry& entry) {
+  return "advance time by " + std::to_string(entry.advance_time().us()) + " us";
+}
+
+hypervisor::Intervention compile_advance_time(const Entry& entry, Owner /*owner*/) {
+  return hypervisor::AdvanceTime{entry.advance_time().us() * 1000};
+}
+
+// wait_until: the timeline waits for a condition.
+
+// The timeline's script holds the entry back until its condition holds;
+// then there is nothing left to do.
+void check_wait_until(const Entry& entry, const Where& where, Checks& checks) {
+  checks.condition(where, entry.wait_until());
+}
+
+std::string describe_wait_until(const Entry& entry) {
+  return "wait until " + describe_condition(entry.wait_until());
+}
+
+hypervisor::Intervention compile_nothing(const Entry& /*entry*/, Owner /*owner*/) {
+  return hypervisor::NoIntervention{};
+}
+
+// note: words for the trace's readers.
+
+std::string describe_note(const Entry& /*entry*/) {
+  return "note";
+}
+
+hypervisor::Intervention compile_note(const Entry& entry, Owner /*owner*/) {
+  return hypervisor::WriteNote{entry.note()};
+}
+
+// hold, release: the scheduler leaves a context alone, then runs it again.
+
+const proto::ContextHold& hold_of(const Entry& entry) {
+  return entry.action_case() == Entry::kHold ? entry.hold() : entry.release();
+}
+
+void check_hold(const Entry& entry, const Where& where, Checks& checks) {
+  const proto::ContextHold& hold = hold_of(entry);
+  if (hold.side() != proto::HOST && hold.side() != proto::GUEST) {
+    checks.problem(where, "side",
+                   std::string(entry.action_case() == Entry::kHold ? "hold" : "release") +
+                       " needs side: HOST or GUEST");
+  }
+  if (hold.context().empty() || hold.context().back() == '/') {
+    checks.problem(where, "context", "a context name such as \"kmcl/1/passive\" is needed");
+  }
+}
+
+std::string describe_hold(const Entry& entry) {
+  const proto::ContextHold& hold = hold_of(entry);
+  return std::string(entry.action_case() == Entry::kHold ? "hold " : "release ") +
+         enum_words(proto::Side_Name(hold.side())) + " context " + hold.context();
+}
+
+hypervisor::Intervention compile_hold(const Entry& entry, Owner /*owner*/) {
+  const proto::ContextHold& hold = hold_of(entry);
+  if (entry.action_case() == Entry::kHold) {
+    return hypervisor::HoldContext{side_of(hold.side()), hold.context()};
+  }
+  return hypervisor::ReleaseContext{side_of(hold.side()), hold.context()};
+}
+
+// One row per action of TimelineEntry's `action` oneof, in its order.
+
+constexpr Owner (*kHost)(const Entry&) = always<Owner::kHost>;
+constexpr Owner (*kGuest)(const Entry&) = always<Owner::kGuest>;
+constexpr Owner (*kHypervisor)(const Entry&) = always<Owner::kHypervisor>;
+
+constexpr ActionRow kActions[] = {
+    {Entry::kHostSend, "host_send", kHost, check_send, describe_send, resolve_send, compile_send},
+    {Entry::kGuestSend, "guest_send", kGuest, check_send, describe_send, resolve_send,
+     compile_send},
+    {Entry::kRingWrite, "ring_write", kHost, check_ring_write, describe_ring_write,
+     resolve_ring_write, compile_ring_write},
+    {Entry::kRawPacket, "raw_packet", kHost, check_raw_packet, describe_raw_packet,
+     resolve_raw_packet, compile_raw_packet},
+    {Entry::kTamper, "tamper", kHost, check_tamper, describe_tamper, resolve_tamper,
+     compile_tamper},
+    {Entry::kSetIndex, "set_index", kHost, check_set_index, describe_set_index, resolve_set_index,
+     compile_set_index},
+    {Entry::kInterruptFault, "interrupt_fault", kHypervisor, check_interrupt_fault,
+     describe_interrupt_fault, resolve_interrupt_fault, compile_interrupt_fault},
+    {Entry::kSpuriousInterrupt, "spurious_interrupt", kHypervisor, check_spurious_interrupt,
+     describe_spurious_interrupt, resolve_spurious_interrupt, compile_spurious_interrupt},
+    {Entry::kMessageFault, "message_fault", kHypervisor, check_message_fault,
+     describe_message_fault, resolve_message_fault, compile_message_fault},
+    {Entry::kChannelOp, "channel_op", channel_op_owner, check_channel_op, describe_channel_op,
+     resolve_channel_op, compile_channel_op},
+    {Entry::kSetPolicy, "set_policy", kGuest, check_set_policy, describe_set_policy,
+     resolve_set_policy, compile_set_policy},
+    {Entry::kCrash, "crash", kHypervisor, check_crash, describe_crash, no_resolve, compile_crash},
+    {Entry::kAdvanceTime, "advance_time", kHypervisor, check_advance_time, describe_advance_time,
+     no_resolve, compile_advance_time},
+    {Entry::kWaitUntil, "wait_until", kHypervisor, check_wait_until, describe_wait_until,
+     no_resolve, compile_nothing},
+    {Entry::kNote, "note", kHypervisor, no_check, describe_note, no_resolve, compile_note},
+    {Entry::kHold, "hold", kHypervisor, check_hold, describe_hold, no_resolve, compile_hold},
+    {Entry::kRelease, "release", kHypervisor, check_hold, describe_hold, no_resolve, compile_hold},
+};
+
+}  // namespace
+
+std::span<const ActionRow> action_table() {
+  return kActions;
+}
+
+const ActionRow* find_action(Entry::ActionCase action) {
+  for (const ActionRow& row : kActions) {
+    if (row.action == action) {
+      return &row;
+    }
+  }
+  return nullptr;
+}
+
+std::string describe_action(const Entry& entry) {
+  const ActionRow* row = find_action(entry.action_case());
+  return row != nullptr ? row->describe(entry) : "nothing";
+}
+
+hypervisor::Intervention intervention_of(const Entry& entry) {
+  const ActionRow* row = find_action(entry.action_case());
+  if (row == nullptr) {
+    return hypervisor::NoIntervention{};  // an entry with only a time waits, then is done
+  }
+  return row->compile(entry, row->owner(entry));
+}
+
+}  // namespace vmbus::runner

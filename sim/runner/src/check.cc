@@ -1,0 +1,131 @@
+#include "check.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "vmbus/wire/message_table.h"
+
+namespace vmbus::runner {
+namespace {
+
+namespace pb = google::protobuf;
+
+constexpr std::uint64_t kMaxPayloadBytes = 65536;
+
+}  // namespace
+
+std::pair<int, int> Where::at(const std::string& field, int index) const {
+  const pb::FieldDescriptor* f = descriptor_->FindFieldByName(field);
+  if (tree_ != nullptr && f != nullptr) {
+    const pb::TextFormat::ParseLocation location =
+        tree_->GetLocation(f, f->is_repeated() ? std::max(index, 0) : -1);
+    if (location.line >= 0) {
+      return {location.line + 1, location.column + 1};
+    }
+  }
+  return {line_, column_};
+}
+
+Where Where::nested(const std::string& field, int index) const {
+  const pb::FieldDescriptor* f = descriptor_->FindFieldByName(field);
+  const auto [line, column] = at(field, index);
+  if (f == nullptr || f->message_type() == nullptr) {
+    return Where(nullptr, descriptor_, line, column);
+  }
+  const pb::TextFormat::ParseInfoTree* child =
+      tree_ != nullptr ? tree_->GetTreeForNested(f, f->is_repeated() ? std::max(index, 0) : -1)
+                       : nullptr;
+  return Where(child, f->message_type(), line, column);
+}
+
+void Checks::problem(const Where& where, const std::string& field, int index,
+                     const std::string& text) {
+  const auto [line, column] = where.at(field, index);
+  problems_.push_back(ScenarioProblem{file_, line, column, text});
+}
+
+void Checks::channel(const Where& where, const std::string& name, bool required) {
+  if (name.empty()) {
+    if (required) {
+      problem(where, "channel", "no channel named (channel: \"...\")");
+    }
+    return;
+  }
+  if (channels_.count(name) == 0) {
+    std::string known;
+    for (const std::string& c : channels_) {
+      known += (known.empty() ? "" : ", ") + ("'" + c + "'");
+    }
+    problem(where, "channel", "unknown channel '" + name + "' (the topology has " + known + ")");
+  }
+}
+
+void Checks::payload(const Where& where, const std::string& field, const proto::Payload& payload) {
+  const Where p = where.nested(field);
+  switch (payload.data_case()) {
+    case proto::Payload::kRaw:
+      problem(p, "raw", "raw is set by the runner; write text, hex or pattern");
+      break;
+    case proto::Payload::kHex: {
+      std::size_t digits = 0;
+      for (char c : payload.hex()) {
+        if (std::isxdigit(static_cast<unsigned char>(c))) {
+          ++digits;
+        } else if (c != ' ' && c != ':' && c != '\n') {
+          problem(p, "hex",
+                  std::string("hex payload has a character that is not a hex digit: '") + c + "'");
+          return;
+        }
+      }
+      if (digits % 2 != 0) {
+        problem(p, "hex",
+                "hex payload has an odd number of digits (" + std::to_string(digits) + ")");
+      }
+      break;
+    }
+    case proto::Payload::kPattern:
+      if (payload.pattern().size() > kMaxPayloadBytes) {
+        problem(
+            p.nested("pattern"), "size",
+            "pattern size " + std::to_string(payload.pattern().size()) + " is above 65536 bytes");
+      }
+      if (payload.pattern().fill() > 255) {
+        problem(p.nested("pattern"), "fill",
+                "fill " + std::to_string(payload.pattern().fill()) + " is not a byte (0..255)");
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void Checks::runner_field(const Where& where, std::uint32_t value) {
+  if (value != 0) {
+    problem(where, "child_relid", "child_relid is set by the runner; name the channel instead");
+  }
+}
+
+void Checks::condition(const Where& where, const proto::Condition& condition) {
+  match(where.nested("event"), condition.event());
+}
+
+std::optional<std::uint32_t> scenario_message_type(const std::string& text) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+      })) {
+    if (text.size() > 3) {
+      return std::nullopt;
+    }
+    const auto value = static_cast<std::uint32_t>(std::stoul(text));
+    return value < wire::kMessageTypeCount ? std::optional(value) : std::nullopt;
+  }
+  const std::string wanted = text.rfind("CHANNELMSG_", 0) == 0 ? text : "CHANNELMSG_" + text;
+  for (std::uint32_t type = 0; type < wire::kMessageTypeCount; ++type) {
+    if (wire::message_type_name(type) == wanted) {
+      return type;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace vmbus::runner

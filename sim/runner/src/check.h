@@ -1,0 +1,84 @@
+// Checking a scenario file: where a field sits in the file, and the checks
+// every part of a file shares (a channel name, a payload, a condition).
+// load.cc walks the file with them; each timeline action's row in
+// actions.cc checks its own fields with them. Every problem carries the line
+// and column of the field it is about.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <google/protobuf/text_format.h>
+
+#include "vmbus/proto/scenario.pb.h"
+#include "vmbus/runner/scenario.h"
+
+namespace vmbus::runner {
+
+// A position in the parsed file: the parse-info tree of one message, with a
+// fallback location for fields the file does not write.
+class Where {
+ public:
+  Where(const google::protobuf::TextFormat::ParseInfoTree* tree,
+        const google::protobuf::Descriptor* descriptor, int line, int column)
+      : tree_(tree), descriptor_(descriptor), line_(line), column_(column) {}
+
+  // The location of `field` (element `index` if repeated), or of this message.
+  std::pair<int, int> at(const std::string& field, int index = -1) const;
+
+  // The message in `field` (element `index` if repeated).
+  Where nested(const std::string& field, int index = -1) const;
+
+ private:
+  const google::protobuf::TextFormat::ParseInfoTree* tree_;
+  const google::protobuf::Descriptor* descriptor_;
+  int line_;
+  int column_;
+};
+
+// The checks shared by every part of a file, and the problems they found.
+class Checks {
+ public:
+  Checks(std::string file, std::vector<ScenarioProblem>& problems)
+      : file_(std::move(file)), problems_(problems) {}
+
+  void problem(const Where& where, const std::string& field, int index, const std::string& text);
+  void problem(const Where& where, const std::string& field, const std::string& text) {
+    problem(where, field, -1, text);
+  }
+
+  // The topology declares `name`; false when it already had it.
+  bool add_channel(const std::string& name) { return channels_.insert(name).second; }
+  // `where`'s field `channel` names a channel of the topology (or is empty
+  // where that is allowed).
+  void channel(const Where& where, const std::string& name, bool required = true);
+  // `where`'s field `field` is a payload the runner can turn into bytes.
+  void payload(const Where& where, const std::string& field, const proto::Payload& payload);
+  // `where`'s child_relid, which only the runner may set, is unset.
+  void runner_field(const Where& where, std::uint32_t value);
+  // A condition's event is a trace match (below).
+  void condition(const Where& where, const proto::Condition& condition);
+  // A trace match names a kind of record, and only values that record kind
+  // can have (trace_match.cc).
+  void match(const Where& where, const proto::TraceMatch& match);
+
+  // The simulated time a run may take (the file's limit or the default).
+  std::uint64_t limit_us() const { return limit_us_; }
+  void set_limit_us(std::uint64_t limit_us) { limit_us_ = limit_us; }
+
+ private:
+  std::string file_;
+  std::vector<ScenarioProblem>& problems_;
+  std::set<std::string> channels_;
+  std::uint64_t limit_us_ = 1'000'000;
+};
+
+// A message name ("OPENCHANNEL_RESULT", "CHANNELMSG_OFFERCHANNEL", a number)
+// as its CHANNELMSG type, or nullopt.
+std::optional<std::uint32_t> scenario_message_type(const std::string& text);
+
+}  // namespace vmbus::runner
