@@ -7,6 +7,7 @@
 
 #include "vmbus/base/check.h"
 #include "vmbus/base/prng.h"
+#include "vmbus/partition/ring_snapshot.h"
 #include "vmbus/wire/gpadl.h"
 #include "vmbus/wire/message_table.h"
 #include "vmbus/wire/synic.h"
@@ -24,6 +25,13 @@ constexpr std::uint32_t kDefaultRingPages = 4;
 constexpr std::uint32_t kDefaultEchoWindow = 16;
 constexpr std::uint32_t kBatchPackets = 16;
 constexpr std::size_t kEchoHeaderBytes = 16;  // sequence number + checksum
+
+// Channel contexts: "dpc/<relid>" and "vsc/<relid>" (one receive or send
+// phase of the echo VSC), "kmcl/<relid>/<device context>" (one step of a
+// KMCL driver's device).
+constexpr std::string_view kDpcContext = "dpc";
+constexpr std::string_view kVscContext = "vsc";
+constexpr std::string_view kKmclContext = "kmcl";
 
 std::uint64_t fnv1a(std::span<const std::byte> bytes) {
   std::uint64_t hash = 0xCBF29CE484222325ull;
@@ -270,7 +278,7 @@ namespace {
 
 proto::TraceRecord kmcl_record(std::uint32_t relid, const std::string& device_context) {
   proto::TraceRecord record;
-  record.set_context("kmcl/" + std::to_string(relid) + "/" + device_context);
+  record.set_context(partition::channel_context(kKmclContext, relid, device_context));
   return record;
 }
 
@@ -374,15 +382,13 @@ void VmbusClient::update_clocks(const Hypervisor& hv) {
   }
 }
 
-void VmbusClient::kmcl_step(const std::string& context, Hypervisor& hv) {
-  // "kmcl/<relid>/<device context>"
-  const std::size_t slash = context.find('/', 5);
-  VMBUS_CHECK(slash != std::string::npos, "malformed KMCL context '" + context + "'");
-  KmclEndpoint* endpoint =
-      kmcl_for(static_cast<std::uint32_t>(std::stoul(context.substr(5, slash - 5))));
-  VMBUS_CHECK(endpoint != nullptr, "no KMCL driver for context '" + context + "'");
+void VmbusClient::kmcl_step(std::uint32_t child_relid, const std::string& device_context,
+                            Hypervisor& hv) {
+  KmclEndpoint* endpoint = kmcl_for(child_relid);
+  VMBUS_CHECK(endpoint != nullptr && !device_context.empty(),
+              "no KMCL driver for context '" + current_context_ + "'");
   endpoint->hv = &hv;
-  endpoint->device.step(context.substr(slash + 1));
+  endpoint->device.step(device_context);
   endpoint->hv = nullptr;
   sync_endpoint(*endpoint, hv);
   finish_if_complete(hv);
@@ -618,7 +624,8 @@ std::vector<std::string> VmbusClient::ready_contexts() const {
       break;
     }
     for (const std::string& context : endpoint->device.ready_contexts()) {
-      ready.push_back("kmcl/" + std::to_string(endpoint->config.child_relid()) + "/" + context);
+      ready.push_back(
+          partition::channel_context(kKmclContext, endpoint->config.child_relid(), context));
     }
   }
   for (const auto& [relid, channel] : channels_) {
@@ -626,10 +633,10 @@ std::vector<std::string> VmbusClient::ready_contexts() const {
       continue;
     }
     if (channel.receiver->ready()) {
-      ready.push_back("dpc/" + std::to_string(relid));
+      ready.push_back(partition::channel_context(kDpcContext, relid));
     }
     if (channel.sender->ready()) {
-      ready.push_back("vsc/" + std::to_string(relid));
+      ready.push_back(partition::channel_context(kVscContext, relid));
     }
   }
   if (ready.empty() && !reported_ &&
@@ -664,30 +671,34 @@ void VmbusClient::step(const std::string& context, Hypervisor& hv) {
     isr_step(hv);
   } else if (context == "control") {
     control_step(hv);
-  } else if (context.rfind("kmcl/", 0) == 0) {
-    kmcl_step(context, hv);
-  } else if (context.rfind("dpc/", 0) == 0 || context.rfind("vsc/", 0) == 0) {
-    const auto relid = static_cast<std::uint32_t>(std::stoul(context.substr(4)));
-    Channel* channel = find_channel(relid);
-    VMBUS_CHECK(channel != nullptr && channel->state == ChannelState::kOpen,
-                "stepped " + context + " of a channel that is not open");
-    if (context[0] == 'd') {
-      dpc_step(*channel, hv);
-    } else {
-      vsc_step(*channel, hv);
-    }
+  } else if (const auto name = partition::ContextName::parse(context); name && name->child_relid) {
+    step_channel_context(*name, hv);
   } else {
     VMBUS_CHECK(false, "stepped unknown context '" + context + "'");
+  }
+}
+
+void VmbusClient::step_channel_context(const partition::ContextName& name, Hypervisor& hv) {
+  const std::uint32_t relid = *name.child_relid;
+  if (name.kind == kKmclContext) {
+    kmcl_step(relid, name.rest, hv);
+    return;
+  }
+  Channel* channel = find_channel(relid);
+  VMBUS_CHECK(channel != nullptr && channel->state == ChannelState::kOpen,
+              "stepped " + name.text() + " of a channel that is not open");
+  if (name.kind == kDpcContext) {
+    dpc_step(*channel, hv);
+  } else {
+    VMBUS_CHECK(name.kind == kVscContext, "stepped unknown context '" + name.text() + "'");
+    vsc_step(*channel, hv);
   }
 }
 
 void VmbusClient::deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                                   Hypervisor& hv) {
   update_clocks(hv);
-  if (sint != wire::kVmbusMessageSint || !slot_.fill(hv_message)) {
-    hv.trace(partition::trace_note(
-        "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
-  }
+  slot_.deliver(sint, hv_message, hv);
 }
 
 void VmbusClient::deliver_event(std::span<const std::uint32_t> child_relids,
@@ -1832,15 +1843,6 @@ std::string VmbusClient::retired_once_oracle(const KmclEndpoint& endpoint) const
   return "";
 }
 
-namespace {
-
-std::uint32_t load_relaxed(std::uint32_t& word) {
-  // A snapshot of a quiet system: no decision races with the peer here.
-  return std::atomic_ref<std::uint32_t>(word).load(std::memory_order_relaxed);
-}
-
-}  // namespace
-
 // Asked on a quiet system: nothing ready in either partition, nothing in
 // flight. Data or room that nobody will be told about is a lost wakeup.
 std::string VmbusClient::lost_wakeup_oracle(const KmclEndpoint& endpoint) const {
@@ -1856,36 +1858,32 @@ std::string VmbusClient::lost_wakeup_oracle(const KmclEndpoint& endpoint) const 
     return "";  // not quiet here (a driver thread waits for its timeout)
   }
   const ring::RingView incoming(*channel->inbound_memory);
-  const std::uint32_t in_write = load_relaxed(incoming.control().write_index);
-  const std::uint32_t in_read = load_relaxed(incoming.control().read_index);
-  if (incoming.is_valid_index(in_write) && incoming.is_valid_index(in_read) &&
-      in_write != in_read && endpoint.device.queue_state(handle) == kmcl::QueueState::kRunning) {
+  const partition::ControlWords in = partition::read_control_words(incoming);
+  const auto data = partition::ring_occupancy(incoming, in.write_index, in.read_index);
+  if (data && data->unread_bytes != 0 &&
+      endpoint.device.queue_state(handle) == kmcl::QueueState::kRunning) {
     return "incoming ring of channel " + std::to_string(relid) + " holds " +
-           std::to_string(ring::bytes_to_read(in_write, in_read, incoming.data_size_bytes())) +
-           " bytes, queue running, no interrupt coming";
+           std::to_string(data->unread_bytes) + " bytes, queue running, no interrupt coming";
   }
   const kmcl::ChannelStats stats = endpoint.device.channel_stats(handle);
   if (stats.queued_sends == 0) {
     return "";
   }
   const ring::RingView outgoing(*channel->outbound_memory);
-  const std::uint32_t out_write = load_relaxed(outgoing.control().write_index);
-  const std::uint32_t out_read = load_relaxed(outgoing.control().read_index);
-  if (!outgoing.is_valid_index(out_write) || !outgoing.is_valid_index(out_read)) {
-    return "";  // a corrupt ring stops the sender for good; that is no wakeup
+  const partition::ControlWords out = partition::read_control_words(outgoing);
+  const auto room = partition::ring_occupancy(outgoing, out.write_index, out.read_index);
+  if (!room) {
+    return "";
   }
-  const std::uint32_t pending = load_relaxed(outgoing.control().pending_send_sz);
-  const std::uint32_t free_bytes =
-      ring::bytes_to_write(out_write, out_read, outgoing.data_size_bytes());
-  if (pending == 0) {
+  if (out.pending_send_sz == 0) {
     return std::to_string(stats.queued_sends) + " send(s) of channel " + std::to_string(relid) +
-           " stay queued with " + std::to_string(free_bytes) +
+           " stay queued with " + std::to_string(room->free_bytes) +
            " bytes free in the outgoing ring, and the guest asked for no signal";
   }
-  if (free_bytes > pending) {
+  if (room->free_bytes > out.pending_send_sz) {
     return std::to_string(stats.queued_sends) + " send(s) of channel " + std::to_string(relid) +
-           " stay queued although the outgoing ring has " + std::to_string(free_bytes) +
-           " bytes free, more than the " + std::to_string(pending) +
+           " stay queued although the outgoing ring has " + std::to_string(room->free_bytes) +
+           " bytes free, more than the " + std::to_string(out.pending_send_sz) +
            " the guest waits for; no signal coming";
   }
   return "";

@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "vmbus/base/check.h"
+#include "vmbus/partition/context_name.h"
+#include "vmbus/partition/ring_snapshot.h"
 #include "vmbus/wire/message_table.h"
 #include "vmbus/wire/synic.h"
 #include "vmbus/wire/versions.h"
@@ -24,6 +26,8 @@ constexpr std::uint32_t kToGuestConnectionId = wire::kVmbusMessageConnectionId;
 // Relids the guest may name (Linux MAX_CHANNEL_RELIDS).
 constexpr std::uint32_t kMaxRelid = 2047;
 constexpr std::uint32_t kVspBatchPackets = 16;
+// "chan/<relid>": one ring phase of the channel's VSP.
+constexpr std::string_view kChannelContext = "chan";
 
 // A stalled VSP never reads its ring (back-pressure tests).
 template <typename Channel>
@@ -31,20 +35,14 @@ bool listens(const Channel& channel) {
   return channel.config.vsp().kind() != proto::VspConfig::KIND_SINK_STALLED;
 }
 
-// A control word of a ring, for reports and oracles: a snapshot, no
-// decision of the ring protocol depends on it.
-std::uint32_t snapshot(std::uint32_t& word) {
-  return std::atomic_ref<std::uint32_t>(word).load(std::memory_order_acquire);
-}
-
 proto::RingControlWords control_words(const ring::RingView& view) {
-  ring::RingControlPage& control = view.control();
-  proto::RingControlWords words;
-  words.set_write_index(snapshot(control.write_index));
-  words.set_read_index(snapshot(control.read_index));
-  words.set_interrupt_mask(snapshot(control.interrupt_mask));
-  words.set_pending_send_sz(snapshot(control.pending_send_sz));
-  return words;
+  const partition::ControlWords words = partition::read_control_words(view);
+  proto::RingControlWords out;
+  out.set_write_index(words.write_index);
+  out.set_read_index(words.read_index);
+  out.set_interrupt_mask(words.interrupt_mask);
+  out.set_pending_send_sz(words.pending_send_sz);
+  return out;
 }
 
 void add_finding(proto::HostReport& report, const std::string& name, std::uint32_t child_relid,
@@ -112,10 +110,6 @@ std::vector<std::uint32_t> VmbusServer::message_connection_ids() const {
   return ids;
 }
 
-std::string VmbusServer::channel_context(std::uint32_t child_relid) const {
-  return "chan/" + std::to_string(child_relid);
-}
-
 std::vector<std::string> VmbusServer::ready_contexts() const {
   std::vector<std::string> ready;
   for (const auto& [relid, channel] : channels_) {
@@ -123,7 +117,7 @@ std::vector<std::string> VmbusServer::ready_contexts() const {
       continue;
     }
     if ((listens(channel) && channel.receiver->ready()) || channel.sender->ready()) {
-      ready.push_back(channel_context(relid));
+      ready.push_back(partition::channel_context(kChannelContext, relid));
     }
   }
   if (slot_.full()) {
@@ -146,9 +140,9 @@ void VmbusServer::step(const std::string& context, Hypervisor& hv) {
       hv.trace(partition::trace_note(
           context, "post refused with HV status " + std::to_string(posted.hv_status)));
     }
-  } else if (context.rfind("chan/", 0) == 0) {
-    const auto relid = static_cast<std::uint32_t>(std::stoul(context.substr(5)));
-    Channel* channel = find_channel(relid);
+  } else if (const auto name = partition::ContextName::parse(context);
+             name && name->kind == kChannelContext && name->child_relid) {
+    Channel* channel = find_channel(*name->child_relid);
     VMBUS_CHECK(channel != nullptr, "stepped a channel context with no channel");
     step_channel(*channel, hv);
   } else {
@@ -158,10 +152,7 @@ void VmbusServer::step(const std::string& context, Hypervisor& hv) {
 
 void VmbusServer::deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                                   Hypervisor& hv) {
-  if (sint != wire::kVmbusMessageSint || !slot_.fill(hv_message)) {
-    hv.trace(partition::trace_note(
-        "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
-  }
+  slot_.deliver(sint, hv_message, hv);
 }
 
 void VmbusServer::deliver_event(std::span<const std::uint32_t> /*child_relids*/,
@@ -763,7 +754,8 @@ bool VmbusServer::send_phase(Channel& channel, Hypervisor& hv) {
     hv.trace(partition::trace_ring(current_context_, relid, "inbound", "publish_write",
                                    sender.writer().view(), done.bytes_published, 0, ""));
   } else if (done.phase == "block") {
-    const std::uint32_t needed = snapshot(sender.writer().view().control().pending_send_sz);
+    const std::uint32_t needed =
+        partition::read_control_words(sender.writer().view()).pending_send_sz;
     hv.trace(partition::trace_ring(current_context_, relid, "inbound", "pending_send_sz",
                                    sender.writer().view(), needed, 0,
                                    "ring full: the sender waits for " + std::to_string(needed) +
@@ -855,30 +847,28 @@ std::string VmbusServer::lost_wakeup(const Channel& channel) const {
   const partition::RingSender& sender = *channel.sender;
   const ring::RingView& outgoing = sender.writer().view();
   const std::uint32_t head_bytes = sender.head_packet_bytes();
-  const std::uint32_t read_index = snapshot(outgoing.control().read_index);
-  const std::uint32_t write_cursor = sender.writer().write_cursor();
-  if (sender.blocked() && head_bytes != 0 && outgoing.is_valid_index(read_index) &&
-      outgoing.is_valid_index(write_cursor)) {
-    const std::uint32_t free_bytes =
-        ring::bytes_to_write(write_cursor, read_index, outgoing.data_size_bytes());
+  if (sender.blocked() && head_bytes != 0) {
+    const auto room = partition::ring_occupancy(outgoing, sender.writer().write_cursor(),
+                                                partition::read_control_words(outgoing).read_index);
     const std::uint32_t needed = ring::ring_bytes_for_packet(head_bytes);
-    if (free_bytes > needed) {
+    if (room && room->free_bytes > needed) {
       return "the host's sender on channel " + std::to_string(relid) +
-             " waits for a signal although the host->guest ring has " + std::to_string(free_bytes) +
-             " free bytes, enough for its " + std::to_string(needed) + "-byte head packet";
+             " waits for a signal although the host->guest ring has " +
+             std::to_string(room->free_bytes) + " free bytes, enough for its " +
+             std::to_string(needed) + "-byte head packet";
     }
   }
   const partition::RingReceiver& receiver = *channel.receiver;
   const ring::RingView& incoming = receiver.reader().view();
-  const std::uint32_t write_index = snapshot(incoming.control().write_index);
-  const std::uint32_t read_cursor = receiver.reader().read_cursor();
-  if (listens(channel) && !receiver.ready() && !receiver.stopped() &&
-      incoming.is_valid_index(write_index) && incoming.is_valid_index(read_cursor) &&
-      write_index != read_cursor) {
-    return "the guest->host ring of channel " + std::to_string(relid) + " holds " +
-           std::to_string(
-               ring::bytes_to_read(write_index, read_cursor, incoming.data_size_bytes())) +
-           " unread bytes but the host's VSP is idle with no drain scheduled";
+  if (listens(channel) && !receiver.ready() && !receiver.stopped()) {
+    const auto data =
+        partition::ring_occupancy(incoming, partition::read_control_words(incoming).write_index,
+                                  receiver.reader().read_cursor());
+    if (data && data->unread_bytes != 0) {
+      return "the guest->host ring of channel " + std::to_string(relid) + " holds " +
+             std::to_string(data->unread_bytes) +
+             " unread bytes but the host's VSP is idle with no drain scheduled";
+    }
   }
   return "";
 }

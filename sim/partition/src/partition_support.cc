@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "vmbus/wire/synic.h"
+
 namespace vmbus::partition {
 
 bool MessageSlot::fill(std::span<const std::byte> hv_message) {
@@ -13,6 +15,14 @@ bool MessageSlot::fill(std::span<const std::byte> hv_message) {
   std::memcpy(&copy, hv_message.data(), sizeof(copy));
   message_ = copy;
   return true;
+}
+
+void MessageSlot::deliver(std::uint32_t sint, std::span<const std::byte> hv_message,
+                          Hypervisor& hv) {
+  if (sint != wire::kVmbusMessageSint || !fill(hv_message)) {
+    hv.trace(trace_note(
+        "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
+  }
 }
 
 wire::HvMessage MessageSlot::take(Hypervisor& hv) {

@@ -73,6 +73,7 @@
 #include "vmbus/base/prng.h"
 #include "vmbus/kmcl/device.h"
 #include "vmbus/kmcl/scripted_driver.h"
+#include "vmbus/partition/context_name.h"
 #include "vmbus/partition/partition.h"
 #include "vmbus/partition/partition_support.h"
 #include "vmbus/partition/ring_endpoint.h"
@@ -241,7 +242,9 @@ class VmbusClient final : public partition::PartitionLogic {
   void finish_if_complete(partition::Hypervisor& hv);
   void finish_workload(partition::Hypervisor& hv);
   void fail_workload(const std::string& why, partition::Hypervisor& hv);
-  void kmcl_step(const std::string& context, partition::Hypervisor& hv);
+  void step_channel_context(const partition::ContextName& name, partition::Hypervisor& hv);
+  void kmcl_step(std::uint32_t child_relid, const std::string& device_context,
+                 partition::Hypervisor& hv);
   // After a device step or an action: the driver's records, the sends that
   // ended, the device's events, and rings a finished close let go.
   void sync_endpoint(KmclEndpoint& endpoint, partition::Hypervisor& hv);

@@ -173,7 +173,6 @@ class VmbusServer final : public partition::PartitionLogic {
   std::string leaks() const;
   void send_misbehaviors(partition::Hypervisor& hv);
   Channel* find_channel(std::uint32_t child_relid);
-  std::string channel_context(std::uint32_t child_relid) const;
 
   proto::HostConfig config_;
   std::optional<shm::SharedSegment> memory_;

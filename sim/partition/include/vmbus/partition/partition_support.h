@@ -23,6 +23,10 @@ class MessageSlot {
   // Copies the delivered bytes; false (and nothing stored) if the slot was
   // already full or the size is not a whole hv_message.
   bool fill(std::span<const std::byte> hv_message);
+  // PartitionLogic::deliver_message(): the message for `sint` lands in the
+  // slot, or is dropped with a note in the trace (another SINT, the slot
+  // busy, not a whole hv_message).
+  void deliver(std::uint32_t sint, std::span<const std::byte> hv_message, Hypervisor& hv);
   bool full() const { return message_.has_value(); }
 
   // Takes the message out and frees the slot (EOM to the hypervisor).
