@@ -435,12 +435,9 @@ std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv)
   if (!config_.ParseFromString(info.config)) {
     return "the guest configuration does not parse";
   }
-  try {
-    memory_.emplace(shm::SharedSegment::open(info.segment_name));
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  const std::uint64_t total_pages = memory_->bytes().size() / ring::kHvPageSizeBytes;
+  VMBUS_CHECK(info.memory != nullptr, "the guest started without guest memory");
+  memory_ = info.memory;
+  const std::uint64_t total_pages = memory_->page_count();
   if (total_pages <= kFirstAllocatablePage) {
     return "guest memory of " + std::to_string(total_pages) + " pages is too small";
   }
@@ -864,9 +861,10 @@ void VmbusClient::start_open(Channel& channel, Hypervisor& hv) {
   channel.gpadl = next_gpadl_++;
   // Outbound (guest -> host) ring first, inbound after it: the layout the
   // OPENCHANNEL's downstream_ringbuffer_pageoffset describes.
-  channel.outbound_memory = partition::map_ring(*memory_, channel.first_page, ring_pages);
-  channel.inbound_memory =
-      partition::map_ring(*memory_, channel.first_page + ring_pages, ring_pages);
+  partition::ChannelRings rings =
+      partition::map_rings(*memory_, {channel.first_page, ring_pages, ring_pages});
+  channel.outbound_memory = std::move(rings.outbound);
+  channel.inbound_memory = std::move(rings.inbound);
   ring::initialize_ring(*channel.outbound_memory);
   ring::initialize_ring(*channel.inbound_memory);
   std::vector<std::uint64_t> pfns(total);
@@ -1511,11 +1509,9 @@ std::optional<std::pair<std::uint64_t, std::uint32_t>> VmbusClient::lend_pages(
 }
 
 void VmbusClient::fill_counting(std::uint64_t first_page, std::uint32_t count) {
-  const std::span<std::byte> memory = memory_->bytes();
-  const std::size_t offset = first_page * ring::kHvPageSizeBytes;
-  const std::size_t size = std::size_t{count} * ring::kHvPageSizeBytes;
-  for (std::size_t i = 0; i < size; ++i) {
-    memory[offset + i] = static_cast<std::byte>(i & 0xFF);
+  const std::span<std::byte> pages = memory_->pages(first_page, count);
+  for (std::size_t i = 0; i < pages.size(); ++i) {
+    pages[i] = static_cast<std::byte>(i & 0xFF);
   }
 }
 

@@ -67,12 +67,9 @@ std::string VmbusServer::start(const partition::StartInfo& info, Hypervisor& hv)
   if (!config_.ParseFromString(info.config)) {
     return "the host configuration does not parse";
   }
-  try {
-    memory_.emplace(shm::SharedSegment::open(info.segment_name));
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  guest_pages_ = memory_->bytes().size() / ring::kHvPageSizeBytes;
+  VMBUS_CHECK(info.memory != nullptr, "the host started without guest memory");
+  memory_ = info.memory;
+  guest_pages_ = memory_->page_count();
   max_version_ = config_.max_version() == 0 ? wire::kVersionWin10V5_3 : config_.max_version();
   if (!is_known_version(max_version_)) {
     return "max_version " + wire::version_text(max_version_) + " is not a VMBus version";
@@ -460,9 +457,10 @@ void VmbusServer::on_open_channel(const wire::OpenChannel& m, Hypervisor& hv) {
   Gpadl& gpadl = gpadl_it->second;
   gpadl.in_use = true;
   channel->gpadl = m.ringbuffer_gpadlhandle;
-  channel->outbound_memory = partition::map_ring(*memory_, gpadl.first_pfn, offset);
-  channel->inbound_memory =
-      partition::map_ring(*memory_, gpadl.first_pfn + offset, gpadl.pages - offset);
+  partition::ChannelRings rings =
+      partition::map_rings(*memory_, {gpadl.first_pfn, offset, gpadl.pages - offset});
+  channel->outbound_memory = std::move(rings.outbound);
+  channel->inbound_memory = std::move(rings.inbound);
   const std::uint32_t outbound_data =
       static_cast<std::uint32_t>(channel->outbound_memory->region().size()) -
       ring::kHvPageSizeBytes;

@@ -50,13 +50,6 @@ Outbox::Posted Outbox::post_one(Hypervisor& hv) {
   return posted;
 }
 
-std::unique_ptr<shm::SharedRingMemory> map_ring(const shm::SharedSegment& segment,
-                                                std::uint64_t first_pfn, std::uint32_t page_count) {
-  return std::make_unique<shm::SharedRingMemory>(
-      segment, static_cast<std::size_t>(first_pfn) * ring::kHvPageSizeBytes,
-      std::size_t{page_count} * ring::kHvPageSizeBytes);
-}
-
 proto::TraceRecord trace_note(const std::string& context, const std::string& text) {
   proto::TraceRecord record;
   record.set_context(context);

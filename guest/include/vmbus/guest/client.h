@@ -195,11 +195,11 @@ class VmbusClient final : public partition::PartitionLogic {
     ChannelState state = ChannelState::kOffered;
     std::uint32_t gpadl = 0;
     std::uint64_t first_page = 0;
-    std::uint32_t pages = 0;                                 // both rings
-    std::uint32_t ring_pages = 0;                            // per direction
-    std::deque<std::vector<std::byte>> gpadl_messages;       // still to post
-    std::unique_ptr<shm::SharedRingMemory> outbound_memory;  // guest -> host
-    std::unique_ptr<shm::SharedRingMemory> inbound_memory;   // host -> guest
+    std::uint32_t pages = 0;                            // both rings
+    std::uint32_t ring_pages = 0;                       // per direction
+    std::deque<std::vector<std::byte>> gpadl_messages;  // still to post
+    std::unique_ptr<ring::RingMemory> outbound_memory;  // guest -> host
+    std::unique_ptr<ring::RingMemory> inbound_memory;   // host -> guest
     std::unique_ptr<partition::RingSender> sender;
     std::unique_ptr<partition::RingReceiver> receiver;
     std::uint32_t opens = 0;  // successful opens so far
@@ -271,7 +271,7 @@ class VmbusClient final : public partition::PartitionLogic {
   std::vector<std::uint32_t> channels_to_open() const;
 
   proto::GuestConfig config_;
-  std::optional<shm::SharedSegment> memory_;
+  partition::GuestMemory* memory_ = nullptr;
   std::unique_ptr<PageAllocator> pages_;
   base::Prng rng_{0};  // the workload's choices, seeded from the run
 

@@ -106,8 +106,8 @@ class VmbusServer final : public partition::PartitionLogic {
     std::uint32_t connection_id = 0;
     enum class State { kOffered, kOpen, kRescinded } state = State::kOffered;
     std::uint32_t gpadl = 0;
-    std::unique_ptr<shm::SharedRingMemory> outbound_memory;  // guest -> host: we read
-    std::unique_ptr<shm::SharedRingMemory> inbound_memory;   // host -> guest: we write
+    std::unique_ptr<ring::RingMemory> outbound_memory;  // guest -> host: we read
+    std::unique_ptr<ring::RingMemory> inbound_memory;   // host -> guest: we write
     std::unique_ptr<partition::RingReceiver> receiver;
     std::unique_ptr<partition::RingSender> sender;
     bool receive_turn = true;
@@ -175,7 +175,7 @@ class VmbusServer final : public partition::PartitionLogic {
   Channel* find_channel(std::uint32_t child_relid);
 
   proto::HostConfig config_;
-  std::optional<shm::SharedSegment> memory_;
+  partition::GuestMemory* memory_ = nullptr;
   std::uint64_t guest_pages_ = 0;
   std::uint32_t max_version_ = 0;
   std::uint32_t version_ = 0;  // 0: not connected

@@ -1,5 +1,5 @@
 // Pieces both partitions need: the SynIC message slot, an outbox of control
-// messages with hypercall retry, guest-memory rings, and trace helpers.
+// messages with hypercall retry, and trace helpers.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,6 @@
 #include "vmbus/partition/partition.h"
 #include "vmbus/proto/trace.pb.h"
 #include "vmbus/ring/ring.h"
-#include "vmbus/shm/segment.h"
 #include "vmbus/wire/codec.h"
 
 namespace vmbus::partition {
@@ -58,11 +57,6 @@ class Outbox {
   };
   std::deque<Entry> queue_;
 };
-
-// One ring of a channel, mapped from guest memory: `page_count` pages
-// starting at guest page `first_pfn` (control page included).
-std::unique_ptr<shm::SharedRingMemory> map_ring(const shm::SharedSegment& segment,
-                                                std::uint64_t first_pfn, std::uint32_t page_count);
 
 // Trace record builders (the simulator adds time and sequence).
 proto::TraceRecord trace_note(const std::string& context, const std::string& text);
