@@ -32,6 +32,10 @@ wire::HvMessage MessageSlot::take(Hypervisor& hv) {
   return message;
 }
 
+void Work::note(const std::string& text) const {
+  hv.trace(trace_note(context, text));
+}
+
 void Outbox::push(std::uint32_t connection_id, const wire::Message& message) {
   queue_.push_back(Entry{connection_id, wire::encode_message(message)});
 }

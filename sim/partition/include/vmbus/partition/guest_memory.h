@@ -11,9 +11,9 @@
 // ("outbound") ring first, its control page included, then the host->guest
 // ("inbound") ring -- the layout OPENCHANNEL's
 // downstream_ringbuffer_pageoffset describes. A control plane decides where
-// (RingPlacement) and when; it asks a RingPort to attach or detach the rings
-// and never maps memory itself. The port's owner -- the host's VSPs, the
-// guest's channel endpoints -- maps them with map_rings().
+// (RingPlacement) and when; it asks a RingPort (ring_port.h) to attach or
+// detach the rings and never maps memory itself. The port's owner -- the
+// host's VSPs, the guest's channel endpoints -- maps them with map_rings().
 #pragma once
 
 #include <cstddef>
@@ -78,23 +78,5 @@ struct ChannelRings {
 
 // Both rings of `placement` in `memory` (which must hold them: checked).
 ChannelRings map_rings(GuestMemory& memory, const RingPlacement& placement);
-
-// Why a channel's rings are detached.
-enum class DetachReason {
-  kClosed,     // the guest closed the channel (CLOSECHANNEL, UNLOAD, a refused open)
-  kRescinded,  // the host rescinded it
-};
-
-// What a control plane asks of the side that uses its channels' rings.
-// Attaching and detaching are the control plane's decisions; mapping the
-// memory and running the rings are the port's.
-class RingPort {
- public:
-  virtual ~RingPort() = default;
-  // Channel `child_relid`'s rings lie at `placement` from now on.
-  virtual void attach_rings(std::uint32_t child_relid, const RingPlacement& placement) = 0;
-  // They are gone: stop using them.
-  virtual void detach_rings(std::uint32_t child_relid, DetachReason reason) = 0;
-};
 
 }  // namespace vmbus::partition

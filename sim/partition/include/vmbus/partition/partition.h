@@ -54,6 +54,17 @@ class Hypervisor {
   virtual std::uint64_t now_ns() const = 0;
 };
 
+// One unit of partition work -- a context's step, a scenario action, a
+// delivery -- and the hypervisor it calls. The trace records it writes name
+// `context` ("" for a delivery, which runs in no context).
+struct Work {
+  Hypervisor& hv;
+  std::string context;
+
+  // A note in the trace, in this work's context.
+  void note(const std::string& text) const;
+};
+
 struct StartInfo {
   proto::Partition role = proto::PARTITION_UNSPECIFIED;
   proto::SchedulingMode mode = proto::SCHEDULING_MODE_DETERMINISTIC;
