@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -182,11 +183,15 @@ class PartitionLoop {
       throw IpcFailure(std::string("the simulator addressed this ") + role_name(role_) +
                        " as the other partition");
     }
+    try {
+      memory_.emplace(shm::SharedSegment::open(hello.segment_name()));
+    } catch (const std::exception& e) {
+      throw IpcFailure(std::string("cannot start: ") + e.what());
+    }
     StartInfo info;
     info.role = hello.role();
     info.mode = hello.mode();
-    info.segment_name = hello.segment_name();
-    info.segment_size_bytes = hello.segment_size_bytes();
+    info.memory = &*memory_;
     info.seed = hello.seed();
     info.config = hello.config();
     if (std::string error = logic_.start(info, hv_); !error.empty()) {
@@ -310,6 +315,7 @@ class PartitionLoop {
   proto::Partition role_;
   PartitionLogic& logic_;
   IpcHypervisor& hv_;
+  std::optional<SharedGuestMemory> memory_;  // the run's segment, from Hello
 };
 
 }  // namespace

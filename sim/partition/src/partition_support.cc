@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "vmbus/wire/synic.h"
+
 namespace vmbus::partition {
 
 bool MessageSlot::fill(std::span<const std::byte> hv_message) {
@@ -15,11 +17,23 @@ bool MessageSlot::fill(std::span<const std::byte> hv_message) {
   return true;
 }
 
+void MessageSlot::deliver(std::uint32_t sint, std::span<const std::byte> hv_message,
+                          Hypervisor& hv) {
+  if (sint != wire::kVmbusMessageSint || !fill(hv_message)) {
+    hv.trace(trace_note(
+        "", "dropped a message for SINT " + std::to_string(sint) + " (slot busy or malformed)"));
+  }
+}
+
 wire::HvMessage MessageSlot::take(Hypervisor& hv) {
   const wire::HvMessage message = *message_;
   message_.reset();
   hv.end_of_message(wire::kVmbusMessageSint);
   return message;
+}
+
+void Work::note(const std::string& text) const {
+  hv.trace(trace_note(context, text));
 }
 
 void Outbox::push(std::uint32_t connection_id, const wire::Message& message) {
@@ -38,13 +52,6 @@ Outbox::Posted Outbox::post_one(Hypervisor& hv) {
     queue_.pop_front();
   }
   return posted;
-}
-
-std::unique_ptr<shm::SharedRingMemory> map_ring(const shm::SharedSegment& segment,
-                                                std::uint64_t first_pfn, std::uint32_t page_count) {
-  return std::make_unique<shm::SharedRingMemory>(
-      segment, static_cast<std::size_t>(first_pfn) * ring::kHvPageSizeBytes,
-      std::size_t{page_count} * ring::kHvPageSizeBytes);
 }
 
 proto::TraceRecord trace_note(const std::string& context, const std::string& text) {

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "vmbus/partition/guest_memory.h"
 #include "vmbus/proto/ipc.pb.h"
 #include "vmbus/proto/report.pb.h"
 
@@ -53,11 +54,23 @@ class Hypervisor {
   virtual std::uint64_t now_ns() const = 0;
 };
 
+// One unit of partition work -- a context's step, a scenario action, a
+// delivery -- and the hypervisor it calls. The trace records it writes name
+// `context` ("" for a delivery, which runs in no context).
+struct Work {
+  Hypervisor& hv;
+  std::string context;
+
+  // A note in the trace, in this work's context.
+  void note(const std::string& text) const;
+};
+
 struct StartInfo {
   proto::Partition role = proto::PARTITION_UNSPECIFIED;
   proto::SchedulingMode mode = proto::SCHEDULING_MODE_DETERMINISTIC;
-  std::string segment_name;
-  std::uint64_t segment_size_bytes = 0;
+  // Guest memory (the run's shared segment, or a test's flat buffer); not
+  // owned, outlives the logic.
+  GuestMemory* memory = nullptr;
   std::uint64_t seed = 0;
   std::string config;  // serialized partition configuration
 };
@@ -67,7 +80,7 @@ class PartitionLogic {
   virtual ~PartitionLogic() = default;
 
   // Once, after the simulator's Hello. Returns an error text to refuse to
-  // start (bad configuration, segment missing), or empty.
+  // start (bad configuration, too little guest memory), or empty.
   virtual std::string start(const StartInfo& info, Hypervisor& hv) = 0;
 
   // Host only: the message connection ids the VMBus server listens on.

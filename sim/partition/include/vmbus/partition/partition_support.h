@@ -1,5 +1,5 @@
 // Pieces both partitions need: the SynIC message slot, an outbox of control
-// messages with hypercall retry, guest-memory rings, and trace helpers.
+// messages with hypercall retry, and trace helpers.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,6 @@
 #include "vmbus/partition/partition.h"
 #include "vmbus/proto/trace.pb.h"
 #include "vmbus/ring/ring.h"
-#include "vmbus/shm/segment.h"
 #include "vmbus/wire/codec.h"
 
 namespace vmbus::partition {
@@ -23,6 +22,10 @@ class MessageSlot {
   // Copies the delivered bytes; false (and nothing stored) if the slot was
   // already full or the size is not a whole hv_message.
   bool fill(std::span<const std::byte> hv_message);
+  // PartitionLogic::deliver_message(): the message for `sint` lands in the
+  // slot, or is dropped with a note in the trace (another SINT, the slot
+  // busy, not a whole hv_message).
+  void deliver(std::uint32_t sint, std::span<const std::byte> hv_message, Hypervisor& hv);
   bool full() const { return message_.has_value(); }
 
   // Takes the message out and frees the slot (EOM to the hypervisor).
@@ -54,11 +57,6 @@ class Outbox {
   };
   std::deque<Entry> queue_;
 };
-
-// One ring of a channel, mapped from guest memory: `page_count` pages
-// starting at guest page `first_pfn` (control page included).
-std::unique_ptr<shm::SharedRingMemory> map_ring(const shm::SharedSegment& segment,
-                                                std::uint64_t first_pfn, std::uint32_t page_count);
 
 // Trace record builders (the simulator adds time and sequence).
 proto::TraceRecord trace_note(const std::string& context, const std::string& text);

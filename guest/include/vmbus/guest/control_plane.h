@@ -1,0 +1,206 @@
+// The guest's VMBus control plane, modelled on Linux's vmbus driver.
+//
+// ControlPlane negotiates the protocol version newest first (5.3 down to
+// 2.4, falling back on each refusal or HV_STATUS_INVALID_CONNECTION_ID),
+// requests offers, opens channels (ring pages from guest memory,
+// GPADL_HEADER plus GPADL_BODY messages, OPENCHANNEL), closes them
+// (CLOSECHANNEL, GPADL_TEARDOWN), answers rescinds with RELID_RELEASED and
+// unloads; once the channels are settled it also runs the control-plane
+// part of the workload (MODIFYCHANNEL round trips, hypercall probes). It
+// trusts nothing the host sends: each message is copied out of the slot,
+// parsed against the message table, and its on_* handler checks it against
+// the client's state before acting; a message that fails is ignored, counted
+// and traced with the reason.
+//
+// It allocates ring pages and speaks the protocol, nothing else: what runs
+// on a channel's rings (the echo VSC or a KMCL driver) and when the run ends
+// are the rest of the guest's business, reached through ControlPlanePort.
+// Channels are brought up one at a time, in relid order.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vmbus/guest/page_allocator.h"
+#include "vmbus/partition/partition.h"
+#include "vmbus/partition/ring_port.h"
+#include "vmbus/proto/config.pb.h"
+#include "vmbus/wire/messages.h"
+#include "vmbus/wire/synic.h"
+
+namespace vmbus::guest {
+
+// What the guest's control plane asks of the rest of the guest. As a
+// RingPort it maps and initialises a channel's rings when the control plane
+// has placed them (attach_rings) and lets them go (detach_rings); the rest
+// is about the channel's endpoint and the workload.
+class ControlPlanePort : public partition::RingPort {
+ public:
+  // Whether channel `child_relid`'s endpoint wants it opened (while closed)
+  // or closed (while open) on the wire, after `opens` opens so far.
+  virtual bool wants_open(std::uint32_t child_relid, std::uint32_t opens) const = 0;
+  virtual bool wants_close(std::uint32_t child_relid, std::uint32_t opens) const = 0;
+  // The control plane starts opening the channel / posted its CLOSECHANNEL:
+  // the endpoint's wish is granted, and after a close it stops using the rings.
+  virtual void open_started(std::uint32_t child_relid) = 0;
+  virtual void close_posted(std::uint32_t child_relid) = 0;
+  // The host accepted OPENCHANNEL: the endpoint starts on the attached rings
+  // and traces the channel's "open" record (open number `open_number`).
+  // False if the endpoint refused (a KMCL driver that disabled the channel
+  // meanwhile, which then wants it closed).
+  virtual bool start_endpoint(std::uint32_t child_relid, std::uint32_t connection_id,
+                              std::uint32_t open_number, const partition::Work& work) = 0;
+  // The host rescinded the channel: the endpoint stops. True while it still
+  // uses the rings (a KMCL device whose close has not finished); the guest
+  // then calls ControlPlane::release_rings() when it has.
+  virtual bool rescind_endpoint(std::uint32_t child_relid, const partition::Work& work) = 0;
+
+  // The workload: the channels are settled (the workload starts), the host
+  // rescinded a channel (`was_open` before), a MODIFYCHANNEL or hypercall
+  // probe round trip finished, the UNLOAD was answered, or the run failed.
+  virtual void on_channels_settled(const partition::Work& work) = 0;
+  virtual void on_rescinded(std::uint32_t child_relid, bool was_open,
+                            const partition::Work& work) = 0;
+  virtual void on_round_trip(const partition::Work& work) = 0;
+  virtual void on_unloaded(const partition::Work& work) = 0;
+  virtual void fail(const std::string& why, const partition::Work& work) = 0;
+};
+
+class ControlPlane {
+ public:
+  enum class ChannelState {
+    kOffered,       // offered, closed
+    kGpadlSending,  // GPADL header and bodies being posted
+    kAwaitGpadl,    // waiting for GPADL_CREATED
+    kOpenSending,   // OPENCHANNEL to post
+    kAwaitOpen,     // waiting for OPENCHANNEL_RESULT
+    kOpen,
+    kCloseSending,  // CLOSECHANNEL posted, GPADL_TEARDOWN to post
+    kAwaitTorndown,
+    kFailed,  // the host refused; not retried
+    kRescinded,
+  };
+
+  struct Channel {
+    std::uint32_t child_relid = 0;
+    std::uint32_t connection_id = 0;
+    ChannelState state = ChannelState::kOffered;
+    std::uint32_t gpadl = 0;
+    std::uint64_t first_page = 0;
+    std::uint32_t pages = 0;                            // both rings; 0 once freed
+    std::uint32_t ring_pages = 0;                       // per direction
+    std::deque<std::vector<std::byte>> gpadl_messages;  // still to post
+    std::uint32_t opens = 0;                            // successful opens so far
+  };
+
+  // `config` must have its ring_pages default applied (>= 2).
+  ControlPlane(const proto::GuestConfig& config, PageAllocator& pages, ControlPlanePort& port);
+
+  // The versions to try, newest first; empty if max_version is below all.
+  const std::vector<std::uint32_t>& versions() const { return versions_; }
+
+  // The "control" context has something to do.
+  bool ready() const;
+  void step(const partition::Work& work);
+  // One host message from the message slot ("msg" context).
+  void handle_message(const wire::HvMessage& slot, const partition::Work& work);
+
+  // The workload is over: post UNLOAD next (unload_at_end).
+  void begin_unload();
+  // A rescinded channel's endpoint let go of the rings: free their pages.
+  void release_rings(std::uint32_t child_relid, const partition::Work& work);
+
+  std::uint32_t version() const { return version_; }  // 0: not connected
+  bool in_workload() const { return phase_ == Phase::kWorkload; }
+  bool unloaded() const { return phase_ == Phase::kDone; }
+  bool round_trips_done() const;
+  std::uint64_t pings_done() const { return pings_done_; }
+  std::uint64_t probes_done() const { return probes_done_; }
+  std::uint64_t ignored_messages() const { return ignored_messages_; }
+  std::uint32_t rescinds() const { return rescinds_seen_; }
+  const Channel* channel(std::uint32_t child_relid) const;
+  bool is_open(std::uint32_t child_relid) const;
+  const std::map<std::uint32_t, Channel>& channels() const { return channels_; }
+
+ private:
+  enum class Phase {
+    kConnect,  // post INITIATE_CONTACT for versions_[version_index_]
+    kAwaitVersion,
+    kRequestOffers,
+    kAwaitOffers,
+    kOpenChannels,  // channel by channel, see ChannelState
+    kWorkload,      // the workload runs; drivers may open and close channels
+    kUnload,
+    kAwaitUnload,
+    kDone,
+  };
+
+  // One step per phase.
+  void connect(const partition::Work& work);
+  void request_offers(const partition::Work& work);
+  void open_channels(const partition::Work& work);
+  void settle(const partition::Work& work);
+  void workload(const partition::Work& work);
+  void probe(const partition::Work& work);
+
+  // One step of bringing channel up or down.
+  void channel_step(Channel& channel, const partition::Work& work);
+  void start_open(Channel& channel, const partition::Work& work);
+  void post_gpadl(Channel& channel, const partition::Work& work);
+  void post_open(Channel& channel, const partition::Work& work);
+  void post_close(Channel& channel, const partition::Work& work);
+  void post_teardown(Channel& channel, const partition::Work& work);
+  bool wants_control(const Channel& channel) const;
+  Channel* channel_needing_control();
+  bool channel_needs_control() const;
+  bool awaiting_host() const;
+  std::vector<std::uint32_t> channels_to_open() const;
+  std::uint32_t ring_pages_for(std::uint32_t child_relid) const;
+  // Detaches the channel's rings and frees their pages.
+  void free_rings(Channel& channel, partition::DetachReason reason, const partition::Work& work);
+
+  // Message handling: each on_* checks the message against the client's
+  // state and returns "" when it acted, else why the message is ignored.
+  std::string dispatch(const wire::Message& message, const partition::Work& work);
+  std::string on_version_response(const wire::VersionResponse& m, const partition::Work& work);
+  std::string on_offer(const wire::OfferChannel& m, const partition::Work& work);
+  std::string on_all_offers_delivered();
+  std::string on_gpadl_created(const wire::GpadlCreated& m, const partition::Work& work);
+  std::string on_open_result(const wire::OpenChannelResult& m, const partition::Work& work);
+  std::string on_gpadl_torndown(const wire::GpadlTorndown& m, const partition::Work& work);
+  std::string on_rescind(const wire::RescindChannelOffer& m, const partition::Work& work);
+  std::string on_modify_response(const wire::ModifyChannelResponse& m, const partition::Work& work);
+  std::string on_unload_response(const partition::Work& work);
+  void ignore(const wire::HvMessage& slot, const std::string& reason, const partition::Work& work);
+  void queue_misbehaviors(const partition::Work& work);
+
+  bool post(const wire::Message& message, const partition::Work& work);
+  bool post_raw(std::span<const std::byte> payload, const partition::Work& work);
+  Channel* find_channel(std::uint32_t child_relid);
+
+  proto::GuestConfig config_;
+  PageAllocator& pages_;
+  ControlPlanePort& port_;
+
+  Phase phase_ = Phase::kConnect;
+  std::vector<std::uint32_t> versions_;  // to try, newest first
+  std::size_t version_index_ = 0;
+  std::uint32_t version_ = 0;
+  std::uint32_t message_connection_id_ = wire::kVmbusMessageConnectionId;
+  std::uint32_t next_gpadl_ = 0xE1E10;  // Linux's first handle
+  std::uint32_t rescinds_seen_ = 0;
+  std::uint64_t ignored_messages_ = 0;
+  std::deque<std::vector<std::byte>> misbehaviors_;  // raw payloads still to post
+  std::map<std::uint32_t, Channel> channels_;        // by child_relid
+
+  std::uint64_t probes_done_ = 0;  // hypercall_probes answered
+  // MODIFYCHANNEL round trips.
+  std::uint64_t pings_done_ = 0;
+  bool ping_outstanding_ = false;
+  std::uint32_t ping_relid_ = 0;
+};
+
+}  // namespace vmbus::guest

@@ -1,0 +1,114 @@
+// A KMCL-model driver hosted on one of the guest's channels.
+//
+// KmclEndpoint bundles the KMCL device (its contexts become the guest's
+// "kmcl/<relid>/..." contexts), the scripted driver, the transport that
+// turns the ring library's signal decisions into hypercalls, and the
+// control-plane hooks through which the driver's Enable and Disable reach
+// the wire. Its WireState says where the channel stands between the device
+// and the wire; KmclChannels (kmcl_channels.h) acts on it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "vmbus/kmcl/device.h"
+#include "vmbus/kmcl/scripted_driver.h"
+#include "vmbus/partition/partition.h"
+#include "vmbus/proto/config.pb.h"
+
+namespace vmbus::guest {
+
+// The kind of a KMCL device's contexts: "kmcl/<relid>/<device context>".
+inline constexpr std::string_view kKmclContextKind = "kmcl";
+
+// Checks a driver's configuration (rules, actions, ring pages); "" or why
+// it cannot be used.
+std::string validate_kmcl_driver(const proto::KmclDriverConfig& config);
+
+// Replaces the driver's rules and default action with these (from a
+// configuration or a set_policy action). Returns "" or what is wrong with
+// them, in which case the driver is left as it was.
+std::string apply_driver_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                                const proto::DriverAction& default_action,
+                                kmcl::ScriptedDriver* driver);
+
+// Where a driver's channel stands between the KMCL device and the wire.
+enum class WireState {
+  kIdle,           // nothing to do on the wire; the device holds no rings
+  kOpenWanted,     // the driver enabled the channel: open it on the wire
+  kOpen,           // the device drives the rings (its open_channel succeeded)
+  kCloseWanted,    // the device let go of the rings (a Disable, or an open it
+                   // refused): close the channel on the wire
+  kCloseThenOpen,  // as kCloseWanted, and the driver enabled the channel
+                   // again: open it once the close is done
+  kRescinding,     // the host rescinded the channel while the device had it;
+                   // the device's close still uses the rings
+  kRingsFree,      // that close finished: the rings may go
+};
+
+const char* wire_state_name(WireState state);
+
+struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane {
+  // `config` must have passed validate_kmcl_driver().
+  KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed);
+
+  // Transport: the device decided to signal the host.
+  void signal_peer() override;
+  // The device's events and verifier records become trace records; those
+  // that happen outside a step wait for the next one (flush_trace).
+  void on_violation(const kmcl::Violation& violation) override;
+  void on_event(const kmcl::TraceEvent& event) override;
+  // The device's control-plane hooks; they move `wire` (they are called
+  // from inside device steps, and the guest acts on them in its "control"
+  // context).
+  void on_channel_enabled(kmcl::VMBCHANNEL channel, const kmcl::ChannelConfig& config) override;
+  void on_channel_disabled(kmcl::VMBCHANNEL channel) override;
+  void on_channel_closed(kmcl::VMBCHANNEL channel) override;
+
+  // What the wire should do, and what the guest's control plane did.
+  bool wants_open() const;
+  bool wants_close() const;
+  bool device_has_rings() const { return wire == WireState::kOpen; }
+  void wire_open_started();
+  // The host accepted OPENCHANNEL and the device took the rings
+  // (`device_accepted`), or refused them.
+  void wire_opened(bool device_accepted);
+  void close_posted();
+  // The host rescinded the channel: true (and kRescinding) if the device has
+  // the rings, which it then lets go of in its own time.
+  bool begin_rescind();
+  // kRingsFree -> kIdle: true if the rings were free to go.
+  bool take_rings_free();
+
+  // Appends the driver's new callback records (scenario mode) to the trace.
+  void queue_driver_records();
+  // A note in the trace, in the running device context.
+  void note(const std::string& text);
+  void flush_trace(partition::Hypervisor& trace_to);
+
+  std::uint32_t child_relid() const { return config.child_relid(); }
+
+  proto::KmclDriverConfig config;
+  kmcl::Device device;
+  kmcl::ScriptedDriver driver;
+  WireState wire = WireState::kIdle;
+  std::uint32_t connection_id = 0;      // the host's, from the open
+  partition::Hypervisor* hv = nullptr;  // while the device runs (KmclChannels::run)
+  std::vector<proto::TraceRecord> pending_trace;
+  std::size_t records_emitted = 0;
+  std::size_t completions_emitted = 0;
+  std::uint32_t next_op = 1;    // "thread/op<N>"
+  std::uint32_t next_sync = 1;  // "thread/sync<N>"
+  // Guest pages lent as external data to asynchronous sends, by send index.
+  std::map<std::int64_t, std::pair<std::uint64_t, std::uint32_t>> external_pages;
+};
+
+// A KmclRecord-carrying trace record in context "kmcl/<relid>/<device context>".
+proto::TraceRecord kmcl_record(std::uint32_t child_relid, const std::string& device_context);
+
+}  // namespace vmbus::guest

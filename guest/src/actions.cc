@@ -1,0 +1,268 @@
+#include "vmbus/guest/actions.h"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+
+#include "vmbus/ring/layout.h"
+
+namespace vmbus::guest {
+namespace {
+
+using LentPages = std::pair<std::uint64_t, std::uint32_t>;
+
+// An MDL describing `count` whole guest pages from `first_page`.
+kmcl::MDL whole_pages(std::uint64_t first_page, std::uint32_t count) {
+  kmcl::MDL mdl;
+  mdl.ByteCount = count * ring::kHvPageSizeBytes;
+  mdl.ByteOffset = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    mdl.PfnArray.push_back(first_page + i);
+  }
+  return mdl;
+}
+
+std::string channel_text(std::uint32_t relid) {
+  return "channel " + std::to_string(relid);
+}
+
+// A send's bytes and flags, checked.
+struct SendRequest {
+  std::vector<std::byte> payload;
+  std::uint32_t count = 1;
+  std::uint32_t external_pages = 0;
+  kmcl::UINT32 flags = 0;
+};
+
+std::string send_request(const proto::SendAction& send, SendRequest* request) {
+  if (send.has_trans_id()) {
+    return "the guest's KMCL chooses its own trans_id; a guest send cannot set one";
+  }
+  if (send.payload().data_case() == proto::Payload::kRaw) {
+    const auto raw = std::as_bytes(std::span(send.payload().raw()));
+    request->payload.assign(raw.begin(), raw.end());
+  } else if (send.payload().data_case() != proto::Payload::DATA_NOT_SET) {
+    return "the guest needs the payload as raw bytes (the runner converts text, hex and patterns)";
+  }
+  if (request->payload.empty()) {
+    request->payload.resize(16);
+    for (std::size_t i = 0; i < request->payload.size(); ++i) {
+      request->payload[i] = static_cast<std::byte>(i);
+    }
+  }
+  constexpr std::uint32_t kMaxCopies = 100'000;  // more would only exhaust the guest's memory
+  if (send.count() > kMaxCopies) {
+    return "count " + std::to_string(send.count()) + " is more than " + std::to_string(kMaxCopies);
+  }
+  request->count = std::max<std::uint32_t>(1, send.count());
+  request->external_pages = send.external_pages();
+  if (request->external_pages > 1024) {
+    return "external_pages " + std::to_string(request->external_pages) + " is more than 1024";
+  }
+  // KMCL sends external data only with WAIT_FOR_COMPLETION.
+  request->flags = send.request_completion() || request->external_pages > 0
+                       ? kmcl::VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION
+                       : 0;
+  return "";
+}
+
+class GuestAction {
+ public:
+  GuestAction(KmclChannels& drivers, const ControlPlane& control)
+      : drivers_(drivers), control_(control) {}
+
+  std::string perform(const proto::PartitionAction& action) {
+    switch (action.action_case()) {
+      case proto::PartitionAction::kSend:
+        return send(action.send());
+      case proto::PartitionAction::kChannelOp:
+        return channel_op(action.channel_op());
+      case proto::PartitionAction::kSetPolicy:
+        return set_policy(action.set_policy());
+      case proto::PartitionAction::kRingWrite:
+      case proto::PartitionAction::kRawPacket:
+      case proto::PartitionAction::kTamper:
+      case proto::PartitionAction::kSetIndex:
+        return "ring writes, raw packets, tampering and index stores are the host's actions";
+      default:
+        return "an empty or unknown scenario action";
+    }
+  }
+
+ private:
+  std::string send(const proto::SendAction& send);
+  std::string send_synchronous(KmclEndpoint& endpoint, const SendRequest& request,
+                               std::uint64_t timeout_us);
+  std::string send_in_line(KmclEndpoint& endpoint, const SendRequest& request);
+  std::string channel_op(const proto::ChannelOpAction& op);
+  std::function<void()> driver_call(KmclEndpoint& endpoint, const proto::ChannelOpAction& op,
+                                    std::string* error);
+  std::string set_policy(const proto::SetPolicyAction& policy);
+
+  KmclChannels& drivers_;
+  const ControlPlane& control_;
+};
+
+std::string GuestAction::send(const proto::SendAction& send) {
+  const std::uint32_t relid = send.child_relid();
+  KmclEndpoint* endpoint = drivers_.find(relid);
+  if (endpoint == nullptr) {
+    return "no KMCL driver on " + channel_text(relid);
+  }
+  SendRequest request;
+  if (std::string error = send_request(send, &request); !error.empty()) {
+    return error;
+  }
+  return send.synchronous() ? send_synchronous(*endpoint, request, send.timeout_us())
+                            : send_in_line(*endpoint, request);
+}
+
+std::string GuestAction::send_synchronous(KmclEndpoint& endpoint, const SendRequest& request,
+                                          std::uint64_t timeout_us) {
+  std::optional<LentPages> lent;
+  if (request.external_pages > 0) {
+    lent = drivers_.lend_pages(request.external_pages);
+    if (!lent) {
+      return "out of guest memory for " + std::to_string(request.external_pages) +
+             " external pages";
+    }
+  }
+  std::optional<kmcl::LONGLONG> timeout;
+  if (timeout_us != 0) {
+    if (timeout_us > 1'000'000'000'000ull) {
+      return "timeout_us " + std::to_string(timeout_us) + " is too large";
+    }
+    timeout = -static_cast<kmcl::LONGLONG>(timeout_us * 10);  // relative, 100 ns units
+  }
+  const std::string name = "sync" + std::to_string(endpoint.next_sync++);
+  // Driver code that blocks: its own PASSIVE_LEVEL thread. The copies go
+  // one after the other; the lent pages go back when the last returned.
+  KmclChannels& drivers = drivers_;
+  endpoint.device.spawn_passive_thread(name, [&drivers, &endpoint, request, timeout, lent] {
+    for (std::uint32_t i = 0; i < request.count; ++i) {
+      kmcl::MDL mdl;
+      if (lent) {
+        mdl = whole_pages(lent->first, lent->second);
+      }
+      endpoint.driver.send_synchronous(request.payload, request.flags, lent ? &mdl : nullptr,
+                                       timeout);
+    }
+    if (lent) {
+      drivers.return_pages(*lent);
+    }
+  });
+  return "";
+}
+
+std::string GuestAction::send_in_line(KmclEndpoint& endpoint, const SendRequest& request) {
+  for (std::uint32_t i = 0; i < request.count; ++i) {
+    std::optional<LentPages> lent;
+    kmcl::MDL mdl;
+    if (request.external_pages > 0) {
+      lent = drivers_.lend_pages(request.external_pages);
+      if (!lent) {
+        return "out of guest memory for " + std::to_string(request.external_pages) +
+               " external pages (after " + std::to_string(i) + " sends)";
+      }
+      mdl = whole_pages(lent->first, lent->second);
+    }
+    const std::int64_t index =
+        endpoint.driver.send(request.payload, request.flags, lent ? &mdl : nullptr);
+    if (index < 0) {
+      if (lent) {
+        drivers_.return_pages(*lent);
+      }
+      return "VmbPacketSend on " + channel_text(endpoint.child_relid()) + " returned " +
+             kmcl::ntstatus_name(endpoint.driver.last_send_status()) + " (after " +
+             std::to_string(i) + " sends; payload " + std::to_string(request.payload.size()) +
+             " bytes)";
+    }
+    if (lent) {
+      endpoint.external_pages[index] = *lent;
+    }
+  }
+  return "";
+}
+
+std::string GuestAction::channel_op(const proto::ChannelOpAction& op) {
+  if (op.op() == proto::ChannelOpAction::RESCIND) {
+    return "RESCIND is the host's operation: only the host can rescind an offer";
+  }
+  KmclEndpoint* endpoint = drivers_.find(op.child_relid());
+  if (endpoint == nullptr) {
+    return "no KMCL driver on " + channel_text(op.child_relid());
+  }
+  std::string error;
+  std::function<void()> body = driver_call(*endpoint, op, &error);
+  if (!body) {
+    return error;
+  }
+  // The driver's KMCL calls run on a PASSIVE_LEVEL driver thread: those that
+  // block (Pause, Disable) take scheduler steps like real driver code.
+  endpoint->device.spawn_passive_thread("op" + std::to_string(endpoint->next_op++),
+                                        std::move(body));
+  return "";
+}
+
+// The driver code a channel_op runs, or an empty function with `*error` set.
+std::function<void()> GuestAction::driver_call(KmclEndpoint& endpoint,
+                                               const proto::ChannelOpAction& op,
+                                               std::string* error) {
+  const kmcl::VMBCHANNEL channel = endpoint.driver.channel();
+  const std::uint32_t value = op.value();
+  switch (op.op()) {
+    case proto::ChannelOpAction::PAUSE:
+      return [channel] { kmcl::VmbChannelPause(channel); };
+    case proto::ChannelOpAction::START:
+      return [channel] { kmcl::VmbChannelStart(channel); };
+    case proto::ChannelOpAction::DISABLE:
+    case proto::ChannelOpAction::CLOSE:
+      return [channel] { kmcl::VmbChannelDisable(channel); };
+    case proto::ChannelOpAction::ENABLE:
+    case proto::ChannelOpAction::REOPEN: {
+      const ControlPlane::Channel* wire = control_.channel(op.child_relid());
+      if (wire != nullptr && wire->state == ControlPlane::ChannelState::kRescinded) {
+        *error = channel_text(op.child_relid()) +
+                 " was rescinded by the host; it cannot be opened again";
+        return {};
+      }
+      return [&endpoint, channel] {
+        const kmcl::NTSTATUS status = kmcl::VmbChannelEnable(channel);
+        if (status != kmcl::STATUS_SUCCESS) {
+          endpoint.note(std::string("VmbChannelEnable returned ") + kmcl::ntstatus_name(status));
+        }
+      };
+    }
+    case proto::ChannelOpAction::SET_PASSIVE:
+      return [channel, value] {
+        kmcl::VmbChannelSetIncomingProcessingAtPassive(channel,
+                                                       value != 0 ? kmcl::TRUE : kmcl::FALSE);
+      };
+    case proto::ChannelOpAction::SET_QUOTA:
+      return [channel, value] { kmcl::VmbChannelSetTransactionQuota(channel, value); };
+    case proto::ChannelOpAction::COMPLETE_OUTSTANDING:
+      return [&endpoint, value] {
+        endpoint.driver.complete_outstanding({}, value == 0 ? SIZE_MAX : std::size_t{value});
+      };
+    default:
+      *error = "unknown channel operation " + std::to_string(op.op());
+      return {};
+  }
+}
+
+std::string GuestAction::set_policy(const proto::SetPolicyAction& policy) {
+  KmclEndpoint* endpoint = drivers_.find(policy.child_relid());
+  if (endpoint == nullptr) {
+    return "no KMCL driver on " + channel_text(policy.child_relid());
+  }
+  return apply_driver_policy(policy.rule(), policy.default_action(), &endpoint->driver);
+}
+
+}  // namespace
+
+std::string perform_action(const proto::PartitionAction& action, KmclChannels& drivers,
+                           const ControlPlane& control) {
+  return GuestAction(drivers, control).perform(action);
+}
+
+}  // namespace vmbus::guest

@@ -1,0 +1,264 @@
+// The guest control plane's handling of host messages: each on_* handler
+// checks the message against the client's state, then acts on it.
+#include <algorithm>
+
+#include "vmbus/base/check.h"
+#include "vmbus/guest/control_plane.h"
+#include "vmbus/partition/partition_support.h"
+#include "vmbus/wire/gpadl.h"
+#include "vmbus/wire/message_table.h"
+#include "vmbus/wire/versions.h"
+
+namespace vmbus::guest {
+
+// Relids a host may offer (Linux MAX_CHANNEL_RELIDS).
+constexpr std::uint32_t kMaxRelid = 2047;
+
+void ControlPlane::ignore(const wire::HvMessage& slot, const std::string& reason,
+                          const partition::Work& work) {
+  ++ignored_messages_;
+  work.hv.trace(partition::trace_message_handled(work.context, proto::MessageEvent::STAGE_IGNORED,
+                                                 slot, reason));
+}
+
+void ControlPlane::handle_message(const wire::HvMessage& slot, const partition::Work& work) {
+  const wire::ParseResult parsed = wire::parse_hv_message(slot, wire::Receiver::kGuest);
+  if (!parsed.ok()) {
+    ignore(slot, wire::to_string(parsed.error()), work);
+    return;
+  }
+  if (const std::string problem = dispatch(parsed.value(), work); !problem.empty()) {
+    ignore(slot, problem, work);
+    return;
+  }
+  work.hv.trace(
+      partition::trace_message_handled(work.context, proto::MessageEvent::STAGE_HANDLED, slot, ""));
+}
+
+std::string ControlPlane::dispatch(const wire::Message& message, const partition::Work& work) {
+  return std::visit(
+      [&](const auto& m) -> std::string {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::VersionResponse>) {
+          return on_version_response(m, work);
+        } else if constexpr (std::is_same_v<T, wire::OfferChannel>) {
+          return on_offer(m, work);
+        } else if constexpr (std::is_same_v<T, wire::AllOffersDelivered>) {
+          return on_all_offers_delivered();
+        } else if constexpr (std::is_same_v<T, wire::GpadlCreated>) {
+          return on_gpadl_created(m, work);
+        } else if constexpr (std::is_same_v<T, wire::OpenChannelResult>) {
+          return on_open_result(m, work);
+        } else if constexpr (std::is_same_v<T, wire::GpadlTorndown>) {
+          return on_gpadl_torndown(m, work);
+        } else if constexpr (std::is_same_v<T, wire::RescindChannelOffer>) {
+          return on_rescind(m, work);
+        } else if constexpr (std::is_same_v<T, wire::ModifyChannelResponse>) {
+          return on_modify_response(m, work);
+        } else if constexpr (std::is_same_v<T, wire::UnloadResponse>) {
+          return on_unload_response(work);
+        } else {
+          return std::string(wire::message_info(T::kType).name) + " is not handled by the guest";
+        }
+      },
+      message);
+}
+
+std::string ControlPlane::on_version_response(const wire::VersionResponse& m,
+                                              const partition::Work& work) {
+  if (phase_ != Phase::kAwaitVersion) {
+    return "VERSION_RESPONSE with no INITIATE_CONTACT outstanding";
+  }
+  const std::uint32_t version = versions_[version_index_];
+  if (m.version_supported == 0) {
+    work.note("host refused " + wire::version_text(version));
+    ++version_index_;
+    phase_ = Phase::kConnect;
+    return "";
+  }
+  version_ = version;
+  if (wire::uses_message_connection_id_4(version)) {
+    message_connection_id_ = m.msg_conn_id;
+  }
+  phase_ = Phase::kRequestOffers;
+  work.note("connected at " + wire::version_text(version) + ", messages on connection id " +
+            std::to_string(message_connection_id_));
+  queue_misbehaviors(work);
+  return "";
+}
+
+void ControlPlane::queue_misbehaviors(const partition::Work& work) {
+  for (const proto::GuestMisbehavior& bad : config_.misbehaviors()) {
+    work.note("will misbehave on purpose: " + proto::GuestMisbehavior::Kind_Name(bad.kind()));
+    switch (bad.kind()) {
+      case proto::GuestMisbehavior::KIND_TRUNCATED_OPEN: {
+        wire::OpenChannel open;
+        open.child_relid = 1;
+        std::vector<std::byte> bytes = wire::encode_message(open);
+        bytes.resize(20);
+        misbehaviors_.push_back(std::move(bytes));
+        break;
+      }
+      case proto::GuestMisbehavior::KIND_OPEN_UNKNOWN_RELID: {
+        wire::OpenChannel open;
+        open.child_relid = 999;
+        open.openid = 999;
+        misbehaviors_.push_back(wire::encode_message(open));
+        break;
+      }
+      case proto::GuestMisbehavior::KIND_GPADL_PFN_OUT_OF_RANGE: {
+        const std::vector<std::uint64_t> pfns{0xFFFFFFF0ull, 0xFFFFFFF1ull};
+        for (auto& payload : wire::split_gpadl(1, 0xBAD, pfns)) {
+          misbehaviors_.push_back(std::move(payload));
+        }
+        break;
+      }
+      case proto::GuestMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE: {
+        std::vector<std::byte> bytes(8, std::byte{0});
+        bytes[0] = std::byte{99};
+        misbehaviors_.push_back(std::move(bytes));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition::Work& work) {
+  if (phase_ == Phase::kConnect || phase_ == Phase::kAwaitVersion) {
+    return "OFFERCHANNEL before the connection is up";
+  }
+  if (m.child_relid == 0 || m.child_relid > kMaxRelid) {
+    return "OFFERCHANNEL with relid " + std::to_string(m.child_relid) + " out of range";
+  }
+  if (channels_.count(m.child_relid) != 0) {
+    return "OFFERCHANNEL for relid " + std::to_string(m.child_relid) + ", which is already offered";
+  }
+  Channel channel;
+  channel.child_relid = m.child_relid;
+  channel.connection_id = m.connection_id;
+  channels_.emplace(m.child_relid, std::move(channel));
+  work.hv.trace(partition::trace_channel(
+      work.context, m.child_relid, "offered",
+      "interface " + m.if_type.to_string() + ", connection id " + std::to_string(m.connection_id)));
+  return "";
+}
+
+std::string ControlPlane::on_all_offers_delivered() {
+  if (phase_ != Phase::kAwaitOffers) {
+    return "ALLOFFERS_DELIVERED with no REQUESTOFFERS outstanding";
+  }
+  phase_ = Phase::kOpenChannels;
+  return "";
+}
+
+std::string ControlPlane::on_gpadl_created(const wire::GpadlCreated& m,
+                                           const partition::Work& work) {
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != ChannelState::kAwaitGpadl ||
+      channel->gpadl != m.gpadl) {
+    return "GPADL_CREATED for relid " + std::to_string(m.child_relid) + " gpadl " +
+           std::to_string(m.gpadl) + ", which nobody asked for";
+  }
+  if (m.creation_status != 0) {
+    channel->state = ChannelState::kFailed;
+    free_rings(*channel, partition::DetachReason::kClosed, work);
+    work.hv.trace(
+        partition::trace_channel(work.context, m.child_relid, "failed", "host refused the GPADL"));
+    return "";
+  }
+  channel->state = ChannelState::kOpenSending;
+  return "";
+}
+
+std::string ControlPlane::on_open_result(const wire::OpenChannelResult& m,
+                                         const partition::Work& work) {
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != ChannelState::kAwaitOpen ||
+      m.openid != m.child_relid) {
+    return "OPENCHANNEL_RESULT for relid " + std::to_string(m.child_relid) +
+           ", which nobody asked for";
+  }
+  if (m.status != 0) {
+    // The GPADL stays established and its pages allocated; a real driver
+    // would tear it down.
+    channel->state = ChannelState::kFailed;
+    port_.detach_rings(m.child_relid, partition::DetachReason::kClosed, work);
+    work.hv.trace(partition::trace_channel(work.context, m.child_relid, "failed",
+                                           "host refused OPENCHANNEL"));
+    return "";
+  }
+  // Open on the wire even if the endpoint refuses: it then wants it closed.
+  channel->state = ChannelState::kOpen;
+  if (port_.start_endpoint(m.child_relid, channel->connection_id, channel->opens + 1, work)) {
+    ++channel->opens;
+  }
+  return "";
+}
+
+std::string ControlPlane::on_gpadl_torndown(const wire::GpadlTorndown& m,
+                                            const partition::Work& work) {
+  for (auto& [relid, channel] : channels_) {
+    if (channel.state == ChannelState::kAwaitTorndown && channel.gpadl == m.gpadl) {
+      free_rings(channel, partition::DetachReason::kClosed, work);
+      channel.state = ChannelState::kOffered;
+      work.hv.trace(partition::trace_channel(work.context, relid, "closed", ""));
+      return "";
+    }
+  }
+  return "GPADL_TORNDOWN for gpadl " + std::to_string(m.gpadl) + ", which nobody asked for";
+}
+
+std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
+                                     const partition::Work& work) {
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr) {
+    return "RESCIND_CHANNELOFFER for unknown relid " + std::to_string(m.child_relid);
+  }
+  if (channel->state == ChannelState::kRescinded) {
+    return "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
+  }
+  const bool was_open = channel->state == ChannelState::kOpen;
+  // An endpoint still using the rings (a KMCL device closing on its passive
+  // worker) frees them when it is done; otherwise they go now.
+  if (!port_.rescind_endpoint(m.child_relid, work)) {
+    free_rings(*channel, partition::DetachReason::kRescinded, work);
+  }
+  channel->state = ChannelState::kRescinded;
+  ++rescinds_seen_;
+  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "rescinded", ""));
+  wire::RelidReleased released;
+  released.child_relid = m.child_relid;
+  if (!post(released, work)) {
+    work.note("RELID_RELEASED not posted");
+  }
+  port_.on_rescinded(m.child_relid, was_open, work);
+  return "";
+}
+
+std::string ControlPlane::on_modify_response(const wire::ModifyChannelResponse& m,
+                                             const partition::Work& work) {
+  if (!ping_outstanding_ || m.child_relid != ping_relid_) {
+    return "MODIFYCHANNEL_RESPONSE with no MODIFYCHANNEL outstanding";
+  }
+  if (m.status != 0) {
+    return "MODIFYCHANNEL refused with status " + std::to_string(m.status);
+  }
+  ping_outstanding_ = false;
+  ++pings_done_;
+  port_.on_round_trip(work);
+  return "";
+}
+
+std::string ControlPlane::on_unload_response(const partition::Work& work) {
+  if (phase_ != Phase::kAwaitUnload) {
+    return "UNLOAD_RESPONSE with no UNLOAD outstanding";
+  }
+  phase_ = Phase::kDone;
+  work.note("unloaded");
+  port_.on_unloaded(work);
+  return "";
+}
+
+}  // namespace vmbus::guest

@@ -1,0 +1,350 @@
+#include "vmbus/guest/kmcl_endpoint.h"
+
+#include <algorithm>
+
+#include "vmbus/base/check.h"
+#include "vmbus/partition/context_name.h"
+
+namespace vmbus::guest {
+namespace {
+
+// The driver's action for a DriverAction; its kind must be valid.
+kmcl::Action driver_action(const proto::DriverAction& action) {
+  kmcl::Action out;
+  const auto misuse = [&out](kmcl::Misuse which) {
+    out.kind = kmcl::PacketAction::kMisuse;
+    out.misuse = which;
+  };
+  switch (action.kind()) {
+    case proto::DriverAction::KIND_COMPLETE_LATER:
+      out.kind = kmcl::PacketAction::kCompleteLater;
+      break;
+    case proto::DriverAction::KIND_DEFER:
+      out.kind = kmcl::PacketAction::kDefer;
+      break;
+    case proto::DriverAction::KIND_FAIL:
+      out.kind = kmcl::PacketAction::kFail;
+      break;
+    case proto::DriverAction::KIND_COMPLETE_TWICE:
+      misuse(kmcl::Misuse::kCompleteTwice);
+      break;
+    case proto::DriverAction::KIND_LEAVE_OUTSTANDING:
+      out.kind = kmcl::PacketAction::kLeaveOutstanding;
+      break;
+    case proto::DriverAction::KIND_GET_EXTERNAL_DATA:
+      out.kind = kmcl::PacketAction::kGetExternalData;
+      break;
+    case proto::DriverAction::KIND_COMPLETE_AFTER_FAIL:
+      misuse(kmcl::Misuse::kCompleteAfterFail);
+      break;
+    case proto::DriverAction::KIND_COMPLETE_AFTER_DEFER:
+      misuse(kmcl::Misuse::kCompleteAfterDefer);
+      break;
+    case proto::DriverAction::KIND_DEFER_OUTSIDE_CALLBACK:
+      misuse(kmcl::Misuse::kDeferOutsideCallback);
+      break;
+    case proto::DriverAction::KIND_FAIL_OUTSIDE_CALLBACK:
+      misuse(kmcl::Misuse::kFailOutsideCallback);
+      break;
+    default:
+      out.kind = kmcl::PacketAction::kComplete;
+      break;
+  }
+  out.later_steps = std::max<std::uint32_t>(1, action.later_steps());
+  out.echo_payload = action.echo_payload();
+  const auto text = std::as_bytes(std::span(action.completion_text()));
+  out.completion.assign(text.begin(), text.end());
+  return out;
+}
+
+std::string check_action(const proto::DriverAction& action, const std::string& where) {
+  if (!proto::DriverAction::Kind_IsValid(action.kind())) {
+    return where + ": unknown action kind " + std::to_string(action.kind());
+  }
+  if (action.echo_payload() && !action.completion_text().empty()) {
+    return where + ": echo_payload and completion_text both set";
+  }
+  return "";
+}
+
+// A rule's match: by packet index and/or every n-th index, a payload prefix,
+// the delivery number (0 = the first delivery only, as a deferred packet
+// then gets the default action when it comes back; any_delivery = all), then
+// a seeded percentage.
+kmcl::PacketMatch driver_match(const proto::DriverRule& rule) {
+  kmcl::PacketMatch match;
+  if (rule.match_index()) {
+    match.index = rule.packet_index();
+  }
+  if (rule.every() != 0) {
+    match.every = rule.every();
+  }
+  const auto prefix = std::as_bytes(std::span(rule.payload_prefix()));
+  match.payload_prefix.assign(prefix.begin(), prefix.end());
+  if (!rule.any_delivery()) {
+    match.delivery = rule.delivery() == 0 ? 1 : rule.delivery();
+  }
+  match.percent = rule.percent() == 0 ? 100 : rule.percent();
+  return match;
+}
+
+std::string check_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                         const proto::DriverAction& default_action) {
+  for (int i = 0; i < rules.size(); ++i) {
+    const std::string where = "rule " + std::to_string(i + 1);
+    if (rules[i].percent() > 100) {
+      return where + ": percent above 100";
+    }
+    if (std::string error = check_action(rules[i].action(), where); !error.empty()) {
+      return error;
+    }
+  }
+  return check_action(default_action, "default action");
+}
+
+kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config) {
+  kmcl::DeviceConfig device;
+  device.name = "guest";
+  device.max_packets_per_dpc_pass = 64;
+  if (config.defer_livelock_limit() != 0) {
+    device.verifier.defer_livelock_limit = config.defer_livelock_limit();
+  }
+  return device;
+}
+
+}  // namespace
+
+std::string validate_kmcl_driver(const proto::KmclDriverConfig& config) {
+  const std::string channel = "kmcl driver on channel " + std::to_string(config.child_relid());
+  if (config.ring_pages() == 1) {
+    return channel + ": ring_pages must be at least 2 (control page + data)";
+  }
+  if (std::string error = check_policy(config.rules(), config.default_action()); !error.empty()) {
+    return channel + ", " + error;
+  }
+  return "";
+}
+
+std::string apply_driver_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                                const proto::DriverAction& default_action,
+                                kmcl::ScriptedDriver* driver) {
+  if (std::string error = check_policy(rules, default_action); !error.empty()) {
+    return error;
+  }
+  driver->clear_rules();
+  for (const proto::DriverRule& rule : rules) {
+    driver->add_rule(driver_match(rule), driver_action(rule.action()));
+  }
+  driver->set_default_action(driver_action(default_action));
+  return "";
+}
+
+KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::uint64_t seed)
+    : config(driver_config),
+      device(device_config(driver_config)),
+      driver(device, "vsc/" + std::to_string(driver_config.child_relid()),
+             driver_config.seed() != 0 ? driver_config.seed() : seed) {
+  const kmcl::NTSTATUS created = driver.create_channel(false, [&](kmcl::VMBCHANNEL channel) {
+    if (config.maximum_packet_size() != 0) {
+      kmcl::VmbChannelInitSetMaximumPacketSize(channel, config.maximum_packet_size());
+    }
+  });
+  VMBUS_CHECK(created == kmcl::STATUS_SUCCESS, "cannot create the KMCL driver's channel");
+  device.set_trace_sink(this);
+  device.set_control_plane(this);
+  kmcl::ChannelOptions options;
+  options.escalate_fail_to_close = config.escalate_fail_to_close();
+  if (config.external_data_latency_steps() != 0) {
+    options.external_data_latency_steps = config.external_data_latency_steps();
+  }
+  device.set_channel_options(driver.channel(), options);
+  const std::string policy = apply_driver_policy(config.rules(), config.default_action(), &driver);
+  VMBUS_CHECK(policy.empty(), "an unvalidated KMCL driver configuration: " + policy);
+  // Scenario runs trace every callback; other runs can be very long.
+  driver.keep_records = config.scenario();
+  if (config.quota() != 0) {
+    kmcl::VmbChannelSetTransactionQuota(driver.channel(), config.quota());
+  }
+  if (config.require_passive()) {
+    kmcl::VmbChannelSetIncomingProcessingAtPassive(driver.channel(), kmcl::TRUE);
+  }
+  // Enable tells the control plane (on_channel_enabled): open it once offered.
+  VMBUS_CHECK(kmcl::VmbChannelEnable(driver.channel()) == kmcl::STATUS_SUCCESS,
+              "cannot enable the KMCL driver's channel");
+}
+
+const char* wire_state_name(WireState state) {
+  switch (state) {
+    case WireState::kIdle:
+      return "idle";
+    case WireState::kOpenWanted:
+      return "open_wanted";
+    case WireState::kOpen:
+      return "open";
+    case WireState::kCloseWanted:
+      return "close_wanted";
+    case WireState::kCloseThenOpen:
+      return "close_then_open";
+    case WireState::kRescinding:
+      return "rescinding";
+    case WireState::kRingsFree:
+      return "rings_free";
+  }
+  return "unknown";
+}
+
+// KMCL enables a channel only from Disabled, so the device holds no rings
+// here; an Enable after a Disable still to be closed on the wire reopens the
+// channel after the close.
+void KmclEndpoint::on_channel_enabled(kmcl::VMBCHANNEL /*channel*/,
+                                      const kmcl::ChannelConfig& /*channel_config*/) {
+  if (wire == WireState::kIdle) {
+    wire = WireState::kOpenWanted;
+  } else if (wire == WireState::kCloseWanted) {
+    wire = WireState::kCloseThenOpen;
+  }
+}
+
+void KmclEndpoint::on_channel_disabled(kmcl::VMBCHANNEL /*channel*/) {
+  // A local Disable (or a Fail escalated to a close) finished; the device let
+  // go of the rings. The guest closes the channel on the wire -- unless the
+  // host rescinded it meanwhile, and only the rings are left to free.
+  const bool rescinded = wire == WireState::kRescinding || wire == WireState::kRingsFree;
+  wire = rescinded ? WireState::kRingsFree : WireState::kCloseWanted;
+}
+
+void KmclEndpoint::on_channel_closed(kmcl::VMBCHANNEL /*channel*/) {
+  // A rescind finished in the device: the rings are free to go.
+  if (wire == WireState::kRescinding) {
+    wire = WireState::kRingsFree;
+  } else if (wire == WireState::kOpen) {
+    wire = WireState::kIdle;
+  }
+}
+
+bool KmclEndpoint::wants_open() const {
+  return wire == WireState::kOpenWanted || wire == WireState::kCloseThenOpen;
+}
+
+bool KmclEndpoint::wants_close() const {
+  return wire == WireState::kCloseWanted || wire == WireState::kCloseThenOpen;
+}
+
+void KmclEndpoint::wire_open_started() {
+  VMBUS_CHECK(
+      wire != WireState::kOpen && wire != WireState::kRescinding && wire != WireState::kRingsFree,
+      std::string("an open started on the wire while the driver's channel is ") +
+          wire_state_name(wire));
+  // A Disable before this open began left nothing open to close.
+  wire = WireState::kIdle;
+}
+
+void KmclEndpoint::wire_opened(bool device_accepted) {
+  if (device_accepted) {
+    // (A Disable and an Enable while the open was on the wire cancel out.)
+    wire = WireState::kOpen;
+  } else if (wire == WireState::kIdle) {
+    wire = WireState::kCloseWanted;
+  } else if (wire == WireState::kOpenWanted) {
+    wire = WireState::kCloseThenOpen;
+  }
+}
+
+void KmclEndpoint::close_posted() {
+  if (wire == WireState::kCloseWanted) {
+    wire = WireState::kIdle;
+  } else if (wire == WireState::kCloseThenOpen) {
+    wire = WireState::kOpenWanted;
+  }
+}
+
+bool KmclEndpoint::begin_rescind() {
+  if (wire != WireState::kOpen) {
+    return false;
+  }
+  wire = WireState::kRescinding;
+  return true;
+}
+
+bool KmclEndpoint::take_rings_free() {
+  if (wire != WireState::kRingsFree) {
+    return false;
+  }
+  wire = WireState::kIdle;
+  return true;
+}
+
+proto::TraceRecord kmcl_record(std::uint32_t child_relid, const std::string& device_context) {
+  proto::TraceRecord record;
+  record.set_context(partition::channel_context(kKmclContextKind, child_relid, device_context));
+  return record;
+}
+
+void KmclEndpoint::on_violation(const kmcl::Violation& violation) {
+  proto::TraceRecord record = kmcl_record(config.child_relid(), violation.context);
+  auto* kmcl_event = record.mutable_kmcl();
+  kmcl_event->set_kind("violation");
+  kmcl_event->set_code(kmcl::violation_code_name(violation.code));
+  kmcl_event->set_api(violation.api);
+  kmcl_event->set_channel(violation.channel);
+  kmcl_event->set_handle(violation.handle);
+  kmcl_event->set_irql(violation.irql);
+  kmcl_event->set_detail(violation.detail);
+  pending_trace.push_back(std::move(record));
+}
+
+void KmclEndpoint::on_event(const kmcl::TraceEvent& event) {
+  proto::TraceRecord record = kmcl_record(config.child_relid(), event.context);
+  auto* kmcl_event = record.mutable_kmcl();
+  kmcl_event->set_kind(event.kind);
+  kmcl_event->set_channel(event.channel);
+  kmcl_event->set_handle(event.handle);
+  kmcl_event->set_irql(event.irql);
+  kmcl_event->set_detail(event.detail);
+  pending_trace.push_back(std::move(record));
+}
+
+void KmclEndpoint::queue_driver_records() {
+  if (!config.scenario()) {
+    return;
+  }
+  const std::vector<kmcl::CallbackRecord>& records = driver.records();
+  const std::uint32_t channel_index = device.channel_config(driver.channel()).index;
+  while (records_emitted < records.size()) {
+    const kmcl::CallbackRecord& callback = records[records_emitted];
+    // A ProcessPacket whose action has not returned yet (it blocked at
+    // PASSIVE_LEVEL) is written once it has: its record names the action.
+    if (callback.callback == "ProcessPacket" && callback.action.empty()) {
+      break;
+    }
+    proto::TraceRecord record = kmcl_record(config.child_relid(), callback.context);
+    auto* kmcl_event = record.mutable_kmcl();
+    kmcl_event->set_kind("driver");
+    kmcl_event->set_channel(channel_index);
+    kmcl_event->set_handle(callback.handle);
+    kmcl_event->set_irql(callback.irql);
+    kmcl_event->set_detail(kmcl::to_scenario_text(callback));
+    pending_trace.push_back(std::move(record));
+    ++records_emitted;
+  }
+}
+
+void KmclEndpoint::note(const std::string& text) {
+  proto::TraceRecord record = kmcl_record(config.child_relid(), kmcl::current_context_name());
+  record.mutable_note()->set_text(text);
+  pending_trace.push_back(std::move(record));
+}
+
+void KmclEndpoint::flush_trace(partition::Hypervisor& trace_to) {
+  for (proto::TraceRecord& record : pending_trace) {
+    trace_to.trace(std::move(record));
+  }
+  pending_trace.clear();
+}
+
+void KmclEndpoint::signal_peer() {
+  VMBUS_CHECK(hv != nullptr, "the KMCL device signalled outside a step");
+  hv->signal_event(connection_id, 0);
+}
+
+}  // namespace vmbus::guest

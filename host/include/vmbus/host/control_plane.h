@@ -1,0 +1,133 @@
+// The host's VMBus control plane: the answering side of every CHANNELMSG.
+//
+// ControlPlane negotiates the protocol version (INITIATE_CONTACT), offers
+// the configured channels (REQUESTOFFERS), assembles GPADLs
+// (GPADL_HEADER/BODY), opens and closes channels (OPENCHANNEL,
+// CLOSECHANNEL, GPADL_TEARDOWN), rescinds offers, takes RELID_RELEASED,
+// answers MODIFYCHANNEL and UNLOAD. It trusts nothing the guest sends: every
+// message is validated against the message table and the channel's state,
+// every GPADL page must lie inside guest memory, every ring offset inside
+// its GPADL. Bad input is refused with the protocol's status or ignored, and
+// traced; it never stops the server.
+//
+// It does no I/O of its own beyond its outbox of replies (posted one per
+// "post" step) and the trace: when a channel opens it asks its RingPort (the
+// VSPs) to attach the rings where the GPADL says, and to detach them when the
+// channel closes or is rescinded. VmbusServer feeds it the guest's messages;
+// a test can feed it bytes directly.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmbus/partition/partition.h"
+#include "vmbus/partition/partition_support.h"
+#include "vmbus/partition/ring_port.h"
+#include "vmbus/proto/config.pb.h"
+#include "vmbus/wire/gpadl.h"
+#include "vmbus/wire/synic.h"
+
+namespace vmbus::host {
+
+class ControlPlane {
+ public:
+  // A channel the host offers, as the control plane sees it.
+  struct Channel {
+    proto::ChannelOfferConfig config;
+    std::uint32_t connection_id = 0;  // the guest signals the host on this id
+    enum class State {
+      kOffered,    // offered; closed (never opened, or closed by the guest)
+      kOpen,       // OPENCHANNEL accepted: the VSP has the rings
+      kRescinded,  // the host withdrew the offer; RELID_RELEASED still due
+    } state = State::kOffered;
+    std::uint32_t gpadl = 0;       // the ring GPADL while open
+    bool closed_by_guest = false;  // CLOSECHANNEL (or UNLOAD) since the last open
+  };
+
+  // An established GPADL: `pages` consecutive guest pages from `first_pfn`.
+  struct Gpadl {
+    std::uint32_t child_relid = 0;
+    std::uint64_t first_pfn = 0;
+    std::uint32_t pages = 0;
+    bool in_use = false;  // the rings of an open channel
+  };
+
+  explicit ControlPlane(partition::RingPort& rings) : rings_(rings) {}
+
+  // Takes the configuration's protocol version and offers, for a guest
+  // memory of `guest_pages` pages. Returns "" or why it cannot be used.
+  std::string configure(const proto::HostConfig& config, std::uint64_t guest_pages);
+
+  std::uint32_t max_version() const { return max_version_; }
+  // The message connection ids the server listens on: 1, and 4 from 5.0.
+  std::vector<std::uint32_t> message_connection_ids() const;
+
+  // One guest message from the message slot ("msg" context).
+  void handle_message(const wire::HvMessage& slot, const partition::Work& work);
+
+  // Posts the oldest queued reply ("post" context); a refused post is traced
+  // (one the hypervisor has no buffer for stays queued).
+  bool has_posts() const { return !outbox_.empty(); }
+  void post_one(const partition::Work& work);
+
+  // The host withdraws the offer of a channel that is not rescinded yet
+  // (checked): its rings are detached, RESCIND_CHANNELOFFER is queued.
+  void rescind(std::uint32_t child_relid, const partition::Work& work);
+
+  // nullptr for a relid never offered or already released by the guest.
+  const Channel* channel(std::uint32_t child_relid) const;
+  bool is_open(std::uint32_t child_relid) const;
+  // The channel the guest signals on `connection_id`, if any.
+  std::optional<std::uint32_t> relid_of_connection_id(std::uint32_t connection_id) const;
+
+  std::uint32_t version() const { return version_; }  // 0: not connected
+  const std::map<std::uint32_t, Gpadl>& gpadls() const { return gpadls_; }
+  const std::map<std::uint32_t, wire::GpadlAssembler>& gpadls_in_progress() const {
+    return gpadls_in_progress_;
+  }
+
+ private:
+  void dispatch(const wire::Message& message, const wire::HvMessage& slot,
+                const partition::Work& work);
+  void on_initiate_contact(const wire::InitiateContact& m, const wire::HvMessage& slot,
+                           const partition::Work& work);
+  void on_request_offers(const partition::Work& work);
+  void send_misbehaviors(const partition::Work& work);
+  void on_gpadl_header(const wire::GpadlHeaderMessage& m, const partition::Work& work);
+  void on_gpadl_body(const wire::GpadlBodyMessage& m, const partition::Work& work);
+  void on_open_channel(const wire::OpenChannel& m, const partition::Work& work);
+  void on_close_channel(const wire::CloseChannel& m, const partition::Work& work);
+  void on_gpadl_teardown(const wire::GpadlTeardown& m, const partition::Work& work);
+  void on_relid_released(const wire::RelidReleased& m, const partition::Work& work);
+  void on_modify_channel(const wire::ModifyChannel& m, const partition::Work& work);
+  void on_unload(const partition::Work& work);
+
+  // The GPADL's pages checked against guest memory; GPADL_CREATED either way.
+  void finish_gpadl(const wire::GpadlAssembler& assembler, const partition::Work& work);
+  // Answers GPADL_CREATED with a failure status and traces why.
+  void refuse_gpadl(std::uint32_t child_relid, std::uint32_t gpadl, const std::string& reason,
+                    const partition::Work& work);
+  // "" or why OPENCHANNEL `m` cannot use its GPADL.
+  std::string open_problem(const wire::OpenChannel& m) const;
+  // The channel is no longer open: its GPADL is free again.
+  void leave_open(Channel& channel);
+  void reply(const wire::Message& message);
+  void ignore(const std::string& reason, const partition::Work& work);
+  Channel* find_channel(std::uint32_t child_relid);
+
+  partition::RingPort& rings_;
+  proto::HostConfig config_;
+  std::uint64_t guest_pages_ = 0;
+  std::uint32_t max_version_ = 0;
+  std::uint32_t version_ = 0;  // 0: not connected
+  partition::Outbox outbox_;
+  std::map<std::uint32_t, Channel> channels_;  // by child_relid
+  std::map<std::uint32_t, std::uint32_t> relid_by_connection_id_;
+  std::map<std::uint32_t, wire::GpadlAssembler> gpadls_in_progress_;  // by gpadl handle
+  std::map<std::uint32_t, Gpadl> gpadls_;                             // by gpadl handle
+};
+
+}  // namespace vmbus::host

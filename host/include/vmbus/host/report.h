@@ -1,0 +1,14 @@
+// The host's final report (proto/schema/vmbus/proto/report.proto
+// HostReport): every configured channel's state and counters, and the
+// oracles' findings.
+#pragma once
+
+#include "vmbus/host/control_plane.h"
+#include "vmbus/host/vsp.h"
+#include "vmbus/proto/report.pb.h"
+
+namespace vmbus::host {
+
+proto::HostReport host_report(const ControlPlane& control, const Vsps& vsps);
+
+}  // namespace vmbus::host

@@ -1,0 +1,492 @@
+#include "vmbus/host/control_plane.h"
+
+#include <algorithm>
+
+#include "vmbus/base/check.h"
+#include "vmbus/wire/message_table.h"
+#include "vmbus/wire/versions.h"
+
+namespace vmbus::host {
+namespace {
+
+// NTSTATUS values the server puts in GPADL_CREATED / OPENCHANNEL_RESULT.
+constexpr std::uint32_t kStatusUnsuccessful = 0xC0000001;
+constexpr std::uint32_t kStatusInvalidParameter = 0xC000000D;
+constexpr std::uint32_t kStatusDeviceRemoved = 0xC00002B6;
+
+// Host -> guest posts carry this id; the guest's SINT does not look at it.
+constexpr std::uint32_t kToGuestConnectionId = wire::kVmbusMessageConnectionId;
+// Relids the guest may name (Linux MAX_CHANNEL_RELIDS).
+constexpr std::uint32_t kMaxRelid = 2047;
+
+bool is_known_version(std::uint32_t version) {
+  return std::find(wire::kKnownVersions.begin(), wire::kKnownVersions.end(), version) !=
+         wire::kKnownVersions.end();
+}
+
+}  // namespace
+
+std::string ControlPlane::configure(const proto::HostConfig& config, std::uint64_t guest_pages) {
+  config_ = config;
+  guest_pages_ = guest_pages;
+  max_version_ = config.max_version() == 0 ? wire::kVersionWin10V5_3 : config.max_version();
+  if (!is_known_version(max_version_)) {
+    return "max_version " + wire::version_text(max_version_) + " is not a VMBus version";
+  }
+  for (const proto::ChannelOfferConfig& offer : config.channels()) {
+    const std::uint32_t relid = offer.child_relid();
+    if (relid == 0 || relid > kMaxRelid || channels_.count(relid) != 0) {
+      return "channel relid " + std::to_string(relid) + " is zero, above 2047 or repeated";
+    }
+    Channel channel;
+    channel.config = offer;
+    channel.connection_id =
+        offer.connection_id() != 0 ? offer.connection_id() : wire::connection_id_of(relid);
+    for (const std::string& guid : {offer.interface_guid(), offer.instance_guid()}) {
+      if (!guid.empty() && !wire::Guid::parse(guid).ok()) {
+        return "channel " + std::to_string(relid) + ": '" + guid + "' is not a GUID";
+      }
+    }
+    relid_by_connection_id_[channel.connection_id] = relid;
+    channels_.emplace(relid, std::move(channel));
+  }
+  return "";
+}
+
+std::vector<std::uint32_t> ControlPlane::message_connection_ids() const {
+  std::vector<std::uint32_t> ids{wire::kVmbusMessageConnectionId};
+  // Connection id 4 exists only on hosts that speak 5.0 or later; older
+  // hosts answer a post to it with HV_STATUS_INVALID_CONNECTION_ID.
+  if (max_version_ >= wire::kVersionWin10V5) {
+    ids.push_back(wire::kVmbusMessageConnectionId4);
+  }
+  return ids;
+}
+
+void ControlPlane::post_one(const partition::Work& work) {
+  const partition::Outbox::Posted posted = outbox_.post_one(work.hv);
+  if (posted.hv_status != wire::kHvStatusSuccess) {
+    work.note("post refused with HV status " + std::to_string(posted.hv_status));
+  }
+}
+
+const ControlPlane::Channel* ControlPlane::channel(std::uint32_t child_relid) const {
+  const auto it = channels_.find(child_relid);
+  return it == channels_.end() ? nullptr : &it->second;
+}
+
+ControlPlane::Channel* ControlPlane::find_channel(std::uint32_t child_relid) {
+  const auto it = channels_.find(child_relid);
+  return it == channels_.end() ? nullptr : &it->second;
+}
+
+bool ControlPlane::is_open(std::uint32_t child_relid) const {
+  const Channel* found = channel(child_relid);
+  return found != nullptr && found->state == Channel::State::kOpen;
+}
+
+std::optional<std::uint32_t> ControlPlane::relid_of_connection_id(
+    std::uint32_t connection_id) const {
+  const auto it = relid_by_connection_id_.find(connection_id);
+  return it == relid_by_connection_id_.end() ? std::nullopt : std::optional(it->second);
+}
+
+void ControlPlane::reply(const wire::Message& message) {
+  outbox_.push(kToGuestConnectionId, message);
+}
+
+void ControlPlane::ignore(const std::string& reason, const partition::Work& work) {
+  work.note("ignored: " + reason);
+}
+
+void ControlPlane::handle_message(const wire::HvMessage& slot, const partition::Work& work) {
+  const wire::ParseResult parsed = wire::parse_hv_message(slot, wire::Receiver::kHost);
+  if (!parsed.ok()) {
+    work.hv.trace(partition::trace_message_handled(work.context, proto::MessageEvent::STAGE_IGNORED,
+                                                   slot, wire::to_string(parsed.error())));
+    return;
+  }
+  const wire::Message& message = parsed.value();
+  const bool connected = version_ != 0;
+  const bool needs_connection = !std::holds_alternative<wire::InitiateContact>(message);
+  if (needs_connection && !connected) {
+    work.hv.trace(partition::trace_message_handled(work.context, proto::MessageEvent::STAGE_IGNORED,
+                                                   slot, "not connected yet"));
+    return;
+  }
+  work.hv.trace(
+      partition::trace_message_handled(work.context, proto::MessageEvent::STAGE_HANDLED, slot, ""));
+  dispatch(message, slot, work);
+}
+
+void ControlPlane::dispatch(const wire::Message& message, const wire::HvMessage& slot,
+                            const partition::Work& work) {
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::InitiateContact>) {
+          on_initiate_contact(m, slot, work);
+        } else if constexpr (std::is_same_v<T, wire::RequestOffers>) {
+          on_request_offers(work);
+        } else if constexpr (std::is_same_v<T, wire::GpadlHeaderMessage>) {
+          on_gpadl_header(m, work);
+        } else if constexpr (std::is_same_v<T, wire::GpadlBodyMessage>) {
+          on_gpadl_body(m, work);
+        } else if constexpr (std::is_same_v<T, wire::OpenChannel>) {
+          on_open_channel(m, work);
+        } else if constexpr (std::is_same_v<T, wire::CloseChannel>) {
+          on_close_channel(m, work);
+        } else if constexpr (std::is_same_v<T, wire::GpadlTeardown>) {
+          on_gpadl_teardown(m, work);
+        } else if constexpr (std::is_same_v<T, wire::RelidReleased>) {
+          on_relid_released(m, work);
+        } else if constexpr (std::is_same_v<T, wire::Unload>) {
+          on_unload(work);
+        } else if constexpr (std::is_same_v<T, wire::ModifyChannel>) {
+          on_modify_channel(m, work);
+        } else {
+          ignore(std::string(wire::message_info(T::kType).name) + " is not handled by this server",
+                 work);
+        }
+      },
+      message);
+}
+
+void ControlPlane::on_initiate_contact(const wire::InitiateContact& m, const wire::HvMessage& slot,
+                                       const partition::Work& work) {
+  const std::uint32_t requested = m.vmbus_version_requested;
+  // An INITIATE_CONTACT resets the bus, whatever state it was in (QEMU).
+  version_ = 0;
+  wire::VersionResponse response;
+  const bool on_id_4 = (slot.sender & wire::kConnectionIdMask) == wire::kVmbusMessageConnectionId4;
+  const bool accepted = is_known_version(requested) && requested <= max_version_ &&
+                        requested >= wire::kVersionWin8 &&
+                        on_id_4 == wire::uses_message_connection_id_4(requested);
+  if (accepted) {
+    version_ = requested;
+    response.version_supported = 1;
+    if (wire::uses_message_connection_id_4(requested)) {
+      response.msg_conn_id = wire::kVmbusMessageConnectionId4;
+    }
+    work.note("connected at protocol " + wire::version_text(requested));
+  } else {
+    work.note("refused protocol " + wire::version_text(requested));
+  }
+  reply(response);
+}
+
+void ControlPlane::on_request_offers(const partition::Work& work) {
+  for (auto& [relid, channel] : channels_) {
+    if (channel.state == Channel::State::kRescinded) {
+      continue;
+    }
+    wire::OfferChannel offer;
+    if (!channel.config.interface_guid().empty()) {
+      offer.if_type = wire::Guid::parse(channel.config.interface_guid()).value();
+    }
+    if (!channel.config.instance_guid().empty()) {
+      offer.if_instance = wire::Guid::parse(channel.config.instance_guid()).value();
+    }
+    offer.chn_flags = wire::kChannelFlagServerSupportsGpadls;
+    offer.child_relid = relid;
+    offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
+    offer.connection_id = channel.connection_id;
+    reply(offer);
+  }
+  send_misbehaviors(work);
+  reply(wire::AllOffersDelivered{});
+}
+
+void ControlPlane::send_misbehaviors(const partition::Work& work) {
+  for (const proto::HostMisbehavior& bad : config_.misbehaviors()) {
+    work.note("misbehaving on purpose: " + proto::HostMisbehavior::Kind_Name(bad.kind()));
+    switch (bad.kind()) {
+      case proto::HostMisbehavior::KIND_TRUNCATED_OFFER: {
+        wire::OfferChannel offer;
+        offer.child_relid = bad.child_relid();
+        std::vector<std::byte> bytes = wire::encode_message(offer);
+        bytes.resize(100);
+        outbox_.push_raw(kToGuestConnectionId, std::move(bytes));
+        break;
+      }
+      case proto::HostMisbehavior::KIND_DUPLICATE_OFFER: {
+        wire::OfferChannel offer;
+        offer.child_relid = bad.child_relid();
+        offer.connection_id = wire::connection_id_of(bad.child_relid());
+        reply(offer);
+        break;
+      }
+      case proto::HostMisbehavior::KIND_UNSOLICITED_OPEN_RESULT: {
+        wire::OpenChannelResult result;
+        result.child_relid = bad.child_relid();
+        reply(result);
+        break;
+      }
+      case proto::HostMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE: {
+        std::vector<std::byte> bytes(8, std::byte{0});
+        bytes[0] = std::byte{99};
+        outbox_.push_raw(kToGuestConnectionId, std::move(bytes));
+        break;
+      }
+      case proto::HostMisbehavior::KIND_DOUBLE_RESCIND: {
+        wire::RescindChannelOffer rescind;
+        rescind.child_relid = bad.child_relid();
+        reply(rescind);
+        reply(rescind);
+        if (Channel* channel = find_channel(bad.child_relid())) {
+          channel->state = Channel::State::kRescinded;
+        }
+        break;
+      }
+      case proto::HostMisbehavior::KIND_SIGNAL_UNKNOWN_RELID:
+        work.hv.signal_event(0, bad.child_relid());
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void ControlPlane::on_gpadl_header(const wire::GpadlHeaderMessage& m, const partition::Work& work) {
+  const std::uint32_t handle = m.fixed.gpadl;
+  if (find_channel(m.fixed.child_relid) == nullptr) {
+    ignore("GPADL_HEADER for unknown relid " + std::to_string(m.fixed.child_relid), work);
+    return;
+  }
+  if (gpadls_.count(handle) != 0 || gpadls_in_progress_.count(handle) != 0) {
+    refuse_gpadl(m.fixed.child_relid, handle, "GPADL handle already in use", work);
+    return;
+  }
+  const auto max_pages =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(guest_pages_, wire::kGpadlMaxPages));
+  auto [it, inserted] = gpadls_in_progress_.emplace(handle, wire::GpadlAssembler(max_pages));
+  const auto progress = it->second.add_header(m);
+  if (!progress.ok()) {
+    gpadls_in_progress_.erase(it);
+    refuse_gpadl(m.fixed.child_relid, handle, wire::to_string(progress.error()), work);
+    return;
+  }
+  if (progress.value() == wire::GpadlProgress::kComplete) {
+    finish_gpadl(it->second, work);
+    gpadls_in_progress_.erase(it);
+  }
+}
+
+void ControlPlane::on_gpadl_body(const wire::GpadlBodyMessage& m, const partition::Work& work) {
+  const auto it = gpadls_in_progress_.find(m.fixed.gpadl);
+  if (it == gpadls_in_progress_.end()) {
+    ignore("GPADL_BODY for gpadl " + std::to_string(m.fixed.gpadl) + " with no header", work);
+    return;
+  }
+  const auto progress = it->second.add_body(m);
+  if (!progress.ok()) {
+    const std::uint32_t relid = it->second.child_relid();
+    gpadls_in_progress_.erase(it);
+    refuse_gpadl(relid, m.fixed.gpadl, wire::to_string(progress.error()), work);
+    return;
+  }
+  if (progress.value() == wire::GpadlProgress::kComplete) {
+    finish_gpadl(it->second, work);
+    gpadls_in_progress_.erase(it);
+  }
+}
+
+void ControlPlane::finish_gpadl(const wire::GpadlAssembler& assembler,
+                                const partition::Work& work) {
+  wire::GpadlCreated created;
+  created.child_relid = assembler.child_relid();
+  created.gpadl = assembler.gpadl();
+  const std::vector<std::uint64_t>& pfns = assembler.pfns();
+  // Every page must be guest memory. The simulator maps a GPADL as one
+  // contiguous range, so the pages must also be consecutive.
+  std::string problem;
+  for (std::size_t i = 0; i < pfns.size() && problem.empty(); ++i) {
+    if (pfns[i] >= guest_pages_) {
+      problem = "page " + std::to_string(pfns[i]) + " is outside guest memory (" +
+                std::to_string(guest_pages_) + " pages)";
+    } else if (i > 0 && pfns[i] != pfns[i - 1] + 1) {
+      problem = "pages are not contiguous (unsupported by the simulator)";
+    }
+  }
+  if (!problem.empty()) {
+    refuse_gpadl(assembler.child_relid(), assembler.gpadl(), problem, work);
+    return;
+  }
+  gpadls_[assembler.gpadl()] =
+      Gpadl{assembler.child_relid(), pfns.front(), static_cast<std::uint32_t>(pfns.size()), false};
+  reply(created);
+}
+
+void ControlPlane::refuse_gpadl(std::uint32_t child_relid, std::uint32_t gpadl,
+                                const std::string& reason, const partition::Work& work) {
+  wire::GpadlCreated created;
+  created.child_relid = child_relid;
+  created.gpadl = gpadl;
+  created.creation_status = kStatusInvalidParameter;
+  reply(created);
+  ignore("GPADL " + std::to_string(gpadl) + ": " + reason, work);
+}
+
+std::string ControlPlane::open_problem(const wire::OpenChannel& m) const {
+  const auto it = gpadls_.find(m.ringbuffer_gpadlhandle);
+  const std::uint32_t offset = m.downstream_ringbuffer_pageoffset;
+  if (it == gpadls_.end() || it->second.child_relid != m.child_relid) {
+    return "gpadl " + std::to_string(m.ringbuffer_gpadlhandle) + " is not this channel's";
+  }
+  if (it->second.in_use) {
+    return "gpadl " + std::to_string(m.ringbuffer_gpadlhandle) + " is already in use";
+  }
+  if (offset < 2 || offset + 2 > it->second.pages) {
+    // Each ring needs its control page and at least one data page (QEMU's rule).
+    return "downstream ring offset " + std::to_string(offset) + " does not split a " +
+           std::to_string(it->second.pages) + "-page GPADL into two rings";
+  }
+  return "";
+}
+
+void ControlPlane::on_open_channel(const wire::OpenChannel& m, const partition::Work& work) {
+  wire::OpenChannelResult result;
+  result.child_relid = m.child_relid;
+  result.openid = m.openid;
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != Channel::State::kOffered) {
+    ignore("OPENCHANNEL for relid " + std::to_string(m.child_relid) +
+               (channel == nullptr ? ", which was never offered" : ", which is not closed"),
+           work);
+    if (channel == nullptr) {
+      return;  // nobody to answer for
+    }
+    result.status = kStatusUnsuccessful;
+    reply(result);
+    return;
+  }
+  if (channel->config.rescind_on_open()) {
+    result.status = kStatusDeviceRemoved;
+    reply(result);
+    rescind(m.child_relid, work);
+    return;
+  }
+  if (const std::string problem = open_problem(m); !problem.empty()) {
+    result.status = kStatusInvalidParameter;
+    reply(result);
+    ignore("OPENCHANNEL: " + problem, work);
+    return;
+  }
+  Gpadl& gpadl = gpadls_.at(m.ringbuffer_gpadlhandle);
+  const std::uint32_t offset = m.downstream_ringbuffer_pageoffset;
+  gpadl.in_use = true;
+  channel->gpadl = m.ringbuffer_gpadlhandle;
+  channel->state = Channel::State::kOpen;
+  channel->closed_by_guest = false;
+  rings_.attach_rings(m.child_relid, {gpadl.first_pfn, offset, gpadl.pages - offset}, work);
+  reply(result);
+  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "open",
+                                         "gpadl " + std::to_string(channel->gpadl) + ", " +
+                                             std::to_string(offset) + "+" +
+                                             std::to_string(gpadl.pages - offset) + " pages"));
+}
+
+void ControlPlane::leave_open(Channel& channel) {
+  if (const auto it = gpadls_.find(channel.gpadl); it != gpadls_.end()) {
+    it->second.in_use = false;
+  }
+  channel.gpadl = 0;
+}
+
+void ControlPlane::on_close_channel(const wire::CloseChannel& m, const partition::Work& work) {
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != Channel::State::kOpen) {
+    ignore("CLOSECHANNEL for relid " + std::to_string(m.child_relid) + ", which is not open", work);
+    return;
+  }
+  leave_open(*channel);
+  channel->state = Channel::State::kOffered;
+  channel->closed_by_guest = true;
+  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "closed", ""));
+  rings_.detach_rings(m.child_relid, partition::DetachReason::kClosed, work);
+}
+
+void ControlPlane::on_gpadl_teardown(const wire::GpadlTeardown& m, const partition::Work& work) {
+  const auto it = gpadls_.find(m.gpadl);
+  if (it == gpadls_.end() || it->second.child_relid != m.child_relid) {
+    ignore("GPADL_TEARDOWN of unknown gpadl " + std::to_string(m.gpadl), work);
+    return;
+  }
+  if (it->second.in_use) {
+    ignore("GPADL_TEARDOWN of gpadl " + std::to_string(m.gpadl) + " while its channel is open",
+           work);
+    return;
+  }
+  gpadls_.erase(it);
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = m.gpadl;
+  reply(torndown);
+}
+
+void ControlPlane::rescind(std::uint32_t child_relid, const partition::Work& work) {
+  Channel* channel = find_channel(child_relid);
+  VMBUS_CHECK(channel != nullptr && channel->state != Channel::State::kRescinded,
+              "rescind of channel " + std::to_string(child_relid) + ", which cannot be rescinded");
+  const bool was_open = channel->state == Channel::State::kOpen;
+  if (was_open) {
+    leave_open(*channel);
+  }
+  channel->state = Channel::State::kRescinded;
+  wire::RescindChannelOffer rescind_message;
+  rescind_message.child_relid = child_relid;
+  reply(rescind_message);
+  work.hv.trace(partition::trace_channel(work.context, child_relid, "rescinded", ""));
+  if (was_open) {
+    rings_.detach_rings(child_relid, partition::DetachReason::kRescinded, work);
+  }
+}
+
+void ControlPlane::on_relid_released(const wire::RelidReleased& m, const partition::Work& work) {
+  Channel* channel = find_channel(m.child_relid);
+  if (channel == nullptr || channel->state != Channel::State::kRescinded) {
+    ignore(
+        "RELID_RELEASED for relid " + std::to_string(m.child_relid) + ", which was not rescinded",
+        work);
+    return;
+  }
+  // The guest is done with the relid; drop its GPADLs too.
+  for (auto it = gpadls_.begin(); it != gpadls_.end();) {
+    it = it->second.child_relid == m.child_relid ? gpadls_.erase(it) : std::next(it);
+  }
+  relid_by_connection_id_.erase(channel->connection_id);
+  channels_.erase(m.child_relid);
+  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "released", ""));
+}
+
+void ControlPlane::on_modify_channel(const wire::ModifyChannel& m, const partition::Work& work) {
+  // Acknowledged only from protocol 5.3 (before that the guest expects no answer).
+  if (version_ < wire::kVersionWin10V5_3) {
+    return;
+  }
+  wire::ModifyChannelResponse response;
+  response.child_relid = m.child_relid;
+  if (!is_open(m.child_relid)) {
+    response.status = kStatusInvalidParameter;
+    ignore("MODIFYCHANNEL for relid " + std::to_string(m.child_relid) + ", which is not open",
+           work);
+  }
+  reply(response);
+}
+
+void ControlPlane::on_unload(const partition::Work& work) {
+  for (auto& [relid, channel] : channels_) {
+    if (channel.state == Channel::State::kOpen) {
+      leave_open(channel);
+      channel.state = Channel::State::kOffered;
+      channel.closed_by_guest = true;
+      rings_.detach_rings(relid, partition::DetachReason::kClosed, work);
+    }
+  }
+  gpadls_.clear();
+  gpadls_in_progress_.clear();
+  version_ = 0;
+  reply(wire::UnloadResponse{});
+  work.note("unloaded");
+}
+
+}  // namespace vmbus::host
