@@ -136,6 +136,7 @@ expect {
   trace { event { channel_state { state: "opened" } } }
   trace { event { process { partition: HYPERVISOR } } }
   trace { event { note { text: "x" } channel: "nte" } }
+  trace { event { message { stage: STAGE_HANDLED direction: HOST_TO_GUEST } } }
 }
 )"),
       (std::vector<std::string>{
@@ -174,7 +175,9 @@ expect {
           "s.textproto:15:35: unknown channel state 'opened' (offered, opening, open, "
           "closing, closed, failed, released, rescinded)",
           "s.textproto:16:29: a process is the HOST's or the GUEST's",
-          "s.textproto:17:38: unknown channel 'nte' (the topology has 'disk', 'net')"}));
+          "s.textproto:17:38: unknown channel 'nte' (the topology has 'disk', 'net')",
+          "s.textproto:18:50: a handled or ignored message is the receiver's record and "
+          "has no direction; name the receiver with side"}));
 }
 
 TEST(ScenarioLoad, AFieldOfAnotherRecordKindDoesNotParse) {

@@ -556,12 +556,11 @@ hypervisor::Intervention compile_hold(const Entry& entry, Owner /*owner*/) {
   return hypervisor::ReleaseContext{side_of(hold.side()), hold.context()};
 }
 
-// One row per action of TimelineEntry's `action` oneof, in its order.
-
 constexpr Owner (*kHost)(const Entry&) = always<Owner::kHost>;
 constexpr Owner (*kGuest)(const Entry&) = always<Owner::kGuest>;
 constexpr Owner (*kHypervisor)(const Entry&) = always<Owner::kHypervisor>;
 
+// One row per action of TimelineEntry's `action` oneof, in its order.
 constexpr ActionRow kActions[] = {
     {Entry::kHostSend, "host_send", kHost, check_send, describe_send, resolve_send, compile_send},
     {Entry::kGuestSend, "guest_send", kGuest, check_send, describe_send, resolve_send,

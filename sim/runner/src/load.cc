@@ -2,7 +2,6 @@
 // line and column of the field it is about, and a file with any problem
 // never runs.
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>

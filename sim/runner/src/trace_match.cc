@@ -113,6 +113,12 @@ class MatchChecks {
                       "unknown message type '" + m.type() +
                           "' (a CHANNELMSG name such as OPENCHANNEL_RESULT, or a number 0..24)");
     }
+    if (m.has_direction() && (m.stage() == proto::MessageEvent::STAGE_HANDLED ||
+                              m.stage() == proto::MessageEvent::STAGE_IGNORED)) {
+      checks_.problem(where, "direction",
+                      "a handled or ignored message is the receiver's record and has no "
+                      "direction; name the receiver with side");
+    }
     for (int i = 0; i < m.field_size(); ++i) {
       if (!is_field(m.field(i))) {
         checks_.problem(where, "field", i,
