@@ -23,9 +23,11 @@ TEST(BuildInfo, AnotherVersionOrCommitIsAnotherBuild) {
   EXPECT_FALSE(is_this_build(build_info().version, "000000000000"));
 }
 
-TEST(BuildInfo, DirtyOrUnknownSourcesNeverCountAsTheSameBuild) {
-  EXPECT_FALSE(is_this_build(build_info().version, "0123456789ab-dirty"));
+TEST(BuildInfo, TheSameVersionAndCommitIsThisBuildUnlessTheCommitIsUnknown) {
+  EXPECT_EQ(is_this_build(build_info().version, build_info().commit),
+            build_info().commit != "unknown");
   EXPECT_FALSE(is_this_build(build_info().version, "unknown"));
+  EXPECT_FALSE(is_this_build(build_info().version, std::string(build_info().commit) + "x"));
 }
 
 }  // namespace

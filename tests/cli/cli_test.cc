@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "vmbus/base/build_info.h"
+
 #include "tool_test_util.h"
 
 namespace vmbus::cli {
@@ -44,6 +46,10 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "\n"
               "A simulator of a Hyper-V host and guest talking over VMBus.\n"
               "\n"
+              "Options:\n"
+              "  --version         print the build (version and source commit) and exit\n"
+              "  --help            print this help\n"
+              "\n"
               "Commands:\n"
               "  run       Run scenario files and judge them\n"
               "  ring      Decode and build VMBus ring buffer images\n"
@@ -58,6 +64,14 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "\n"
               "Run 'vmbus-sim <command> --help' for the arguments of a command.\n");
   }
+}
+
+TEST(Cli, VersionNamesTheProjectVersionAndTheSourceCommit) {
+  const RunResult result = run_cli({"--version"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.err, "");
+  EXPECT_EQ(result.out, "vmbus-sim " + base::build_identity() + "\n");
+  EXPECT_EQ(result.out.rfind("vmbus-sim 0.1.0 (commit ", 0), 0u) << result.out;
 }
 
 TEST(Cli, RingHelpListsDecodeAndEncode) {

@@ -435,8 +435,8 @@ TEST(TraceExport, WritesOneJsonObjectWithTimeUnitAndRunDetails) {
   EXPECT_EQ(JsonValidator(json).error(), "") << json;
   EXPECT_EQ(json,
             "{\"displayTimeUnit\":\"ns\",\n"
-            "\"otherData\":{\"source\":\"vmbus-sim trace export\",\"trace_format_version\":\"3\","
-            "\"seed\":\"7\",\"scenario\":\"export \\\"sample\\\"\","
+            "\"otherData\":{\"source\":\"vmbus-sim trace export\",\"trace_format_version\":\"4\","
+            "\"seed\":\"7\",\"scenario\":\"export \\\"sample\\\"\",\"build\":\"an unknown build\","
             "\"scheduling_mode\":\"deterministic\",\"records\":\"1\"},\n"
             "\"traceEvents\":[\n"
             R"({"name":"process_name","ph":"M","pid":1,"args":{"name":"host"}},)"

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "vmbus/base/build_info.h"
 #include "vmbus/cli/trace_command.h"
 #include "vmbus/trace/writer.h"
 
@@ -16,9 +17,12 @@ using testing::run_cli;
 using testing::RunResult;
 using testing::ScratchDir;
 
-void write_sample_trace(const std::filesystem::path& path) {
+void write_sample_trace(const std::filesystem::path& path, const std::string& build_version = "",
+                        const std::string& build_commit = "") {
   proto::TraceHeader header;
   header.set_format_version(trace::kTraceFormatVersion);
+  header.set_build_version(build_version);
+  header.set_build_commit(build_commit);
   header.set_seed(7);
   header.set_scenario("sample");
   header.set_mode(proto::SCHEDULING_MODE_DETERMINISTIC);
@@ -67,12 +71,43 @@ TEST(TraceShow, PrintsOneExactLinePerRecord) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(
       result.out,
-      "# trace format 3, seed 7, scenario 'sample', deterministic, 3 records\n"
+      "# trace format 4, seed 7, scenario 'sample', deterministic, 3 records, written by "
+      "an unknown build\n"
       "      0        1.000 sim                               step 1: host:msg (1 of 2 ready)\n"
       "      1        2.500 guest dpc/3              DISPATCH ring 3 inbound publish_read "
       "write_index=40 read_index=40 bytes=96 (was read_index=4040)\n"
       "      2        3.000 guest kmcl/5/dpc/1       DISPATCH kmcl violation complete_twice "
       "in VmbChannelPacketComplete\n");
+}
+
+TEST(TraceShow, NamesTheBuildThatWroteTheTraceAndWarnsWhenItIsAnother) {
+  ScratchDir dir;
+  write_sample_trace(dir / "this.trace", std::string(base::build_info().version),
+                     std::string(base::build_info().commit));
+  write_sample_trace(dir / "other.trace", "0.0.9", "0123456789ab");
+
+  const RunResult same = run_cli({"trace", "show", (dir / "this.trace").string()});
+  const RunResult other = run_cli({"trace", "show", (dir / "other.trace").string()});
+
+  EXPECT_EQ(same.exit_code, 0);
+  EXPECT_EQ(same.out.substr(0, same.out.find('\n')),
+            "# trace format 4, seed 7, scenario 'sample', deterministic, 3 records, written by "
+            "vmbus-sim " +
+                base::build_identity());
+  EXPECT_EQ(same.err, base::build_info().commit == "unknown"
+                          ? "vmbus-sim: warning: this trace was written by vmbus-sim " +
+                                base::build_identity() + "; this is vmbus-sim " +
+                                base::build_identity() +
+                                ": rerunning its seed here may not reproduce it\n"
+                          : "");
+  EXPECT_EQ(other.exit_code, 0);
+  EXPECT_EQ(other.out.substr(0, other.out.find('\n')),
+            "# trace format 4, seed 7, scenario 'sample', deterministic, 3 records, written by "
+            "vmbus-sim 0.0.9 (commit 0123456789ab)");
+  EXPECT_EQ(other.err,
+            "vmbus-sim: warning: this trace was written by vmbus-sim 0.0.9 (commit "
+            "0123456789ab); this is vmbus-sim " +
+                base::build_identity() + ": rerunning its seed here may not reproduce it\n");
 }
 
 TEST(TraceShow, FiltersByChannelAndText) {
@@ -134,7 +169,8 @@ TEST(TraceShow, PrintsFaultsScenarioStepsAndCompletions) {
 
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out,
-            "# trace format 3, seed 9, scenario 'faults', deterministic, 3 records\n"
+            "# trace format 4, seed 9, scenario 'faults', deterministic, 3 records, written by "
+            "an unknown build\n"
             "      0        1.000 sim                               fault interrupt_dropped: "
             "host->guest relid 1\n"
             "      1        2.000 sim                               scenario step 3 'burst': "

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "vmbus/base/build_info.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -143,8 +145,13 @@ TEST_F(RunnerCli, FailureNamesTheFirstFailedExpectationAndItsReproReplaysTheTrac
       "       repro: vmbus-sim run tests/runner/samples/fails.textproto --seed 5 --trace-dir ";
   ASSERT_EQ(result.out.compare(trace_end + 1, repro_head.size(), repro_head), 0) << result.out;
   const std::size_t dir_start = trace_end + 1 + repro_head.size();
-  const fs::path repro_dir =
+  const std::string rest =
       result.out.substr(dir_start, result.out.find('\n', dir_start) - dir_start);
+  // The build that failed rides along as a shell comment.
+  const std::string build = "  # vmbus-sim " + vmbus::base::build_identity();
+  ASSERT_GT(rest.size(), build.size()) << result.out;
+  EXPECT_EQ(rest.substr(rest.size() - build.size()), build) << result.out;
+  const fs::path repro_dir = rest.substr(0, rest.size() - build.size());
   ASSERT_TRUE(fs::exists(trace));
   EXPECT_NE(result.out.find("0 passed, 1 failed, 0 errors"), std::string::npos);
 

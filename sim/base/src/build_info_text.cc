@@ -14,8 +14,7 @@ std::string build_identity() {
 
 bool is_this_build(std::string_view version, std::string_view commit) {
   const BuildInfo& self = build_info();
-  const bool exact = commit != "unknown" && !commit.ends_with("-dirty");
-  return exact && version == self.version && commit == self.commit;
+  return commit != "unknown" && version == self.version && commit == self.commit;
 }
 
 }  // namespace vmbus::base

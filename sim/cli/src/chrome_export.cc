@@ -647,6 +647,7 @@ class ChromeTraceWriter {
         .string("trace_format_version", std::to_string(header_.format_version()))
         .string("seed", std::to_string(header_.seed()))
         .string("scenario", header_.scenario())
+        .string("build", trace::written_by(header_))
         .string("scheduling_mode", header_.mode() == proto::SCHEDULING_MODE_FREE_RUNNING
                                        ? "free-running"
                                        : "deterministic")

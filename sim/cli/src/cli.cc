@@ -1,7 +1,9 @@
 #include "vmbus/cli/cli.h"
 
+#include <ostream>
 #include <string>
 
+#include "vmbus/base/build_info.h"
 #include "vmbus/cli/ring_command.h"
 #include "vmbus/cli/run_command.h"
 #include "vmbus/cli/simulate_command.h"
@@ -12,6 +14,10 @@ namespace {
 
 constexpr std::string_view kDescription =
     R"(A simulator of a Hyper-V host and guest talking over VMBus.
+
+Options:
+  --version         print the build (version and source commit) and exit
+  --help            print this help
 )";
 
 constexpr std::string_view kExamples =
@@ -35,6 +41,10 @@ const Command& vmbus_sim_command() {
 int run_vmbus_sim(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
                   std::ostream& err) {
   const Command& root = vmbus_sim_command();
+  if (args.size() == 1 && args.front() == "--version") {
+    out << "vmbus-sim " << base::build_identity() << "\n";
+    return kExitOk;
+  }
   return dispatch(root, std::string(root.name), args, CommandIo{in, out, err});
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <variant>
 
+#include "vmbus/base/build_info.h"
 #include "vmbus/cli/junit.h"
 #include "vmbus/runner/scenario.h"
 
@@ -566,8 +567,10 @@ class Report {
       details += failure + "\n";
     }
     out_ << "       trace: " << result.trace_path.string() << "\n";
-    out_ << "       repro: " << command << "\n";
-    details += "trace: " + result.trace_path.string() + "\nrepro: " + command + "\n";
+    // The build rides along as a shell comment: the line stays a command.
+    const std::string repro = command + "  # vmbus-sim " + base::build_identity();
+    out_ << "       repro: " << repro << "\n";
+    details += "trace: " + result.trace_path.string() + "\nrepro: " + repro + "\n";
     any_repro_ = true;
     junit.status = is_error ? JunitCase::Status::kError : JunitCase::Status::kFailed;
     junit.message = first;

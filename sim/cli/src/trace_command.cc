@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "vmbus/base/build_info.h"
 #include "vmbus/cli/chrome_export.h"
 #include "vmbus/trace/match.h"
 #include "vmbus/trace/reader.h"
@@ -110,12 +111,24 @@ constexpr std::string_view kExportExamples =
 
 constexpr FlagSpec kExportFlags[] = {{"--format", true}, {"-o", true}};
 
-// Prints why `read` failed, if it did.
+// Prints why `read` failed, if it did, and warns when another build wrote
+// the trace.
 bool read_failed(const trace::TraceReadResult& read, const Invocation& invocation) {
   if (!read.ok) {
     invocation.io.err << "vmbus-sim: " << read.error << "\n";
+    return true;
   }
-  return !read.ok;
+  // A seed replays the same run only with the same build: say so when
+  // another build wrote this trace.
+  const proto::TraceHeader& header = read.trace.header;
+  const bool names_a_build = !header.build_version().empty() || !header.build_commit().empty();
+  if (names_a_build && !base::is_this_build(header.build_version(), header.build_commit())) {
+    invocation.io.err << "vmbus-sim: warning: this trace was written by "
+                      << trace::written_by(header) << "; this is vmbus-sim "
+                      << base::build_identity()
+                      << ": rerunning its seed here may not reproduce it\n";
+  }
+  return false;
 }
 
 int run_show(const Invocation& invocation) {
@@ -147,7 +160,8 @@ int run_show(const Invocation& invocation) {
   out << "# trace format " << header.format_version() << ", seed " << header.seed()
       << ", scenario '" << header.scenario() << "', "
       << (header.mode() == proto::SCHEDULING_MODE_FREE_RUNNING ? "free-running" : "deterministic")
-      << ", " << read.trace.records.size() << " records\n";
+      << ", " << read.trace.records.size() << " records, written by " << trace::written_by(header)
+      << "\n";
   for (const proto::TraceRecord& record : read.trace.records) {
     if (channel && !trace::concerns_channel(record, *channel)) {
       continue;

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <variant>
 
+#include "vmbus/base/build_info.h"
 #include "vmbus/base/prng.h"
 #include "vmbus/hypervisor/effect.h"
 #include "vmbus/hypervisor/event_queue.h"
@@ -270,6 +271,8 @@ class Simulation final : private LinkObserver {
       header.set_seed(config_.seed);
       header.set_scenario(config_.scenario_name);
       header.set_mode(config_.mode);
+      header.set_build_version(std::string(base::build_info().version));
+      header.set_build_commit(std::string(base::build_info().commit));
       try {
         trace_.open(config_.trace_path, header);
       } catch (const std::exception& e) {
@@ -699,7 +702,7 @@ class Simulation final : private LinkObserver {
   std::uint64_t steps_ = 0;
   std::uint64_t frames_relayed_ = 0;
   std::uint64_t actions_sent_ = 0;
-  KeyValues reports_[2];  // by side
+  KeyValues reports_[2];                 // by side
   proto::FinalReport final_reports_[2];  // by side
   bool final_reports_collected_ = false;
   bool guest_done_ = false;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "vmbus/base/build_info.h"
+
 namespace vmbus::trace {
 
 const char* partition_name(proto::Partition partition) {
@@ -164,6 +166,13 @@ std::string text_of(const proto::CompletionEvent& e) {
 }
 
 }  // namespace
+
+std::string written_by(const proto::TraceHeader& header) {
+  if (header.build_version().empty() && header.build_commit().empty()) {
+    return "an unknown build";
+  }
+  return "vmbus-sim " + base::build_identity(header.build_version(), header.build_commit());
+}
 
 std::string event_text(const proto::TraceRecord& record) {
   switch (record.event_case()) {

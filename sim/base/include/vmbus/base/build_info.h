@@ -27,9 +27,10 @@ std::string build_identity();
 // The same for another build's version and commit (read from a trace).
 std::string build_identity(std::string_view version, std::string_view commit);
 
-// Whether a trace written by (version, commit) came from this very build.
-// A dirty or unknown commit never counts as the same build: its sources
-// cannot be told apart.
+// Whether a trace written by (version, commit) came from this build: the same
+// version and commit. An unknown commit never counts as the same build (a
+// "-dirty" one does when it matches: the same binary, or one built from the
+// same commit with local changes).
 bool is_this_build(std::string_view version, std::string_view commit);
 
 }  // namespace vmbus::base

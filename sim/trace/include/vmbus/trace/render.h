@@ -12,6 +12,10 @@
 
 namespace vmbus::trace {
 
+// The build that wrote a trace, "vmbus-sim 0.1.0 (commit 1a2b3c4d5e6f)", or
+// "an unknown build" when its header does not say (traces before format 4).
+std::string written_by(const proto::TraceHeader& header);
+
 // "host", "guest" or "sim" (the hypervisor itself).
 const char* partition_name(proto::Partition partition);
 

@@ -16,8 +16,8 @@ namespace vmbus::trace {
 inline constexpr char kTraceMagic[] = "VMBTRACE";
 inline constexpr std::size_t kTraceMagicBytes = 8;
 // Bump when the trace's shape changes in a way a reader would notice.
-inline constexpr std::uint32_t kTraceFormatVersion =
-    3;  // 2: KmclRecord; 3: fault, action, completion
+// 2: KmclRecord; 3: fault, action, completion; 4: the build in the header.
+inline constexpr std::uint32_t kTraceFormatVersion = 4;
 
 class TraceWriter {
  public:
