@@ -386,6 +386,30 @@ TEST(HostModifyChannel, IsNotAnsweredBelowProtocol5_3) {
   EXPECT_THAT(host.replies(), IsEmpty());
 }
 
+// --- scenario sends --------------------------------------------------------------------
+
+TEST(HostSend, ASendObeysTheLimitsBothSidesShareAndFitsGuestMemory) {
+  HostUnderTest host;
+  host.open();
+  proto::PartitionAction action;
+  proto::SendAction& send = *action.mutable_send();
+  send.set_child_relid(1);
+  send.set_count(100'001);
+  EXPECT_EQ(host.server().perform(action, host.hv), "count 100001 is more than 100000");
+  send.set_count(1);
+  send.set_external_pages(1025);
+  EXPECT_EQ(host.server().perform(action, host.hv), "external_pages 1025 is more than 1024");
+  send.set_external_pages(64);
+  EXPECT_EQ(host.server().perform(action, host.hv),
+            "external_pages 64 is more than guest memory holds (64 pages)");
+  send.set_external_pages(2);
+  send.mutable_payload()->set_text("hello");
+  EXPECT_EQ(host.server().perform(action, host.hv), "");
+  EXPECT_THAT(host.notes(), ElementsAre("send: 1 packet(s) of 5 bytes queued on channel 1 from "
+                                        "trans_id 1, 2 external page(s)"));
+  EXPECT_TRUE(host.is_ready("chan/1"));
+}
+
 // --- malformed messages ----------------------------------------------------------------
 // What a hostile guest sends: each is refused, traced, and the host carries on.
 

@@ -10,6 +10,7 @@
 #include "vmbus/partition/guest_memory.h"
 #include "vmbus/partition/partition_support.h"
 #include "vmbus/partition/ring_snapshot.h"
+#include "vmbus/partition/send_request.h"
 #include "vmbus/partition/testing/fake_hypervisor.h"
 #include "vmbus/ring/layout.h"
 #include "vmbus/ring/memory.h"
@@ -151,6 +152,60 @@ TEST(RingSnapshot, ReadsTheFourControlWords) {
   EXPECT_EQ(words.read_index, 16u);
   EXPECT_EQ(words.interrupt_mask, 1u);
   EXPECT_EQ(words.pending_send_sz, 200u);
+}
+
+// --- send requests -----------------------------------------------------------------------
+
+TEST(SendRequest, AnEmptyPayloadIsSixteenCountingBytesAndCountZeroIsOne) {
+  proto::SendAction action;
+  const auto request = send_request(action);
+  ASSERT_TRUE(request.ok()) << request.error();
+  ASSERT_EQ(request.value().payload.size(), 16u);
+  for (std::size_t i = 0; i < 16; ++i) {
+    EXPECT_EQ(request.value().payload[i], static_cast<std::byte>(i));
+  }
+  EXPECT_EQ(request.value().count, 1u);
+  EXPECT_EQ(request.value().external_pages, 0u);
+  EXPECT_FALSE(request.value().request_completion);
+}
+
+TEST(SendRequest, RawBytesAndTextAreSentAsTheyAre) {
+  proto::SendAction action;
+  action.mutable_payload()->set_raw(std::string("\x00\x01\xff", 3));
+  action.set_count(3);
+  action.set_request_completion(true);
+  const auto raw = send_request(action);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_THAT(raw.value().payload, ElementsAre(std::byte{0}, std::byte{1}, std::byte{0xff}));
+  EXPECT_EQ(raw.value().count, 3u);
+  EXPECT_TRUE(raw.value().request_completion);
+
+  action.mutable_payload()->set_text("hi");
+  const auto text = send_request(action);
+  ASSERT_TRUE(text.ok());
+  EXPECT_THAT(text.value().payload, ElementsAre(std::byte{'h'}, std::byte{'i'}));
+}
+
+TEST(SendRequest, HexOrAPatternTheRunnerDidNotResolveIsRefused) {
+  proto::SendAction action;
+  action.mutable_payload()->set_hex("dead");
+  const auto request = send_request(action);
+  ASSERT_FALSE(request.ok());
+  EXPECT_EQ(request.error(),
+            "the payload was not resolved to raw bytes (the runner converts hex and patterns)");
+}
+
+TEST(SendRequest, MoreCopiesOrExternalPagesThanTheLimitsAreRefused) {
+  proto::SendAction action;
+  action.set_count(kMaxSendCopies);
+  action.set_external_pages(kMaxExternalPages);
+  EXPECT_TRUE(send_request(action).ok());
+
+  action.set_count(kMaxSendCopies + 1);
+  EXPECT_EQ(send_request(action).error(), "count 100001 is more than 100000");
+  action.set_count(1);
+  action.set_external_pages(kMaxExternalPages + 1);
+  EXPECT_EQ(send_request(action).error(), "external_pages 1025 is more than 1024");
 }
 
 // --- the fake hypervisor ---------------------------------------------------------------------
