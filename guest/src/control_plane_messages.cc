@@ -10,9 +10,12 @@
 #include "vmbus/wire/versions.h"
 
 namespace vmbus::guest {
+namespace {
 
 // Relids a host may offer (Linux MAX_CHANNEL_RELIDS).
 constexpr std::uint32_t kMaxRelid = 2047;
+
+}  // namespace
 
 void ControlPlane::ignore(const wire::HvMessage& slot, const std::string& reason,
                           const partition::Work& work) {
