@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 
+#include "vmbus/partition/send_request.h"
 #include "vmbus/ring/layout.h"
 
 namespace vmbus::guest {
@@ -26,43 +27,25 @@ std::string channel_text(std::uint32_t relid) {
   return "channel " + std::to_string(relid);
 }
 
-// A send's bytes and flags, checked.
-struct SendRequest {
-  std::vector<std::byte> payload;
-  std::uint32_t count = 1;
-  std::uint32_t external_pages = 0;
+// The guest's part of a send: KMCL chooses the trans_id, and sends
+// external data only with WAIT_FOR_COMPLETION.
+struct GuestSend {
+  partition::SendRequest request;
   kmcl::UINT32 flags = 0;
 };
 
-std::string send_request(const proto::SendAction& send, SendRequest* request) {
+std::string guest_send(const proto::SendAction& send, GuestSend* out) {
   if (send.has_trans_id()) {
     return "the guest's KMCL chooses its own trans_id; a guest send cannot set one";
   }
-  if (send.payload().data_case() == proto::Payload::kRaw) {
-    const auto raw = std::as_bytes(std::span(send.payload().raw()));
-    request->payload.assign(raw.begin(), raw.end());
-  } else if (send.payload().data_case() != proto::Payload::DATA_NOT_SET) {
-    return "the guest needs the payload as raw bytes (the runner converts text, hex and patterns)";
+  auto request = partition::send_request(send);
+  if (!request.ok()) {
+    return request.error();
   }
-  if (request->payload.empty()) {
-    request->payload.resize(16);
-    for (std::size_t i = 0; i < request->payload.size(); ++i) {
-      request->payload[i] = static_cast<std::byte>(i);
-    }
-  }
-  constexpr std::uint32_t kMaxCopies = 100'000;  // more would only exhaust the guest's memory
-  if (send.count() > kMaxCopies) {
-    return "count " + std::to_string(send.count()) + " is more than " + std::to_string(kMaxCopies);
-  }
-  request->count = std::max<std::uint32_t>(1, send.count());
-  request->external_pages = send.external_pages();
-  if (request->external_pages > 1024) {
-    return "external_pages " + std::to_string(request->external_pages) + " is more than 1024";
-  }
-  // KMCL sends external data only with WAIT_FOR_COMPLETION.
-  request->flags = send.request_completion() || request->external_pages > 0
-                       ? kmcl::VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION
-                       : 0;
+  out->request = std::move(request).value();
+  out->flags = out->request.request_completion || out->request.external_pages > 0
+                   ? kmcl::VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION
+                   : 0;
   return "";
 }
 
@@ -91,9 +74,9 @@ class GuestAction {
 
  private:
   std::string send(const proto::SendAction& send);
-  std::string send_synchronous(KmclEndpoint& endpoint, const SendRequest& request,
+  std::string send_synchronous(KmclEndpoint& endpoint, const GuestSend& send,
                                std::uint64_t timeout_us);
-  std::string send_in_line(KmclEndpoint& endpoint, const SendRequest& request);
+  std::string send_in_line(KmclEndpoint& endpoint, const GuestSend& send);
   std::string channel_op(const proto::ChannelOpAction& op);
   std::function<void()> driver_call(KmclEndpoint& endpoint, const proto::ChannelOpAction& op,
                                     std::string* error);
@@ -109,21 +92,21 @@ std::string GuestAction::send(const proto::SendAction& send) {
   if (endpoint == nullptr) {
     return "no KMCL driver on " + channel_text(relid);
   }
-  SendRequest request;
-  if (std::string error = send_request(send, &request); !error.empty()) {
+  GuestSend request;
+  if (std::string error = guest_send(send, &request); !error.empty()) {
     return error;
   }
   return send.synchronous() ? send_synchronous(*endpoint, request, send.timeout_us())
                             : send_in_line(*endpoint, request);
 }
 
-std::string GuestAction::send_synchronous(KmclEndpoint& endpoint, const SendRequest& request,
+std::string GuestAction::send_synchronous(KmclEndpoint& endpoint, const GuestSend& send,
                                           std::uint64_t timeout_us) {
   std::optional<LentPages> lent;
-  if (request.external_pages > 0) {
-    lent = drivers_.lend_pages(request.external_pages);
+  if (send.request.external_pages > 0) {
+    lent = drivers_.lend_pages(send.request.external_pages);
     if (!lent) {
-      return "out of guest memory for " + std::to_string(request.external_pages) +
+      return "out of guest memory for " + std::to_string(send.request.external_pages) +
              " external pages";
     }
   }
@@ -138,13 +121,13 @@ std::string GuestAction::send_synchronous(KmclEndpoint& endpoint, const SendRequ
   // Driver code that blocks: its own PASSIVE_LEVEL thread. The copies go
   // one after the other; the lent pages go back when the last returned.
   KmclChannels& drivers = drivers_;
-  endpoint.device.spawn_passive_thread(name, [&drivers, &endpoint, request, timeout, lent] {
-    for (std::uint32_t i = 0; i < request.count; ++i) {
+  endpoint.device.spawn_passive_thread(name, [&drivers, &endpoint, send, timeout, lent] {
+    for (std::uint32_t i = 0; i < send.request.count; ++i) {
       kmcl::MDL mdl;
       if (lent) {
         mdl = whole_pages(lent->first, lent->second);
       }
-      endpoint.driver.send_synchronous(request.payload, request.flags, lent ? &mdl : nullptr,
+      endpoint.driver.send_synchronous(send.request.payload, send.flags, lent ? &mdl : nullptr,
                                        timeout);
     }
     if (lent) {
@@ -154,27 +137,27 @@ std::string GuestAction::send_synchronous(KmclEndpoint& endpoint, const SendRequ
   return "";
 }
 
-std::string GuestAction::send_in_line(KmclEndpoint& endpoint, const SendRequest& request) {
-  for (std::uint32_t i = 0; i < request.count; ++i) {
+std::string GuestAction::send_in_line(KmclEndpoint& endpoint, const GuestSend& send) {
+  for (std::uint32_t i = 0; i < send.request.count; ++i) {
     std::optional<LentPages> lent;
     kmcl::MDL mdl;
-    if (request.external_pages > 0) {
-      lent = drivers_.lend_pages(request.external_pages);
+    if (send.request.external_pages > 0) {
+      lent = drivers_.lend_pages(send.request.external_pages);
       if (!lent) {
-        return "out of guest memory for " + std::to_string(request.external_pages) +
+        return "out of guest memory for " + std::to_string(send.request.external_pages) +
                " external pages (after " + std::to_string(i) + " sends)";
       }
       mdl = whole_pages(lent->first, lent->second);
     }
     const std::int64_t index =
-        endpoint.driver.send(request.payload, request.flags, lent ? &mdl : nullptr);
+        endpoint.driver.send(send.request.payload, send.flags, lent ? &mdl : nullptr);
     if (index < 0) {
       if (lent) {
         drivers_.return_pages(*lent);
       }
       return "VmbPacketSend on " + channel_text(endpoint.child_relid()) + " returned " +
              kmcl::ntstatus_name(endpoint.driver.last_send_status()) + " (after " +
-             std::to_string(i) + " sends; payload " + std::to_string(request.payload.size()) +
+             std::to_string(i) + " sends; payload " + std::to_string(send.request.payload.size()) +
              " bytes)";
     }
     if (lent) {

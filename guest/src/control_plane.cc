@@ -133,12 +133,6 @@ void ControlPlane::connect(const partition::Work& work) {
 }
 
 void ControlPlane::request_offers(const partition::Work& work) {
-  if (!misbehaviors_.empty()) {
-    if (post_raw(misbehaviors_.front(), work)) {
-      misbehaviors_.pop_front();
-    }
-    return;
-  }
   if (post(wire::RequestOffers{}, work)) {
     phase_ = Phase::kAwaitOffers;
   }

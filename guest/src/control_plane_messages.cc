@@ -10,9 +10,12 @@
 #include "vmbus/wire/versions.h"
 
 namespace vmbus::guest {
+namespace {
 
 // Relids a host may offer (Linux MAX_CHANNEL_RELIDS).
 constexpr std::uint32_t kMaxRelid = 2047;
+
+}  // namespace
 
 void ControlPlane::ignore(const wire::HvMessage& slot, const std::string& reason,
                           const partition::Work& work) {
@@ -83,46 +86,7 @@ std::string ControlPlane::on_version_response(const wire::VersionResponse& m,
   phase_ = Phase::kRequestOffers;
   work.note("connected at " + wire::version_text(version) + ", messages on connection id " +
             std::to_string(message_connection_id_));
-  queue_misbehaviors(work);
   return "";
-}
-
-void ControlPlane::queue_misbehaviors(const partition::Work& work) {
-  for (const proto::GuestMisbehavior& bad : config_.misbehaviors()) {
-    work.note("will misbehave on purpose: " + proto::GuestMisbehavior::Kind_Name(bad.kind()));
-    switch (bad.kind()) {
-      case proto::GuestMisbehavior::KIND_TRUNCATED_OPEN: {
-        wire::OpenChannel open;
-        open.child_relid = 1;
-        std::vector<std::byte> bytes = wire::encode_message(open);
-        bytes.resize(20);
-        misbehaviors_.push_back(std::move(bytes));
-        break;
-      }
-      case proto::GuestMisbehavior::KIND_OPEN_UNKNOWN_RELID: {
-        wire::OpenChannel open;
-        open.child_relid = 999;
-        open.openid = 999;
-        misbehaviors_.push_back(wire::encode_message(open));
-        break;
-      }
-      case proto::GuestMisbehavior::KIND_GPADL_PFN_OUT_OF_RANGE: {
-        const std::vector<std::uint64_t> pfns{0xFFFFFFF0ull, 0xFFFFFFF1ull};
-        for (auto& payload : wire::split_gpadl(1, 0xBAD, pfns)) {
-          misbehaviors_.push_back(std::move(payload));
-        }
-        break;
-      }
-      case proto::GuestMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE: {
-        std::vector<std::byte> bytes(8, std::byte{0});
-        bytes[0] = std::byte{99};
-        misbehaviors_.push_back(std::move(bytes));
-        break;
-      }
-      default:
-        break;
-    }
-  }
 }
 
 std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition::Work& work) {

@@ -12,32 +12,21 @@
 #include <cstring>
 
 #include "vmbus/partition/partition_support.h"
+#include "vmbus/partition/send_request.h"
 
 namespace vmbus::host {
 namespace {
 
-// The bytes of a scenario payload. The runner resolves text, hex and
-// patterns into `raw`; text is accepted as is for hand-built actions.
+// The bytes of a scenario payload, or false with `*error` set.
 bool payload_bytes(const proto::Payload& payload, std::vector<std::byte>* bytes,
                    std::string* error) {
-  const auto take = [bytes](const std::string& text) {
-    const auto view = std::as_bytes(std::span(text));
-    bytes->assign(view.begin(), view.end());
-  };
-  switch (payload.data_case()) {
-    case proto::Payload::DATA_NOT_SET:
-      bytes->clear();
-      return true;
-    case proto::Payload::kRaw:
-      take(payload.raw());
-      return true;
-    case proto::Payload::kText:
-      take(payload.text());
-      return true;
-    default:
-      *error = "the payload was not resolved to raw bytes";
-      return false;
+  auto resolved = partition::payload_bytes(payload);
+  if (!resolved.ok()) {
+    *error = resolved.error();
+    return false;
   }
+  *bytes = std::move(resolved).value();
+  return true;
 }
 
 std::string ring_name(proto::RingId ring) {
@@ -177,16 +166,12 @@ std::string HostAction::send(const proto::SendAction& action) {
   if (channel->stopped) {
     return "channel " + std::to_string(relid) + "'s VSP stopped on a corrupt ring";
   }
+  auto request = partition::send_request(action);
+  if (!request.ok()) {
+    return request.error();
+  }
   partition::QueuedPacket packet;
-  if (!payload_bytes(action.payload(), &packet.payload, &error)) {
-    return error;
-  }
-  if (packet.payload.empty()) {
-    packet.payload.resize(16);
-    for (std::size_t i = 0; i < packet.payload.size(); ++i) {
-      packet.payload[i] = static_cast<std::byte>(i & 0xFF);
-    }
-  }
+  packet.payload = request.value().payload;
   packet.flags = action.request_completion() ? ring::kPacketFlagCompletionRequested : 0;
   if (action.external_pages() != 0) {
     error = add_gpa_range(action.external_pages(), vsps_.guest_pages(), packet);
@@ -197,7 +182,7 @@ std::string HostAction::send(const proto::SendAction& action) {
   if (!error.empty()) {
     return error;
   }
-  const std::uint32_t count = std::max<std::uint32_t>(1, action.count());
+  const std::uint32_t count = request.value().count;
   std::uint64_t first_trans_id = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
     partition::QueuedPacket copy = packet;

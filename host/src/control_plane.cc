@@ -27,7 +27,6 @@ bool is_known_version(std::uint32_t version) {
 }  // namespace
 
 std::string ControlPlane::configure(const proto::HostConfig& config, std::uint64_t guest_pages) {
-  config_ = config;
   guest_pages_ = guest_pages;
   max_version_ = config.max_version() == 0 ? wire::kVersionWin10V5_3 : config.max_version();
   if (!is_known_version(max_version_)) {
@@ -127,7 +126,7 @@ void ControlPlane::dispatch(const wire::Message& message, const wire::HvMessage&
         if constexpr (std::is_same_v<T, wire::InitiateContact>) {
           on_initiate_contact(m, slot, work);
         } else if constexpr (std::is_same_v<T, wire::RequestOffers>) {
-          on_request_offers(work);
+          on_request_offers();
         } else if constexpr (std::is_same_v<T, wire::GpadlHeaderMessage>) {
           on_gpadl_header(m, work);
         } else if constexpr (std::is_same_v<T, wire::GpadlBodyMessage>) {
@@ -175,7 +174,7 @@ void ControlPlane::on_initiate_contact(const wire::InitiateContact& m, const wir
   reply(response);
 }
 
-void ControlPlane::on_request_offers(const partition::Work& work) {
+void ControlPlane::on_request_offers() {
   for (auto& [relid, channel] : channels_) {
     if (channel.state == Channel::State::kRescinded) {
       continue;
@@ -193,58 +192,7 @@ void ControlPlane::on_request_offers(const partition::Work& work) {
     offer.connection_id = channel.connection_id;
     reply(offer);
   }
-  send_misbehaviors(work);
   reply(wire::AllOffersDelivered{});
-}
-
-void ControlPlane::send_misbehaviors(const partition::Work& work) {
-  for (const proto::HostMisbehavior& bad : config_.misbehaviors()) {
-    work.note("misbehaving on purpose: " + proto::HostMisbehavior::Kind_Name(bad.kind()));
-    switch (bad.kind()) {
-      case proto::HostMisbehavior::KIND_TRUNCATED_OFFER: {
-        wire::OfferChannel offer;
-        offer.child_relid = bad.child_relid();
-        std::vector<std::byte> bytes = wire::encode_message(offer);
-        bytes.resize(100);
-        outbox_.push_raw(kToGuestConnectionId, std::move(bytes));
-        break;
-      }
-      case proto::HostMisbehavior::KIND_DUPLICATE_OFFER: {
-        wire::OfferChannel offer;
-        offer.child_relid = bad.child_relid();
-        offer.connection_id = wire::connection_id_of(bad.child_relid());
-        reply(offer);
-        break;
-      }
-      case proto::HostMisbehavior::KIND_UNSOLICITED_OPEN_RESULT: {
-        wire::OpenChannelResult result;
-        result.child_relid = bad.child_relid();
-        reply(result);
-        break;
-      }
-      case proto::HostMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE: {
-        std::vector<std::byte> bytes(8, std::byte{0});
-        bytes[0] = std::byte{99};
-        outbox_.push_raw(kToGuestConnectionId, std::move(bytes));
-        break;
-      }
-      case proto::HostMisbehavior::KIND_DOUBLE_RESCIND: {
-        wire::RescindChannelOffer rescind;
-        rescind.child_relid = bad.child_relid();
-        reply(rescind);
-        reply(rescind);
-        if (Channel* channel = find_channel(bad.child_relid())) {
-          channel->state = Channel::State::kRescinded;
-        }
-        break;
-      }
-      case proto::HostMisbehavior::KIND_SIGNAL_UNKNOWN_RELID:
-        work.hv.signal_event(0, bad.child_relid());
-        break;
-      default:
-        break;
-    }
-  }
 }
 
 void ControlPlane::on_gpadl_header(const wire::GpadlHeaderMessage& m, const partition::Work& work) {

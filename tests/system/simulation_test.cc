@@ -73,17 +73,6 @@ int count_messages(const trace::TraceFile& trace, proto::MessageEvent::Stage sta
   return count;
 }
 
-int count_ignored(const trace::TraceFile& trace, proto::Partition partition) {
-  int count = 0;
-  for (const proto::TraceRecord& record : trace.records) {
-    if (record.partition() == partition && record.has_message() &&
-        record.message().stage() == proto::MessageEvent::STAGE_IGNORED) {
-      ++count;
-    }
-  }
-  return count;
-}
-
 trace::TraceFile run_and_read_trace(hypervisor::SimulationConfig config, const std::string& name,
                                     hypervisor::RunResult* result) {
   config.trace_path = temp_path(name);
@@ -600,67 +589,6 @@ TEST(Failures, BadPartitionConfigIsReportedByThePartition) {
 
   EXPECT_EQ(result.outcome, hypervisor::RunOutcome::kPartitionFailed);
   EXPECT_NE(result.detail.find("relid 5000"), std::string::npos) << result.detail;
-}
-
-// --- hostile control-plane messages ------------------------------------------------------
-
-TEST(HostileHost, GuestIgnoresEveryMalformedMessageAndCarriesOn) {
-  proto::HostConfig host = echo_host(2);
-  for (auto kind :
-       {proto::HostMisbehavior::KIND_TRUNCATED_OFFER, proto::HostMisbehavior::KIND_DUPLICATE_OFFER,
-        proto::HostMisbehavior::KIND_UNSOLICITED_OPEN_RESULT,
-        proto::HostMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE,
-        proto::HostMisbehavior::KIND_DOUBLE_RESCIND,
-        proto::HostMisbehavior::KIND_SIGNAL_UNKNOWN_RELID}) {
-    auto* bad = host.add_misbehaviors();
-    bad->set_kind(kind);
-    bad->set_child_relid(kind == proto::HostMisbehavior::KIND_DOUBLE_RESCIND ? 2 : 1);
-  }
-  proto::GuestConfig guest = echo_guest(500);
-  guest.add_open_relids(1);
-  hypervisor::RunResult result;
-  const trace::TraceFile trace =
-      run_and_read_trace(base_config(host, guest), "hostile-host", &result);
-
-  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
-  EXPECT_EQ(result.guest_value("result"), "ok") << describe(result);
-  EXPECT_EQ(result.guest_value("packets_echoed"), "500");
-  // Truncated offer, duplicate offer, unsolicited result, unknown type and
-  // the second rescind; the interrupt for an unknown relid is a note.
-  EXPECT_EQ(result.guest_value("ignored_messages"), "5");
-  EXPECT_EQ(count_ignored(trace, proto::PARTITION_GUEST), 5);
-  EXPECT_EQ(result.guest_value("rescinds"), "1");
-}
-
-TEST(HostileGuest, HostRejectsEveryMalformedMessageAndCarriesOn) {
-  proto::GuestConfig guest = echo_guest(500);
-  for (auto kind : {proto::GuestMisbehavior::KIND_TRUNCATED_OPEN,
-                    proto::GuestMisbehavior::KIND_OPEN_UNKNOWN_RELID,
-                    proto::GuestMisbehavior::KIND_GPADL_PFN_OUT_OF_RANGE,
-                    proto::GuestMisbehavior::KIND_UNKNOWN_MESSAGE_TYPE}) {
-    guest.add_misbehaviors()->set_kind(kind);
-  }
-  hypervisor::RunResult result;
-  const trace::TraceFile trace =
-      run_and_read_trace(base_config(echo_host(1), guest), "hostile-guest", &result);
-
-  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
-  EXPECT_EQ(result.guest_value("packets_echoed"), "500");
-  // The truncated OPENCHANNEL and the unknown type fail to parse; the open
-  // of an unknown relid is refused by state.
-  EXPECT_EQ(count_ignored(trace, proto::PARTITION_HOST), 2);
-  // The GPADL with pages outside guest memory is answered with a failure.
-  bool gpadl_refused = false;
-  for (const proto::TraceRecord& record : trace.records) {
-    if (record.partition() == proto::PARTITION_HOST && record.has_note() &&
-        record.note().text().find("outside guest memory") != std::string::npos) {
-      gpadl_refused = true;
-    }
-  }
-  EXPECT_TRUE(gpadl_refused);
-  // The guest, in turn, ignores the GPADL_CREATED for a GPADL it never made
-  // for a channel it had not been offered yet.
-  EXPECT_EQ(result.guest_value("ignored_messages"), "1");
 }
 
 }  // namespace

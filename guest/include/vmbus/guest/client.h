@@ -97,11 +97,12 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
   proto::GuestConfig config_;
   partition::GuestMemory* memory_ = nullptr;
   std::unique_ptr<PageAllocator> pages_;
+  // The rings the control plane attached, by child_relid. Declared before
+  // the endpoints that use them, so that it outlives them.
+  std::map<std::uint32_t, partition::ChannelRings> rings_;
   std::unique_ptr<ControlPlane> control_;
   std::unique_ptr<EchoVsc> echo_;
   std::unique_ptr<KmclChannels> drivers_;
-  // The rings the control plane attached, by child_relid.
-  std::map<std::uint32_t, partition::ChannelRings> rings_;
   partition::MessageSlot slot_;
   std::set<std::uint32_t> pending_event_relids_;  // SINT2 flags not yet seen by the ISR
   bool reported_ = false;

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -175,7 +176,6 @@ class ControlPlane {
   std::string on_modify_response(const wire::ModifyChannelResponse& m, const partition::Work& work);
   std::string on_unload_response(const partition::Work& work);
   void ignore(const wire::HvMessage& slot, const std::string& reason, const partition::Work& work);
-  void queue_misbehaviors(const partition::Work& work);
 
   bool post(const wire::Message& message, const partition::Work& work);
   bool post_raw(std::span<const std::byte> payload, const partition::Work& work);
@@ -193,8 +193,7 @@ class ControlPlane {
   std::uint32_t next_gpadl_ = 0xE1E10;  // Linux's first handle
   std::uint32_t rescinds_seen_ = 0;
   std::uint64_t ignored_messages_ = 0;
-  std::deque<std::vector<std::byte>> misbehaviors_;  // raw payloads still to post
-  std::map<std::uint32_t, Channel> channels_;        // by child_relid
+  std::map<std::uint32_t, Channel> channels_;  // by child_relid
 
   std::uint64_t probes_done_ = 0;  // hypercall_probes answered
   // MODIFYCHANNEL round trips.

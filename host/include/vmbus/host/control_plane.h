@@ -94,8 +94,7 @@ class ControlPlane {
                 const partition::Work& work);
   void on_initiate_contact(const wire::InitiateContact& m, const wire::HvMessage& slot,
                            const partition::Work& work);
-  void on_request_offers(const partition::Work& work);
-  void send_misbehaviors(const partition::Work& work);
+  void on_request_offers();
   void on_gpadl_header(const wire::GpadlHeaderMessage& m, const partition::Work& work);
   void on_gpadl_body(const wire::GpadlBodyMessage& m, const partition::Work& work);
   void on_open_channel(const wire::OpenChannel& m, const partition::Work& work);
@@ -119,7 +118,6 @@ class ControlPlane {
   Channel* find_channel(std::uint32_t child_relid);
 
   partition::RingPort& rings_;
-  proto::HostConfig config_;
   std::uint64_t guest_pages_ = 0;
   std::uint32_t max_version_ = 0;
   std::uint32_t version_ = 0;  // 0: not connected

@@ -1,0 +1,477 @@
+// The guest's control plane, message by message: the real VmbusClient in
+// process, on a fake hypervisor (which answers each post with a scripted HV
+// status) and flat guest memory. Each test feeds the host's messages and
+// checks the exact messages the guest posts, the notes it traces, the
+// channel's state and what it reports.
+#include <algorithm>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "vmbus/wire/synic.h"
+
+#include "guest_test_util.h"
+
+namespace vmbus::guest::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// The version an INITIATE_CONTACT post asks for, with the connection id it
+// was posted on and the HV status it got: "5.3 on 4: 0".
+std::string contact_text(const partition::testing::FakeHypervisor::Post& post) {
+  const wire::ParseResult parsed = wire::parse_message(post.payload);
+  if (!parsed.ok() || !std::holds_alternative<wire::InitiateContact>(parsed.value())) {
+    return "not INITIATE_CONTACT: " + post.text();
+  }
+  const auto& contact = std::get<wire::InitiateContact>(parsed.value());
+  return wire::version_number_text(contact.vmbus_version_requested) + " on " +
+         std::to_string(post.connection_id) + ": " + std::to_string(post.hv_status);
+}
+
+std::vector<std::string> contacts(partition::testing::FakeHypervisor& hv) {
+  std::vector<std::string> texts;
+  for (const auto& post : hv.take_posts()) {
+    texts.push_back(contact_text(post));
+  }
+  return texts;
+}
+
+// --- version negotiation ------------------------------------------------------------
+
+TEST(GuestVersion, AsksForTheNewestVersionFirstOnConnectionId4) {
+  GuestUnderTest guest;
+  guest.run_control(1);
+
+  ASSERT_EQ(guest.hv.posts.size(), 1u);
+  EXPECT_EQ(contact_text(guest.hv.posts[0]), "5.3 on 4: 0");
+  EXPECT_THAT(guest.hv.take_post_texts(),
+              ElementsAre("CHANNELMSG_INITIATE_CONTACT vmbus_version_requested=5.3 (0x50003) "
+                          "target_vcpu=0 msg_sint=2 msg_vtl=0 monitor_page1=0x2000 "
+                          "monitor_page2=0x3000"));
+  EXPECT_FALSE(guest.is_ready("control")) << "it waits for the VERSION_RESPONSE";
+}
+
+TEST(GuestVersion, FallsBackOneVersionOnEachRefusal) {
+  GuestUnderTest guest;
+  guest.run_control(1);
+  guest.receive(version_response(false));
+  guest.run_control(1);
+  guest.receive(version_response(false));
+  guest.run_control(1);
+
+  EXPECT_THAT(contacts(guest.hv), ElementsAre("5.3 on 4: 0", "5.2 on 4: 0", "5.1 on 4: 0"));
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("host refused 5.3 (0x50003)", "host refused 5.2 (0x50002)"));
+}
+
+TEST(GuestVersion, AHostWithoutConnectionId4IsAskedForOlderVersionsUntil4_1OnId1) {
+  GuestUnderTest guest;
+  // A host below 5.0 has no connection id 4: the hypervisor refuses posts to it.
+  guest.hv.answer_posts_to(wire::kVmbusMessageConnectionId4, wire::kHvStatusInvalidConnectionId);
+  guest.run_control(5);
+
+  EXPECT_THAT(contacts(guest.hv), ElementsAre("5.3 on 4: 18", "5.2 on 4: 18", "5.1 on 4: 18",
+                                              "5.0 on 4: 18", "4.1 on 1: 0"));
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("no connection id 4 for 5.3 (0x50003): trying an older version",
+                          "no connection id 4 for 5.2 (0x50002): trying an older version",
+                          "no connection id 4 for 5.1 (0x50001): trying an older version",
+                          "no connection id 4 for 5.0 (0x50000): trying an older version"));
+  EXPECT_FALSE(guest.is_ready("control"));
+}
+
+TEST(GuestVersion, APostTheHypervisorHasNoBufferForIsRetried) {
+  GuestUnderTest guest;
+  guest.hv.answer_next_post(wire::kHvStatusInsufficientBuffers);
+  guest.run_control(2);
+
+  EXPECT_THAT(contacts(guest.hv), ElementsAre("5.3 on 4: 19", "5.3 on 4: 0"));
+}
+
+TEST(GuestVersion, AcceptedVersionIsUsedAndOffersAreRequestedOnTheHostsConnectionId) {
+  GuestUnderTest guest;
+  guest.run_control(1);
+  guest.hv.take_posts();
+  guest.receive(version_response(true, wire::kVmbusMessageConnectionId4));
+  guest.run_control(1);
+
+  ASSERT_EQ(guest.hv.posts.size(), 1u);
+  EXPECT_EQ(guest.hv.posts[0].connection_id, wire::kVmbusMessageConnectionId4);
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_REQUESTOFFERS"));
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("connected at 5.3 (0x50003), messages on connection id 4"));
+  EXPECT_EQ(guest.final_report().negotiated_version(), "5.3");
+}
+
+TEST(GuestVersion, TheRunFailsWhenTheHostAcceptsNoVersion) {
+  proto::GuestConfig config;
+  config.set_max_version(wire::kVersionWin8_1);
+  GuestUnderTest guest(config);
+  guest.run_control(1);
+  guest.receive(version_response(false));
+  guest.run_control(1);
+  guest.receive(version_response(false));
+  guest.run_control(1);
+
+  EXPECT_THAT(contacts(guest.hv), ElementsAre("3.0 on 1: 0", "2.4 on 1: 0"));
+  ASSERT_EQ(guest.hv.reports.size(), 1u);
+  EXPECT_TRUE(guest.hv.reports[0].done);
+  EXPECT_EQ(guest.hv.reports[0].values.front().second,
+            "failed: the host accepted none of the protocol versions");
+  EXPECT_EQ(guest.final_report().negotiated_version(), "");
+  EXPECT_FALSE(guest.is_ready("control"));
+}
+
+TEST(GuestVersion, AVersionResponseNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.receive(version_response(true));
+
+  EXPECT_THAT(guest.notes(), ElementsAre("ignored CHANNELMSG_VERSION_RESPONSE version_supported=1 "
+                                         "connection_state=0 msg_conn_id=0: VERSION_RESPONSE "
+                                         "with no INITIATE_CONTACT outstanding"));
+  EXPECT_EQ(guest.final_report().ignored_messages(), 1u);
+}
+
+// --- offers -------------------------------------------------------------------------
+
+TEST(GuestOffers, AnOfferBeforeTheConnectionIsUpIsIgnored) {
+  GuestUnderTest guest;
+  guest.receive(offer(1));
+
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(": OFFERCHANNEL before the connection is up"));
+  EXPECT_EQ(guest.final_report().ignored_messages(), 1u);
+}
+
+TEST(GuestOffers, AnOfferWithRelidZeroOrAbove2047IsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(offer(0));
+  guest.receive(offer(2048));
+
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(": OFFERCHANNEL with relid 0 out of range"));
+  EXPECT_THAT(notes[1], ::testing::EndsWith(": OFFERCHANNEL with relid 2048 out of range"));
+  EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
+}
+
+TEST(GuestOffers, ASecondOfferOfTheSameRelidIsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(offer(1));
+  guest.receive(offer(1));
+
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0],
+              ::testing::EndsWith(": OFFERCHANNEL for relid 1, which is already offered"));
+}
+
+TEST(GuestOffers, ATruncatedOfferIsIgnoredAsTooShort) {
+  GuestUnderTest guest;
+  guest.connect();
+  std::vector<std::byte> bytes = wire::encode_message(offer(1));
+  bytes.resize(100);
+  guest.receive_bytes(bytes);
+  guest.receive(wire::AllOffersDelivered{});
+  guest.control();
+
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("ignored unparsed payload_too_short: CHANNELMSG_OFFERCHANNEL needs 196 "
+                          "bytes, got 100: payload_too_short: CHANNELMSG_OFFERCHANNEL needs 196 "
+                          "bytes, got 100",
+                          "channels settled; workload starts"));
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty()) << "no channel to open";
+}
+
+TEST(GuestOffers, AllOffersDeliveredBringsTheOfferedChannelUpWithAGpadlOverItsRingPages) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(offer(1));
+  guest.receive(wire::AllOffersDelivered{});
+
+  EXPECT_THAT(guest.control(),
+              ElementsAre("CHANNELMSG_GPADL_HEADER child_relid=1 gpadl=0xe1e10 range_buflen=72 "
+                          "rangecount=1 byte_count=32768 byte_offset=0 "
+                          "pfns=[0x10,0x11,0x12,0x13,0x14,0x15,0x16,0x17]"));
+  EXPECT_FALSE(guest.is_ready("control")) << "it waits for GPADL_CREATED";
+}
+
+// --- GPADLs and open -------------------------------------------------------------------
+
+TEST(GuestOpen, CreatedGpadlIsFollowedByOpenChannelWithTheRingsSplitInHalf) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+
+  EXPECT_THAT(guest.control(1), ElementsAre("CHANNELMSG_OPENCHANNEL child_relid=1 openid=1 "
+                                            "ringbuffer_gpadlhandle=0xe1e10 target_vp=0 "
+                                            "downstream_ringbuffer_pageoffset=4 userdata=0"));
+}
+
+TEST(GuestOpen, ARefusedGpadlFailsTheChannelAndFreesItsPages) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.hv.records.clear();
+  guest.receive(gpadl_created(1, kFirstGpadl, 0xC000000D));
+
+  std::vector<std::string> states;
+  for (const proto::TraceRecord& record : guest.hv.records) {
+    if (record.has_channel()) {
+      states.push_back(record.channel().state() + ": " + record.channel().detail());
+    }
+  }
+  EXPECT_THAT(states, ElementsAre("failed: host refused the GPADL"));
+  EXPECT_THAT(guest.control(), IsEmpty()) << "a failed channel is not tried again";
+  EXPECT_TRUE(guest.final_report().findings().empty()) << "no ring pages left allocated";
+}
+
+TEST(GuestOpen, AGpadlCreatedNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl + 1));
+  guest.receive(gpadl_created(2, kFirstGpadl));
+
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(
+                            ": GPADL_CREATED for relid 1 gpadl 925201, which nobody asked for"));
+  EXPECT_THAT(notes[1], ::testing::EndsWith(
+                            ": GPADL_CREATED for relid 2 gpadl 925200, which nobody asked for"));
+}
+
+TEST(GuestOpen, ARefusedOpenFailsTheChannelAndKeepsItsGpadlPages) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.receive(open_result(1, 0xC0000001));
+
+  // The GPADL stays established, as in Linux before it tears it down: the
+  // leak oracle sees its pages.
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_EQ(report.findings(0).name(), "leak");
+  EXPECT_EQ(report.findings(0).what(),
+            "channel 1 is refused by the host but its 8 ring pages are still allocated");
+}
+
+TEST(GuestOpen, AnOpenResultNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.receive(open_result(1));
+
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0],
+              ::testing::EndsWith(": OPENCHANNEL_RESULT for relid 1, which nobody asked for"));
+}
+
+TEST(GuestOpen, AnAcceptedOpenStartsTheEchoVscOnTheRingsAndTheWorkloadEnds) {
+  GuestUnderTest guest;
+  guest.open_channel();
+  guest.control();
+
+  EXPECT_THAT(guest.notes(), ElementsAre("channels settled; workload starts"));
+  ASSERT_EQ(guest.hv.reports.size(), 1u);
+  EXPECT_TRUE(guest.hv.reports[0].done);
+  EXPECT_EQ(guest.hv.reports[0].values.front().second, "ok");
+  // An interrupt for the channel now reaches its receiver.
+  guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, guest.hv);
+  guest.client().step("isr", guest.hv);
+  EXPECT_TRUE(guest.notes().empty());
+}
+
+// --- close ------------------------------------------------------------------------------
+
+TEST(GuestClose, AReopenCycleClosesThenTearsDownThenReopensOnTheSamePages) {
+  proto::GuestConfig config;
+  config.set_reopen_cycles(1);
+  GuestUnderTest guest(config);
+  guest.open_channel();
+
+  EXPECT_THAT(guest.control(),
+              ElementsAre("CHANNELMSG_CLOSECHANNEL child_relid=1",
+                          "CHANNELMSG_GPADL_TEARDOWN child_relid=1 gpadl=0xe1e10"));
+  EXPECT_FALSE(guest.is_ready("control")) << "it waits for GPADL_TORNDOWN";
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = kFirstGpadl;
+  guest.receive(torndown);
+
+  const std::vector<std::string> posts = guest.control();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_THAT(posts[0],
+              ::testing::StartsWith("CHANNELMSG_GPADL_HEADER child_relid=1 gpadl=0xe1e11 "));
+  EXPECT_THAT(posts[0], ::testing::EndsWith("pfns=[0x10,0x11,0x12,0x13,0x14,0x15,0x16,0x17]"));
+}
+
+TEST(GuestClose, AGpadlTorndownNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.open_channel();
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = kFirstGpadl;
+  guest.receive(torndown);
+
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0],
+              ::testing::EndsWith(": GPADL_TORNDOWN for gpadl 925200, which nobody asked for"));
+}
+
+// --- rescind ----------------------------------------------------------------------------
+
+TEST(GuestRescind, ARescindIsAnsweredWithRelidReleasedAndTheRingPagesAreFreed) {
+  GuestUnderTest guest;
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  const proto::GuestReport report = guest.final_report();
+  EXPECT_EQ(report.rescinds(), 1u);
+  EXPECT_TRUE(report.findings().empty()) << "the ring pages were freed";
+}
+
+TEST(GuestRescind, ASecondRescindAndOneForAnUnknownRelidAreIgnored) {
+  GuestUnderTest guest;
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  guest.receive(rescind);
+  rescind.child_relid = 7;
+  guest.receive(rescind);
+
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(": second RESCIND_CHANNELOFFER for relid 1"));
+  EXPECT_THAT(notes[1], ::testing::EndsWith(": RESCIND_CHANNELOFFER for unknown relid 7"));
+  EXPECT_EQ(guest.final_report().rescinds(), 1u);
+  EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
+}
+
+TEST(GuestRescind, RescindingTheEchoChannelMidWorkloadFailsTheRun) {
+  proto::GuestConfig config;
+  config.mutable_echo()->set_child_relid(1);
+  config.mutable_echo()->set_packets(10);
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  guest.control();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+
+  ASSERT_EQ(guest.hv.reports.size(), 1u);
+  EXPECT_EQ(guest.hv.reports[0].values.front().second,
+            "failed: the echo channel was rescinded after 0 packets");
+}
+
+TEST(GuestRescind, AKmclDriversRingsAreFreedOnlyOnceItsDeviceHasClosed) {
+  proto::GuestConfig config;
+  proto::KmclDriverConfig* driver = config.add_kmcl_drivers();
+  driver->set_child_relid(1);
+  driver->set_scenario(true);
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  // The device closes the channel on its passive worker: until then the
+  // rings stay (the leak oracle would say so if the run ended here).
+  proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_EQ(report.findings(0).what(),
+            "channel 1 is rescinded but its 8 ring pages are still allocated");
+  for (int i = 0; i < 100; ++i) {
+    const std::vector<std::string> ready = guest.client().ready_contexts();
+    const auto kmcl = std::find_if(ready.begin(), ready.end(), [](const std::string& context) {
+      return context.rfind("kmcl/1/", 0) == 0;
+    });
+    if (kmcl == ready.end()) {
+      break;
+    }
+    guest.client().step(*kmcl, guest.hv);
+  }
+
+  report = guest.final_report();
+  EXPECT_TRUE(report.findings().empty());
+  ASSERT_EQ(report.kmcl_channels_size(), 1);
+  EXPECT_EQ(report.kmcl_channels(0).channel_state(), "disabled");
+  EXPECT_EQ(report.rescinds(), 1u);
+}
+
+// --- unload -----------------------------------------------------------------------------
+
+TEST(GuestUnload, UnloadAtTheEndWaitsForTheResponseThenReportsDone) {
+  proto::GuestConfig config;
+  config.set_unload_at_end(true);
+  GuestUnderTest guest(config);
+  guest.connect();
+  guest.receive(wire::AllOffersDelivered{});
+
+  EXPECT_THAT(guest.control(), ElementsAre("CHANNELMSG_UNLOAD"));
+  EXPECT_TRUE(guest.hv.reports.empty()) << "not before the UNLOAD_RESPONSE";
+  guest.receive(wire::UnloadResponse{});
+
+  EXPECT_THAT(guest.notes(), ElementsAre("channels settled; workload starts", "unloaded"));
+  ASSERT_EQ(guest.hv.reports.size(), 1u);
+  EXPECT_EQ(guest.hv.reports[0].values.front().second, "ok");
+}
+
+TEST(GuestUnload, AnUnloadResponseNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(wire::UnloadResponse{});
+
+  EXPECT_THAT(guest.notes(), ElementsAre("ignored CHANNELMSG_UNLOAD_RESPONSE: UNLOAD_RESPONSE with "
+                                         "no UNLOAD outstanding"));
+}
+
+// --- malformed messages and stray interrupts -----------------------------------------------
+// What a hostile host sends: each is refused, traced, and the guest carries on.
+
+TEST(GuestMalformed, AnUnknownMessageTypeIsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  std::vector<std::byte> bytes(8, std::byte{0});
+  bytes[0] = std::byte{99};
+  guest.receive_bytes(bytes);
+
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("ignored unparsed unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25: unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25"));
+  EXPECT_EQ(guest.final_report().ignored_messages(), 1u);
+}
+
+TEST(GuestMalformed, AGuestToHostMessageFromTheHostIsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(wire::RequestOffers{});
+
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("ignored CHANNELMSG_REQUESTOFFERS: wrong_direction: "
+                          "CHANNELMSG_REQUESTOFFERS travels guest_to_host but was received by the "
+                          "guest"));
+}
+
+TEST(GuestMalformed, AnInterruptForARelidWithNoOpenChannelIsANote) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.client().deliver_event(std::vector<std::uint32_t>{5}, {}, guest.hv);
+  ASSERT_TRUE(guest.is_ready("isr"));
+  guest.client().step("isr", guest.hv);
+
+  EXPECT_THAT(guest.notes(), ElementsAre("interrupt for relid 5 with no open channel: ignored"));
+  EXPECT_FALSE(guest.is_ready("isr"));
+}
+
+}  // namespace
+}  // namespace vmbus::guest::testing

@@ -1,0 +1,479 @@
+// The host's control plane, message by message: the real VmbusServer in
+// process, on a fake hypervisor and flat guest memory. Each test feeds the
+// guest's messages and checks the exact replies, the notes the host traces
+// and the channel's state.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "vmbus/wire/synic.h"
+
+#include "host_test_util.h"
+
+namespace vmbus::host::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// --- version negotiation ------------------------------------------------------------
+
+TEST(HostVersion, AcceptsItsNewestVersionOnConnectionId4AndNamesIt) {
+  HostUnderTest host;
+  host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId4);
+
+  EXPECT_THAT(host.replies(),
+              ElementsAre("CHANNELMSG_VERSION_RESPONSE version_supported=1 connection_state=0 "
+                          "msg_conn_id=4"));
+  EXPECT_THAT(host.notes(), ElementsAre("connected at protocol 5.3 (0x50003)"));
+}
+
+TEST(HostVersion, RefusesAVersionAboveItsMaximumThenAcceptsAnOlderOne) {
+  HostUnderTest host(host_config(1, wire::kVersionWin8_1));
+  host.receive(contact(wire::kVersionWin10V5), wire::kVmbusMessageConnectionId4);
+  host.receive(contact(wire::kVersionWin8_1));
+
+  EXPECT_THAT(host.replies(),
+              ElementsAre("CHANNELMSG_VERSION_RESPONSE version_supported=0 connection_state=0 "
+                          "msg_conn_id=0",
+                          "CHANNELMSG_VERSION_RESPONSE version_supported=1 connection_state=0 "
+                          "msg_conn_id=0"));
+  EXPECT_THAT(host.notes(),
+              ElementsAre("refused protocol 5.0 (0x50000)", "connected at protocol 3.0 (0x30000)"));
+}
+
+TEST(HostVersion, RefusesA5xVersionAskedForOnConnectionId1) {
+  HostUnderTest host;
+  host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId);
+
+  EXPECT_THAT(host.replies(),
+              ElementsAre("CHANNELMSG_VERSION_RESPONSE version_supported=0 connection_state=0 "
+                          "msg_conn_id=0"));
+}
+
+TEST(HostVersion, ListensOnConnectionId4OnlyWhenItSpeaks5_0) {
+  EXPECT_THAT(HostUnderTest(host_config(1, wire::kVersionWin10)).server().message_connection_ids(),
+              ElementsAre(1u));
+  EXPECT_THAT(
+      HostUnderTest(host_config(1, wire::kVersionWin10V5)).server().message_connection_ids(),
+      ElementsAre(1u, 4u));
+}
+
+TEST(HostVersion, IgnoresEveryOtherMessageBeforeTheGuestConnects) {
+  HostUnderTest host;
+  host.receive(wire::RequestOffers{});
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_THAT(host.notes(), ElementsAre("ignored CHANNELMSG_REQUESTOFFERS: not connected yet"));
+}
+
+TEST(HostVersion, UnloadDisconnectsTheGuest) {
+  HostUnderTest host;
+  host.connect();
+  host.receive(wire::Unload{});
+  host.receive(wire::RequestOffers{});
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_UNLOAD_RESPONSE"));
+  EXPECT_THAT(host.notes(), ElementsAre("unloaded",
+                                        "ignored CHANNELMSG_REQUESTOFFERS: not "
+                                        "connected yet"));
+}
+
+// --- offers -------------------------------------------------------------------------
+
+TEST(HostOffers, RequestOffersOffersEveryChannelThenSaysAllAreDelivered) {
+  HostUnderTest host(host_config(2));
+  host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId4);
+  host.replies();
+  host.receive(wire::RequestOffers{});
+
+  const std::vector<std::string> replies = host.replies();
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_THAT(replies[0], ::testing::StartsWith("CHANNELMSG_OFFERCHANNEL "));
+  EXPECT_THAT(replies[0], ::testing::HasSubstr(" child_relid=1 "));
+  EXPECT_THAT(replies[0], ::testing::HasSubstr(" connection_id=65537"));
+  EXPECT_THAT(replies[1], ::testing::HasSubstr(" child_relid=2 "));
+  EXPECT_EQ(replies[2], "CHANNELMSG_ALLOFFERS_DELIVERED");
+}
+
+// --- GPADLs ---------------------------------------------------------------------------
+
+TEST(HostGpadl, GpadlSpreadOverHeaderAndBodiesIsCreatedWhenTheLastBodyArrives) {
+  HostUnderTest host;
+  host.connect();
+  // 40 pages: more than a GPADL_HEADER holds, so bodies follow.
+  std::vector<std::uint64_t> pfns;
+  for (std::uint64_t pfn = 16; pfn < 56; ++pfn) {
+    pfns.push_back(pfn);
+  }
+  const std::vector<std::vector<std::byte>> messages = wire::split_gpadl(1, kGpadl, pfns);
+  ASSERT_GT(messages.size(), 1u);
+  for (std::size_t i = 0; i + 1 < messages.size(); ++i) {
+    host.receive_bytes(messages[i]);
+    EXPECT_THAT(host.replies(), IsEmpty()) << "after message " << i;
+  }
+  host.receive_bytes(messages.back());
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_GPADL_CREATED child_relid=1 gpadl=0xe1e10 "
+                                          "creation_status=0x0"));
+}
+
+TEST(HostGpadl, GpadlNamingPagesOutsideGuestMemoryIsRefused) {
+  HostUnderTest host;
+  host.connect();
+  const std::vector<std::uint64_t> pfns{0xFFFFFFF0ull, 0xFFFFFFF1ull};
+  for (const std::vector<std::byte>& payload : wire::split_gpadl(1, 0xBAD, pfns)) {
+    host.receive_bytes(payload);
+  }
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_GPADL_CREATED child_relid=1 gpadl=0xbad "
+                                          "creation_status=0xc000000d"));
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: GPADL 2989: page 4294967280 is outside guest "
+                                        "memory (64 pages)"));
+  EXPECT_TRUE(host.server().final_report().host().findings().empty()) << "nothing leaked";
+}
+
+TEST(HostGpadl, GpadlOfPagesThatAreNotConsecutiveIsRefused) {
+  HostUnderTest host;
+  host.connect();
+  const std::vector<std::uint64_t> pfns{20, 22};
+  for (const std::vector<std::byte>& payload : wire::split_gpadl(1, kGpadl, pfns)) {
+    host.receive_bytes(payload);
+  }
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_GPADL_CREATED child_relid=1 "
+                                          "gpadl=0xe1e10 creation_status=0xc000000d"));
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: GPADL 925200: pages are not contiguous "
+                                        "(unsupported by the simulator)"));
+}
+
+TEST(HostGpadl, AHandleAlreadyInUseIsRefused) {
+  HostUnderTest host;
+  host.connect();
+  host.create_gpadl(1, kGpadl, 8);
+  host.create_gpadl(1, kGpadl, 8);
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_GPADL_CREATED child_relid=1 "
+                                          "gpadl=0xe1e10 creation_status=0x0",
+                                          "CHANNELMSG_GPADL_CREATED child_relid=1 "
+                                          "gpadl=0xe1e10 creation_status=0xc000000d"));
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: GPADL 925200: GPADL handle already in use"));
+}
+
+TEST(HostGpadl, GpadlForAChannelNeverOfferedIsIgnored) {
+  HostUnderTest host;
+  host.connect();
+  host.create_gpadl(9, kGpadl, 8);
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: GPADL_HEADER for unknown relid 9"));
+}
+
+TEST(HostGpadl, TeardownFreesTheHandleOnlyOnceTheChannelIsClosed) {
+  HostUnderTest host;
+  host.open();
+  wire::GpadlTeardown teardown;
+  teardown.child_relid = 1;
+  teardown.gpadl = kGpadl;
+  host.receive(teardown);
+  wire::CloseChannel close;
+  close.child_relid = 1;
+  host.receive(close);
+  host.receive(teardown);
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_GPADL_TORNDOWN gpadl=0xe1e10"));
+  EXPECT_THAT(host.notes(),
+              ElementsAre("ignored: GPADL_TEARDOWN of gpadl 925200 while its channel is open"));
+}
+
+// --- open and close -------------------------------------------------------------------
+
+TEST(HostOpen, OpenAttachesTheRingsAndTheVspLooksAtThemOnce) {
+  HostUnderTest host;
+  host.connect();
+  host.create_gpadl(1, kGpadl, 8);
+  host.replies();
+  host.receive(open_channel(1, kGpadl, 4));
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=1 "
+                                          "status=0x0"));
+  // Like QEMU, the VSP reads the ring once right after the open.
+  EXPECT_TRUE(host.is_ready("chan/1"));
+  const proto::HostChannelReport report = host.channel_report(1);
+  EXPECT_EQ(report.state(), proto::HostChannelReport::STATE_OPEN);
+  EXPECT_EQ(report.guest_to_host().write_index(), 0u);
+  EXPECT_EQ(report.host_to_guest().write_index(), 0u);
+}
+
+TEST(HostOpen, OpenOfARelidNeverOfferedIsIgnoredWithoutAnAnswer) {
+  HostUnderTest host;
+  host.connect();
+  host.receive(open_channel(999, kGpadl, 4));
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: OPENCHANNEL for relid 999, which was never "
+                                        "offered"));
+}
+
+TEST(HostOpen, OpenOfAnOpenChannelIsRefusedWithUnsuccessful) {
+  HostUnderTest host;
+  host.open();
+  host.receive(open_channel(1, kGpadl, 4));
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=1 "
+                                          "status=0xc0000001"));
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: OPENCHANNEL for relid 1, which is not closed"));
+}
+
+TEST(HostOpen, OpenWithAnotherChannelsGpadlIsRefusedWithInvalidParameter) {
+  HostUnderTest host(host_config(2));
+  host.connect();
+  host.create_gpadl(2, kGpadl, 8);
+  host.replies();
+  host.receive(open_channel(1, kGpadl, 4));
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=1 "
+                                          "status=0xc000000d"));
+  EXPECT_THAT(host.notes(),
+              ElementsAre("ignored: OPENCHANNEL: gpadl 925200 is not this channel's"));
+  EXPECT_FALSE(host.is_ready("chan/1"));
+}
+
+TEST(HostOpen, OpenWhoseRingOffsetLeavesARingWithoutDataIsRefused) {
+  HostUnderTest host;
+  host.connect();
+  host.create_gpadl(1, kGpadl, 8);
+  host.replies();
+  host.receive(open_channel(1, kGpadl, 7));
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=1 "
+                                          "status=0xc000000d"));
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: OPENCHANNEL: downstream ring offset 7 does not "
+                                        "split a 8-page GPADL into two rings"));
+}
+
+TEST(HostOpen, ChannelConfiguredToRescindOnOpenAnswersDeviceRemovedThenRescinds) {
+  proto::HostConfig config = host_config();
+  config.mutable_channels(0)->set_rescind_on_open(true);
+  HostUnderTest host(config);
+  host.connect();
+  host.create_gpadl(1, kGpadl, 8);
+  host.replies();
+  host.receive(open_channel(1, kGpadl, 4));
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=1 "
+                                          "status=0xc00002b6",
+                                          "CHANNELMSG_RESCIND_CHANNELOFFER child_relid=1"));
+  EXPECT_EQ(host.channel_report(1).state(), proto::HostChannelReport::STATE_RESCINDED);
+}
+
+TEST(HostClose, CloseDetachesTheRingsAndEndsPendingSendsWithCancelled) {
+  HostUnderTest host;
+  host.open();
+  proto::PartitionAction send;
+  send.mutable_send()->set_child_relid(1);
+  send.mutable_send()->set_count(2);
+  send.mutable_send()->set_request_completion(true);
+  ASSERT_EQ(host.server().perform(send, host.hv), "");
+  host.hv.records.clear();
+  wire::CloseChannel close;
+  close.child_relid = 1;
+  host.receive(close);
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_FALSE(host.is_ready("chan/1"));
+  std::vector<std::string> cancelled;
+  for (const proto::TraceRecord& record : host.hv.records) {
+    if (record.has_completion()) {
+      cancelled.push_back(std::to_string(record.completion().trans_id()) + " " +
+                          record.completion().status());
+    }
+  }
+  EXPECT_THAT(cancelled, ElementsAre("1 STATUS_CANCELLED", "2 STATUS_CANCELLED"));
+  const proto::HostChannelReport report = host.channel_report(1);
+  EXPECT_EQ(report.state(), proto::HostChannelReport::STATE_CLOSED);
+  EXPECT_EQ(report.pending_transactions(), 0u);
+  EXPECT_FALSE(report.has_host_to_guest());
+}
+
+TEST(HostClose, CloseOfAChannelThatIsNotOpenIsIgnored) {
+  HostUnderTest host;
+  host.connect();
+  wire::CloseChannel close;
+  close.child_relid = 1;
+  host.receive(close);
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: CLOSECHANNEL for relid 1, which is not open"));
+}
+
+TEST(HostClose, UnloadClosesOpenChannelsAndDropsEveryGpadl) {
+  HostUnderTest host;
+  host.open();
+  host.receive(wire::Unload{});
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_UNLOAD_RESPONSE"));
+  EXPECT_FALSE(host.is_ready("chan/1"));
+  EXPECT_EQ(host.channel_report(1).state(), proto::HostChannelReport::STATE_CLOSED);
+  EXPECT_TRUE(host.server().final_report().host().findings().empty()) << "no GPADL left";
+}
+
+// --- rescind ----------------------------------------------------------------------------
+
+TEST(HostRescind, RescindOfAnOpenChannelDetachesItsRingsAndWaitsForRelidReleased) {
+  HostUnderTest host;
+  host.open();
+  proto::PartitionAction rescind;
+  rescind.mutable_channel_op()->set_child_relid(1);
+  rescind.mutable_channel_op()->set_op(proto::ChannelOpAction::RESCIND);
+  ASSERT_EQ(host.server().perform(rescind, host.hv), "");
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_RESCIND_CHANNELOFFER child_relid=1"));
+  EXPECT_FALSE(host.is_ready("chan/1"));
+  EXPECT_EQ(host.server().perform(rescind, host.hv), "channel 1 is already rescinded");
+  // The GPADL lives on until the guest releases the relid.
+  ASSERT_EQ(host.server().final_report().host().findings_size(), 1);
+  EXPECT_EQ(host.server().final_report().host().findings(0).name(), "leak");
+
+  wire::RelidReleased released;
+  released.child_relid = 1;
+  host.receive(released);
+  host.receive(released);
+
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: RELID_RELEASED for relid 1, which was not "
+                                        "rescinded"));
+  EXPECT_EQ(host.channel_report(1).state(), proto::HostChannelReport::STATE_RESCINDED);
+  EXPECT_TRUE(host.server().final_report().host().findings().empty());
+  host.receive(open_channel(1, kGpadl, 4));
+  EXPECT_THAT(host.replies(), IsEmpty()) << "a released relid is gone";
+}
+
+TEST(HostRescind, RelidReleasedForAChannelNotRescindedIsIgnored) {
+  HostUnderTest host;
+  host.open();
+  wire::RelidReleased released;
+  released.child_relid = 1;
+  host.receive(released);
+
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: RELID_RELEASED for relid 1, which was not "
+                                        "rescinded"));
+  EXPECT_EQ(host.channel_report(1).state(), proto::HostChannelReport::STATE_OPEN);
+}
+
+// --- MODIFYCHANNEL --------------------------------------------------------------------
+
+TEST(HostModifyChannel, IsAnsweredFromProtocol5_3AndRefusedForAChannelNotOpen) {
+  HostUnderTest host;
+  host.open();
+  wire::ModifyChannel modify;
+  modify.child_relid = 1;
+  host.receive(modify);
+  modify.child_relid = 2;
+  host.receive(modify);
+
+  EXPECT_THAT(host.replies(),
+              ElementsAre("CHANNELMSG_MODIFYCHANNEL_RESPONSE child_relid=1 status=0x0",
+                          "CHANNELMSG_MODIFYCHANNEL_RESPONSE child_relid=2 status=0xc000000d"));
+}
+
+TEST(HostModifyChannel, IsNotAnsweredBelowProtocol5_3) {
+  HostUnderTest host(host_config(1, wire::kVersionWin10V5_2));
+  host.receive(contact(wire::kVersionWin10V5_2), wire::kVmbusMessageConnectionId4);
+  host.replies();
+  wire::ModifyChannel modify;
+  modify.child_relid = 1;
+  host.receive(modify);
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+}
+
+// --- scenario sends --------------------------------------------------------------------
+
+TEST(HostSend, ASendObeysTheLimitsBothSidesShareAndFitsGuestMemory) {
+  HostUnderTest host;
+  host.open();
+  proto::PartitionAction action;
+  proto::SendAction& send = *action.mutable_send();
+  send.set_child_relid(1);
+  send.set_count(100'001);
+  EXPECT_EQ(host.server().perform(action, host.hv), "count 100001 is more than 100000");
+  send.set_count(1);
+  send.set_external_pages(1025);
+  EXPECT_EQ(host.server().perform(action, host.hv), "external_pages 1025 is more than 1024");
+  send.set_external_pages(64);
+  EXPECT_EQ(host.server().perform(action, host.hv),
+            "external_pages 64 is more than guest memory holds (64 pages)");
+  send.set_external_pages(2);
+  send.mutable_payload()->set_text("hello");
+  EXPECT_EQ(host.server().perform(action, host.hv), "");
+  EXPECT_THAT(host.notes(), ElementsAre("send: 1 packet(s) of 5 bytes queued on channel 1 from "
+                                        "trans_id 1, 2 external page(s)"));
+  EXPECT_TRUE(host.is_ready("chan/1"));
+}
+
+// --- malformed messages ----------------------------------------------------------------
+// What a hostile guest sends: each is refused, traced, and the host carries on.
+
+TEST(HostMalformed, TruncatedOpenChannelIsIgnoredAsTooShort) {
+  HostUnderTest host;
+  host.connect();
+  std::vector<std::byte> bytes = wire::encode_message(open_channel(1, kGpadl, 4));
+  bytes.resize(20);
+  host.receive_bytes(bytes);
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_THAT(host.notes(),
+              ElementsAre("ignored unparsed payload_too_short: CHANNELMSG_OPENCHANNEL "
+                          "needs 148 bytes, got 20: payload_too_short: "
+                          "CHANNELMSG_OPENCHANNEL needs 148 bytes, got 20"));
+}
+
+TEST(HostMalformed, UnknownMessageTypeIsIgnored) {
+  HostUnderTest host;
+  host.connect();
+  std::vector<std::byte> bytes(8, std::byte{0});
+  bytes[0] = std::byte{99};
+  host.receive_bytes(bytes);
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_THAT(host.notes(),
+              ElementsAre("ignored unparsed unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25: unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25"));
+}
+
+TEST(HostMalformed, AHostToGuestMessageFromTheGuestIsIgnored) {
+  HostUnderTest host;
+  host.connect();
+  wire::OpenChannelResult result;
+  result.child_relid = 1;
+  host.receive(result);
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_THAT(host.notes(),
+              ElementsAre("ignored CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=0 "
+                          "status=0x0: wrong_direction: CHANNELMSG_OPENCHANNEL_RESULT travels "
+                          "host_to_guest but was received by the host"));
+}
+
+TEST(HostMalformed, AMessageForAnotherSintOrABusySlotIsDroppedAndTraced) {
+  HostUnderTest host;
+  const std::vector<std::byte> slot = partition::testing::slot_bytes(wire::RequestOffers{});
+  host.server().deliver_message(3, slot, host.hv);
+  host.server().deliver_message(wire::kVmbusMessageSint, slot, host.hv);
+  host.server().deliver_message(wire::kVmbusMessageSint, slot, host.hv);
+
+  EXPECT_THAT(host.notes(), ElementsAre("dropped a message for SINT 3 (slot busy or malformed)",
+                                        "dropped a message for SINT 2 (slot busy or malformed)"));
+  EXPECT_TRUE(host.is_ready("msg"));
+}
+
+TEST(HostMalformed, HandlingAMessageFreesTheSlotWithAnEndOfMessage) {
+  HostUnderTest host;
+  host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId4);
+
+  EXPECT_THAT(host.hv.eoms, ElementsAre(wire::kVmbusMessageSint));
+  EXPECT_FALSE(host.is_ready("msg"));
+}
+
+}  // namespace
+}  // namespace vmbus::host::testing
