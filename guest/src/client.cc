@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "vmbus/base/check.h"
+#include "vmbus/base/prng.h"
 #include "vmbus/guest/actions.h"
 #include "vmbus/guest/report.h"
 #include "vmbus/ring/ring.h"
@@ -50,7 +51,7 @@ std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv)
     return "max_version " + wire::version_text(max_version) +
            " is below every version the guest speaks";
   }
-  echo_ = std::make_unique<EchoVsc>(config_.echo(), info.seed);
+  echo_ = std::make_unique<EchoVsc>(config_.echo(), base::stream_seed(info.seed, "guest/echo"));
   drivers_ = std::make_unique<KmclChannels>(*pages_, *memory_);
   const partition::Work work{hv, ""};
   for (const proto::KmclDriverConfig& driver : config_.kmcl_drivers()) {

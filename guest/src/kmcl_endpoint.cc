@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "vmbus/base/check.h"
+#include "vmbus/base/prng.h"
 #include "vmbus/partition/context_name.h"
 
 namespace vmbus::guest {
@@ -143,7 +144,10 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
     : config(driver_config),
       device(device_config(driver_config)),
       driver(device, "vsc/" + std::to_string(driver_config.child_relid()),
-             driver_config.seed() != 0 ? driver_config.seed() : seed) {
+             driver_config.seed() != 0
+                 ? driver_config.seed()
+                 : base::stream_seed(seed,
+                                     "guest/kmcl/" + std::to_string(driver_config.child_relid()))) {
   const kmcl::NTSTATUS created = driver.create_channel(false, [&](kmcl::VMBCHANNEL channel) {
     if (config.maximum_packet_size() != 0) {
       kmcl::VmbChannelInitSetMaximumPacketSize(channel, config.maximum_packet_size());

@@ -521,7 +521,7 @@ TEST(ScenarioChannelOp, DisableWaitsForPacketsTheDriverKeepsAndTheRunEndsQuietly
 TEST(ScenarioPolicy, PacketDequeuedBehindADeferredOneWaitsForItAtPassive) {
   const ScenarioRun r =
       run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
-                   {once_started(defer_packet(1)), later(guest_send(3, false), 1)}, /*seed=*/2);
+                   {once_started(defer_packet(1)), later(guest_send(3, false), 1)}, /*seed=*/6);
 
   ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket", "ProcessingComplete"}),
@@ -538,7 +538,7 @@ TEST(ScenarioPolicy, PacketDequeuedBehindADeferredOneWaitsForItAtPassive) {
 TEST(ScenarioPolicy, DispatchDeliveryResumesOnceTheDeferredPacketWasRedelivered) {
   const ScenarioRun r =
       run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
-                   {once_started(defer_packet(1)), later(guest_send(3, false), 1)}, /*seed=*/1);
+                   {once_started(defer_packet(1)), later(guest_send(3, false), 1)}, /*seed=*/24);
 
   ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << describe_run(r);
   EXPECT_THAT(r.callbacks({"ProcessPacket", "ProcessingComplete"}),
@@ -688,11 +688,11 @@ TEST(ScenarioFinalReport, DescribesTheDriverChannelAndTheConnection) {
 // --- with the host's scenario actions -------------------------------------------------------
 
 TEST(ScenarioWithHostSend, DeferredHostPacketIsRedeliveredAtPassiveBeforeThoseBehindIt) {
-  // Seed 3 schedules the DPC's whole pass before the passive worker: #2 is
+  // Seed 7 schedules the DPC's whole pass before the passive worker: #2 is
   // dequeued while #1 waits, so it follows #1 at PASSIVE_LEVEL.
   const ScenarioRun r =
       run_scenario(host_with(proto::VspConfig::KIND_ECHO), scenario_guest(),
-                   {once_started(defer_packet(1)), later(host_send(3), 1)}, /*seed=*/3);
+                   {once_started(defer_packet(1)), later(host_send(3), 1)}, /*seed=*/7);
   if (r.host_refused_actions()) {
     GTEST_SKIP() << "the host does not carry out scenario actions yet";
   }

@@ -47,7 +47,7 @@ class Simulation final : private LinkObserver {
   explicit Simulation(const SimulationConfig& config)
       : config_(config),
         script_(config.script),
-        prng_(config.seed),
+        prng_(base::stream_seed(config.seed, "hypervisor")),
         links_(config.response_timeout, *this),
         synic_(SynicLatency{config.message_latency_ns, config.signal_latency_ns}),
         faults_(SynicLatency{config.message_latency_ns, config.signal_latency_ns}) {}

@@ -71,6 +71,8 @@ struct StartInfo {
   // Guest memory (the run's shared segment, or a test's flat buffer); not
   // owned, outlives the logic.
   GuestMemory* memory = nullptr;
+  // The run's seed; every consumer seeds its own PRNG with
+  // base::stream_seed(seed, "<its name>") so that no two share a stream.
   std::uint64_t seed = 0;
   std::string config;  // serialized partition configuration
 };
