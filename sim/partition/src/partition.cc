@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include "vmbus/base/build_info.h"
 #include "vmbus/ipc/asio.h"
 #include "vmbus/ipc/frame.h"
 #include "vmbus/ipc/version.h"
@@ -344,6 +345,18 @@ int run_partition(int ipc_fd, proto::Partition role, PartitionLogic& logic) {
 }
 
 int partition_main(int argc, char** argv, proto::Partition role, PartitionLogic& logic) {
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("%s %s\n", role_name(role), base::build_identity().c_str());
+    return 0;
+  }
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf(
+        "usage: %s --ipc-fd FD | --version | --help\n"
+        "%s is a simulated partition process; vmbus-sim starts it, with FD its end of the IPC "
+        "socket.\n",
+        role_name(role), role_name(role));
+    return 0;
+  }
   if (argc == 3 && std::strcmp(argv[1], "--ipc-fd") == 0) {
     char* end = nullptr;
     const long fd = std::strtol(argv[2], &end, 10);
@@ -355,7 +368,7 @@ int partition_main(int argc, char** argv, proto::Partition role, PartitionLogic&
     }
   }
   std::fprintf(stderr,
-               "usage: %s --ipc-fd FD\n"
+               "usage: %s --ipc-fd FD | --version | --help\n"
                "%s is a simulated partition process; vmbus-sim starts it, with FD its end of "
                "the IPC socket.\n",
                role_name(role), role_name(role));
