@@ -15,10 +15,11 @@
 //           -> decide_signal -> end_read
 //
 // The signal decisions are the Linux ones (drivers/hv/ring_buffer.c and
-// channel.c; docs/ARCHITECTURE.md, "The ring buffer library"): the writer interrupts the reader only when the ring went
-// from empty to non-empty and the reader's interrupt_mask is clear; the reader
-// interrupts a blocked writer only when free space crosses pending_send_sz
-// upwards within the batch it just consumed.
+// channel.c; docs/ARCHITECTURE.md, "The ring buffer library"): the writer
+// interrupts the reader only when the ring went from empty to non-empty and
+// the reader's interrupt_mask is clear; the reader interrupts a blocked
+// writer only when free space crosses pending_send_sz upwards within the
+// batch it just consumed.
 //
 // Ownership: a RingWriter or RingReader borrows its RingMemory, which must
 // outlive it. Neither is thread-safe; each is driven by one context.
