@@ -1,52 +1,12 @@
 #include "vmbus/guest/actions.h"
 
-#include <algorithm>
-#include <functional>
-#include <optional>
-
-#include "vmbus/partition/send_request.h"
-#include "vmbus/ring/layout.h"
+#include "vmbus/partition/kmcl_actions.h"
 
 namespace vmbus::guest {
 namespace {
 
-using LentPages = std::pair<std::uint64_t, std::uint32_t>;
-
-// An MDL describing `count` whole guest pages from `first_page`.
-kmcl::MDL whole_pages(std::uint64_t first_page, std::uint32_t count) {
-  kmcl::MDL mdl;
-  mdl.ByteCount = count * ring::kHvPageSizeBytes;
-  mdl.ByteOffset = 0;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    mdl.PfnArray.push_back(first_page + i);
-  }
-  return mdl;
-}
-
 std::string channel_text(std::uint32_t relid) {
   return "channel " + std::to_string(relid);
-}
-
-// The guest's part of a send: KMCL chooses the trans_id, and sends
-// external data only with WAIT_FOR_COMPLETION.
-struct GuestSend {
-  partition::SendRequest request;
-  kmcl::UINT32 flags = 0;
-};
-
-std::string guest_send(const proto::SendAction& send, GuestSend* out) {
-  if (send.has_trans_id()) {
-    return "the guest's KMCL chooses its own trans_id; a guest send cannot set one";
-  }
-  auto request = partition::send_request(send);
-  if (!request.ok()) {
-    return request.error();
-  }
-  out->request = std::move(request).value();
-  out->flags = out->request.request_completion || out->request.external_pages > 0
-                   ? kmcl::VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION
-                   : 0;
-  return "";
 }
 
 class GuestAction {
@@ -73,173 +33,48 @@ class GuestAction {
   }
 
  private:
-  std::string send(const proto::SendAction& send);
-  std::string send_synchronous(KmclEndpoint& endpoint, const GuestSend& send,
-                               std::uint64_t timeout_us);
-  std::string send_in_line(KmclEndpoint& endpoint, const GuestSend& send);
-  std::string channel_op(const proto::ChannelOpAction& op);
-  std::function<void()> driver_call(KmclEndpoint& endpoint, const proto::ChannelOpAction& op,
-                                    std::string* error);
-  std::string set_policy(const proto::SetPolicyAction& policy);
+  // The KMCL driver on channel `relid`, or nullptr with `*error` set.
+  partition::KmclEndpoint* driver(std::uint32_t relid, std::string* error) {
+    partition::KmclEndpoint* endpoint = drivers_.find(relid);
+    if (endpoint == nullptr) {
+      *error = "no KMCL driver on " + channel_text(relid);
+    }
+    return endpoint;
+  }
+
+  std::string send(const proto::SendAction& send) {
+    std::string error;
+    partition::KmclEndpoint* endpoint = driver(send.child_relid(), &error);
+    return endpoint == nullptr ? error : partition::kmcl_send(drivers_, *endpoint, send);
+  }
+
+  std::string channel_op(const proto::ChannelOpAction& op) {
+    if (op.op() == proto::ChannelOpAction::RESCIND) {
+      return "RESCIND is the host's operation: only the host can rescind an offer";
+    }
+    std::string error;
+    partition::KmclEndpoint* endpoint = driver(op.child_relid(), &error);
+    if (endpoint == nullptr) {
+      return error;
+    }
+    const ControlPlane::Channel* wire = control_.channel(op.child_relid());
+    const bool rescinded = wire != nullptr && wire->state == ControlPlane::ChannelState::kRescinded;
+    return partition::kmcl_channel_op(
+        *endpoint, op,
+        rescinded ? channel_text(op.child_relid()) +
+                        " was rescinded by the host; it cannot be opened again"
+                  : "");
+  }
+
+  std::string set_policy(const proto::SetPolicyAction& policy) {
+    std::string error;
+    partition::KmclEndpoint* endpoint = driver(policy.child_relid(), &error);
+    return endpoint == nullptr ? error : partition::kmcl_set_policy(*endpoint, policy);
+  }
 
   KmclChannels& drivers_;
   const ControlPlane& control_;
 };
-
-std::string GuestAction::send(const proto::SendAction& send) {
-  const std::uint32_t relid = send.child_relid();
-  KmclEndpoint* endpoint = drivers_.find(relid);
-  if (endpoint == nullptr) {
-    return "no KMCL driver on " + channel_text(relid);
-  }
-  GuestSend request;
-  if (std::string error = guest_send(send, &request); !error.empty()) {
-    return error;
-  }
-  return send.synchronous() ? send_synchronous(*endpoint, request, send.timeout_us())
-                            : send_in_line(*endpoint, request);
-}
-
-std::string GuestAction::send_synchronous(KmclEndpoint& endpoint, const GuestSend& send,
-                                          std::uint64_t timeout_us) {
-  std::optional<LentPages> lent;
-  if (send.request.external_pages > 0) {
-    lent = drivers_.lend_pages(send.request.external_pages);
-    if (!lent) {
-      return "out of guest memory for " + std::to_string(send.request.external_pages) +
-             " external pages";
-    }
-  }
-  std::optional<kmcl::LONGLONG> timeout;
-  if (timeout_us != 0) {
-    if (timeout_us > 1'000'000'000'000ull) {
-      return "timeout_us " + std::to_string(timeout_us) + " is too large";
-    }
-    timeout = -static_cast<kmcl::LONGLONG>(timeout_us * 10);  // relative, 100 ns units
-  }
-  const std::string name = "sync" + std::to_string(endpoint.next_sync++);
-  // Driver code that blocks: its own PASSIVE_LEVEL thread. The copies go
-  // one after the other; the lent pages go back when the last returned.
-  KmclChannels& drivers = drivers_;
-  endpoint.device.spawn_passive_thread(name, [&drivers, &endpoint, send, timeout, lent] {
-    for (std::uint32_t i = 0; i < send.request.count; ++i) {
-      kmcl::MDL mdl;
-      if (lent) {
-        mdl = whole_pages(lent->first, lent->second);
-      }
-      endpoint.driver.send_synchronous(send.request.payload, send.flags, lent ? &mdl : nullptr,
-                                       timeout);
-    }
-    if (lent) {
-      drivers.return_pages(*lent);
-    }
-  });
-  return "";
-}
-
-std::string GuestAction::send_in_line(KmclEndpoint& endpoint, const GuestSend& send) {
-  for (std::uint32_t i = 0; i < send.request.count; ++i) {
-    std::optional<LentPages> lent;
-    kmcl::MDL mdl;
-    if (send.request.external_pages > 0) {
-      lent = drivers_.lend_pages(send.request.external_pages);
-      if (!lent) {
-        return "out of guest memory for " + std::to_string(send.request.external_pages) +
-               " external pages (after " + std::to_string(i) + " sends)";
-      }
-      mdl = whole_pages(lent->first, lent->second);
-    }
-    const std::int64_t index =
-        endpoint.driver.send(send.request.payload, send.flags, lent ? &mdl : nullptr);
-    if (index < 0) {
-      if (lent) {
-        drivers_.return_pages(*lent);
-      }
-      return "VmbPacketSend on " + channel_text(endpoint.child_relid()) + " returned " +
-             kmcl::ntstatus_name(endpoint.driver.last_send_status()) + " (after " +
-             std::to_string(i) + " sends; payload " + std::to_string(send.request.payload.size()) +
-             " bytes)";
-    }
-    if (lent) {
-      endpoint.external_pages[index] = *lent;
-    }
-  }
-  return "";
-}
-
-std::string GuestAction::channel_op(const proto::ChannelOpAction& op) {
-  if (op.op() == proto::ChannelOpAction::RESCIND) {
-    return "RESCIND is the host's operation: only the host can rescind an offer";
-  }
-  KmclEndpoint* endpoint = drivers_.find(op.child_relid());
-  if (endpoint == nullptr) {
-    return "no KMCL driver on " + channel_text(op.child_relid());
-  }
-  std::string error;
-  std::function<void()> body = driver_call(*endpoint, op, &error);
-  if (!body) {
-    return error;
-  }
-  // The driver's KMCL calls run on a PASSIVE_LEVEL driver thread: those that
-  // block (Pause, Disable) take scheduler steps like real driver code.
-  endpoint->device.spawn_passive_thread("op" + std::to_string(endpoint->next_op++),
-                                        std::move(body));
-  return "";
-}
-
-// The driver code a channel_op runs, or an empty function with `*error` set.
-std::function<void()> GuestAction::driver_call(KmclEndpoint& endpoint,
-                                               const proto::ChannelOpAction& op,
-                                               std::string* error) {
-  const kmcl::VMBCHANNEL channel = endpoint.driver.channel();
-  const std::uint32_t value = op.value();
-  switch (op.op()) {
-    case proto::ChannelOpAction::PAUSE:
-      return [channel] { kmcl::VmbChannelPause(channel); };
-    case proto::ChannelOpAction::START:
-      return [channel] { kmcl::VmbChannelStart(channel); };
-    case proto::ChannelOpAction::DISABLE:
-    case proto::ChannelOpAction::CLOSE:
-      return [channel] { kmcl::VmbChannelDisable(channel); };
-    case proto::ChannelOpAction::ENABLE:
-    case proto::ChannelOpAction::REOPEN: {
-      const ControlPlane::Channel* wire = control_.channel(op.child_relid());
-      if (wire != nullptr && wire->state == ControlPlane::ChannelState::kRescinded) {
-        *error = channel_text(op.child_relid()) +
-                 " was rescinded by the host; it cannot be opened again";
-        return {};
-      }
-      return [&endpoint, channel] {
-        const kmcl::NTSTATUS status = kmcl::VmbChannelEnable(channel);
-        if (status != kmcl::STATUS_SUCCESS) {
-          endpoint.note(std::string("VmbChannelEnable returned ") + kmcl::ntstatus_name(status));
-        }
-      };
-    }
-    case proto::ChannelOpAction::SET_PASSIVE:
-      return [channel, value] {
-        kmcl::VmbChannelSetIncomingProcessingAtPassive(channel,
-                                                       value != 0 ? kmcl::TRUE : kmcl::FALSE);
-      };
-    case proto::ChannelOpAction::SET_QUOTA:
-      return [channel, value] { kmcl::VmbChannelSetTransactionQuota(channel, value); };
-    case proto::ChannelOpAction::COMPLETE_OUTSTANDING:
-      return [&endpoint, value] {
-        endpoint.driver.complete_outstanding({}, value == 0 ? SIZE_MAX : std::size_t{value});
-      };
-    default:
-      *error = "unknown channel operation " + std::to_string(op.op());
-      return {};
-  }
-}
-
-std::string GuestAction::set_policy(const proto::SetPolicyAction& policy) {
-  KmclEndpoint* endpoint = drivers_.find(policy.child_relid());
-  if (endpoint == nullptr) {
-    return "no KMCL driver on " + channel_text(policy.child_relid());
-  }
-  return apply_driver_policy(policy.rule(), policy.default_action(), &endpoint->driver);
-}
 
 }  // namespace
 

@@ -115,7 +115,7 @@ void VmbusClient::step(const std::string& context, Hypervisor& hv) {
 void VmbusClient::step_channel_context(const partition::ContextName& name,
                                        const partition::Work& work) {
   const std::uint32_t relid = *name.child_relid;
-  if (name.kind == kKmclContextKind) {
+  if (name.kind == partition::kKmclContextKind) {
     if (drivers_->step(relid, name.rest, work)) {
       control_->release_rings(relid, work);
     }
@@ -149,7 +149,7 @@ void VmbusClient::isr_step(const partition::Work& work) {
   for (std::uint32_t relid : relids) {
     if (!control_->is_open(relid)) {
       work.note("interrupt for relid " + std::to_string(relid) + " with no open channel: ignored");
-    } else if (KmclEndpoint* endpoint = drivers_->find(relid)) {
+    } else if (partition::KmclEndpoint* endpoint = drivers_->find(relid)) {
       endpoint->device.on_interrupt(endpoint->driver.channel());
     } else {
       echo_->on_interrupt(relid);
@@ -177,7 +177,7 @@ std::string VmbusClient::perform(const proto::PartitionAction& action, Hyperviso
   std::string error;
   {
     // An in-line send may signal the host.
-    std::deque<SignalScope> scopes;
+    std::deque<partition::SignalScope> scopes;
     for (const auto& endpoint : drivers_->endpoints()) {
       scopes.emplace_back(*endpoint, hv);
     }
@@ -215,10 +215,10 @@ void VmbusClient::attach_rings(std::uint32_t child_relid, const partition::RingP
 
 void VmbusClient::detach_rings(std::uint32_t child_relid, partition::DetachReason /*reason*/,
                                const partition::Work& /*work*/) {
-  const KmclEndpoint* endpoint = drivers_->find(child_relid);
+  const partition::KmclEndpoint* endpoint = drivers_->find(child_relid);
   VMBUS_CHECK(!echo_->running(child_relid) &&
-                  (endpoint == nullptr ||
-                   (!endpoint->device_has_rings() && endpoint->wire != WireState::kRescinding)),
+                  (endpoint == nullptr || (!endpoint->device_has_rings() &&
+                                           endpoint->wire != partition::WireState::kRescinding)),
               "rings detached from channel " + std::to_string(child_relid) + " while in use");
   rings_.erase(child_relid);
 }
@@ -227,23 +227,23 @@ bool VmbusClient::wants_open(std::uint32_t child_relid, std::uint32_t opens) con
   // A KMCL driver's channel opens when its driver enabled it (at start, and
   // again after a VmbChannelDisable + VmbChannelEnable); an echo channel is
   // opened, closed and opened again, reopen_cycles times.
-  const KmclEndpoint* endpoint = drivers_->find(child_relid);
+  const partition::KmclEndpoint* endpoint = drivers_->find(child_relid);
   return endpoint != nullptr ? endpoint->wants_open() : opens < config_.reopen_cycles() + 1;
 }
 
 bool VmbusClient::wants_close(std::uint32_t child_relid, std::uint32_t opens) const {
-  const KmclEndpoint* endpoint = drivers_->find(child_relid);
+  const partition::KmclEndpoint* endpoint = drivers_->find(child_relid);
   return endpoint != nullptr ? endpoint->wants_close() : opens < config_.reopen_cycles() + 1;
 }
 
 void VmbusClient::open_started(std::uint32_t child_relid) {
-  if (KmclEndpoint* endpoint = drivers_->find(child_relid)) {
+  if (partition::KmclEndpoint* endpoint = drivers_->find(child_relid)) {
     endpoint->wire_open_started();
   }
 }
 
 void VmbusClient::close_posted(std::uint32_t child_relid) {
-  if (KmclEndpoint* endpoint = drivers_->find(child_relid)) {
+  if (partition::KmclEndpoint* endpoint = drivers_->find(child_relid)) {
     endpoint->close_posted();
   }
   echo_->stop(child_relid);
@@ -253,7 +253,7 @@ bool VmbusClient::start_endpoint(std::uint32_t child_relid, std::uint32_t connec
                                  std::uint32_t open_number, const partition::Work& work) {
   const auto rings = rings_.find(child_relid);
   VMBUS_CHECK(rings != rings_.end(), "an open channel without rings");
-  if (KmclEndpoint* endpoint = drivers_->find(child_relid)) {
+  if (partition::KmclEndpoint* endpoint = drivers_->find(child_relid)) {
     return drivers_->start(*endpoint, connection_id, open_number, rings->second, work);
   }
   echo_->start(child_relid, connection_id, rings->second);
@@ -263,7 +263,7 @@ bool VmbusClient::start_endpoint(std::uint32_t child_relid, std::uint32_t connec
 }
 
 bool VmbusClient::rescind_endpoint(std::uint32_t child_relid, const partition::Work& work) {
-  if (KmclEndpoint* endpoint = drivers_->find(child_relid)) {
+  if (partition::KmclEndpoint* endpoint = drivers_->find(child_relid)) {
     return drivers_->rescind(*endpoint, work);
   }
   echo_->stop(child_relid);

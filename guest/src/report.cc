@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "vmbus/guest/oracles.h"
+#include "vmbus/partition/kmcl_report.h"
 #include "vmbus/wire/versions.h"
 
 namespace vmbus::guest {
@@ -16,50 +17,7 @@ void add_finding(proto::GuestReport& report, const std::string& name, std::uint3
   finding->set_what(std::move(what));
 }
 
-proto::KmclChannelReport kmcl_channel_report(const KmclEndpoint& endpoint) {
-  const kmcl::VMBCHANNEL channel = endpoint.driver.channel();
-  const kmcl::ChannelStats stats = endpoint.device.channel_stats(channel);
-  proto::KmclChannelReport out;
-  out.set_child_relid(endpoint.child_relid());
-  out.set_channel_state(kmcl::channel_state_name(endpoint.device.channel_state(channel)));
-  out.set_queue_state(kmcl::queue_state_name(endpoint.device.queue_state(channel)));
-  out.set_stop_reason(stats.stop_reason);
-  out.set_dequeued(stats.packets_dequeued);
-  out.set_delivered(stats.deliveries);
-  out.set_deferred(stats.defers);
-  out.set_failed(stats.packets_failed);
-  out.set_completed(stats.packets_completed);
-  out.set_completions_sent(stats.completions_sent);
-  out.set_packets_sent(stats.packets_sent);
-  out.set_dropped(stats.dropped_at_close + stats.discarded_at_close);
-  out.set_protocol_errors(stats.protocol_errors);
-  out.set_unexpected_completions(stats.unexpected_completions);
-  out.set_live_packets(stats.live_packets);
-  out.set_outstanding(endpoint.driver.outstanding_count());
-  out.set_redelivery_mismatches(endpoint.driver.redelivery_mismatches());
-  out.set_sends_in_flight(stats.sends_in_flight);
-  out.set_queued_sends(stats.queued_sends);
-  out.set_completions_received(stats.completions_received);
-  std::uint64_t retired = 0;
-  for (const auto& [index, times] : endpoint.driver.retirements()) {
-    retired += times != 0 ? 1 : 0;
-  }
-  out.set_retired(retired);
-  out.set_violations(endpoint.device.violations().size());
-  out.set_sends_completed(endpoint.driver.send_completions().size());
-  const kmcl::ScriptedDriver::RingCounters rings = endpoint.driver.ring_counters();
-  out.mutable_incoming()->set_packets(rings.incoming.packets);
-  out.mutable_incoming()->set_signals(rings.incoming.signals);
-  out.mutable_incoming()->set_end_read_races(rings.incoming.end_read_races);
-  out.mutable_outgoing()->set_packets(rings.outgoing.packets);
-  out.mutable_outgoing()->set_signals(rings.outgoing.signals);
-  out.mutable_outgoing()->set_signals_masked(rings.outgoing.signals_masked);
-  out.mutable_outgoing()->set_full_events(rings.outgoing.full_events);
-  out.mutable_outgoing()->set_pending_send_sz_sets(rings.outgoing.pending_send_sz_sets);
-  return out;
-}
-
-void add_driver_summary(const KmclEndpoint& endpoint, KeyValues& values) {
+void add_driver_summary(const partition::KmclEndpoint& endpoint, KeyValues& values) {
   const std::string prefix = "kmcl." + std::to_string(endpoint.child_relid()) + ".";
   const kmcl::ChannelStats stats = endpoint.device.channel_stats(endpoint.driver.channel());
   values.emplace_back(prefix + "retired", std::to_string(endpoint.driver.retirements().size()));
@@ -131,23 +89,23 @@ proto::GuestReport guest_report(const ControlPlane& control, const KmclChannels&
       control.version() == 0 ? "" : wire::version_number_text(control.version()));
   report.set_ignored_messages(control.ignored_messages());
   report.set_rescinds(control.rescinds());
-  std::vector<const KmclEndpoint*> endpoints;
+  std::vector<const partition::KmclEndpoint*> endpoints;
   for (const auto& endpoint : drivers.endpoints()) {
     endpoints.push_back(endpoint.get());
   }
   std::sort(endpoints.begin(), endpoints.end(),
             [](const auto* a, const auto* b) { return a->child_relid() < b->child_relid(); });
-  for (const KmclEndpoint* endpoint : endpoints) {
-    *report.add_kmcl_channels() = kmcl_channel_report(*endpoint);
+  for (const partition::KmclEndpoint* endpoint : endpoints) {
+    *report.add_kmcl_channels() = partition::kmcl_channel_report(*endpoint);
   }
-  for (const KmclEndpoint* endpoint : endpoints) {
+  for (const partition::KmclEndpoint* endpoint : endpoints) {
     const std::uint32_t relid = endpoint->child_relid();
     const auto attached = rings.find(relid);
     const partition::ChannelRings* channel_rings =
         attached == rings.end() ? nullptr : &attached->second;
     for (auto [name, why] :
-         {std::pair<const char*, std::string>{"retired_once", retired_once(*endpoint)},
-          {"fifo", fifo(*endpoint)},
+         {std::pair<const char*, std::string>{"retired_once", partition::retired_once(*endpoint)},
+          {"fifo", partition::fifo(*endpoint)},
           {"lost_wakeup", lost_wakeup(*endpoint, control, channel_rings, quiet)}}) {
       if (!why.empty()) {
         add_finding(report, name, relid, std::move(why));

@@ -19,7 +19,7 @@ rules=(
   "sim/ipc         ipc         base proto"
   "sim/trace       trace       base wire proto"
   "sim/kmcl        kmcl        base ring"
-  "sim/partition   partition   base ring wire shm ipc trace proto"
+  "sim/partition   partition   base ring wire shm ipc trace kmcl proto"
   "host            host        base ring wire shm ipc trace kmcl partition proto"
   "guest           guest       base ring wire shm ipc trace kmcl partition proto"
   "sim/hypervisor  hypervisor  base ring wire shm ipc trace proto"

@@ -335,6 +335,39 @@ NTSTATUS VmbClientChannelInitSetTargetPnp(VMBCHANNEL Channel, LPCGUID InterfaceT
   return STATUS_SUCCESS;
 }
 
+NTSTATUS VmbServerChannelInitSetTargetInterfaceId(VMBCHANNEL Channel, GUID InterfaceType,
+                                                  GUID InterfaceInstance) {
+  NTSTATUS status;
+  detail::Channel* ch =
+      init_channel(call_of("VmbServerChannelInitSetTargetInterfaceId", Channel), Channel, &status);
+  if (ch == nullptr) {
+    return status;
+  }
+  if (!ch->is_server) {
+    return STATUS_INVALID_PARAMETER_1;  // a client finds its offer with TargetPnp
+  }
+  ch->target_interface_type = InterfaceType;
+  ch->target_interface_instance = InterfaceInstance;
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS VmbServerChannelInitSetFlags(VMBCHANNEL Channel, UINT32 Flags) {
+  NTSTATUS status;
+  detail::Channel* ch =
+      init_channel(call_of("VmbServerChannelInitSetFlags", Channel), Channel, &status);
+  if (ch == nullptr) {
+    return status;
+  }
+  if (!ch->is_server) {
+    return STATUS_INVALID_PARAMETER_1;
+  }
+  if ((Flags & ~VMBUS_SERVER_CHANNEL_INIT_FLAGS) != 0) {
+    return STATUS_INVALID_PARAMETER_2;
+  }
+  ch->server_flags = Flags;
+  return STATUS_SUCCESS;
+}
+
 // --- Receive path
 // ----------------------------------------------------------------------------------
 

@@ -302,6 +302,7 @@ class Channel {
   // --- Configuration (Init*) --------------------------------------------------
   UINT32 maximum_packet_size = kDefaultMaximumPacketSizeBytes;
   UINT32 init_flags = 0;
+  UINT32 server_flags = 0;
   UINT32 incoming_page_count = kDefaultRingBufferPageCount;
   UINT32 outgoing_page_count = kDefaultRingBufferPageCount;
   UINT32 client_context_size = 0;

@@ -345,10 +345,21 @@ ChannelConfig Device::channel_config(VMBCHANNEL channel) const {
   config.incoming_page_count = ch.incoming_page_count;
   config.outgoing_page_count = ch.outgoing_page_count;
   config.flags = ch.init_flags;
+  config.server_flags = ch.server_flags;
   config.friendly_name = ch.friendly_name;
   config.target_interface_type = ch.target_interface_type;
   config.target_interface_instance = ch.target_interface_instance;
   return config;
+}
+
+bool Device::completion_requested(VMBPACKETCOMPLETION packet) const {
+  const auto key = reinterpret_cast<std::uintptr_t>(packet);
+  for (const auto& [index, ch] : core_->channels) {
+    if (const auto it = ch->live.find(key); it != ch->live.end()) {
+      return it->second->completion_requested;
+    }
+  }
+  return false;
 }
 
 std::vector<VMBCHANNEL> Device::channels() const {

@@ -409,7 +409,14 @@ void DeviceCore::complete_packet(const ApiCall& call, Channel& ch, IncomingPacke
                 std::to_string(ch.maximum_packet_size) + "; truncated");
     size = ch.maximum_packet_size;
   }
-  if (p.completion_requested) {
+  if (p.completion_requested && ch.is_server && ch.state == ChannelState::kClosing) {
+    // A server's close has begun (KMCL-SEMANTICS section 3, row 17): the
+    // guest closed or the offer is revoked, and the guest's transaction ends
+    // with that close or rescind. A VSP that retires its packets at
+    // EvtChannelSuspend puts nothing more on the wire.
+    trace("completions_dropped_at_close", &ch, p.handle,
+          "#" + std::to_string(p.index) + " completed while the channel closes");
+  } else if (p.completion_requested) {
     TxItem item;
     item.type = static_cast<std::uint16_t>(ring::PacketType::kComp);
     item.trans_id = p.trans_id;

@@ -63,6 +63,8 @@ const char* packet_action_name(PacketAction action) {
       return "external-data";
     case PacketAction::kMisuse:
       return "misuse";
+    case PacketAction::kEcho:
+      return "echo";
   }
   return "unknown";
 }
@@ -199,7 +201,13 @@ VOID ScriptedDriver::closed(VMBCHANNEL channel) {
 
 VOID ScriptedDriver::suspend(VMBCHANNEL channel) {
   ScriptedDriver& driver = of(channel);
-  driver.record("Suspend", -1, 0, "");
+  const bool retire = driver.retire_outstanding_on_close && !driver.outstanding_.empty() &&
+                      driver.device_.channel_state(channel) == ChannelState::kClosing;
+  driver.record("Suspend", -1, 0,
+                retire ? "retire " + std::to_string(driver.outstanding_.size()) : "");
+  if (retire) {
+    driver.complete_outstanding();
+  }
   if (driver.on_suspend) {
     driver.on_suspend(channel);
   }
@@ -418,6 +426,32 @@ void ScriptedDriver::complete(VMBPACKETCOMPLETION packet, std::uint64_t index, c
                            static_cast<UINT32>(body.size()));
 }
 
+std::string ScriptedDriver::echo(VMBPACKETCOMPLETION packet, std::uint64_t index,
+                                 std::span<const std::byte> payload) {
+  // KMCL does not tell a driver whether the sender wants a completion (a
+  // real VSP knows from its protocol); the model's introspection does.
+  if (!device_.completion_requested(packet)) {
+    // The default completion routine frees the packet once it is placed.
+    VMBPACKET reply = VmbPacketAllocate(channel_);
+    if (reply == nullptr) {
+      return "echo-failed";
+    }
+    const NTSTATUS sent =
+        VmbPacketSend(reply, payload.empty() ? nullptr : const_cast<std::byte*>(payload.data()),
+                      static_cast<UINT32>(payload.size()), nullptr, 0);
+    if (!NT_SUCCESS(sent)) {
+      VmbPacketFree(reply);
+      complete(packet, index, Action{}, payload);
+      return std::string("echo-failed ") + ntstatus_name(sent);
+    }
+    ++echoes_sent_;
+  }
+  Action answer;
+  answer.echo_payload = true;
+  complete(packet, index, answer, payload);
+  return "echo";
+}
+
 WorkQueue& ScriptedDriver::later_queue(KIRQL irql) {
   return device_.create_work_queue(name_ + (irql == PASSIVE_LEVEL ? "-passive" : "-dpc"), irql);
 }
@@ -455,6 +489,8 @@ std::string ScriptedDriver::perform(const Action& action, VMBPACKETCOMPLETION pa
       return "fail";
     case PacketAction::kGetExternalData:
       return use_external_data(action, packet, index, payload);
+    case PacketAction::kEcho:
+      return echo(packet, index, payload);
     case PacketAction::kMisuse:
       break;
   }

@@ -104,10 +104,13 @@ struct ChannelConfig {
   UINT32 maximum_packet_size_bytes = kDefaultMaximumPacketSizeBytes;
   UINT32 incoming_page_count = kDefaultRingBufferPageCount;
   UINT32 outgoing_page_count = kDefaultRingBufferPageCount;
-  UINT32 flags = 0;  // VMBUS_CHANNEL_INIT_FLAG_*
+  UINT32 flags = 0;         // VMBUS_CHANNEL_INIT_FLAG_*
+  UINT32 server_flags = 0;  // VMBUS_SERVER_CHANNEL_INIT_FLAG_* (server only)
   std::u16string friendly_name;
-  std::optional<GUID> target_interface_type;      // VmbClientChannelInitSetTargetPnp
-  std::optional<GUID> target_interface_instance;  // (nullopt = any instance)
+  // Client: VmbClientChannelInitSetTargetPnp (instance nullopt = any);
+  // server: VmbServerChannelInitSetTargetInterfaceId, the offer's GUIDs.
+  std::optional<GUID> target_interface_type;
+  std::optional<GUID> target_interface_instance;
 };
 
 struct ChannelStats {
@@ -260,6 +263,11 @@ class Device {
   ChannelStats channel_stats(VMBCHANNEL channel) const;
   ChannelConfig channel_config(VMBCHANNEL channel) const;
   std::vector<VMBCHANNEL> channels() const;
+  // Whether the sender of an incoming packet this device still holds asked
+  // for a completion (COMPLETION_REQUESTED); false for an unknown handle.
+  // KMCL does not tell a driver (a real VSP knows from its protocol); the
+  // scripted driver's echo needs it.
+  bool completion_requested(VMBPACKETCOMPLETION packet) const;
 
   const std::vector<Violation>& violations() const;
   // kStop mode: the violation that stopped the device, or nullptr.

@@ -53,6 +53,12 @@ inline constexpr UINT32 VMBUS_CHANNEL_PROCESS_PACKET_FLAG_EXTERNAL_DATA = 0x1;
 inline constexpr UINT32 VMBUS_CHANNEL_PROCESS_PACKET_FLAGS = 0x1;
 inline constexpr UINT32 VMBUS_CHANNEL_PACKET_EXTERNAL_DATA_FLAG_READ_ONLY = 0x1;
 inline constexpr UINT32 VMBUS_CHANNEL_PACKET_EXTERNAL_DATA_FLAGS = 0x1;
+inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAG_LOOPBACK_OFFER = 0x1;
+inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAG_ENUMERATE_DEVICE_INTERFACE = 0x2;
+inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAG_OFFER_AS_PIPE = 0x4;
+inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAG_FORCE_NEW_CHANNEL = 0x8;
+inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAG_TLNPI_PROVIDER_OFFER = 0x10;
+inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAGS = 0x1F;
 
 // --- Callbacks (kmcl.md section 1.4) --------------------------------------------
 
@@ -138,6 +144,19 @@ NTSTATUS VmbClientChannelInitSetRingBufferPageCount(VMBCHANNEL Channel, UINT32 I
 NTSTATUS VmbClientChannelInitSetTargetPnp(VMBCHANNEL Channel, LPCGUID InterfaceType,
                                           LPCGUID InterfaceInstance,
                                           PFN_VMB_CHANNEL_PNP_FAILURE PnpFailureCallback);
+
+// Server-only Init functions (KMCL_SERVER_ONLY_METHODS; the model provides
+// these two as free functions, not the server interface table). On a client
+// channel they return STATUS_INVALID_PARAMETER_1, as the client-only ones do
+// on a server channel. The offer the control plane makes on Enable carries
+// what they set (ChannelConfig).
+// The offer's interface type (the protocol) and instance GUIDs, by value.
+NTSTATUS VmbServerChannelInitSetTargetInterfaceId(VMBCHANNEL Channel, GUID InterfaceType,
+                                                  GUID InterfaceInstance);
+// VMBUS_SERVER_CHANNEL_INIT_FLAG_*; bits outside VMBUS_SERVER_CHANNEL_INIT_FLAGS
+// are STATUS_INVALID_PARAMETER_2. Stored and passed on; the model offers every
+// channel the same way (no pipe mode, no loopback, no save/restore).
+NTSTATUS VmbServerChannelInitSetFlags(VMBCHANNEL Channel, UINT32 Flags);
 
 // --- Receive path (kmcl.md sections 2.5 and 4) ----------------------------------
 

@@ -38,6 +38,10 @@ enum class PacketAction : std::uint8_t {
   kFail,              // VmbChannelPacketFail
   kGetExternalData,   // GetExternalData: return on STATUS_PENDING, else complete
   kMisuse,            // break a contract on purpose (Action::misuse)
+  // Answer with the packet's own payload: as its completion if the sender
+  // asked for one, else as a new packet (VmbPacketSend, no completion
+  // wanted); then complete it. The echo VSP of the host.
+  kEcho,
 };
 
 enum class Misuse : std::uint8_t {
@@ -120,6 +124,11 @@ class ScriptedDriver {
   NTSTATUS opened_status = STATUS_SUCCESS;  // what EvtChannelOpened returns
   std::function<void(VMBCHANNEL)> on_post_started;
   std::function<void(VMBCHANNEL)> on_suspend;
+  // At an EvtChannelSuspend that comes from a close (the peer closed or
+  // rescinded, or a Disable), complete every packet left outstanding -- what
+  // a VSP must do when the guest goes away, since the guest will never
+  // answer for them. Its Suspend record then says "retire <n>".
+  bool retire_outstanding_on_close = false;
 
   // --- Sending ------------------------------------------------------------------------
   // VmbPacketAllocate + SetCompletionRoutine + VmbPacketSend. Returns the
@@ -127,6 +136,8 @@ class ScriptedDriver {
   // (last_send_status() says why).
   std::int64_t send(std::span<const std::byte> payload, UINT32 flags, PMDL external_data = nullptr);
   NTSTATUS last_send_status() const { return last_send_status_; }
+  // Packets sent back by kEcho (not sends: nothing records their completion).
+  std::uint64_t echoes_sent() const { return echoes_sent_; }
 
   // VmbChannelSendSynchronousRequest from the calling (PASSIVE_LEVEL) context;
   // `timeout_100ns` is the KeWaitForSingleObject-style timeout (negative:
@@ -211,6 +222,9 @@ class ScriptedDriver {
               std::span<const std::byte> payload);
   void complete(VMBPACKETCOMPLETION packet, std::uint64_t index, const Action& action,
                 std::span<const std::byte> payload);
+  // kEcho: the payload back to the sender, then complete.
+  std::string echo(VMBPACKETCOMPLETION packet, std::uint64_t index,
+                   std::span<const std::byte> payload);
   void record(std::string callback, std::int64_t packet, std::uintptr_t handle, std::string action);
   WorkQueue& later_queue(KIRQL irql);
 
@@ -232,6 +246,7 @@ class ScriptedDriver {
   std::map<std::uintptr_t, std::int64_t> send_index_of_;  // by VMBPACKET
   std::int64_t next_send_index_ = 0;
   NTSTATUS last_send_status_ = STATUS_SUCCESS;
+  std::uint64_t echoes_sent_ = 0;
   std::vector<SendCompletion> send_completions_;
   RingCounters closed_ring_counters_;  // of the opens that ended
 };

@@ -1,11 +1,15 @@
-// A KMCL-model driver hosted on one of the guest's channels.
+// A KMCL-model driver hosted on one channel of a partition.
 //
-// KmclEndpoint bundles the KMCL device (its contexts become the guest's
+// KmclEndpoint bundles the KMCL device (its contexts become the partition's
 // "kmcl/<relid>/..." contexts), the scripted driver, the transport that
-// turns the ring library's signal decisions into hypercalls, and the
-// control-plane hooks through which the driver's Enable and Disable reach
-// the wire. Its WireState says where the channel stands between the device
-// and the wire; KmclChannels (kmcl_channels.h) acts on it.
+// turns the ring library's signal decisions into hypercalls, the trace sink
+// that turns the device's events and verifier records into trace records,
+// and the control-plane hooks through which the driver's Enable and Disable
+// reach the wire. Its WireState says where the channel stands between the
+// device and the wire; the partition's control plane acts on it. The guest
+// hosts its VSC drivers on client endpoints (KmclChannels in guest/), the
+// host its VSP drivers on server endpoints; both share this unit, the policy
+// language (DriverRule, DriverAction) and KmclEndpoints (kmcl_endpoints.h).
 #pragma once
 
 #include <cstddef>
@@ -21,10 +25,14 @@
 #include "vmbus/partition/partition.h"
 #include "vmbus/proto/config.pb.h"
 
-namespace vmbus::guest {
+namespace vmbus::partition {
 
 // The kind of a KMCL device's contexts: "kmcl/<relid>/<device context>".
 inline constexpr std::string_view kKmclContextKind = "kmcl";
+
+// Checks a driver policy (rules and default action); "" or what is wrong.
+std::string check_driver_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                                const proto::DriverAction& default_action);
 
 // Checks a driver's configuration (rules, actions, ring pages); "" or why
 // it cannot be used.
@@ -57,25 +65,25 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   // `config` must have passed validate_kmcl_driver().
   KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed);
 
-  // Transport: the device decided to signal the host.
+  // Transport: the device decided to signal the peer.
   void signal_peer() override;
   // The device's events and verifier records become trace records; those
   // that happen outside a step wait for the next one (flush_trace).
   void on_violation(const kmcl::Violation& violation) override;
   void on_event(const kmcl::TraceEvent& event) override;
   // The device's control-plane hooks; they move `wire` (they are called
-  // from inside device steps, and the guest acts on them in its "control"
-  // context).
+  // from inside device steps, and the partition acts on them in its own
+  // contexts).
   void on_channel_enabled(kmcl::VMBCHANNEL channel, const kmcl::ChannelConfig& config) override;
   void on_channel_disabled(kmcl::VMBCHANNEL channel) override;
   void on_channel_closed(kmcl::VMBCHANNEL channel) override;
 
-  // What the wire should do, and what the guest's control plane did.
+  // What the wire should do, and what the control plane did.
   bool wants_open() const;
   bool wants_close() const;
   bool device_has_rings() const { return wire == WireState::kOpen; }
   void wire_open_started();
-  // The host accepted OPENCHANNEL and the device took the rings
+  // The peer accepted the open and the device took the rings
   // (`device_accepted`), or refused them.
   void wire_opened(bool device_accepted);
   void close_posted();
@@ -89,7 +97,7 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   void queue_driver_records();
   // A note in the trace, in the running device context.
   void note(const std::string& text);
-  void flush_trace(partition::Hypervisor& trace_to);
+  void flush_trace(Hypervisor& trace_to);
 
   std::uint32_t child_relid() const { return config.child_relid(); }
 
@@ -97,18 +105,32 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   kmcl::Device device;
   kmcl::ScriptedDriver driver;
   WireState wire = WireState::kIdle;
-  std::uint32_t connection_id = 0;      // the host's, from the open
-  partition::Hypervisor* hv = nullptr;  // while the device runs (KmclChannels::run)
+  std::uint32_t connection_id = 0;  // the host's, from the open
+  Hypervisor* hv = nullptr;         // while the device runs (SignalScope)
   std::vector<proto::TraceRecord> pending_trace;
   std::size_t records_emitted = 0;
   std::size_t completions_emitted = 0;
   std::uint32_t next_op = 1;    // "thread/op<N>"
   std::uint32_t next_sync = 1;  // "thread/sync<N>"
-  // Guest pages lent as external data to asynchronous sends, by send index.
+  // Guest pages lent as external data to asynchronous sends, by send index
+  // (first page, page count); they go back when the send ends.
   std::map<std::int64_t, std::pair<std::uint64_t, std::uint32_t>> external_pages;
+};
+
+// The endpoint's device may signal the peer through `hv` while this lives:
+// the device signals only from inside a step or an action.
+class SignalScope {
+ public:
+  SignalScope(KmclEndpoint& endpoint, Hypervisor& hv) : endpoint_(endpoint) { endpoint_.hv = &hv; }
+  ~SignalScope() { endpoint_.hv = nullptr; }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+ private:
+  KmclEndpoint& endpoint_;
 };
 
 // A KmclRecord-carrying trace record in context "kmcl/<relid>/<device context>".
 proto::TraceRecord kmcl_record(std::uint32_t child_relid, const std::string& device_context);
 
-}  // namespace vmbus::guest
+}  // namespace vmbus::partition

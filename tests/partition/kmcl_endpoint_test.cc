@@ -1,11 +1,11 @@
 // Where a KMCL driver's channel stands between its device and the wire
-// (KmclEndpoint's WireState), through the calls the device and the guest's
-// control plane make.
-#include "vmbus/guest/kmcl_endpoint.h"
+// (KmclEndpoint's WireState), through the calls the device and a
+// partition's control plane make.
+#include "vmbus/partition/kmcl_endpoint.h"
 
 #include <gtest/gtest.h>
 
-namespace vmbus::guest {
+namespace vmbus::partition {
 namespace {
 
 KmclEndpoint endpoint() {
@@ -82,4 +82,4 @@ TEST(KmclWireState, ADisableThatEndsDuringARescindFreesTheRings) {
 }
 
 }  // namespace
-}  // namespace vmbus::guest
+}  // namespace vmbus::partition

@@ -1,4 +1,4 @@
-#include "vmbus/guest/kmcl_endpoint.h"
+#include "vmbus/partition/kmcl_endpoint.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 #include "vmbus/base/prng.h"
 #include "vmbus/partition/context_name.h"
 
-namespace vmbus::guest {
+namespace vmbus::partition {
 namespace {
 
 // The driver's action for a DriverAction; its kind must be valid.
@@ -89,20 +89,6 @@ kmcl::PacketMatch driver_match(const proto::DriverRule& rule) {
   return match;
 }
 
-std::string check_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
-                         const proto::DriverAction& default_action) {
-  for (int i = 0; i < rules.size(); ++i) {
-    const std::string where = "rule " + std::to_string(i + 1);
-    if (rules[i].percent() > 100) {
-      return where + ": percent above 100";
-    }
-    if (std::string error = check_action(rules[i].action(), where); !error.empty()) {
-      return error;
-    }
-  }
-  return check_action(default_action, "default action");
-}
-
 kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config) {
   kmcl::DeviceConfig device;
   device.name = "guest";
@@ -115,12 +101,27 @@ kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config) {
 
 }  // namespace
 
+std::string check_driver_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                                const proto::DriverAction& default_action) {
+  for (int i = 0; i < rules.size(); ++i) {
+    const std::string where = "rule " + std::to_string(i + 1);
+    if (rules[i].percent() > 100) {
+      return where + ": percent above 100";
+    }
+    if (std::string error = check_action(rules[i].action(), where); !error.empty()) {
+      return error;
+    }
+  }
+  return check_action(default_action, "default action");
+}
+
 std::string validate_kmcl_driver(const proto::KmclDriverConfig& config) {
   const std::string channel = "kmcl driver on channel " + std::to_string(config.child_relid());
   if (config.ring_pages() == 1) {
     return channel + ": ring_pages must be at least 2 (control page + data)";
   }
-  if (std::string error = check_policy(config.rules(), config.default_action()); !error.empty()) {
+  if (std::string error = check_driver_policy(config.rules(), config.default_action());
+      !error.empty()) {
     return channel + ", " + error;
   }
   return "";
@@ -129,7 +130,7 @@ std::string validate_kmcl_driver(const proto::KmclDriverConfig& config) {
 std::string apply_driver_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
                                 const proto::DriverAction& default_action,
                                 kmcl::ScriptedDriver* driver) {
-  if (std::string error = check_policy(rules, default_action); !error.empty()) {
+  if (std::string error = check_driver_policy(rules, default_action); !error.empty()) {
     return error;
   }
   driver->clear_rules();
@@ -280,7 +281,7 @@ bool KmclEndpoint::take_rings_free() {
 
 proto::TraceRecord kmcl_record(std::uint32_t child_relid, const std::string& device_context) {
   proto::TraceRecord record;
-  record.set_context(partition::channel_context(kKmclContextKind, child_relid, device_context));
+  record.set_context(channel_context(kKmclContextKind, child_relid, device_context));
   return record;
 }
 
@@ -339,7 +340,7 @@ void KmclEndpoint::note(const std::string& text) {
   pending_trace.push_back(std::move(record));
 }
 
-void KmclEndpoint::flush_trace(partition::Hypervisor& trace_to) {
+void KmclEndpoint::flush_trace(Hypervisor& trace_to) {
   for (proto::TraceRecord& record : pending_trace) {
     trace_to.trace(std::move(record));
   }
@@ -351,4 +352,4 @@ void KmclEndpoint::signal_peer() {
   hv->signal_event(connection_id, 0);
 }
 
-}  // namespace vmbus::guest
+}  // namespace vmbus::partition
