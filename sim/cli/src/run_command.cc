@@ -281,8 +281,9 @@ std::optional<int> parse_outputs(const Invocation& invocation, const ParsedArgs&
       *value = std::string(*text);
     }
   }
+  std::error_code ignored;
   if (request.json && request.junit &&
-      fs::absolute(*request.json) == fs::absolute(*request.junit)) {
+      fs::absolute(*request.json, ignored) == fs::absolute(*request.junit, ignored)) {
     return usage_error(invocation.command_path, invocation.io.err,
                        "--json and --junit name the same file");
   }
@@ -309,8 +310,7 @@ Parsed parse_request(const Invocation& invocation) {
   if (args->positionals.empty()) {
     return usage_error(path, err, "missing scenario FILE or DIR");
   }
-  for (const auto& [a, b] : {std::pair("--seed", "--seeds"), std::pair("--quiet", "--verbose"),
-                             std::pair("--until-fail", "--fail-fast")}) {
+  for (const auto& [a, b] : {std::pair("--seed", "--seeds"), std::pair("--quiet", "--verbose")}) {
     if (args->has(a) && args->has(b)) {
       return usage_error(path, err, std::string(a) + " and " + b + " exclude each other");
     }
