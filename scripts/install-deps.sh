@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages vmbus-sim needs to build, test and
-# benchmark. Safe to run again: it only calls apt-get when something is
-# missing. Needs root or sudo.
+# benchmark (libxml2-utils is xmllint, which the tests use to check JUnit
+# reports against the Jenkins schemas). Safe to run again: it only calls
+# apt-get when something is missing. Needs root or sudo.
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  libxml2-utils
 )
 
 missing=()

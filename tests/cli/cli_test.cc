@@ -52,12 +52,14 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "\n"
               "Commands:\n"
               "  run       Run scenario files and judge them\n"
+              "  report    Merge and report the results of sweeps\n"
               "  ring      Decode and build VMBus ring buffer images\n"
               "  simulate  Run vmbus-host and vmbus-guest under the simulator once\n"
               "  trace     Read the traces runs write\n"
               "\n"
               "Examples:\n"
               "  vmbus-sim run scenarios\n"
+              "  vmbus-sim report merge shard-*.json --junit results.xml\n"
               "  vmbus-sim ring decode --text ring.img\n"
               "  vmbus-sim simulate --seed 7 --trace run.trace\n"
               "  vmbus-sim trace show --channel 1 run.trace\n"
@@ -123,9 +125,10 @@ TEST(Cli, LeafHelpWinsOverOtherArguments) {
 }
 
 TEST(Cli, UnknownOrMissingCommandIsUsageError) {
-  expect_usage_error({}, "vmbus-sim", "missing command (one of: run, ring, simulate, trace)");
+  expect_usage_error({}, "vmbus-sim",
+                     "missing command (one of: run, report, ring, simulate, trace)");
   expect_usage_error({"rng"}, "vmbus-sim",
-                     "unknown command 'rng' (one of: run, ring, simulate, trace)");
+                     "unknown command 'rng' (one of: run, report, ring, simulate, trace)");
   expect_usage_error({"--verbose"}, "vmbus-sim", "unknown flag '--verbose'");
   expect_usage_error({"ring"}, "vmbus-sim ring", "missing command (one of: decode, encode)");
   expect_usage_error({"ring", "dump"}, "vmbus-sim ring",
@@ -246,6 +249,19 @@ TEST(SimulateCli, MissingConfigFileIsAnError) {
       testing::run_cli({"simulate", "--host-config", "/nonexistent/host.textproto"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.err, "vmbus-sim: cannot read '/nonexistent/host.textproto'\n");
+}
+
+TEST(SimulateCli, ProgramsAndTheTracePathAreCheckedBeforeTheRun) {
+  const testing::RunResult result =
+      testing::run_cli({"simulate", "--host-binary", "/nonexistent/vmbus-host", "--guest-binary",
+                        "/nonexistent/vmbus-guest", "--trace", "/nonexistent/run.trace"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err,
+            "vmbus-sim simulate: --host-binary: /nonexistent/vmbus-host: no such file\n"
+            "vmbus-sim simulate: --guest-binary: /nonexistent/vmbus-guest: no such file\n"
+            "vmbus-sim simulate: --trace: cannot write /nonexistent/run.trace: /nonexistent does "
+            "not exist\n");
 }
 
 }  // namespace

@@ -13,23 +13,31 @@
 
 #include <gtest/gtest.h>
 
+#include "vmbus/cli/sweep_flags.h"
+
 namespace vmbus::cli {
 namespace {
 
 using Status = JunitCase::Status;
 
-std::string junit_document(const std::string& name, const std::vector<JunitCase>& cases) {
+std::string junit_document(const JunitReport& report) {
   std::ostringstream out;
-  write_junit(out, name, cases);
+  write_junit(out, report);
   return out.str();
 }
 
-std::vector<JunitCase> three_cases_over_two_suites() {
-  JunitCase failed;
-  failed.suite = "defer";
-  failed.name = "03-defer-at-dispatch seed 7";
-  failed.classname = "scenarios.defer";
-  failed.seconds = 1.2346;
+JunitCase case_named(std::string name, std::string classname, double seconds) {
+  JunitCase c;
+  c.name = std::move(name);
+  c.classname = std::move(classname);
+  c.seconds = seconds;
+  return c;
+}
+
+// Two suites (a scenario file and seed each) run in parallel over 1.6 s:
+// a failure and an error in one, a pass in the other.
+JunitReport report_of_two_suites() {
+  JunitCase failed = case_named("03-defer-at-dispatch seed 7", "scenarios.defer", 1.2346);
   failed.status = Status::kFailed;
   failed.message = "expected channel 1 state == \"open\", got \"closed\"";
   failed.details =
@@ -38,82 +46,85 @@ std::vector<JunitCase> three_cases_over_two_suites() {
       "trace: out/defer/03-defer-at-dispatch.7.trace\n"
       "repro: vmbus-sim run scenarios/defer/03-defer-at-dispatch.yaml --seeds 7..7";
 
-  JunitCase passed;
-  passed.suite = "open";
-  passed.name = "01-open-close seed 7";
-  passed.classname = "scenarios.open";
-  passed.seconds = 0.25;
-
-  JunitCase error;
-  error.suite = "defer";
-  error.name = "05-defer-rescind seed 7";
-  error.classname = "scenarios.defer";
-  error.seconds = 0.0004;
+  JunitCase error = case_named("03-defer-at-dispatch seed 7 #2", "scenarios.defer", 0.0004);
   error.status = Status::kError;
   error.message = "vmbus-guest exited with status 134";
   error.system_out = "guest: ring 1 corrupt & stopped\n";
-  return {failed, passed, error};
+
+  JunitSuite defer;
+  defer.name = "03-defer-at-dispatch seed 7";
+  defer.file = "scenarios/defer/03-defer-at-dispatch.textproto";
+  defer.properties = {{"seed", "7"}, {"build", "0.1.0 (commit 1a2b3c4d5e6f)"}};
+  defer.seconds = 1.3;
+  defer.cases = {failed, error};
+
+  JunitSuite open;
+  open.name = "01-open-close seed 7";
+  open.seconds = 0.25;
+  open.cases = {case_named("01-open-close seed 7", "scenarios.open", 0.25)};
+  return JunitReport{"vmbus-sim run", 1.6, {defer, open}};
 }
 
-TEST(Junit, WritesOneSuitePerFolderInFirstAppearanceOrder) {
-  EXPECT_EQ(
-      junit_document("vmbus-sim run", three_cases_over_two_suites()),
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<testsuites name=\"vmbus-sim run\" tests=\"3\" failures=\"1\" errors=\"1\" skipped=\"0\" "
-      "time=\"1.485\">\n"
-      "  <testsuite name=\"defer\" tests=\"2\" failures=\"1\" errors=\"1\" skipped=\"0\" "
-      "time=\"1.235\">\n"
-      "    <testcase name=\"03-defer-at-dispatch seed 7\" classname=\"scenarios.defer\" "
-      "time=\"1.235\">\n"
-      "      <failure message=\"expected channel 1 state == &quot;open&quot;, got "
-      "&quot;closed&quot;\" type=\"expectation\">"
-      "step 4: expected channel 1 state == &quot;open&quot;, got &quot;closed&quot;\n"
-      "step 6: expected 3 packets &lt; 2 ms, got 1\n"
-      "trace: out/defer/03-defer-at-dispatch.7.trace\n"
-      "repro: vmbus-sim run scenarios/defer/03-defer-at-dispatch.yaml --seeds 7..7"
-      "</failure>\n"
-      "    </testcase>\n"
-      "    <testcase name=\"05-defer-rescind seed 7\" classname=\"scenarios.defer\" "
-      "time=\"0.000\">\n"
-      "      <error message=\"vmbus-guest exited with status 134\" type=\"simulator\"/>\n"
-      "      <system-out>guest: ring 1 corrupt &amp; stopped\n</system-out>\n"
-      "    </testcase>\n"
-      "  </testsuite>\n"
-      "  <testsuite name=\"open\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\" "
-      "time=\"0.250\">\n"
-      "    <testcase name=\"01-open-close seed 7\" classname=\"scenarios.open\" "
-      "time=\"0.250\"/>\n"
-      "  </testsuite>\n"
-      "</testsuites>\n");
+TEST(Junit, WritesSuitesWithFilePropertiesAndWallTime) {
+  EXPECT_EQ(junit_document(report_of_two_suites()),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuites name=\"vmbus-sim run\" tests=\"3\" failures=\"1\" errors=\"1\" "
+            "time=\"1.600\">\n"
+            "  <testsuite name=\"03-defer-at-dispatch seed 7\" tests=\"2\" failures=\"1\" "
+            "errors=\"1\" skipped=\"0\" time=\"1.300\" "
+            "file=\"scenarios/defer/03-defer-at-dispatch.textproto\">\n"
+            "    <properties>\n"
+            "      <property name=\"seed\" value=\"7\"/>\n"
+            "      <property name=\"build\" value=\"0.1.0 (commit 1a2b3c4d5e6f)\"/>\n"
+            "    </properties>\n"
+            "    <testcase name=\"03-defer-at-dispatch seed 7\" classname=\"scenarios.defer\" "
+            "time=\"1.235\">\n"
+            "      <failure message=\"expected channel 1 state == &quot;open&quot;, got "
+            "&quot;closed&quot;\" type=\"expectation\">"
+            "step 4: expected channel 1 state == &quot;open&quot;, got &quot;closed&quot;\n"
+            "step 6: expected 3 packets &lt; 2 ms, got 1\n"
+            "trace: out/defer/03-defer-at-dispatch.7.trace\n"
+            "repro: vmbus-sim run scenarios/defer/03-defer-at-dispatch.yaml --seeds 7..7"
+            "</failure>\n"
+            "    </testcase>\n"
+            "    <testcase name=\"03-defer-at-dispatch seed 7 #2\" classname=\"scenarios.defer\" "
+            "time=\"0.000\">\n"
+            "      <error message=\"vmbus-guest exited with status 134\" type=\"simulator\"/>\n"
+            "      <system-out>guest: ring 1 corrupt &amp; stopped\n</system-out>\n"
+            "    </testcase>\n"
+            "  </testsuite>\n"
+            "  <testsuite name=\"01-open-close seed 7\" tests=\"1\" failures=\"0\" errors=\"0\" "
+            "skipped=\"0\" time=\"0.250\">\n"
+            "    <testcase name=\"01-open-close seed 7\" classname=\"scenarios.open\" "
+            "time=\"0.250\"/>\n"
+            "  </testsuite>\n"
+            "</testsuites>\n");
 }
 
-TEST(Junit, WritesSkippedCasesAndGroupsCasesWithoutFolderUnderScenarios) {
-  JunitCase skipped;
-  skipped.name = "10-smoke seed 1";
-  skipped.classname = "scenarios";
+TEST(Junit, CountsSkippedCasesOnTheirSuiteOnly) {
+  JunitCase skipped = case_named("10-smoke seed 1", "scenarios", 0);
   skipped.status = Status::kSkipped;
   skipped.message = "needs --shm";
   skipped.details = "not written for skipped cases";
-  JunitCase skipped_silently = skipped;
-  skipped_silently.suite = "scenarios";
-  skipped_silently.name = "11-smoke seed 1";
-  skipped_silently.message.clear();
-  JunitCase error_with_details;
-  error_with_details.name = "12-smoke seed 1";
-  error_with_details.classname = "scenarios";
-  error_with_details.seconds = 2;
+  JunitCase skipped_silently = case_named("11-smoke seed 1", "scenarios", 0);
+  skipped_silently.status = Status::kSkipped;
+  JunitCase error_with_details = case_named("12-smoke seed 1", "scenarios", 2);
   error_with_details.status = Status::kError;
   error_with_details.message = "timed out";
   error_with_details.details = "after 2 s\nrepro: vmbus-sim run --seeds 1..1";
+  JunitSuite suite;
+  suite.name = "smoke";
+  suite.seconds = 2;
+  suite.cases = {skipped, skipped_silently, error_with_details};
 
-  EXPECT_EQ(junit_document("r", {skipped, skipped_silently, error_with_details}),
+  EXPECT_EQ(junit_document(JunitReport{"r", 2.5, {suite}}),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            "<testsuites name=\"r\" tests=\"3\" failures=\"0\" errors=\"1\" skipped=\"2\" "
-            "time=\"2.000\">\n"
-            "  <testsuite name=\"scenarios\" tests=\"3\" failures=\"0\" errors=\"1\" skipped=\"2\" "
+            "<testsuites name=\"r\" tests=\"3\" failures=\"0\" errors=\"1\" "
+            "time=\"2.500\">\n"
+            "  <testsuite name=\"smoke\" tests=\"3\" failures=\"0\" errors=\"1\" skipped=\"2\" "
             "time=\"2.000\">\n"
             "    <testcase name=\"10-smoke seed 1\" classname=\"scenarios\" time=\"0.000\">\n"
-            "      <skipped message=\"needs --shm\"/>\n"
+            "      <skipped>needs --shm</skipped>\n"
             "    </testcase>\n"
             "    <testcase name=\"11-smoke seed 1\" classname=\"scenarios\" time=\"0.000\">\n"
             "      <skipped/>\n"
@@ -127,23 +138,30 @@ TEST(Junit, WritesSkippedCasesAndGroupsCasesWithoutFolderUnderScenarios) {
 }
 
 TEST(Junit, WritesAnEmptyRunAsAnEmptyTestsuites) {
-  EXPECT_EQ(junit_document("empty", {}),
+  EXPECT_EQ(junit_document(JunitReport{"empty", 0, {}}),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            "<testsuites name=\"empty\" tests=\"0\" failures=\"0\" errors=\"0\" skipped=\"0\" "
+            "<testsuites name=\"empty\" tests=\"0\" failures=\"0\" errors=\"0\" "
             "time=\"0.000\">\n"
             "</testsuites>\n");
 }
 
-TEST(Junit, EscapesNamesAndMessagesInAttributes) {
-  JunitCase c;
-  c.suite = "a&b";
-  c.name = "<x> 'y'\tz\n";
-  c.classname = "scenarios.\"a&b\"";
+TEST(Junit, EscapesNamesMessagesFilesAndPropertiesInAttributes) {
+  JunitCase c = case_named("<x> 'y'\tz\n", "scenarios.\"a&b\"", 0);
   c.status = Status::kFailed;
   c.message = "1 < 2 & 3 > 2\r";
-  const std::string document = junit_document("n\"&", {c});
+  JunitSuite suite;
+  suite.name = "a&b";
+  suite.file = "dir/<odd> & \"name\".textproto";
+  suite.properties = {{"k&", "v<\""}};
+  suite.cases = {c};
+  const std::string document = junit_document(JunitReport{"n\"&", 0, {suite}});
   EXPECT_NE(document.find("<testsuites name=\"n&quot;&amp;\" "), std::string::npos) << document;
   EXPECT_NE(document.find("<testsuite name=\"a&amp;b\" "), std::string::npos) << document;
+  EXPECT_NE(document.find(" file=\"dir/&lt;odd&gt; &amp; &quot;name&quot;.textproto\">"),
+            std::string::npos)
+      << document;
+  EXPECT_NE(document.find("<property name=\"k&amp;\" value=\"v&lt;&quot;\"/>"), std::string::npos)
+      << document;
   EXPECT_NE(document.find("<testcase name=\"&lt;x&gt; &apos;y&apos;&#9;z&#10;\" "
                           "classname=\"scenarios.&quot;a&amp;b&quot;\" time=\"0.000\">\n"
                           "      <failure message=\"1 &lt; 2 &amp; 3 &gt; 2&#13;\" "
@@ -159,22 +177,21 @@ TEST(Junit, IgnoresTheStreamLocale) {
     char do_thousands_sep() const override { return ','; }
     std::string do_grouping() const override { return "\3"; }
   };
-  std::vector<JunitCase> cases(1234);
-  for (JunitCase& c : cases) {
-    c.suite = "s";
-    c.seconds = 1.5;
-  }
+  JunitSuite suite;
+  suite.name = "s";
+  suite.seconds = 1851;
+  suite.cases.assign(1234, case_named("c", "s", 1.5));
   std::ostringstream out;
   out.imbue(std::locale(out.getloc(), new CommaNumbers));
-  write_junit(out, "run", cases);
+  write_junit(out, JunitReport{"run", 1234.5, {suite}});
   EXPECT_NE(out.str().find("<testsuites name=\"run\" tests=\"1234\" failures=\"0\" errors=\"0\" "
-                           "skipped=\"0\" time=\"1851.000\">"),
+                           "time=\"1234.500\">"),
             std::string::npos);
+  EXPECT_NE(out.str().find("skipped=\"0\" time=\"1851.000\">"), std::string::npos);
 }
 
-TEST(Junit, SameCasesGiveTheSameBytes) {
-  EXPECT_EQ(junit_document("x", three_cases_over_two_suites()),
-            junit_document("x", three_cases_over_two_suites()));
+TEST(Junit, SameReportGivesTheSameBytes) {
+  EXPECT_EQ(junit_document(report_of_two_suites()), junit_document(report_of_two_suites()));
 }
 
 TEST(XmlEscape, EscapesEverySpecialCharacterInAttributes) {

@@ -11,7 +11,7 @@
 #include <tuple>
 #include <vector>
 
-#include "vmbus/cli/utf8.h"
+#include "vmbus/cli/json_text.h"
 #include "vmbus/trace/render.h"
 
 namespace vmbus::cli {
@@ -22,60 +22,6 @@ bool is_digit(char c) {
 }
 
 // --- trace export: JSON text ---------------------------------------------------------------
-
-// Appends `text` as a JSON string. Trace text comes from anywhere (details,
-// decoded messages, labels), so every control character is escaped and a byte
-// that is not well-formed UTF-8 becomes U+FFFD: the output is always valid
-// JSON in valid UTF-8.
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (std::size_t pos = 0; pos < text.size();) {
-    const char c = text[pos];
-    const auto byte = static_cast<unsigned char>(c);
-    const char* escape = nullptr;
-    switch (c) {
-      case '"':
-        escape = "\\\"";
-        break;
-      case '\\':
-        escape = "\\\\";
-        break;
-      case '\n':
-        escape = "\\n";
-        break;
-      case '\r':
-        escape = "\\r";
-        break;
-      case '\t':
-        escape = "\\t";
-        break;
-      case '\b':
-        escape = "\\b";
-        break;
-      case '\f':
-        escape = "\\f";
-        break;
-      default:
-        break;
-    }
-    if (escape != nullptr) {
-      out += escape;
-      ++pos;
-    } else if (byte < 0x20 || byte == 0x7F) {
-      char unicode[8];
-      std::snprintf(unicode, sizeof(unicode), "\\u%04x", byte);
-      out += unicode;
-      ++pos;
-    } else if (const std::size_t length = utf8_sequence_length(text, pos); length == 0) {
-      out += "\\ufffd";
-      ++pos;
-    } else {
-      out.append(text.substr(pos, length));
-      pos += length;
-    }
-  }
-  out += '"';
-}
 
 // Nanoseconds as microseconds with exactly 3 decimals, without floating
 // point, so the text is exact and the same on every machine.

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "vmbus/base/build_info.h"
+#include "vmbus/cli/report_command.h"
 #include "vmbus/cli/ring_command.h"
 #include "vmbus/cli/run_command.h"
 #include "vmbus/cli/simulate_command.h"
@@ -22,6 +23,7 @@ Options:
 
 constexpr std::string_view kExamples =
     R"(  vmbus-sim run scenarios
+  vmbus-sim report merge shard-*.json --junit results.xml
   vmbus-sim ring decode --text ring.img
   vmbus-sim simulate --seed 7 --trace run.trace
   vmbus-sim trace show --channel 1 run.trace
@@ -31,8 +33,8 @@ constexpr std::string_view kExamples =
 
 const Command& vmbus_sim_command() {
   // One row per top-level command.
-  static const Command kSubcommands[] = {run_command(), ring_command(), simulate_command(),
-                                         trace_command()};
+  static const Command kSubcommands[] = {run_command(), report_command(), ring_command(),
+                                         simulate_command(), trace_command()};
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;

@@ -5,20 +5,15 @@
 #include <cstddef>
 #include <iterator>
 #include <limits>
-#include <optional>
-#include <utility>
 
-#include "vmbus/base/check.h"
 #include "vmbus/cli/utf8.h"
 
 namespace vmbus::cli {
 namespace {
 
-constexpr std::string_view kDefaultSuite = "scenarios";
-
 // Larger durations are reported as this many milliseconds (about 31,700
-// years), which keeps every sum of up to 2^32 cases inside 64 bits.
-constexpr std::uint64_t kMaxCaseMillis = 1'000'000'000'000'000;
+// years): far beyond any real run, and exactly representable as a double.
+constexpr std::uint64_t kMaxMillis = 1'000'000'000'000'000;
 
 unsigned byte_at(std::string_view text, std::size_t pos) {
   return static_cast<unsigned char>(text[pos]);
@@ -35,8 +30,8 @@ std::uint64_t to_millis(double seconds) {
     return 0;
   }
   const double millis = std::round(seconds * 1000.0);
-  if (millis >= static_cast<double>(kMaxCaseMillis)) {
-    return kMaxCaseMillis;
+  if (millis >= static_cast<double>(kMaxMillis)) {
+    return kMaxMillis;
   }
   return static_cast<std::uint64_t>(millis);
 }
@@ -58,20 +53,14 @@ struct Counts {
   std::uint64_t failures = 0;
   std::uint64_t errors = 0;
   std::uint64_t skipped = 0;
-  std::uint64_t millis = 0;
 
   void add(const JunitCase& c) {
     ++tests;
     failures += c.status == JunitCase::Status::kFailed ? 1 : 0;
     errors += c.status == JunitCase::Status::kError ? 1 : 0;
     skipped += c.status == JunitCase::Status::kSkipped ? 1 : 0;
-    millis += to_millis(c.seconds);
   }
 };
-
-std::string_view suite_of(const JunitCase& c) {
-  return c.suite.empty() ? kDefaultSuite : std::string_view(c.suite);
-}
 
 void append_attribute(std::string* out, std::string_view key, std::string_view value) {
   *out += ' ';
@@ -79,14 +68,6 @@ void append_attribute(std::string* out, std::string_view key, std::string_view v
   *out += "=\"";
   *out += xml_escape(value, /*attribute=*/true);
   *out += '"';
-}
-
-void append_counts(std::string* out, const Counts& counts) {
-  append_attribute(out, "tests", decimal(counts.tests));
-  append_attribute(out, "failures", decimal(counts.failures));
-  append_attribute(out, "errors", decimal(counts.errors));
-  append_attribute(out, "skipped", decimal(counts.skipped));
-  append_attribute(out, "time", format_millis(counts.millis));
 }
 
 // <failure> or <error>: the message as an attribute, the details as text.
@@ -128,11 +109,13 @@ void append_case(std::string* out, const JunitCase& c) {
       append_problem(out, "error", "simulator", c);
       break;
     case JunitCase::Status::kSkipped:
-      *out += "      <skipped";
-      if (!c.message.empty()) {
-        append_attribute(out, "message", c.message);
+      // The reason as text: the older Jenkins schema allows <skipped> no
+      // attributes, and Jenkins reads the text when there is no message.
+      if (c.message.empty()) {
+        *out += "      <skipped/>\n";
+      } else {
+        *out += "      <skipped>" + xml_escape(c.message, /*attribute=*/false) + "</skipped>\n";
       }
-      *out += "/>\n";
       break;
   }
   if (!c.system_out.empty()) {
@@ -143,61 +126,38 @@ void append_case(std::string* out, const JunitCase& c) {
   *out += "    </testcase>\n";
 }
 
-// `text` for an error message in single quotes: printable ASCII as is,
-// every other byte as \xNN, and at most kQuotedBytesMax bytes of it.
-std::string quoted(std::string_view text) {
-  constexpr std::size_t kQuotedBytesMax = 64;
-  constexpr std::string_view kHexDigits = "0123456789abcdef";
-  std::string result = "'";
-  for (std::size_t i = 0; i < text.size() && i < kQuotedBytesMax; ++i) {
-    const unsigned byte = byte_at(text, i);
-    if (byte >= 0x20 && byte < 0x7F) {
-      result += text[i];
-    } else {
-      result += "\\x";
-      result += kHexDigits[byte >> 4];
-      result += kHexDigits[byte & 0xF];
+// <testsuite> with its counts, file, properties and cases. Both schemas
+// want the properties before the cases.
+void append_suite(std::string* out, const JunitSuite& suite) {
+  Counts counts;
+  for (const JunitCase& c : suite.cases) {
+    counts.add(c);
+  }
+  *out += "  <testsuite";
+  append_attribute(out, "name", suite.name);
+  append_attribute(out, "tests", decimal(counts.tests));
+  append_attribute(out, "failures", decimal(counts.failures));
+  append_attribute(out, "errors", decimal(counts.errors));
+  append_attribute(out, "skipped", decimal(counts.skipped));
+  append_attribute(out, "time", format_millis(to_millis(suite.seconds)));
+  if (!suite.file.empty()) {
+    append_attribute(out, "file", suite.file);
+  }
+  *out += ">\n";
+  if (!suite.properties.empty()) {
+    *out += "    <properties>\n";
+    for (const JunitProperty& property : suite.properties) {
+      *out += "      <property";
+      append_attribute(out, "name", property.name);
+      append_attribute(out, "value", property.value);
+      *out += "/>\n";
     }
+    *out += "    </properties>\n";
   }
-  if (text.size() > kQuotedBytesMax) {
-    result += "...";
+  for (const JunitCase& c : suite.cases) {
+    append_case(out, c);
   }
-  result += '\'';
-  return result;
-}
-
-enum class NumberStatus : std::uint8_t { kOk, kNotANumber, kTooLarge };
-
-struct ParsedNumber {
-  NumberStatus status = NumberStatus::kNotANumber;
-  std::uint64_t value = 0;
-};
-
-// Only the digits 0-9: no sign, no spaces, no base prefix.
-ParsedNumber parse_decimal(std::string_view text) {
-  if (text.empty()) {
-    return {};
-  }
-  for (const char c : text) {
-    if (c < '0' || c > '9') {
-      return {};
-    }
-  }
-  ParsedNumber parsed;
-  const std::from_chars_result result =
-      std::from_chars(text.data(), text.data() + text.size(), parsed.value);
-  parsed.status = result.ec == std::errc() ? NumberStatus::kOk : NumberStatus::kTooLarge;
-  return parsed;
-}
-
-// Splits "A<separator>B" into non-empty A and B, or nullopt.
-std::optional<std::pair<std::string_view, std::string_view>> split_pair(
-    std::string_view text, std::string_view separator) {
-  const std::size_t at = text.find(separator);
-  if (at == std::string_view::npos || at == 0 || at + separator.size() == text.size()) {
-    return std::nullopt;
-  }
-  return std::pair(text.substr(0, at), text.substr(at + separator.size()));
+  *out += "  </testsuite>\n";
 }
 
 }  // namespace
@@ -258,126 +218,26 @@ std::string format_junit_seconds(double seconds) {
   return format_millis(to_millis(seconds));
 }
 
-void write_junit(std::ostream& out, const std::string& name, const std::vector<JunitCase>& cases) {
-  // Suites in order of first appearance; a run has a few dozen at most, so a
-  // linear lookup is fine and keeps the order without a second container.
-  struct Suite {
-    std::string_view name;
-    Counts counts;
-    std::vector<const JunitCase*> cases;
-  };
-  std::vector<Suite> suites;
+void write_junit(std::ostream& out, const JunitReport& report) {
   Counts total;
-  for (const JunitCase& c : cases) {
-    const std::string_view suite_name = suite_of(c);
-    Suite* suite = nullptr;
-    for (Suite& existing : suites) {
-      if (existing.name == suite_name) {
-        suite = &existing;
-        break;
-      }
+  for (const JunitSuite& suite : report.suites) {
+    for (const JunitCase& c : suite.cases) {
+      total.add(c);
     }
-    if (suite == nullptr) {
-      suite = &suites.emplace_back(Suite{suite_name, {}, {}});
-    }
-    suite->counts.add(c);
-    suite->cases.push_back(&c);
-    total.add(c);
   }
-
   std::string document = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites";
-  append_attribute(&document, "name", name);
-  append_counts(&document, total);
+  append_attribute(&document, "name", report.name);
+  append_attribute(&document, "tests", decimal(total.tests));
+  append_attribute(&document, "failures", decimal(total.failures));
+  append_attribute(&document, "errors", decimal(total.errors));
+  append_attribute(&document, "time", format_junit_seconds(report.seconds));
   document += ">\n";
-  for (const Suite& suite : suites) {
-    document += "  <testsuite";
-    append_attribute(&document, "name", suite.name);
-    append_counts(&document, suite.counts);
-    document += ">\n";
-    for (const JunitCase* c : suite.cases) {
-      append_case(&document, *c);
-    }
-    document += "  </testsuite>\n";
+  for (const JunitSuite& suite : report.suites) {
+    append_suite(&document, suite);
   }
   document += "</testsuites>\n";
   // Written as bytes: nothing goes through the stream's locale.
   out.write(document.data(), static_cast<std::streamsize>(document.size()));
-}
-
-std::variant<SeedRange, std::string> parse_seed_range(std::string_view text) {
-  if (text.empty()) {
-    return std::string("--seeds: expected A..B, got an empty value");
-  }
-  const auto parts = split_pair(text, "..");
-  if (!parts) {
-    return "--seeds: expected A..B, got " + quoted(text);
-  }
-  std::uint64_t bounds[2] = {};
-  const std::string_view texts[2] = {parts->first, parts->second};
-  for (std::size_t i = 0; i < 2; ++i) {
-    const ParsedNumber parsed = parse_decimal(texts[i]);
-    switch (parsed.status) {
-      case NumberStatus::kOk:
-        bounds[i] = parsed.value;
-        break;
-      case NumberStatus::kNotANumber:
-        return "--seeds: " + quoted(texts[i]) + " is not a decimal number";
-      case NumberStatus::kTooLarge:
-        return "--seeds: " + std::string(texts[i]) + " is larger than the largest seed " +
-               decimal(std::numeric_limits<std::uint64_t>::max());
-    }
-  }
-  const SeedRange range{bounds[0], bounds[1]};
-  if (range.first > range.last) {
-    return "--seeds: " + std::string(text) + " is empty";
-  }
-  // last - first + 1 could wrap for 0..2^64-1, so compare before adding one.
-  if (range.last - range.first >= kMaxSeedsPerRun) {
-    return "--seeds: " + std::string(text) + " has more than " + decimal(kMaxSeedsPerRun) +
-           " seeds";
-  }
-  return range;
-}
-
-std::variant<Shard, std::string> parse_shard(std::string_view text) {
-  if (text.empty()) {
-    return std::string("--shard: expected I/N, got an empty value");
-  }
-  const auto parts = split_pair(text, "/");
-  if (!parts) {
-    return "--shard: expected I/N, got " + quoted(text);
-  }
-  const ParsedNumber index = parse_decimal(parts->first);
-  const ParsedNumber count = parse_decimal(parts->second);
-  for (const auto& [part, parsed] :
-       {std::pair(parts->first, index), std::pair(parts->second, count)}) {
-    if (parsed.status == NumberStatus::kNotANumber) {
-      return "--shard: " + quoted(part) + " is not a decimal number";
-    }
-  }
-  // A number too large for 64 bits is above every limit below.
-  if (count.status == NumberStatus::kTooLarge || count.value > kMaxShards) {
-    return "--shard: the count " + std::string(parts->second) + " is more than " +
-           decimal(kMaxShards);
-  }
-  if (count.value == 0) {
-    return std::string("--shard: the count must be at least 1, got ") + std::string(text);
-  }
-  if (index.value == 0 && index.status == NumberStatus::kOk) {
-    return std::string("--shard: the index must be at least 1, got ") + std::string(text);
-  }
-  if (index.status == NumberStatus::kTooLarge || index.value > count.value) {
-    return "--shard: the index " + std::string(parts->first) + " is more than the count " +
-           std::string(parts->second);
-  }
-  return Shard{static_cast<std::uint32_t>(index.value), static_cast<std::uint32_t>(count.value)};
-}
-
-bool in_shard(std::uint64_t item, const Shard& shard) {
-  VMBUS_CHECK(
-      shard.count >= 1 && shard.index >= 1 && shard.index <= shard.count,
-      "in_shard: invalid shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count));
-  return item % shard.count == shard.index - 1u;
 }
 
 }  // namespace vmbus::cli

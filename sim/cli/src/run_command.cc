@@ -1,14 +1,11 @@
 #include "vmbus/cli/run_command.h"
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <limits>
 #include <map>
-#include <mutex>
 #include <ostream>
 #include <sstream>
 #include <thread>
@@ -16,18 +13,25 @@
 #include <variant>
 
 #include "vmbus/base/build_info.h"
-#include "vmbus/cli/junit.h"
+#include "vmbus/cli/output_paths.h"
+#include "vmbus/cli/results.h"
+#include "vmbus/cli/run_plan.h"
+#include "vmbus/cli/sweep_flags.h"
+#include "vmbus/cli/terminal.h"
 #include "vmbus/runner/scenario.h"
+
+#include "run_execution.h"
+#include "run_report.h"
 
 namespace vmbus::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 using runner::CompiledScenario;
 using runner::LoadedScenario;
 using runner::RunOptions;
 using runner::ScenarioProblem;
-using runner::ScenarioResult;
-using runner::Verdict;
 
 constexpr std::string_view kDescription =
     R"(Runs scenario files (protobuf text format, schema vmbus.proto.Scenario in
@@ -37,28 +41,64 @@ spurious signal, packets retired exactly once, FIFO, verifier violations,
 leaked GPADLs, shared memory or processes). A DIR argument runs every
 *.textproto below it, in path order.
 
-Every file is checked before anything runs: a bad file is reported as
-FILE:LINE:COLUMN: MESSAGE and nothing runs (exit 2).
+Every file, output path and program is checked before anything runs: a bad
+file is reported as FILE:LINE:COLUMN: MESSAGE, a path or program that cannot
+be used with the system's reason, and nothing runs (exit 2).
 
 Prints one line per scenario and seed -- PASS, FAIL with the first failed
-expectation in words, or ERROR when the simulator itself failed -- then a
-summary, and for every failure the trace path and a command that replays the
-same run (same seed => byte-identical trace).
+expectation in words, or ERROR when the simulator itself failed, each
+failure with its trace and a command that replays the same run (same seed
+and build => byte-identical trace) -- then every failure again and a
+summary. On a terminal a progress line shows the rate and the time left.
 
-Options:
+What runs:
   --seed N          run every scenario with seed N (default: each file's seed)
-  --seeds A..B      run every scenario with each seed A..B (inclusive)
+  --seeds A..B      run every scenario with each seed A..B (inclusive, at
+                    most 1000000 seeds)
+  --filter GLOBS    only scenarios whose name, file, or a tail of the file
+                    after a '/' matches one of the comma-separated globs
+                    ('defer/*', '*fifo*', '03-*')
+  --tag TAGS        only scenarios with one of the comma-separated tags
+                    (the files' tag: fields)
+  --repeat N        run each scenario and seed N times (1-10000); a seed
+                    replays exactly, so only the machine can make them differ
+  --until-fail      after the seeds given, go on with the next seeds, as many
+                    per pass, until a run fails or errors (or SIGINT)
+  --fail-fast       start no new run after the first that does not pass
+  --list            print the scenarios and seeds that would run (after
+                    --filter, --tag and the shard) and exit
+
+Spreading a sweep over machines:
+  --shard I/N       run only the I-th of N slices of the work (1-based)
+  Without --shard, the shard comes from the environment: GTEST_SHARD_INDEX and
+  GTEST_TOTAL_SHARDS (GoogleTest), TEST_SHARD_INDEX and TEST_TOTAL_SHARDS
+  (Bazel; TEST_SHARD_STATUS_FILE is touched), JOB_COMPLETION_INDEX
+  (Kubernetes Indexed Job, with --shard-count), CI_NODE_INDEX and
+  CI_NODE_TOTAL (GitLab parallel jobs); the summary names the source. Pass
+  --shard 1/1 to ignore them.
+  --shard-count N   the shard count with JOB_COMPLETION_INDEX (the Job's
+                    completions)
+  --timings FILE    balance shards by each scenario's mean wall time in an
+                    earlier --json FILE (default: every run costs the same);
+                    every shard must be given the same FILE
+
+Output:
   --trace-dir DIR   keep every run's trace in DIR as NAME.seedN.trace
                     (default: only failed runs' traces are kept, in a
                     temporary directory that is printed)
-  --junit FILE      also write a JUnit XML report (one test case per
-                    scenario and seed) for CI systems
-  --shard I/N       run only the I-th of N deterministic slices of the work
-                    (scenario x seed pairs in order; item k goes to shard
-                    k mod N + 1), to spread a sweep over machines
-  --jobs N          run N scenarios at a time (default: the number of CPUs)
-  --quiet           print only failures and the summary
+  --artifacts DIR   keep the traces of failed runs (only those) in DIR, for
+                    a CI system to upload
+  --json FILE       write every run's result as JSON (scenario, seed,
+                    verdict, failures, oracles, trace, repro, wall time,
+                    build); `vmbus-sim report merge` merges shards' files
+  --junit FILE      write a JUnit XML report (one case per scenario and seed)
+  --quiet           print only failures, the progress line and the summary
   --verbose         print every failure of a failed run, not just the first
+  --color WHEN      colour PASS/FAIL/ERROR: auto (a terminal, unless NO_COLOR
+                    is set or TERM=dumb), always or never
+
+Running:
+  --jobs N          run N scenarios at a time (1-256; default: the CPUs)
   --timeout-ms N    a partition silent this long (wall clock) is hung
                     (default 10000)
   --host-binary PATH, --guest-binary PATH
@@ -66,60 +106,236 @@ Options:
   --help            print this help
 
 Exit status:
-  0    every run passed
+  0    every run passed (or --list)
   1    a scenario failed (an expectation did not hold or an oracle fired)
-  2    usage error or a bad scenario file; nothing ran
+  2    usage error, a bad scenario file, or a path or program that cannot be
+       used; nothing ran
   3    the simulator itself failed (crash, hang, lost child, protocol error)
-  130  interrupted (SIGINT or SIGTERM); everything was cleaned up
+  130  interrupted (SIGINT or SIGTERM); the partial traces are named
 )";
 
 constexpr std::string_view kExamples =
     R"(  vmbus-sim run scenarios
   vmbus-sim run scenarios/defer/03-defer-at-dispatch.textproto --seed 7
-  vmbus-sim run scenarios --seeds 1..100 --shard 2/4 --junit results.xml --quiet
+  vmbus-sim run scenarios --tag defer --seeds 1..100 --fail-fast
+  vmbus-sim run scenarios --seeds 1..2500 --shard 2/4 --json r2.json --artifacts traces
+  GTEST_SHARD_INDEX=1 GTEST_TOTAL_SHARDS=4 vmbus-sim run scenarios --seeds 1..2500 --json r2.json
 )";
 
 constexpr FlagSpec kFlags[] = {
-    {"--seed", true},       {"--seeds", true},       {"--trace-dir", true},    {"--junit", true},
-    {"--shard", true},      {"--jobs", true},        {"--quiet", false},       {"--verbose", false},
-    {"--timeout-ms", true}, {"--host-binary", true}, {"--guest-binary", true},
+    {"--seed", true},         {"--seeds", true},      {"--filter", true},
+    {"--tag", true},          {"--repeat", true},     {"--until-fail", false},
+    {"--fail-fast", false},   {"--list", false},      {"--shard", true},
+    {"--shard-count", true},  {"--timings", true},    {"--trace-dir", true},
+    {"--artifacts", true},    {"--json", true},       {"--junit", true},
+    {"--quiet", false},       {"--verbose", false},   {"--color", true},
+    {"--jobs", true},         {"--timeout-ms", true}, {"--host-binary", true},
+    {"--guest-binary", true},
 };
 
-std::filesystem::path own_directory() {
+constexpr std::uint64_t kMaxJobs = 256;
+
+fs::path own_directory() {
   std::error_code error;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  return error ? std::filesystem::path(".") : self.parent_path();
+  const fs::path self = fs::read_symlink("/proc/self/exe", error);
+  return error ? fs::path(".") : self.parent_path();
 }
 
-std::string format_us(std::uint64_t ns) {
-  char text[48];
-  std::snprintf(text, sizeof(text), "%.3f", static_cast<double>(ns) / 1000.0);
-  return text;
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> values;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string_view value = text.substr(start, comma - start);
+    if (!value.empty()) {
+      values.emplace_back(value);
+    }
+    if (comma == std::string_view::npos) {
+      return values;
+    }
+    start = comma + 1;
+  }
 }
 
-std::string shell_quote(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                              "0123456789-_./=:@%+,") == std::string::npos) {
-    return text;
+// What the command line asks for.
+struct RunRequest {
+  std::vector<std::string_view> paths;
+  std::optional<SeedRange> seeds;  // none: each file's own seed
+  std::vector<std::string> filters;
+  std::vector<std::string> tags;
+  std::uint32_t repeat = 1;
+  bool until_fail = false;
+  bool fail_fast = false;
+  bool list = false;
+  ShardChoice shard;
+  std::optional<std::string> timings;
+  std::uint64_t jobs = 1;
+  RunOptions options;  // without the trace path, which each run gets
+  bool quiet = false;
+  bool verbose = false;
+  ColorMode color = ColorMode::kAuto;
+  std::optional<std::string> trace_dir;  // --trace-dir: keep every trace there
+  std::optional<std::string> artifacts;
+  std::optional<std::string> json;
+  std::optional<std::string> junit;
+};
+
+// A request, or the exit code of a command line that asks for nothing
+// runnable (the reason is printed).
+using Parsed = std::variant<RunRequest, int>;
+
+// --seed, --seeds, --filter, --tag, --repeat: what runs.
+std::optional<int> parse_selection(const Invocation& invocation, const ParsedArgs& args,
+                                   RunRequest& request) {
+  const std::string& path = invocation.command_path;
+  std::ostream& err = invocation.io.err;
+  if (auto text = args.value("--seed")) {
+    const auto seed = parse_decimal_flag(invocation, "--seed", *text, UINT64_MAX);
+    if (!seed) {
+      return kExitError;
+    }
+    request.seeds = SeedRange{*seed, *seed};
   }
-  std::string out = "'";
-  for (char c : text) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  if (auto text = args.value("--seeds")) {
+    auto parsed = parse_seed_range(*text);
+    if (auto* message = std::get_if<std::string>(&parsed)) {
+      return usage_error(path, err, *message);
+    }
+    request.seeds = std::get<SeedRange>(parsed);
   }
-  return out + "'";
+  for (const auto& [flag, values] :
+       {std::pair("--filter", &request.filters), std::pair("--tag", &request.tags)}) {
+    if (auto text = args.value(flag)) {
+      *values = split_list(*text);
+      if (values->empty()) {
+        return usage_error(path, err, std::string(flag) + " needs at least one value");
+      }
+    }
+  }
+  if (auto text = args.value("--repeat")) {
+    const auto value = parse_decimal_flag(invocation, "--repeat", *text, kMaxRepeat);
+    if (!value || *value == 0) {
+      return value ? usage_error(path, err, "--repeat must be at least 1") : kExitError;
+    }
+    request.repeat = static_cast<std::uint32_t>(*value);
+  }
+  request.until_fail = args.has("--until-fail");
+  request.fail_fast = args.has("--fail-fast");
+  request.list = args.has("--list");
+  return std::nullopt;
+}
+
+// --shard, --shard-count (and the environment), --jobs and --timeout-ms.
+std::optional<int> parse_limits(const Invocation& invocation, const ParsedArgs& args,
+                                RunRequest& request) {
+  const std::string& path = invocation.command_path;
+  std::ostream& err = invocation.io.err;
+  std::optional<std::uint32_t> shard_count;
+  if (auto text = args.value("--shard-count")) {
+    const auto value = parse_decimal_flag(invocation, "--shard-count", *text, kMaxShards);
+    if (!value || *value == 0) {
+      return value ? usage_error(path, err, "--shard-count must be at least 1") : kExitError;
+    }
+    shard_count = static_cast<std::uint32_t>(*value);
+  }
+  auto shard = choose_shard(args.value("--shard"), shard_count, process_environment());
+  if (auto* message = std::get_if<std::string>(&shard)) {
+    return usage_error(path, err, *message);
+  }
+  request.shard = std::get<ShardChoice>(shard);
+  request.jobs = std::clamp<std::uint64_t>(std::thread::hardware_concurrency(), 1, kMaxJobs);
+  if (auto text = args.value("--jobs")) {
+    const auto value = parse_decimal_flag(invocation, "--jobs", *text, kMaxJobs);
+    if (!value || *value == 0) {
+      return value ? usage_error(path, err, "--jobs must be at least 1") : kExitError;
+    }
+    request.jobs = *value;
+  }
+  if (auto text = args.value("--timeout-ms")) {
+    const auto value = parse_decimal_flag(invocation, "--timeout-ms", *text, 3'600'000);
+    if (!value || *value == 0) {
+      return value ? usage_error(path, err, "--timeout-ms must be at least 1") : kExitError;
+    }
+    request.options.response_timeout = std::chrono::milliseconds(*value);
+  }
+  return std::nullopt;
+}
+
+// Paths, programs, and how to print.
+std::optional<int> parse_outputs(const Invocation& invocation, const ParsedArgs& args,
+                                 RunRequest& request) {
+  const fs::path here = own_directory();
+  request.options.host_binary =
+      std::string(args.value("--host-binary").value_or((here / "vmbus-host").string()));
+  request.options.guest_binary =
+      std::string(args.value("--guest-binary").value_or((here / "vmbus-guest").string()));
+  for (const auto& [flag, value] :
+       {std::pair("--trace-dir", &request.trace_dir), std::pair("--artifacts", &request.artifacts),
+        std::pair("--json", &request.json), std::pair("--junit", &request.junit),
+        std::pair("--timings", &request.timings)}) {
+    if (auto text = args.value(flag)) {
+      if (text->empty()) {
+        return usage_error(invocation.command_path, invocation.io.err,
+                           std::string(flag) + " needs a path");
+      }
+      *value = std::string(*text);
+    }
+  }
+  std::error_code ignored;
+  if (request.json && request.junit &&
+      fs::absolute(*request.json, ignored) == fs::absolute(*request.junit, ignored)) {
+    return usage_error(invocation.command_path, invocation.io.err,
+                       "--json and --junit name the same file");
+  }
+  if (auto text = args.value("--color")) {
+    const std::optional<ColorMode> mode = parse_color_mode(*text);
+    if (!mode) {
+      return usage_error(invocation.command_path, invocation.io.err,
+                         "--color must be auto, always or never, got '" + std::string(*text) + "'");
+    }
+    request.color = *mode;
+  }
+  request.quiet = args.has("--quiet");
+  request.verbose = args.has("--verbose");
+  return std::nullopt;
+}
+
+Parsed parse_request(const Invocation& invocation) {
+  const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
+  if (!args) {
+    return kExitError;
+  }
+  const std::string& path = invocation.command_path;
+  std::ostream& err = invocation.io.err;
+  if (args->positionals.empty()) {
+    return usage_error(path, err, "missing scenario FILE or DIR");
+  }
+  for (const auto& [a, b] : {std::pair("--seed", "--seeds"), std::pair("--quiet", "--verbose")}) {
+    if (args->has(a) && args->has(b)) {
+      return usage_error(path, err, std::string(a) + " and " + b + " exclude each other");
+    }
+  }
+  RunRequest request;
+  request.paths = args->positionals;
+  for (auto parse : {parse_selection, parse_limits, parse_outputs}) {
+    if (const auto exit = parse(invocation, *args, request)) {
+      return *exit;
+    }
+  }
+  return request;
 }
 
 // Collects the scenario files named on the command line: files as given,
 // directories searched for *.textproto (sorted). Returns an error or "".
 std::string collect_files(const std::vector<std::string_view>& arguments,
-                          std::vector<std::pair<std::filesystem::path, std::string>>& files) {
+                          std::vector<std::pair<fs::path, std::string>>& files) {
   for (std::string_view argument : arguments) {
-    const std::filesystem::path path{std::string(argument)};
+    const fs::path path{std::string(argument)};
     std::error_code error;
-    if (std::filesystem::is_directory(path, error)) {
-      std::vector<std::filesystem::path> found;
-      for (auto it = std::filesystem::recursive_directory_iterator(path, error);
-           !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    if (fs::is_directory(path, error)) {
+      std::vector<fs::path> found;
+      for (auto it = fs::recursive_directory_iterator(path, error);
+           !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
         if (it->is_regular_file() && it->path().extension() == ".textproto") {
           found.push_back(it->path());
         }
@@ -134,7 +350,7 @@ std::string collect_files(const std::vector<std::string_view>& arguments,
       for (const auto& file : found) {
         files.emplace_back(file, file.lexically_normal().string());
       }
-    } else if (std::filesystem::exists(path, error)) {
+    } else if (fs::exists(path, error)) {
       files.emplace_back(path, std::string(argument));
     } else {
       return std::string(argument) + ": no such file or directory";
@@ -143,132 +359,20 @@ std::string collect_files(const std::vector<std::string_view>& arguments,
   return "";
 }
 
-std::string suite_of(const std::string& display_path) {
-  const std::filesystem::path parent = std::filesystem::path(display_path).parent_path();
-  const std::string name = parent.filename().string();
-  return name.empty() ? "scenarios" : name;
-}
-
-// What the command line asks for.
-struct RunRequest {
-  std::vector<std::string_view> paths;
-  std::optional<SeedRange> seeds;  // none: each file's own seed
-  Shard shard;
-  std::uint64_t jobs = 1;
-  RunOptions options;  // without the trace path, which each run gets
-  bool quiet = false;
-  bool verbose = false;
-  std::optional<std::string> trace_dir;  // --trace-dir: keep every trace there
-  std::optional<std::string> junit;
+struct Library {
+  std::vector<CompiledScenario> compiled;
+  std::vector<PlanScenario> planned;  // the same scenarios, as the plan sees them
 };
-
-// A request, or the exit code of a command line that asks for nothing
-// runnable (the reason is printed).
-using Parsed = std::variant<RunRequest, int>;
-
-// --seed N or --seeds A..B into `request`; an exit code on a bad value.
-std::optional<int> parse_seeds(const Invocation& invocation, const ParsedArgs& args,
-                               RunRequest& request) {
-  if (auto text = args.value("--seed")) {
-    const auto seed = parse_decimal_flag(invocation, "--seed", *text, UINT64_MAX);
-    if (!seed) {
-      return kExitError;
-    }
-    request.seeds = SeedRange{*seed, *seed};
-  }
-  if (auto text = args.value("--seeds")) {
-    auto parsed = parse_seed_range(*text);
-    if (auto* message = std::get_if<std::string>(&parsed)) {
-      return usage_error(invocation.command_path, invocation.io.err, *message);
-    }
-    request.seeds = std::get<SeedRange>(parsed);
-  }
-  return std::nullopt;
-}
-
-// --shard, --jobs and --timeout-ms into `request`; an exit code on a bad value.
-std::optional<int> parse_limits(const Invocation& invocation, const ParsedArgs& args,
-                                RunRequest& request) {
-  const std::string& path = invocation.command_path;
-  std::ostream& err = invocation.io.err;
-  if (auto text = args.value("--shard")) {
-    auto parsed = parse_shard(*text);
-    if (auto* message = std::get_if<std::string>(&parsed)) {
-      return usage_error(path, err, *message);
-    }
-    request.shard = std::get<Shard>(parsed);
-  }
-  request.jobs = std::max(1u, std::thread::hardware_concurrency());
-  if (auto text = args.value("--jobs")) {
-    const auto value = parse_decimal_flag(invocation, "--jobs", *text, 256);
-    if (!value) {
-      return kExitError;
-    }
-    if (*value == 0) {
-      return usage_error(path, err, "--jobs must be at least 1");
-    }
-    request.jobs = *value;
-  }
-  if (auto text = args.value("--timeout-ms")) {
-    const auto value = parse_decimal_flag(invocation, "--timeout-ms", *text, 3'600'000);
-    if (!value || *value == 0) {
-      return value ? usage_error(path, err, "--timeout-ms must be at least 1") : kExitError;
-    }
-    request.options.response_timeout = std::chrono::milliseconds(*value);
-  }
-  return std::nullopt;
-}
-
-Parsed parse_request(const Invocation& invocation) {
-  const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
-  if (!args) {
-    return kExitError;
-  }
-  const std::string& path = invocation.command_path;
-  std::ostream& err = invocation.io.err;
-  if (args->positionals.empty()) {
-    return usage_error(path, err, "missing scenario FILE or DIR");
-  }
-  if (args->has("--seed") && args->has("--seeds")) {
-    return usage_error(path, err, "--seed and --seeds exclude each other");
-  }
-  if (args->has("--quiet") && args->has("--verbose")) {
-    return usage_error(path, err, "--quiet and --verbose exclude each other");
-  }
-  RunRequest request;
-  request.paths = args->positionals;
-  if (const auto exit = parse_seeds(invocation, *args, request)) {
-    return *exit;
-  }
-  if (const auto exit = parse_limits(invocation, *args, request)) {
-    return *exit;
-  }
-  const std::filesystem::path here = own_directory();
-  request.options.host_binary =
-      std::string(args->value("--host-binary").value_or((here / "vmbus-host").string()));
-  request.options.guest_binary =
-      std::string(args->value("--guest-binary").value_or((here / "vmbus-guest").string()));
-  request.quiet = args->has("--quiet");
-  request.verbose = args->has("--verbose");
-  if (auto dir = args->value("--trace-dir")) {
-    request.trace_dir = std::string(*dir);
-  }
-  if (auto junit = args->value("--junit")) {
-    request.junit = std::string(*junit);
-  }
-  return request;
-}
 
 // Loads and checks every file before anything runs: all of them compiled,
 // or nullopt after printing every problem.
-std::optional<std::vector<CompiledScenario>> load_all(const std::vector<std::string_view>& paths,
-                                                      std::ostream& err) {
-  std::vector<std::pair<std::filesystem::path, std::string>> files;
+std::optional<Library> load_all(const std::vector<std::string_view>& paths, std::ostream& err) {
+  std::vector<std::pair<fs::path, std::string>> files;
   if (std::string error = collect_files(paths, files); !error.empty()) {
     err << "vmbus-sim: " << error << "\n";
     return std::nullopt;
   }
-  std::vector<CompiledScenario> scenarios;
+  Library library;
   std::map<std::string, std::string> names;  // scenario name -> file
   bool bad = false;
   for (const auto& [file, display] : files) {
@@ -287,363 +391,302 @@ std::optional<std::vector<CompiledScenario>> load_all(const std::vector<std::str
       bad = true;
       continue;
     }
-    scenarios.push_back(runner::compile_scenario(loaded));
+    library.compiled.push_back(runner::compile_scenario(loaded));
+    const CompiledScenario& compiled = library.compiled.back();
+    library.planned.push_back(PlanScenario{
+        compiled.name, compiled.display_path,
+        std::vector<std::string>(loaded.scenario.tag().begin(), loaded.scenario.tag().end()),
+        compiled.default_seed});
   }
   if (bad) {
     err << "vmbus-sim: nothing was run: fix the scenario file(s) above\n";
     return std::nullopt;
   }
-  return scenarios;
+  return library;
 }
 
-struct WorkItem {
-  std::size_t scenario;  // index into the compiled list
-  std::uint64_t seed;
-};
-
-// The work: scenario x seed, in order; this shard's slice of it.
-std::vector<WorkItem> plan_work(const std::vector<CompiledScenario>& scenarios,
-                                const RunRequest& request) {
-  std::vector<WorkItem> work;
-  std::uint64_t position = 0;
-  for (std::size_t i = 0; i < scenarios.size(); ++i) {
-    const std::uint64_t first = request.seeds ? request.seeds->first : scenarios[i].default_seed;
-    const std::uint64_t last = request.seeds ? request.seeds->last : scenarios[i].default_seed;
-    for (std::uint64_t seed = first;; ++seed) {
-      if (in_shard(position++, request.shard)) {
-        work.push_back(WorkItem{i, seed});
-      }
-      if (seed == last) {
-        break;
-      }
+// The plan, with --timings read; nullopt after printing a usage error.
+std::optional<Plan> plan_for(const Invocation& invocation, const RunRequest& request,
+                             const Library& library) {
+  PlanRequest plan_request;
+  plan_request.seeds = request.seeds;
+  plan_request.filters = request.filters;
+  plan_request.tags = request.tags;
+  plan_request.repeat = request.repeat;
+  plan_request.shard = request.shard.shard;
+  plan_request.until_fail = request.until_fail;
+  if (request.timings) {
+    std::ifstream in(*request.timings, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      usage_error(invocation.command_path, invocation.io.err,
+                  "--timings: cannot read " + *request.timings);
+      return std::nullopt;
     }
+    auto results = read_results_json(text.str(), *request.timings);
+    if (auto* message = std::get_if<std::string>(&results)) {
+      usage_error(invocation.command_path, invocation.io.err, "--timings: " + *message);
+      return std::nullopt;
+    }
+    plan_request.timings_us = timings_from(std::get<SweepResults>(results));
   }
-  return work;
-}
-
-// Where traces go: --trace-dir, or a temporary directory for failed runs'.
-std::optional<std::filesystem::path> make_trace_dir(const RunRequest& request, std::ostream& err) {
-  std::filesystem::path trace_dir;
-  if (request.trace_dir) {
-    trace_dir = *request.trace_dir;
-  } else {
-    const char* tmp = std::getenv("TMPDIR");
-    trace_dir = std::filesystem::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") /
-                ("vmbus-sim-run-" + std::to_string(::getpid()));
-  }
-  std::error_code error;
-  std::filesystem::create_directories(trace_dir, error);
-  if (error) {
-    err << "vmbus-sim: cannot create the trace directory " << trace_dir.string() << ": "
-        << error.message() << "\n";
+  auto plan = make_plan(library.planned, plan_request);
+  if (auto* message = std::get_if<std::string>(&plan)) {
+    usage_error(invocation.command_path, invocation.io.err, *message);
     return std::nullopt;
   }
-  return trace_dir;
+  return std::get<Plan>(std::move(plan));
 }
 
-struct Outcome {
-  ScenarioResult result;
-  double seconds = 0;
-  bool done = false;
-};
+std::string shard_text(const ShardChoice& choice) {
+  if (choice.source.empty() || (choice.source == "--shard" && choice.shard.count == 1)) {
+    return "";
+  }
+  std::string text =
+      "shard " + std::to_string(choice.shard.index) + "/" + std::to_string(choice.shard.count);
+  return choice.source == "--shard" ? text : text + " from " + choice.source;
+}
 
-// Runs the work `jobs` at a time on threads; the caller takes each outcome
-// in work order (wait()) while later ones still run. A SIGINT or SIGTERM
-// ends the run in progress; what has not started is marked interrupted.
-class Execution {
- public:
-  Execution(const std::vector<CompiledScenario>& scenarios, const std::vector<WorkItem>& work,
-            const RunRequest& request, std::filesystem::path trace_dir)
-      : scenarios_(scenarios),
-        work_(work),
-        options_(request.options),
-        trace_dir_(std::move(trace_dir)),
-        outcomes_(work.size()) {
-    const std::size_t thread_count =
-        std::min<std::size_t>(request.jobs, std::max<std::size_t>(1, work.size()));
-    for (std::size_t t = 0; t < thread_count; ++t) {
-      threads_.emplace_back([this] { work_loop(); });
+int list_plan(const RunRequest& request, const Library& library, const Plan& plan,
+              const CommandIo& io) {
+  for (const PlanItem& item : plan.mine) {
+    io.out << library.compiled[item.scenario].display_path << " seed " << item.seed << "\n";
+  }
+  const std::string shard = shard_text(request.shard);
+  io.err << plan.mine.size() * request.repeat << " run(s) of " << plan.selected.size()
+         << " scenario(s) would run" << (request.repeat > 1 ? ", each seed " : "")
+         << (request.repeat > 1 ? std::to_string(request.repeat) + " times" : "")
+         << (shard.empty() ? "" : " (" + shard + ")") << "\n";
+  return kExitOk;
+}
+
+// Every program and output path, before the first run: the problems found
+// (each "--flag: why"), creating the directories asked for.
+std::vector<std::string> output_problems(const RunRequest& request) {
+  std::vector<std::string> problems;
+  const auto add = [&problems](std::string_view flag, std::string problem) {
+    if (!problem.empty()) {
+      problems.push_back(std::string(flag) + ": " + problem);
+    }
+  };
+  add("--host-binary", check_program(request.options.host_binary));
+  add("--guest-binary", check_program(request.options.guest_binary));
+  if (request.json) {
+    add("--json", check_output_file(*request.json));
+  }
+  if (request.junit) {
+    add("--junit", check_output_file(*request.junit));
+  }
+  if (request.trace_dir) {
+    add("--trace-dir", prepare_output_directory(*request.trace_dir));
+  }
+  if (request.artifacts) {
+    add("--artifacts", prepare_output_directory(*request.artifacts));
+  }
+  // Bazel asks a test runner that shards to say so by touching this file.
+  if (const char* status = std::getenv("TEST_SHARD_STATUS_FILE"); status && *status != '\0') {
+    add("TEST_SHARD_STATUS_FILE", touch_file(status));
+  }
+  return problems;
+}
+
+// Checks every output and program; where the traces go, or nullopt after
+// printing every problem.
+std::optional<fs::path> prepare_outputs(const Invocation& invocation, const RunRequest& request) {
+  std::vector<std::string> problems = output_problems(request);
+  fs::path trace_dir;
+  if (request.trace_dir) {
+    trace_dir = *request.trace_dir;
+  } else if (problems.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    trace_dir = fs::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") /
+                ("vmbus-sim-run-" + std::to_string(::getpid()));
+    if (std::string problem = prepare_output_directory(trace_dir); !problem.empty()) {
+      problems.push_back("the temporary trace directory: " + problem);
     }
   }
-  ~Execution() { join(); }
-  Execution(const Execution&) = delete;
-  Execution& operator=(const Execution&) = delete;
-
-  // The outcome of work item `index`, once it is done.
-  Outcome& wait(std::size_t index) {
-    std::unique_lock lock(mutex_);
-    finished_.wait(lock, [&] { return outcomes_[index].done; });
-    return outcomes_[index];
+  if (problems.empty()) {
+    return trace_dir;
   }
-
-  void join() {
-    for (std::thread& thread : threads_) {
-      if (thread.joinable()) {
-        thread.join();
-      }
-    }
+  for (const std::string& problem : problems) {
+    invocation.io.err << invocation.command_path << ": " << problem << "\n";
   }
+  invocation.io.err << "vmbus-sim: nothing was run\n";
+  return std::nullopt;
+}
 
-  bool interrupted() const { return interrupted_.load(); }
+bool is_terminal(const std::ostream& stream, int fd, const std::ostream& standard) {
+  return &stream == &standard && ::isatty(fd) != 0;
+}
 
- private:
-  void work_loop() {
-    for (;;) {
-      const std::size_t index = next_.fetch_add(1);
-      if (index >= work_.size()) {
-        return;
-      }
-      if (interrupted_.load()) {  // not run: reported as skipped
-        std::lock_guard lock(mutex_);
-        outcomes_[index].result.run.outcome = hypervisor::RunOutcome::kInterrupted;
-        outcomes_[index].done = true;
-        finished_.notify_all();
-        continue;
-      }
-      run_one(index);
-    }
+// How many runs the work has: one pass of this shard's items, or, with
+// --until-fail, as many passes as the seeds and kMaxPlannedRuns allow.
+std::uint64_t run_limit(const RunRequest& request, const Plan& plan) {
+  const std::uint64_t per_pass = plan.mine.size() * request.repeat;
+  if (!request.until_fail || per_pass == 0) {
+    return per_pass;
   }
-
-  void run_one(std::size_t index) {
-    const WorkItem& item = work_[index];
-    const CompiledScenario& scenario = scenarios_[item.scenario];
-    RunOptions mine = options_;
-    mine.trace_path = trace_dir_ / (scenario.name + ".seed" + std::to_string(item.seed) + ".trace");
-    const auto start = std::chrono::steady_clock::now();
-    ScenarioResult result = runner::run_scenario(scenario, item.seed, mine);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (result.run.outcome == hypervisor::RunOutcome::kInterrupted) {
-      interrupted_.store(true);
-    }
-    std::lock_guard lock(mutex_);
-    outcomes_[index].result = std::move(result);
-    outcomes_[index].seconds = seconds;
-    outcomes_[index].done = true;
-    finished_.notify_all();
+  std::uint64_t passes = kMaxPlannedRuns / per_pass;
+  for (const PlanItem& item : plan.mine) {
+    const SeedRange& seeds = plan.seeds[item.scenario];
+    const std::uint64_t width = seeds.last - seeds.first + 1;
+    passes = std::min(passes, 1 + (std::numeric_limits<std::uint64_t>::max() - item.seed) / width);
   }
+  return std::max<std::uint64_t>(passes, 1) * per_pass;
+}
 
-  const std::vector<CompiledScenario>& scenarios_;
-  const std::vector<WorkItem>& work_;
-  const RunOptions options_;
-  const std::filesystem::path trace_dir_;
-  std::vector<Outcome> outcomes_;
-  std::mutex mutex_;
-  std::condition_variable finished_;
-  std::atomic<std::size_t> next_{0};
-  std::atomic<bool> interrupted_{false};
-  std::vector<std::thread> threads_;
-};
+TicketSource ticket_source(const RunRequest& request, const Plan& plan, const Library& library,
+                           const fs::path& trace_dir, std::uint64_t limit) {
+  const std::uint64_t per_pass = plan.mine.size() * request.repeat;
+  const std::uint32_t repeat = request.repeat;
+  return [&plan, &library, trace_dir, per_pass, repeat, limit](std::uint64_t sequence) {
+    std::optional<Ticket> ticket;
+    if (sequence >= limit) {
+      return ticket;
+    }
+    const std::uint64_t within = sequence % per_pass;
+    const PlanItem& item = plan.mine[within / repeat];
+    ticket.emplace();
+    ticket->sequence = sequence;
+    ticket->scenario = item.scenario;
+    ticket->position = item.position;
+    ticket->pass = static_cast<std::uint32_t>(sequence / per_pass + 1);
+    ticket->repetition = static_cast<std::uint32_t>(within % repeat + 1);
+    ticket->seed = seed_in_pass(plan, item, ticket->pass).value_or(item.seed);
+    std::string name =
+        library.compiled[item.scenario].name + ".seed" + std::to_string(ticket->seed);
+    if (repeat > 1) {
+      name += ".r" + std::to_string(ticket->repetition);
+    }
+    ticket->trace_path = trace_dir / (name + ".trace");
+    return ticket;
+  };
+}
 
-// Says how each run went, in work order, and sums them up: the terminal
-// lines, the progress, the repro commands and the JUnit cases.
-class Report {
- public:
-  Report(const RunRequest& request, const std::filesystem::path& trace_dir, std::size_t total,
-         std::ostream& out, std::ostream& err)
-      : request_(request),
-        trace_dir_(trace_dir),
-        total_(total),
-        out_(out),
-        err_(err),
-        tty_(::isatty(STDERR_FILENO) != 0 && &err == &std::cerr) {}
-
-  void add(const CompiledScenario& scenario, std::uint64_t seed, Outcome& outcome) {
-    JunitCase junit = junit_case(scenario, seed, outcome.seconds);
-    if (tty_ && !request_.quiet) {
-      err_ << "\r\033[K" << std::flush;
-    }
-    ScenarioResult& result = outcome.result;
-    ++done_;
-    if (result.run.outcome == hypervisor::RunOutcome::kInterrupted) {
-      ++skipped_;
-      junit.status = JunitCase::Status::kSkipped;
-      junit.message = "interrupted";
-      cases_.push_back(junit);
-      return;
-    }
-    const std::string label = scenario.display_path + " seed " + std::to_string(seed);
-    if (result.verdict == Verdict::kPassed) {
-      passed(label, result);
-    } else {
-      not_passed(scenario, seed, label, result, junit);
-    }
-    cases_.push_back(junit);
-    out_ << std::flush;
-    progress();
+SweepResults results_of(const RunRequest& request, const Plan& plan, const Library& library,
+                        const Execution& execution, std::vector<RunRecord> records) {
+  SweepResults results;
+  results.build = base::build_identity();
+  results.plan = SweepPlan{plan.id, plan.items, request.repeat, plan.balance, request.until_fail};
+  results.shard = request.shard.shard;
+  results.shard_source = request.shard.source;
+  results.wall_s = execution.elapsed_s();
+  if (execution.interrupted()) {
+    results.stopped = "interrupted";
+  } else if (execution.stopped_after_failure()) {
+    results.stopped = request.until_fail ? "until-fail" : "fail-fast";
   }
+  for (const CompiledScenario& scenario : library.compiled) {
+    results.scenarios.push_back(ScenarioInfo{scenario.name, scenario.display_path});
+  }
+  results.runs = std::move(records);
+  return results;
+}
 
-  // The last lines: counts, and how to replay a failure.
-  void summary(std::size_t scenario_count, double seconds) {
-    char elapsed[32];
-    std::snprintf(elapsed, sizeof(elapsed), "%.1f", seconds);
-    out_ << total_ << " run(s) of " << scenario_count << " scenario(s)";
-    if (request_.shard.count > 1) {
-      out_ << " (shard " << request_.shard.index << "/" << request_.shard.count << ")";
-    }
-    out_ << ": " << passed_ << " passed, " << failed_ << " failed, " << errors_ << " errors";
-    if (skipped_ != 0) {
-      out_ << ", " << skipped_ << " not run (interrupted)";
-    }
-    out_ << " in " << elapsed << " s\n";
-    if (any_repro_) {
-      out_ << "To reproduce a failure byte for byte, run its repro command; the trace it\n"
-              "writes is identical to the one above (vmbus-sim trace show FILE to read it).\n";
-    } else if (!request_.trace_dir) {
-      std::error_code ignored;
-      std::filesystem::remove(trace_dir_, ignored);  // only if empty
+// --json and --junit, each written whole or not at all; false after
+// printing why.
+bool write_reports(const RunRequest& request, const SweepResults& results, std::ostream& err) {
+  bool ok = true;
+  if (request.json) {
+    std::ostringstream text;
+    write_results_json(text, results);
+    if (std::string problem = write_file_atomically(*request.json, text.str()); !problem.empty()) {
+      err << "vmbus-sim: --json: " << problem << "\n";
+      ok = false;
     }
   }
-
-  // --junit FILE, written whole or not at all; false after printing why.
-  bool write_junit_file() const {
-    if (!request_.junit) {
-      return true;
-    }
-    const std::string& file = *request_.junit;
-    const std::string temporary = file + ".tmp";
-    {
-      std::ofstream junit_out(temporary, std::ios::binary | std::ios::trunc);
-      write_junit(junit_out, "vmbus-sim run", cases_);
-      junit_out.flush();
-      if (!junit_out) {
-        err_ << "vmbus-sim: cannot write " << file << "\n";
-        return false;
-      }
-    }
-    std::error_code error;
-    std::filesystem::rename(temporary, file, error);
-    if (error) {
-      err_ << "vmbus-sim: cannot write " << file << ": " << error.message() << "\n";
-      return false;
-    }
-    return true;
-  }
-
-  std::size_t failed() const { return failed_; }
-  std::size_t errors() const { return errors_; }
-
- private:
-  static JunitCase junit_case(const CompiledScenario& scenario, std::uint64_t seed,
-                              double seconds) {
-    JunitCase junit;
-    junit.suite = suite_of(scenario.display_path);
-    junit.classname = "scenarios." + junit.suite;
-    junit.name = scenario.name + " seed " + std::to_string(seed);
-    junit.seconds = seconds;
-    return junit;
-  }
-
-  void passed(const std::string& label, const ScenarioResult& result) {
-    ++passed_;
-    if (!request_.quiet) {
-      out_ << "PASS   " << label << "  (" << result.run.steps << " steps, "
-           << format_us(result.run.time_ns) << " us simulated)\n";
-    }
-    if (!request_.trace_dir) {
-      std::error_code ignored;
-      std::filesystem::remove(result.trace_path, ignored);
+  if (request.junit) {
+    std::ostringstream text;
+    write_junit(text, junit_report(results, "vmbus-sim run"));
+    if (std::string problem = write_file_atomically(*request.junit, text.str()); !problem.empty()) {
+      err << "vmbus-sim: --junit: " << problem << "\n";
+      ok = false;
     }
   }
+  return ok;
+}
 
-  // FAIL or ERROR with the first reason, the trace and a repro command.
-  void not_passed(const CompiledScenario& scenario, std::uint64_t seed, const std::string& label,
-                  const ScenarioResult& result, JunitCase& junit) {
-    const bool is_error = result.verdict == Verdict::kError;
-    (is_error ? errors_ : failed_) += 1;
-    const std::string first =
-        result.failures.empty() ? std::string("(no reason recorded)") : result.failures.front();
-    const std::string command = "vmbus-sim run " + shell_quote(scenario.display_path) + " --seed " +
-                                std::to_string(seed) + " --trace-dir " +
-                                shell_quote(trace_dir_.string() + "/repro");
-    out_ << (is_error ? "ERROR  " : "FAIL   ") << label << ": " << first << "\n";
-    if (request_.verbose) {
-      for (std::size_t i = 1; i < result.failures.size(); ++i) {
-        out_ << "       also: " << result.failures[i] << "\n";
-      }
-    }
-    std::string details;
-    for (const std::string& failure : result.failures) {
-      details += failure + "\n";
-    }
-    out_ << "       trace: " << result.trace_path.string() << "\n";
-    // The build rides along as a shell comment: the line stays a command.
-    const std::string repro = command + "  # vmbus-sim " + base::build_identity();
-    out_ << "       repro: " << repro << "\n";
-    details += "trace: " + result.trace_path.string() + "\nrepro: " + repro + "\n";
-    any_repro_ = true;
-    junit.status = is_error ? JunitCase::Status::kError : JunitCase::Status::kFailed;
-    junit.message = first;
-    junit.details = details;
+ReportSettings report_settings(const RunRequest& request, const Plan& plan,
+                               const fs::path& trace_dir, const CommandIo& io) {
+  const EnvironmentLookup environment = process_environment();
+  ReportSettings settings;
+  settings.quiet = request.quiet;
+  settings.verbose = request.verbose;
+  settings.keep_every_trace = request.trace_dir.has_value();
+  settings.trace_dir = trace_dir;
+  if (request.artifacts) {
+    settings.artifacts = fs::path(*request.artifacts);
   }
+  settings.color =
+      use_color(request.color, is_terminal(io.out, STDOUT_FILENO, std::cout), environment);
+  settings.progress_redraw =
+      is_terminal(io.err, STDERR_FILENO, std::cerr) && terminal_can_redraw(environment);
+  settings.progress_lines = !settings.progress_redraw && request.quiet;
+  settings.keep_every_record = request.json || request.junit;
+  settings.total = request.until_fail ? 0 : plan.mine.size() * request.repeat;
+  settings.repeat = request.repeat;
+  settings.scenario_count = plan.selected.size();
+  settings.shard_text = shard_text(request.shard);
+  return settings;
+}
 
-  // A counter on a terminal; a line every tenth of a long quiet run.
-  void progress() {
-    if (tty_ && !request_.quiet && done_ < total_) {
-      err_ << "[" << done_ << "/" << total_ << "] " << passed_ << " passed, " << failed_
-           << " failed, " << errors_ << " errors" << std::flush;
-    } else if (!tty_ && request_.quiet && total_ >= 50) {
-      const std::size_t decile = done_ * 10 / total_;
-      if (decile > last_progress_decile_ && done_ < total_) {
-        last_progress_decile_ = decile;
-        err_ << "progress: " << done_ << "/" << total_ << " runs, " << failed_ + errors_
-             << " not passed\n";
-      }
+// Runs the plan and reports it; the exit code.
+int execute(const RunRequest& request, const Library& library, const Plan& plan,
+            const fs::path& trace_dir, const CommandIo& io) {
+  const std::uint64_t limit = run_limit(request, plan);
+  const std::uint64_t jobs =
+      request.until_fail ? request.jobs : std::min(request.jobs, std::max<std::uint64_t>(limit, 1));
+  Execution execution(library.compiled, ticket_source(request, plan, library, trace_dir, limit),
+                      request.options, jobs, request.fail_fast || request.until_fail,
+                      request.until_fail);
+  RunReporter reporter(report_settings(request, plan, trace_dir, io), library.compiled, io.out,
+                       io.err);
+  std::uint32_t passes = 0;
+  while (std::optional<Outcome> outcome = execution.next()) {
+    passes = std::max(passes, outcome->ticket.pass);
+    reporter.add(*outcome, execution);
+  }
+  reporter.finish(execution, passes);
+  if (request.json || request.junit) {
+    const SweepResults results =
+        results_of(request, plan, library, execution, std::move(reporter.records()));
+    if (!write_reports(request, results, io.err)) {
+      return kExitError;
     }
   }
+  if (execution.interrupted()) {
+    return hypervisor::kExitInterrupted;
+  }
+  if (reporter.counts().errors != 0) {
+    return hypervisor::kExitSimulatorFailure;
+  }
+  return reporter.counts().failed != 0 ? kExitCorrupt : kExitOk;
+}
 
-  const RunRequest& request_;
-  const std::filesystem::path& trace_dir_;
-  const std::size_t total_;
-  std::ostream& out_;
-  std::ostream& err_;
-  const bool tty_;
-  std::size_t done_ = 0;
-  std::size_t passed_ = 0;
-  std::size_t failed_ = 0;
-  std::size_t errors_ = 0;
-  std::size_t skipped_ = 0;
-  bool any_repro_ = false;
-  std::vector<JunitCase> cases_;
-  std::size_t last_progress_decile_ = 0;
-};
-
-// parse, load, plan, execute, report.
+// parse, load, plan, check, execute and report.
 int run_run(const Invocation& invocation) {
   Parsed parsed = parse_request(invocation);
   if (const int* exit = std::get_if<int>(&parsed)) {
     return *exit;
   }
   const RunRequest& request = std::get<RunRequest>(parsed);
-  std::ostream& err = invocation.io.err;
-  const std::optional<std::vector<CompiledScenario>> scenarios = load_all(request.paths, err);
-  if (!scenarios) {
+  const std::optional<Library> library = load_all(request.paths, invocation.io.err);
+  if (!library) {
     return kExitError;
   }
-  const std::vector<WorkItem> work = plan_work(*scenarios, request);
-  const std::optional<std::filesystem::path> trace_dir = make_trace_dir(request, err);
+  const std::optional<Plan> plan = plan_for(invocation, request, *library);
+  if (!plan) {
+    return kExitError;
+  }
+  if (request.list) {
+    return list_plan(request, *library, *plan, invocation.io);
+  }
+  const std::optional<fs::path> trace_dir = prepare_outputs(invocation, request);
   if (!trace_dir) {
     return kExitError;
   }
-  const auto started = std::chrono::steady_clock::now();
-  Execution execution(*scenarios, work, request, *trace_dir);
-  Report report(request, *trace_dir, work.size(), invocation.io.out, err);
-  for (std::size_t index = 0; index < work.size(); ++index) {
-    report.add((*scenarios)[work[index].scenario], work[index].seed, execution.wait(index));
-  }
-  execution.join();
-  report.summary(scenarios->size(),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  if (!report.write_junit_file()) {
-    return kExitError;
-  }
-  if (execution.interrupted()) {
-    return hypervisor::kExitInterrupted;
-  }
-  if (report.errors() != 0) {
-    return hypervisor::kExitSimulatorFailure;
-  }
-  return report.failed() != 0 ? kExitCorrupt : kExitOk;
+  return execute(request, *library, *plan, *trace_dir, invocation.io);
 }
 
 }  // namespace

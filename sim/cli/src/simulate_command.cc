@@ -6,10 +6,13 @@
 #include <sstream>
 #include <string>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include "vmbus/cli/output_paths.h"
 #include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/config.pb.h"
 
@@ -37,7 +40,8 @@ Options:
 
 Exit status:
   0    the guest finished its workload
-  2    usage error or a bad configuration file
+  2    usage error, a bad configuration file, or a program or trace path
+       that cannot be used (checked before the run starts)
   3    the simulation failed: a partition crashed, hung, failed or broke the
        protocol, or the run deadlocked
   130  interrupted (SIGINT or SIGTERM); everything was cleaned up
@@ -180,6 +184,27 @@ void print_result(const hypervisor::SimulationConfig& config, const hypervisor::
   }
 }
 
+// The programs and the trace file, before the run starts; false after
+// printing every problem.
+bool check_paths(const Invocation& invocation, const hypervisor::SimulationConfig& config) {
+  std::vector<std::string> problems;
+  for (const auto& [flag, program] : {std::pair("--host-binary", &config.host_binary),
+                                      std::pair("--guest-binary", &config.guest_binary)}) {
+    if (std::string problem = check_program(*program); !problem.empty()) {
+      problems.push_back(std::string(flag) + ": " + problem);
+    }
+  }
+  if (!config.trace_path.empty()) {
+    if (std::string problem = check_output_file(config.trace_path); !problem.empty()) {
+      problems.push_back("--trace: " + problem);
+    }
+  }
+  for (const std::string& problem : problems) {
+    invocation.io.err << invocation.command_path << ": " << problem << "\n";
+  }
+  return problems.empty();
+}
+
 int run_simulate(const Invocation& invocation) {
   const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
   if (!args) {
@@ -207,6 +232,9 @@ int run_simulate(const Invocation& invocation) {
   }
   if (auto trace = args->value("--trace")) {
     config.trace_path = std::string(*trace);
+  }
+  if (!check_paths(invocation, config)) {
+    return kExitError;
   }
   config.scenario_name = "simulate";
   const hypervisor::RunResult result = hypervisor::run_simulation(config);
