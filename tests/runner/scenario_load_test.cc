@@ -122,6 +122,33 @@ expect {
           "pausing, paused, stopped_by_fail, stopped_by_protocol_error)"}));
 }
 
+// Numbers that would make the simulator allocate or wait without bound are
+// refused by the loader, before a payload is built or a process started.
+TEST(ScenarioLoad, FaultAndSendSizesThatCouldNotRunAreRefusedBeforeAnythingIsBuilt) {
+  EXPECT_EQ(
+      problems_of(
+          std::string(kGoodTopology) +
+          R"(step { message_fault { kind: DROP corrupt_bytes { pattern { size: 4294967295 } } } }
+step { message_fault { kind: DUPLICATE corrupt_offset: 4 } }
+step { message_fault { kind: DELAY delay_us: 18446744073709551 } }
+step { interrupt_fault { kind: DELAY delay_us: 1000001 } }
+step { host_send { channel: "net" count: 20000 payload { pattern { size: 65536 } } } }
+step { guest_send { channel: "net" count: 1000000 payload { text: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" } } }
+step { host_send { channel: "net" count: 1000000 payload { pattern { size: 68 } } } }
+)"),
+      (std::vector<std::string>{
+          "s.textproto:6:35: corrupt_bytes and corrupt_offset belong to a CORRUPT fault, not DROP",
+          "s.textproto:7:40: corrupt_bytes and corrupt_offset belong to a CORRUPT fault, not "
+          "DUPLICATE",
+          "s.textproto:8:36: delay_us 18446744073709551 is longer than the time limit of 1000000 "
+          "us",
+          "s.textproto:9:38: delay_us 1000001 is longer than the time limit of 1000000 us",
+          "s.textproto:10:35: 20000 packets of 65536 bytes are 1310720000 bytes; one send action "
+          "queues at most 67108864 bytes (64 MiB)",
+          "s.textproto:12:35: 1000000 packets of 68 bytes are 68000000 bytes; one send action "
+          "queues at most 67108864 bytes (64 MiB)"}));
+}
+
 TEST(ScenarioLoad, TraceMatchesNameARecordKindAndValuesItCanHave) {
   EXPECT_EQ(
       problems_of(std::string(kGoodTopology) + R"(step { when { event { side: GUEST } } note: "a" }

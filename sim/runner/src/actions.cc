@@ -14,6 +14,31 @@ using Entry = proto::TimelineEntry;
 
 constexpr std::uint32_t kMaxCount = 1'000'000;
 constexpr std::uint32_t kMaxExternalPages = 64;
+// A send action's packets are queued at once by the partition that sends
+// them, so their total size is bounded, not only each factor.
+constexpr std::uint64_t kMaxSendBytes = 64ull << 20;
+
+bool is_hex_digit(char c) {
+  return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+}
+
+// The bytes one packet of `payload` carries once resolved.
+std::uint64_t payload_size_bytes(const proto::Payload& payload) {
+  switch (payload.data_case()) {
+    case proto::Payload::kText:
+      return payload.text().size();
+    case proto::Payload::kHex:
+      return static_cast<std::uint64_t>(
+                 std::count_if(payload.hex().begin(), payload.hex().end(), is_hex_digit)) /
+             2;
+    case proto::Payload::kPattern:
+      return payload.pattern().size();
+    case proto::Payload::kRaw:
+      return payload.raw().size();
+    default:
+      return 16;
+  }
+}
 
 std::string payload_words(const proto::Payload& payload) {
   switch (payload.data_case()) {
@@ -122,8 +147,16 @@ void check_send(const Entry& entry, const Where& where, Checks& checks) {
         where, "synchronous",
         "synchronous requests are the guest driver's (VmbChannelSendSynchronousRequest)");
   }
+  const std::uint64_t total_bytes =
+      std::max<std::uint64_t>(1, send.count()) * payload_size_bytes(send.payload());
   if (send.count() > kMaxCount) {
     checks.problem(where, "count", "count " + std::to_string(send.count()) + " is above 1000000");
+  } else if (total_bytes > kMaxSendBytes) {
+    checks.problem(where, "count",
+                   std::to_string(send.count()) + " packets of " +
+                       std::to_string(payload_size_bytes(send.payload())) + " bytes are " +
+                       std::to_string(total_bytes) +
+                       " bytes; one send action queues at most 67108864 bytes (64 MiB)");
   }
   if (send.external_pages() > kMaxExternalPages) {
     checks.problem(where, "external_pages", "external_pages is at most 64");
@@ -275,6 +308,16 @@ hypervisor::Intervention compile_set_index(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
+// A fault's delay is bounded by the scenario's time limit: a later delivery
+// could never be seen, and the hypervisor turns it into nanoseconds.
+void check_fault_delay(const Where& where, std::uint64_t delay_us, Checks& checks) {
+  if (delay_us > checks.limit_us()) {
+    checks.problem(where, "delay_us",
+                   "delay_us " + std::to_string(delay_us) + " is longer than the time limit of " +
+                       std::to_string(checks.limit_us()) + " us");
+  }
+}
+
 // interrupt_fault: the hypervisor drops, delays or duplicates signals.
 
 void check_interrupt_fault(const Entry& entry, const Where& where, Checks& checks) {
@@ -284,6 +327,7 @@ void check_interrupt_fault(const Entry& entry, const Where& where, Checks& check
   if (fault.kind() == proto::InterruptFault::DELAY && fault.delay_us() == 0) {
     checks.problem(where, "kind", "a DELAY fault needs delay_us");
   }
+  check_fault_delay(where, fault.delay_us(), checks);
 }
 
 std::string describe_interrupt_fault(const Entry& entry) {
@@ -350,11 +394,18 @@ void check_message_fault(const Entry& entry, const Where& where, Checks& checks)
   if (fault.kind() == proto::MessageFault::DELAY && fault.delay_us() == 0) {
     checks.problem(where, "kind", "a DELAY fault needs delay_us");
   }
+  check_fault_delay(where, fault.delay_us(), checks);
   if (fault.kind() == proto::MessageFault::CORRUPT) {
     if (!fault.has_corrupt_bytes()) {
       checks.problem(where, "kind", "a CORRUPT fault needs corrupt_bytes");
     }
     checks.payload(where, "corrupt_bytes", fault.corrupt_bytes());
+  } else if (fault.has_corrupt_bytes() || fault.corrupt_offset() != 0) {
+    // Resolving a payload fills it, so one that would never be used must not
+    // pass unchecked: reject it rather than build it.
+    checks.problem(where, fault.has_corrupt_bytes() ? "corrupt_bytes" : "corrupt_offset",
+                   "corrupt_bytes and corrupt_offset belong to a CORRUPT fault, not " +
+                       proto::MessageFault::Kind_Name(fault.kind()));
   }
   if (fault.msgtype() != 0 || fault.any_type()) {
     checks.problem(where, "msgtype", "msgtype and any_type are set by the runner; write message");
@@ -376,7 +427,9 @@ void resolve_message_fault(Entry& entry, const CompiledScenario& /*scenario*/) {
   } else {
     fault.set_msgtype(scenario_message_type(fault.message()).value_or(0));
   }
-  resolve_payload(*fault.mutable_corrupt_bytes());
+  if (fault.kind() == proto::MessageFault::CORRUPT) {
+    resolve_payload(*fault.mutable_corrupt_bytes());
+  }
 }
 
 hypervisor::ArmMessageFault::Kind message_fault_kind(proto::MessageFault::Kind kind) {
