@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages vmbus-sim needs to build, test and
 # benchmark (libxml2-utils is xmllint, which the tests use to check JUnit
-# reports against the Jenkins schemas). Safe to run again: it only calls
+# reports against the Jenkins schemas; clang and its runtime build the
+# libFuzzer targets of fuzz/). Safe to run again: it only calls
 # apt-get when something is missing. Needs root or sudo.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libxml2-utils
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -52,6 +52,16 @@ TEST(ScenarioLoad, SyntaxErrorsNameLineAndColumn) {
             std::vector<std::string>{"s.textproto:3:1: Expected identifier, got: "});
 }
 
+// Protobuf counts a tab as up to 8 columns; the loader reports byte columns,
+// as editors and terminals count them.
+TEST(ScenarioLoad, ColumnsCountBytesEvenAfterATab) {
+  EXPECT_EQ(problems_of("name: \"x\"\n\tseed: \"seven\"\n"),
+            std::vector<std::string>{"s.textproto:2:8: Expected integer, got: \"seven\""});
+  EXPECT_EQ(
+      problems_of("\t\tname: \"a\tb\n"),
+      std::vector<std::string>{"s.textproto:1:13: String literals cannot cross line boundaries."});
+}
+
 TEST(ScenarioLoad, UnknownChannelIsNamedWithTheKnownOnes) {
   EXPECT_EQ(
       problems_of(std::string(kGoodTopology) + "step {\n  guest_send { channel: \"nte\" }\n}\n"),

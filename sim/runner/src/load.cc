@@ -393,7 +393,32 @@ const std::vector<std::string>& scenario_oracle_names() {
   return kNames;
 }
 
-LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path) {
+namespace {
+
+// Protobuf's tokenizer counts a tab as reaching the next multiple of 8 in
+// its columns; an editor, a terminal and a reader of "file:line:col" count
+// bytes. Turns the tokenizer's 1-based column on `line` into a 1-based
+// byte column, at most one past the end of that line.
+int byte_column(const std::string& text, int line, int column) {
+  std::size_t at = 0;
+  for (int l = 1; l < line && at != std::string::npos; ++l) {
+    at = text.find('\n', at);
+    at = at == std::string::npos ? at : at + 1;
+  }
+  if (at == std::string::npos) {
+    return column;
+  }
+  int expanded = 0;
+  int bytes = 0;
+  while (expanded < column - 1 && at < text.size() && text[at] != '\n') {
+    expanded = text[at] == '\t' ? expanded + 8 - expanded % 8 : expanded + 1;
+    ++bytes;
+    ++at;
+  }
+  return bytes + 1;
+}
+
+LoadedScenario parse_and_check(const std::string& text, const std::string& display_path) {
   LoadedScenario loaded;
   loaded.display_path = display_path;
   Collector collector(display_path, loaded.problems);
@@ -412,6 +437,18 @@ LoadedScenario load_scenario_text(const std::string& text, const std::string& di
                    [](const ScenarioProblem& a, const ScenarioProblem& b) {
                      return a.line != b.line ? a.line < b.line : a.column < b.column;
                    });
+  return loaded;
+}
+
+}  // namespace
+
+LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path) {
+  LoadedScenario loaded = parse_and_check(text, display_path);
+  for (ScenarioProblem& problem : loaded.problems) {
+    if (problem.line >= 1 && problem.column >= 1) {
+      problem.column = byte_column(text, problem.line, problem.column);
+    }
+  }
   return loaded;
 }
 

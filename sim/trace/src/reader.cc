@@ -1,19 +1,24 @@
 #include "vmbus/trace/reader.h"
 
 #include <fstream>
+#include <istream>
 
 #include "vmbus/trace/writer.h"
 
 namespace vmbus::trace {
 
 TraceReadResult read_trace(const std::filesystem::path& path) {
-  TraceReadResult result;
-  const std::string name = path.string();
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    result.error = name + ": cannot open";
+    TraceReadResult result;
+    result.error = path.string() + ": cannot open";
     return result;
   }
+  return read_trace(in, path.string());
+}
+
+TraceReadResult read_trace(std::istream& in, const std::string& name) {
+  TraceReadResult result;
   char magic[kTraceMagicBytes] = {};
   in.read(magic, kTraceMagicBytes);
   if (in.gcount() != static_cast<std::streamsize>(kTraceMagicBytes) ||

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,9 @@ struct TraceReadResult {
 inline constexpr std::uint32_t kMaxTraceFrameBytes = 1u << 20;
 
 TraceReadResult read_trace(const std::filesystem::path& path);
+
+// The same from a stream; `name` is what errors call it. For bytes that are
+// not in a file (fuzzers, tests).
+TraceReadResult read_trace(std::istream& in, const std::string& name);
 
 }  // namespace vmbus::trace
