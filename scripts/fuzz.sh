@@ -45,9 +45,12 @@ for t in "${targets[@]}"; do
   findings="$build/findings/$t"
   mkdir -p "$findings/corpus"
   echo "== fuzz $t for ${seconds}s"
-  if ! "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -jobs="$jobs" -workers="$jobs" \
+  parallel=()
+  # With -jobs, libFuzzer writes fuzz-N.log files into the current directory.
+  [ "$jobs" -eq 1 ] || parallel=(-jobs="$jobs" -workers="$jobs")
+  if ! (cd "$findings" && "$build/fuzz/fuzz_$t" -max_total_time="$seconds" "${parallel[@]}" \
       -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$findings/" "$findings/corpus" "$root/fuzz/corpus/$t" \
+      -artifact_prefix="$findings/" "$findings/corpus" "$root/fuzz/corpus/$t") \
       2>&1 | tee "$findings/log" | grep -E "^#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|ERROR|invariant"; then
     :
   fi
