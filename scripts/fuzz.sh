@@ -48,6 +48,7 @@ for t in "${targets[@]}"; do
   parallel=()
   # With -jobs, libFuzzer writes fuzz-N.log files into the current directory.
   [ "$jobs" -eq 1 ] || parallel=(-jobs="$jobs" -workers="$jobs")
+  [ ! -f "$root/fuzz/$t.dict" ] || parallel+=(-dict="$root/fuzz/$t.dict")
   if ! (cd "$findings" && "$build/fuzz/fuzz_$t" -max_total_time="$seconds" "${parallel[@]}" \
       -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$findings/" "$findings/corpus" "$root/fuzz/corpus/$t") \
