@@ -39,7 +39,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/DRIVERS
 # Libraries built with sanitizers need them at the embedder's link too.
 if(VMBUS_SANITIZE_ADDRESS)
   set_property(TARGET vmbus_base APPEND PROPERTY INTERFACE_LINK_OPTIONS
-               $<INSTALL_INTERFACE:-fsanitize=address,undefined>)
+               $<INSTALL_INTERFACE:-fsanitize=address$<COMMA>undefined>)
 elseif(VMBUS_SANITIZE_THREAD)
   set_property(TARGET vmbus_base APPEND PROPERTY INTERFACE_LINK_OPTIONS
                $<INSTALL_INTERFACE:-fsanitize=thread>)

@@ -6,8 +6,8 @@
  *
  * The tests build it three ways: linked into the test program (C11, with
  * -Wall -Wextra -Werror -pedantic), as a shared library the loader opens,
- * and compiled as C++20 (request_driver_as_cxx.cc) to prove the headers are
- * valid C++ too.
+ * and compiled as C++17 and C++20 (request_driver_as_cxx.cc) to prove the
+ * headers are valid C++ too.
  *
  * Arguments (the scenario's argument string): "greet" sends one request
  * from EvtChannelPostStarted and logs its completion.
@@ -15,7 +15,6 @@
 #include "request_driver.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <vmbus_sim_driver.h>
 
@@ -52,6 +51,20 @@ typedef struct _REQUEST_CHANNEL {
   BOOLEAN Greet;
   WCHAR Name[32];
 } REQUEST_CHANNEL;
+
+/* Contexts come from a fixed pool, not the heap: the simulator has no
+   unload call, so nothing would ever free them. They are reused in turn;
+   the tests never hold sixteen channels at once. */
+static REQUEST_CHANNEL g_contexts[16];
+static size_t g_next_context;
+
+static REQUEST_CHANNEL* NewContext(void) {
+  REQUEST_CHANNEL* context =
+      &g_contexts[g_next_context % (sizeof(g_contexts) / sizeof(g_contexts[0]))];
+  g_next_context += 1;
+  memset(context, 0, sizeof(*context));
+  return context;
+}
 
 static REQUEST_CHANNEL* ContextOf(VMBCHANNEL Channel) {
   return (REQUEST_CHANNEL*)VmbChannelGetPointer(Channel);
@@ -245,14 +258,10 @@ NTSTATUS VmbusSimDriverEntry(PDEVICE_OBJECT DeviceObject,
   if (Parameters->Size < sizeof(*Parameters)) {
     return STATUS_INVALID_PARAMETER;
   }
-  context = (REQUEST_CHANNEL*)calloc(1, sizeof(*context));
-  if (context == NULL) {
-    return STATUS_INSUFFICIENT_RESOURCES;
-  }
+  context = NewContext();
   context->Greet = strcmp(Parameters->Arguments, "greet") == 0;
   status = VmbChannelAllocate(DeviceObject, Parameters->IsServer, &context->Channel);
   if (!NT_SUCCESS(status)) {
-    free(context);
     return status;
   }
   VmbChannelSetPointer(context->Channel, context);
@@ -265,7 +274,6 @@ NTSTATUS VmbusSimDriverEntry(PDEVICE_OBJECT DeviceObject,
   }
   if (!NT_SUCCESS(status)) {
     VmbChannelCleanup(context->Channel);
-    free(context);
   }
   return status;
 }

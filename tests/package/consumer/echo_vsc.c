@@ -3,13 +3,16 @@
  * alone: it answers every packet with the packet's own bytes, after moving
  * to PASSIVE_LEVEL for those that start with 'P'.
  */
-#include <stdlib.h>
-#include <string.h>
 #include <vmbus_sim_driver.h>
 
 typedef struct _ECHO_CONTEXT {
   ULONG PacketsAnswered;
 } ECHO_CONTEXT;
+
+/* One context per channel, from a fixed pool: the simulator never unloads a
+   driver, so heap memory would never be freed. */
+static ECHO_CONTEXT g_contexts[16];
+static ULONG g_contexts_used;
 
 static EVT_VMB_CHANNEL_PROCESS_PACKET EchoProcessPacket;
 
@@ -33,15 +36,14 @@ NTSTATUS VmbusSimDriverEntry(PDEVICE_OBJECT DeviceObject,
   ECHO_CONTEXT* context;
   NTSTATUS status;
 
-  context = (ECHO_CONTEXT*)calloc(1, sizeof(*context));
-  if (context == NULL) {
+  if (g_contexts_used == sizeof(g_contexts) / sizeof(g_contexts[0])) {
     return STATUS_INSUFFICIENT_RESOURCES;
   }
   status = VmbChannelAllocate(DeviceObject, Parameters->IsServer, &channel);
   if (!NT_SUCCESS(status)) {
-    free(context);
     return status;
   }
+  context = &g_contexts[g_contexts_used];
   VmbChannelSetPointer(channel, context);
   friendly_name.Buffer = name;
   friendly_name.Length = (USHORT)(sizeof(name) - sizeof(WCHAR));
@@ -53,9 +55,10 @@ NTSTATUS VmbusSimDriverEntry(PDEVICE_OBJECT DeviceObject,
   if (NT_SUCCESS(status)) {
     status = VmbChannelEnable(channel);
   }
-  if (!NT_SUCCESS(status)) {
+  if (NT_SUCCESS(status)) {
+    g_contexts_used += 1;
+  } else {
     VmbChannelCleanup(channel);
-    free(context);
   }
   return status;
 }
