@@ -186,6 +186,23 @@ TEST_F(CDriverAsClient, GetsExternalDataAsAWindowsLayoutMdl) {
   EXPECT_THAT(codes(bed.guest), IsEmpty());
 }
 
+// VmbPacketSend with a C MDL: its header and PFN array reach the peer as one
+// GPA range of two pages.
+TEST_F(CDriverAsClient, SendsExternalDataDescribedByAWindowsLayoutMdl) {
+  add_and_open();
+  RequestDriverResetLog();
+  PacketMatch external;
+  external.payload_prefix = text_bytes("ext");
+  bed.peer.add_rule(external, action_of(PacketAction::kGetExternalData));
+  host_sends(request(REQUEST_SEND_EXTERNAL_DATA));
+  bed.run_until_idle();
+  EXPECT_THAT(driver_log(),
+              ElementsAre("ProcessPacket DISPATCH sent-external", "ProcessingComplete DISPATCH 1",
+                          "SendCompleted DISPATCH status=0x00000000 bytes=0"));
+  EXPECT_THAT(bed.peer.external_data_seen(), ElementsAre("ranges=1 bytes=4096 pfns=2"));
+  EXPECT_THAT(codes(bed.guest), IsEmpty());
+}
+
 TEST_F(CDriverAsClient, HostRescindRunsSuspendThenClosedAtPassive) {
   add_and_open();
   RequestDriverResetLog();

@@ -92,6 +92,32 @@ static NTSTATUS Send(VMBCHANNEL Channel, const char* Text, UINT32 Flags) {
   return VmbPacketSend(packet, (PVOID)Text, (UINT32)strlen(Text), NULL, Flags);
 }
 
+/* An MDL for guest pages 0x42 and 0x43: 4096 bytes from offset 0x100 of the
+   first, built the WDK way (MmSizeOfMdl, MmInitializeMdl, the PFN array). */
+static union {
+  MDL Header;
+  UCHAR Bytes[sizeof(MDL) + 2 * sizeof(PFN_NUMBER)];
+} g_external;
+
+static NTSTATUS SendExternalData(VMBCHANNEL Channel) {
+  PMDL mdl = &g_external.Header;
+  PVOID base = (PVOID)(ULONG_PTR)0x100;
+  VMBPACKET packet;
+  if (MmSizeOfMdl(base, PAGE_SIZE) > sizeof(g_external)) {
+    return STATUS_BUFFER_TOO_SMALL;
+  }
+  MmInitializeMdl(mdl, base, PAGE_SIZE);
+  MmGetMdlPfnArray(mdl)[0] = 0x42;
+  MmGetMdlPfnArray(mdl)[1] = 0x43;
+  packet = VmbPacketAllocate(Channel);
+  if (packet == NULL) {
+    return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  VmbPacketSetCompletionRoutine(packet, SendCompleted);
+  return VmbPacketSend(packet, (PVOID) "ext", 3, mdl,
+                       VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION);
+}
+
 /* --- Receiving ------------------------------------------------------------------------- */
 
 static VOID LogExternalData(VMBPACKETCOMPLETION Packet) {
@@ -138,6 +164,10 @@ static VOID Answer(VMBCHANNEL Channel, VMBPACKETCOMPLETION Packet, PVOID Buffer,
       return;
     case REQUEST_EXTERNAL_DATA:
       LogExternalData(Packet);
+      return;
+    case REQUEST_SEND_EXTERNAL_DATA:
+      Log("ProcessPacket", NT_SUCCESS(SendExternalData(Channel)) ? "sent-external" : "send-failed");
+      VmbChannelPacketComplete(Packet, NULL, 0);
       return;
     case REQUEST_COMPLETE_AFTER_FAIL:
       Log("ProcessPacket", "fail-then-complete");

@@ -13,12 +13,13 @@
 #include <stdint.h>
 
 enum {
-  REQUEST_ECHO = 1,               /* complete with the request's own bytes */
-  REQUEST_NEEDS_PASSIVE = 2,      /* defer to PASSIVE_LEVEL, then complete with the IRQL */
-  REQUEST_MALFORMED = 3,          /* fail (the queue stops) */
-  REQUEST_SEND_BACK = 4,          /* send a packet back (no completion asked), then complete */
-  REQUEST_EXTERNAL_DATA = 5,      /* map the external data, log its MDL, complete */
-  REQUEST_COMPLETE_AFTER_FAIL = 6 /* the mistake: fail, then complete anyway */
+  REQUEST_ECHO = 1,                /* complete with the request's own bytes */
+  REQUEST_NEEDS_PASSIVE = 2,       /* defer to PASSIVE_LEVEL, then complete with the IRQL */
+  REQUEST_MALFORMED = 3,           /* fail (the queue stops) */
+  REQUEST_SEND_BACK = 4,           /* send a packet back (no completion asked), then complete */
+  REQUEST_EXTERNAL_DATA = 5,       /* map the external data, log its MDL, complete */
+  REQUEST_COMPLETE_AFTER_FAIL = 6, /* the mistake: fail, then complete anyway */
+  REQUEST_SEND_EXTERNAL_DATA = 7   /* send "ext" with a two-page MDL, then complete */
 };
 
 /* The interface the driver targets (client) or offers (server) when added

@@ -93,8 +93,10 @@ VMBUS_SIM_DRIVER_EXPORT VMBUS_SIM_DRIVER_ENTRY VmbusSimDriverEntry;
 }
 #endif
 
+/* Weak, so that every file of the driver may include this header. The
+   loader, which includes it only for the names above, defines
+   VMBUS_SIM_DRIVER_LOADER first. */
 #ifndef VMBUS_SIM_DRIVER_LOADER
-/* Weak, so that every file of the driver may include this header. */
 VMBUS_SIM_EXTERN_DEFINITION VMBUS_SIM_DRIVER_EXPORT __attribute__((weak))
 const UINT32 VmbusSimDriverInterfaceVersion = VMBUS_SIM_DRIVER_INTERFACE_VERSION;
 #endif
