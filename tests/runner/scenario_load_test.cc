@@ -104,7 +104,8 @@ expect {
 )"),
       (std::vector<std::string>{
           "s.textproto:6:45: hex payload has an odd number of digits (3)",
-          "s.textproto:7:36: the guest's KMCL chooses its own trans_id; only host_send takes one",
+          "s.textproto:7:36: KMCL chooses its own trans_id (1, 2, 3, ... per channel); a "
+          "raw_packet carries any",
           "s.textproto:8:24: unknown message type 'OPENCHANNEL_RESULTS' (a CHANNELMSG name such "
           "as OPENCHANNEL_RESULT, or a number 0..24)",
           "s.textproto:9:8: crash needs side: HOST or GUEST",
@@ -152,7 +153,8 @@ expect {
           "defer, defer_at_passive, dequeue, discarded_at_close, drain_pass_begin, "
           "drain_pass_end, driver, dropped_at_close, external_data_pending, "
           "external_data_ready, fail, incoming_processing_at_passive, interrupt_ignored, "
-          "not_supported, open_failed, passive_pass_begin, passive_pass_end, pause, "
+          "interrupt_masked, not_supported, open_failed, passive_pass_begin, passive_pass_end, "
+          "pause, "
           "protocol_error, queue_enabled, queue_stopped, quota_hit, quota_restart, send, "
           "send_blocked, send_synchronous, send_synchronous_cancelled, send_too_large, "
           "signal_peer, start, transaction_quota, unexpected_completion, violation)",

@@ -113,9 +113,10 @@ void check_send(const Entry& entry, const Where& where, Checks& checks) {
   checks.channel(where, send.channel());
   checks.payload(where, "payload", send.payload());
   checks.runner_field(where, send.child_relid());
-  if (!host && send.has_trans_id()) {
+  if (send.has_trans_id()) {
     checks.problem(where, "trans_id",
-                   "the guest's KMCL chooses its own trans_id; only host_send takes one");
+                   "KMCL chooses its own trans_id (1, 2, 3, ... per channel); a raw_packet "
+                   "carries any");
   }
   if (host && send.synchronous()) {
     checks.problem(
@@ -138,9 +139,6 @@ std::string describe_send(const Entry& entry) {
       payload_words(send.payload()) + " on " + quoted(send.channel());
   if (send.request_completion()) {
     text += ", completion requested";
-  }
-  if (send.has_trans_id()) {
-    text += ", trans_id " + std::to_string(send.trans_id());
   }
   if (send.external_pages() != 0) {
     text += ", " + std::to_string(send.external_pages()) + " external page(s)";

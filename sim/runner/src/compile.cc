@@ -64,6 +64,8 @@ void offer_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::H
   if (offer.vsp().kind() == proto::VspConfig::KIND_UNSPECIFIED) {
     offer.mutable_vsp()->set_kind(proto::VspConfig::KIND_ECHO);
   }
+  // The VSP is a KMCL server driver whose callbacks the trace records.
+  offer.mutable_driver()->set_scenario(true);
 }
 
 // The guest opens the channel and hosts a scripted KMCL driver on it.

@@ -180,6 +180,7 @@ class Judge {
     std::vector<std::string> out;
     for (const proto::TraceRecord& record : records_) {
       if (!record.has_kmcl() || record.kmcl().kind() != "driver" ||
+          record.partition() != proto::PARTITION_GUEST ||
           relid_of_context(record.context()) != channel) {
         continue;
       }
@@ -336,6 +337,7 @@ class Judge {
     std::uint64_t n = 0;
     for (const proto::TraceRecord& record : records_) {
       if (record.has_kmcl() && record.kmcl().kind() == "violation" &&
+          record.partition() == proto::PARTITION_GUEST &&
           relid_of_context(record.context()) == channel) {
         ++n;
       }
