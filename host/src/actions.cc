@@ -388,10 +388,18 @@ std::string HostAction::channel_op(const proto::ChannelOpAction& action) {
   return partition::kmcl_channel_op(*channel->endpoint, disable, "");
 }
 
+// The VSP driver's new policy; without a default action its VSP kind's.
 std::string HostAction::set_policy(const proto::SetPolicyAction& action) {
   std::string error;
   VspChannel* channel = vsp(action.child_relid(), &error);
-  return channel == nullptr ? error : partition::kmcl_set_policy(*channel->endpoint, action);
+  if (channel == nullptr) {
+    return error;
+  }
+  proto::SetPolicyAction policy = action;
+  if (!policy.has_default_action()) {
+    *policy.mutable_default_action() = vsp_default_action(channel->config.vsp());
+  }
+  return partition::kmcl_set_policy(*channel->endpoint, policy);
 }
 
 }  // namespace

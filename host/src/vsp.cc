@@ -27,26 +27,32 @@ kmcl::GUID guid_of(const std::string& text) {
 
 }  // namespace
 
-proto::KmclDriverConfig vsp_driver_config(const proto::ChannelOfferConfig& offer) {
-  proto::KmclDriverConfig driver = offer.driver();
-  driver.set_child_relid(offer.child_relid());
-  if (driver.rules_size() != 0 || driver.has_default_action()) {
-    return driver;
-  }
-  proto::DriverAction& action = *driver.mutable_default_action();
-  switch (offer.vsp().kind()) {
+// The policy a VSP kind stands for when the driver names no default action.
+proto::DriverAction vsp_default_action(const proto::VspConfig& vsp) {
+  proto::DriverAction action;
+  switch (vsp.kind()) {
     case proto::VspConfig::KIND_COMPLETE:
+    case proto::VspConfig::KIND_SINK_STALLED:  // once a START lets it read
       action.set_kind(proto::DriverAction::KIND_COMPLETE);
       break;
     case proto::VspConfig::KIND_DISCARD:
       action.set_kind(proto::DriverAction::KIND_LEAVE_OUTSTANDING);
       break;
-    case proto::VspConfig::KIND_SINK_STALLED:
-      driver.set_stay_paused(true);
-      break;
     default:
       action.set_kind(proto::DriverAction::KIND_ECHO);
       break;
+  }
+  return action;
+}
+
+proto::KmclDriverConfig vsp_driver_config(const proto::ChannelOfferConfig& offer) {
+  proto::KmclDriverConfig driver = offer.driver();
+  driver.set_child_relid(offer.child_relid());
+  if (!driver.has_default_action()) {
+    *driver.mutable_default_action() = vsp_default_action(offer.vsp());
+  }
+  if (offer.vsp().kind() == proto::VspConfig::KIND_SINK_STALLED) {
+    driver.set_stay_paused(true);
   }
   return driver;
 }

@@ -495,6 +495,45 @@ TEST(HostVsp, AMalformedPacketFromTheGuestIsAProtocolErrorTracedAndTheHostCarrie
   EXPECT_EQ(report.channels(0).state(), proto::HostChannelReport::STATE_OPEN);
 }
 
+// A guest data packet without a completion request on the guest->host
+// ring, and the guest's signal, as a scenario's ring_write.
+proto::PartitionAction guest_packet(const std::string& payload) {
+  const ring::PacketDescriptor descriptor{6, 2, static_cast<std::uint16_t>(2 + payload.size() / 8),
+                                          0, 7};
+  std::vector<std::byte> bytes(sizeof(descriptor) + payload.size() + 8);
+  std::memcpy(bytes.data(), &descriptor, sizeof(descriptor));
+  std::memcpy(bytes.data() + sizeof(descriptor), payload.data(), payload.size());
+  proto::PartitionAction write;
+  proto::RingWriteAction& ring_write = *write.mutable_ring_write();
+  ring_write.set_child_relid(1);
+  ring_write.set_ring(proto::GUEST_TO_HOST_RING);
+  ring_write.mutable_bytes()->set_raw(
+      std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  ring_write.set_write_index(static_cast<std::uint32_t>(bytes.size()));
+  ring_write.set_signal(true);
+  return write;
+}
+
+TEST(HostVsp, ANewPolicyWithoutADefaultActionKeepsTheVspKindsDefault) {
+  HostUnderTest host;  // an echo VSP
+  host.open();
+  proto::PartitionAction policy;
+  policy.mutable_set_policy()->set_child_relid(1);
+  proto::DriverRule& rule = *policy.mutable_set_policy()->add_rule();
+  rule.set_payload_prefix("BAD");
+  rule.mutable_action()->set_kind(proto::DriverAction::KIND_FAIL);
+  ASSERT_EQ(host.server().perform(policy, host.hv), "");
+  ASSERT_EQ(host.server().perform(guest_packet("fine one"), host.hv), "");
+  host.run_vsps();
+
+  // Echoed as a new packet (nobody asked for a completion), not completed.
+  proto::HostReport report = host.server().final_report().host();
+  EXPECT_EQ(report.channels(0).packets_received(), 1u);
+  EXPECT_EQ(report.channels(0).packets_sent(), 1u);
+  EXPECT_EQ(report.kmcl_channels(0).completed(), 1u);
+  EXPECT_EQ(report.kmcl_channels(0).failed(), 0u);
+}
+
 TEST(HostVsp, ADisabledVspRevokesItsOfferAndCannotBeEnabledAgain) {
   HostUnderTest host(host_config(2));
   host.connect();

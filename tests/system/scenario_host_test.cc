@@ -378,6 +378,80 @@ TEST(ScenarioHost, EchoKindStillEchoesAndCompletes) {
   expect_oracles_quiet(r);
 }
 
+// --- the VSP's own driver policy ---------------------------------------------------
+
+// The host's final KMCL report of channel kRelid's VSP.
+const proto::KmclChannelReport& host_kmcl(const HostRun& r) {
+  for (const proto::KmclChannelReport& channel : r.result.host_final.kmcl_channels()) {
+    if (channel.child_relid() == kRelid) {
+      return channel;
+    }
+  }
+  ADD_FAILURE() << "the host's final report has no KMCL channel " << kRelid;
+  return proto::KmclChannelReport::default_instance();
+}
+
+TEST(ScenarioHost, APacketAboveTheServersMaximumIsAProtocolErrorOnTheHostAsOnTheGuest) {
+  proto::HostConfig host = host_config();
+  host.mutable_channels(0)->mutable_driver()->set_maximum_packet_size(128);
+  host.mutable_channels(0)->mutable_driver()->set_scenario(true);
+  TestScript script;
+  script.at(kOpenUs, guest_packets_step(guest_packets(
+                         {{6, ring::kPacketFlagCompletionRequested, 1, std::string(512, 'x')},
+                          {6, ring::kPacketFlagCompletionRequested, 2, "ok"}})));
+  const HostRun r = run_script(host, guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  expect_no_step_errors(r);
+  const std::vector<proto::KmclRecord> errors = r.kmcl("protocol_error", proto::PARTITION_HOST);
+  ASSERT_EQ(errors.size(), 1u) << r.describe();
+  EXPECT_EQ(errors[0].detail(),
+            "packet of 512 payload bytes exceeds the channel's maximum packet size 128 "
+            "(trans_id 1)");
+  // Not delivered, no completion; the queue stops as for Fail, so the
+  // request behind it stays in the ring.
+  EXPECT_EQ(host_kmcl(r).queue_state(), "stopped_by_protocol_error");
+  EXPECT_EQ(host_kmcl(r).protocol_errors(), 1u);
+  EXPECT_EQ(host_kmcl(r).delivered(), 0u);
+  EXPECT_TRUE(r.channel().vsp_stopped());
+  EXPECT_EQ(r.channel().packets_sent(), 0u);
+  EXPECT_EQ(r.channel().state(), proto::HostChannelReport::STATE_OPEN);
+}
+
+TEST(ScenarioHost, AVspPolicyFailsTheRequestItNamesAndLeavesTheRestInTheRing) {
+  proto::HostConfig host = host_config();
+  proto::KmclDriverConfig& driver = *host.mutable_channels(0)->mutable_driver();
+  driver.set_scenario(true);
+  proto::DriverRule& rule = *driver.add_rules();
+  rule.set_payload_prefix("BAD");
+  rule.mutable_action()->set_kind(proto::DriverAction::KIND_FAIL);
+  TestScript script;
+  script.at(kOpenUs, guest_packets_step(
+                         guest_packets({{6, ring::kPacketFlagCompletionRequested, 1, "good"},
+                                        {6, ring::kPacketFlagCompletionRequested, 2, "BAD!"},
+                                        {6, ring::kPacketFlagCompletionRequested, 3, "good"}})));
+  const HostRun r = run_script(host, guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  expect_no_step_errors(r);
+  // The default action stays the VSP kind's (echo): #0 is answered, #1
+  // failed, #2 never dequeued.
+  std::vector<std::string> calls;
+  for (const proto::TraceRecord& record : r.records) {
+    if (record.partition() == proto::PARTITION_HOST && record.has_kmcl() &&
+        record.kmcl().kind() == "driver" && record.kmcl().detail().rfind("ProcessPacket", 0) == 0) {
+      calls.push_back(record.kmcl().detail());
+    }
+  }
+  EXPECT_EQ(calls, (std::vector<std::string>{"ProcessPacket #0 DISPATCH echo",
+                                             "ProcessPacket #1 DISPATCH fail"}));
+  EXPECT_EQ(host_kmcl(r).queue_state(), "stopped_by_fail");
+  EXPECT_EQ(host_kmcl(r).failed(), 1u);
+  EXPECT_EQ(r.channel().packets_received(), 2u);
+  EXPECT_EQ(r.channel().packets_sent(), 1u);
+  EXPECT_NE(r.channel().guest_to_host().read_index(), r.channel().guest_to_host().write_index());
+}
+
 // --- a malicious host -------------------------------------------------------------
 
 TEST(ScenarioHost, RawPacketWithLen8BelowOffset8IsAGuestProtocolError) {

@@ -117,8 +117,14 @@ class Vsps final : private partition::ExternalPages,
   std::map<std::uint32_t, VspChannel> channels_;  // by child_relid
 };
 
-// The KMCL driver configuration of an offer's VSP (VspConfig kind -> policy
-// when the driver has none of its own).
+// The default action a VSP kind stands for: ECHO KIND_ECHO, COMPLETE and
+// SINK_STALLED (should a START let it read) KIND_COMPLETE, DISCARD
+// KIND_LEAVE_OUTSTANDING.
+proto::DriverAction vsp_default_action(const proto::VspConfig& vsp);
+
+// The KMCL driver configuration of an offer's VSP: the offer's driver, its
+// default action the VSP kind's unless it names one; SINK_STALLED never
+// starts its channel (stay_paused).
 proto::KmclDriverConfig vsp_driver_config(const proto::ChannelOfferConfig& offer);
 
 }  // namespace vmbus::host
