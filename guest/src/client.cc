@@ -218,7 +218,7 @@ void VmbusClient::detach_rings(std::uint32_t child_relid, partition::DetachReaso
   const partition::KmclEndpoint* endpoint = drivers_->find(child_relid);
   VMBUS_CHECK(!echo_->running(child_relid) &&
                   (endpoint == nullptr || (!endpoint->device_has_rings() &&
-                                           endpoint->wire != partition::WireState::kRescinding)),
+                                           endpoint->wire != partition::WireState::kPeerClosing)),
               "rings detached from channel " + std::to_string(child_relid) + " while in use");
   rings_.erase(child_relid);
 }

@@ -39,12 +39,12 @@ bool KmclChannels::start(KmclEndpoint& endpoint, std::uint32_t connection_id,
 }
 
 bool KmclChannels::rescind(KmclEndpoint& endpoint, const partition::Work& work) {
-  if (endpoint.begin_rescind()) {
+  if (endpoint.begin_peer_close()) {
     const SignalScope scope(endpoint, work.hv);
     endpoint.device.rescind_channel(endpoint.driver.channel());
   }
   sync(endpoint, work);
-  return endpoint.wire == partition::WireState::kRescinding;
+  return endpoint.wire == partition::WireState::kPeerClosing;
 }
 
 std::optional<std::pair<std::uint64_t, std::uint32_t>> KmclChannels::lend(std::uint32_t count) {

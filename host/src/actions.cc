@@ -1,5 +1,5 @@
 // The host's scenario actions: the host as a scripted, possibly malicious
-// root partition (actions.h lists what each action writes).
+// root partition (actions.h lists what each action does).
 //
 // Raw writes never go through the RingWriter, but every offset and length
 // from the scenario is checked against the ring's data area before a byte is
@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "vmbus/partition/kmcl_actions.h"
 #include "vmbus/partition/partition_support.h"
 #include "vmbus/partition/send_request.h"
 
@@ -68,7 +69,7 @@ class HostAction {
       case proto::PartitionAction::kChannelOp:
         return channel_op(action.channel_op());
       case proto::PartitionAction::kSetPolicy:
-        return "set_policy is the guest driver's";
+        return set_policy(action.set_policy());
       case proto::PartitionAction::ACTION_NOT_SET:
         break;
     }
@@ -82,19 +83,27 @@ class HostAction {
   std::string tamper(const proto::TamperAction& action);
   std::string set_index(const proto::SetIndexAction& action);
   std::string channel_op(const proto::ChannelOpAction& action);
+  std::string set_policy(const proto::SetPolicyAction& action);
 
-  // The open channel `child_relid`'s VSP, or nullptr with `*error` set.
-  VspChannel* open_channel(std::uint32_t child_relid, std::string* error) {
-    const ControlPlane::Channel* channel = control_.channel(child_relid);
-    if (channel == nullptr) {
+  // The VSP of channel `child_relid`, or nullptr with `*error` set.
+  VspChannel* vsp(std::uint32_t child_relid, std::string* error) {
+    VspChannel* channel = vsps_.find_channel(child_relid);
+    if (channel == nullptr || control_.channel(child_relid) == nullptr) {
       *error = "no channel with child_relid " + std::to_string(child_relid);
       return nullptr;
     }
-    if (channel->state != ControlPlane::Channel::State::kOpen) {
+    return channel;
+  }
+
+  // The open channel `child_relid`'s VSP, or nullptr with `*error` set.
+  VspChannel* open_channel(std::uint32_t child_relid, std::string* error) {
+    VspChannel* channel = vsp(child_relid, error);
+    if (channel != nullptr &&
+        (!control_.is_open(child_relid) || !channel->attached() || channel->revoke_started)) {
       *error = "channel " + std::to_string(child_relid) + " is not open";
       return nullptr;
     }
-    return vsps_.find(child_relid);
+    return channel;
   }
 
   void trace_ring(std::uint32_t relid, const std::string& ring, const std::string& op,
@@ -109,95 +118,32 @@ class HostAction {
   const partition::Work& work_;
 };
 
-// Makes `packet` a VM_PKT_DATA_USING_GPA_DIRECT naming one GPA range over
-// the last `pages` pages of guest memory: they exist, and the guest
-// allocates its rings from the bottom. Nobody reads them; the KMCL model
-// maps only the PFN list. Returns "" or why it cannot.
-std::string add_gpa_range(std::uint32_t pages, std::uint64_t guest_pages,
-                          partition::QueuedPacket& packet) {
-  if (pages >= guest_pages || pages > UINT32_MAX / ring::kHvPageSizeBytes) {
-    return "external_pages " + std::to_string(pages) + " is more than guest memory holds (" +
-           std::to_string(guest_pages) + " pages)";
-  }
-  // Descriptor, reserved + range_cnt, byte_count + byte_offset, the PFNs.
-  const std::uint64_t header_bytes = ring::kPacketDescriptorBytes + 16 + 8 * std::uint64_t{pages};
-  if (header_bytes / 8 > UINT16_MAX) {
-    return "external_pages " + std::to_string(pages) +
-           " needs a header longer than offset8 can express";
-  }
-  packet.type = static_cast<std::uint16_t>(ring::PacketType::kDataUsingGpaDirect);
-  append(&packet.header_extension, std::uint32_t{0});                // reserved
-  append(&packet.header_extension, std::uint32_t{1});                // range_cnt
-  append(&packet.header_extension, pages * ring::kHvPageSizeBytes);  // byte_count
-  append(&packet.header_extension, std::uint32_t{0});                // byte_offset
-  for (std::uint64_t pfn = guest_pages - pages; pfn < guest_pages; ++pfn) {
-    append(&packet.header_extension, pfn);
-  }
-  packet.offset8 = static_cast<std::uint16_t>(header_bytes / 8);
-  return "";
-}
-
-// "" if `packet` can ever fit the ring behind `sender`, else why not (the
-// sender would stop the VSP on it: "packet larger than the ring").
-std::string check_fits(const partition::QueuedPacket& packet, const partition::RingSender& sender,
-                       std::uint32_t relid) {
-  ring::OutgoingPacket outgoing;
-  outgoing.type = packet.type;
-  outgoing.offset8 = packet.offset8;
-  outgoing.header_extension = packet.header_extension;
-  outgoing.payload = packet.payload;
-  const std::uint32_t packet_bytes = ring::packet_bytes_for(outgoing);
-  const std::uint32_t data_size = sender.writer().view().data_size_bytes();
-  if (packet_bytes == 0 || ring::ring_bytes_for_packet(packet_bytes) >= data_size) {
-    return "a packet of " + std::to_string(packet.payload.size()) +
-           " payload bytes can never fit the " + std::to_string(data_size) +
-           "-byte host->guest ring of channel " + std::to_string(relid);
-  }
-  return "";
-}
-
 std::string HostAction::send(const proto::SendAction& action) {
   std::string error;
   VspChannel* channel = open_channel(action.child_relid(), &error);
   if (channel == nullptr) {
     return error;
   }
-  const std::uint32_t relid = action.child_relid();
-  if (channel->stopped) {
-    return "channel " + std::to_string(relid) + "'s VSP stopped on a corrupt ring";
-  }
-  auto request = partition::send_request(action);
+  const auto request = partition::send_request(action);
   if (!request.ok()) {
     return request.error();
   }
-  partition::QueuedPacket packet;
-  packet.payload = request.value().payload;
-  packet.flags = action.request_completion() ? ring::kPacketFlagCompletionRequested : 0;
-  if (action.external_pages() != 0) {
-    error = add_gpa_range(action.external_pages(), vsps_.guest_pages(), packet);
+  if (action.external_pages() >= vsps_.guest_pages()) {
+    return "external_pages " + std::to_string(action.external_pages()) +
+           " is more than guest memory holds (" + std::to_string(vsps_.guest_pages()) + " pages)";
   }
-  if (error.empty()) {
-    error = check_fits(packet, *channel->sender, relid);
-  }
-  if (!error.empty()) {
+  // The VSP's driver sends through KMCL, as the guest's does: VmbPacketSend,
+  // KMCL choosing the trans_id; external data names the last guest pages.
+  const partition::KmclEndpoint& endpoint = *channel->endpoint;
+  const std::uint64_t first_trans_id =
+      endpoint.device.channel_stats(endpoint.driver.channel()).next_trans_id;
+  if (error = partition::kmcl_send(vsps_, *channel->endpoint, action); !error.empty()) {
     return error;
   }
-  const std::uint32_t count = request.value().count;
-  std::uint64_t first_trans_id = 0;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    partition::QueuedPacket copy = packet;
-    copy.trans_id = action.has_trans_id() ? action.trans_id() : ++channel->last_trans_id;
-    if (i == 0) {
-      first_trans_id = copy.trans_id;
-    }
-    if (action.request_completion()) {
-      ++channel->pending_transactions[copy.trans_id];
-    }
-    channel->sender->enqueue(std::move(copy));
-  }
-  work_.note("send: " + std::to_string(count) + " packet(s) of " +
-             std::to_string(packet.payload.size()) + " bytes queued on channel " +
-             std::to_string(relid) + " from trans_id " + std::to_string(first_trans_id) +
+  work_.note("send: " + std::to_string(request.value().count) + " packet(s) of " +
+             std::to_string(request.value().payload.size()) + " bytes queued on channel " +
+             std::to_string(action.child_relid()) + " from trans_id " +
+             std::to_string(first_trans_id) +
              (action.request_completion() ? ", completion requested" : "") +
              (action.external_pages() != 0
                   ? ", " + std::to_string(action.external_pages()) + " external page(s)"
@@ -224,9 +170,6 @@ std::string HostAction::ring_write(const proto::RingWriteAction& action) {
            ring_name(action.ring()) + " ring";
   }
   const bool moves_sender = inbound && action.has_write_index();
-  if (moves_sender) {
-    vsps_.finish_send_batch(*channel, work_);
-  }
   const std::string before = ring_words(view);
   if (!bytes.empty()) {
     std::memcpy(view.data_at(action.offset()), bytes.data(), bytes.size());
@@ -238,7 +181,7 @@ std::string HostAction::ring_write(const proto::RingWriteAction& action) {
         .store(action.write_index(), std::memory_order_release);
   }
   if (moves_sender) {
-    channel->sender->resync();
+    vsps_.resync_sender(*channel);
   }
   trace_ring(action.child_relid(), ring_name(action.ring()), "raw_write", view,
              static_cast<std::uint32_t>(bytes.size()), 0,
@@ -250,7 +193,7 @@ std::string HostAction::ring_write(const proto::RingWriteAction& action) {
       vsps_.signal_guest(*channel, work_);
     } else {
       // The host reads that ring: "interrupting its reader" is a drain pass.
-      channel->receiver->schedule();
+      vsps_.on_guest_signal(action.child_relid());
     }
   }
   return "";
@@ -324,7 +267,6 @@ std::string HostAction::raw_packet(const proto::RawPacketAction& action) {
   if (error = raw_descriptor(action, written, &descriptor); !error.empty()) {
     return error;
   }
-  vsps_.finish_send_batch(*channel, work_);
   const std::string before = ring_words(view);
   const std::uint32_t start =
       std::atomic_ref<std::uint32_t>(view.control().write_index).load(std::memory_order_relaxed);
@@ -342,8 +284,10 @@ std::string HostAction::raw_packet(const proto::RawPacketAction& action) {
   }
   const std::uint32_t payload_index =
       write_raw_packet(view, start, descriptor, payload, payload_area);
-  channel->sender->resync();
-  channel->last_written = WrittenPacket{payload_index, payload_area, action.trans_id()};
+  vsps_.resync_sender(*channel);
+  channel->raw_written = kmcl::WrittenPacket{payload_index, payload_area, action.trans_id(), 0};
+  channel->device_packets_at_raw =
+      channel->endpoint->device.channel_stats(channel->endpoint->driver.channel()).packets_written;
   trace_ring(action.child_relid(), "inbound", "raw_packet", view, footprint, 1,
              "type " + std::to_string(descriptor.type) + " offset8 " +
                  std::to_string(descriptor.offset8) + " len8 " + std::to_string(descriptor.len8) +
@@ -368,11 +312,12 @@ std::string HostAction::tamper(const proto::TamperAction& action) {
   if (!payload_bytes(action.bytes(), &bytes, &error)) {
     return error;
   }
-  if (!channel->last_written) {
+  const std::optional<kmcl::WrittenPacket> written = vsps_.last_written(*channel);
+  if (!written) {
     return "the host has written no packet on channel " + std::to_string(action.child_relid()) +
            " since it opened";
   }
-  const WrittenPacket& last = *channel->last_written;
+  const kmcl::WrittenPacket& last = *written;
   if (bytes.size() > last.payload_area_bytes) {
     return "tamper of " + std::to_string(bytes.size()) + " bytes does not fit the " +
            std::to_string(last.payload_area_bytes) + "-byte payload of the last packet (trans_id " +
@@ -398,40 +343,63 @@ std::string HostAction::set_index(const proto::SetIndexAction& action) {
   const bool write = action.index() == proto::SetIndexAction::WRITE_INDEX;
   ring::RingView view(inbound ? *channel->rings.inbound : *channel->rings.outbound);
   const bool moves_sender = inbound && write;
-  if (moves_sender) {
-    vsps_.finish_send_batch(*channel, work_);
-  }
   const std::string before = ring_words(view);
   std::uint32_t& word = write ? view.control().write_index : view.control().read_index;
   std::atomic_ref<std::uint32_t>(word).store(action.value(), std::memory_order_release);
   if (moves_sender) {
-    channel->sender->resync();
+    vsps_.resync_sender(*channel);
   }
   trace_ring(action.child_relid(), ring_name(action.ring()), "set_index", view, 0, 0,
              std::string(write ? "write_index" : "read_index") + " = " +
                  std::to_string(action.value()) + "; before: " + before +
                  "; after: " + ring_words(view));
   if (action.signal()) {
-    trace_ring(action.child_relid(), "inbound", "signal", channel->sender->writer().view(), 0, 0,
-               "scenario");
+    trace_ring(action.child_relid(), "inbound", "signal", ring::RingView(*channel->rings.inbound),
+               0, 0, "scenario");
     vsps_.signal_guest(*channel, work_);
   }
   return "";
 }
 
+// RESCIND withdraws the offer: the VSP's driver disables its channel
+// (VmbChannelDisable = revoke), and the control plane rescinds the offer once
+// the device's teardown is done. The other operations are the VSP driver's
+// KMCL calls, as on the guest; ENABLE is refused: the VSP enables its channel
+// when the host starts, and a revoked offer is not offered again.
 std::string HostAction::channel_op(const proto::ChannelOpAction& action) {
-  if (action.op() != proto::ChannelOpAction::RESCIND) {
-    return "channel_op " + proto::ChannelOpAction::Op_Name(action.op()) + " is the guest's";
-  }
-  const ControlPlane::Channel* channel = control_.channel(action.child_relid());
+  std::string error;
+  VspChannel* channel = vsp(action.child_relid(), &error);
   if (channel == nullptr) {
-    return "no channel with child_relid " + std::to_string(action.child_relid());
+    return error;
   }
-  if (channel->state == ControlPlane::Channel::State::kRescinded) {
-    return "channel " + std::to_string(action.child_relid()) + " is already rescinded";
+  const std::string relid = std::to_string(action.child_relid());
+  if (action.op() != proto::ChannelOpAction::RESCIND) {
+    return partition::kmcl_channel_op(*channel->endpoint, action,
+                                      "the host's VSP enabled channel " + relid +
+                                          " when it started; a revoked offer is not offered again");
   }
-  control_.rescind(action.child_relid(), work_);
-  return "";
+  if (channel->revoke_started ||
+      control_.channel(action.child_relid())->state == ControlPlane::Channel::State::kRescinded) {
+    return "channel " + relid + " is already rescinded";
+  }
+  channel->revoke_started = true;
+  proto::ChannelOpAction disable = action;
+  disable.set_op(proto::ChannelOpAction::DISABLE);
+  return partition::kmcl_channel_op(*channel->endpoint, disable, "");
+}
+
+// The VSP driver's new policy; without a default action its VSP kind's.
+std::string HostAction::set_policy(const proto::SetPolicyAction& action) {
+  std::string error;
+  VspChannel* channel = vsp(action.child_relid(), &error);
+  if (channel == nullptr) {
+    return error;
+  }
+  proto::SetPolicyAction policy = action;
+  if (!policy.has_default_action()) {
+    *policy.mutable_default_action() = vsp_default_action(channel->config.vsp());
+  }
+  return partition::kmcl_set_policy(*channel->endpoint, policy);
 }
 
 }  // namespace

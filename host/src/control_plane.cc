@@ -1,6 +1,7 @@
 #include "vmbus/host/control_plane.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "vmbus/base/check.h"
 #include "vmbus/wire/message_table.h"
@@ -82,6 +83,12 @@ ControlPlane::Channel* ControlPlane::find_channel(std::uint32_t child_relid) {
 bool ControlPlane::is_open(std::uint32_t child_relid) const {
   const Channel* found = channel(child_relid);
   return found != nullptr && found->state == Channel::State::kOpen;
+}
+
+bool ControlPlane::has_rings(std::uint32_t child_relid) const {
+  const Channel* found = channel(child_relid);
+  return found != nullptr &&
+         (found->state == Channel::State::kOpen || found->state == Channel::State::kOpening);
 }
 
 std::optional<std::uint32_t> ControlPlane::relid_of_connection_id(
@@ -176,7 +183,9 @@ void ControlPlane::on_initiate_contact(const wire::InitiateContact& m, const wir
 
 void ControlPlane::on_request_offers() {
   for (auto& [relid, channel] : channels_) {
-    if (channel.state == Channel::State::kRescinded) {
+    // Enable = offer: a VSP whose driver has not enabled its channel (or
+    // disabled it) offers nothing.
+    if (channel.state == Channel::State::kRescinded || !port_.offer_wanted(relid)) {
       continue;
     }
     wire::OfferChannel offer;
@@ -297,9 +306,11 @@ void ControlPlane::on_open_channel(const wire::OpenChannel& m, const partition::
   result.child_relid = m.child_relid;
   result.openid = m.openid;
   Channel* channel = find_channel(m.child_relid);
-  if (channel == nullptr || channel->state != Channel::State::kOffered) {
+  if (channel == nullptr || channel->state != Channel::State::kOffered || channel->rings_held) {
     ignore("OPENCHANNEL for relid " + std::to_string(m.child_relid) +
-               (channel == nullptr ? ", which was never offered" : ", which is not closed"),
+               (channel == nullptr                           ? ", which was never offered"
+                : channel->state != Channel::State::kOffered ? ", which is not closed"
+                                                             : ", whose last close is not done"),
            work);
     if (channel == nullptr) {
       return;  // nobody to answer for
@@ -324,14 +335,49 @@ void ControlPlane::on_open_channel(const wire::OpenChannel& m, const partition::
   const std::uint32_t offset = m.downstream_ringbuffer_pageoffset;
   gpadl.in_use = true;
   channel->gpadl = m.ringbuffer_gpadlhandle;
-  channel->state = Channel::State::kOpen;
+  port_.attach_rings(m.child_relid, {gpadl.first_pfn, offset, gpadl.pages - offset}, work);
+  if (!port_.open_endpoint(m.child_relid, work)) {
+    port_.detach_rings(m.child_relid, partition::DetachReason::kClosed, work);
+    leave_open(*channel);
+    result.status = kStatusUnsuccessful;
+    reply(result);
+    ignore("OPENCHANNEL for relid " + std::to_string(m.child_relid) +
+               ": the VSP's KMCL channel is not enabled",
+           work);
+    return;
+  }
+  // Answered when the VSP's EvtChannelOpened returned (answer_open).
+  channel->state = Channel::State::kOpening;
+  channel->openid = m.openid;
   channel->closed_by_guest = false;
-  rings_.attach_rings(m.child_relid, {gpadl.first_pfn, offset, gpadl.pages - offset}, work);
-  reply(result);
-  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "open",
+  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "opening",
                                          "gpadl " + std::to_string(channel->gpadl) + ", " +
                                              std::to_string(offset) + "+" +
                                              std::to_string(gpadl.pages - offset) + " pages"));
+}
+
+void ControlPlane::answer_open(std::uint32_t child_relid, std::uint32_t status,
+                               const partition::Work& work) {
+  Channel* channel = find_channel(child_relid);
+  VMBUS_CHECK(
+      channel != nullptr && channel->state == Channel::State::kOpening,
+      "an open answered for channel " + std::to_string(child_relid) + ", which is not opening");
+  wire::OpenChannelResult result;
+  result.child_relid = child_relid;
+  result.openid = channel->openid;
+  result.status = status;
+  reply(result);
+  if (status != 0) {
+    // EvtChannelOpened failed: the VSP rolled its channel back.
+    port_.detach_rings(child_relid, partition::DetachReason::kClosed, work);
+    leave_open(*channel);
+    channel->state = Channel::State::kOffered;
+    work.note("the VSP refused the open of channel " + std::to_string(child_relid));
+    return;
+  }
+  channel->state = Channel::State::kOpen;
+  work.hv.trace(partition::trace_channel(work.context, child_relid, "open",
+                                         "gpadl " + std::to_string(channel->gpadl)));
 }
 
 void ControlPlane::leave_open(Channel& channel) {
@@ -341,23 +387,53 @@ void ControlPlane::leave_open(Channel& channel) {
   channel.gpadl = 0;
 }
 
+void ControlPlane::close_by_guest(std::uint32_t child_relid, Channel& channel,
+                                  const partition::Work& work) {
+  channel.state = Channel::State::kOffered;
+  channel.closed_by_guest = true;
+  work.hv.trace(partition::trace_channel(work.context, child_relid, "closed", ""));
+  if (port_.close_endpoint(child_relid, work)) {
+    channel.rings_held = true;  // until release_rings()
+    return;
+  }
+  port_.detach_rings(child_relid, partition::DetachReason::kClosed, work);
+  leave_open(channel);
+}
+
 void ControlPlane::on_close_channel(const wire::CloseChannel& m, const partition::Work& work) {
   Channel* channel = find_channel(m.child_relid);
   if (channel == nullptr || channel->state != Channel::State::kOpen) {
     ignore("CLOSECHANNEL for relid " + std::to_string(m.child_relid) + ", which is not open", work);
     return;
   }
+  close_by_guest(m.child_relid, *channel, work);
+}
+
+void ControlPlane::release_rings(std::uint32_t child_relid, const partition::Work& work) {
+  Channel* channel = find_channel(child_relid);
+  VMBUS_CHECK(channel != nullptr && channel->rings_held,
+              "rings released of channel " + std::to_string(child_relid) + ", which holds none");
+  channel->rings_held = false;
+  port_.detach_rings(child_relid, partition::DetachReason::kClosed, work);
   leave_open(*channel);
-  channel->state = Channel::State::kOffered;
-  channel->closed_by_guest = true;
-  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "closed", ""));
-  rings_.detach_rings(m.child_relid, partition::DetachReason::kClosed, work);
+  for (std::uint32_t handle : std::exchange(channel->deferred_teardowns, {})) {
+    gpadls_.erase(handle);
+    wire::GpadlTorndown torndown;
+    torndown.gpadl = handle;
+    reply(torndown);
+  }
 }
 
 void ControlPlane::on_gpadl_teardown(const wire::GpadlTeardown& m, const partition::Work& work) {
   const auto it = gpadls_.find(m.gpadl);
   if (it == gpadls_.end() || it->second.child_relid != m.child_relid) {
     ignore("GPADL_TEARDOWN of unknown gpadl " + std::to_string(m.gpadl), work);
+    return;
+  }
+  Channel* channel = find_channel(m.child_relid);
+  if (it->second.in_use && channel != nullptr && channel->rings_held && channel->gpadl == m.gpadl) {
+    // The VSP's close still reads and writes these pages.
+    channel->deferred_teardowns.push_back(m.gpadl);
     return;
   }
   if (it->second.in_use) {
@@ -375,8 +451,19 @@ void ControlPlane::rescind(std::uint32_t child_relid, const partition::Work& wor
   Channel* channel = find_channel(child_relid);
   VMBUS_CHECK(channel != nullptr && channel->state != Channel::State::kRescinded,
               "rescind of channel " + std::to_string(child_relid) + ", which cannot be rescinded");
-  const bool was_open = channel->state == Channel::State::kOpen;
-  if (was_open) {
+  if (channel->rings_held) {
+    release_rings(child_relid, work);
+  }
+  const bool had_rings = has_rings(child_relid);
+  if (channel->state == Channel::State::kOpening) {
+    // Revoked before the open was answered: the guest hears it failed.
+    wire::OpenChannelResult result;
+    result.child_relid = child_relid;
+    result.openid = channel->openid;
+    result.status = kStatusDeviceRemoved;
+    reply(result);
+  }
+  if (had_rings) {
     leave_open(*channel);
   }
   channel->state = Channel::State::kRescinded;
@@ -384,8 +471,8 @@ void ControlPlane::rescind(std::uint32_t child_relid, const partition::Work& wor
   rescind_message.child_relid = child_relid;
   reply(rescind_message);
   work.hv.trace(partition::trace_channel(work.context, child_relid, "rescinded", ""));
-  if (was_open) {
-    rings_.detach_rings(child_relid, partition::DetachReason::kRescinded, work);
+  if (had_rings) {
+    port_.detach_rings(child_relid, partition::DetachReason::kRescinded, work);
   }
 }
 
@@ -424,14 +511,14 @@ void ControlPlane::on_modify_channel(const wire::ModifyChannel& m, const partiti
 void ControlPlane::on_unload(const partition::Work& work) {
   for (auto& [relid, channel] : channels_) {
     if (channel.state == Channel::State::kOpen) {
-      leave_open(channel);
-      channel.state = Channel::State::kOffered;
-      channel.closed_by_guest = true;
-      rings_.detach_rings(relid, partition::DetachReason::kClosed, work);
+      close_by_guest(relid, channel, work);
     }
   }
   gpadls_.clear();
   gpadls_in_progress_.clear();
+  for (auto& [relid, channel] : channels_) {
+    channel.deferred_teardowns.clear();  // the GPADLs are gone with the connection
+  }
   version_ = 0;
   reply(wire::UnloadResponse{});
   work.note("unloaded");

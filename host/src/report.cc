@@ -1,13 +1,14 @@
 #include "vmbus/host/report.h"
 
 #include "vmbus/host/oracles.h"
+#include "vmbus/partition/kmcl_report.h"
 #include "vmbus/partition/ring_snapshot.h"
 
 namespace vmbus::host {
 namespace {
 
-proto::RingControlWords control_words(const ring::RingView& view) {
-  const partition::ControlWords words = partition::read_control_words(view);
+proto::RingControlWords control_words(ring::RingMemory& memory) {
+  const partition::ControlWords words = partition::read_control_words(ring::RingView(memory));
   proto::RingControlWords out;
   out.set_write_index(words.write_index);
   out.set_read_index(words.read_index);
@@ -23,6 +24,7 @@ proto::HostChannelReport::State state_of(const ControlPlane::Channel* channel) {
   switch (channel->state) {
     case ControlPlane::Channel::State::kOpen:
       return proto::HostChannelReport::STATE_OPEN;
+    case ControlPlane::Channel::State::kOpening:
     case ControlPlane::Channel::State::kOffered:
       return channel->closed_by_guest ? proto::HostChannelReport::STATE_CLOSED
                                       : proto::HostChannelReport::STATE_OFFERED;
@@ -36,24 +38,28 @@ proto::HostChannelReport::State state_of(const ControlPlane::Channel* channel) {
 // counters are all that is left of it.
 proto::HostChannelReport channel_report(const VspChannel& vsp,
                                         const ControlPlane::Channel* channel) {
-  const VspStats& stats = vsp.stats;
+  const partition::KmclEndpoint& endpoint = *vsp.endpoint;
+  const kmcl::VMBCHANNEL handle = endpoint.driver.channel();
+  const kmcl::ChannelStats stats = endpoint.device.channel_stats(handle);
+  const ring::WriterCounters writer = endpoint.driver.ring_counters().outgoing;
   const bool open = channel != nullptr && channel->state == ControlPlane::Channel::State::kOpen;
   proto::HostChannelReport out;
   out.set_child_relid(vsp.child_relid());
   out.set_state(state_of(channel));
-  out.set_packets_received(stats.packets_received);
-  out.set_packets_sent(stats.packets_sent);
-  out.set_completions_received(stats.completions_received);
-  out.set_unknown_completions(stats.unknown_completions);
-  out.set_pending_transactions(channel != nullptr ? vsp.pending_count() : 0);
-  out.set_send_blocked(open && vsp.sender->blocked());
-  out.set_queued_sends(open ? vsp.sender->queued() : 0);
-  out.set_signals(stats.signals);
-  out.set_signals_masked(stats.signals_masked);
-  out.set_vsp_stopped(channel != nullptr && vsp.stopped);
-  if (open) {
-    *out.mutable_host_to_guest() = control_words(vsp.sender->writer().view());
-    *out.mutable_guest_to_host() = control_words(vsp.receiver->reader().view());
+  out.set_packets_received(stats.packets_dequeued);
+  out.set_packets_sent(stats.packets_sent + stats.completions_sent);
+  out.set_completions_received(stats.completions_received + stats.unexpected_completions);
+  out.set_unknown_completions(stats.unexpected_completions);
+  out.set_pending_transactions(endpoint.driver.sends_pending());
+  out.set_send_blocked(stats.send_blocked);
+  out.set_queued_sends(stats.queued_sends);
+  out.set_signals(writer.signals + vsp.action_signals);
+  out.set_signals_masked(writer.signals_masked);
+  out.set_vsp_stopped(endpoint.device.queue_state(handle) ==
+                      kmcl::QueueState::kStoppedByProtocolError);
+  if (open && vsp.attached()) {
+    *out.mutable_host_to_guest() = control_words(*vsp.rings.inbound);
+    *out.mutable_guest_to_host() = control_words(*vsp.rings.outbound);
   }
   return out;
 }
@@ -68,16 +74,20 @@ void add_finding(proto::HostReport& report, const std::string& name, std::uint32
 
 }  // namespace
 
-proto::HostReport host_report(const ControlPlane& control, const Vsps& vsps) {
+proto::HostReport host_report(const ControlPlane& control, const Vsps& vsps, bool quiet) {
   proto::HostReport report;
   for (const auto& [relid, vsp] : vsps.channels()) {
     const ControlPlane::Channel* channel = control.channel(relid);
     *report.add_channels() = channel_report(vsp, channel);
-    if (channel == nullptr) {
-      continue;
-    }
-    if (std::string why = lost_wakeup(vsp); !why.empty()) {
-      add_finding(report, "lost_wakeup", relid, std::move(why));
+    *report.add_kmcl_channels() = partition::kmcl_channel_report(*vsp.endpoint);
+    for (auto [name, why] :
+         {std::pair<const char*, std::string>{"retired_once",
+                                              partition::retired_once(*vsp.endpoint)},
+          {"fifo", partition::fifo(*vsp.endpoint)},
+          {"lost_wakeup", channel != nullptr ? lost_wakeup(vsp, control, quiet) : ""}}) {
+      if (!why.empty()) {
+        add_finding(report, name, relid, std::move(why));
+      }
     }
   }
   if (std::string why = gpadl_leaks(control); !why.empty()) {

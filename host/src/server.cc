@@ -1,6 +1,7 @@
 #include "vmbus/host/server.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "vmbus/base/check.h"
 #include "vmbus/host/actions.h"
@@ -26,10 +27,12 @@ std::string VmbusServer::start(const partition::StartInfo& info, Hypervisor& hv)
   if (std::string error = control_->configure(config, info.memory->page_count()); !error.empty()) {
     return error;
   }
-  vsps_->configure(config);
-  partition::Work{hv, ""}.note("VMBus server up: protocol up to " +
-                               wire::version_text(control_->max_version()) + ", " +
-                               std::to_string(config.channels_size()) + " channel(s)");
+  const partition::Work work{hv, ""};
+  if (std::string error = vsps_->configure(config, info.seed, work); !error.empty()) {
+    return error;
+  }
+  work.note("VMBus server up: protocol up to " + wire::version_text(control_->max_version()) +
+            ", " + std::to_string(config.channels_size()) + " channel(s)");
   return "";
 }
 
@@ -50,47 +53,92 @@ std::vector<std::string> VmbusServer::ready_contexts() const {
   return ready;
 }
 
+std::uint64_t VmbusServer::wake_at_ns() const {
+  return vsps_->wake_at_ns();
+}
+
 void VmbusServer::step(const std::string& context, Hypervisor& hv) {
   const partition::Work work{hv, context};
+  vsps_->set_now(hv.now_ns());
   if (context == "msg") {
     control_->handle_message(slot_.take(hv), work);
+    sync_vsps(work);
   } else if (context == "post") {
     control_->post_one(work);
   } else if (const auto name = partition::ContextName::parse(context);
-             name && name->kind == kVspContextKind && name->child_relid) {
-    if (vsps_->step(*name->child_relid, work)) {
-      control_->rescind(*name->child_relid, work);
-    }
+             name && name->kind == partition::kKmclContextKind && name->child_relid &&
+             !name->rest.empty()) {
+    const bool rings_free = vsps_->step(*name->child_relid, name->rest, work);
+    sync_vsp(*name->child_relid, work, rings_free);
   } else {
     VMBUS_CHECK(false, "stepped unknown context '" + context + "'");
   }
 }
 
+void VmbusServer::sync_vsps(const partition::Work& work) {
+  for (const auto& [relid, channel] : vsps_->channels()) {
+    sync_vsp(relid, work);
+  }
+}
+
+void VmbusServer::sync_vsp(std::uint32_t child_relid, const partition::Work& work,
+                           bool rings_free) {
+  WireEvents events = vsps_->sync_channel(child_relid, work);
+  events.rings_free = events.rings_free || rings_free;
+  const ControlPlane::Channel* channel = control_->channel(child_relid);
+  if (channel == nullptr) {
+    return;  // released by the guest: nothing left on the wire
+  }
+  if (events.rings_free && channel->rings_held) {
+    control_->release_rings(child_relid, work);
+  }
+  if (events.open_result && channel->state == ControlPlane::Channel::State::kOpening) {
+    control_->answer_open(child_relid, static_cast<std::uint32_t>(*events.open_result), work);
+  }
+  if (events.revoke && channel->state != ControlPlane::Channel::State::kRescinded) {
+    control_->rescind(child_relid, work);
+  }
+}
+
 void VmbusServer::deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                                   Hypervisor& hv) {
+  vsps_->set_now(hv.now_ns());
   slot_.deliver(sint, hv_message, hv);
 }
 
 void VmbusServer::deliver_event(std::span<const std::uint32_t> /*child_relids*/,
                                 std::span<const std::uint32_t> connection_ids, Hypervisor& hv) {
   const partition::Work work{hv, ""};
+  vsps_->set_now(hv.now_ns());
   for (std::uint32_t id : connection_ids) {
     const std::optional<std::uint32_t> relid = control_->relid_of_connection_id(id);
-    if (!relid || !control_->is_open(*relid)) {
+    if (!relid || !control_->has_rings(*relid)) {
       work.note("ignored a signal on connection id " + std::to_string(id) + ": no open channel");
       continue;
     }
-    vsps_->on_guest_signal(*relid, work);
+    vsps_->on_guest_signal(*relid);
   }
 }
 
 std::string VmbusServer::perform(const proto::PartitionAction& action, Hypervisor& hv) {
-  return perform_action(action, *control_, *vsps_, partition::Work{hv, "action"});
+  const partition::Work work{hv, "action"};
+  vsps_->set_now(hv.now_ns());
+  std::string error;
+  {
+    // An in-line send may signal the guest.
+    std::deque<partition::SignalScope> scopes;
+    for (const auto& endpoint : vsps_->endpoints()) {
+      scopes.emplace_back(*endpoint, hv);
+    }
+    error = perform_action(action, *control_, *vsps_, work);
+  }
+  sync_vsps(work);
+  return error;
 }
 
 proto::FinalReport VmbusServer::final_report() {
   proto::FinalReport report;
-  *report.mutable_host() = host_report(*control_, *vsps_);
+  *report.mutable_host() = host_report(*control_, *vsps_, ready_contexts().empty());
   return report;
 }
 

@@ -4,289 +4,242 @@
 #include <cstring>
 
 #include "vmbus/base/check.h"
-#include "vmbus/partition/context_name.h"
+#include "vmbus/partition/kmcl_actions.h"
 #include "vmbus/partition/partition_support.h"
-#include "vmbus/partition/ring_snapshot.h"
+#include "vmbus/ring/layout.h"
+#include "vmbus/wire/gpadl.h"
 
 namespace vmbus::host {
 namespace {
 
-constexpr std::uint32_t kVspBatchPackets = 16;
+// The offer's interface GUIDs for VmbServerChannelInitSetTargetInterfaceId
+// (the control plane checked them; an empty one is all zeros).
+kmcl::GUID guid_of(const std::string& text) {
+  kmcl::GUID out{};
+  if (text.empty()) {
+    return out;
+  }
+  const wire::Guid guid = wire::Guid::parse(text).value();
+  static_assert(sizeof(out) == sizeof(guid));
+  std::memcpy(&out, &guid, sizeof(out));
+  return out;
+}
 
 }  // namespace
 
-std::uint64_t VspChannel::pending_count() const {
-  std::uint64_t pending = 0;
-  for (const auto& [trans_id, outstanding] : pending_transactions) {
-    pending += outstanding;
+// The policy a VSP kind stands for when the driver names no default action.
+proto::DriverAction vsp_default_action(const proto::VspConfig& vsp) {
+  proto::DriverAction action;
+  switch (vsp.kind()) {
+    case proto::VspConfig::KIND_COMPLETE:
+    case proto::VspConfig::KIND_SINK_STALLED:  // once a START lets it read
+      action.set_kind(proto::DriverAction::KIND_COMPLETE);
+      break;
+    case proto::VspConfig::KIND_DISCARD:
+      action.set_kind(proto::DriverAction::KIND_LEAVE_OUTSTANDING);
+      break;
+    default:
+      action.set_kind(proto::DriverAction::KIND_ECHO);
+      break;
   }
-  return pending;
+  return action;
 }
 
-void trace_completion(std::uint32_t child_relid, std::uint64_t trans_id, const std::string& status,
-                      std::uint32_t bytes, const partition::Work& work) {
-  proto::TraceRecord record;
-  record.set_context(work.context);
-  proto::CompletionEvent* event = record.mutable_completion();
-  event->set_child_relid(child_relid);
-  event->set_trans_id(trans_id);
-  event->set_status(status);
-  event->set_bytes(bytes);
-  work.hv.trace(std::move(record));
+proto::KmclDriverConfig vsp_driver_config(const proto::ChannelOfferConfig& offer) {
+  proto::KmclDriverConfig driver = offer.driver();
+  driver.set_child_relid(offer.child_relid());
+  if (!driver.has_default_action()) {
+    *driver.mutable_default_action() = vsp_default_action(offer.vsp());
+  }
+  if (offer.vsp().kind() == proto::VspConfig::KIND_SINK_STALLED) {
+    driver.set_stay_paused(true);
+  }
+  return driver;
 }
 
-void Vsps::configure(const proto::HostConfig& config) {
+Vsps::Vsps(partition::GuestMemory& memory)
+    : partition::KmclEndpoints(static_cast<partition::ExternalPages&>(*this)), memory_(memory) {}
+
+std::string Vsps::configure(const proto::HostConfig& config, std::uint64_t seed,
+                            const partition::Work& work) {
   for (const proto::ChannelOfferConfig& offer : config.channels()) {
+    const kmcl::GUID type = guid_of(offer.interface_guid());
+    const kmcl::GUID instance = guid_of(offer.instance_guid());
+    // The offer's GUIDs are the server channel's (Init before Enable).
+    std::string error = add(vsp_driver_config(offer), seed, work, partition::EndpointRole::kServer,
+                            [type, instance](kmcl::VMBCHANNEL channel) {
+                              VMBUS_CHECK(kmcl::VmbServerChannelInitSetTargetInterfaceId(
+                                              channel, type, instance) == kmcl::STATUS_SUCCESS,
+                                          "cannot set a server channel's interface GUIDs");
+                            });
+    if (!error.empty()) {
+      return error;
+    }
     VspChannel channel;
     channel.config = offer;
+    channel.endpoint = find(offer.child_relid());
     channels_.emplace(offer.child_relid(), std::move(channel));
   }
+  return "";
 }
 
-VspChannel* Vsps::find(std::uint32_t child_relid) {
+VspChannel* Vsps::find_channel(std::uint32_t child_relid) {
   const auto it = channels_.find(child_relid);
   return it == channels_.end() ? nullptr : &it->second;
 }
 
-const VspChannel* Vsps::find(std::uint32_t child_relid) const {
+const VspChannel* Vsps::find_channel(std::uint32_t child_relid) const {
   const auto it = channels_.find(child_relid);
   return it == channels_.end() ? nullptr : &it->second;
+}
+
+bool Vsps::offer_wanted(std::uint32_t child_relid) const {
+  const VspChannel* channel = find_channel(child_relid);
+  if (channel == nullptr) {
+    return false;
+  }
+  const kmcl::ChannelState state =
+      channel->endpoint->device.channel_state(channel->endpoint->driver.channel());
+  return state != kmcl::ChannelState::kDisabled;
 }
 
 void Vsps::attach_rings(std::uint32_t child_relid, const partition::RingPlacement& placement,
                         const partition::Work& /*work*/) {
-  VspChannel* channel = find(child_relid);
+  VspChannel* channel = find_channel(child_relid);
   VMBUS_CHECK(channel != nullptr && !channel->attached(),
               "rings attached to channel " + std::to_string(child_relid) + " twice");
   channel->rings = partition::map_rings(memory_, placement);
-  const std::uint32_t outbound_data =
-      static_cast<std::uint32_t>(channel->rings.outbound->region().size()) - ring::kHvPageSizeBytes;
-  channel->receiver = std::make_unique<partition::RingReceiver>(
-      *channel->rings.outbound, outbound_data / 8 * 8, kVspBatchPackets);
-  channel->sender =
-      std::make_unique<partition::RingSender>(*channel->rings.inbound, kVspBatchPackets);
-  channel->stopped = false;
-  channel->last_written.reset();
-  // Like QEMU, look at the ring once right after opening: the guest may have
-  // written before it heard back.
-  channel->receiver->schedule();
-  queue_vsp_sends(*channel);
+  channel->raw_written.reset();
 }
 
-void Vsps::detach_rings(std::uint32_t child_relid, partition::DetachReason reason,
-                        const partition::Work& work) {
-  VspChannel* channel = find(child_relid);
-  VMBUS_CHECK(channel != nullptr, "rings detached from unknown channel");
-  channel->receiver.reset();
-  channel->sender.reset();
+void Vsps::detach_rings(std::uint32_t child_relid, partition::DetachReason /*reason*/,
+                        const partition::Work& /*work*/) {
+  VspChannel* channel = find_channel(child_relid);
+  VMBUS_CHECK(channel != nullptr && !channel->endpoint->device_has_rings() &&
+                  channel->endpoint->wire != partition::WireState::kPeerClosing,
+              "rings detached from channel " + std::to_string(child_relid) + " while in use");
   channel->rings = {};
-  cancel_transactions(
-      *channel,
-      reason == partition::DetachReason::kRescinded ? "STATUS_DEVICE_REMOVED" : "STATUS_CANCELLED",
-      work);
+}
+
+bool Vsps::open_endpoint(std::uint32_t child_relid, const partition::Work& work) {
+  VspChannel* channel = find_channel(child_relid);
+  VMBUS_CHECK(channel != nullptr && channel->attached(), "an open without rings");
+  partition::KmclEndpoint& endpoint = *channel->endpoint;
+  kmcl::NTSTATUS opened = kmcl::STATUS_SUCCESS;
+  {
+    // The server reads the guest->host ring and writes the other.
+    const partition::SignalScope scope(endpoint, work.hv);
+    opened = endpoint.device.open_channel(endpoint.driver.channel(), *channel->rings.outbound,
+                                          *channel->rings.inbound, endpoint);
+  }
+  if (opened != kmcl::STATUS_SUCCESS) {
+    return false;
+  }
+  endpoint.wire_opened(true);
+  queue_vsp_sends(*channel);
+  sync(endpoint, work);
+  return true;
+}
+
+bool Vsps::close_endpoint(std::uint32_t child_relid, const partition::Work& work) {
+  VspChannel* channel = find_channel(child_relid);
+  VMBUS_CHECK(channel != nullptr, "a close of an unknown channel");
+  partition::KmclEndpoint& endpoint = *channel->endpoint;
+  if (endpoint.begin_peer_close()) {
+    const partition::SignalScope scope(endpoint, work.hv);
+    endpoint.device.close_channel(endpoint.driver.channel());
+  }
+  sync(endpoint, work);
+  return endpoint.wire == partition::WireState::kPeerClosing;
+}
+
+void Vsps::on_guest_signal(std::uint32_t child_relid) {
+  VspChannel* channel = find_channel(child_relid);
+  VMBUS_CHECK(channel != nullptr, "a guest signal for an unknown channel");
+  channel->endpoint->device.on_interrupt(channel->endpoint->driver.channel());
+}
+
+WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& work) {
+  VspChannel* channel = find_channel(child_relid);
+  VMBUS_CHECK(channel != nullptr, "a sync of an unknown channel");
+  partition::KmclEndpoint& endpoint = *channel->endpoint;
+  WireEvents events;
+  events.rings_free = sync(endpoint, work);
+  events.open_result = std::exchange(endpoint.open_result, std::nullopt);
+  events.revoke = endpoint.wants_close();
+  if (events.revoke) {
+    endpoint.close_posted();
+  }
+  const std::uint64_t packets = channel->config.vsp().send_packets();
+  if (packets != 0 && !channel->sends_reported &&
+      endpoint.driver.send_completions().size() >= packets) {
+    channel->sends_reported = true;
+    work.hv.report({{"completions." + std::to_string(child_relid), std::to_string(packets)}},
+                   false);
+  }
+  maybe_revoke(*channel);
+  return events;
+}
+
+void Vsps::maybe_revoke(VspChannel& channel) {
+  const std::uint64_t after = channel.config.rescind_after_packets();
+  if (after == 0 || channel.revoke_started ||
+      channel.endpoint->driver.retirements().size() < after) {
+    return;
+  }
+  channel.revoke_started = true;
+  proto::ChannelOpAction disable;
+  disable.set_op(proto::ChannelOpAction::DISABLE);
+  VMBUS_CHECK(partition::kmcl_channel_op(*channel.endpoint, disable, "").empty(),
+              "cannot disable a VSP's channel");
 }
 
 void Vsps::queue_vsp_sends(VspChannel& channel) {
   const proto::VspConfig& vsp = channel.config.vsp();
   const std::uint32_t payload_bytes =
       std::max<std::uint32_t>(8, vsp.payload_bytes() == 0 ? 64 : vsp.payload_bytes());
+  const kmcl::UINT32 flags =
+      vsp.request_completions() ? kmcl::VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION : 0;
+  std::vector<std::byte> payload(payload_bytes);
   for (std::uint64_t sequence = 0; sequence < vsp.send_packets(); ++sequence) {
-    partition::QueuedPacket packet;
-    packet.trans_id = sequence + 1;
-    packet.flags = vsp.request_completions() ? ring::kPacketFlagCompletionRequested : 0;
-    packet.payload.resize(payload_bytes);
-    std::memcpy(packet.payload.data(), &sequence, sizeof(sequence));
+    std::memcpy(payload.data(), &sequence, sizeof(sequence));
     for (std::size_t i = sizeof(sequence); i < payload_bytes; ++i) {
-      packet.payload[i] = static_cast<std::byte>((sequence + i) & 0xFF);
+      payload[i] = static_cast<std::byte>((sequence + i) & 0xFF);
     }
-    if (vsp.request_completions()) {
-      ++channel.pending_transactions[packet.trans_id];
-    }
-    channel.sender->enqueue(std::move(packet));
+    // Queued until EvtChannelOpened returns, then written as the ring allows.
+    VMBUS_CHECK(channel.endpoint->driver.send(payload, flags) >= 0,
+                "the VSP's own send was refused");
   }
-}
-
-void Vsps::cancel_transactions(VspChannel& channel, const std::string& status,
-                               const partition::Work& work) {
-  // In trans_id order, so that the trace is the same on every run.
-  for (const auto& [trans_id, outstanding] : channel.pending_transactions) {
-    for (std::uint32_t i = 0; i < outstanding; ++i) {
-      trace_completion(channel.child_relid(), trans_id, status, 0, work);
-    }
-  }
-  channel.pending_transactions.clear();
-}
-
-void Vsps::add_ready(std::vector<std::string>& ready) const {
-  for (const auto& [relid, channel] : channels_) {
-    if (!channel.attached() || channel.stopped) {
-      continue;
-    }
-    if ((channel.listens() && channel.receiver->ready()) || channel.sender->ready()) {
-      ready.push_back(partition::channel_context(kVspContextKind, relid));
-    }
-  }
-}
-
-bool Vsps::step(std::uint32_t child_relid, const partition::Work& work) {
-  VspChannel* found = find(child_relid);
-  VMBUS_CHECK(found != nullptr && found->attached(), "stepped a channel context with no channel");
-  VspChannel& channel = *found;
-  const bool receive = channel.listens() && channel.receiver->ready() &&
-                       (channel.receive_turn || !channel.sender->ready());
-  channel.receive_turn = !channel.receive_turn;
-  if (receive ? receive_phase(channel, work) : send_phase(channel, work)) {
-    work.hv.trace(partition::trace_ring(
-        work.context, child_relid, receive ? "outbound" : "inbound", "signal",
-        receive ? channel.receiver->reader().view() : channel.sender->writer().view(), 0, 0, ""));
-    signal_guest(channel, work);
-  }
-  return channel.config.rescind_after_packets() != 0 &&
-         channel.packets_echoed >= channel.config.rescind_after_packets();
-}
-
-void Vsps::on_guest_signal(std::uint32_t child_relid, const partition::Work& work) {
-  VspChannel* channel = find(child_relid);
-  VMBUS_CHECK(channel != nullptr && channel->attached(), "a guest signal for a closed channel");
-  // One event per channel means "look at both rings".
-  channel->receiver->schedule();
-  if (channel->sender->blocked()) {
-    work.hv.trace(partition::trace_ring(work.context, child_relid, "inbound", "resume",
-                                        channel->sender->writer().view(), 0, 0,
-                                        "the guest signalled: the blocked sender retries"));
-  }
-  channel->sender->on_space_signal();
 }
 
 void Vsps::signal_guest(VspChannel& channel, const partition::Work& work) {
-  ++channel.stats.signals;
+  ++channel.action_signals;
   work.hv.signal_event(0, channel.child_relid());
 }
 
-bool Vsps::receive_phase(VspChannel& channel, const partition::Work& work) {
-  const std::uint32_t relid = channel.child_relid();
-  const partition::ReceiveStep done = channel.receiver->step(
-      [&](const ring::PacketView& packet) { on_guest_packet(channel, packet, work); });
-  if (done.corrupt) {
-    channel.stopped = true;
-    work.hv.trace(partition::trace_ring(work.context, relid, "outbound", "corrupt",
-                                        channel.receiver->reader().view(), 0, 0,
-                                        ring::corrupt_reason_name(done.corrupt->reason)));
-  } else if (done.phase == "publish" && done.bytes_published > 0) {
-    work.hv.trace(partition::trace_ring(work.context, relid, "outbound", "publish_read",
-                                        channel.receiver->reader().view(), done.bytes_published, 0,
-                                        ""));
-  }
-  return done.signal_peer;
+void Vsps::resync_sender(VspChannel& channel) {
+  channel.endpoint->device.resync_outgoing(channel.endpoint->driver.channel());
 }
 
-void Vsps::on_guest_completion(VspChannel& channel, const ring::PacketView& packet,
-                               const partition::Work& work) {
-  // The guest completed one of our sends: never answered, whatever the VSP kind.
-  const std::uint32_t relid = channel.child_relid();
-  const std::uint64_t trans_id = packet.descriptor.trans_id;
-  ++channel.stats.completions_received;
-  const auto pending = channel.pending_transactions.find(trans_id);
-  if (pending != channel.pending_transactions.end()) {
-    trace_completion(relid, trans_id, "STATUS_SUCCESS",
-                     static_cast<std::uint32_t>(packet.payload().size()), work);
-    if (--pending->second == 0) {
-      channel.pending_transactions.erase(pending);
-    }
-  } else {
-    ++channel.stats.unknown_completions;
-    work.note("VM_PKT_COMP on channel " + std::to_string(relid) + " for trans_id " +
-              std::to_string(trans_id) + ", which no send of the host waits for: ignored");
+std::optional<kmcl::WrittenPacket> Vsps::last_written(const VspChannel& channel) const {
+  const std::optional<kmcl::WrittenPacket> device =
+      channel.endpoint->device.last_written(channel.endpoint->driver.channel());
+  const std::uint64_t written_now =
+      channel.endpoint->device.channel_stats(channel.endpoint->driver.channel()).packets_written;
+  if (channel.raw_written && written_now == channel.device_packets_at_raw) {
+    return channel.raw_written;
   }
-  if (channel.stats.completions_received == channel.config.vsp().send_packets()) {
-    work.hv.report({{"completions." + std::to_string(relid),
-                     std::to_string(channel.stats.completions_received)}},
-                   false);
-  }
+  return device;
 }
 
-void Vsps::on_guest_packet(VspChannel& channel, const ring::PacketView& packet,
-                           const partition::Work& work) {
-  const ring::PacketDescriptor& descriptor = packet.descriptor;
-  if (descriptor.type == static_cast<std::uint16_t>(ring::PacketType::kComp)) {
-    on_guest_completion(channel, packet, work);
-    return;
+std::optional<std::pair<std::uint64_t, std::uint32_t>> Vsps::lend(std::uint32_t count) {
+  const std::uint64_t pages = memory_.page_count();
+  if (count == 0 || count >= pages) {
+    return std::nullopt;
   }
-  ++channel.stats.packets_received;
-  const bool wants_completion = (descriptor.flags & ring::kPacketFlagCompletionRequested) != 0;
-  switch (channel.config.vsp().kind()) {
-    case proto::VspConfig::KIND_DISCARD:
-      return;
-    case proto::VspConfig::KIND_COMPLETE: {
-      if (wants_completion) {
-        partition::QueuedPacket completion;
-        completion.type = static_cast<std::uint16_t>(ring::PacketType::kComp);
-        completion.trans_id = descriptor.trans_id;
-        channel.sender->enqueue(std::move(completion));
-      }
-      return;
-    }
-    default: {
-      const auto payload = packet.payload();
-      partition::QueuedPacket echo;
-      echo.type = static_cast<std::uint16_t>(wants_completion ? ring::PacketType::kComp
-                                                              : ring::PacketType::kDataInband);
-      echo.trans_id = descriptor.trans_id;
-      echo.payload.assign(payload.begin(), payload.end());
-      channel.sender->enqueue(std::move(echo));
-      ++channel.packets_echoed;
-      return;
-    }
-  }
+  return std::make_pair(pages - count, count);
 }
 
-bool Vsps::send_phase(VspChannel& channel, const partition::Work& work) {
-  const std::uint32_t relid = channel.child_relid();
-  partition::RingSender& sender = *channel.sender;
-  const std::uint64_t masked_before = sender.writer().counters().signals_masked;
-  const partition::SendStep done = sender.step();
-  const std::uint64_t masked = sender.writer().counters().signals_masked - masked_before;
-  channel.stats.signals_masked += masked;
-  if (masked != 0) {
-    work.hv.trace(partition::trace_ring(work.context, relid, "inbound", "interrupt_masked",
-                                        sender.writer().view(), 0, 0,
-                                        "no interrupt: the guest has interrupt_mask set (it is "
-                                        "draining and re-checks before it stops)"));
-  }
-  channel.stats.packets_sent += done.packets_copied;
-  if (done.packets_copied > 0 && sender.last_copied()) {
-    const partition::CopiedPacket& copied = *sender.last_copied();
-    channel.last_written =
-        WrittenPacket{sender.writer().view().advance(copied.start_index, copied.header_bytes),
-                      copied.packet_bytes - copied.header_bytes, copied.trans_id};
-  }
-  if (done.corrupt || done.too_large) {
-    channel.stopped = true;
-    work.hv.trace(partition::trace_ring(
-        work.context, relid, "inbound", "corrupt", sender.writer().view(), 0, 0,
-        done.corrupt ? ring::corrupt_reason_name(*done.corrupt) : "packet larger than the ring"));
-  } else if (done.phase == "publish" && done.bytes_published > 0) {
-    work.hv.trace(partition::trace_ring(work.context, relid, "inbound", "publish_write",
-                                        sender.writer().view(), done.bytes_published, 0, ""));
-  } else if (done.phase == "block") {
-    const std::uint32_t needed =
-        partition::read_control_words(sender.writer().view()).pending_send_sz;
-    work.hv.trace(partition::trace_ring(
-        work.context, relid, "inbound", "pending_send_sz", sender.writer().view(), needed, 0,
-        "ring full: the sender waits for " + std::to_string(needed) +
-            " free bytes and the guest's signal"));
-  }
-  return done.signal_peer;
-}
-
-void Vsps::finish_send_batch(VspChannel& channel, const partition::Work& work) {
-  while (!channel.sender->idle()) {
-    if (send_phase(channel, work)) {
-      work.hv.trace(partition::trace_ring(work.context, channel.child_relid(), "inbound", "signal",
-                                          channel.sender->writer().view(), 0, 0, ""));
-      signal_guest(channel, work);
-    }
-  }
-}
+void Vsps::give_back(const std::pair<std::uint64_t, std::uint32_t>& /*pages*/) {}
 
 }  // namespace vmbus::host

@@ -2,6 +2,8 @@
 // process, on a fake hypervisor and flat guest memory. Each test feeds the
 // guest's messages and checks the exact replies, the notes the host traces
 // and the channel's state.
+#include <cstring>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -179,6 +181,9 @@ TEST(HostGpadl, TeardownFreesTheHandleOnlyOnceTheChannelIsClosed) {
   close.child_relid = 1;
   host.receive(close);
   host.receive(teardown);
+  // The VSP's close still uses the rings: the teardown waits for it.
+  EXPECT_THAT(host.replies(), IsEmpty());
+  host.run_vsps();
 
   EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_GPADL_TORNDOWN gpadl=0xe1e10"));
   EXPECT_THAT(host.notes(),
@@ -187,17 +192,20 @@ TEST(HostGpadl, TeardownFreesTheHandleOnlyOnceTheChannelIsClosed) {
 
 // --- open and close -------------------------------------------------------------------
 
-TEST(HostOpen, OpenAttachesTheRingsAndTheVspLooksAtThemOnce) {
+TEST(HostOpen, OpenAttachesTheRingsAndIsAnsweredOnceTheVspsOpenedCallbackReturned) {
   HostUnderTest host;
   host.connect();
   host.create_gpadl(1, kGpadl, 8);
   host.replies();
   host.receive(open_channel(1, kGpadl, 4));
+  // The VSP's KMCL device opens its channel on the rings; EvtChannelOpened
+  // runs on its passive worker, and only then is the OPENCHANNEL answered.
+  EXPECT_THAT(host.replies(), IsEmpty());
+  EXPECT_TRUE(host.is_ready("kmcl/1/passive"));
+  host.run_vsps();
 
   EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=1 "
                                           "status=0x0"));
-  // Like QEMU, the VSP reads the ring once right after the open.
-  EXPECT_TRUE(host.is_ready("chan/1"));
   const proto::HostChannelReport report = host.channel_report(1);
   EXPECT_EQ(report.state(), proto::HostChannelReport::STATE_OPEN);
   EXPECT_EQ(report.guest_to_host().write_index(), 0u);
@@ -235,7 +243,7 @@ TEST(HostOpen, OpenWithAnotherChannelsGpadlIsRefusedWithInvalidParameter) {
                                           "status=0xc000000d"));
   EXPECT_THAT(host.notes(),
               ElementsAre("ignored: OPENCHANNEL: gpadl 925200 is not this channel's"));
-  EXPECT_FALSE(host.is_ready("chan/1"));
+  EXPECT_FALSE(host.vsp_ready(1));
 }
 
 TEST(HostOpen, OpenWhoseRingOffsetLeavesARingWithoutDataIsRefused) {
@@ -278,9 +286,10 @@ TEST(HostClose, CloseDetachesTheRingsAndEndsPendingSendsWithCancelled) {
   wire::CloseChannel close;
   close.child_relid = 1;
   host.receive(close);
+  host.run_vsps();  // the VSP's close sequence cancels its sends
 
   EXPECT_THAT(host.replies(), IsEmpty());
-  EXPECT_FALSE(host.is_ready("chan/1"));
+  EXPECT_FALSE(host.vsp_ready(1));
   std::vector<std::string> cancelled;
   for (const proto::TraceRecord& record : host.hv.records) {
     if (record.has_completion()) {
@@ -310,9 +319,10 @@ TEST(HostClose, UnloadClosesOpenChannelsAndDropsEveryGpadl) {
   HostUnderTest host;
   host.open();
   host.receive(wire::Unload{});
+  host.run_vsps();
 
   EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_UNLOAD_RESPONSE"));
-  EXPECT_FALSE(host.is_ready("chan/1"));
+  EXPECT_FALSE(host.vsp_ready(1));
   EXPECT_EQ(host.channel_report(1).state(), proto::HostChannelReport::STATE_CLOSED);
   EXPECT_TRUE(host.server().final_report().host().findings().empty()) << "no GPADL left";
 }
@@ -326,9 +336,10 @@ TEST(HostRescind, RescindOfAnOpenChannelDetachesItsRingsAndWaitsForRelidReleased
   rescind.mutable_channel_op()->set_child_relid(1);
   rescind.mutable_channel_op()->set_op(proto::ChannelOpAction::RESCIND);
   ASSERT_EQ(host.server().perform(rescind, host.hv), "");
+  host.run_vsps();  // the VSP's VmbChannelDisable revokes the offer
 
   EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_RESCIND_CHANNELOFFER child_relid=1"));
-  EXPECT_FALSE(host.is_ready("chan/1"));
+  EXPECT_FALSE(host.vsp_ready(1));
   EXPECT_EQ(host.server().perform(rescind, host.hv), "channel 1 is already rescinded");
   // The GPADL lives on until the guest releases the relid.
   ASSERT_EQ(host.server().final_report().host().findings_size(), 1);
@@ -407,7 +418,137 @@ TEST(HostSend, ASendObeysTheLimitsBothSidesShareAndFitsGuestMemory) {
   EXPECT_EQ(host.server().perform(action, host.hv), "");
   EXPECT_THAT(host.notes(), ElementsAre("send: 1 packet(s) of 5 bytes queued on channel 1 from "
                                         "trans_id 1, 2 external page(s)"));
-  EXPECT_TRUE(host.is_ready("chan/1"));
+  // The VSP's KMCL wrote it into the host->guest ring at once.
+  EXPECT_NE(host.channel_report(1).host_to_guest().write_index(), 0u);
+}
+
+// --- the VSPs: KMCL server endpoints ------------------------------------------------
+
+TEST(HostVsp, EveryOfferedChannelIsServedByAKmclServerEndpointThatOpensWithTheChannel) {
+  HostUnderTest host(host_config(2));
+  proto::HostReport report = host.server().final_report().host();
+  ASSERT_EQ(report.kmcl_channels_size(), 2);
+  EXPECT_EQ(report.kmcl_channels(0).child_relid(), 1u);
+  EXPECT_EQ(report.kmcl_channels(0).channel_state(), "enabled");  // Enable = offer
+  EXPECT_EQ(report.kmcl_channels(1).channel_state(), "enabled");
+  host.open(1);
+  report = host.server().final_report().host();
+  EXPECT_EQ(report.kmcl_channels(0).channel_state(), "open");
+  EXPECT_EQ(report.kmcl_channels(0).queue_state(), "running");  // the VSP started it
+  EXPECT_EQ(report.kmcl_channels(1).channel_state(), "enabled");
+}
+
+TEST(HostVsp, AnOpenWhileTheVspsLastCloseIsNotDoneIsRefused) {
+  HostUnderTest host;
+  host.open();
+  wire::CloseChannel close;
+  close.child_relid = 1;
+  host.receive(close);  // the VSP's close sequence has not run yet
+  host.create_gpadl(1, kGpadl + 1, 8);
+  host.replies();
+  wire::OpenChannel open = open_channel(1, kGpadl + 1, 4);
+  host.receive(open);
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=1 "
+                                          "status=0xc0000001"));
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: OPENCHANNEL for relid 1, whose last close is "
+                                        "not done"));
+  host.run_vsps();
+  host.receive(open);
+  host.run_vsps();
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1 openid=1 "
+                                          "status=0x0"));
+}
+
+TEST(HostVsp, AMalformedPacketFromTheGuestIsAProtocolErrorTracedAndTheHostCarriesOn) {
+  HostUnderTest host;
+  host.open();
+  // A descriptor whose len8 (2) is below its offset8 (4), in the
+  // guest->host ring, and the guest's signal.
+  const ring::PacketDescriptor bad{6, 4, 2, 0, 7};
+  std::vector<std::byte> bytes(sizeof(bad) + 8);
+  std::memcpy(bytes.data(), &bad, sizeof(bad));
+  proto::PartitionAction write;
+  proto::RingWriteAction& ring_write = *write.mutable_ring_write();
+  ring_write.set_child_relid(1);
+  ring_write.set_ring(proto::GUEST_TO_HOST_RING);
+  ring_write.mutable_bytes()->set_raw(
+      std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  ring_write.set_write_index(static_cast<std::uint32_t>(bytes.size()));
+  ring_write.set_signal(true);
+  ASSERT_EQ(host.server().perform(write, host.hv), "");
+  host.hv.records.clear();
+  host.run_vsps();
+
+  std::vector<std::string> errors;
+  for (const proto::TraceRecord& record : host.hv.records) {
+    if (record.has_kmcl() && record.kmcl().kind() == "protocol_error") {
+      errors.push_back(record.context() + ": " + record.kmcl().detail());
+    }
+  }
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("kmcl/1/dpc/1: ", 0), 0u) << errors[0];
+  const proto::HostReport report = host.server().final_report().host();
+  EXPECT_EQ(report.kmcl_channels(0).queue_state(), "stopped_by_protocol_error");
+  EXPECT_EQ(report.kmcl_channels(0).protocol_errors(), 1u);
+  EXPECT_TRUE(report.channels(0).vsp_stopped());
+  EXPECT_EQ(report.channels(0).state(), proto::HostChannelReport::STATE_OPEN);
+}
+
+// A guest data packet without a completion request on the guest->host
+// ring, and the guest's signal, as a scenario's ring_write.
+proto::PartitionAction guest_packet(const std::string& payload) {
+  const ring::PacketDescriptor descriptor{6, 2, static_cast<std::uint16_t>(2 + payload.size() / 8),
+                                          0, 7};
+  std::vector<std::byte> bytes(sizeof(descriptor) + payload.size() + 8);
+  std::memcpy(bytes.data(), &descriptor, sizeof(descriptor));
+  std::memcpy(bytes.data() + sizeof(descriptor), payload.data(), payload.size());
+  proto::PartitionAction write;
+  proto::RingWriteAction& ring_write = *write.mutable_ring_write();
+  ring_write.set_child_relid(1);
+  ring_write.set_ring(proto::GUEST_TO_HOST_RING);
+  ring_write.mutable_bytes()->set_raw(
+      std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  ring_write.set_write_index(static_cast<std::uint32_t>(bytes.size()));
+  ring_write.set_signal(true);
+  return write;
+}
+
+TEST(HostVsp, ANewPolicyWithoutADefaultActionKeepsTheVspKindsDefault) {
+  HostUnderTest host;  // an echo VSP
+  host.open();
+  proto::PartitionAction policy;
+  policy.mutable_set_policy()->set_child_relid(1);
+  proto::DriverRule& rule = *policy.mutable_set_policy()->add_rule();
+  rule.set_payload_prefix("BAD");
+  rule.mutable_action()->set_kind(proto::DriverAction::KIND_FAIL);
+  ASSERT_EQ(host.server().perform(policy, host.hv), "");
+  ASSERT_EQ(host.server().perform(guest_packet("fine one"), host.hv), "");
+  host.run_vsps();
+
+  // Echoed as a new packet (nobody asked for a completion), not completed.
+  proto::HostReport report = host.server().final_report().host();
+  EXPECT_EQ(report.channels(0).packets_received(), 1u);
+  EXPECT_EQ(report.channels(0).packets_sent(), 1u);
+  EXPECT_EQ(report.kmcl_channels(0).completed(), 1u);
+  EXPECT_EQ(report.kmcl_channels(0).failed(), 0u);
+}
+
+TEST(HostVsp, ADisabledVspRevokesItsOfferAndCannotBeEnabledAgain) {
+  HostUnderTest host(host_config(2));
+  host.connect();
+  proto::PartitionAction disable;
+  disable.mutable_channel_op()->set_child_relid(2);
+  disable.mutable_channel_op()->set_op(proto::ChannelOpAction::DISABLE);
+  ASSERT_EQ(host.server().perform(disable, host.hv), "");
+  host.run_vsps();
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_RESCIND_CHANNELOFFER child_relid=2"));
+  EXPECT_EQ(host.channel_report(2).state(), proto::HostChannelReport::STATE_RESCINDED);
+  proto::PartitionAction enable = disable;
+  enable.mutable_channel_op()->set_op(proto::ChannelOpAction::ENABLE);
+  EXPECT_EQ(host.server().perform(enable, host.hv),
+            "the host's VSP enabled channel 2 when it started; a revoked offer is not offered "
+            "again");
 }
 
 // --- malformed messages ----------------------------------------------------------------

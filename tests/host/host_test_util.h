@@ -117,11 +117,38 @@ class HostUnderTest {
     }
   }
 
-  // Connected, with channel `relid` open on an 8-page GPADL (4 + 4 pages).
+  // Runs the VSPs' KMCL devices ("kmcl/<relid>/..." contexts) until none is
+  // ready: their open and close sequences, driver threads, DPCs.
+  void run_vsps() {
+    for (int i = 0; i < 10'000; ++i) {
+      const std::vector<std::string> ready = server_.ready_contexts();
+      const auto vsp = std::find_if(ready.begin(), ready.end(), [](const std::string& context) {
+        return context.rfind("kmcl/", 0) == 0;
+      });
+      if (vsp == ready.end()) {
+        return;
+      }
+      server_.step(*vsp, hv);
+    }
+    ADD_FAILURE() << "the VSPs never went idle";
+  }
+
+  // Whether a context of channel `relid`'s VSP is ready.
+  bool vsp_ready(std::uint32_t relid) const {
+    const std::string prefix = "kmcl/" + std::to_string(relid) + "/";
+    const std::vector<std::string> ready = server_.ready_contexts();
+    return std::any_of(ready.begin(), ready.end(), [&prefix](const std::string& context) {
+      return context.rfind(prefix, 0) == 0;
+    });
+  }
+
+  // Connected, with channel `relid` open on an 8-page GPADL (4 + 4 pages):
+  // the VSP's EvtChannelOpened ran and the OPENCHANNEL was answered.
   void open(std::uint32_t relid = 1) {
     connect();
     create_gpadl(relid, kGpadl, 8);
     receive(open_channel(relid, kGpadl, 4));
+    run_vsps();
     replies();
     notes();
   }

@@ -57,8 +57,8 @@ TEST(KmclWireState, ARescindWhileTheDeviceHasTheRingsFreesThemWhenItsCloseEnds) 
   KmclEndpoint driver = endpoint();
   driver.wire_open_started();
   driver.wire_opened(true);
-  EXPECT_TRUE(driver.begin_rescind());
-  EXPECT_EQ(driver.wire, WireState::kRescinding);
+  EXPECT_TRUE(driver.begin_peer_close());
+  EXPECT_EQ(driver.wire, WireState::kPeerClosing);
   EXPECT_FALSE(driver.take_rings_free());
   driver.on_channel_closed(driver.driver.channel());
   EXPECT_EQ(driver.wire, WireState::kRingsFree);
@@ -68,7 +68,7 @@ TEST(KmclWireState, ARescindWhileTheDeviceHasTheRingsFreesThemWhenItsCloseEnds) 
 
 TEST(KmclWireState, ARescindWhileTheDeviceHasNoRingsLeavesTheirFreeingToTheGuest) {
   KmclEndpoint driver = endpoint();
-  EXPECT_FALSE(driver.begin_rescind());
+  EXPECT_FALSE(driver.begin_peer_close());
   EXPECT_EQ(driver.wire, WireState::kOpenWanted);
 }
 
@@ -76,7 +76,7 @@ TEST(KmclWireState, ADisableThatEndsDuringARescindFreesTheRings) {
   KmclEndpoint driver = endpoint();
   driver.wire_open_started();
   driver.wire_opened(true);
-  driver.begin_rescind();
+  driver.begin_peer_close();
   driver.on_channel_disabled(driver.driver.channel());
   EXPECT_EQ(driver.wire, WireState::kRingsFree);
 }

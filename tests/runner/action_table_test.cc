@@ -48,6 +48,30 @@ TEST(ActionTable, ChannelOpIsTheGuestsExceptRescindWhichIsTheHosts) {
   EXPECT_EQ(to_host->action.channel_op().op(), proto::ChannelOpAction::RESCIND);
 }
 
+TEST(ActionTable, ChannelOpAndSetPolicyGoToTheSideTheyName) {
+  Entry host_pause;
+  host_pause.mutable_channel_op()->set_op(proto::ChannelOpAction::PAUSE);
+  host_pause.mutable_channel_op()->set_side(proto::HOST);
+  Entry guest_pause = host_pause;
+  guest_pause.mutable_channel_op()->set_side(proto::GUEST);
+  Entry host_policy;
+  host_policy.mutable_set_policy()->set_side(proto::HOST);
+  Entry guest_policy;
+  guest_policy.mutable_set_policy();
+
+  EXPECT_EQ(find_action(Entry::kChannelOp)->owner(host_pause), Owner::kHost);
+  EXPECT_EQ(find_action(Entry::kChannelOp)->owner(guest_pause), Owner::kGuest);
+  EXPECT_EQ(find_action(Entry::kSetPolicy)->owner(host_policy), Owner::kHost);
+  EXPECT_EQ(find_action(Entry::kSetPolicy)->owner(guest_policy), Owner::kGuest);
+  EXPECT_EQ(find_action(Entry::kChannelOp)->describe(host_pause), "channel_op PAUSE on '' (host)");
+  EXPECT_EQ(find_action(Entry::kSetPolicy)->describe(host_policy),
+            "set_policy on '' (host) (0 rule(s), default the VSP kind's)");
+  const hypervisor::Intervention compiled = intervention_of(host_policy);
+  const auto* to_host = std::get_if<hypervisor::RequestAction>(&compiled);
+  ASSERT_NE(to_host, nullptr);
+  EXPECT_EQ(to_host->side, hypervisor::Side::kHost);
+}
+
 TEST(ActionTable, PartitionActionsTravelToTheirOwnerAndTheRestStayWithTheHypervisor) {
   Entry guest_send;
   guest_send.mutable_guest_send()->set_child_relid(3);

@@ -114,7 +114,8 @@ expect {
 )"),
       (std::vector<std::string>{
           "s.textproto:6:45: hex payload has an odd number of digits (3)",
-          "s.textproto:7:36: the guest's KMCL chooses its own trans_id; only host_send takes one",
+          "s.textproto:7:36: KMCL chooses its own trans_id (1, 2, 3, ... per channel); a "
+          "raw_packet carries any",
           "s.textproto:8:24: unknown message type 'OPENCHANNEL_RESULTS' (a CHANNELMSG name such "
           "as OPENCHANNEL_RESULT, or a number 0..24)",
           "s.textproto:9:8: crash needs side: HOST or GUEST",
@@ -189,7 +190,8 @@ expect {
           "defer, defer_at_passive, dequeue, discarded_at_close, drain_pass_begin, "
           "drain_pass_end, driver, dropped_at_close, external_data_pending, "
           "external_data_ready, fail, incoming_processing_at_passive, interrupt_ignored, "
-          "not_supported, open_failed, passive_pass_begin, passive_pass_end, pause, "
+          "interrupt_masked, not_supported, open_failed, passive_pass_begin, passive_pass_end, "
+          "pause, "
           "protocol_error, queue_enabled, queue_stopped, quota_hit, quota_restart, send, "
           "send_blocked, send_synchronous, send_synchronous_cancelled, send_too_large, "
           "signal_peer, start, transaction_quota, unexpected_completion, violation)",
@@ -312,6 +314,124 @@ expect { trace { event { kmcl { kind: "send" } } count: 1 } }
   EXPECT_FALSE(trace::matches(on_net, *compiled.timeline[0].when));
   ASSERT_EQ(compiled.expected_trace.size(), 1u);
   EXPECT_FALSE(trace::matches(send_blocked, compiled.expected_trace[0]));
+}
+
+TEST(ScenarioLoad, HostDriverSpeaksTheGuestsRuleLanguageAndIsCheckedTheSameWay) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  channel {
+    name: "net"
+    host_driver {
+      rule { payload_prefix: "BAD" action { kind: KIND_FAIL later_steps: 2 } }
+      rule { percent: 101 action { kind: KIND_DEFER completion_text: "no" } }
+      default_action { kind: 99 }
+    }
+    guest_driver { default_action { kind: KIND_COMPLETE echo_payload: true completion_text: "x" } }
+  }
+}
+step { set_policy { channel: "net" side: HOST rule { action { kind: KIND_ECHO echo_payload: true } } } }
+step { set_policy { channel: "nte" side: HOST } }
+)"),
+            (std::vector<std::string>{
+                "s.textproto:6:61: later_steps is for KIND_COMPLETE_LATER and the "
+                "*_OUTSIDE_CALLBACK misuses, not KIND_FAIL",
+                "s.textproto:7:14: percent 101 is above 100",
+                "s.textproto:7:53: completion_text is for an action that completes; KIND_DEFER "
+                "does not",
+                "s.textproto:8:24: unknown action kind 99 (KIND_COMPLETE, KIND_COMPLETE_LATER, "
+                "KIND_DEFER, KIND_FAIL, KIND_ECHO, ...)",
+                "s.textproto:10:76: echo_payload and completion_text contradict each other",
+                "s.textproto:13:79: echo_payload is for an action that completes; KIND_ECHO does "
+                "not",
+                "s.textproto:14:21: unknown channel 'nte' (the topology has 'net')"}));
+}
+
+TEST(ScenarioLoad, DriverOptionsAreWrittenOnceAndWithinKmclsLimits) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  channel {
+    name: "net"
+    quota: 2
+    guest_driver { quota: 3 require_passive: true }
+    host_driver { quota: 0 max_packet_size: 300000 escalate_fail_to_close: true }
+  }
+}
+)"),
+            (std::vector<std::string>{
+                "s.textproto:6:20: quota is set on the channel too (line 5); write it once",
+                "s.textproto:7:19: quota 0 is an invalid parameter to KMCL; leave it out for none",
+                "s.textproto:7:28: max_packet_size 300000 is outside 1..262144 "
+                "(VmbChannelInitSetMaximumPacketSize)"}));
+}
+
+TEST(ScenarioLoad, ActionsAndExpectationsNameASideTheyCanHave) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        R"(step { channel_op { channel: "net" op: RESCIND side: GUEST } }
+step { channel_op { channel: "net" op: ENABLE side: HOST } }
+step { set_policy { channel: "net" side: HYPERVISOR } }
+step { host_send { channel: "net" trans_id: 9 synchronous: true } }
+expect {
+  counter { channel: "net" name: "host_packets_sent" value: 1 side: GUEST }
+  counter { channel: "net" name: "signals_host_to_guest" value: 1 side: HOST }
+  callbacks { channel: "net" side: HYPERVISOR call: "Opened PASSIVE" }
+  state { channel: "net" side: HOST queue_state: "stopped_by_fail" }
+  state { channel: "net" queue_state: "running" }
+  counter { channel: "net" name: "failed" value: 1 side: HOST }
+  counter { channel: "net" name: "failed" value: 0 }
+  counter { channel: "net" name: "host_packets_sent" value: 1 side: HOST }
+  violation { code: "complete_twice" side: HOST }
+}
+)"),
+            (std::vector<std::string>{
+                "s.textproto:6:48: RESCIND is the host's (its VSP revokes the offer)",
+                "s.textproto:7:36: the host's VSP enables its channel when the host starts; a "
+                "revoked offer is not offered again",
+                "s.textproto:8:36: set_policy takes side: HOST or GUEST",
+                "s.textproto:9:35: KMCL chooses its own trans_id (1, 2, 3, ... per channel); a "
+                "raw_packet carries any",
+                "s.textproto:11:63: counter host_packets_sent is the host VSP's; it takes no side",
+                "s.textproto:12:67: counter signals_host_to_guest counts the trace's signal "
+                "records; it takes no side",
+                "s.textproto:13:30: callbacks takes side: HOST or GUEST"}));
+}
+
+TEST(ScenarioLoad, CompileGivesEachDriverItsPolicyAndOptions) {
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology {
+  channel {
+    name: "net"
+    quota: 2
+    host_vsp { kind: KIND_DISCARD }
+    host_driver {
+      rule { payload_prefix: "BAD" action { kind: KIND_FAIL } }
+      max_packet_size: 128
+      escalate_fail_to_close: true
+    }
+    guest_driver { require_passive: true }
+  }
+  channel { name: "disk" host_driver { default_action { kind: KIND_DEFER } quota: 1 } }
+}
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems[0].to_string();
+  const CompiledScenario compiled = compile_scenario(loaded);
+
+  const proto::KmclDriverConfig& net_host = compiled.host.channels(0).driver();
+  ASSERT_EQ(net_host.rules_size(), 1);
+  EXPECT_EQ(net_host.rules(0).action().kind(), proto::DriverAction::KIND_FAIL);
+  EXPECT_FALSE(net_host.has_default_action()) << "the VSP kind's, decided by the host";
+  EXPECT_EQ(net_host.maximum_packet_size(), 128u);
+  EXPECT_TRUE(net_host.escalate_fail_to_close());
+  EXPECT_EQ(net_host.quota(), 0u) << "the channel's quota is the guest driver's";
+  EXPECT_TRUE(net_host.scenario());
+  const proto::KmclDriverConfig& net_guest = compiled.guest.kmcl_drivers(0);
+  EXPECT_EQ(net_guest.quota(), 2u);
+  EXPECT_TRUE(net_guest.require_passive());
+  EXPECT_EQ(net_guest.rules_size(), 0);
+  EXPECT_EQ(net_guest.maximum_packet_size(), 0u);
+  const proto::KmclDriverConfig& disk_host = compiled.host.channels(1).driver();
+  EXPECT_EQ(disk_host.default_action().kind(), proto::DriverAction::KIND_DEFER);
+  EXPECT_EQ(disk_host.quota(), 1u);
 }
 
 TEST(ScenarioLoad, MissingFile) {

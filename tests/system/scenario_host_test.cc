@@ -86,10 +86,12 @@ struct HostRun {
     return out;
   }
 
-  std::vector<proto::KmclRecord> kmcl(const std::string& kind) const {
+  // The KMCL records of `side`'s devices (the guest's by default).
+  std::vector<proto::KmclRecord> kmcl(const std::string& kind,
+                                      proto::Partition side = proto::PARTITION_GUEST) const {
     std::vector<proto::KmclRecord> out;
     for (const proto::TraceRecord& record : records) {
-      if (record.has_kmcl() && record.kmcl().kind() == kind) {
+      if (record.has_kmcl() && record.kmcl().kind() == kind && record.partition() == side) {
         out.push_back(record.kmcl());
       }
     }
@@ -265,7 +267,9 @@ TEST(ScenarioHost, SendsWithCompletionAreCompletedInOrderWithCountingTransIds) {
   expect_oracles_quiet(r);
 }
 
-TEST(ScenarioHost, SendCarriesTheGivenTransIdAndTheCounterGoesOn) {
+// The host's VSP sends through KMCL, which chooses the transaction ids: a
+// send that names one is refused, and the ids count on from 1.
+TEST(ScenarioHost, ASendNamingATransIdIsRefusedAndKmclCountsItsOwn) {
   TestScript script;
   script.at(kOpenUs, host_send(2, true, 77));
   script.at(kOpenUs + 200, host_send(1, true));
@@ -273,14 +277,19 @@ TEST(ScenarioHost, SendCarriesTheGivenTransIdAndTheCounterGoesOn) {
   const HostRun r = run_script(host_config(), guest_config(), script);
 
   ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
-  expect_no_step_errors(r);
+  ASSERT_EQ(r.errors.size(), 3u) << r.describe();
+  EXPECT_EQ(r.errors[0], "KMCL chooses its own trans_id; a driver's send cannot set one");
+  EXPECT_EQ(r.errors[1], "");
+  EXPECT_EQ(r.errors[2], "");
   const std::vector<proto::CompletionEvent> completions = r.completions();
-  ASSERT_EQ(completions.size(), 3u) << r.describe();
-  EXPECT_EQ(completions[0].trans_id(), 77u);
-  EXPECT_EQ(completions[1].trans_id(), 77u);
-  EXPECT_EQ(completions[2].trans_id(), 1u);  // the counter is not moved by explicit ids
-  EXPECT_EQ(r.channel().packets_sent(), 4u);
-  EXPECT_EQ(r.channel().completions_received(), 3u);
+  ASSERT_EQ(completions.size(), 2u) << r.describe();
+  EXPECT_EQ(completions[0].trans_id(), 1u);
+  EXPECT_EQ(completions[0].status(), "STATUS_SUCCESS");
+  // Without WAIT_FOR_COMPLETION a send completes once it is in the ring.
+  EXPECT_EQ(completions[1].trans_id(), 2u);
+  EXPECT_EQ(completions[1].status(), "STATUS_SUCCESS");
+  EXPECT_EQ(r.channel().packets_sent(), 2u);
+  EXPECT_EQ(r.channel().completions_received(), 1u);
   EXPECT_EQ(r.channel().pending_transactions(), 0u);
   expect_oracles_quiet(r);
 }
@@ -367,6 +376,80 @@ TEST(ScenarioHost, EchoKindStillEchoesAndCompletes) {
   EXPECT_EQ(r.channel().packets_received(), 2u);
   EXPECT_EQ(r.channel().packets_sent(), 2u);
   expect_oracles_quiet(r);
+}
+
+// --- the VSP's own driver policy ---------------------------------------------------
+
+// The host's final KMCL report of channel kRelid's VSP.
+const proto::KmclChannelReport& host_kmcl(const HostRun& r) {
+  for (const proto::KmclChannelReport& channel : r.result.host_final.kmcl_channels()) {
+    if (channel.child_relid() == kRelid) {
+      return channel;
+    }
+  }
+  ADD_FAILURE() << "the host's final report has no KMCL channel " << kRelid;
+  return proto::KmclChannelReport::default_instance();
+}
+
+TEST(ScenarioHost, APacketAboveTheServersMaximumIsAProtocolErrorOnTheHostAsOnTheGuest) {
+  proto::HostConfig host = host_config();
+  host.mutable_channels(0)->mutable_driver()->set_maximum_packet_size(128);
+  host.mutable_channels(0)->mutable_driver()->set_scenario(true);
+  TestScript script;
+  script.at(kOpenUs, guest_packets_step(guest_packets(
+                         {{6, ring::kPacketFlagCompletionRequested, 1, std::string(512, 'x')},
+                          {6, ring::kPacketFlagCompletionRequested, 2, "ok"}})));
+  const HostRun r = run_script(host, guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  expect_no_step_errors(r);
+  const std::vector<proto::KmclRecord> errors = r.kmcl("protocol_error", proto::PARTITION_HOST);
+  ASSERT_EQ(errors.size(), 1u) << r.describe();
+  EXPECT_EQ(errors[0].detail(),
+            "packet of 512 payload bytes exceeds the channel's maximum packet size 128 "
+            "(trans_id 1)");
+  // Not delivered, no completion; the queue stops as for Fail, so the
+  // request behind it stays in the ring.
+  EXPECT_EQ(host_kmcl(r).queue_state(), "stopped_by_protocol_error");
+  EXPECT_EQ(host_kmcl(r).protocol_errors(), 1u);
+  EXPECT_EQ(host_kmcl(r).delivered(), 0u);
+  EXPECT_TRUE(r.channel().vsp_stopped());
+  EXPECT_EQ(r.channel().packets_sent(), 0u);
+  EXPECT_EQ(r.channel().state(), proto::HostChannelReport::STATE_OPEN);
+}
+
+TEST(ScenarioHost, AVspPolicyFailsTheRequestItNamesAndLeavesTheRestInTheRing) {
+  proto::HostConfig host = host_config();
+  proto::KmclDriverConfig& driver = *host.mutable_channels(0)->mutable_driver();
+  driver.set_scenario(true);
+  proto::DriverRule& rule = *driver.add_rules();
+  rule.set_payload_prefix("BAD");
+  rule.mutable_action()->set_kind(proto::DriverAction::KIND_FAIL);
+  TestScript script;
+  script.at(kOpenUs, guest_packets_step(
+                         guest_packets({{6, ring::kPacketFlagCompletionRequested, 1, "good"},
+                                        {6, ring::kPacketFlagCompletionRequested, 2, "BAD!"},
+                                        {6, ring::kPacketFlagCompletionRequested, 3, "good"}})));
+  const HostRun r = run_script(host, guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  expect_no_step_errors(r);
+  // The default action stays the VSP kind's (echo): #0 is answered, #1
+  // failed, #2 never dequeued.
+  std::vector<std::string> calls;
+  for (const proto::TraceRecord& record : r.records) {
+    if (record.partition() == proto::PARTITION_HOST && record.has_kmcl() &&
+        record.kmcl().kind() == "driver" && record.kmcl().detail().rfind("ProcessPacket", 0) == 0) {
+      calls.push_back(record.kmcl().detail());
+    }
+  }
+  EXPECT_EQ(calls, (std::vector<std::string>{"ProcessPacket #0 DISPATCH echo",
+                                             "ProcessPacket #1 DISPATCH fail"}));
+  EXPECT_EQ(host_kmcl(r).queue_state(), "stopped_by_fail");
+  EXPECT_EQ(host_kmcl(r).failed(), 1u);
+  EXPECT_EQ(r.channel().packets_received(), 2u);
+  EXPECT_EQ(r.channel().packets_sent(), 1u);
+  EXPECT_NE(r.channel().guest_to_host().read_index(), r.channel().guest_to_host().write_index());
 }
 
 // --- a malicious host -------------------------------------------------------------
@@ -515,11 +598,12 @@ TEST(ScenarioHost, AFullRingBlocksTheSenderUntilTheGuestSignals) {
 
   ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   expect_no_step_errors(r);
-  const std::vector<proto::RingEvent> blocked = r.host_ring("pending_send_sz");
+  // The VSP's KMCL waits for the head packet and its trailer (1016 + 8
+  // bytes); the guest's drain signals it when there is room.
+  const std::vector<proto::KmclRecord> blocked = r.kmcl("send_blocked", proto::PARTITION_HOST);
   ASSERT_FALSE(blocked.empty()) << r.describe();
-  EXPECT_EQ(blocked[0].bytes(), 1016u + 8u);  // the head packet and its trailer
-  EXPECT_NE(blocked[0].detail().find("waits for 1024 free bytes"), std::string::npos);
-  EXPECT_FALSE(r.host_ring("resume").empty());
+  EXPECT_EQ(blocked[0].detail(), "waiting for 1024 free bytes");
+  EXPECT_FALSE(r.kmcl("signal_peer").empty());
   EXPECT_EQ(r.completions().size(), 30u);
   EXPECT_EQ(r.channel().packets_sent(), 30u);
   EXPECT_FALSE(r.channel().send_blocked());
@@ -541,9 +625,9 @@ TEST(ScenarioHost, ADroppedSpaceSignalIsReportedAsALostWakeup) {
   ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
   EXPECT_TRUE(r.channel().send_blocked());
   EXPECT_NE(r.channel().pending_transactions(), 0u);
-  EXPECT_EQ(r.finding("lost_wakeup")
-                .rfind("the host's sender on channel 1 waits for a signal although", 0),
-            0u)
+  // The dropped signals were the guest's: nothing tells the VSP's KMCL that
+  // its incoming ring holds the guest's completions, nor that it has room.
+  EXPECT_EQ(r.finding("lost_wakeup").rfind("incoming ring of channel 1 holds ", 0), 0u)
       << r.describe();
   EXPECT_EQ(r.finding("leak", 0), "");
 }

@@ -39,6 +39,27 @@ bool block(DeviceCore& device, ExecContext& context, BlockedState state) {
 Channel::Channel(DeviceCore& owner_device, std::uint32_t channel_index, bool server)
     : device(owner_device), index(channel_index), is_server(server) {}
 
+void add_writer_counters(ring::WriterCounters& sum, const ring::WriterCounters& more) {
+  sum.packets += more.packets;
+  sum.packet_bytes += more.packet_bytes;
+  sum.publishes += more.publishes;
+  sum.signals += more.signals;
+  sum.signals_masked += more.signals_masked;
+  sum.full_events += more.full_events;
+  sum.pending_send_sz_sets += more.pending_send_sz_sets;
+  for (std::size_t i = 0; i < sum.corrupt.size(); ++i) {
+    sum.corrupt[i] += more.corrupt[i];
+  }
+}
+
+ring::WriterCounters Channel::writer_counters() const {
+  ring::WriterCounters sum = resynced_writer_counters;
+  if (writer) {
+    add_writer_counters(sum, writer->counters());
+  }
+  return sum;
+}
+
 std::uint64_t Channel::driver_owned() const {
   std::uint64_t owned = 0;
   for (const auto& [packet_handle, packet] : live) {
@@ -188,6 +209,9 @@ NTSTATUS DeviceCore::open_channel(Channel& ch, ring::RingMemory& incoming,
   const auto reader_max = static_cast<std::uint32_t>(std::min<std::size_t>(data_size, 0xFFFFu * 8));
   ch.reader = std::make_unique<ring::RingReader>(incoming, reader_max);
   ch.writer = std::make_unique<ring::RingWriter>(outgoing);
+  ch.outgoing_memory = &outgoing;
+  ch.resynced_writer_counters = {};
+  ch.last_written.reset();
   ch.transport = &transport;
   ch.interface_instance = instance;
   ch.tx_blocked = false;
@@ -525,9 +549,12 @@ void DeviceCore::escalate_fail(Channel& ch) {
 void DeviceCore::close_sequence(Channel& ch, CloseKind kind) {
   ExecContext& context = current_context();
   const char* api = close_api(kind);
-  // DESIGN 4: STATUS_CANCELLED on close/cancel, STATUS_DEVICE_REMOVED on rescind.
-  const NTSTATUS send_status =
-      kind == CloseKind::kRescind ? STATUS_DEVICE_REMOVED : STATUS_CANCELLED;
+  // STATUS_CANCELLED on close/cancel, STATUS_DEVICE_REMOVED on rescind --
+  // and a server's own Disable (or escalated Fail) is its rescind: it
+  // revokes the offer.
+  const bool rescind =
+      kind == CloseKind::kRescind || (ch.is_server && kind != CloseKind::kPeerClose);
+  const NTSTATUS send_status = rescind ? STATUS_DEVICE_REMOVED : STATUS_CANCELLED;
   ch.state = ChannelState::kClosing;
   fail_sync_waiters(ch, STATUS_DEVICE_REMOVED);
   trace("close_begin", &ch, ch.handle, api);
@@ -597,6 +624,9 @@ void DeviceCore::discard_ring(Channel& ch) {
 void DeviceCore::detach(Channel& ch) {
   ch.reader.reset();
   ch.writer.reset();
+  ch.outgoing_memory = nullptr;
+  ch.resynced_writer_counters = {};
+  ch.last_written.reset();
   ch.transport = nullptr;
   ch.rx_wanted = false;
   ch.tx_wanted = false;

@@ -238,6 +238,9 @@ struct IncomingPacket {
 
 const char* incoming_state_name(IncomingPacket::State state);
 
+// sum += more, counter by counter.
+void add_writer_counters(ring::WriterCounters& sum, const ring::WriterCounters& more);
+
 // A completion request from a VmbChannelSendSynchronousRequest caller.
 struct SyncRequest {
   bool done = false;
@@ -339,6 +342,13 @@ class Channel {
   // --- Rings --------------------------------------------------------------------
   std::unique_ptr<ring::RingReader> reader;
   std::unique_ptr<ring::RingWriter> writer;
+  ring::RingMemory* outgoing_memory = nullptr;  // what `writer` writes, while attached
+  // Counters of writers replaced by Device::resync_outgoing during this open.
+  ring::WriterCounters resynced_writer_counters;
+  // The outgoing ring's counters of this open (all its writers).
+  ring::WriterCounters writer_counters() const;
+  std::optional<WrittenPacket> last_written;  // Device::last_written
+  std::uint64_t packets_written = 0;          // data and completion packets, every open
   Transport* transport = nullptr;
   bool attached() const { return reader != nullptr; }
 
@@ -526,10 +536,15 @@ class DeviceCore {
                          PLARGE_INTEGER timeout, SyncRequest* sync);
   // Writes as much of the send queue as fits (in the calling context).
   void flush_tx(Channel& channel);
+  // After a publish: signal the peer if the ring library says so (trace
+  // signal_peer), or trace interrupt_masked if the peer's mask kept it from it.
+  void signal_after_publish(Channel& channel);
   // flush_tx's outcomes for one queued item: written into the ring (the
   // packet's state follows), dropped because it can never fit, or no room
   // (true: look again now; false: wait for a signal, poll, or the ring broke).
   void note_written(Channel& channel, const TxItem& done);
+  // Where a packet copied into `reservation` put its payload (last_written).
+  void note_placed(Channel& channel, const ring::Reservation& reservation, const TxItem& item);
   void drop_too_large(Channel& channel, const TxItem& dropped);
   bool wait_for_space(Channel& channel, std::uint32_t packet_bytes);
   void enqueue_tx(Channel& channel, TxItem item);

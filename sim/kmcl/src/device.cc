@@ -329,6 +329,9 @@ ChannelStats Device::channel_stats(VMBCHANNEL channel) const {
   stats.held_packets = ch.parsing_queue.size();
   stats.queued_sends = ch.tx_queue.size();
   stats.sends_in_flight = ch.in_flight.size();
+  stats.send_blocked = ch.tx_blocked;
+  stats.packets_written = ch.packets_written;
+  stats.next_trans_id = ch.next_trans_id;
   stats.passive_delivery = ch.passive_mode();
   stats.require_passive = ch.require_passive;
   stats.quota = ch.quota;
@@ -350,6 +353,21 @@ ChannelConfig Device::channel_config(VMBCHANNEL channel) const {
   config.target_interface_type = ch.target_interface_type;
   config.target_interface_instance = ch.target_interface_instance;
   return config;
+}
+
+std::optional<WrittenPacket> Device::last_written(VMBCHANNEL channel) const {
+  return core_->channel_of(channel).last_written;
+}
+
+void Device::resync_outgoing(VMBCHANNEL channel) {
+  detail::Channel& ch = core_->channel_of(channel);
+  VMBUS_CHECK(ch.attached() && ch.outgoing_memory != nullptr,
+              "resync of the outgoing ring of a channel that has none");
+  VMBUS_CHECK(!detail::in_scheduled_context(), "resync of an outgoing ring during a step");
+  const ring::WriterCounters before = ch.writer->counters();
+  detail::add_writer_counters(ch.resynced_writer_counters, before);
+  ch.writer = std::make_unique<ring::RingWriter>(*ch.outgoing_memory);
+  ch.pending_send_size_set = false;
 }
 
 bool Device::completion_requested(VMBPACKETCOMPLETION packet) const {

@@ -27,19 +27,6 @@ void add_counters(ring::ReaderCounters& sum, const ring::ReaderCounters& more) {
   }
 }
 
-void add_counters(ring::WriterCounters& sum, const ring::WriterCounters& more) {
-  sum.packets += more.packets;
-  sum.packet_bytes += more.packet_bytes;
-  sum.publishes += more.publishes;
-  sum.signals += more.signals;
-  sum.signals_masked += more.signals_masked;
-  sum.full_events += more.full_events;
-  sum.pending_send_sz_sets += more.pending_send_sz_sets;
-  for (std::size_t i = 0; i < sum.corrupt.size(); ++i) {
-    sum.corrupt[i] += more.corrupt[i];
-  }
-}
-
 // A handle no device ever issued (issued ones live at 0xFFFFA...).
 VMBPACKETCOMPLETION made_up_handle() {
   return reinterpret_cast<VMBPACKETCOMPLETION>(std::uintptr_t{0xDEAD0000});
@@ -194,9 +181,7 @@ VOID ScriptedDriver::closed(VMBCHANNEL channel) {
   if (ch.reader) {
     add_counters(driver.closed_ring_counters_.incoming, ch.reader->counters());
   }
-  if (ch.writer) {
-    add_counters(driver.closed_ring_counters_.outgoing, ch.writer->counters());
-  }
+  detail::add_writer_counters(driver.closed_ring_counters_.outgoing, ch.writer_counters());
 }
 
 VOID ScriptedDriver::suspend(VMBCHANNEL channel) {
@@ -317,9 +302,7 @@ ScriptedDriver::RingCounters ScriptedDriver::ring_counters() const {
   if (ch.reader) {
     add_counters(sum.incoming, ch.reader->counters());
   }
-  if (ch.writer) {
-    add_counters(sum.outgoing, ch.writer->counters());
-  }
+  detail::add_writer_counters(sum.outgoing, ch.writer_counters());
   return sum;
 }
 

@@ -239,6 +239,7 @@ void DeviceCore::flush_tx(Channel& ch) {
     const ring::ReserveResult reserved = ch.writer->reserve(packet_bytes);
     if (reserved.status == ring::WriteStatus::kOk) {
       ch.writer->copy(reserved.reservation, out);
+      note_placed(ch, reserved.reservation, item);
       ++written;
       TxItem done = std::move(item);
       ch.tx_queue.pop_front();
@@ -275,10 +276,28 @@ void DeviceCore::flush_tx(Channel& ch) {
     ch.pending_send_size_set = false;
   }
   ch.writer->publish();
+  signal_after_publish(ch);
+}
+
+void DeviceCore::signal_after_publish(Channel& ch) {
+  const std::uint64_t masked_before = ch.writer->counters().signals_masked;
   if (ch.writer->decide_signal()) {
     trace("signal_peer", &ch, ch.handle, "outgoing ring went non-empty");
     ch.transport->signal_peer();
+  } else if (ch.writer->counters().signals_masked != masked_before) {
+    trace("interrupt_masked", &ch, ch.handle,
+          "no signal: the peer has interrupt_mask set (it is draining and re-checks before it "
+          "stops)");
   }
+}
+
+void DeviceCore::note_placed(Channel& ch, const ring::Reservation& reservation,
+                             const TxItem& item) {
+  const std::uint32_t header_bytes = std::uint32_t{item.offset8} * 8;
+  ++ch.packets_written;
+  ch.last_written =
+      WrittenPacket{ch.writer->view().advance(reservation.start_index, header_bytes),
+                    reservation.packet_bytes - header_bytes, item.trans_id, ch.packets_written};
 }
 
 void DeviceCore::note_written(Channel& ch, const TxItem& done) {
@@ -512,12 +531,10 @@ NTSTATUS DeviceCore::send_now_or_overflow(Channel& ch, const TxItem& item) {
     return STATUS_BUFFER_OVERFLOW;
   }
   ch.writer->copy(reserved.reservation, out);
+  note_placed(ch, reserved.reservation, item);
   ++ch.stats.packets_sent;
   ch.writer->publish();
-  if (ch.writer->decide_signal()) {
-    trace("signal_peer", &ch, ch.handle, "outgoing ring went non-empty");
-    ch.transport->signal_peer();
-  }
+  signal_after_publish(ch);
   return STATUS_SUCCESS;
 }
 

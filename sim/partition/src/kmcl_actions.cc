@@ -36,7 +36,7 @@ struct DriverSend {
 
 std::string driver_send(const proto::SendAction& send, DriverSend* out) {
   if (send.has_trans_id()) {
-    return "the guest's KMCL chooses its own trans_id; a guest send cannot set one";
+    return "KMCL chooses its own trans_id; a driver's send cannot set one";
   }
   auto request = send_request(send);
   if (!request.ok()) {

@@ -47,6 +47,9 @@ kmcl::Action driver_action(const proto::DriverAction& action) {
     case proto::DriverAction::KIND_FAIL_OUTSIDE_CALLBACK:
       misuse(kmcl::Misuse::kFailOutsideCallback);
       break;
+    case proto::DriverAction::KIND_ECHO:
+      out.kind = kmcl::PacketAction::kEcho;
+      break;
     default:
       out.kind = kmcl::PacketAction::kComplete;
       break;
@@ -89,9 +92,9 @@ kmcl::PacketMatch driver_match(const proto::DriverRule& rule) {
   return match;
 }
 
-kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config) {
+kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config, EndpointRole role) {
   kmcl::DeviceConfig device;
-  device.name = "guest";
+  device.name = role == EndpointRole::kServer ? "host" : "guest";
   device.max_packets_per_dpc_pass = 64;
   if (config.defer_livelock_limit() != 0) {
     device.verifier.defer_livelock_limit = config.defer_livelock_limit();
@@ -141,17 +144,38 @@ std::string apply_driver_policy(const google::protobuf::RepeatedPtrField<proto::
   return "";
 }
 
-KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::uint64_t seed)
+namespace {
+
+// "vsc/<relid>" / "vsp/<relid>": the driver's name and the prefix of its work queues.
+std::string driver_name(const proto::KmclDriverConfig& config, EndpointRole role) {
+  return (role == EndpointRole::kServer ? "vsp/" : "vsc/") + std::to_string(config.child_relid());
+}
+
+std::uint64_t driver_seed(const proto::KmclDriverConfig& config, std::uint64_t seed,
+                          EndpointRole role) {
+  if (config.seed() != 0) {
+    return config.seed();
+  }
+  return base::stream_seed(seed, (role == EndpointRole::kServer ? "host/kmcl/" : "guest/kmcl/") +
+                                     std::to_string(config.child_relid()));
+}
+
+}  // namespace
+
+KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::uint64_t seed,
+                           EndpointRole endpoint_role,
+                           const std::function<void(kmcl::VMBCHANNEL)>& configure)
     : config(driver_config),
-      device(device_config(driver_config)),
-      driver(device, "vsc/" + std::to_string(driver_config.child_relid()),
-             driver_config.seed() != 0
-                 ? driver_config.seed()
-                 : base::stream_seed(seed,
-                                     "guest/kmcl/" + std::to_string(driver_config.child_relid()))) {
-  const kmcl::NTSTATUS created = driver.create_channel(false, [&](kmcl::VMBCHANNEL channel) {
+      role(endpoint_role),
+      device(device_config(driver_config, endpoint_role)),
+      driver(device, driver_name(driver_config, endpoint_role),
+             driver_seed(driver_config, seed, endpoint_role)) {
+  const kmcl::NTSTATUS created = driver.create_channel(is_server(), [&](kmcl::VMBCHANNEL channel) {
     if (config.maximum_packet_size() != 0) {
       kmcl::VmbChannelInitSetMaximumPacketSize(channel, config.maximum_packet_size());
+    }
+    if (configure) {
+      configure(channel);
     }
   });
   VMBUS_CHECK(created == kmcl::STATUS_SUCCESS, "cannot create the KMCL driver's channel");
@@ -167,15 +191,24 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
   VMBUS_CHECK(policy.empty(), "an unvalidated KMCL driver configuration: " + policy);
   // Scenario runs trace every callback; other runs can be very long.
   driver.keep_records = config.scenario();
+  // A VSP retires what it holds when the guest goes away (kmcl.md 2.4).
+  driver.retire_outstanding_on_close = is_server();
   if (config.quota() != 0) {
     kmcl::VmbChannelSetTransactionQuota(driver.channel(), config.quota());
   }
   if (config.require_passive()) {
     kmcl::VmbChannelSetIncomingProcessingAtPassive(driver.channel(), kmcl::TRUE);
   }
-  // Enable tells the control plane (on_channel_enabled): open it once offered.
+  if (config.stay_paused() && !is_server()) {
+    kmcl::VmbChannelPause(driver.channel());  // Disabled: auto-pause on Enable
+  }
+  // Enable tells the control plane (on_channel_enabled): a client opens the
+  // channel once offered, a server offers it. A server must also Start.
   VMBUS_CHECK(kmcl::VmbChannelEnable(driver.channel()) == kmcl::STATUS_SUCCESS,
               "cannot enable the KMCL driver's channel");
+  if (is_server() && !config.stay_paused()) {
+    kmcl::VmbChannelStart(driver.channel());
+  }
 }
 
 const char* wire_state_name(WireState state) {
@@ -190,8 +223,8 @@ const char* wire_state_name(WireState state) {
       return "close_wanted";
     case WireState::kCloseThenOpen:
       return "close_then_open";
-    case WireState::kRescinding:
-      return "rescinding";
+    case WireState::kPeerClosing:
+      return "peer_closing";
     case WireState::kRingsFree:
       return "rings_free";
   }
@@ -210,17 +243,28 @@ void KmclEndpoint::on_channel_enabled(kmcl::VMBCHANNEL /*channel*/,
   }
 }
 
+void KmclEndpoint::on_channel_open_result(kmcl::VMBCHANNEL /*channel*/, kmcl::NTSTATUS status) {
+  open_result = status;
+  // A server whose EvtChannelOpened failed rolled its channel back and let
+  // go of the rings; the host refuses the OPENCHANNEL and detaches them.
+  if (is_server() && !kmcl::NT_SUCCESS(status) && wire == WireState::kOpen) {
+    wire = WireState::kIdle;
+  }
+}
+
 void KmclEndpoint::on_channel_disabled(kmcl::VMBCHANNEL /*channel*/) {
   // A local Disable (or a Fail escalated to a close) finished; the device let
-  // go of the rings. The guest closes the channel on the wire -- unless the
-  // host rescinded it meanwhile, and only the rings are left to free.
-  const bool rescinded = wire == WireState::kRescinding || wire == WireState::kRingsFree;
-  wire = rescinded ? WireState::kRingsFree : WireState::kCloseWanted;
+  // go of the rings. A client closes the channel on the wire -- unless the
+  // host rescinded it meanwhile, and only the rings are left to free. A
+  // server revokes its offer whatever the guest did: a guest's close leaves
+  // the offer standing (and the revoke lets go of rings still held).
+  const bool peer_closed = wire == WireState::kPeerClosing || wire == WireState::kRingsFree;
+  wire = peer_closed && !is_server() ? WireState::kRingsFree : WireState::kCloseWanted;
 }
 
 void KmclEndpoint::on_channel_closed(kmcl::VMBCHANNEL /*channel*/) {
-  // A rescind finished in the device: the rings are free to go.
-  if (wire == WireState::kRescinding) {
+  // The peer's close or rescind finished in the device: the rings are free to go.
+  if (wire == WireState::kPeerClosing) {
     wire = WireState::kRingsFree;
   } else if (wire == WireState::kOpen) {
     wire = WireState::kIdle;
@@ -237,7 +281,7 @@ bool KmclEndpoint::wants_close() const {
 
 void KmclEndpoint::wire_open_started() {
   VMBUS_CHECK(
-      wire != WireState::kOpen && wire != WireState::kRescinding && wire != WireState::kRingsFree,
+      wire != WireState::kOpen && wire != WireState::kPeerClosing && wire != WireState::kRingsFree,
       std::string("an open started on the wire while the driver's channel is ") +
           wire_state_name(wire));
   // A Disable before this open began left nothing open to close.
@@ -263,11 +307,11 @@ void KmclEndpoint::close_posted() {
   }
 }
 
-bool KmclEndpoint::begin_rescind() {
+bool KmclEndpoint::begin_peer_close() {
   if (wire != WireState::kOpen) {
     return false;
   }
-  wire = WireState::kRescinding;
+  wire = WireState::kPeerClosing;
   return true;
 }
 
@@ -349,7 +393,13 @@ void KmclEndpoint::flush_trace(Hypervisor& trace_to) {
 
 void KmclEndpoint::signal_peer() {
   VMBUS_CHECK(hv != nullptr, "the KMCL device signalled outside a step");
-  hv->signal_event(connection_id, 0);
+  // The guest signals the host's connection id; the host interrupts the
+  // guest for the channel's relid.
+  if (is_server()) {
+    hv->signal_event(0, child_relid());
+  } else {
+    hv->signal_event(connection_id, 0);
+  }
 }
 
 }  // namespace vmbus::partition

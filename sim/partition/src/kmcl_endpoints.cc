@@ -8,14 +8,15 @@
 namespace vmbus::partition {
 
 std::string KmclEndpoints::add(const proto::KmclDriverConfig& config, std::uint64_t seed,
-                               const Work& work) {
+                               const Work& work, EndpointRole role,
+                               const std::function<void(kmcl::VMBCHANNEL)>& configure) {
   if (config.child_relid() == 0 || find(config.child_relid()) != nullptr) {
     return "kmcl driver relid " + std::to_string(config.child_relid()) + " is zero or repeated";
   }
   if (std::string error = validate_kmcl_driver(config); !error.empty()) {
     return error;
   }
-  endpoints_.push_back(std::make_unique<KmclEndpoint>(config, seed));
+  endpoints_.push_back(std::make_unique<KmclEndpoint>(config, seed, role, configure));
   sync(*endpoints_.back(), work);
   return "";
 }

@@ -133,19 +133,14 @@ const proto::SendAction& send_of(const Entry& entry) {
 }
 
 void check_send(const Entry& entry, const Where& where, Checks& checks) {
-  const bool host = entry.action_case() == Entry::kHostSend;
   const proto::SendAction& send = send_of(entry);
   checks.channel(where, send.channel());
   checks.payload(where, "payload", send.payload());
   checks.runner_field(where, send.child_relid());
-  if (!host && send.has_trans_id()) {
+  if (send.has_trans_id()) {
     checks.problem(where, "trans_id",
-                   "the guest's KMCL chooses its own trans_id; only host_send takes one");
-  }
-  if (host && send.synchronous()) {
-    checks.problem(
-        where, "synchronous",
-        "synchronous requests are the guest driver's (VmbChannelSendSynchronousRequest)");
+                   "KMCL chooses its own trans_id (1, 2, 3, ... per channel); a raw_packet "
+                   "carries any");
   }
   const std::uint64_t total_bytes =
       std::max<std::uint64_t>(1, send.count()) * payload_size_bytes(send.payload());
@@ -171,9 +166,6 @@ std::string describe_send(const Entry& entry) {
       payload_words(send.payload()) + " on " + quoted(send.channel());
   if (send.request_completion()) {
     text += ", completion requested";
-  }
-  if (send.has_trans_id()) {
-    text += ", trans_id " + std::to_string(send.trans_id());
   }
   if (send.external_pages() != 0) {
     text += ", " + std::to_string(send.external_pages()) + " external page(s)";
@@ -463,26 +455,47 @@ hypervisor::Intervention compile_message_fault(const Entry& entry, Owner /*owner
   return arm;
 }
 
-// channel_op: a KMCL channel operation of the guest driver, or a rescind.
+// channel_op: a KMCL channel operation of either side's driver, or a rescind.
 
 // RESCIND withdraws the host's offer; every other operation is a KMCL call
-// of the guest's driver.
+// of the guest's driver, or with side: HOST of the host VSP's.
 Owner channel_op_owner(const Entry& entry) {
-  return entry.channel_op().op() == proto::ChannelOpAction::RESCIND ? Owner::kHost : Owner::kGuest;
+  return entry.channel_op().op() == proto::ChannelOpAction::RESCIND ||
+                 entry.channel_op().side() == proto::HOST
+             ? Owner::kHost
+             : Owner::kGuest;
 }
 
 void check_channel_op(const Entry& entry, const Where& where, Checks& checks) {
-  checks.channel(where, entry.channel_op().channel());
-  checks.runner_field(where, entry.channel_op().child_relid());
-  if (entry.channel_op().op() == proto::ChannelOpAction::OP_UNSPECIFIED) {
+  const proto::ChannelOpAction& op = entry.channel_op();
+  checks.channel(where, op.channel());
+  checks.runner_field(where, op.child_relid());
+  if (op.op() == proto::ChannelOpAction::OP_UNSPECIFIED) {
     checks.problem(where, "op", "channel_op needs an op (PAUSE, START, CLOSE, RESCIND, ...)");
   }
+  if (!checks.side(where, op.side(), "channel_op")) {
+    return;
+  }
+  if (op.op() == proto::ChannelOpAction::RESCIND && op.side() == proto::GUEST) {
+    checks.problem(where, "side", "RESCIND is the host's (its VSP revokes the offer)");
+  }
+  if ((op.op() == proto::ChannelOpAction::ENABLE || op.op() == proto::ChannelOpAction::REOPEN) &&
+      op.side() == proto::HOST) {
+    checks.problem(where, "op",
+                   "the host's VSP enables its channel when the host starts; a revoked offer is "
+                   "not offered again");
+  }
+}
+
+// " (host)" when the host's driver acts on a side-less action's behalf.
+std::string host_words(proto::Side side) {
+  return side == proto::HOST ? " (host)" : "";
 }
 
 std::string describe_channel_op(const Entry& entry) {
   const proto::ChannelOpAction& op = entry.channel_op();
   return "channel_op " + proto::ChannelOpAction::Op_Name(op.op()) + " on " + quoted(op.channel()) +
-         (op.value() != 0 ? " value " + std::to_string(op.value()) : "");
+         host_words(op.side()) + (op.value() != 0 ? " value " + std::to_string(op.value()) : "");
 }
 
 void resolve_channel_op(Entry& entry, const CompiledScenario& scenario) {
@@ -495,18 +508,28 @@ hypervisor::Intervention compile_channel_op(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
-// set_policy: the guest driver's policy from now on.
+// set_policy: a driver's policy from now on, the guest's or the host VSP's.
+
+Owner set_policy_owner(const Entry& entry) {
+  return entry.set_policy().side() == proto::HOST ? Owner::kHost : Owner::kGuest;
+}
 
 void check_set_policy(const Entry& entry, const Where& where, Checks& checks) {
-  checks.channel(where, entry.set_policy().channel());
-  checks.runner_field(where, entry.set_policy().child_relid());
+  const proto::SetPolicyAction& policy = entry.set_policy();
+  checks.channel(where, policy.channel());
+  checks.runner_field(where, policy.child_relid());
+  checks.side(where, policy.side(), "set_policy");
+  checks.policy(where, policy.rule(), policy.default_action(), "default_action");
 }
 
 std::string describe_set_policy(const Entry& entry) {
   const proto::SetPolicyAction& policy = entry.set_policy();
-  return "set_policy on " + quoted(policy.channel()) + " (" + std::to_string(policy.rule_size()) +
-         " rule(s), default " +
-         enum_words(proto::DriverAction::Kind_Name(policy.default_action().kind())) + ")";
+  return "set_policy on " + quoted(policy.channel()) + host_words(policy.side()) + " (" +
+         std::to_string(policy.rule_size()) + " rule(s), default " +
+         (policy.side() == proto::HOST && !policy.has_default_action()
+              ? std::string("the VSP kind's")
+              : enum_words(proto::DriverAction::Kind_Name(policy.default_action().kind()))) +
+         ")";
 }
 
 void resolve_set_policy(Entry& entry, const CompiledScenario& scenario) {
@@ -634,7 +657,7 @@ constexpr ActionRow kActions[] = {
      describe_message_fault, resolve_message_fault, compile_message_fault},
     {Entry::kChannelOp, "channel_op", channel_op_owner, check_channel_op, describe_channel_op,
      resolve_channel_op, compile_channel_op},
-    {Entry::kSetPolicy, "set_policy", kGuest, check_set_policy, describe_set_policy,
+    {Entry::kSetPolicy, "set_policy", set_policy_owner, check_set_policy, describe_set_policy,
      resolve_set_policy, compile_set_policy},
     {Entry::kCrash, "crash", kHypervisor, check_crash, describe_crash, no_resolve, compile_crash},
     {Entry::kAdvanceTime, "advance_time", kHypervisor, check_advance_time, describe_advance_time,

@@ -12,6 +12,21 @@ namespace pb = google::protobuf;
 
 constexpr std::uint64_t kMaxPayloadBytes = 65536;
 
+using Kind = proto::DriverAction::Kind;
+
+// What an action of `kind` does with a completion payload and later_steps.
+bool completes_with_payload(Kind kind) {
+  return kind != proto::DriverAction::KIND_DEFER && kind != proto::DriverAction::KIND_FAIL &&
+         kind != proto::DriverAction::KIND_LEAVE_OUTSTANDING &&
+         kind != proto::DriverAction::KIND_ECHO;
+}
+
+bool waits_steps(Kind kind) {
+  return kind == proto::DriverAction::KIND_COMPLETE_LATER ||
+         kind == proto::DriverAction::KIND_DEFER_OUTSIDE_CALLBACK ||
+         kind == proto::DriverAction::KIND_FAIL_OUTSIDE_CALLBACK;
+}
+
 }  // namespace
 
 std::pair<int, int> Where::at(const std::string& field, int index) const {
@@ -103,6 +118,55 @@ void Checks::runner_field(const Where& where, std::uint32_t value) {
   if (value != 0) {
     problem(where, "child_relid", "child_relid is set by the runner; name the channel instead");
   }
+}
+
+void Checks::action(const Where& where, const proto::DriverAction& action) {
+  if (!proto::DriverAction::Kind_IsValid(action.kind())) {
+    problem(where, "kind",
+            "unknown action kind " + std::to_string(action.kind()) +
+                " (KIND_COMPLETE, KIND_COMPLETE_LATER, KIND_DEFER, KIND_FAIL, KIND_ECHO, ...)");
+    return;
+  }
+  const std::string name = proto::DriverAction::Kind_Name(action.kind());
+  if (action.echo_payload() && !action.completion_text().empty()) {
+    problem(where, "completion_text", "echo_payload and completion_text contradict each other");
+  }
+  if (!completes_with_payload(action.kind())) {
+    for (const auto& [field, set] :
+         {std::pair<const char*, bool>{"echo_payload", action.echo_payload()},
+          {"completion_text", !action.completion_text().empty()}}) {
+      if (set) {
+        problem(where, field,
+                std::string(field) + " is for an action that completes; " + name + " does not");
+      }
+    }
+  }
+  if (action.later_steps() != 0 && !waits_steps(action.kind())) {
+    problem(
+        where, "later_steps",
+        "later_steps is for KIND_COMPLETE_LATER and the *_OUTSIDE_CALLBACK misuses, not " + name);
+  }
+}
+
+void Checks::policy(const Where& where,
+                    const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+                    const proto::DriverAction& default_action, const std::string& default_field) {
+  for (int r = 0; r < rules.size(); ++r) {
+    const Where rule = where.nested("rule", r);
+    if (rules[r].percent() > 100) {
+      problem(rule, "percent", "percent " + std::to_string(rules[r].percent()) + " is above 100");
+    }
+    action(rule.nested("action"), rules[r].action());
+  }
+  action(where.nested(default_field), default_action);
+}
+
+bool Checks::side(const Where& where, proto::Side side, const std::string& what) {
+  if (side == proto::HOST || side == proto::GUEST || side == proto::ANY_SIDE) {
+    return true;
+  }
+  problem(where, "side", what + " takes side: HOST or GUEST");
+  return false;
 }
 
 void Checks::condition(const Where& where, const proto::Condition& condition) {

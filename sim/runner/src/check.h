@@ -60,6 +60,17 @@ class Checks {
   void payload(const Where& where, const std::string& field, const proto::Payload& payload);
   // `where`'s child_relid, which only the runner may set, is unset.
   void runner_field(const Where& where, std::uint32_t value);
+  // A driver policy's rules (`where`'s field "rule") and its default action
+  // (field `default_field`): percentages, known action kinds, and no field
+  // the action cannot use.
+  void policy(const Where& where,
+              const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
+              const proto::DriverAction& default_action, const std::string& default_field);
+  // A driver action: a known kind, and no field that kind cannot use.
+  void action(const Where& where, const proto::DriverAction& action);
+  // `where`'s field "side" names the host or the guest (or is unset where
+  // that is allowed); false with a problem otherwise.
+  bool side(const Where& where, proto::Side side, const std::string& what);
   // A condition's event is a trace match (below).
   void condition(const Where& where, const proto::Condition& condition);
   // A trace match names a kind of record, and only values that record kind

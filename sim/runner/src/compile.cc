@@ -51,6 +51,33 @@ std::vector<std::uint32_t> assign_relids(const proto::Topology& topology) {
   return relids;
 }
 
+// A driver's policy and the KMCL options it sets (the others keep what the
+// driver already has).
+void apply_policy(const proto::DriverPolicy& policy, proto::KmclDriverConfig& driver) {
+  *driver.mutable_rules() = policy.rule();
+  if (policy.has_default_action()) {
+    *driver.mutable_default_action() = policy.default_action();
+  }
+  if (policy.has_max_packet_size()) {
+    driver.set_maximum_packet_size(policy.max_packet_size());
+  }
+  if (policy.has_quota()) {
+    driver.set_quota(policy.quota());
+  }
+  if (policy.has_require_passive()) {
+    driver.set_require_passive(policy.require_passive());
+  }
+  if (policy.has_escalate_fail_to_close()) {
+    driver.set_escalate_fail_to_close(policy.escalate_fail_to_close());
+  }
+  if (policy.has_external_data_latency_steps()) {
+    driver.set_external_data_latency_steps(policy.external_data_latency_steps());
+  }
+  if (policy.has_defer_livelock_limit()) {
+    driver.set_defer_livelock_limit(policy.defer_livelock_limit());
+  }
+}
+
 // The host offers the channel; its VSP echoes unless the file says otherwise.
 void offer_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::HostConfig& host) {
   proto::ChannelOfferConfig& offer = *host.add_channels();
@@ -64,6 +91,10 @@ void offer_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::H
   if (offer.vsp().kind() == proto::VspConfig::KIND_UNSPECIFIED) {
     offer.mutable_vsp()->set_kind(proto::VspConfig::KIND_ECHO);
   }
+  // The VSP is a KMCL server driver whose callbacks the trace records; its
+  // default action, unless host_driver has one, is its VSP kind's.
+  apply_policy(spec.host_driver(), *offer.mutable_driver());
+  offer.mutable_driver()->set_scenario(true);
 }
 
 // The guest opens the channel and hosts a scripted KMCL driver on it.
@@ -71,8 +102,6 @@ void drive_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::G
   guest.add_open_relids(relid);
   proto::KmclDriverConfig& driver = *guest.add_kmcl_drivers();
   driver.set_child_relid(relid);
-  *driver.mutable_rules() = spec.guest_driver().rule();
-  *driver.mutable_default_action() = spec.guest_driver().default_action();
   driver.set_maximum_packet_size(spec.max_packet_size());
   driver.set_quota(spec.quota());
   driver.set_require_passive(spec.require_passive());
@@ -80,6 +109,11 @@ void drive_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::G
   driver.set_escalate_fail_to_close(spec.escalate_fail_to_close());
   driver.set_external_data_latency_steps(spec.external_data_latency_steps());
   driver.set_defer_livelock_limit(spec.defer_livelock_limit());
+  // The loader let each option be written in one place only.
+  apply_policy(spec.guest_driver(), driver);
+  if (!spec.guest_driver().has_default_action()) {
+    driver.mutable_default_action();  // complete, as an empty action says
+  }
   driver.set_scenario(true);
 }
 

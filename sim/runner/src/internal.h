@@ -16,6 +16,11 @@ std::string enum_words(const std::string& name);
 // "the trace shows \"kmcl fail\" from guest 2 times".
 std::string describe_condition(const proto::Condition& condition);
 
+// judge.cc: "" or why counter `name` cannot be expected of `side` (the
+// KMCL counters and violations take a side, the host_* counters only HOST,
+// the signal counts none).
+std::string counter_side_problem(const std::string& name, proto::Side side);
+
 // actions.cc: a timeline entry's action in words (its row's describe).
 std::string describe_action(const proto::TimelineEntry& entry);
 

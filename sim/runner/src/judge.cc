@@ -100,6 +100,15 @@ const CounterSource* counter_source(const std::string& name) {
   return nullptr;
 }
 
+// The partition whose driver an expectation names: the guest's unless HOST.
+proto::Partition driver_partition(proto::Side side) {
+  return side == proto::HOST ? proto::PARTITION_HOST : proto::PARTITION_GUEST;
+}
+
+const char* partition_words(proto::Partition partition) {
+  return partition == proto::PARTITION_HOST ? "host" : "guest";
+}
+
 bool process_gone(int pid) {
   return pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH);
 }
@@ -174,12 +183,13 @@ class Judge {
     }
   }
 
-  // The guest driver's callbacks on `relid` ("driver" records), filtered.
+  // `side`'s driver's callbacks on `relid` ("driver" records), filtered.
   std::vector<std::string> callbacks(std::uint32_t channel,
-                                     const google::protobuf::RepeatedPtrField<std::string>& only) {
+                                     const google::protobuf::RepeatedPtrField<std::string>& only,
+                                     proto::Partition side) {
     std::vector<std::string> out;
     for (const proto::TraceRecord& record : records_) {
-      if (!record.has_kmcl() || record.kmcl().kind() != "driver" ||
+      if (!record.has_kmcl() || record.kmcl().kind() != "driver" || record.partition() != side ||
           relid_of_context(record.context()) != channel) {
         continue;
       }
@@ -196,15 +206,20 @@ class Judge {
 
   void check_callbacks() {
     for (const proto::CallbackExpectation& expected : s_.expect.callbacks()) {
-      const std::vector<std::string> got = callbacks(relid(expected.channel()), expected.only());
+      const proto::Partition side = driver_partition(expected.side());
+      const std::vector<std::string> got =
+          callbacks(relid(expected.channel()), expected.only(), side);
       const auto& want = expected.call();
+      // "channel 'net'" for the guest's driver, "channel 'net' (host)" for the VSP's.
+      const std::string channel =
+          quoted(expected.channel()) + (side == proto::PARTITION_HOST ? " (host)" : "");
       const std::size_t common =
           std::min<std::size_t>(got.size(), static_cast<std::size_t>(want.size()));
       bool reported = false;
       for (std::size_t i = 0; i < common; ++i) {
         if (got[i] != want[static_cast<int>(i)]) {
-          fail("channel " + quoted(expected.channel()) + ": callback " + std::to_string(i + 1) +
-               " was '" + got[i] + "', expected '" + want[static_cast<int>(i)] + "'");
+          fail("channel " + channel + ": callback " + std::to_string(i + 1) + " was '" + got[i] +
+               "', expected '" + want[static_cast<int>(i)] + "'");
           reported = true;
           break;
         }
@@ -213,31 +228,34 @@ class Judge {
         continue;
       }
       if (got.size() < static_cast<std::size_t>(want.size())) {
-        fail("channel " + quoted(expected.channel()) + ": " + std::to_string(got.size()) +
-             " callback(s), expected " + std::to_string(want.size()) + "; the first missing is '" +
+        fail("channel " + channel + ": " + std::to_string(got.size()) + " callback(s), expected " +
+             std::to_string(want.size()) + "; the first missing is '" +
              want[static_cast<int>(got.size())] + "'");
       } else if (got.size() > static_cast<std::size_t>(want.size())) {
-        fail("channel " + quoted(expected.channel()) + ": " + std::to_string(got.size()) +
-             " callback(s), expected " + std::to_string(want.size()) + "; the first extra is '" +
+        fail("channel " + channel + ": " + std::to_string(got.size()) + " callback(s), expected " +
+             std::to_string(want.size()) + "; the first extra is '" +
              got[static_cast<std::size_t>(want.size())] + "'");
       }
     }
   }
 
-  // The final report of the guest's KMCL channel `channel`, or nullptr
-  // (and a failure saying why `what` cannot be checked).
-  const proto::KmclChannelReport* guest_channel(std::uint32_t channel, const std::string& what) {
+  // The final report of `side`'s KMCL channel `channel`, or nullptr (and a
+  // failure saying why `what` cannot be checked).
+  const proto::KmclChannelReport* kmcl_channel(std::uint32_t channel, proto::Partition side,
+                                               const std::string& what) {
     if (!have_final()) {
       fail(what + " cannot be checked: the run ended before the final report");
       return nullptr;
     }
-    for (const proto::KmclChannelReport& report : result_.run.guest_final.kmcl_channels()) {
+    const auto& reports = side == proto::PARTITION_HOST ? result_.run.host_final.kmcl_channels()
+                                                        : result_.run.guest_final.kmcl_channels();
+    for (const proto::KmclChannelReport& report : reports) {
       if (report.child_relid() == channel) {
         return &report;
       }
     }
-    fail(what + " cannot be checked: the guest's final report has no KMCL channel " +
-         std::to_string(channel));
+    fail(what + " cannot be checked: the " + partition_words(side) +
+         "'s final report has no KMCL channel " + std::to_string(channel));
     return nullptr;
   }
 
@@ -259,8 +277,11 @@ class Judge {
 
   void check_states() {
     for (const proto::StateExpectation& state : s_.expect.state()) {
+      const proto::Partition side = driver_partition(state.side());
+      const std::string channel =
+          quoted(state.channel()) + (side == proto::PARTITION_HOST ? " (host)" : "");
       const proto::KmclChannelReport* report =
-          guest_channel(relid(state.channel()), "the state of " + quoted(state.channel()));
+          kmcl_channel(relid(state.channel()), side, "the state of " + channel);
       if (report == nullptr) {
         continue;
       }
@@ -271,8 +292,8 @@ class Judge {
         if (wanted.empty() || got == wanted) {
           continue;
         }
-        std::string text = "channel " + quoted(state.channel()) + ": " + field + " is " + got +
-                           ", expected " + wanted;
+        std::string text =
+            "channel " + channel + ": " + field + " is " + got + ", expected " + wanted;
         if (!report->stop_reason().empty()) {
           text += " (stopped: " + report->stop_reason() + ")";
         }
@@ -303,7 +324,7 @@ class Judge {
   }
 
   std::optional<std::uint64_t> counter(const std::string& name, std::uint32_t channel,
-                                       const std::string& what) {
+                                       proto::Partition side, const std::string& what) {
     const CounterSource* source = counter_source(name);
     VMBUS_CHECK(source != nullptr, "the scenario checker let unknown counter '" + name + "' pass");
     switch (source->trace) {
@@ -320,7 +341,7 @@ class Judge {
         return count_signals(proto::PARTITION_GUEST, proto::SignalRecord::STAGE_DELIVERED,
                              proto::SignalRecord::STAGE_DELIVERED, channel);
       case TraceCount::kViolations:
-        return count_violations(channel);
+        return count_violations(channel, side);
       case TraceCount::kNone:
         break;
     }
@@ -328,14 +349,14 @@ class Judge {
       const proto::HostChannelReport* report = host_channel(channel, what);
       return report != nullptr ? std::optional(source->host(*report)) : std::nullopt;
     }
-    const proto::KmclChannelReport* report = guest_channel(channel, what);
+    const proto::KmclChannelReport* report = kmcl_channel(channel, side, what);
     return report != nullptr ? std::optional(source->guest(*report)) : std::nullopt;
   }
 
-  std::uint64_t count_violations(std::uint32_t channel) const {
+  std::uint64_t count_violations(std::uint32_t channel, proto::Partition side) const {
     std::uint64_t n = 0;
     for (const proto::TraceRecord& record : records_) {
-      if (record.has_kmcl() && record.kmcl().kind() == "violation" &&
+      if (record.has_kmcl() && record.kmcl().kind() == "violation" && record.partition() == side &&
           relid_of_context(record.context()) == channel) {
         ++n;
       }
@@ -345,8 +366,10 @@ class Judge {
 
   void check_counters() {
     for (const proto::CounterExpectation& expected : s_.expect.counter()) {
-      const std::string what = "counter " + expected.name() + " of " + quoted(expected.channel());
-      const auto got = counter(expected.name(), relid(expected.channel()), what);
+      const proto::Partition side = driver_partition(expected.side());
+      const std::string what = "counter " + expected.name() + " of " + quoted(expected.channel()) +
+                               (expected.side() == proto::HOST ? " (host)" : "");
+      const auto got = counter(expected.name(), relid(expected.channel()), side, what);
       if (got && *got != expected.value()) {
         fail(what + " is " + std::to_string(*got) + ", expected " +
              std::to_string(expected.value()));
@@ -384,6 +407,7 @@ class Judge {
     struct Seen {
       std::string code;
       std::uint32_t relid;
+      proto::Partition partition;
       std::string text;
       bool expected = false;
     };
@@ -391,20 +415,26 @@ class Judge {
     for (const proto::TraceRecord& record : records_) {
       if (record.has_kmcl() && record.kmcl().kind() == "violation") {
         seen.push_back(Seen{record.kmcl().code(), relid_of_context(record.context()),
-                            record.context() + ": " + trace::event_text(record)});
+                            record.partition(),
+                            std::string(partition_words(record.partition())) + " " +
+                                record.context() + ": " + trace::event_text(record)});
       }
     }
     for (const proto::ViolationExpectation& expected : s_.expect.violation()) {
       std::uint32_t n = 0;
       for (Seen& v : seen) {
         if (v.code == expected.code() &&
-            (expected.channel().empty() || v.relid == relid(expected.channel()))) {
+            (expected.channel().empty() || v.relid == relid(expected.channel())) &&
+            (expected.side() == proto::ANY_SIDE ||
+             v.partition == driver_partition(expected.side()))) {
           ++n;
           v.expected = true;
         }
       }
-      const std::string where =
-          expected.channel().empty() ? "" : " on " + quoted(expected.channel());
+      std::string where = expected.channel().empty() ? "" : " on " + quoted(expected.channel());
+      if (expected.side() != proto::ANY_SIDE) {
+        where += std::string(" by the ") + partition_words(driver_partition(expected.side()));
+      }
       if (n == 0) {
         fail("expected verifier violation " + expected.code() + where + ", none was reported");
       } else if (expected.count() != 0 && n != expected.count()) {
@@ -561,6 +591,21 @@ const std::vector<std::string>& scenario_counter_names() {
     return names;
   }();
   return kNames;
+}
+
+std::string counter_side_problem(const std::string& name, proto::Side side) {
+  const CounterSource* source = counter_source(name);
+  if (source == nullptr || side == proto::ANY_SIDE) {
+    return "";
+  }
+  if (source->host != nullptr && side != proto::HOST) {
+    return "counter " + name + " is the host VSP's; it takes no side";
+  }
+  if (source->guest == nullptr && source->host == nullptr &&
+      source->trace != TraceCount::kViolations) {
+    return "counter " + name + " counts the trace's signal records; it takes no side";
+  }
+  return "";
 }
 
 void judge(const CompiledScenario& scenario, const std::vector<proto::TraceRecord>& records,

@@ -17,6 +17,7 @@
 
 #include "actions.h"
 #include "check.h"
+#include "internal.h"
 
 namespace vmbus::runner {
 namespace {
@@ -25,7 +26,8 @@ namespace pb = google::protobuf;
 
 constexpr std::uint32_t kMaxRelid = 2047;
 constexpr std::uint32_t kMaxRingPages = 256;
-constexpr std::uint64_t kMaxTimeUs = 3'600'000'000ull;  // one simulated hour
+constexpr std::uint32_t kMaxPacketSizeBytes = 256 * 1024;  // KMCL's limit
+constexpr std::uint64_t kMaxTimeUs = 3'600'000'000ull;     // one simulated hour
 
 // Every name KMCL gives a value of its state enum `State` (one byte wide),
 // in the enum's order.
@@ -40,6 +42,11 @@ std::vector<std::string> state_names(const char* (*name_of)(State)) {
     }
   }
   return names;
+}
+
+// Expectations of one side's driver: unset means the guest's.
+std::string side_key(proto::Side side) {
+  return side == proto::HOST ? "host" : "guest";
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -160,14 +167,51 @@ class Checker {
                 "interface_guid '" + channel.interface_guid() +
                     "' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
       }
-      const Where policy = where.nested("guest_driver");
-      for (int r = 0; r < channel.guest_driver().rule_size(); ++r) {
-        const proto::DriverRule& rule = channel.guest_driver().rule(r);
-        if (rule.percent() > 100) {
-          problem(policy.nested("rule", r), "percent",
-                  "percent " + std::to_string(rule.percent()) + " is above 100");
-        }
+      check_drivers(channel, where);
+    }
+  }
+
+  // Both drivers' policies and options; an option of the guest's driver is
+  // written once, on the channel or in guest_driver.
+  void check_drivers(const proto::ChannelSpec& channel, const Where& where) {
+    for (const char* field : {"guest_driver", "host_driver"}) {
+      const proto::DriverPolicy& policy =
+          std::string(field) == "guest_driver" ? channel.guest_driver() : channel.host_driver();
+      const Where w = where.nested(field);
+      checks_.policy(w, policy.rule(), policy.default_action(), "default_action");
+      check_driver_options(w, policy);
+    }
+    const proto::DriverPolicy& guest = channel.guest_driver();
+    for (const auto& [field, in_policy, on_channel] :
+         {std::tuple<const char*, bool, bool>{"max_packet_size", guest.has_max_packet_size(),
+                                              channel.max_packet_size() != 0},
+          {"quota", guest.has_quota(), channel.quota() != 0},
+          {"require_passive", guest.has_require_passive(), channel.require_passive()},
+          {"escalate_fail_to_close", guest.has_escalate_fail_to_close(),
+           channel.escalate_fail_to_close()},
+          {"external_data_latency_steps", guest.has_external_data_latency_steps(),
+           channel.external_data_latency_steps() != 0},
+          {"defer_livelock_limit", guest.has_defer_livelock_limit(),
+           channel.defer_livelock_limit() != 0}}) {
+      if (in_policy && on_channel) {
+        problem(where.nested("guest_driver"), field,
+                std::string(field) + " is set on the channel too (line " +
+                    std::to_string(where.at(field).first) + "); write it once");
       }
+    }
+  }
+
+  // Values KMCL would refuse: a maximum packet size outside 1..256 KiB, a
+  // quota of 0.
+  void check_driver_options(const Where& where, const proto::DriverPolicy& policy) {
+    if (policy.has_max_packet_size() &&
+        (policy.max_packet_size() == 0 || policy.max_packet_size() > kMaxPacketSizeBytes)) {
+      problem(where, "max_packet_size",
+              "max_packet_size " + std::to_string(policy.max_packet_size()) +
+                  " is outside 1..262144 (VmbChannelInitSetMaximumPacketSize)");
+    }
+    if (policy.has_quota() && policy.quota() == 0) {
+      problem(where, "quota", "quota 0 is an invalid parameter to KMCL; leave it out for none");
     }
   }
 
@@ -230,6 +274,7 @@ class Checker {
     for (int i = 0; i < e.callbacks_size(); ++i) {
       const Where w = expect.nested("callbacks", i);
       checks_.channel(w, e.callbacks(i).channel());
+      checks_.side(w, e.callbacks(i).side(), "callbacks");
       for (int c = 0; c < e.callbacks(i).call_size(); ++c) {
         const std::string& call = e.callbacks(i).call(c);
         if (call.find(" PASSIVE") == std::string::npos &&
@@ -240,14 +285,14 @@ class Checker {
                       "PASSIVE|DISPATCH [<action>]\", e.g. \"ProcessPacket #0 DISPATCH complete\"");
         }
       }
-      std::string key = e.callbacks(i).channel();
+      std::string key = e.callbacks(i).channel() + "|" + side_key(e.callbacks(i).side());
       for (const std::string& only : e.callbacks(i).only()) {
         key += "|" + only;
       }
       if (!seen_callbacks.insert(key).second) {
         problem(expect, "callbacks", i,
                 "a second callbacks expectation for channel '" + e.callbacks(i).channel() +
-                    "' with the same filter contradicts the first");
+                    "' with the same side and filter contradicts the first");
       }
     }
   }
@@ -259,6 +304,7 @@ class Checker {
       const proto::StateExpectation& state = e.state(i);
       const Where w = expect.nested("state", i);
       checks_.channel(w, state.channel());
+      checks_.side(w, state.side(), "state");
       static const std::vector<std::string> kChannelStates =
           state_names<kmcl::ChannelState>(kmcl::channel_state_name);
       static const std::vector<std::string> kQueueStates =
@@ -272,7 +318,8 @@ class Checker {
         }
       }
       const std::string value = state.channel_state() + "/" + state.queue_state();
-      const auto [it, inserted] = states.emplace(state.channel(), std::make_pair(value, i));
+      const auto [it, inserted] =
+          states.emplace(state.channel() + "|" + side_key(state.side()), std::make_pair(value, i));
       if (!inserted && it->second.first != value) {
         problem(w, "channel",
                 "a second state expectation for channel '" + state.channel() +
@@ -290,6 +337,11 @@ class Checker {
       const proto::CounterExpectation& counter = e.counter(i);
       const Where w = expect.nested("counter", i);
       checks_.channel(w, counter.channel());
+      if (checks_.side(w, counter.side(), "counter")) {
+        if (std::string why = counter_side_problem(counter.name(), counter.side()); !why.empty()) {
+          problem(w, "side", why);
+        }
+      }
       if (std::find(names.begin(), names.end(), counter.name()) == names.end()) {
         std::string known;
         for (const std::string& n : names) {
@@ -297,7 +349,8 @@ class Checker {
         }
         problem(w, "name", "unknown counter '" + counter.name() + "' (known: " + known + ")");
       }
-      const std::string key = counter.channel() + "/" + counter.name();
+      const std::string key =
+          counter.channel() + "/" + counter.name() + "/" + side_key(counter.side());
       const auto [it, inserted] = counters.emplace(key, std::make_pair(counter.value(), i));
       if (!inserted && it->second.first != counter.value()) {
         problem(w, "value",
@@ -332,6 +385,7 @@ class Checker {
                     "' (docs/KMCL-SEMANTICS.md lists them)");
       }
       checks_.channel(w, e.violation(i).channel(), false);
+      checks_.side(w, e.violation(i).side(), "violation");
     }
   }
 

@@ -39,6 +39,7 @@ constexpr std::string_view kKmclKinds[] = {
     "fail",
     "incoming_processing_at_passive",
     "interrupt_ignored",
+    "interrupt_masked",
     "not_supported",
     "open_failed",
     "passive_pass_begin",

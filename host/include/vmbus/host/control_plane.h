@@ -1,7 +1,7 @@
 // The host's VMBus control plane: the answering side of every CHANNELMSG.
 //
 // ControlPlane negotiates the protocol version (INITIATE_CONTACT), offers
-// the configured channels (REQUESTOFFERS), assembles GPADLs
+// the channels whose VSP enabled them (REQUESTOFFERS), assembles GPADLs
 // (GPADL_HEADER/BODY), opens and closes channels (OPENCHANNEL,
 // CLOSECHANNEL, GPADL_TEARDOWN), rescinds offers, takes RELID_RELEASED,
 // answers MODIFYCHANNEL and UNLOAD. It trusts nothing the guest sends: every
@@ -11,10 +11,16 @@
 // traced; it never stops the server.
 //
 // It does no I/O of its own beyond its outbox of replies (posted one per
-// "post" step) and the trace: when a channel opens it asks its RingPort (the
-// VSPs) to attach the rings where the GPADL says, and to detach them when the
-// channel closes or is rescinded. VmbusServer feeds it the guest's messages;
-// a test can feed it bytes directly.
+// "post" step) and the trace. It talks to the VSPs through its
+// ControlPlanePort, the same kind of port the guest's control plane uses:
+// when a channel opens it asks the port to attach the rings where the GPADL
+// says and to open the VSP's KMCL channel on them, and answers the
+// OPENCHANNEL once the VSP's EvtChannelOpened returned (answer_open); a
+// CLOSECHANNEL closes the VSP's channel, and the rings (and the answer to a
+// GPADL_TEARDOWN of their GPADL) wait until its close let go of them
+// (release_rings); the VSP's Disable revokes the offer (rescind).
+// VmbusServer feeds it the guest's messages and the VSPs' events; a test
+// can feed it bytes directly.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +38,23 @@
 
 namespace vmbus::host {
 
+// What the host's control plane asks of the VSPs. As a RingPort it maps a
+// channel's rings where an accepted OPENCHANNEL placed them and lets them
+// go; the rest is about the channel's KMCL endpoint.
+class ControlPlanePort : public partition::RingPort {
+ public:
+  // Channel `child_relid` may be offered: its VSP's driver enabled it.
+  virtual bool offer_wanted(std::uint32_t child_relid) const = 0;
+  // The guest's OPENCHANNEL arrived and the rings are attached: the VSP's
+  // device opens its channel on them. False if it refused (its channel is
+  // not enabled, or still closing). EvtChannelOpened answers later.
+  virtual bool open_endpoint(std::uint32_t child_relid, const partition::Work& work) = 0;
+  // The guest closed the channel (CLOSECHANNEL, UNLOAD): the VSP's device
+  // closes it. True while it still uses the rings; the host then calls
+  // ControlPlane::release_rings() when it no longer does.
+  virtual bool close_endpoint(std::uint32_t child_relid, const partition::Work& work) = 0;
+};
+
 class ControlPlane {
  public:
   // A channel the host offers, as the control plane sees it.
@@ -40,11 +63,17 @@ class ControlPlane {
     std::uint32_t connection_id = 0;  // the guest signals the host on this id
     enum class State {
       kOffered,    // offered; closed (never opened, or closed by the guest)
-      kOpen,       // OPENCHANNEL accepted: the VSP has the rings
+      kOpening,    // OPENCHANNEL accepted by the VSP; its answer is due
+      kOpen,       // OPENCHANNEL answered with success: the VSP has the rings
       kRescinded,  // the host withdrew the offer; RELID_RELEASED still due
     } state = State::kOffered;
-    std::uint32_t gpadl = 0;       // the ring GPADL while open
+    std::uint32_t gpadl = 0;       // the ring GPADL while open (or its rings held)
+    std::uint32_t openid = 0;      // of the OPENCHANNEL being answered
     bool closed_by_guest = false;  // CLOSECHANNEL (or UNLOAD) since the last open
+    // Closed by the guest, but the VSP's close still uses the rings; a
+    // GPADL_TEARDOWN of their GPADL is answered once it let go.
+    bool rings_held = false;
+    std::vector<std::uint32_t> deferred_teardowns;
   };
 
   // An established GPADL: `pages` consecutive guest pages from `first_pfn`.
@@ -55,7 +84,7 @@ class ControlPlane {
     bool in_use = false;  // the rings of an open channel
   };
 
-  explicit ControlPlane(partition::RingPort& rings) : rings_(rings) {}
+  explicit ControlPlane(ControlPlanePort& port) : port_(port) {}
 
   // Takes the configuration's protocol version and offers, for a guest
   // memory of `guest_pages` pages. Returns "" or why it cannot be used.
@@ -76,10 +105,18 @@ class ControlPlane {
   // The host withdraws the offer of a channel that is not rescinded yet
   // (checked): its rings are detached, RESCIND_CHANNELOFFER is queued.
   void rescind(std::uint32_t child_relid, const partition::Work& work);
+  // The VSP's EvtChannelOpened returned `status` for the OPENCHANNEL being
+  // answered: OPENCHANNEL_RESULT with it (a failure detaches the rings).
+  void answer_open(std::uint32_t child_relid, std::uint32_t status, const partition::Work& work);
+  // The VSP's close of a channel the guest closed let go of the rings:
+  // detach them and answer the GPADL_TEARDOWNs that waited.
+  void release_rings(std::uint32_t child_relid, const partition::Work& work);
 
   // nullptr for a relid never offered or already released by the guest.
   const Channel* channel(std::uint32_t child_relid) const;
   bool is_open(std::uint32_t child_relid) const;
+  // Open, or opening (the VSP has the rings; the answer is due).
+  bool has_rings(std::uint32_t child_relid) const;
   // The channel the guest signals on `connection_id`, if any.
   std::optional<std::uint32_t> relid_of_connection_id(std::uint32_t connection_id) const;
 
@@ -113,11 +150,13 @@ class ControlPlane {
   std::string open_problem(const wire::OpenChannel& m) const;
   // The channel is no longer open: its GPADL is free again.
   void leave_open(Channel& channel);
+  // The guest closed an open channel (CLOSECHANNEL, UNLOAD).
+  void close_by_guest(std::uint32_t child_relid, Channel& channel, const partition::Work& work);
   void reply(const wire::Message& message);
   void ignore(const std::string& reason, const partition::Work& work);
   Channel* find_channel(std::uint32_t child_relid);
 
-  partition::RingPort& rings_;
+  ControlPlanePort& port_;
   std::uint64_t guest_pages_ = 0;
   std::uint32_t max_version_ = 0;
   std::uint32_t version_ = 0;  // 0: not connected

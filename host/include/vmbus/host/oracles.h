@@ -1,6 +1,8 @@
 // The host's oracles: what must never hold in its end state. Each returns ""
 // or one sentence saying what was found; report.cc turns them into
-// OracleFindings.
+// OracleFindings. The oracles of a VSP's KMCL driver and device
+// (retired_once, fifo, the device's part of lost_wakeup) are
+// partition/kmcl_report.h's.
 #pragma once
 
 #include <string>
@@ -10,10 +12,11 @@
 
 namespace vmbus::host {
 
-// lost_wakeup: the VSP's sender waits for a signal although the host->guest
-// ring has room for its head packet, or the guest->host ring holds unread
-// data and nothing will drain it. "" for a channel whose VSP is not running.
-std::string lost_wakeup(const VspChannel& channel);
+// lost_wakeup, asked on a quiet system (`quiet`: nothing ready in the host
+// either): the guest->host ring holds data while the VSP's queue runs, or
+// the VSP's sends stay queued while the host->guest ring has the room its
+// device waits for. "" for a channel whose VSP does not have its rings.
+std::string lost_wakeup(const VspChannel& channel, const ControlPlane& control, bool quiet);
 
 // leak: GPADLs that outlived their channel's open, or were never completed.
 std::string gpadl_leaks(const ControlPlane& control);

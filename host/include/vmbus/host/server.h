@@ -4,13 +4,21 @@
 // deliveries and steps to the pieces that do the work --
 //   ControlPlane (control_plane.h)  the guest's CHANNELMSGs, in context "msg",
 //                                   and its replies, one per "post" step;
-//   Vsps (vsp.h)                    a VSP on each open channel's rings, one
-//                                   ring phase per "chan/<relid>" step;
+//   Vsps (vsp.h)                    a KMCL server driver on every offered
+//                                   channel, its device's contexts
+//                                   "kmcl/<relid>/..." (DPC, passive worker,
+//                                   driver threads and work queues);
 //   perform_action (actions.h)      the host's scenario actions;
 //   host_report (report.h)          the final report and oracle findings
 //                                   (oracles.h).
-// The control plane asks the VSPs to attach and detach a channel's rings; the
-// server wires the two together and owns neither memory nor protocol state.
+// The control plane talks to the VSPs through its port; after every device
+// step, action or delivery the server carries what a VSP's device did to
+// the wire (answer an OPENCHANNEL, let go of rings, revoke an offer). The
+// server owns neither memory nor protocol state.
+//
+// Scenario runs (KmclDriverConfig.scenario on the VSPs' drivers) trace
+// every callback of the host's drivers too; the run ends when the simulator
+// finds the system quiet, and final_report() answers with a HostReport.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +42,7 @@ class VmbusServer final : public partition::PartitionLogic {
   std::string start(const partition::StartInfo& info, partition::Hypervisor& hv) override;
   std::vector<std::uint32_t> message_connection_ids() const override;
   std::vector<std::string> ready_contexts() const override;
+  std::uint64_t wake_at_ns() const override;
   void step(const std::string& context, partition::Hypervisor& hv) override;
   void deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                        partition::Hypervisor& hv) override;
@@ -45,9 +54,15 @@ class VmbusServer final : public partition::PartitionLogic {
   proto::FinalReport final_report() override;
 
  private:
+  // After a device step, an action or a delivery: every VSP's trace, and
+  // what its device asks of the wire (`rings_free`: the step already found
+  // the device's close let go of the rings).
+  void sync_vsps(const partition::Work& work);
+  void sync_vsp(std::uint32_t child_relid, const partition::Work& work, bool rings_free = false);
+
   partition::MessageSlot slot_;
   std::unique_ptr<Vsps> vsps_;             // once started: it needs guest memory
-  std::unique_ptr<ControlPlane> control_;  // tells vsps_ about rings
+  std::unique_ptr<ControlPlane> control_;  // opens and closes the VSPs' channels
 };
 
 }  // namespace vmbus::host

@@ -1,134 +1,130 @@
-// The host's data plane: a VSP on each open channel's rings.
+// The host's data plane: a VSP on every offered channel, each a KMCL server
+// driver.
 //
-// VSP kinds (VspConfig.kind): ECHO writes every guest packet back (a packet
-// that requests a completion is answered by a VM_PKT_COMP with its payload);
-// COMPLETE answers only packets that request a completion, with an empty
-// VM_PKT_COMP; DISCARD reads and drops everything; SINK_STALLED never reads.
-// In every kind but SINK_STALLED a VM_PKT_COMP from the guest completes one of
-// the host's own sends (a CompletionEvent in the trace).
+// Every configured channel gets a KMCL server endpoint (partition::
+// KmclEndpoint, EndpointRole::kServer) whose scripted driver is the VSP: its
+// policy is the channel's driver configuration, or the VSP kind's
+// (ChannelOfferConfig.driver, config.proto): ECHO answers every packet with
+// its own payload, COMPLETE completes it (empty), DISCARD leaves it
+// outstanding, SINK_STALLED never starts the channel. The driver enables
+// its channel when the host starts (Enable = offer) and starts it; its
+// device's contexts are the host's "kmcl/<relid>/..." contexts.
 //
-// Vsps is the RingPort of the host's control plane: a channel's rings are
-// mapped when the control plane attaches them (the guest's OPENCHANNEL was
-// accepted) and let go when it detaches them, which also ends the sends
-// still waiting for a completion (STATUS_CANCELLED on a close,
-// STATUS_DEVICE_REMOVED on a rescind). Each VSP step ("chan/<relid>") is one
-// phase of the channel's ring receiver or sender. A channel's counters live
-// as long as the server: they survive close, rescind and RELID_RELEASED.
+// Vsps is the host control plane's port (ControlPlanePort): a channel's
+// rings are mapped when the control plane attaches them (the guest's
+// OPENCHANNEL was accepted) and the device opens the channel on them; a
+// CLOSECHANNEL closes the device's channel, which keeps the rings until its
+// close sequence (Suspend, the VSP retiring what it holds, Closed) is done.
+// After every device step or action, sync_channel() says what the control
+// plane must do next: answer the OPENCHANNEL with EvtChannelOpened's
+// status, let go of the rings, or revoke the offer (the driver disabled its
+// channel). A channel's counters live as long as the server.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "vmbus/host/control_plane.h"
+#include "vmbus/kmcl/device.h"
 #include "vmbus/partition/guest_memory.h"
-#include "vmbus/partition/ring_endpoint.h"
-#include "vmbus/partition/ring_port.h"
+#include "vmbus/partition/kmcl_endpoints.h"
 #include "vmbus/proto/config.pb.h"
 
 namespace vmbus::host {
 
-// The kind of a VSP's context: "chan/<relid>", one ring phase of the channel.
-inline constexpr std::string_view kVspContextKind = "chan";
-
-// What a channel's VSP counts; reported at the end of a run.
-struct VspStats {
-  std::uint64_t packets_received = 0;
-  std::uint64_t packets_sent = 0;
-  std::uint64_t completions_received = 0;  // VM_PKT_COMP for any trans_id
-  std::uint64_t unknown_completions = 0;   // ... for none the host waits for
-  std::uint64_t signals = 0;
-  std::uint64_t signals_masked = 0;
-};
-
-// Where the host last wrote a packet into the host->guest ring.
-struct WrittenPacket {
-  std::uint32_t payload_index = 0;       // ring data offset of the payload's first byte
-  std::uint32_t payload_area_bytes = 0;  // payload plus padding
-  std::uint64_t trans_id = 0;
-};
-
 // One channel's VSP.
 struct VspChannel {
   proto::ChannelOfferConfig config;
-  // While the rings are attached: both rings, the reader of the
-  // guest->host ring and the writer of the host->guest ring.
+  partition::KmclEndpoint* endpoint = nullptr;  // the VSP's driver and device
+  // While the rings are attached: guest->host (the device's incoming ring)
+  // and host->guest (its outgoing ring).
   partition::ChannelRings rings;
-  std::unique_ptr<partition::RingReceiver> receiver;
-  std::unique_ptr<partition::RingSender> sender;
-  bool receive_turn = true;
-  std::uint64_t packets_echoed = 0;
-  bool stopped = false;  // the rings are corrupt: the VSP stopped
-  VspStats stats;
-  // Sends that requested a completion: trans_id -> how many are outstanding.
-  std::map<std::uint64_t, std::uint32_t> pending_transactions;
-  std::uint64_t last_trans_id = 0;  // scenario sends without a trans_id: 1, 2, ...
-  std::optional<WrittenPacket> last_written;
+  // The last packet a scenario's raw_packet wrote, and how many packets the
+  // device had written by then (the later of the two is the last packet).
+  std::optional<kmcl::WrittenPacket> raw_written;
+  std::uint64_t device_packets_at_raw = 0;
+  std::uint64_t action_signals = 0;  // interrupts scenario actions raised
+  bool revoke_started = false;       // rescind_after_packets disabled the channel
+  bool sends_reported = false;       // "completions.<relid>" was reported
 
-  bool attached() const { return sender != nullptr; }
-  // A stalled VSP never reads its ring (back-pressure tests).
-  bool listens() const { return config.vsp().kind() != proto::VspConfig::KIND_SINK_STALLED; }
+  bool attached() const { return rings.inbound != nullptr; }
   std::uint32_t child_relid() const { return config.child_relid(); }
-  std::uint64_t pending_count() const;
 };
 
-class Vsps final : public partition::RingPort {
+// What the control plane must do for a channel after its VSP's device ran.
+struct WireEvents {
+  std::optional<kmcl::NTSTATUS> open_result;  // answer the OPENCHANNEL with it
+  bool rings_free = false;                    // the device's close let go of the rings
+  bool revoke = false;                        // the driver disabled its channel: rescind the offer
+};
+
+class Vsps final : private partition::ExternalPages,
+                   public partition::KmclEndpoints,
+                   public ControlPlanePort {
  public:
-  explicit Vsps(partition::GuestMemory& memory) : memory_(memory) {}
+  explicit Vsps(partition::GuestMemory& memory);
 
-  // A VSP for every offer (called once, with offers the control plane took).
-  void configure(const proto::HostConfig& config);
+  // A VSP for every offer (called once, with offers the control plane
+  // took); "" or why a driver configuration cannot be used.
+  std::string configure(const proto::HostConfig& config, std::uint64_t seed,
+                        const partition::Work& work);
 
+  // ControlPlanePort.
   void attach_rings(std::uint32_t child_relid, const partition::RingPlacement& placement,
                     const partition::Work& work) override;
   void detach_rings(std::uint32_t child_relid, partition::DetachReason reason,
                     const partition::Work& work) override;
+  bool offer_wanted(std::uint32_t child_relid) const override;
+  bool open_endpoint(std::uint32_t child_relid, const partition::Work& work) override;
+  bool close_endpoint(std::uint32_t child_relid, const partition::Work& work) override;
 
-  // "chan/<relid>" for every channel whose VSP has a phase to run.
-  void add_ready(std::vector<std::string>& ready) const;
-  // One phase of channel `child_relid`'s VSP. Returns true when the channel
-  // has echoed its rescind_after_packets and wants to be rescinded.
-  bool step(std::uint32_t child_relid, const partition::Work& work);
-  // The guest signalled channel `child_relid`, which is open: look at both rings.
-  void on_guest_signal(std::uint32_t child_relid, const partition::Work& work);
+  // The guest signalled channel `child_relid`: its device's DPC looks at both rings.
+  void on_guest_signal(std::uint32_t child_relid);
+  // After a device step or an action on channel `child_relid`: the trace,
+  // then what the wire must do.
+  WireEvents sync_channel(std::uint32_t child_relid, const partition::Work& work);
 
   // Scenario actions build on these.
-  // Runs the sender's batch in flight to its end (publish, signal decision),
-  // before an action moves the host->guest write_index behind its back.
-  void finish_send_batch(VspChannel& channel, const partition::Work& work);
-  // Interrupts the guest for the channel.
+  VspChannel* find_channel(std::uint32_t child_relid);
+  const VspChannel* find_channel(std::uint32_t child_relid) const;
+  const std::map<std::uint32_t, VspChannel>& channels() const { return channels_; }
+  // Interrupts the guest for the channel (a scenario action's signal).
   void signal_guest(VspChannel& channel, const partition::Work& work);
+  // An action moved the host->guest write_index: the device continues from it.
+  void resync_sender(VspChannel& channel);
+  // Where the host last wrote a packet into the host->guest ring: the
+  // device's last packet or a raw_packet, whichever came later.
+  std::optional<kmcl::WrittenPacket> last_written(const VspChannel& channel) const;
   // The guest memory's size in pages.
   std::uint64_t guest_pages() const { return memory_.page_count(); }
 
-  VspChannel* find(std::uint32_t child_relid);
-  const VspChannel* find(std::uint32_t child_relid) const;
-  const std::map<std::uint32_t, VspChannel>& channels() const { return channels_; }
-
  private:
-  // One phase of the receiver or the sender; returns whether to signal the guest.
-  bool receive_phase(VspChannel& channel, const partition::Work& work);
-  bool send_phase(VspChannel& channel, const partition::Work& work);
-  void on_guest_packet(VspChannel& channel, const ring::PacketView& packet,
-                       const partition::Work& work);
-  void on_guest_completion(VspChannel& channel, const ring::PacketView& packet,
-                           const partition::Work& work);
-  // The VSP's own traffic (VspConfig.send_packets), queued when the channel opens.
+  // ExternalPages: a host send's external data names the last pages of
+  // guest memory (they exist, and the guest allocates its rings from the
+  // bottom); nothing is lent, so nothing goes back.
+  std::optional<std::pair<std::uint64_t, std::uint32_t>> lend(std::uint32_t count) override;
+  void give_back(const std::pair<std::uint64_t, std::uint32_t>& pages) override;
+  // The VSP's own traffic (VspConfig.send_packets), sent when the channel opens.
   void queue_vsp_sends(VspChannel& channel);
-  // Ends every pending transaction of the channel with `status` (the channel
-  // closed or was rescinded before the guest completed them).
-  void cancel_transactions(VspChannel& channel, const std::string& status,
-                           const partition::Work& work);
+  // rescind_after_packets: the driver disables its channel once.
+  void maybe_revoke(VspChannel& channel);
 
   partition::GuestMemory& memory_;
   std::map<std::uint32_t, VspChannel> channels_;  // by child_relid
 };
 
-// A CompletionEvent for one of the host's sends.
-void trace_completion(std::uint32_t child_relid, std::uint64_t trans_id, const std::string& status,
-                      std::uint32_t bytes, const partition::Work& work);
+// The default action a VSP kind stands for: ECHO KIND_ECHO, COMPLETE and
+// SINK_STALLED (should a START let it read) KIND_COMPLETE, DISCARD
+// KIND_LEAVE_OUTSTANDING.
+proto::DriverAction vsp_default_action(const proto::VspConfig& vsp);
+
+// The KMCL driver configuration of an offer's VSP: the offer's driver, its
+// default action the VSP kind's unless it names one; SINK_STALLED never
+// starts its channel (stay_paused).
+proto::KmclDriverConfig vsp_driver_config(const proto::ChannelOfferConfig& offer);
 
 }  // namespace vmbus::host

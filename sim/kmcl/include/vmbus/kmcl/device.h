@@ -131,10 +131,22 @@ struct ChannelStats {
   std::uint64_t held_packets = 0;     // dequeued and waiting for (re)delivery
   std::uint64_t queued_sends = 0;     // waiting for the ring or for the channel to open
   std::uint64_t sends_in_flight = 0;  // written, waiting for a completion
+  bool send_blocked = false;          // the queue waits for the reader's space signal
+  std::uint64_t packets_written = 0;  // data and completion packets written, every open
+  std::uint64_t next_trans_id = 1;    // the transaction id the next send gets
   bool passive_delivery = false;      // delivery currently goes through the passive worker
   bool require_passive = false;       // VmbChannelSetIncomingProcessingAtPassive(TRUE)
   UINT32 quota = 0;
   std::string stop_reason;  // why the queue stopped, if it did
+};
+
+// Where the device last wrote a packet into a channel's outgoing ring
+// (Device::last_written).
+struct WrittenPacket {
+  std::uint32_t payload_index = 0;       // ring data offset of the payload's first byte
+  std::uint32_t payload_area_bytes = 0;  // payload plus padding
+  std::uint64_t trans_id = 0;
+  std::uint64_t number = 0;  // the channel's packets_written when it was written (from 1)
 };
 
 // Model options that are not part of KMCL V1.
@@ -263,6 +275,14 @@ class Device {
   ChannelStats channel_stats(VMBCHANNEL channel) const;
   ChannelConfig channel_config(VMBCHANNEL channel) const;
   std::vector<VMBCHANNEL> channels() const;
+  // The last packet the device wrote into `channel`'s outgoing ring during
+  // this open, if any.
+  std::optional<WrittenPacket> last_written(VMBCHANNEL channel) const;
+  // The owner moved the outgoing ring's write_index behind the device's back
+  // (a malicious host's raw write): the device continues from the index as
+  // it is now, valid or not (an invalid one is a corrupt ring at the next
+  // write). Only between steps of an open channel (checked).
+  void resync_outgoing(VMBCHANNEL channel);
   // Whether the sender of an incoming packet this device still holds asked
   // for a completion (COMPLETION_REQUESTED); false for an unknown handle.
   // KMCL does not tell a driver (a real VSP knows from its protocol); the

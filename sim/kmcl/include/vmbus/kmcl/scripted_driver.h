@@ -136,6 +136,8 @@ class ScriptedDriver {
   // (last_send_status() says why).
   std::int64_t send(std::span<const std::byte> payload, UINT32 flags, PMDL external_data = nullptr);
   NTSTATUS last_send_status() const { return last_send_status_; }
+  // Asynchronous sends (send()) whose completion routine has not run yet.
+  std::size_t sends_pending() const { return send_index_of_.size(); }
   // Packets sent back by kEcho (not sends: nothing records their completion).
   std::uint64_t echoes_sent() const { return echoes_sent_; }
 

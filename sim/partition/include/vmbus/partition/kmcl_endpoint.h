@@ -14,7 +14,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,25 +47,42 @@ std::string apply_driver_policy(const google::protobuf::RepeatedPtrField<proto::
                                 const proto::DriverAction& default_action,
                                 kmcl::ScriptedDriver* driver);
 
-// Where a driver's channel stands between the KMCL device and the wire.
+// Which end of the channel an endpoint is: the guest's VSC drivers are
+// clients (they open and close the channel), the host's VSP drivers servers
+// (they offer and revoke it).
+enum class EndpointRole { kClient, kServer };
+
+// Where a driver's channel stands between the KMCL device and the wire. The
+// words are the client's; a server reads "open" as "offer" and "close" as
+// "revoke (rescind)".
 enum class WireState {
   kIdle,           // nothing to do on the wire; the device holds no rings
-  kOpenWanted,     // the driver enabled the channel: open it on the wire
+  kOpenWanted,     // the driver enabled the channel: open (offer) it on the wire
   kOpen,           // the device drives the rings (its open_channel succeeded)
   kCloseWanted,    // the device let go of the rings (a Disable, or an open it
-                   // refused): close the channel on the wire
+                   // refused): close the channel on the wire (revoke the offer)
   kCloseThenOpen,  // as kCloseWanted, and the driver enabled the channel
                    // again: open it once the close is done
-  kRescinding,     // the host rescinded the channel while the device had it;
-                   // the device's close still uses the rings
+  kPeerClosing,    // the peer ended the channel (the host rescinded it, the
+                   // guest closed it) while the device had it; the device's
+                   // close still uses the rings
   kRingsFree,      // that close finished: the rings may go
 };
 
 const char* wire_state_name(WireState state);
 
 struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane {
-  // `config` must have passed validate_kmcl_driver().
-  KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed);
+  // `config` must have passed validate_kmcl_driver(). The device is named
+  // after the role ("guest", "host"), the driver "vsc/<relid>" or
+  // "vsp/<relid>", and without a seed of its own it draws from the run
+  // seed's stream "guest/kmcl/<relid>" or "host/kmcl/<relid>". `configure`
+  // makes the owner's further Init calls (a server's offer GUIDs). The
+  // driver enables its channel; a server driver also starts it (unless
+  // stay_paused) and retires its outstanding packets when the guest goes
+  // away.
+  KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed,
+               EndpointRole role = EndpointRole::kClient,
+               const std::function<void(kmcl::VMBCHANNEL)>& configure = {});
 
   // Transport: the device decided to signal the peer.
   void signal_peer() override;
@@ -75,6 +94,7 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   // from inside device steps, and the partition acts on them in its own
   // contexts).
   void on_channel_enabled(kmcl::VMBCHANNEL channel, const kmcl::ChannelConfig& config) override;
+  void on_channel_open_result(kmcl::VMBCHANNEL channel, kmcl::NTSTATUS status) override;
   void on_channel_disabled(kmcl::VMBCHANNEL channel) override;
   void on_channel_closed(kmcl::VMBCHANNEL channel) override;
 
@@ -87,9 +107,10 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   // (`device_accepted`), or refused them.
   void wire_opened(bool device_accepted);
   void close_posted();
-  // The host rescinded the channel: true (and kRescinding) if the device has
-  // the rings, which it then lets go of in its own time.
-  bool begin_rescind();
+  // The peer ended the channel (the host rescinded it; the guest closed it):
+  // true (and kPeerClosing) if the device has the rings, which it then lets
+  // go of in its own time.
+  bool begin_peer_close();
   // kRingsFree -> kIdle: true if the rings were free to go.
   bool take_rings_free();
 
@@ -100,13 +121,18 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   void flush_trace(Hypervisor& trace_to);
 
   std::uint32_t child_relid() const { return config.child_relid(); }
+  bool is_server() const { return role == EndpointRole::kServer; }
 
   proto::KmclDriverConfig config;
+  EndpointRole role;
   kmcl::Device device;
   kmcl::ScriptedDriver driver;
   WireState wire = WireState::kIdle;
-  std::uint32_t connection_id = 0;  // the host's, from the open
-  Hypervisor* hv = nullptr;         // while the device runs (SignalScope)
+  std::uint32_t connection_id = 0;  // a client's: the host's, from the open
+  // A server's: EvtChannelOpened returned this; the OPENCHANNEL is answered
+  // with it (the host takes it).
+  std::optional<kmcl::NTSTATUS> open_result;
+  Hypervisor* hv = nullptr;  // while the device runs (SignalScope)
   std::vector<proto::TraceRecord> pending_trace;
   std::size_t records_emitted = 0;
   std::size_t completions_emitted = 0;

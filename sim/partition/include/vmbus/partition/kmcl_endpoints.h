@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,9 +44,12 @@ class KmclEndpoints {
   KmclEndpoints(const KmclEndpoints&) = delete;
   KmclEndpoints& operator=(const KmclEndpoints&) = delete;
 
-  // A driver for `config` (seeded from `seed` unless it has its own); ""
-  // or why it cannot be used.
-  std::string add(const proto::KmclDriverConfig& config, std::uint64_t seed, const Work& work);
+  // A driver for `config` (seeded from `seed` unless it has its own) at
+  // `role`'s end of its channel, `configure` making the owner's further Init
+  // calls (KmclEndpoint); "" or why it cannot be used.
+  std::string add(const proto::KmclDriverConfig& config, std::uint64_t seed, const Work& work,
+                  EndpointRole role = EndpointRole::kClient,
+                  const std::function<void(kmcl::VMBCHANNEL)>& configure = {});
 
   KmclEndpoint* find(std::uint32_t child_relid);
   const KmclEndpoint* find(std::uint32_t child_relid) const;
