@@ -58,3 +58,26 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/vmbus-simConfig.cmake
               ${CMAKE_CURRENT_LIST_DIR}/VmbusSimDrivers.cmake
               ${PROJECT_SOURCE_DIR}/sim/kmcl/kmcl_c_api.dynamic-list
         DESTINATION ${vmbus_package_dir})
+
+# A Debian package of the same install: `cpack -G DEB` in a build tree
+# writes vmbus-sim_<version>_<arch>.deb (programs under /usr/bin, headers,
+# libraries and the CMake package under /usr). tests/package checks that it
+# unpacks and runs a scenario from where it landed.
+set(CPACK_PACKAGE_NAME vmbus-sim)
+set(CPACK_PACKAGE_VENDOR "vmbus-sim")
+set(CPACK_PACKAGE_CONTACT "vmbus-sim maintainers <vmbus-sim@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "Deterministic simulator of a Hyper-V host and guest talking over VMBus")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION devel)
+# The programs link protobuf dynamically; let dpkg-shlibdeps name the
+# libraries when it is there, else say it plainly.
+find_program(VMBUS_DPKG_SHLIBDEPS dpkg-shlibdeps)
+if(VMBUS_DPKG_SHLIBDEPS)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+else()
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libprotobuf32, libstdc++6, libc6")
+endif()
+include(CPack)

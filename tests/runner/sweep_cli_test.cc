@@ -194,11 +194,13 @@ TEST_F(SweepCli, FilterAndTagSelectScenariosOfTheLibrary) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out,
             "scenarios/defer/03-defer-at-dispatch.textproto seed 1\n"
-            "scenarios/defer/04-defer-keeps-fifo.textproto seed 1\n");
+            "scenarios/defer/04-defer-keeps-fifo.textproto seed 1\n"
+            "scenarios/server/31-server-defer-keeps-fifo.textproto seed 1\n");
   result = run("--list --tag quota scenarios");
   EXPECT_EQ(result.out,
             "scenarios/quota/12-quota-with-late-completions.textproto seed 1\n"
-            "scenarios/quota/13-processing-complete-per-pass.textproto seed 1\n");
+            "scenarios/quota/13-processing-complete-per-pass.textproto seed 1\n"
+            "scenarios/server/33-server-quota-one-late-completions.textproto seed 1\n");
   result = run("--filter 'nothing*' --tag quota scenarios");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.out, "");
