@@ -16,6 +16,7 @@
 #include "vmbus/hypervisor/effect.h"
 #include "vmbus/hypervisor/event_queue.h"
 #include "vmbus/hypervisor/faults.h"
+#include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/hypervisor/scheduler.h"
 #include "vmbus/hypervisor/synic.h"
 #include "vmbus/ipc/frame.h"
@@ -258,10 +259,15 @@ class Simulation final : private LinkObserver {
   // --- setting up and saying hello -------------------------------------------
 
   void set_up() {
+    if (interrupted()) {
+      throw RunFailure{RunOutcome::kInterrupted, interrupt_text()};
+    }
     remove_stale_segments();
+    // Anonymous: the partitions inherit it, and it goes with the last of
+    // the three processes even if the simulator is killed with SIGKILL.
     try {
-      segment_.emplace(shm::SharedSegment::create(shm::make_unique_segment_name("run"),
-                                                  config_.segment_size_bytes));
+      segment_.emplace(shm::SharedSegment::create_anonymous(shm::make_unique_segment_name("run"),
+                                                            config_.segment_size_bytes));
     } catch (const std::exception& e) {
       throw RunFailure{RunOutcome::kSetupFailed, e.what()};
     }
@@ -279,9 +285,8 @@ class Simulation final : private LinkObserver {
         throw RunFailure{RunOutcome::kSetupFailed, e.what()};
       }
     }
-    links_.watch_signals();
-    links_.start(Side::kHost, config_.host_binary);
-    links_.start(Side::kGuest, config_.guest_binary);
+    links_.start(Side::kHost, config_.host_binary, segment_->fd());
+    links_.start(Side::kGuest, config_.guest_binary, segment_->fd());
   }
 
   void say_hello(Side side) {
@@ -290,7 +295,7 @@ class Simulation final : private LinkObserver {
     hello->set_ipc_version(ipc::kIpcVersion);
     hello->set_role(role_of(side));
     hello->set_mode(config_.mode);
-    hello->set_segment_name(segment_->name());
+    hello->set_segment_name("/proc/self/fd/" + std::to_string(kChildSegmentFd));
     hello->set_segment_size_bytes(config_.segment_size_bytes);
     hello->set_seed(config_.seed);
     hello->set_config(side == Side::kHost ? config_.host_config : config_.guest_config);
