@@ -1,6 +1,7 @@
 #include "vmbus/hypervisor/simulation.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <dirent.h>
@@ -206,6 +207,9 @@ class Simulation final : private LinkObserver {
   // partition sends anything for the response timeout.
 
   void loop_free_running() {
+    const auto now = std::chrono::steady_clock::now();
+    last_frames_[0] = LastFrame{now, "hello_ack"};
+    last_frames_[1] = LastFrame{now, "hello_ack"};
     PartitionLinks::Deadline quiet(links_, config_.response_timeout);
     std::uint64_t frames_at_restart = frames_relayed_;
     while (!guest_done_) {
@@ -220,11 +224,7 @@ class Simulation final : private LinkObserver {
         quiet.restart();
       }
       if (quiet.passed()) {
-        throw RunFailure{RunOutcome::kPartitionHung,
-                         "no partition sent anything for " +
-                             std::to_string(config_.response_timeout.count()) +
-                             " ms and the guest has not finished; host " +
-                             links_.state(Side::kHost) + ", guest " + links_.state(Side::kGuest)};
+        throw RunFailure{RunOutcome::kPartitionHung, silence_text()};
       }
       links_.run_one();
     }
@@ -239,6 +239,8 @@ class Simulation final : private LinkObserver {
           break;
         }
         ++frames_relayed_;
+        last_frames_[index_of(side)] =
+            LastFrame{std::chrono::steady_clock::now(), frame_name(*frame)};
         queue_.advance_by(config_.step_cost_ns);
         links_.set_state(side, "running free");
         dispatch(side, *frame);
@@ -246,6 +248,34 @@ class Simulation final : private LinkObserver {
       }
     }
     return relayed;
+  }
+
+  // Which partition went silent first -- the one the other is most likely
+  // waiting for -- and what each sent last.
+  std::string silence_text() const {
+    const auto now = std::chrono::steady_clock::now();
+    const auto ago_ms = [&now](const LastFrame& last) {
+      return std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - last.at).count());
+    };
+    const LastFrame& host = last_frames_[index_of(Side::kHost)];
+    const LastFrame& guest = last_frames_[index_of(Side::kGuest)];
+    const bool host_first = host.at <= guest.at;
+    const LastFrame& first = host_first ? host : guest;
+    const LastFrame& other = host_first ? guest : host;
+    const std::string first_name = partition_name(host_first ? Side::kHost : Side::kGuest);
+    const std::string other_name = partition_name(host_first ? Side::kGuest : Side::kHost);
+    return "no partition sent anything for " + std::to_string(config_.response_timeout.count()) +
+           " ms and the guest has not finished; " + first_name +
+           " went silent first (its last frame, " + first.what + ", came " + ago_ms(first) +
+           " ms ago; " + other_name + "'s last, " + other.what + ", " + ago_ms(other) +
+           " ms ago); host " + links_.state(Side::kHost) + ", guest " + links_.state(Side::kGuest);
+  }
+
+  static std::string frame_name(const proto::PartitionToSim& frame) {
+    const google::protobuf::FieldDescriptor* field =
+        proto::PartitionToSim::descriptor()->FindFieldByNumber(frame.body_case());
+    return field != nullptr ? field->name() : "an empty frame";
   }
 
   void deliver_free_running_events() {
@@ -704,6 +734,13 @@ class Simulation final : private LinkObserver {
   // Free-running: the SynIC's deliveries, carried out as soon as the loop
   // comes round.
   std::deque<Event> free_running_deliveries_;
+  // Free-running: when each partition last sent a frame, and which (wall
+  // clock, for the hang message only: it never shapes a run).
+  struct LastFrame {
+    std::chrono::steady_clock::time_point at;
+    std::string what;
+  };
+  LastFrame last_frames_[2];  // by side
   std::uint64_t steps_ = 0;
   std::uint64_t frames_relayed_ = 0;
   std::uint64_t actions_sent_ = 0;
