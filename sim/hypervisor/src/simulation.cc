@@ -92,10 +92,17 @@ class Simulation final : private LinkObserver {
   // --- the deterministic loop ------------------------------------------------
   //
   // One turn does exactly one thing, in this order of precedence: a due
-  // intervention, a due event, a scheduling decision.
+  // intervention, a due event, a scheduling decision. The loop ends when
+  // the system is quiet -- with a script, the scenario's end; without one,
+  // once the guest has reported done and what was still under way has
+  // drained (the host reads the guest's last completions, so its report is
+  // whole), or when the time limit passes during that drain.
 
   void loop_deterministic() {
-    while (script_ != nullptr || !guest_done_) {
+    for (;;) {
+      if (script_ == nullptr && guest_done_ && queue_.now_ns() > config_.time_limit_ns) {
+        return;
+      }
       links_.check();
       if (run_due_intervention()) {
         continue;
@@ -182,7 +189,7 @@ class Simulation final : private LinkObserver {
       trace_fault("hold_released", *holds + ": nothing else could run");
       return true;
     }
-    if (script_ != nullptr) {
+    if (script_ != nullptr || guest_done_) {
       return false;
     }
     throw RunFailure{RunOutcome::kDeadlock,
@@ -191,8 +198,10 @@ class Simulation final : private LinkObserver {
                          links_.state(Side::kHost) + ", guest " + links_.state(Side::kGuest)};
   }
 
+  // A guest that reported done is over the limit only while it drains:
+  // the loop then ends the run as completed.
   void check_time_limit() const {
-    if (queue_.now_ns() > config_.time_limit_ns) {
+    if (queue_.now_ns() > config_.time_limit_ns && (script_ != nullptr || !guest_done_)) {
       throw RunFailure{RunOutcome::kTimeLimit,
                        "simulated time passed " + std::to_string(config_.time_limit_ns / 1000) +
                            " us before the " +
