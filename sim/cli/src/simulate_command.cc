@@ -26,6 +26,9 @@ negotiates a protocol version, opens channels and runs the workload of
 GUEST_CONFIG. Both files are protobuf text format (vmbus.proto.HostConfig and
 vmbus.proto.GuestConfig in proto/schema/vmbus/proto/config.proto). Without
 them, the host offers one echo channel and the guest echoes 1000 packets.
+In deterministic mode the run ends once the guest has finished and what was
+still under way has drained (so the host's report counts the guest's last
+completions).
 
 Options:
   --host-config FILE   the host's configuration (text format)
@@ -44,7 +47,8 @@ Exit status:
        that cannot be used (checked before the run starts)
   3    the simulation failed: a partition crashed, hung, failed or broke the
        protocol, or the run deadlocked
-  130  interrupted (SIGINT or SIGTERM); everything was cleaned up
+  130  interrupted (SIGINT or SIGTERM, to vmbus-sim or its process group);
+       the partitions were stopped and nothing is left behind
 )";
 
 constexpr std::string_view kExamples =
