@@ -7,8 +7,6 @@
 #include "vmbus/cli/cli.h"
 
 int main(int argc, char** argv) {
-  // First: a signal at any later moment must find the handler in place.
-  vmbus::cli::catch_interrupts();
   std::ios::sync_with_stdio(false);
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   return vmbus::cli::run_vmbus_sim(args, std::cin, std::cout, std::cerr);

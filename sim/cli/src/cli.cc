@@ -9,7 +9,6 @@
 #include "vmbus/cli/run_command.h"
 #include "vmbus/cli/simulate_command.h"
 #include "vmbus/cli/trace_command.h"
-#include "vmbus/hypervisor/interrupt.h"
 
 namespace vmbus::cli {
 namespace {
@@ -39,10 +38,6 @@ const Command& vmbus_sim_command() {
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;
-}
-
-void catch_interrupts() {
-  hypervisor::catch_interrupts();
 }
 
 int run_vmbus_sim(std::span<const std::string_view> args, std::istream& in, std::ostream& out,

@@ -18,6 +18,7 @@
 #include "vmbus/cli/run_plan.h"
 #include "vmbus/cli/sweep_flags.h"
 #include "vmbus/cli/terminal.h"
+#include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/runner/scenario.h"
 
 #include "run_execution.h"
@@ -671,6 +672,9 @@ int execute(const RunRequest& request, const Library& library, const Plan& plan,
 
 // parse, load, plan, check, execute and report.
 int run_run(const Invocation& invocation) {
+  // First: a signal at any later moment -- loading, between runs, writing
+  // the reports -- must find the handler in place.
+  hypervisor::catch_interrupts();
   Parsed parsed = parse_request(invocation);
   if (const int* exit = std::get_if<int>(&parsed)) {
     return *exit;

@@ -13,6 +13,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "vmbus/cli/output_paths.h"
+#include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/config.pb.h"
 
@@ -210,6 +211,7 @@ bool check_paths(const Invocation& invocation, const hypervisor::SimulationConfi
 }
 
 int run_simulate(const Invocation& invocation) {
+  hypervisor::catch_interrupts();  // first: no moment without the handler
   const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
   if (!args) {
     return kExitError;

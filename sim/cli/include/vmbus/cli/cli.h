@@ -16,12 +16,6 @@ namespace vmbus::cli {
 // The root of the command tree: `vmbus-sim`, with `ring` below it.
 const Command& vmbus_sim_command();
 
-// From now on, SIGINT and SIGTERM never kill vmbus-sim: whenever they come,
-// the command under way stops its runs, cleans up, reports, and exits 130
-// (vmbus/hypervisor/interrupt.h). main() calls it before anything else;
-// tests that run commands in-process do not.
-void catch_interrupts();
-
 // Runs `vmbus-sim <args...>` (args without the program name) and returns the
 // exit code.
 int run_vmbus_sim(std::span<const std::string_view> args, std::istream& in, std::ostream& out,

@@ -1,11 +1,13 @@
 // How vmbus-sim learns that it should stop: SIGINT and SIGTERM, caught once
 // for the whole life of the process.
 //
-// catch_interrupts() installs one handler for both signals before anything
-// else happens (vmbus-sim's main() calls it first) and never removes it, so
-// there is no moment -- loading files, starting partitions, between two
-// runs, judging, writing reports -- at which a signal kills the process or
-// goes unnoticed. The handler only records the signal: it sets a flag and
+// catch_interrupts() installs one handler for both signals and never
+// removes it. The commands that run simulations (`vmbus-sim run` and
+// `simulate`) call it before they do anything else, so there is no moment
+// -- loading files, starting partitions, between two runs, judging,
+// writing reports -- at which a signal kills the process or goes unnoticed.
+// The other commands keep the default action: Ctrl-C ends `trace show` as
+// it ends any program. The handler only records the signal: it sets a flag and
 // makes interrupt_fd() readable. Both stay set for good (the pipe is never
 // drained), because being interrupted is a state of the whole process that
 // every run under way, every worker thread and every wait must see, however
@@ -20,6 +22,8 @@
 //
 // Without catch_interrupts() (tests that run the simulation in-process),
 // interrupted() is always false and the signals keep their default action.
+// (A test process that ran `run` or `simulate` in-process keeps the
+// handler, as vmbus-sim would.)
 #pragma once
 
 namespace vmbus::hypervisor {
