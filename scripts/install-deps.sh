@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages vmbus-sim needs to build, test and
 # benchmark (libxml2-utils is xmllint, which the tests use to check JUnit
-# reports against the Jenkins schemas; clang and its runtime build the
-# libFuzzer targets of fuzz/). Safe to run again: it only calls
+# reports against the Jenkins schemas; clang and its runtime are CI's second
+# compiler and build the libFuzzer targets of fuzz/). Safe to run again: it only calls
 # apt-get when something is missing. Needs root or sudo.
 set -euo pipefail
 
 packages=(
-  g++ cmake ninja-build
+  g++ clang-14 cmake ninja-build
   libboost-dev
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev

@@ -26,8 +26,9 @@ run_suite release "$root/build-test" "--label-exclude opt-in" -DCMAKE_BUILD_TYPE
   "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -g1"
 run_suite asan+ubsan "$root/build-asan" "--label-exclude opt-in" -DCMAKE_BUILD_TYPE=Release \
   "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -g1" -DVMBUS_SANITIZE_ADDRESS=ON
-# The test suites are g++'s; this build only needs the programs and the fuzz
-# targets.
+# clang builds the programs and the fuzz targets (the test suites are
+# g++'s): its warnings are errors too (it warns about things g++ does not,
+# an unused private field, ...), and the fuzz smoke runs on what it built.
 run_suite clang+fuzz "$root/build-fuzz-smoke" "--label-regex ^fuzz$" -DCMAKE_BUILD_TYPE=Release \
   "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -g1" -DCMAKE_CXX_COMPILER=clang++ -DVMBUS_FUZZ=ON \
   -DVMBUS_BUILD_TESTS=OFF

@@ -280,16 +280,11 @@ TEST_F(SweepCli, UntilFailGoesOnWithNewSeedsUntilInterrupted) {
 }
 
 TEST_F(SweepCli, AnInterruptedRunNamesItsPartialTraceAndStillWritesItsReports) {
-  const CliRun result = interrupt(
-      "--jobs 1 --json " + path("r.json").string() + " --junit " + path("r.xml").string() + kLong,
-      [&] {
-        for (const std::string& name : file_names_in(dir_.path())) {
-          if (name.rfind("vmbus-sim-run-", 0) == 0 && !file_names_in(dir_.path() / name).empty()) {
-            return true;
-          }
-        }
-        return false;
-      });
+  // --trace-dir keeps every trace, the partial one too.
+  const CliRun result =
+      interrupt("--jobs 1 --trace-dir " + path("traces").string() + " --json " +
+                    path("r.json").string() + " --junit " + path("r.xml").string() + kLong,
+                [&] { return !file_names_in(path("traces")).empty(); });
   EXPECT_EQ(result.exit_code, 130) << result.err;
   const std::string head =
       "Interrupted: the partial traces of the runs under way are kept:\n       ";
@@ -308,6 +303,30 @@ TEST_F(SweepCli, AnInterruptedRunNamesItsPartialTraceAndStillWritesItsReports) {
   EXPECT_EQ(verdicts_of(results), "runner-long 1/1#1 NOT_RUN\n");
   EXPECT_NE(slurp(path("r.xml")).find("<skipped>not run: interrupted</skipped>"),
             std::string::npos);
+}
+
+TEST_F(SweepCli, AnInterruptedRunWithoutATraceDirectoryLeavesNoTemporaryFiles) {
+  // The traces go to a temporary directory in TMPDIR (the test's own
+  // directory); an interrupted run's partial trace is not worth keeping.
+  const auto temporary_directories = [&] {
+    std::vector<std::string> found;
+    for (const std::string& name : file_names_in(dir_.path())) {
+      if (name.rfind("vmbus-sim-run-", 0) == 0) {
+        found.push_back(name);
+      }
+    }
+    return found;
+  };
+  const CliRun result = interrupt("--jobs 1 --junit " + path("r.xml").string() + kLong, [&] {
+    const std::vector<std::string> found = temporary_directories();
+    return !found.empty() && !file_names_in(dir_.path() / found.front()).empty();
+  });
+  EXPECT_EQ(result.exit_code, 130) << result.err;
+  EXPECT_EQ(result.out.find("partial trace"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("1 not run (interrupted)"), std::string::npos) << result.out;
+  EXPECT_NE(slurp(path("r.xml")).find("<skipped>not run: interrupted</skipped>"),
+            std::string::npos);
+  EXPECT_EQ(temporary_directories(), std::vector<std::string>{});
 }
 
 TEST_F(SweepCli, EveryOutputPathAndProgramIsCheckedBeforeTheFirstRun) {

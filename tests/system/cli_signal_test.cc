@@ -1,6 +1,7 @@
 // The vmbus-sim executable cleans up after itself: on SIGINT and SIGTERM it
-// stops both partitions, removes its shared memory and exits 130; and a run
-// removes segments that a killed run (SIGKILL) left behind.
+// stops both partitions, releases its shared memory and exits 130; and a
+// run removes named segments that a killed run of an older build (SIGKILL)
+// left behind.
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
@@ -37,10 +38,26 @@ std::vector<int> children_of(int pid) {
   return children;
 }
 
+// A segment of vmbus-sim `pid`'s runs in /dev/shm (where nothing of its
+// should ever be: its segments are anonymous).
 bool segment_exists_for(int pid) {
   const std::string prefix = "vmbus-sim-" + std::to_string(pid) + "-";
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
     if (entry.path().filename().string().rfind(prefix, 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether process `pid` holds a run's anonymous segment.
+bool holds_segment(int pid) {
+  const std::string memfd = "/memfd:vmbus-sim-";
+  std::error_code error;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", error), end;
+       !error && it != end; it.increment(error)) {
+    std::error_code unreadable;
+    if (std::filesystem::read_symlink(it->path(), unreadable).string().rfind(memfd, 0) == 0) {
       return true;
     }
   }
@@ -71,12 +88,16 @@ TEST_P(SimulatorSignal, StopsPartitionsRemovesMemoryAndExits130) {
 
   // Wait until the run is under way: both partitions started, memory created.
   std::vector<int> partitions;
-  for (int i = 0; i < 500 && (partitions.size() < 2 || !segment_exists_for(sim)); ++i) {
+  for (int i = 0; i < 500 && (partitions.size() < 2 || !holds_segment(sim)); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     partitions = children_of(sim);
   }
+  if (partitions.size() != 2u || !holds_segment(sim)) {
+    ::kill(sim, SIGKILL);
+    ::waitpid(sim, nullptr, 0);
+  }
   ASSERT_EQ(partitions.size(), 2u) << "vmbus-sim did not start its partitions";
-  ASSERT_TRUE(segment_exists_for(sim));
+  ASSERT_TRUE(holds_segment(sim));
 
   ::kill(sim, signal_number);
   int status = 0;

@@ -6,6 +6,7 @@
 //   hang        read Hello and never answer
 //   exit        read Hello and exit with code 7
 //   truncated   answer Hello with half a frame, then exit
+//   silent      answer Hello with a good HelloAck, then never send again
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -41,6 +42,16 @@ int main() {
     ::pause();
   } else if (mode == "exit") {
     return 7;
+  } else if (mode == "silent") {
+    vmbus::proto::PartitionToSim reply;
+    reply.mutable_hello_ack()->set_ipc_version(hello.hello().ipc_version());
+    reply.mutable_hello_ack()->set_role(hello.hello().role());
+    reply.mutable_hello_ack()->set_pid(static_cast<std::uint32_t>(::getpid()));
+    // As a host, listen where a guest posts (the message connection ids of
+    // protocols before 5.0 and from 5.0 on), so that its posts arrive.
+    reply.mutable_hello_ack()->add_message_connection_ids(1);
+    reply.mutable_hello_ack()->add_message_connection_ids(4);
+    (void)vmbus::ipc::write_frame(socket, reply);
   } else if (mode == "truncated") {
     raw(std::string("\x64\x00\x00\x00", 4) + std::string(10, '\x08'));
     return 0;

@@ -67,6 +67,31 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+TEST(FreeRunning, AHangNamesThePartitionThatWentSilentFirstAndWhatEachSentLast) {
+  // The host answers Hello and is never heard of again; the guest asks it
+  // for a connection (a post) and waits for the answer.
+  ::setenv("VMBUS_FAKE_PARTITION_MODE", "silent", 1);
+  proto::GuestConfig guest;
+  guest.mutable_echo()->set_child_relid(1);
+  guest.mutable_echo()->set_packets(10);
+  hypervisor::SimulationConfig config = base_config(echo_host(1), guest);
+  config.host_binary = VMBUS_FAKE_PARTITION_BINARY;
+  config.mode = proto::SCHEDULING_MODE_FREE_RUNNING;
+  config.response_timeout = std::chrono::milliseconds(500);
+
+  const hypervisor::RunResult result = hypervisor::run_simulation(config);
+  ::unsetenv("VMBUS_FAKE_PARTITION_MODE");
+
+  EXPECT_EQ(result.outcome, hypervisor::RunOutcome::kPartitionHung) << describe(result);
+  EXPECT_NE(result.detail.find("no partition sent anything for 500 ms and the guest has not "
+                               "finished; vmbus-host went silent first (its last frame, "
+                               "hello_ack, came "),
+            std::string::npos)
+      << result.detail;
+  EXPECT_NE(result.detail.find("vmbus-guest's last, post_message, "), std::string::npos)
+      << result.detail;
+}
+
 // Starts the real vmbus-host on a socket pair and returns the simulator's end.
 class PartitionReceivesBadFrames : public ::testing::Test {
  protected:

@@ -406,6 +406,23 @@ TEST(KmclGuest, ScriptedDriverCompletesEveryPacketOfARealChannel) {
   EXPECT_EQ(result.guest_value("kmcl.1.fifo"), "yes");
 }
 
+TEST(KmclGuest, TheHostReadsEveryCompletionBeforeTheRunEnds) {
+  // The guest reports done once it has retired every packet; its last
+  // completions are then still in the ring. The run drains before it ends,
+  // so the host's report shows all of them, each exactly once.
+  proto::GuestConfig guest = kmcl_guest(300);
+  auto* later = guest.mutable_kmcl_drivers(0)->add_rules();
+  later->set_every(2);
+  later->mutable_action()->set_kind(proto::DriverAction::KIND_COMPLETE_LATER);
+  later->mutable_action()->set_later_steps(2);
+  const hypervisor::RunResult result =
+      hypervisor::run_simulation(base_config(sending_host(300), guest));
+
+  ASSERT_EQ(result.outcome, hypervisor::RunOutcome::kCompleted) << describe(result);
+  EXPECT_EQ(result.guest_value("kmcl.1.completions_sent"), "300");
+  EXPECT_EQ(result.host_value("completions.1"), "300") << describe(result);
+}
+
 TEST(KmclGuest, DeferredPacketsAreRedeliveredAtPassiveInOrder) {
   proto::GuestConfig guest = kmcl_guest(300);
   auto* rule = guest.mutable_kmcl_drivers(0)->add_rules();

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <span>
@@ -96,6 +97,16 @@ std::string prepare_output_directory(const fs::path& path) {
   if (std::string reason = probe_directory(path); !reason.empty()) {
     return "cannot write in " + path.string() + ": " + reason;
   }
+  return "";
+}
+
+std::string make_temporary_directory(const fs::path& parent, std::string_view prefix,
+                                     fs::path& created) {
+  std::string pattern = (parent / (std::string(prefix) + "XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return "cannot create a directory in " + parent.string() + ": " + os_reason(errno);
+  }
+  created = pattern;
   return "";
 }
 

@@ -18,6 +18,7 @@
 #include "vmbus/cli/run_plan.h"
 #include "vmbus/cli/sweep_flags.h"
 #include "vmbus/cli/terminal.h"
+#include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/runner/scenario.h"
 
 #include "run_execution.h"
@@ -84,8 +85,9 @@ Spreading a sweep over machines:
 
 Output:
   --trace-dir DIR   keep every run's trace in DIR as NAME.seedN.trace
-                    (default: only failed runs' traces are kept, in a
-                    temporary directory that is printed)
+                    (default: only failed runs' traces are kept, in a fresh
+                    temporary directory that is printed; nothing else of it
+                    stays)
   --artifacts DIR   keep the traces of failed runs (only those) in DIR, for
                     a CI system to upload
   --json FILE       write every run's result as JSON (scenario, seed,
@@ -111,7 +113,9 @@ Exit status:
   2    usage error, a bad scenario file, or a path or program that cannot be
        used; nothing ran
   3    the simulator itself failed (crash, hang, lost child, protocol error)
-  130  interrupted (SIGINT or SIGTERM); the partial traces are named
+  130  interrupted (SIGINT or SIGTERM, at any moment): the runs under way
+       stop at once, the summary and reports are still written, and with
+       --trace-dir the partial traces are named
 )";
 
 constexpr std::string_view kExamples =
@@ -499,10 +503,12 @@ std::optional<fs::path> prepare_outputs(const Invocation& invocation, const RunR
   if (request.trace_dir) {
     trace_dir = *request.trace_dir;
   } else if (problems.empty()) {
+    // A fresh name: a directory left by an earlier process (killed, or one
+    // that kept failed runs' traces) is never reused.
     const char* tmp = std::getenv("TMPDIR");
-    trace_dir = fs::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") /
-                ("vmbus-sim-run-" + std::to_string(::getpid()));
-    if (std::string problem = prepare_output_directory(trace_dir); !problem.empty()) {
+    const fs::path parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    if (std::string problem = make_temporary_directory(parent, "vmbus-sim-run-", trace_dir);
+        !problem.empty()) {
       problems.push_back("the temporary trace directory: " + problem);
     }
   }
@@ -666,6 +672,9 @@ int execute(const RunRequest& request, const Library& library, const Plan& plan,
 
 // parse, load, plan, check, execute and report.
 int run_run(const Invocation& invocation) {
+  // First: a signal at any later moment -- loading, between runs, writing
+  // the reports -- must find the handler in place.
+  hypervisor::catch_interrupts();
   Parsed parsed = parse_request(invocation);
   if (const int* exit = std::get_if<int>(&parsed)) {
     return *exit;

@@ -1,39 +1,8 @@
 #include "run_execution.h"
 
-#include <csignal>
-
-#include "vmbus/ipc/asio.h"
+#include "vmbus/hypervisor/interrupt.h"
 
 namespace vmbus::cli {
-
-// Catches SIGINT and SIGTERM for as long as it lives and calls back once.
-// Asio delivers a signal to every signal_set that waits for it, so each
-// run's own set (which stops that run) sees it too.
-class Execution::SignalWatch {
- public:
-  explicit SignalWatch(std::function<void()> on_signal) : signals_(io_, SIGINT, SIGTERM) {
-    signals_.async_wait([on_signal = std::move(on_signal)](const boost::system::error_code& error,
-                                                           int /*signal_number*/) {
-      if (!error) {
-        on_signal();
-      }
-    });
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~SignalWatch() {
-    boost::system::error_code ignored;
-    signals_.cancel(ignored);
-    io_.stop();
-    thread_.join();
-  }
-  SignalWatch(const SignalWatch&) = delete;
-  SignalWatch& operator=(const SignalWatch&) = delete;
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::signal_set signals_;
-  std::thread thread_;
-};
 
 Execution::Execution(const std::vector<runner::CompiledScenario>& scenarios, TicketSource source,
                      const runner::RunOptions& options, std::uint64_t jobs, bool stop_after_failure,
@@ -44,11 +13,9 @@ Execution::Execution(const std::vector<runner::CompiledScenario>& scenarios, Tic
       stop_after_failure_(stop_after_failure),
       open_ended_(open_ended),
       started_(std::chrono::steady_clock::now()) {
-  signals_ = std::make_unique<SignalWatch>([this] {
-    interrupted_.store(true);
-    std::lock_guard lock(mutex_);
-    changed_.notify_all();
-  });
+  // No thread waits for the signal itself: every worker is either in a run,
+  // which an interrupt ends at once, or between runs, where it looks at the
+  // flag before starting the next; each then finishes and wakes next().
   workers_running_ = static_cast<std::size_t>(std::max<std::uint64_t>(jobs, 1));
   for (std::size_t t = 0; t < workers_running_; ++t) {
     threads_.emplace_back([this] { work_loop(); });
@@ -56,13 +23,15 @@ Execution::Execution(const std::vector<runner::CompiledScenario>& scenarios, Tic
 }
 
 Execution::~Execution() {
-  // The watch calls back into this object: it goes first.
-  signals_.reset();
   // A caller that leaves early must not wait for the whole sweep.
   cancelled_.store(true);
   for (std::thread& thread : threads_) {
     thread.join();
   }
+}
+
+bool Execution::interrupted() const {
+  return interrupted_.load() || hypervisor::interrupted();
 }
 
 double Execution::elapsed_s() const {

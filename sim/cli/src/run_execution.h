@@ -7,14 +7,13 @@
 // still run, so a sweep of any length needs memory only for the runs under
 // way and the ones finished ahead of a slow one.
 //
-// The execution stops starting runs on SIGINT or SIGTERM (for the whole of
-// the execution, not only while a run is under way: between two runs the
-// signal would otherwise kill the process before it could report) and,
-// when asked to (--fail-fast, --until-fail), after the first run that
-// does not pass. Runs already under way finish; an interrupted one ends
-// early with its partial trace. Runs that never started come back as not
-// run, in order, up to the source's end -- except for an open-ended source
-// (--until-fail), whose work simply ends there.
+// The execution stops starting runs once the process is interrupted
+// (SIGINT or SIGTERM, caught for the whole life of vmbus-sim:
+// hypervisor/interrupt.h) and, when asked to (--fail-fast, --until-fail),
+// after the first run that does not pass. Runs already under way finish; an
+// interrupted one ends at once with its partial trace. Runs that never
+// started come back as not run, in order, up to the source's end -- except
+// for an open-ended source (--until-fail), whose work simply ends there.
 #pragma once
 
 #include <atomic>
@@ -68,19 +67,18 @@ class Execution {
   // The next outcome in sequence order, waiting for it; nullopt at the end.
   std::optional<Outcome> next();
 
-  bool interrupted() const { return interrupted_.load(); }
+  // The process was interrupted, or a run ended interrupted.
+  bool interrupted() const;
   // A run did not pass and stop_after_failure stopped the rest.
   bool stopped_after_failure() const { return stopped_after_failure_.load(); }
   double elapsed_s() const;
 
  private:
-  class SignalWatch;
-
   void work_loop();
   void run(Outcome& outcome);
   void finish(Outcome outcome);
   bool stopping() const {
-    return interrupted_.load() || stopped_after_failure_.load() || cancelled_.load();
+    return interrupted() || stopped_after_failure_.load() || cancelled_.load();
   }
 
   const std::vector<runner::CompiledScenario>& scenarios_;
@@ -89,7 +87,6 @@ class Execution {
   const bool stop_after_failure_;
   const bool open_ended_;
   const std::chrono::steady_clock::time_point started_;
-  std::unique_ptr<SignalWatch> signals_;
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -133,6 +133,10 @@ void RunReporter::not_passed(const Ticket& ticket, const ScenarioResult& result,
   record.failure =
       result.failures.empty() ? std::string("(no reason recorded)") : result.failures.front();
   record.trace = keep_as_artifact(result.trace_path);
+  std::error_code ignored;
+  if (record.trace == result.trace_path.string() && fs::exists(result.trace_path, ignored)) {
+    ++traces_kept_in_trace_dir_;
+  }
   record.repro = repro_command(ticket);
   out_ << (is_error ? colored("ERROR", Color::kBoldRed, settings_.color) + "  "
                     : colored("FAIL", Color::kRed, settings_.color) + "   ")
@@ -177,7 +181,7 @@ std::string RunReporter::repro_command(const Ticket& ticket) const {
 
 void RunReporter::finish(const Execution& execution, std::uint32_t passes) {
   clear_progress();
-  if (!partial_traces_.empty()) {
+  if (settings_.keep_every_trace && !partial_traces_.empty()) {
     out_ << "Interrupted: the partial traces of the runs under way are kept:\n";
     for (const fs::path& trace : partial_traces_) {
       out_ << "       " << trace.string() << "\n";
@@ -185,10 +189,24 @@ void RunReporter::finish(const Execution& execution, std::uint32_t passes) {
   }
   print_failures_again();
   print_summary(execution, passes, execution.elapsed_s());
-  if (!settings_.keep_every_trace) {
-    std::error_code ignored;
-    fs::remove(settings_.trace_dir, ignored);  // only if nothing was kept in it
+  clean_up_traces();
+}
+
+// Without --trace-dir nothing of the temporary directory outlives the
+// command but the failed runs' traces that were named above.
+void RunReporter::clean_up_traces() {
+  if (settings_.keep_every_trace) {
+    return;
   }
+  std::error_code ignored;
+  if (traces_kept_in_trace_dir_ == 0) {
+    fs::remove_all(settings_.trace_dir, ignored);
+    return;
+  }
+  for (const fs::path& trace : partial_traces_) {
+    fs::remove(trace, ignored);
+  }
+  fs::remove(settings_.trace_dir, ignored);  // only if nothing else is left in it
 }
 
 void RunReporter::print_failures_again() {
@@ -231,9 +249,12 @@ void RunReporter::print_summary(const Execution& execution, std::uint32_t passes
   }
   out_ << ": " << counts_.passed << " passed, " << counts_.failed << " failed, " << counts_.errors
        << " errors";
-  if (counts_.not_run != 0) {
-    out_ << ", " << counts_.not_run
-         << (execution.interrupted() ? " not run (interrupted)" : " not run (--fail-fast)");
+  // Interrupted, the count is there even when it is 0 (a signal while the
+  // last run was judged): the summary says the sweep was cut short.
+  if (execution.interrupted()) {
+    out_ << ", " << counts_.not_run << " not run (interrupted)";
+  } else if (counts_.not_run != 0) {
+    out_ << ", " << counts_.not_run << " not run (--fail-fast)";
   }
   out_ << " in " << elapsed << " s\n";
   if (counts_.failed + counts_.errors != 0) {

@@ -7,7 +7,10 @@
 // It also decides what happens to each trace: a passed run's trace is
 // deleted unless --trace-dir keeps every trace; a failed run's stays where
 // it is, or moves (copies, with --trace-dir) into --artifacts; an
-// interrupted run's partial trace stays and is named at the end.
+// interrupted run's partial trace stays and is named at the end if
+// --trace-dir keeps every trace, and is deleted otherwise. Without
+// --trace-dir the traces live in a temporary directory, which finish()
+// removes with everything in it unless a failed run's trace is kept there.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +65,7 @@ class RunReporter {
   std::string repro_command(const Ticket& ticket) const;
   void print_failures_again();
   void print_summary(const Execution& execution, std::uint32_t passes, double seconds);
+  void clean_up_traces();
   void clear_progress();
   void show_progress(double elapsed_s);
 
@@ -72,6 +76,7 @@ class RunReporter {
   SweepCounts counts_;
   std::vector<RunRecord> records_;
   std::vector<std::filesystem::path> partial_traces_;
+  std::uint64_t traces_kept_in_trace_dir_ = 0;  // failed runs' traces left there
   bool progress_shown_ = false;
   std::uint64_t last_progress_step_ = 0;
 };

@@ -13,6 +13,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "vmbus/cli/output_paths.h"
+#include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/hypervisor/simulation.h"
 #include "vmbus/proto/config.pb.h"
 
@@ -26,6 +27,9 @@ negotiates a protocol version, opens channels and runs the workload of
 GUEST_CONFIG. Both files are protobuf text format (vmbus.proto.HostConfig and
 vmbus.proto.GuestConfig in proto/schema/vmbus/proto/config.proto). Without
 them, the host offers one echo channel and the guest echoes 1000 packets.
+In deterministic mode the run ends once the guest has finished and what was
+still under way has drained (so the host's report counts the guest's last
+completions).
 
 Options:
   --host-config FILE   the host's configuration (text format)
@@ -44,7 +48,8 @@ Exit status:
        that cannot be used (checked before the run starts)
   3    the simulation failed: a partition crashed, hung, failed or broke the
        protocol, or the run deadlocked
-  130  interrupted (SIGINT or SIGTERM); everything was cleaned up
+  130  interrupted (SIGINT or SIGTERM, to vmbus-sim or its process group);
+       the partitions were stopped and nothing is left behind
 )";
 
 constexpr std::string_view kExamples =
@@ -206,6 +211,7 @@ bool check_paths(const Invocation& invocation, const hypervisor::SimulationConfi
 }
 
 int run_simulate(const Invocation& invocation) {
+  hypervisor::catch_interrupts();  // first: no moment without the handler
   const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
   if (!args) {
     return kExitError;

@@ -4,12 +4,15 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+#include "vmbus/hypervisor/interrupt.h"
 
 namespace vmbus::hypervisor {
 namespace {
@@ -36,8 +39,67 @@ std::string ChildExit::describe() const {
   return "exited with code " + std::to_string(code);
 }
 
+namespace {
+
+// In the forked child, before exec: only async-signal-safe calls. Puts
+// `ipc_fd` at descriptor 3 and `segment_fd` (unless -1) at 4, leaves the
+// signals to the simulator, and arms the death signal. Returns 0, or the
+// errno of what failed.
+int prepare_child(pid_t parent, int ipc_fd, int segment_fd) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) {
+    ::_exit(127);  // the simulator died before we could arm the death signal
+  }
+  // Ignored signals stay ignored across exec: a SIGINT or SIGTERM to the
+  // whole process group leaves the partition to the simulator's decision.
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGTERM, SIG_IGN);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Out of the way first (above both targets), so that neither dup2 below
+  // overwrites the other's source.
+  const int ipc_high = ::fcntl(ipc_fd, F_DUPFD, kChildSegmentFd + 1);
+  const int segment_high = segment_fd >= 0 ? ::fcntl(segment_fd, F_DUPFD, kChildSegmentFd + 1) : -1;
+  if (ipc_high < 0 || (segment_fd >= 0 && segment_high < 0)) {
+    return errno;
+  }
+  if (::dup2(ipc_high, kChildIpcFd) < 0 ||
+      (segment_high >= 0 && ::dup2(segment_high, kChildSegmentFd) < 0)) {
+    return errno;
+  }
+  // Nothing else of the simulator's may leak into the partition: an
+  // inherited socket end would keep a dead peer's connection open and hide
+  // its crash. (close_range flags them close-on-exec; the status pipe stays
+  // usable until the exec succeeds.)
+  const unsigned first_closed = segment_fd >= 0 ? kChildSegmentFd + 1 : kChildIpcFd + 1;
+  ::close_range(first_closed, ~0u, CLOSE_RANGE_CLOEXEC);
+  return 0;
+}
+
+// The signal mask of the calling thread, all blocked for as long as this
+// lives: the child must not run the simulator's interrupt handler between
+// fork and the moment it ignores the signals (it would write to the
+// simulator's interrupt pipe).
+class SignalsBlocked {
+ public:
+  SignalsBlocked() {
+    sigset_t all;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &saved_);
+  }
+  ~SignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  SignalsBlocked(const SignalsBlocked&) = delete;
+  SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+ private:
+  sigset_t saved_;
+};
+
+}  // namespace
+
 ChildProcess::ChildProcess(const std::filesystem::path& binary,
-                           const std::vector<std::string>& arguments, int ipc_fd) {
+                           const std::vector<std::string>& arguments, int ipc_fd, int segment_fd) {
   std::vector<std::string> argv_storage;
   argv_storage.push_back(binary.string());
   argv_storage.insert(argv_storage.end(), arguments.begin(), arguments.end());
@@ -54,38 +116,25 @@ ChildProcess::ChildProcess(const std::filesystem::path& binary,
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   }
   const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
+  pid_t pid = -1;
+  {
+    const SignalsBlocked blocked;
+    pid = ::fork();
+    if (pid == 0) {
+      int error = prepare_child(parent, ipc_fd, segment_fd);
+      if (error == 0) {
+        ::execv(argv[0], argv.data());
+        error = errno;
+      }
+      (void)!::write(status_pipe[1], &error, sizeof(error));
+      ::_exit(127);
+    }
+  }
   if (pid < 0) {
     const int error = errno;
     ::close(status_pipe[0]);
     ::close(status_pipe[1]);
     throw std::runtime_error(std::string("fork: ") + std::strerror(error));
-  }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) {
-      ::_exit(127);  // the simulator died before we could arm the death signal
-    }
-    ::signal(SIGINT, SIG_IGN);
-    if (ipc_fd != kChildIpcFd) {
-      if (::dup2(ipc_fd, kChildIpcFd) < 0) {
-        const int error = errno;
-        (void)!::write(status_pipe[1], &error, sizeof(error));
-        ::_exit(127);
-      }
-    } else {
-      ::fcntl(kChildIpcFd, F_SETFD, 0);  // keep it across exec
-    }
-    // Nothing else of the simulator's may leak into the partition: an
-    // inherited socket end would keep a dead peer's connection open and hide
-    // its crash. (close_range flags them close-on-exec; the status pipe stays
-    // usable until the exec succeeds.)
-    ::close_range(kChildIpcFd + 1, ~0u, CLOSE_RANGE_CLOEXEC);
-    ::execv(argv[0], argv.data());
-    const int error = errno;
-    (void)!::write(status_pipe[1], &error, sizeof(error));
-    ::_exit(127);
   }
   ::close(status_pipe[1]);
   pid_ = pid;
@@ -122,7 +171,7 @@ std::optional<ChildExit> ChildProcess::poll() {
 
 ChildExit ChildProcess::wait_or_kill(int timeout_ms) {
   // Supervision only (never shapes a run): poll in small sleeps.
-  for (int waited = 0; waited < timeout_ms; waited += 5) {
+  for (int waited = 0; waited < timeout_ms && !interrupted(); waited += 5) {
     if (auto exit = poll()) {
       return *exit;
     }

@@ -1,11 +1,13 @@
 #include "partition_link.h"
 
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <signal.h>
 #include <utility>
 #include <vector>
 
+#include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/ipc/version.h"
 
 namespace vmbus::hypervisor {
@@ -24,20 +26,32 @@ proto::Partition role_of(Side side) {
 }  // namespace
 
 PartitionLinks::PartitionLinks(std::chrono::milliseconds response_timeout, LinkObserver& observer)
-    : response_timeout_(response_timeout), observer_(observer), signals_(io_, SIGINT, SIGTERM) {
+    : response_timeout_(response_timeout), observer_(observer) {
   links_[0].side = Side::kHost;
   links_[1].side = Side::kGuest;
+  watch_interrupts();
 }
 
-void PartitionLinks::watch_signals() {
-  signals_.async_wait([this](const boost::system::error_code& error, int signal_number) {
-    if (!error) {
-      interrupted_by_ = signal_number;
-    }
-  });
+// The wait is armed once, before the loop ever runs: Asio's epoll reactor
+// is edge-triggered, and an edge that came before any wait was queued would
+// be lost. Once it completes the process is interrupted for good, and
+// check() ends the run before the loop waits again.
+void PartitionLinks::watch_interrupts() {
+  const int fd = interrupt_fd();
+  if (fd < 0) {
+    return;  // nobody catches the signals (an in-process test)
+  }
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    throw RunFailure{RunOutcome::kSetupFailed,
+                     std::string("cannot watch for interrupts: ") + std::strerror(errno)};
+  }
+  interrupt_.emplace(io_, copy);
+  interrupt_->async_wait(boost::asio::posix::descriptor_base::wait_read,
+                         [](const boost::system::error_code&) {});
 }
 
-void PartitionLinks::start(Side side, const std::filesystem::path& binary) {
+void PartitionLinks::start(Side side, const std::filesystem::path& binary, int segment_fd) {
   Link& link = at(side);
   link.socket = std::make_unique<ipc::LocalSocket>(io_);
   ipc::LocalSocket child_end(io_);
@@ -53,7 +67,7 @@ void PartitionLinks::start(Side side, const std::filesystem::path& binary) {
   try {
     link.process = std::make_unique<ChildProcess>(
         binary, std::vector<std::string>{"--ipc-fd", std::to_string(kChildIpcFd)},
-        child_end.native_handle());
+        child_end.native_handle(), segment_fd);
   } catch (const std::exception& e) {
     throw RunFailure{RunOutcome::kSetupFailed, std::string(partition_name(side)) + ": " + e.what()};
   }
@@ -149,9 +163,8 @@ proto::PartitionToSim PartitionLinks::take_frame(Link& link) {
 }
 
 void PartitionLinks::check() {
-  if (interrupted_by_ != 0) {
-    throw RunFailure{RunOutcome::kInterrupted,
-                     std::string("interrupted by SIG") + sigabbrev_np(interrupted_by_)};
+  if (interrupted()) {
+    throw RunFailure{RunOutcome::kInterrupted, interrupt_text()};
   }
   check(at(Side::kHost));
   check(at(Side::kGuest));
@@ -172,6 +185,11 @@ void PartitionLinks::check(Link& link) {
         link.side,
         exit.signalled ? proto::ProcessEvent::KIND_CRASHED : proto::ProcessEvent::KIND_EXITED,
         exit.describe());
+    // An interrupt during the wait was what the user asked for: it wins
+    // over whatever the wait found.
+    if (interrupted()) {
+      throw RunFailure{RunOutcome::kInterrupted, interrupt_text()};
+    }
     throw RunFailure{
         RunOutcome::kPartitionCrashed,
         name + " " + exit.describe() + " while " + link.state + " (" + observer_.where() + ")"};
@@ -190,6 +208,9 @@ void PartitionLinks::shut_down() {
   for (Link& link : links_) {
     const ChildExit exit = link.process->wait_or_kill(static_cast<int>(response_timeout_.count()));
     observer_.on_process_event(link.side, proto::ProcessEvent::KIND_EXITED, exit.describe());
+    if (interrupted()) {
+      throw RunFailure{RunOutcome::kInterrupted, interrupt_text()};
+    }
     if (exit.signalled || exit.code != 0) {
       throw RunFailure{RunOutcome::kPartitionCrashed, std::string(partition_name(link.side)) + " " +
                                                           exit.describe() + " after shutdown"};

@@ -5,8 +5,10 @@
 // from it and not yet taken. It starts the processes, runs the Hello
 // handshake, sends frames, waits for a partition's next frame (declaring it
 // hung when it does not answer within the response timeout, wall clock), and
-// tells a crash or an exit from a bad frame (check()). It also watches for
-// SIGINT and SIGTERM. Failures end the run: they are thrown as RunFailure.
+// tells a crash or an exit from a bad frame (check()). Its event loop also
+// wakes when the process is interrupted (interrupt.h), and check() turns
+// that into the end of the run. Failures end the run: they are thrown as
+// RunFailure.
 //
 // This is the only unit of the hypervisor that touches processes and
 // sockets; what it must trace (a process started, exited or crashed; the
@@ -55,12 +57,10 @@ class PartitionLinks {
  public:
   PartitionLinks(std::chrono::milliseconds response_timeout, LinkObserver& observer);
 
-  // Starts watching for SIGINT and SIGTERM: check() reports them.
-  void watch_signals();
-
   // Starts the partition's process with its end of a fresh socket pair as
-  // descriptor 3. Throws RunFailure (kSetupFailed) if it cannot.
-  void start(Side side, const std::filesystem::path& binary);
+  // descriptor 3 and `segment_fd` (the guest memory) as descriptor 4.
+  // Throws RunFailure (kSetupFailed) if it cannot.
+  void start(Side side, const std::filesystem::path& binary, int segment_fd);
 
   // Sends `hello` and waits for the partition's HelloAck.
   proto::HelloAck handshake(Side side, const proto::SimToPartition& hello);
@@ -74,16 +74,17 @@ class PartitionLinks {
   // A frame the partition has already sent, if any (free-running mode).
   std::optional<proto::PartitionToSim> take_waiting_frame(Side side);
 
-  // Waits for the next thing on the event loop: a frame, a signal, a timer.
+  // Waits for the next thing on the event loop: a frame, an interrupt, a
+  // timer.
   void run_one() { io_.run_one(); }
 
-  // Throws RunFailure when the run was interrupted or a link has failed:
-  // the partition crashed or exited (kPartitionCrashed), or sent a frame
-  // that is not one (kProtocolError).
+  // Throws RunFailure when the run was interrupted (kInterrupted) or a link
+  // has failed: the partition crashed or exited (kPartitionCrashed), or sent
+  // a frame that is not one (kProtocolError).
   void check();
 
   // Asks both partitions to exit and waits for them; an exit other than a
-  // clean one ends the run.
+  // clean one ends the run, and so does an interrupt while waiting.
   void shut_down();
 
   // Kills (SIGKILL) and reaps `side`'s process, as a crash would.
@@ -133,12 +134,14 @@ class PartitionLinks {
   void read_next(Link& link);
   proto::PartitionToSim take_frame(Link& link);
   void check(Link& link);
+  void watch_interrupts();
 
   std::chrono::milliseconds response_timeout_;
   LinkObserver& observer_;
   boost::asio::io_context io_;
-  boost::asio::signal_set signals_;
-  int interrupted_by_ = 0;
+  // A copy of the process's interrupt descriptor on this loop: a signal
+  // wakes run_one() wherever the run waits.
+  std::optional<boost::asio::posix::stream_descriptor> interrupt_;
   Link links_[2];
 };
 

@@ -1,6 +1,7 @@
 #include "vmbus/hypervisor/simulation.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include "vmbus/hypervisor/effect.h"
 #include "vmbus/hypervisor/event_queue.h"
 #include "vmbus/hypervisor/faults.h"
+#include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/hypervisor/scheduler.h"
 #include "vmbus/hypervisor/synic.h"
 #include "vmbus/ipc/frame.h"
@@ -90,10 +92,17 @@ class Simulation final : private LinkObserver {
   // --- the deterministic loop ------------------------------------------------
   //
   // One turn does exactly one thing, in this order of precedence: a due
-  // intervention, a due event, a scheduling decision.
+  // intervention, a due event, a scheduling decision. The loop ends when
+  // the system is quiet -- with a script, the scenario's end; without one,
+  // once the guest has reported done and what was still under way has
+  // drained (the host reads the guest's last completions, so its report is
+  // whole), or when the time limit passes during that drain.
 
   void loop_deterministic() {
-    while (script_ != nullptr || !guest_done_) {
+    for (;;) {
+      if (script_ == nullptr && guest_done_ && queue_.now_ns() > config_.time_limit_ns) {
+        return;
+      }
       links_.check();
       if (run_due_intervention()) {
         continue;
@@ -180,7 +189,7 @@ class Simulation final : private LinkObserver {
       trace_fault("hold_released", *holds + ": nothing else could run");
       return true;
     }
-    if (script_ != nullptr) {
+    if (script_ != nullptr || guest_done_) {
       return false;
     }
     throw RunFailure{RunOutcome::kDeadlock,
@@ -189,8 +198,10 @@ class Simulation final : private LinkObserver {
                          links_.state(Side::kHost) + ", guest " + links_.state(Side::kGuest)};
   }
 
+  // A guest that reported done is over the limit only while it drains:
+  // the loop then ends the run as completed.
   void check_time_limit() const {
-    if (queue_.now_ns() > config_.time_limit_ns) {
+    if (queue_.now_ns() > config_.time_limit_ns && (script_ != nullptr || !guest_done_)) {
       throw RunFailure{RunOutcome::kTimeLimit,
                        "simulated time passed " + std::to_string(config_.time_limit_ns / 1000) +
                            " us before the " +
@@ -205,6 +216,9 @@ class Simulation final : private LinkObserver {
   // partition sends anything for the response timeout.
 
   void loop_free_running() {
+    const auto now = std::chrono::steady_clock::now();
+    last_frames_[0] = LastFrame{now, "hello_ack"};
+    last_frames_[1] = LastFrame{now, "hello_ack"};
     PartitionLinks::Deadline quiet(links_, config_.response_timeout);
     std::uint64_t frames_at_restart = frames_relayed_;
     while (!guest_done_) {
@@ -219,11 +233,7 @@ class Simulation final : private LinkObserver {
         quiet.restart();
       }
       if (quiet.passed()) {
-        throw RunFailure{RunOutcome::kPartitionHung,
-                         "no partition sent anything for " +
-                             std::to_string(config_.response_timeout.count()) +
-                             " ms and the guest has not finished; host " +
-                             links_.state(Side::kHost) + ", guest " + links_.state(Side::kGuest)};
+        throw RunFailure{RunOutcome::kPartitionHung, silence_text()};
       }
       links_.run_one();
     }
@@ -238,6 +248,8 @@ class Simulation final : private LinkObserver {
           break;
         }
         ++frames_relayed_;
+        last_frames_[index_of(side)] =
+            LastFrame{std::chrono::steady_clock::now(), frame_name(*frame)};
         queue_.advance_by(config_.step_cost_ns);
         links_.set_state(side, "running free");
         dispatch(side, *frame);
@@ -245,6 +257,34 @@ class Simulation final : private LinkObserver {
       }
     }
     return relayed;
+  }
+
+  // Which partition went silent first -- the one the other is most likely
+  // waiting for -- and what each sent last.
+  std::string silence_text() const {
+    const auto now = std::chrono::steady_clock::now();
+    const auto ago_ms = [&now](const LastFrame& last) {
+      return std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - last.at).count());
+    };
+    const LastFrame& host = last_frames_[index_of(Side::kHost)];
+    const LastFrame& guest = last_frames_[index_of(Side::kGuest)];
+    const bool host_first = host.at <= guest.at;
+    const LastFrame& first = host_first ? host : guest;
+    const LastFrame& other = host_first ? guest : host;
+    const std::string first_name = partition_name(host_first ? Side::kHost : Side::kGuest);
+    const std::string other_name = partition_name(host_first ? Side::kGuest : Side::kHost);
+    return "no partition sent anything for " + std::to_string(config_.response_timeout.count()) +
+           " ms and the guest has not finished; " + first_name +
+           " went silent first (its last frame, " + first.what + ", came " + ago_ms(first) +
+           " ms ago; " + other_name + "'s last, " + other.what + ", " + ago_ms(other) +
+           " ms ago); host " + links_.state(Side::kHost) + ", guest " + links_.state(Side::kGuest);
+  }
+
+  static std::string frame_name(const proto::PartitionToSim& frame) {
+    const google::protobuf::FieldDescriptor* field =
+        proto::PartitionToSim::descriptor()->FindFieldByNumber(frame.body_case());
+    return field != nullptr ? field->name() : "an empty frame";
   }
 
   void deliver_free_running_events() {
@@ -258,10 +298,15 @@ class Simulation final : private LinkObserver {
   // --- setting up and saying hello -------------------------------------------
 
   void set_up() {
+    if (interrupted()) {
+      throw RunFailure{RunOutcome::kInterrupted, interrupt_text()};
+    }
     remove_stale_segments();
+    // Anonymous: the partitions inherit it, and it goes with the last of
+    // the three processes even if the simulator is killed with SIGKILL.
     try {
-      segment_.emplace(shm::SharedSegment::create(shm::make_unique_segment_name("run"),
-                                                  config_.segment_size_bytes));
+      segment_.emplace(shm::SharedSegment::create_anonymous(shm::make_unique_segment_name("run"),
+                                                            config_.segment_size_bytes));
     } catch (const std::exception& e) {
       throw RunFailure{RunOutcome::kSetupFailed, e.what()};
     }
@@ -279,9 +324,8 @@ class Simulation final : private LinkObserver {
         throw RunFailure{RunOutcome::kSetupFailed, e.what()};
       }
     }
-    links_.watch_signals();
-    links_.start(Side::kHost, config_.host_binary);
-    links_.start(Side::kGuest, config_.guest_binary);
+    links_.start(Side::kHost, config_.host_binary, segment_->fd());
+    links_.start(Side::kGuest, config_.guest_binary, segment_->fd());
   }
 
   void say_hello(Side side) {
@@ -290,7 +334,7 @@ class Simulation final : private LinkObserver {
     hello->set_ipc_version(ipc::kIpcVersion);
     hello->set_role(role_of(side));
     hello->set_mode(config_.mode);
-    hello->set_segment_name(segment_->name());
+    hello->set_segment_name("/proc/self/fd/" + std::to_string(kChildSegmentFd));
     hello->set_segment_size_bytes(config_.segment_size_bytes);
     hello->set_seed(config_.seed);
     hello->set_config(side == Side::kHost ? config_.host_config : config_.guest_config);
@@ -699,6 +743,13 @@ class Simulation final : private LinkObserver {
   // Free-running: the SynIC's deliveries, carried out as soon as the loop
   // comes round.
   std::deque<Event> free_running_deliveries_;
+  // Free-running: when each partition last sent a frame, and which (wall
+  // clock, for the hang message only: it never shapes a run).
+  struct LastFrame {
+    std::chrono::steady_clock::time_point at;
+    std::string what;
+  };
+  LastFrame last_frames_[2];  // by side
   std::uint64_t steps_ = 0;
   std::uint64_t frames_relayed_ = 0;
   std::uint64_t actions_sent_ = 0;

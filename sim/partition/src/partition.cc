@@ -18,6 +18,11 @@
 namespace vmbus::partition {
 namespace {
 
+// Trace records per frame at most: a record is a few hundred bytes at most
+// (a message payload is at most 240), so a frame stays far below the IPC
+// maximum of 1 MiB.
+constexpr int kMaxTraceRecordsPerFrame = 1024;
+
 // The connection to the simulator failed or the simulator broke the
 // protocol: the partition cannot go on.
 class IpcFailure : public std::runtime_error {
@@ -68,6 +73,13 @@ class IpcHypervisor final : public Hypervisor {
 
   void trace(proto::TraceRecord record) override {
     *pending_trace_.add_records() = std::move(record);
+    // One action can trace without bound (a send of 20,000 packets through
+    // KMCL); a frame may not exceed the IPC maximum. The simulator writes
+    // trace frames in arrival order, so sending them early changes nothing
+    // in the trace.
+    if (pending_trace_.records_size() >= kMaxTraceRecordsPerFrame) {
+      flush_trace();
+    }
   }
 
   void report(const std::vector<std::pair<std::string, std::string>>& values, bool done) override {

@@ -27,6 +27,11 @@ std::string describe_action(const proto::TimelineEntry& entry);
 // trace_match.cc: the record a match looks for in the words of `trace
 // show`, then its side and channel: "\"kmcl fail\" from guest on 'net'".
 std::string describe_match(const proto::TraceMatch& match);
+// judge.cc: judges a finished run by what its tally gathered (after
+// finish()): expectations, then oracles.
+class TraceTally;
+void judge(const CompiledScenario& scenario, const TraceTally& tally, ScenarioResult& result);
+
 // trace_match.cc: a checked match as the trace component's pattern.
 trace::RecordPattern compile_match(const proto::TraceMatch& match,
                                    const CompiledScenario& scenario);

@@ -1,38 +1,20 @@
 // The judge: a finished run against the scenario's expectations, then the
-// oracles (the partitions' findings and the runner's own).
+// oracles (the partitions' findings and the runner's own). What it needs
+// from the trace the run's TraceTally gathered while the run went on.
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
-#include <map>
 #include <sys/types.h>
 #include <tuple>
 
 #include "vmbus/base/check.h"
-#include "vmbus/trace/match.h"
-#include "vmbus/trace/render.h"
-#include "vmbus/wire/synic.h"
 
 #include "internal.h"
+#include "tally.h"
 
 namespace vmbus::runner {
 namespace {
-
-std::uint32_t relid_of_context(const std::string& context) {
-  // "kmcl/<relid>/..."
-  if (context.rfind("kmcl/", 0) != 0) {
-    return 0;
-  }
-  const std::size_t end = context.find('/', 5);
-  const std::string digits = context.substr(5, end == std::string::npos ? end : end - 5);
-  if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), [](char c) {
-        return std::isdigit(static_cast<unsigned char>(c)) != 0;
-      })) {
-    return 0;
-  }
-  return static_cast<std::uint32_t>(std::stoul(digits));
-}
 
 // Where a counter a scenario may expect comes from: a field of the guest's
 // KMCL channel report, a field of the host's channel report, or a count of
@@ -113,11 +95,31 @@ bool process_gone(int pid) {
   return pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH);
 }
 
+// Whether the run's anonymous segment `name` is still held by this process
+// (one of its descriptors shows "/memfd:<name> (deleted)"), or, as a named
+// segment, still in /dev/shm.
+bool segment_still_open(const std::string& name) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::exists(fs::path("/dev/shm") / name, error)) {
+    return true;
+  }
+  const std::string memfd = "/memfd:" + name + " ";
+  for (fs::directory_iterator it("/proc/self/fd", error), end; !error && it != end;
+       it.increment(error)) {
+    std::error_code unreadable;
+    const std::string target = fs::read_symlink(it->path(), unreadable).string();
+    if (!unreadable && (target + " ").rfind(memfd, 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 class Judge {
  public:
-  Judge(const CompiledScenario& scenario, const std::vector<proto::TraceRecord>& records,
-        ScenarioResult& result)
-      : s_(scenario), records_(records), result_(result) {}
+  Judge(const CompiledScenario& scenario, const TraceTally& tally, ScenarioResult& result)
+      : s_(scenario), tally_(tally), result_(result) {}
 
   void run() {
     const proto::Expectations& e = s_.expect;
@@ -183,36 +185,17 @@ class Judge {
     }
   }
 
-  // `side`'s driver's callbacks on `relid` ("driver" records), filtered.
-  std::vector<std::string> callbacks(std::uint32_t channel,
-                                     const google::protobuf::RepeatedPtrField<std::string>& only,
-                                     proto::Partition side) {
-    std::vector<std::string> out;
-    for (const proto::TraceRecord& record : records_) {
-      if (!record.has_kmcl() || record.kmcl().kind() != "driver" || record.partition() != side ||
-          relid_of_context(record.context()) != channel) {
-        continue;
-      }
-      const std::string& detail = record.kmcl().detail();
-      const std::string name = detail.substr(0, detail.find(' '));
-      const bool wanted = only.empty() ? name == "ProcessPacket"
-                                       : std::find(only.begin(), only.end(), name) != only.end();
-      if (wanted) {
-        out.push_back(detail);
-      }
-    }
-    return out;
-  }
-
   void check_callbacks() {
-    for (const proto::CallbackExpectation& expected : s_.expect.callbacks()) {
-      const proto::Partition side = driver_partition(expected.side());
-      const std::vector<std::string> got =
-          callbacks(relid(expected.channel()), expected.only(), side);
+    for (int e = 0; e < s_.expect.callbacks_size(); ++e) {
+      const proto::CallbackExpectation& expected = s_.expect.callbacks(e);
+      const TraceTally::Sequence& sequence = tally_.callbacks()[static_cast<std::size_t>(e)];
+      // The tally keeps every callback the comparison reads: the expected
+      // number and more.
+      const std::vector<std::string>& got = sequence.first;
       const auto& want = expected.call();
       // "channel 'net'" for the guest's driver, "channel 'net' (host)" for the VSP's.
       const std::string channel =
-          quoted(expected.channel()) + (side == proto::PARTITION_HOST ? " (host)" : "");
+          quoted(expected.channel()) + (expected.side() == proto::HOST ? " (host)" : "");
       const std::size_t common =
           std::min<std::size_t>(got.size(), static_cast<std::size_t>(want.size()));
       bool reported = false;
@@ -227,13 +210,13 @@ class Judge {
       if (reported) {
         continue;
       }
-      if (got.size() < static_cast<std::size_t>(want.size())) {
-        fail("channel " + channel + ": " + std::to_string(got.size()) + " callback(s), expected " +
-             std::to_string(want.size()) + "; the first missing is '" +
+      if (sequence.length < static_cast<std::size_t>(want.size())) {
+        fail("channel " + channel + ": " + std::to_string(sequence.length) +
+             " callback(s), expected " + std::to_string(want.size()) + "; the first missing is '" +
              want[static_cast<int>(got.size())] + "'");
-      } else if (got.size() > static_cast<std::size_t>(want.size())) {
-        fail("channel " + channel + ": " + std::to_string(got.size()) + " callback(s), expected " +
-             std::to_string(want.size()) + "; the first extra is '" +
+      } else if (sequence.length > static_cast<std::size_t>(want.size())) {
+        fail("channel " + channel + ": " + std::to_string(sequence.length) +
+             " callback(s), expected " + std::to_string(want.size()) + "; the first extra is '" +
              got[static_cast<std::size_t>(want.size())] + "'");
       }
     }
@@ -302,48 +285,13 @@ class Judge {
     }
   }
 
-  std::uint64_t count_signals(proto::Partition from, proto::SignalRecord::Stage stage_a,
-                              proto::SignalRecord::Stage stage_b, std::uint32_t channel) const {
-    std::uint64_t n = 0;
-    for (const proto::TraceRecord& record : records_) {
-      if (!record.has_signal()) {
-        continue;
-      }
-      const proto::SignalRecord& signal = record.signal();
-      if (signal.from() != from || (signal.stage() != stage_a && signal.stage() != stage_b)) {
-        continue;
-      }
-      const bool ours = from == proto::PARTITION_HOST
-                            ? signal.child_relid() == channel
-                            : signal.connection_id() == wire::connection_id_of(channel);
-      if (ours) {
-        ++n;
-      }
-    }
-    return n;
-  }
-
-  std::optional<std::uint64_t> counter(const std::string& name, std::uint32_t channel,
+  // The value of the `index`-th counter expectation, `name` of `channel`.
+  std::optional<std::uint64_t> counter(int index, const std::string& name, std::uint32_t channel,
                                        proto::Partition side, const std::string& what) {
     const CounterSource* source = counter_source(name);
     VMBUS_CHECK(source != nullptr, "the scenario checker let unknown counter '" + name + "' pass");
-    switch (source->trace) {
-      case TraceCount::kSignalsHostToGuest:
-        return count_signals(proto::PARTITION_HOST, proto::SignalRecord::STAGE_SIGNALLED,
-                             proto::SignalRecord::STAGE_COALESCED, channel);
-      case TraceCount::kSignalsGuestToHost:
-        return count_signals(proto::PARTITION_GUEST, proto::SignalRecord::STAGE_SIGNALLED,
-                             proto::SignalRecord::STAGE_COALESCED, channel);
-      case TraceCount::kInterruptsToGuest:
-        return count_signals(proto::PARTITION_HOST, proto::SignalRecord::STAGE_DELIVERED,
-                             proto::SignalRecord::STAGE_DELIVERED, channel);
-      case TraceCount::kInterruptsToHost:
-        return count_signals(proto::PARTITION_GUEST, proto::SignalRecord::STAGE_DELIVERED,
-                             proto::SignalRecord::STAGE_DELIVERED, channel);
-      case TraceCount::kViolations:
-        return count_violations(channel, side);
-      case TraceCount::kNone:
-        break;
+    if (source->trace != TraceCount::kNone) {
+      return tally_.trace_counters()[static_cast<std::size_t>(index)];
     }
     if (source->host != nullptr) {
       const proto::HostChannelReport* report = host_channel(channel, what);
@@ -353,23 +301,13 @@ class Judge {
     return report != nullptr ? std::optional(source->guest(*report)) : std::nullopt;
   }
 
-  std::uint64_t count_violations(std::uint32_t channel, proto::Partition side) const {
-    std::uint64_t n = 0;
-    for (const proto::TraceRecord& record : records_) {
-      if (record.has_kmcl() && record.kmcl().kind() == "violation" && record.partition() == side &&
-          relid_of_context(record.context()) == channel) {
-        ++n;
-      }
-    }
-    return n;
-  }
-
   void check_counters() {
-    for (const proto::CounterExpectation& expected : s_.expect.counter()) {
-      const proto::Partition side = driver_partition(expected.side());
+    for (int e = 0; e < s_.expect.counter_size(); ++e) {
+      const proto::CounterExpectation& expected = s_.expect.counter(e);
       const std::string what = "counter " + expected.name() + " of " + quoted(expected.channel()) +
                                (expected.side() == proto::HOST ? " (host)" : "");
-      const auto got = counter(expected.name(), relid(expected.channel()), side, what);
+      const auto got = counter(e, expected.name(), relid(expected.channel()),
+                               driver_partition(expected.side()), what);
       if (got && *got != expected.value()) {
         fail(what + " is " + std::to_string(*got) + ", expected " +
              std::to_string(expected.value()));
@@ -378,59 +316,34 @@ class Judge {
   }
 
   void check_completions() {
-    for (const proto::CompletionExpectation& expected : s_.expect.completions()) {
-      const proto::Partition side =
-          expected.side() == proto::HOST ? proto::PARTITION_HOST : proto::PARTITION_GUEST;
-      std::vector<std::string> got;
-      for (const proto::TraceRecord& record : records_) {
-        if (record.has_completion() && record.partition() == side &&
-            record.completion().child_relid() == relid(expected.channel())) {
-          got.push_back(record.completion().status());
+    for (int e = 0; e < s_.expect.completions_size(); ++e) {
+      const proto::CompletionExpectation& expected = s_.expect.completions(e);
+      const TraceTally::Sequence& got = tally_.completions()[static_cast<std::size_t>(e)];
+      const std::vector<std::string> want(expected.status().begin(), expected.status().end());
+      if (got.length == want.size() && got.first == want) {
+        continue;
+      }
+      auto join = [](const std::vector<std::string>& list, std::uint64_t length) {
+        std::string text;
+        for (const std::string& item : list) {
+          text += (text.empty() ? "" : ", ") + item;
         }
-      }
-      std::vector<std::string> want(expected.status().begin(), expected.status().end());
-      if (got != want) {
-        auto join = [](const std::vector<std::string>& list) {
-          std::string text;
-          for (const std::string& item : list) {
-            text += (text.empty() ? "" : ", ") + item;
-          }
-          return "[" + text + "]";
-        };
-        fail(std::string(side == proto::PARTITION_HOST ? "host" : "guest") + " sends on " +
-             quoted(expected.channel()) + " completed " + join(got) + ", expected " + join(want));
-      }
+        if (length > list.size()) {
+          text += ", ... (" + std::to_string(length) + " in all)";
+        }
+        return "[" + text + "]";
+      };
+      const bool host = expected.side() == proto::HOST;
+      fail(std::string(host ? "host" : "guest") + " sends on " + quoted(expected.channel()) +
+           " completed " + join(got.first, got.length) + ", expected " + join(want, want.size()));
     }
   }
 
   void check_violations() {
-    struct Seen {
-      std::string code;
-      std::uint32_t relid;
-      proto::Partition partition;
-      std::string text;
-      bool expected = false;
-    };
-    std::vector<Seen> seen;
-    for (const proto::TraceRecord& record : records_) {
-      if (record.has_kmcl() && record.kmcl().kind() == "violation") {
-        seen.push_back(Seen{record.kmcl().code(), relid_of_context(record.context()),
-                            record.partition(),
-                            std::string(partition_words(record.partition())) + " " +
-                                record.context() + ": " + trace::event_text(record)});
-      }
-    }
-    for (const proto::ViolationExpectation& expected : s_.expect.violation()) {
-      std::uint32_t n = 0;
-      for (Seen& v : seen) {
-        if (v.code == expected.code() &&
-            (expected.channel().empty() || v.relid == relid(expected.channel())) &&
-            (expected.side() == proto::ANY_SIDE ||
-             v.partition == driver_partition(expected.side()))) {
-          ++n;
-          v.expected = true;
-        }
-      }
+    const TraceTally::Violations& seen = tally_.violations();
+    for (int e = 0; e < s_.expect.violation_size(); ++e) {
+      const proto::ViolationExpectation& expected = s_.expect.violation(e);
+      const std::uint32_t n = seen.expected[static_cast<std::size_t>(e)];
       std::string where = expected.channel().empty() ? "" : " on " + quoted(expected.channel());
       if (expected.side() != proto::ANY_SIDE) {
         where += std::string(" by the ") + partition_words(driver_partition(expected.side()));
@@ -442,22 +355,16 @@ class Judge {
              std::to_string(n) + " time(s), expected " + std::to_string(expected.count()));
       }
     }
-    for (const Seen& v : seen) {
-      if (!v.expected) {
-        fail("unexpected verifier violation " + v.code + " (" + v.text + ")");
-        break;  // one is enough to read; the trace has the rest
-      }
+    // One is enough to read; the trace has the rest.
+    if (!seen.first_unexpected.empty()) {
+      fail("unexpected verifier violation " + seen.first_unexpected);
     }
   }
 
   void check_trace() {
     for (int i = 0; i < s_.expect.trace_size(); ++i) {
       const proto::TraceExpectation& expected = s_.expect.trace(i);
-      const trace::RecordPattern& pattern = s_.expected_trace[static_cast<std::size_t>(i)];
-      const auto n = static_cast<std::uint32_t>(std::count_if(
-          records_.begin(), records_.end(), [&pattern](const proto::TraceRecord& record) {
-            return trace::matches(record, pattern);
-          }));
+      const std::uint32_t n = tally_.trace_matches()[static_cast<std::size_t>(i)];
       const std::string what = "the trace event " + describe_match(expected.event());
       if (expected.absent() && n != 0) {
         fail(what + " happened " + std::to_string(n) + " time(s), expected never");
@@ -479,11 +386,11 @@ class Judge {
             OracleFiring{finding.name(), s_.channel_name(finding.child_relid()), finding.what()});
       }
     }
-    find_spurious_signals();
+    const std::vector<OracleFiring>& spurious = tally_.spurious_signals();
+    result_.oracles.insert(result_.oracles.end(), spurious.begin(), spurious.end());
     // Whatever the run's outcome, its shared memory and processes must be gone.
     const hypervisor::RunResult& run = result_.run;
-    if (!run.segment_name.empty() &&
-        std::filesystem::exists(std::filesystem::path("/dev/shm") / run.segment_name)) {
+    if (!run.segment_name.empty() && segment_still_open(run.segment_name)) {
       result_.oracles.push_back(OracleFiring{
           "leak", "", "shared-memory segment " + run.segment_name + " outlived the run"});
     }
@@ -494,58 +401,6 @@ class Judge {
             OracleFiring{"leak", "", who + " (pid " + std::to_string(pid) + ") outlived the run"});
       }
     }
-  }
-
-  // A partition's signal that no ring decision of its own called for: every
-  // signal a partition sends must follow, within the same step, its ring
-  // library's "signal" decision (host ring event, guest KMCL "signal_peer").
-  // Scenario actions (a malicious host's raw writes) are exempt.
-  void find_spurious_signals() {
-    // Per unit of work (a scheduler step, or a delivery between steps): the
-    // partition's signals may not outnumber its ring decisions. The guest's
-    // KMCL traces its decision after the hypercall left, so order within the
-    // unit does not matter.
-    struct Unit {
-      std::map<proto::Partition, int> decisions;
-      std::vector<const proto::TraceRecord*> signals;
-    } unit;
-    bool in_action = false;
-    auto close_unit = [&] {
-      std::map<proto::Partition, int> left = unit.decisions;
-      for (const proto::TraceRecord* record : unit.signals) {
-        const proto::SignalRecord& signal = record->signal();
-        if (left[signal.from()]-- > 0) {
-          continue;
-        }
-        const bool host = signal.from() == proto::PARTITION_HOST;
-        const std::uint32_t channel =
-            host ? signal.child_relid() : wire::relid_of_connection_id(signal.connection_id());
-        result_.oracles.push_back(OracleFiring{
-            "spurious_signal", s_.channel_name(channel),
-            std::string(host ? "the host" : "the guest") + " signalled (trace record " +
-                std::to_string(record->sequence()) + ") with no ring decision calling for it"});
-      }
-      unit = Unit{};
-    };
-    for (const proto::TraceRecord& record : records_) {
-      if (record.has_scheduler() || record.has_action()) {
-        close_unit();
-        in_action = record.has_action();
-        continue;
-      }
-      if (in_action) {
-        continue;  // the scenario's own actions (a malicious host's raw writes) are exempt
-      }
-      if ((record.has_ring() && record.ring().op() == "signal") ||
-          (record.has_kmcl() && record.kmcl().kind() == "signal_peer")) {
-        ++unit.decisions[record.partition()];
-      } else if (record.has_signal() &&
-                 (record.signal().stage() == proto::SignalRecord::STAGE_SIGNALLED ||
-                  record.signal().stage() == proto::SignalRecord::STAGE_COALESCED)) {
-        unit.signals.push_back(&record);
-      }
-    }
-    close_unit();
   }
 
   void check_oracles() {
@@ -576,7 +431,7 @@ class Judge {
   }
 
   const CompiledScenario& s_;
-  const std::vector<proto::TraceRecord>& records_;
+  const TraceTally& tally_;
   ScenarioResult& result_;
 };
 
@@ -608,10 +463,19 @@ std::string counter_side_problem(const std::string& name, proto::Side side) {
   return "";
 }
 
+void judge(const CompiledScenario& scenario, const TraceTally& tally, ScenarioResult& result) {
+  result.verdict = Verdict::kPassed;
+  Judge(scenario, tally, result).run();
+}
+
 void judge(const CompiledScenario& scenario, const std::vector<proto::TraceRecord>& records,
            ScenarioResult& result) {
-  result.verdict = Verdict::kPassed;
-  Judge(scenario, records, result).run();
+  TraceTally tally(scenario);
+  for (const proto::TraceRecord& record : records) {
+    tally.add(record);
+  }
+  tally.finish();
+  judge(scenario, tally, result);
 }
 
 }  // namespace vmbus::runner

@@ -1,5 +1,6 @@
 // One run of a compiled scenario: the simulation with the timeline as its
 // script, then the judge.
+#include "internal.h"
 #include "script.h"
 
 namespace vmbus::runner {
@@ -30,7 +31,8 @@ ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed
   result.trace_path = options.trace_path;
   result.run = hypervisor::run_simulation(config);
   result.entries_run = script.entries_run();
-  judge(scenario, script.records(), result);
+  script.tally().finish();
+  judge(scenario, script.tally(), result);
   if (!script.error().empty()) {
     result.failures.insert(result.failures.begin(), script.error());
     if (result.verdict == Verdict::kPassed) {

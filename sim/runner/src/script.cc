@@ -11,12 +11,39 @@ namespace vmbus::runner {
 
 using Entry = proto::TimelineEntry;
 
+namespace {
+
+// The pattern an entry's condition counts, or null.
+const trace::RecordPattern* counted_pattern(const CompiledEntry& compiled) {
+  if (compiled.when) {
+    return &*compiled.when;
+  }
+  return compiled.wait_until ? &*compiled.wait_until : nullptr;
+}
+
+}  // namespace
+
+ScenarioScript::ScenarioScript(const CompiledScenario& scenario)
+    : scenario_(scenario), tally_(scenario), matched_(scenario.timeline.size(), 0) {}
+
+// Entries that have run count no more; the later ones count every record,
+// since a condition counts from the beginning of the run.
+void ScenarioScript::on_record(const proto::TraceRecord& record) {
+  tally_.add(record);
+  for (std::size_t i = next_; i < scenario_.timeline.size(); ++i) {
+    const trace::RecordPattern* pattern = counted_pattern(scenario_.timeline[i]);
+    if (pattern != nullptr && trace::matches(record, *pattern)) {
+      ++matched_[i];
+    }
+  }
+}
+
 std::optional<hypervisor::DueIntervention> ScenarioScript::due(std::uint64_t now_ns) {
   if (next_ >= scenario_.timeline.size()) {
     return std::nullopt;
   }
   const CompiledEntry& compiled = scenario_.timeline[next_];
-  if (!ready(compiled, now_ns)) {
+  if (!ready(next_, now_ns)) {
     return std::nullopt;
   }
   const Entry& entry = compiled.entry;
@@ -24,8 +51,12 @@ std::optional<hypervisor::DueIntervention> ScenarioScript::due(std::uint64_t now
                                      entry.label(), describe_action(entry)};
 }
 
-bool ScenarioScript::ready(const CompiledEntry& compiled, std::uint64_t now_ns) {
+bool ScenarioScript::ready(std::size_t index, std::uint64_t now_ns) const {
+  const CompiledEntry& compiled = scenario_.timeline[index];
   const Entry& entry = compiled.entry;
+  const auto holds = [this, index](std::uint32_t count) {
+    return matched_[index] >= std::max<std::uint32_t>(1, count);
+  };
   bool ready = true;
   switch (entry.time_case()) {
     case Entry::kAtUs:
@@ -35,24 +66,15 @@ bool ScenarioScript::ready(const CompiledEntry& compiled, std::uint64_t now_ns) 
       ready = now_ns >= last_done_ns_ + entry.after_us() * 1000;
       break;
     case Entry::kWhen:
-      ready = holds(*compiled.when, entry.when().count());
+      ready = holds(entry.when().count());
       break;
     default:
       break;
   }
   if (ready && compiled.wait_until) {
-    ready = holds(*compiled.wait_until, entry.wait_until().count());
+    ready = holds(entry.wait_until().count());
   }
   return ready;
-}
-
-bool ScenarioScript::holds(const trace::RecordPattern& pattern, std::uint32_t count) {
-  for (; scanned_ < records_.size(); ++scanned_) {
-    if (trace::matches(records_[scanned_], pattern)) {
-      ++matched_;
-    }
-  }
-  return matched_ >= std::max<std::uint32_t>(1, count);
 }
 
 void ScenarioScript::intervention_done(std::uint64_t now_ns, const std::string& error) {
@@ -62,8 +84,6 @@ void ScenarioScript::intervention_done(std::uint64_t now_ns, const std::string& 
   }
   last_done_ns_ = now_ns;
   ++next_;
-  scanned_ = 0;
-  matched_ = 0;
 }
 
 std::optional<std::uint64_t> ScenarioScript::next_time_ns() const {

@@ -1,7 +1,9 @@
 // A compiled scenario's timeline as the simulation's RunScript: it hands the
 // hypervisor each entry's Intervention when the entry's time has come or its
-// condition holds, in file order, and keeps every trace record for the
-// judge.
+// condition holds, in file order, and feeds every trace record to the
+// judge's tally. It keeps no record: each entry's condition is a count of
+// the records since the run began that match its pattern, kept up to date
+// as records come.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +15,15 @@
 #include "vmbus/proto/trace.pb.h"
 #include "vmbus/runner/scenario.h"
 
+#include "tally.h"
+
 namespace vmbus::runner {
 
 class ScenarioScript final : public hypervisor::RunScript {
  public:
-  explicit ScenarioScript(const CompiledScenario& scenario) : scenario_(scenario) {}
+  explicit ScenarioScript(const CompiledScenario& scenario);
 
-  void on_record(const proto::TraceRecord& record) override { records_.push_back(record); }
+  void on_record(const proto::TraceRecord& record) override;
   std::optional<hypervisor::DueIntervention> due(std::uint64_t now_ns) override;
   void intervention_done(std::uint64_t now_ns, const std::string& error) override;
   std::optional<std::uint64_t> next_time_ns() const override;
@@ -27,24 +31,24 @@ class ScenarioScript final : public hypervisor::RunScript {
   std::size_t entries_run() const { return next_; }
   // Why the run fails: the first entry a partition refused, or "".
   const std::string& error() const { return error_; }
-  std::vector<proto::TraceRecord>& records() { return records_; }
+  // What the judge needs of the trace; finish() it when the run is over.
+  TraceTally& tally() { return tally_; }
   // Why the timeline did not finish by `now_ns`, or "".
   std::string unfinished(std::uint64_t now_ns) const;
 
  private:
-  bool ready(const CompiledEntry& compiled, std::uint64_t now_ns);
-  // Whether `count` records (at least one) since the previous entry ran
-  // match `pattern`.
-  bool holds(const trace::RecordPattern& pattern, std::uint32_t count);
+  bool ready(std::size_t index, std::uint64_t now_ns) const;
   // "step 3 ('burst')": the entry as failure messages name it.
   std::string name_of_next() const;
 
   const CompiledScenario& scenario_;
-  std::vector<proto::TraceRecord> records_;
+  TraceTally tally_;
+  // Per entry: the records since the run began that match its condition --
+  // its `when` pattern if it has one, else its `wait_until` pattern. (An
+  // entry with both compares the `when` count with both counts.)
+  std::vector<std::uint64_t> matched_;
   std::size_t next_ = 0;  // the entry that runs next
   std::uint64_t last_done_ns_ = 0;
-  std::size_t scanned_ = 0;  // records the next entry's conditions have seen
-  std::uint64_t matched_ = 0;
   std::string error_;
 };
 

@@ -1,7 +1,12 @@
 #include "vmbus/shm/segment.h"
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <stdexcept>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 
@@ -16,9 +21,52 @@ namespace vmbus::shm {
 
 namespace bip = boost::interprocess;
 
+// A named segment is Boost.Interprocess's object and region; an anonymous
+// or inherited one is a plain shared mapping of a descriptor.
 struct SharedSegment::Mapping {
   bip::shared_memory_object object;
   bip::mapped_region region;
+  void* address = nullptr;
+  std::size_t size_bytes = 0;
+  int fd = -1;  // an anonymous segment's own descriptor, kept for children
+
+  Mapping() = default;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() {
+    if (address != nullptr) {
+      ::munmap(address, size_bytes);
+    }
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+
+  // Maps all of `file` (which it does not keep) read-write and shared.
+  // Returns "" or why not.
+  std::string map(int file) {
+    struct stat status {};
+    if (::fstat(file, &status) != 0) {
+      return std::strerror(errno);
+    }
+    if (status.st_size <= 0) {
+      return "it is empty";
+    }
+    size_bytes = static_cast<std::size_t>(status.st_size);
+    void* mapped = ::mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+    if (mapped == MAP_FAILED) {
+      return std::strerror(errno);
+    }
+    address = mapped;
+    return "";
+  }
+
+  std::span<std::byte> bytes() const {
+    if (address != nullptr) {
+      return {static_cast<std::byte*>(address), size_bytes};
+    }
+    return {static_cast<std::byte*>(region.get_address()), region.get_size()};
+  }
 };
 
 std::string make_unique_segment_name(const std::string& tag) {
@@ -76,8 +124,40 @@ SharedSegment SharedSegment::create(const std::string& name, std::size_t size_by
   return segment;
 }
 
-SharedSegment SharedSegment::open(const std::string& name) {
+SharedSegment SharedSegment::create_anonymous(const std::string& name, std::size_t size_bytes) {
   auto mapping = std::make_unique<Mapping>();
+  mapping->fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
+  if (mapping->fd < 0) {
+    throw std::runtime_error("cannot create anonymous shared-memory segment '" + name +
+                             "': " + std::strerror(errno));
+  }
+  std::string problem;
+  if (::ftruncate(mapping->fd, static_cast<off_t>(size_bytes)) != 0) {
+    problem = std::strerror(errno);
+  } else {
+    problem = mapping->map(mapping->fd);
+  }
+  if (!problem.empty()) {
+    throw std::runtime_error("cannot size or map shared-memory segment '" + name + "' to " +
+                             std::to_string(size_bytes) + " bytes: " + problem);
+  }
+  return SharedSegment(name, std::move(mapping), /*owns_name=*/false);
+}
+
+SharedSegment SharedSegment::open(const std::string& locator) {
+  auto mapping = std::make_unique<Mapping>();
+  if (!locator.empty() && locator.front() == '/') {
+    const int file = ::open(locator.c_str(), O_RDWR | O_CLOEXEC);
+    std::string problem = file < 0 ? std::strerror(errno) : mapping->map(file);
+    if (file >= 0) {
+      ::close(file);  // the mapping keeps the memory
+    }
+    if (!problem.empty()) {
+      throw std::runtime_error("cannot open shared-memory segment '" + locator + "': " + problem);
+    }
+    return SharedSegment(locator, std::move(mapping), /*owns_name=*/false);
+  }
+  const std::string& name = locator;
   try {
     mapping->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
     mapping->region = bip::mapped_region(mapping->object, bip::read_write);
@@ -88,7 +168,11 @@ SharedSegment SharedSegment::open(const std::string& name) {
 }
 
 std::span<std::byte> SharedSegment::bytes() const {
-  return {static_cast<std::byte*>(mapping_->region.get_address()), mapping_->region.get_size()};
+  return mapping_->bytes();
+}
+
+int SharedSegment::fd() const {
+  return mapping_ ? mapping_->fd : -1;
 }
 
 bool remove_segment(const std::string& name) {

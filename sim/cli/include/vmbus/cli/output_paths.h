@@ -25,6 +25,12 @@ std::string check_output_file(const std::filesystem::path& path);
 // that takes a new file, otherwise why not.
 std::string prepare_output_directory(const std::filesystem::path& path);
 
+// Creates a fresh directory in `parent` named `prefix` and six random
+// characters (mkdtemp(3): mode 0700, a name no other process has or can
+// take over), and sets `created` to it; "" or why it could not.
+std::string make_temporary_directory(const std::filesystem::path& parent, std::string_view prefix,
+                                     std::filesystem::path& created);
+
 // "" when `path` is a regular file this process may execute; otherwise
 // why not, e.g. "no such file" or "not executable".
 std::string check_program(const std::filesystem::path& path);

@@ -1,9 +1,14 @@
 // A partition process started by the simulator.
 //
-// The child gets its end of the IPC socket as file descriptor 3, ignores
-// SIGINT (the simulator decides when a run stops) and is killed by the kernel
-// if the simulator dies (PR_SET_PDEATHSIG), so no partition outlives its run.
-// Destroying a ChildProcess that is still running kills and reaps it.
+// The child gets its end of the IPC socket as file descriptor 3 and, if
+// given, the run's guest memory as descriptor 4; no other descriptor of the
+// simulator. It ignores SIGINT and SIGTERM: the simulator owns its lifetime
+// and decides when a run stops, even when a terminal, `timeout` or a CI
+// system signals the whole process group. And it is killed by the kernel if
+// the simulator dies (PR_SET_PDEATHSIG, armed before exec and checked
+// against a parent that died before it was armed), so no partition outlives
+// its run. Destroying a ChildProcess that is still running kills and reaps
+// it.
 #pragma once
 
 #include <filesystem>
@@ -15,6 +20,7 @@
 namespace vmbus::hypervisor {
 
 inline constexpr int kChildIpcFd = 3;
+inline constexpr int kChildSegmentFd = 4;
 
 // How a child ended, in words a user can act on.
 struct ChildExit {
@@ -25,10 +31,11 @@ struct ChildExit {
 
 class ChildProcess {
  public:
-  // Starts `binary` with `arguments`, handing it `ipc_fd` as descriptor 3.
-  // Throws std::runtime_error if it cannot be started.
+  // Starts `binary` with `arguments`, handing it `ipc_fd` as descriptor 3
+  // and `segment_fd` (unless -1) as descriptor 4. Throws std::runtime_error
+  // if it cannot be started.
   ChildProcess(const std::filesystem::path& binary, const std::vector<std::string>& arguments,
-               int ipc_fd);
+               int ipc_fd, int segment_fd = -1);
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess();
@@ -38,7 +45,8 @@ class ChildProcess {
   // Non-blocking: the exit status if the child has ended.
   std::optional<ChildExit> poll();
 
-  // Waits up to `timeout_ms` for the child to end by itself, then kills it.
+  // Waits up to `timeout_ms` for the child to end by itself, then kills it;
+  // kills it at once when the process is interrupted (interrupt.h).
   ChildExit wait_or_kill(int timeout_ms);
 
   // SIGKILL and reap.

@@ -117,7 +117,9 @@ struct RunResult {
   proto::HostReport host_final;
   proto::GuestReport guest_final;
   bool final_reports = false;
-  // What the run created, so a caller can check it is all gone.
+  // What the run created, so a caller can check it is all gone: the
+  // anonymous segment's name (a descriptor of this process's that still
+  // shows "/memfd:<name>" is a leak) and the partitions' process ids.
   std::string segment_name;
   int host_pid = -1;
   int guest_pid = -1;
@@ -139,9 +141,10 @@ inline constexpr int kExitInterrupted = 130;
 
 RunResult run_simulation(const SimulationConfig& config);
 
-// Removes shared-memory segments left by vmbus-sim runs whose owner process
-// no longer exists (a run killed with SIGKILL cannot clean up after itself).
-// Returns the names removed.
+// Removes named shared-memory segments left in /dev/shm by vmbus-sim runs
+// whose owner process no longer exists: builds before the run's segment
+// became anonymous left them when killed with SIGKILL. Returns the names
+// removed.
 std::vector<std::string> remove_stale_segments();
 
 }  // namespace vmbus::hypervisor

@@ -126,7 +126,9 @@ struct RunOptions {
 ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed,
                             const RunOptions& options);
 
-// Judges a finished run (exposed for tests): expectations, then oracles.
+// Judges a finished run from its trace records (exposed for tests):
+// expectations, then oracles. run_scenario() judges the same way, but from
+// a tally gathered while the run went on, so it never holds the trace.
 void judge(const CompiledScenario& scenario, const std::vector<proto::TraceRecord>& records,
            ScenarioResult& result);
 
