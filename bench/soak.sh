@@ -12,9 +12,11 @@
 # to a guest KMCL driver that defers every third packet to its passive
 # worker and completes every second one two steps later (the rest at
 # once):
-#   run       a scenario file with that topology and one host_send of N
-#             packets (the host's sends, the guest's callbacks and the
-#             trace; vmbus-sim judges the run as it goes)
+#   run       a scenario file with that topology and host_sends of 100,000
+#             packets (the most one may send), each once the host has seen
+#             every packet before it completed (vmbus-sim writes the trace,
+#             follows the timeline's conditions and judges the run as it
+#             goes)
 #   simulate  the same channel from --host-config / --guest-config (the
 #             host's send_packets; no trace)
 # Every 200 ms the script reads VmHWM (the peak resident set) of vmbus-sim
@@ -56,11 +58,23 @@ topology {
     }
   }
 }
-step {
-  when { event { kmcl { callback: "PostStarted" } side: GUEST } }
-  host_send { channel: "net" count: ${n} request_completion: true }
-}
 EOF
+  # A host_send sends at most 100,000 packets: batches, each once the
+  # packets before it have all been completed.
+  local sent=0 batch
+  while ((sent < n)); do
+    batch=$((n - sent < 100000 ? n - sent : 100000))
+    if ((sent == 0)); then
+      echo 'step { when { event { kmcl { callback: "PostStarted" } side: GUEST } }' \
+        >>"${work}/soak.textproto"
+    else
+      echo "step { when { event { completion { status: \"STATUS_SUCCESS\" } side: HOST } count: ${sent} }" \
+        >>"${work}/soak.textproto"
+    fi
+    echo "  host_send { channel: \"net\" count: ${batch} request_completion: true } }" \
+      >>"${work}/soak.textproto"
+    sent=$((sent + batch))
+  done
   cat >"${work}/host.textproto" <<EOF
 channels {
   child_relid: 1
