@@ -191,7 +191,8 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
   VMBUS_CHECK(policy.empty(), "an unvalidated KMCL driver configuration: " + policy);
   // Scenario runs trace every callback; other runs can be very long.
   driver.keep_records = config.scenario();
-  // A VSP retires what it holds when the guest goes away (kmcl.md 2.4).
+  // A VSP retires what it holds when the guest goes away (KMCL-SEMANTICS
+  // section 4a).
   driver.retire_outstanding_on_close = is_server();
   if (config.quota() != 0) {
     kmcl::VmbChannelSetTransactionQuota(driver.channel(), config.quota());
