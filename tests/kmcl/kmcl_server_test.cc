@@ -3,6 +3,7 @@
 // Enable, Disable = revoke, the VSP retiring its outstanding packets when the
 // guest goes away, completions made during a close, the echo VSP, and a
 // packet above the server's maximum.
+#include <algorithm>
 #include <cstring>
 
 #include <gmock/gmock.h>
@@ -229,6 +230,28 @@ TEST(CloseStatus, ACompletionTheServerMakesWhileItsChannelClosesPutsNothingOnThe
   EXPECT_EQ(bed.host.channel_stats(bed.host_channel()).completions_sent, 0u);
   ASSERT_EQ(bed.vsc.send_completions().size(), 1u);
   EXPECT_EQ(bed.vsc.send_completions()[0].status, STATUS_DEVICE_REMOVED);
+}
+
+// A sink that takes only some kinds of event (a long run's owner).
+struct PickySink final : TraceSink {
+  void on_violation(const Violation&) override {}
+  void on_event(const TraceEvent& event) override { kinds.push_back(event.kind); }
+  bool wants(std::string_view kind) const override { return kind != "dequeue" && kind != "send"; }
+  std::vector<std::string> kinds;
+};
+
+TEST(TraceSink, GetsNoEventOfAKindItDoesNotWant) {
+  TestBed bed;
+  bed.open();
+  PickySink sink;
+  bed.host.set_trace_sink(&sink);
+  ASSERT_GE(bed.vsc.send(u64_bytes(1), kWait), 0);
+  ASSERT_GE(bed.vsp.send(u64_bytes(2), 0), 0);
+  bed.run_until_idle();
+  EXPECT_EQ(std::count(sink.kinds.begin(), sink.kinds.end(), "dequeue"), 0);
+  EXPECT_EQ(std::count(sink.kinds.begin(), sink.kinds.end(), "send"), 0);
+  EXPECT_EQ(std::count(sink.kinds.begin(), sink.kinds.end(), "complete"), 1);
+  bed.host.set_trace_sink(nullptr);
 }
 
 TEST(ScriptedDriver, EchoAnswersARequestWithItsOwnPayloadAsTheCompletion) {
