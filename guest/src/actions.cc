@@ -11,7 +11,7 @@ std::string channel_text(std::uint32_t relid) {
 
 class GuestAction {
  public:
-  GuestAction(KmclChannels& drivers, const ControlPlane& control)
+  GuestAction(KmclChannels& drivers, ControlPlane& control)
       : drivers_(drivers), control_(control) {}
 
   std::string perform(const proto::PartitionAction& action) {
@@ -22,6 +22,8 @@ class GuestAction {
         return channel_op(action.channel_op());
       case proto::PartitionAction::kSetPolicy:
         return set_policy(action.set_policy());
+      case proto::PartitionAction::kUnload:
+        return unload();
       case proto::PartitionAction::kRingWrite:
       case proto::PartitionAction::kRawPacket:
       case proto::PartitionAction::kTamper:
@@ -72,14 +74,23 @@ class GuestAction {
     return endpoint == nullptr ? error : partition::kmcl_set_policy(*endpoint, policy);
   }
 
+  // The VMBus driver posts UNLOAD next; its channels stay as they are.
+  std::string unload() {
+    if (!control_.in_workload()) {
+      return "the guest cannot unload now: it is not connected with its channels settled";
+    }
+    control_.begin_unload();
+    return "";
+  }
+
   KmclChannels& drivers_;
-  const ControlPlane& control_;
+  ControlPlane& control_;
 };
 
 }  // namespace
 
 std::string perform_action(const proto::PartitionAction& action, KmclChannels& drivers,
-                           const ControlPlane& control) {
+                           ControlPlane& control) {
   return GuestAction(drivers, control).perform(action);
 }
 

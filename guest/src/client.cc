@@ -53,6 +53,7 @@ std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv)
   }
   echo_ = std::make_unique<EchoVsc>(config_.echo(), base::stream_seed(info.seed, "guest/echo"));
   drivers_ = std::make_unique<KmclChannels>(*pages_, *memory_);
+  drivers_->set_free_running(info.mode == proto::SCHEDULING_MODE_FREE_RUNNING);
   const partition::Work work{hv, ""};
   for (const proto::KmclDriverConfig& driver : config_.kmcl_drivers()) {
     if (std::string error = drivers_->add(driver, info.seed, work); !error.empty()) {

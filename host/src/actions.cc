@@ -70,6 +70,8 @@ class HostAction {
         return channel_op(action.channel_op());
       case proto::PartitionAction::kSetPolicy:
         return set_policy(action.set_policy());
+      case proto::PartitionAction::kUnload:
+        return "unload is the guest's: its VMBus driver goes away";
       case proto::PartitionAction::ACTION_NOT_SET:
         break;
     }

@@ -23,6 +23,7 @@ std::string VmbusServer::start(const partition::StartInfo& info, Hypervisor& hv)
   }
   VMBUS_CHECK(info.memory != nullptr, "the host started without guest memory");
   vsps_ = std::make_unique<Vsps>(*info.memory);
+  vsps_->set_free_running(info.mode == proto::SCHEDULING_MODE_FREE_RUNNING);
   control_ = std::make_unique<ControlPlane>(*vsps_);
   if (std::string error = control_->configure(config, info.memory->page_count()); !error.empty()) {
     return error;

@@ -82,6 +82,49 @@ TEST_F(ShortPasses, SplitALongBatchAndCallProcessingCompleteForEach) {
           "ProcessPacket #4 DISPATCH dpc/1 complete", "ProcessingComplete DISPATCH dpc/1 1"));
 }
 
+// Free-running owners let one DPC step handle several packets.
+class ManyPacketsPerStep : public ReceivePath {
+ protected:
+  ManyPacketsPerStep() : ReceivePath(options()) {}
+  static BedOptions options() {
+    BedOptions o;
+    o.guest_config.packets_per_dpc_step = 4;
+    return o;
+  }
+};
+
+std::size_t guest_dpc_steps(const TestBed& bed) {
+  return static_cast<std::size_t>(
+      std::count(bed.schedule().begin(), bed.schedule().end(), "guest:dpc/1"));
+}
+
+TEST_F(ManyPacketsPerStep, AReadStepTakesSeveralPacketsAndDeliversThemInTheSameOrder) {
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    bed.vsp.send(u64_bytes(i), 0);
+  }
+  const std::size_t steps_before = guest_dpc_steps(bed);
+  bed.run_until_idle();
+  // Four units per step: begin_read and reads of 4, 4, then 2 and the empty
+  // ring; then finish and end_read.
+  EXPECT_EQ(guest_dpc_steps(bed) - steps_before, 2u);
+  ASSERT_EQ(bed.vsc.log().size(), 11u);
+  for (std::size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(bed.vsc.log()[i], "ProcessPacket #" + std::to_string(i) + " DISPATCH dpc/1 complete");
+  }
+  EXPECT_EQ(bed.vsc.log()[10], "ProcessingComplete DISPATCH dpc/1 10");
+}
+
+TEST_F(ReceivePath, ByDefaultEveryReadStepTakesOnePacket) {
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    bed.vsp.send(u64_bytes(i), 0);
+  }
+  const std::size_t steps_before = guest_dpc_steps(bed);
+  bed.run_until_idle();
+  // begin_read; ten reads and the empty ring's; finish; end_read.
+  EXPECT_EQ(guest_dpc_steps(bed) - steps_before, 14u);
+  EXPECT_EQ(bed.vsc.log().back(), "ProcessingComplete DISPATCH dpc/1 10");
+}
+
 TEST_F(ReceivePath, CompletionIsAVmPktCompCarryingTheRequestsTransIdAndPayload) {
   Action answer;
   answer.completion = text_bytes("answer!!");

@@ -1,8 +1,9 @@
-// The server endpoint (kmcl.md 2.3, 3; KMCL-SEMANTICS section 4a): the
+// The server endpoint (docs/KMCL-SEMANTICS.md section 4a): the
 // server Init setters and the offer they shape, Enable = offer, Start after
 // Enable, Disable = revoke, the VSP retiring its outstanding packets when the
 // guest goes away, completions made during a close, the echo VSP, and a
 // packet above the server's maximum.
+#include <algorithm>
 #include <cstring>
 
 #include <gmock/gmock.h>
@@ -132,6 +133,42 @@ TEST(ServerDisable, RevokesTheOfferAfterItsOwnTeardownAndTheClientSeesARescind) 
   EXPECT_THAT(codes(bed.host), IsEmpty());
 }
 
+TEST(ServerDisable, TheServersOwnSendsStillInFlightEndWithStatusDeviceRemoved) {
+  TestBed bed;
+  bed.open();
+  // The guest reads nothing while paused: the request stays in flight.
+  bed.spawn_guest_thread("pause", [&bed] { VmbChannelPause(bed.guest_channel()); });
+  bed.run_until_idle();
+  ASSERT_GE(bed.vsp.send(u64_bytes(9), kWait), 0);
+  ASSERT_TRUE(bed.run_host_thread("revoke", [&bed] { VmbChannelDisable(bed.host_channel()); }));
+  ASSERT_EQ(bed.vsp.send_completions().size(), 1u);
+  EXPECT_EQ(bed.vsp.send_completions()[0].status, STATUS_DEVICE_REMOVED);
+  bed.run_until_idle();
+  // The guest's close discards the request it never read.
+  EXPECT_EQ(bed.guest.channel_state(bed.guest_channel()), ChannelState::kDisabled);
+  EXPECT_EQ(bed.guest.channel_stats(bed.guest_channel()).discarded_at_close, 1u);
+  EXPECT_EQ(bed.vsc.packets_seen(), 0u);
+}
+
+TEST(ServerDisable, AServerFailEscalatedToACloseRevokesTheOffer) {
+  TestBed bed;
+  bed.open();
+  ChannelOptions options;
+  options.escalate_fail_to_close = true;
+  bed.host.set_channel_options(bed.host_channel(), options);
+  bed.vsp.set_default_action(of_kind(PacketAction::kFail));
+  ASSERT_GE(bed.vsc.send(u64_bytes(1), kWait), 0);
+  ASSERT_GE(bed.vsc.send(u64_bytes(2), kWait), 0);
+  bed.run_until_idle();
+  EXPECT_EQ(bed.host.channel_state(bed.host_channel()), ChannelState::kDisabled);
+  // The guest hears a rescind, not a close: its requests end DEVICE_REMOVED.
+  EXPECT_EQ(bed.guest.channel_state(bed.guest_channel()), ChannelState::kDisabled);
+  ASSERT_EQ(bed.vsc.send_completions().size(), 2u);
+  EXPECT_EQ(bed.vsc.send_completions()[0].status, STATUS_DEVICE_REMOVED);
+  EXPECT_EQ(bed.vsc.send_completions()[1].status, STATUS_DEVICE_REMOVED);
+  EXPECT_THAT(codes(bed.host), IsEmpty());
+}
+
 TEST(ServerClose, TheVspRetiresItsOutstandingPacketsWhenTheGuestGoesAway) {
   TestBed bed;
   bed.open();
@@ -193,6 +230,28 @@ TEST(CloseStatus, ACompletionTheServerMakesWhileItsChannelClosesPutsNothingOnThe
   EXPECT_EQ(bed.host.channel_stats(bed.host_channel()).completions_sent, 0u);
   ASSERT_EQ(bed.vsc.send_completions().size(), 1u);
   EXPECT_EQ(bed.vsc.send_completions()[0].status, STATUS_DEVICE_REMOVED);
+}
+
+// A sink that takes only some kinds of event (a long run's owner).
+struct PickySink final : TraceSink {
+  void on_violation(const Violation&) override {}
+  void on_event(const TraceEvent& event) override { kinds.push_back(event.kind); }
+  bool wants(std::string_view kind) const override { return kind != "dequeue" && kind != "send"; }
+  std::vector<std::string> kinds;
+};
+
+TEST(TraceSink, GetsNoEventOfAKindItDoesNotWant) {
+  TestBed bed;
+  bed.open();
+  PickySink sink;
+  bed.host.set_trace_sink(&sink);
+  ASSERT_GE(bed.vsc.send(u64_bytes(1), kWait), 0);
+  ASSERT_GE(bed.vsp.send(u64_bytes(2), 0), 0);
+  bed.run_until_idle();
+  EXPECT_EQ(std::count(sink.kinds.begin(), sink.kinds.end(), "dequeue"), 0);
+  EXPECT_EQ(std::count(sink.kinds.begin(), sink.kinds.end(), "send"), 0);
+  EXPECT_EQ(std::count(sink.kinds.begin(), sink.kinds.end(), "complete"), 1);
+  bed.host.set_trace_sink(nullptr);
 }
 
 TEST(ScriptedDriver, EchoAnswersARequestWithItsOwnPayloadAsTheCompletion) {

@@ -72,6 +72,17 @@ TEST(ActionTable, ChannelOpAndSetPolicyGoToTheSideTheyName) {
   EXPECT_EQ(to_host->side, hypervisor::Side::kHost);
 }
 
+TEST(ActionTable, UnloadIsTheGuestsAndTravelsToIt) {
+  Entry unload;
+  unload.mutable_unload();
+  EXPECT_EQ(find_action(Entry::kUnload)->owner(unload), Owner::kGuest);
+  const hypervisor::Intervention compiled = intervention_of(unload);
+  const auto* to_guest = std::get_if<hypervisor::RequestAction>(&compiled);
+  ASSERT_NE(to_guest, nullptr);
+  EXPECT_EQ(to_guest->side, hypervisor::Side::kGuest);
+  EXPECT_TRUE(to_guest->action.has_unload());
+}
+
 TEST(ActionTable, PartitionActionsTravelToTheirOwnerAndTheRestStayWithTheHypervisor) {
   Entry guest_send;
   guest_send.mutable_guest_send()->set_child_relid(3);

@@ -143,7 +143,16 @@ bool DpcContext::has_work() const {
 }
 
 void DpcContext::run_unit() {
-  device()->dpc_unit(channel_, *this);
+  DeviceCore& core = *device();
+  core.dpc_unit(channel_, *this);
+  // With several packets per step (DeviceConfig::packets_per_dpc_step) a
+  // step also runs the units that follow -- the rest of the drain pass, the
+  // completion routines of placed sends -- up to that many in all.
+  for (std::uint32_t units = 1;
+       units < core.config.packets_per_dpc_step && core.dpc_has_work(channel_) && !core.stopped();
+       ++units) {
+    core.dpc_unit(channel_, *this);
+  }
 }
 
 // --- Passive worker ---------------------------------------------------------------

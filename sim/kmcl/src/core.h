@@ -378,6 +378,9 @@ class Channel {
   bool tx_blocked = false;  // waiting for the reader's space signal (pending_send_sz set)
   bool tx_wanted = false;   // the DPC should try to write the queue
   bool tx_broken = false;   // the peer corrupted the outgoing ring: nothing more is written
+  // A DPC step that reads several packets (DeviceConfig::packets_per_dpc_step)
+  // queues what their callbacks send and writes it at the end of the step.
+  bool tx_batched = false;
   bool pending_send_size_set = false;  // we stored pending_send_sz and must clear it
   std::unordered_map<std::uint64_t, PacketObject*> in_flight;  // by trans_id
   std::deque<PacketObject*> placed;  // written without WAIT: routine not run yet
@@ -440,6 +443,8 @@ class DeviceCore {
   void trace(std::string_view kind, const Channel* channel, std::uintptr_t handle,
              std::string_view detail);
   bool tracing() const { return sink_ != nullptr && !tearing_down_; }
+  // An event of `kind` would reach the sink (TraceSink::wants).
+  bool tracing(std::string_view kind) const { return tracing() && sink_->wants(kind); }
   bool stopped() const { return bugcheck_.has_value(); }
   const std::vector<Violation>& violations() const { return violations_; }
   const Violation* bugcheck() const { return bugcheck_ ? &*bugcheck_ : nullptr; }
@@ -568,6 +573,9 @@ class DeviceCore {
  private:
   // receive.cc
   bool deliver(Channel& channel, IncomingPacket& packet, ExecContext& context);
+  // One read step of a drain pass: one packet, or up to
+  // packets_per_dpc_step with their sends written together at the end.
+  void read_batch(Channel& channel, ExecContext& context);
   void read_one(Channel& channel, ExecContext& context);
   void accept_data_packet(Channel& channel, const ring::PacketView& view, ExecContext& context);
   void call_processing_complete(Channel& channel, std::uint32_t processed, ExecContext& context);

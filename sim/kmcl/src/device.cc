@@ -403,6 +403,7 @@ namespace detail {
 DeviceCore::DeviceCore(Device& owner_device, DeviceConfig device_config)
     : owner(owner_device), config(std::move(device_config)) {
   VMBUS_CHECK(config.max_packets_per_dpc_pass > 0, "a drain pass must dequeue at least one packet");
+  VMBUS_CHECK(config.packets_per_dpc_step > 0, "a DPC step must handle at least one packet");
   worker_ = std::make_unique<PassiveWorkerContext>(*this);
   HandleRegistry::instance().add_device(this);
 }
@@ -449,7 +450,7 @@ void DeviceCore::violate(ViolationCode code, const ApiCall& call, const Channel*
 
 void DeviceCore::trace(std::string_view kind, const Channel* channel, std::uintptr_t handle,
                        std::string_view detail) {
-  if (!tracing()) {
+  if (!tracing(kind)) {
     return;
   }
   const ExecContext& context = current_context();

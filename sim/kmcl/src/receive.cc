@@ -3,7 +3,8 @@
 // The DPC drains the incoming ring in passes, one phase per step:
 //
 //   begin_read (interrupt_mask = 1)
-//   read      one packet per step: VM_PKT_COMP -> the sender's completion;
+//   read      one packet per step (or DeviceConfig::packets_per_dpc_step):
+//             VM_PKT_COMP -> the sender's completion;
 //             data -> delivered at DISPATCH_LEVEL, or appended to the
 //             parsing queue when delivery is in passive mode
 //   finish    publish read_index, signal the peer if the ring library says
@@ -132,7 +133,7 @@ void DeviceCore::dpc_unit(Channel& ch, ExecContext& context) {
     case Phase::kIdle:
       break;
     case Phase::kRead:
-      read_one(ch, context);
+      read_batch(ch, context);
       return;
     case Phase::kFinish: {
       ch.reader->publish();
@@ -162,7 +163,10 @@ void DeviceCore::dpc_unit(Channel& ch, ExecContext& context) {
     }
   }
   if (!ch.placed.empty()) {
-    run_placed_completion(ch);
+    for (std::uint32_t i = 0; i < config.packets_per_dpc_step && !ch.placed.empty() && !stopped();
+         ++i) {
+      run_placed_completion(ch);
+    }
     return;
   }
   if (ch.tx_wanted && ch.wire_ready()) {
@@ -177,6 +181,27 @@ void DeviceCore::dpc_unit(Channel& ch, ExecContext& context) {
   ch.dpc_pass = {};
   ch.dpc_pass.phase = Phase::kRead;
   trace("drain_pass_begin", &ch, ch.handle, "");
+}
+
+void DeviceCore::read_batch(Channel& ch, ExecContext& context) {
+  using Phase = Channel::DrainPass::Phase;
+  if (config.packets_per_dpc_step == 1) {
+    read_one(ch, context);
+    return;
+  }
+  // What the packets' callbacks send (answers, completions) is written once,
+  // after the last read: one publish and one signal decision, as a VSP
+  // writes a batch. A read may end the phase (an empty ring, a stop, the
+  // quota, the pass limit); the next read needs the phase still to be kRead.
+  ch.tx_batched = true;
+  for (std::uint32_t i = 0;
+       i < config.packets_per_dpc_step && ch.dpc_pass.phase == Phase::kRead && !stopped(); ++i) {
+    read_one(ch, context);
+  }
+  ch.tx_batched = false;
+  if (!ch.tx_queue.empty() && ch.wire_ready() && !ch.tx_blocked && !stopped()) {
+    flush_tx(ch);
+  }
 }
 
 void DeviceCore::read_one(Channel& ch, ExecContext& context) {
@@ -261,8 +286,10 @@ void DeviceCore::accept_data_packet(Channel& ch, const ring::PacketView& view,
   IncomingPacket& p = *packet;
   ch.live[p.handle] = std::move(packet);
   ++ch.stats.packets_dequeued;
-  trace("dequeue", &ch, p.handle,
-        "#" + std::to_string(p.index) + " trans_id " + std::to_string(p.trans_id));
+  if (tracing("dequeue")) {
+    trace("dequeue", &ch, p.handle,
+          "#" + std::to_string(p.index) + " trans_id " + std::to_string(p.trans_id));
+  }
   if (ch.passive_mode()) {
     ch.parsing_queue.push_back(&p);
     return;
@@ -294,9 +321,11 @@ bool DeviceCore::deliver(Channel& ch, IncomingPacket& p, ExecContext& context) {
     ++ch.passive_deliveries_running;
   }
   ++ch.stats.deliveries;
-  trace("callback", &ch, p.handle,
-        "EvtVmbChannelProcessPacket #" + std::to_string(p.index) + " delivery " +
-            std::to_string(p.deliveries));
+  if (tracing("callback")) {
+    trace("callback", &ch, p.handle,
+          "EvtVmbChannelProcessPacket #" + std::to_string(p.index) + " delivery " +
+              std::to_string(p.deliveries));
+  }
   {
     CallbackScope scope(context, {CallbackKind::kProcessPacket, &ch, &p});
     ch.process_packet(as_channel(ch.handle), as_completion(p.handle),
@@ -425,7 +454,9 @@ void DeviceCore::complete_packet(const ApiCall& call, Channel& ch, IncomingPacke
     enqueue_tx(ch, std::move(item));
   }
   ++ch.stats.packets_completed;
-  trace("complete", &ch, p.handle, "#" + std::to_string(p.index));
+  if (tracing("complete")) {
+    trace("complete", &ch, p.handle, "#" + std::to_string(p.index));
+  }
   retire_incoming(ch, p, RetireReason::kCompleted);
   if (ch.quota_blocked) {
     // "The queue only restarts once a packet is completed."

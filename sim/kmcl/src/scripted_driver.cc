@@ -368,7 +368,9 @@ void ScriptedDriver::on_packet(VMBPACKETCOMPLETION packet, PVOID buffer, UINT32 
   auto it = seen_.find(key);
   if (it == seen_.end()) {
     Seen fresh{next_index_++, buffer, {payload.begin(), payload.end()}, flags, 0};
-    payloads_[fresh.index] = fresh.bytes;
+    if (keep_payloads) {
+      payloads_[fresh.index] = fresh.bytes;
+    }
     it = seen_.emplace(key, std::move(fresh)).first;
   } else if (it->second.buffer != buffer || it->second.flags != flags ||
              !std::equal(payload.begin(), payload.end(), it->second.bytes.begin(),

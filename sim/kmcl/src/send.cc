@@ -212,7 +212,9 @@ NTSTATUS DeviceCore::send_packet(const ApiCall& call, PacketObject& packet, PVOI
   packet.state = PacketObject::State::kQueued;
   item.packet = &packet;
   item.trans_id = packet.trans_id;
-  trace("send", &ch, packet.handle, "trans_id " + std::to_string(packet.trans_id));
+  if (tracing("send")) {
+    trace("send", &ch, packet.handle, "trans_id " + std::to_string(packet.trans_id));
+  }
   enqueue_tx(ch, std::move(item));
   return STATUS_SUCCESS;
 }
@@ -221,7 +223,7 @@ NTSTATUS DeviceCore::send_packet(const ApiCall& call, PacketObject& packet, PVOI
 
 void DeviceCore::enqueue_tx(Channel& ch, TxItem item) {
   ch.tx_queue.push_back(std::move(item));
-  if (ch.wire_ready() && !ch.tx_blocked) {
+  if (ch.wire_ready() && !ch.tx_blocked && !ch.tx_batched) {
     flush_tx(ch);
   }
 }
@@ -364,9 +366,11 @@ void DeviceCore::run_completion_routine(PacketObject& packet, NTSTATUS status,
   const std::uintptr_t handle = packet.handle;
   Channel* ch = packet.channel;
   packet.state = PacketObject::State::kCompleting;
-  trace("callback", ch, handle,
-        std::string("EvtVmbPacketCompletionRoutine trans_id ") + std::to_string(packet.trans_id) +
-            " " + ntstatus_name(status));
+  if (tracing("callback")) {
+    trace("callback", ch, handle,
+          std::string("EvtVmbPacketCompletionRoutine trans_id ") + std::to_string(packet.trans_id) +
+              " " + ntstatus_name(status));
+  }
   {
     CallbackScope scope(current_context(), {CallbackKind::kCompletionRoutine, ch, nullptr});
     packet.completion_routine(as_packet(handle), status,

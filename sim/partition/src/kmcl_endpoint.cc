@@ -92,10 +92,12 @@ kmcl::PacketMatch driver_match(const proto::DriverRule& rule) {
   return match;
 }
 
-kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config, EndpointRole role) {
+kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config, EndpointRole role,
+                                 std::uint32_t packets_per_dpc_step) {
   kmcl::DeviceConfig device;
   device.name = role == EndpointRole::kServer ? "host" : "guest";
   device.max_packets_per_dpc_pass = 64;
+  device.packets_per_dpc_step = packets_per_dpc_step;
   if (config.defer_livelock_limit() != 0) {
     device.verifier.defer_livelock_limit = config.defer_livelock_limit();
   }
@@ -164,10 +166,11 @@ std::uint64_t driver_seed(const proto::KmclDriverConfig& config, std::uint64_t s
 
 KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::uint64_t seed,
                            EndpointRole endpoint_role,
-                           const std::function<void(kmcl::VMBCHANNEL)>& configure)
+                           const std::function<void(kmcl::VMBCHANNEL)>& configure,
+                           std::uint32_t packets_per_dpc_step)
     : config(driver_config),
       role(endpoint_role),
-      device(device_config(driver_config, endpoint_role)),
+      device(device_config(driver_config, endpoint_role, packets_per_dpc_step)),
       driver(device, driver_name(driver_config, endpoint_role),
              driver_seed(driver_config, seed, endpoint_role)) {
   const kmcl::NTSTATUS created = driver.create_channel(is_server(), [&](kmcl::VMBCHANNEL channel) {
@@ -191,7 +194,9 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
   VMBUS_CHECK(policy.empty(), "an unvalidated KMCL driver configuration: " + policy);
   // Scenario runs trace every callback; other runs can be very long.
   driver.keep_records = config.scenario();
-  // A VSP retires what it holds when the guest goes away (kmcl.md 2.4).
+  driver.keep_payloads = config.scenario();
+  // A VSP retires what it holds when the guest goes away (KMCL-SEMANTICS
+  // section 4a).
   driver.retire_outstanding_on_close = is_server();
   if (config.quota() != 0) {
     kmcl::VmbChannelSetTransactionQuota(driver.channel(), config.quota());
@@ -340,6 +345,23 @@ void KmclEndpoint::on_violation(const kmcl::Violation& violation) {
   kmcl_event->set_irql(violation.irql);
   kmcl_event->set_detail(violation.detail);
   pending_trace.push_back(std::move(record));
+}
+
+namespace {
+
+// The KMCL events every packet makes (its dequeue, the callbacks it causes,
+// its completion, a send, a signal its publish did not need). Runs without
+// a scenario leave them out: an echo run of millions of packets would be
+// nothing but them, and the trace's cost would be the run's.
+bool per_packet_event(std::string_view kind) {
+  return kind == "dequeue" || kind == "callback" || kind == "complete" || kind == "send" ||
+         kind == "interrupt_masked";
+}
+
+}  // namespace
+
+bool KmclEndpoint::wants(std::string_view kind) const {
+  return config.scenario() || !per_packet_event(kind);
 }
 
 void KmclEndpoint::on_event(const kmcl::TraceEvent& event) {

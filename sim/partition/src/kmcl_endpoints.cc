@@ -16,7 +16,8 @@ std::string KmclEndpoints::add(const proto::KmclDriverConfig& config, std::uint6
   if (std::string error = validate_kmcl_driver(config); !error.empty()) {
     return error;
   }
-  endpoints_.push_back(std::make_unique<KmclEndpoint>(config, seed, role, configure));
+  endpoints_.push_back(std::make_unique<KmclEndpoint>(
+      config, seed, role, configure, free_running_ ? kFreeRunningPacketsPerDpcStep : 1));
   sync(*endpoints_.back(), work);
   return "";
 }

@@ -542,6 +542,18 @@ hypervisor::Intervention compile_set_policy(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
+// unload: the guest's VMBus driver goes away without closing its channels.
+
+std::string describe_unload(const Entry& /*entry*/) {
+  return "unload: the guest's VMBus driver unloads without closing its channels";
+}
+
+hypervisor::Intervention compile_unload(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_unload() = entry.unload();
+  return ask(owner, std::move(action));
+}
+
 // crash: the hypervisor kills a partition.
 
 void check_crash(const Entry& entry, const Where& where, Checks& checks) {
@@ -659,6 +671,7 @@ constexpr ActionRow kActions[] = {
      resolve_channel_op, compile_channel_op},
     {Entry::kSetPolicy, "set_policy", set_policy_owner, check_set_policy, describe_set_policy,
      resolve_set_policy, compile_set_policy},
+    {Entry::kUnload, "unload", kGuest, no_check, describe_unload, no_resolve, compile_unload},
     {Entry::kCrash, "crash", kHypervisor, check_crash, describe_crash, no_resolve, compile_crash},
     {Entry::kAdvanceTime, "advance_time", kHypervisor, check_advance_time, describe_advance_time,
      no_resolve, compile_advance_time},

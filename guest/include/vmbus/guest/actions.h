@@ -4,7 +4,9 @@
 // what each does); external data of a send lives in freshly allocated guest
 // pages, freed when the send completes. ENABLE/REOPEN of a channel the host
 // rescinded is refused; RESCIND is the host's. Ring writes, raw packets,
-// tampering and index stores are the host's too.
+// tampering and index stores are the host's too. unload makes the VMBus
+// driver post UNLOAD next without closing its channels (only once connected
+// with its channels settled).
 #pragma once
 
 #include <string>
@@ -18,6 +20,6 @@ namespace vmbus::guest {
 // Carries out `action`; returns "" or why it was refused. The caller syncs
 // the drivers afterwards (KmclChannels::sync).
 std::string perform_action(const proto::PartitionAction& action, KmclChannels& drivers,
-                           const ControlPlane& control);
+                           ControlPlane& control);
 
 }  // namespace vmbus::guest

@@ -69,6 +69,16 @@ struct DeviceConfig {
   // A drain pass dequeues at most this many packets, then publishes, calls
   // ProcessingComplete and yields ([ETW] "MaximumFetchAllowed").
   std::uint32_t max_packets_per_dpc_pass = 64;
+  // How many packets one DPC step handles: reads of a drain pass, or
+  // completion routines of sends placed in the ring; above 1, a step also
+  // runs up to that many of the DPC's units (the phases of a drain pass),
+  // and the sends of a read step are written together at its end. 1 makes
+  // every packet and phase a scheduling point (deterministic runs, where the
+  // other side may act between any two); an owner that runs its contexts
+  // back to back anyway (free-running) may take more per step and save its
+  // per-step cost. What is delivered and completed, and in what order, is
+  // the same.
+  std::uint32_t packets_per_dpc_step = 1;
   // Steps of the passive worker before external data is mapped; 0 means
   // VmbChannelPacketGetExternalData never answers STATUS_PENDING.
   std::uint32_t external_data_latency_steps = 0;

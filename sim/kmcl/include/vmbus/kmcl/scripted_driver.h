@@ -116,9 +116,11 @@ class ScriptedDriver {
   void set_default_action(const Action& action) { default_action_ = action; }
   void clear_rules() { rules_.clear(); }
 
-  // Keep a CallbackRecord per callback (off for very long runs; the
-  // bookkeeping below -- processed_order, retirements, payloads -- stays).
+  // Keep a CallbackRecord per callback -- off for very long runs; the rest of
+  // the bookkeeping below (processed_order, retirements) stays.
   bool keep_records = true;
+  // Keep each packet's first payload (payload_of); off where nothing asks.
+  bool keep_payloads = true;
 
   // --- Hooks for scenario code (all optional) ------------------------------------------
   NTSTATUS opened_status = STATUS_SUCCESS;  // what EvtChannelOpened returns
@@ -171,7 +173,7 @@ class ScriptedDriver {
   const std::vector<std::uint64_t>& processed_order() const { return processed_order_; }
   // Complete/Fail calls the driver made (misuses excluded), by packet index.
   const std::map<std::uint64_t, std::uint32_t>& retirements() const { return retirements_; }
-  // The first payload seen for a packet index.
+  // The first payload seen for a packet index (empty unless keep_payloads).
   std::vector<std::byte> payload_of(std::uint64_t index) const;
   // Redeliveries whose handle, buffer address, bytes or flags differed.
   std::uint64_t redelivery_mismatches() const { return redelivery_mismatches_; }

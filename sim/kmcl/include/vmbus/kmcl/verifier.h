@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vmbus/kmcl/ntdef.h"
@@ -105,6 +106,12 @@ class TraceSink {
   virtual ~TraceSink() = default;
   virtual void on_violation(const Violation& violation) = 0;
   virtual void on_event(const TraceEvent& event) { static_cast<void>(event); }
+  // Whether on_event wants events of `kind` at all; the device builds no
+  // event (nor its detail, on the busiest paths) for a kind it does not.
+  virtual bool wants(std::string_view kind) const {
+    static_cast<void>(kind);
+    return true;
+  }
 };
 
 // Violations that no device can be blamed for: an unknown handle passed

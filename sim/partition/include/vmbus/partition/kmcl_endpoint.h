@@ -80,9 +80,11 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   // driver enables its channel; a server driver also starts it (unless
   // stay_paused) and retires its outstanding packets when the guest goes
   // away.
+  // `packets_per_dpc_step` is the device's (kmcl::DeviceConfig).
   KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed,
                EndpointRole role = EndpointRole::kClient,
-               const std::function<void(kmcl::VMBCHANNEL)>& configure = {});
+               const std::function<void(kmcl::VMBCHANNEL)>& configure = {},
+               std::uint32_t packets_per_dpc_step = 1);
 
   // Transport: the device decided to signal the peer.
   void signal_peer() override;
@@ -90,6 +92,9 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   // that happen outside a step wait for the next one (flush_trace).
   void on_violation(const kmcl::Violation& violation) override;
   void on_event(const kmcl::TraceEvent& event) override;
+  // Runs without a scenario (KmclDriverConfig.scenario) trace no per-packet
+  // events: dequeue, callback, complete, send, interrupt_masked.
+  bool wants(std::string_view kind) const override;
   // The device's control-plane hooks; they move `wire` (they are called
   // from inside device steps, and the partition acts on them in its own
   // contexts).

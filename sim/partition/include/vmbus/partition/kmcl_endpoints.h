@@ -51,6 +51,14 @@ class KmclEndpoints {
                   EndpointRole role = EndpointRole::kClient,
                   const std::function<void(kmcl::VMBCHANNEL)>& configure = {});
 
+  // Free-running runs (`free_running`) let each device DPC step handle up to
+  // kFreeRunningPacketsPerDpcStep packets: the partition runs its contexts
+  // back to back there, and one packet per pass through its loop would make
+  // the loop's cost the run's. Deterministic runs keep one packet per step,
+  // each a scheduling point. Before add().
+  void set_free_running(bool free_running) { free_running_ = free_running; }
+  static constexpr std::uint32_t kFreeRunningPacketsPerDpcStep = 16;
+
   KmclEndpoint* find(std::uint32_t child_relid);
   const KmclEndpoint* find(std::uint32_t child_relid) const;
   // In configuration order.
@@ -84,6 +92,7 @@ class KmclEndpoints {
 
  private:
   ExternalPages& pages_;
+  bool free_running_ = false;
   std::vector<std::unique_ptr<KmclEndpoint>> endpoints_;
 };
 
