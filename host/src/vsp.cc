@@ -183,8 +183,7 @@ WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& 
 
 void Vsps::maybe_revoke(VspChannel& channel) {
   const std::uint64_t after = channel.config.rescind_after_packets();
-  if (after == 0 || channel.revoke_started ||
-      channel.endpoint->driver.retirements().size() < after) {
+  if (after == 0 || channel.revoke_started || channel.endpoint->driver.retired_packets() < after) {
     return;
   }
   channel.revoke_started = true;

@@ -102,6 +102,58 @@ TEST(Stress, HundredThousandPacketsAreRetiredExactlyOnceInFifoOrder) {
   EXPECT_THAT(codes(bed.host), IsEmpty());
 }
 
+TEST(Stress, WithoutHistoryTheDriverStillCountsAndChecksTheOrderAsItGoes) {
+  TestBed bed;
+  bed.open();
+  bed.vsc.keep_records = false;
+  bed.vsc.keep_history = false;
+  random_mix_policy(bed.vsc);
+  constexpr std::uint64_t kPackets = 5'000;
+  pump(bed, kPackets, 64);
+  EXPECT_THAT(bed.vsc.processed_order(), IsEmpty());
+  EXPECT_THAT(bed.vsc.retirements(), IsEmpty());
+  EXPECT_EQ(bed.vsc.processed_packets(), kPackets);
+  EXPECT_EQ(bed.vsc.retired_packets(), kPackets);
+  EXPECT_TRUE(bed.vsc.processed_in_index_order());
+  EXPECT_FALSE(bed.vsc.first_order_break().has_value());
+  EXPECT_EQ(bed.vsp.send_completions().size(), kPackets);
+}
+
+// The verifier remembers the most recent retirements only (memory flat in a
+// long run); an older handle is still stale, not "never issued".
+TEST(Stress, AHandleRetiredLongAgoIsStillStaleAndNotNeverIssued) {
+  TestBed bed;
+  bed.open();
+  pump(bed, 70'000, 512);  // 140,000 retirements: the guest's packets and the host's sends
+  std::vector<std::uintptr_t> handles;
+  for (const CallbackRecord& record : bed.vsc.records()) {
+    if (record.callback == "ProcessPacket") {
+      handles.push_back(record.handle);
+    }
+  }
+  ASSERT_EQ(handles.size(), 70'000u);
+  const auto first = reinterpret_cast<VMBPACKETCOMPLETION>(handles.front());
+  static_cast<void>(take_unattributed_violations());
+  VmbChannelPacketComplete(first, nullptr, 0);
+  const std::vector<Violation> violations = take_unattributed_violations();
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].code, ViolationCode::kStaleHandle);
+  EXPECT_EQ(violations[0].detail,
+            "a VMBPACKETCOMPLETION retired long ago (the verifier remembers the last 65536 "
+            "retirements)");
+  // A recent one is still known by what happened to it.
+  bed.vsp.send(u64_bytes(70'000), kWait);
+  bed.run_until_idle();
+  std::uintptr_t recent_handle = 0;
+  for (const CallbackRecord& record : bed.vsc.records()) {
+    recent_handle = record.callback == "ProcessPacket" ? record.handle : recent_handle;
+  }
+  ASSERT_NE(recent_handle, handles.back());
+  const auto last = reinterpret_cast<VMBPACKETCOMPLETION>(recent_handle);
+  VmbChannelPacketComplete(last, nullptr, 0);
+  EXPECT_THAT(codes(bed.guest), ::testing::ElementsAre("complete_twice"));
+}
+
 TEST(Stress, QuotaPassiveModeAndRandomSchedulesStillRetireExactlyOnceInOrder) {
   BedOptions options;
   options.seed = 77;

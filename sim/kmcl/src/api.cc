@@ -26,6 +26,15 @@ namespace {
 // stopped, else nullopt.
 std::optional<HandleEntry> lookup(const ApiCall& call, HandleKind expected) {
   const std::optional<HandleEntry> entry = HandleRegistry::instance().find(call.handle);
+  if (!entry && HandleRegistry::instance().forgotten(call.handle)) {
+    DeviceCore::report_bad_handle(ViolationCode::kStaleHandle, call,
+                                  std::string("a ") + handle_kind_name(expected) +
+                                      " retired long ago (the verifier remembers the last " +
+                                      std::to_string(HandleRegistry::kRetiredRemembered) +
+                                      " retirements)",
+                                  nullptr);
+    return std::nullopt;
+  }
   if (!entry) {
     DeviceCore::report_bad_handle(
         ViolationCode::kUnknownHandle, call,

@@ -70,6 +70,28 @@ void HandleRegistry::retire(std::uintptr_t value, RetireReason reason) {
   it->second.live = false;
   it->second.object = nullptr;
   it->second.reason = reason;
+  it->second.retirement = ++retirements_;
+  retired_.emplace_back(value, retirements_);
+  if (retired_.size() > kRetiredRemembered) {
+    const auto [oldest, number] = retired_.front();
+    retired_.pop_front();
+    // Unless it was adopted again (or its device destroyed) since.
+    const auto old = entries_.find(oldest);
+    if (old != entries_.end() && !old->second.live && old->second.retirement == number) {
+      entries_.erase(old);
+      dropped_any_ = true;
+    }
+  }
+}
+
+bool HandleRegistry::forgotten(std::uintptr_t value) const {
+  std::lock_guard lock(mutex_);
+  if (!dropped_any_ || value < kIssuedHandleBase ||
+      (value - kIssuedHandleBase) % kIssuedHandleStride != 0) {
+    return false;
+  }
+  const std::uintptr_t serial = (value - kIssuedHandleBase) / kIssuedHandleStride;
+  return serial >= 1 && serial < next_serial_ && !entries_.contains(value);
 }
 
 std::optional<HandleEntry> HandleRegistry::find(std::uintptr_t value) const {

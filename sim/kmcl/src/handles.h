@@ -10,17 +10,22 @@
 //
 // Retired entries are remembered (with the reason) so that, e.g., a second
 // VmbChannelPacketComplete is reported as complete_twice and not merely as an
-// unknown handle. A device forgets all its entries when it is destroyed.
+// unknown handle -- the most recent kRetiredRemembered of them, so that a long
+// run's memory stays flat; an issued value retired before those is still
+// known to have been issued (forgotten()). A device forgets all its entries
+// when it is destroyed.
 //
 // The table is shared by every Device of the process, hence the mutex; the
 // contention is nil because only one thread runs at a time.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 namespace vmbus::kmcl::detail {
 
@@ -45,6 +50,7 @@ struct HandleEntry {
   void* object = nullptr;  // valid only while live
   bool live = true;
   RetireReason reason = RetireReason::kCompleted;  // when !live
+  std::uint64_t retirement = 0;                    // its number among retirements, when !live
 };
 
 class HandleRegistry {
@@ -56,6 +62,9 @@ class HandleRegistry {
   bool adopt(std::uintptr_t value, DeviceCore* device, HandleKind kind, void* object);
   void retire(std::uintptr_t value, RetireReason reason);
   std::optional<HandleEntry> find(std::uintptr_t value) const;
+  // An issued value whose retired entry was dropped to keep memory flat.
+  bool forgotten(std::uintptr_t value) const;
+  static constexpr std::size_t kRetiredRemembered = std::size_t{1} << 16;
 
   void add_device(DeviceCore* device);
   // Drops every entry of the device, live or retired.
@@ -67,6 +76,10 @@ class HandleRegistry {
   mutable std::mutex mutex_;
   std::uint64_t next_serial_ = 1;
   std::unordered_map<std::uintptr_t, HandleEntry> entries_;
+  // The remembered retirements, oldest first: (value, its retirement number).
+  std::deque<std::pair<std::uintptr_t, std::uint64_t>> retired_;
+  std::uint64_t retirements_ = 0;
+  bool dropped_any_ = false;
   std::unordered_set<DeviceCore*> devices_;
 };
 

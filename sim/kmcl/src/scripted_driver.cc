@@ -368,7 +368,7 @@ void ScriptedDriver::on_packet(VMBPACKETCOMPLETION packet, PVOID buffer, UINT32 
   auto it = seen_.find(key);
   if (it == seen_.end()) {
     Seen fresh{next_index_++, buffer, {payload.begin(), payload.end()}, flags, 0};
-    if (keep_payloads) {
+    if (keep_history) {
       payloads_[fresh.index] = fresh.bytes;
     }
     it = seen_.emplace(key, std::move(fresh)).first;
@@ -396,8 +396,28 @@ void ScriptedDriver::on_packet(VMBPACKETCOMPLETION packet, PVOID buffer, UINT32 
   const bool requeued =
       what == "defer" || what == "external-data-pending" || what == "misuse:complete-after-defer";
   if (!requeued) {
+    note_processed(index);
+  }
+}
+
+void ScriptedDriver::note_processed(std::uint64_t index) {
+  if (processed_packets_ != 0 && index <= last_processed_ && !first_order_break_) {
+    first_order_break_ = OrderBreak{index, last_processed_};
+  }
+  in_index_order_ = in_index_order_ && index == processed_packets_;
+  last_processed_ = index;
+  ++processed_packets_;
+  if (keep_history) {
     processed_order_.push_back(index);
   }
+}
+
+void ScriptedDriver::note_retired(VMBPACKETCOMPLETION packet, std::uint64_t index) {
+  // Counted once per packet: a second retirement shows in retirements().
+  if (!keep_history || ++retirements_[index] == 1) {
+    ++retired_packets_;
+  }
+  seen_.erase(reinterpret_cast<std::uintptr_t>(packet));
 }
 
 void ScriptedDriver::complete(VMBPACKETCOMPLETION packet, std::uint64_t index, const Action& action,
@@ -405,8 +425,7 @@ void ScriptedDriver::complete(VMBPACKETCOMPLETION packet, std::uint64_t index, c
   std::vector<std::byte> body = action.echo_payload
                                     ? std::vector<std::byte>(payload.begin(), payload.end())
                                     : action.completion;
-  ++retirements_[index];
-  seen_.erase(reinterpret_cast<std::uintptr_t>(packet));
+  note_retired(packet, index);
   VmbChannelPacketComplete(packet, body.empty() ? nullptr : body.data(),
                            static_cast<UINT32>(body.size()));
 }
@@ -468,8 +487,7 @@ std::string ScriptedDriver::perform(const Action& action, VMBPACKETCOMPLETION pa
       VmbChannelPacketDeferToPassive(packet);
       return "defer";
     case PacketAction::kFail:
-      ++retirements_[index];
-      seen_.erase(reinterpret_cast<std::uintptr_t>(packet));
+      note_retired(packet, index);
       VmbChannelPacketFail(packet);
       return "fail";
     case PacketAction::kGetExternalData:
@@ -521,8 +539,7 @@ void ScriptedDriver::misuse(const Action& action, VMBPACKETCOMPLETION packet, st
       VmbChannelPacketComplete(packet, nullptr, 0);  // ignored: KMCL still owns it
       break;
     case Misuse::kCompleteAfterFail:
-      ++retirements_[index];
-      seen_.erase(reinterpret_cast<std::uintptr_t>(packet));
+      note_retired(packet, index);
       VmbChannelPacketFail(packet);
       VmbChannelPacketComplete(packet, nullptr, 0);
       break;

@@ -194,7 +194,7 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
   VMBUS_CHECK(policy.empty(), "an unvalidated KMCL driver configuration: " + policy);
   // Scenario runs trace every callback; other runs can be very long.
   driver.keep_records = config.scenario();
-  driver.keep_payloads = config.scenario();
+  driver.keep_history = config.scenario();
   // A VSP retires what it holds when the guest goes away (KMCL-SEMANTICS
   // section 4a).
   driver.retire_outstanding_on_close = is_server();

@@ -47,7 +47,7 @@ bool KmclEndpoints::scenario_mode() const {
 
 bool KmclEndpoints::drivers_done() const {
   return std::all_of(endpoints_.begin(), endpoints_.end(), [](const auto& endpoint) {
-    return endpoint->driver.retirements().size() >= endpoint->config.expect_packets();
+    return endpoint->driver.retired_packets() >= endpoint->config.expect_packets();
   });
 }
 

@@ -28,11 +28,7 @@ proto::KmclChannelReport kmcl_channel_report(const KmclEndpoint& endpoint) {
   out.set_sends_in_flight(stats.sends_in_flight);
   out.set_queued_sends(stats.queued_sends);
   out.set_completions_received(stats.completions_received);
-  std::uint64_t retired = 0;
-  for (const auto& [index, times] : endpoint.driver.retirements()) {
-    retired += times != 0 ? 1 : 0;
-  }
-  out.set_retired(retired);
+  out.set_retired(endpoint.driver.retired_packets());
   out.set_violations(endpoint.device.violations().size());
   out.set_sends_completed(endpoint.driver.send_completions().size());
   const kmcl::ScriptedDriver::RingCounters rings = endpoint.driver.ring_counters();
@@ -86,13 +82,10 @@ std::string retired_once(const KmclEndpoint& endpoint) {
 }
 
 std::string fifo(const KmclEndpoint& endpoint) {
-  const std::vector<std::uint64_t>& order = endpoint.driver.processed_order();
-  for (std::size_t i = 1; i < order.size(); ++i) {
-    if (order[i] <= order[i - 1]) {
-      return "packet #" + std::to_string(order[i]) + " of channel " +
-             std::to_string(endpoint.child_relid()) + " was processed after packet #" +
-             std::to_string(order[i - 1]);
-    }
+  if (const auto& broken = endpoint.driver.first_order_break()) {
+    return "packet #" + std::to_string(broken->index) + " of channel " +
+           std::to_string(endpoint.child_relid()) + " was processed after packet #" +
+           std::to_string(broken->after);
   }
   return "";
 }

@@ -119,8 +119,10 @@ class ScriptedDriver {
   // Keep a CallbackRecord per callback -- off for very long runs; the rest of
   // the bookkeeping below (processed_order, retirements) stays.
   bool keep_records = true;
-  // Keep each packet's first payload (payload_of); off where nothing asks.
-  bool keep_payloads = true;
+  // Keep each packet's history -- processed_order, retirements, payload_of
+  // -- which grows with every packet; off where nothing asks (long runs).
+  // retired_packets() counts either way.
+  bool keep_history = true;
 
   // --- Hooks for scenario code (all optional) ------------------------------------------
   NTSTATUS opened_status = STATUS_SUCCESS;  // what EvtChannelOpened returns
@@ -173,7 +175,19 @@ class ScriptedDriver {
   const std::vector<std::uint64_t>& processed_order() const { return processed_order_; }
   // Complete/Fail calls the driver made (misuses excluded), by packet index.
   const std::map<std::uint64_t, std::uint32_t>& retirements() const { return retirements_; }
-  // The first payload seen for a packet index (empty unless keep_payloads).
+  // Packets the driver retired (Complete or Fail, misuses excluded).
+  std::uint64_t retired_packets() const { return retired_packets_; }
+  // The same facts as processed_order, kept as they happen (memory flat):
+  // how many packets were processed, the first one processed after a packet
+  // with the same or a later index, and whether the order was 0, 1, 2, ...
+  struct OrderBreak {
+    std::uint64_t index = 0;
+    std::uint64_t after = 0;
+  };
+  std::uint64_t processed_packets() const { return processed_packets_; }
+  const std::optional<OrderBreak>& first_order_break() const { return first_order_break_; }
+  bool processed_in_index_order() const { return in_index_order_; }
+  // The first payload seen for a packet index (empty unless keep_history).
   std::vector<std::byte> payload_of(std::uint64_t index) const;
   // Redeliveries whose handle, buffer address, bytes or flags differed.
   std::uint64_t redelivery_mismatches() const { return redelivery_mismatches_; }
@@ -224,6 +238,10 @@ class ScriptedDriver {
   // kMisuse: break the KMCL contract the way action.misuse says.
   void misuse(const Action& action, VMBPACKETCOMPLETION packet, std::uint64_t index,
               std::span<const std::byte> payload);
+  // Counts a packet the driver finished processing (it did not requeue it).
+  void note_processed(std::uint64_t index);
+  // Counts a retirement and forgets the packet's delivery state.
+  void note_retired(VMBPACKETCOMPLETION packet, std::uint64_t index);
   void complete(VMBPACKETCOMPLETION packet, std::uint64_t index, const Action& action,
                 std::span<const std::byte> payload);
   // kEcho: the payload back to the sender, then complete.
@@ -243,6 +261,11 @@ class ScriptedDriver {
   std::vector<CallbackRecord> records_;
   std::vector<std::uint64_t> processed_order_;
   std::map<std::uint64_t, std::uint32_t> retirements_;
+  std::uint64_t retired_packets_ = 0;
+  std::uint64_t processed_packets_ = 0;
+  std::uint64_t last_processed_ = 0;
+  std::optional<OrderBreak> first_order_break_;
+  bool in_index_order_ = true;
   std::map<std::uint64_t, std::vector<std::byte>> payloads_;
   std::uint64_t redelivery_mismatches_ = 0;
   std::vector<std::pair<VMBPACKETCOMPLETION, std::uint64_t>> outstanding_;
