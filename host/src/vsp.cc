@@ -136,6 +136,7 @@ bool Vsps::open_endpoint(std::uint32_t child_relid, const partition::Work& work)
     return false;
   }
   endpoint.wire_opened(true);
+  channel->vsp_sends_queued = 0;  // every open sends the configured packets
   queue_vsp_sends(*channel);
   sync(endpoint, work);
   return true;
@@ -170,9 +171,11 @@ WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& 
   if (events.revoke) {
     endpoint.close_posted();
   }
+  if (endpoint.wire == partition::WireState::kOpen) {
+    queue_vsp_sends(*channel);
+  }
   const std::uint64_t packets = channel->config.vsp().send_packets();
-  if (packets != 0 && !channel->sends_reported &&
-      endpoint.driver.send_completions().size() >= packets) {
+  if (packets != 0 && !channel->sends_reported && endpoint.driver.sends_completed() >= packets) {
     channel->sends_reported = true;
     work.hv.report({{"completions." + std::to_string(child_relid), std::to_string(packets)}},
                    false);
@@ -194,20 +197,29 @@ void Vsps::maybe_revoke(VspChannel& channel) {
 }
 
 void Vsps::queue_vsp_sends(VspChannel& channel) {
+  // Handed to the driver a window at a time (topped up after every step of
+  // the channel), so that the host's memory stays flat however many packets
+  // the configuration asks for.
+  constexpr std::uint64_t kSendWindow = 64;
   const proto::VspConfig& vsp = channel.config.vsp();
+  if (channel.vsp_sends_queued >= vsp.send_packets()) {
+    return;
+  }
+  partition::KmclEndpoint& endpoint = *channel.endpoint;
   const std::uint32_t payload_bytes =
       std::max<std::uint32_t>(8, vsp.payload_bytes() == 0 ? 64 : vsp.payload_bytes());
   const kmcl::UINT32 flags =
       vsp.request_completions() ? kmcl::VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION : 0;
   std::vector<std::byte> payload(payload_bytes);
-  for (std::uint64_t sequence = 0; sequence < vsp.send_packets(); ++sequence) {
+  while (channel.vsp_sends_queued < vsp.send_packets() &&
+         endpoint.device.channel_stats(endpoint.driver.channel()).queued_sends < kSendWindow) {
+    const std::uint64_t sequence = channel.vsp_sends_queued++;
     std::memcpy(payload.data(), &sequence, sizeof(sequence));
     for (std::size_t i = sizeof(sequence); i < payload_bytes; ++i) {
       payload[i] = static_cast<std::byte>((sequence + i) & 0xFF);
     }
     // Queued until EvtChannelOpened returns, then written as the ring allows.
-    VMBUS_CHECK(channel.endpoint->driver.send(payload, flags) >= 0,
-                "the VSP's own send was refused");
+    VMBUS_CHECK(endpoint.driver.send(payload, flags) >= 0, "the VSP's own send was refused");
   }
 }
 

@@ -112,6 +112,10 @@ bool KmclEndpoints::sync(KmclEndpoint& endpoint, const Work& work) {
       endpoint.external_pages.erase(lent);
     }
   }
+  if (!endpoint.driver.keep_history) {
+    endpoint.driver.forget_send_completions();  // traced: memory stays flat
+    endpoint.completions_emitted = 0;
+  }
   endpoint.flush_trace(work.hv);
   // A rescinded channel keeps its pages until the device's close let go of
   // them; a disabled one frees them once the peer tore the GPADL down.

@@ -30,7 +30,7 @@ proto::KmclChannelReport kmcl_channel_report(const KmclEndpoint& endpoint) {
   out.set_completions_received(stats.completions_received);
   out.set_retired(endpoint.driver.retired_packets());
   out.set_violations(endpoint.device.violations().size());
-  out.set_sends_completed(endpoint.driver.send_completions().size());
+  out.set_sends_completed(endpoint.driver.sends_completed());
   const kmcl::ScriptedDriver::RingCounters rings = endpoint.driver.ring_counters();
   out.mutable_incoming()->set_packets(rings.incoming.packets);
   out.mutable_incoming()->set_signals(rings.incoming.signals);

@@ -47,9 +47,10 @@ struct VspChannel {
   // device had written by then (the later of the two is the last packet).
   std::optional<kmcl::WrittenPacket> raw_written;
   std::uint64_t device_packets_at_raw = 0;
-  std::uint64_t action_signals = 0;  // interrupts scenario actions raised
-  bool revoke_started = false;       // rescind_after_packets disabled the channel
-  bool sends_reported = false;       // "completions.<relid>" was reported
+  std::uint64_t action_signals = 0;    // interrupts scenario actions raised
+  bool revoke_started = false;         // rescind_after_packets disabled the channel
+  bool sends_reported = false;         // "completions.<relid>" was reported
+  std::uint64_t vsp_sends_queued = 0;  // of VspConfig.send_packets, handed to the driver so far
 
   bool attached() const { return rings.inbound != nullptr; }
   std::uint32_t child_relid() const { return config.child_relid(); }

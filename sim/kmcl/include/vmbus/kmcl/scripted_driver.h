@@ -165,6 +165,14 @@ class ScriptedDriver {
     bool synchronous = false;  // VmbChannelSendSynchronousRequest returned
   };
   const std::vector<SendCompletion>& send_completions() const { return send_completions_; }
+  // All completions of sends so far, including those forgotten.
+  std::uint64_t sends_completed() const { return sends_forgotten_ + send_completions_.size(); }
+  // Drops the completions kept so far (an owner that has read them, in a
+  // run that keeps no history).
+  void forget_send_completions() {
+    sends_forgotten_ += send_completions_.size();
+    send_completions_.clear();
+  }
 
   // --- What happened -------------------------------------------------------------------
   const std::vector<CallbackRecord>& records() const { return records_; }
@@ -275,6 +283,7 @@ class ScriptedDriver {
   NTSTATUS last_send_status_ = STATUS_SUCCESS;
   std::uint64_t echoes_sent_ = 0;
   std::vector<SendCompletion> send_completions_;
+  std::uint64_t sends_forgotten_ = 0;
   RingCounters closed_ring_counters_;  // of the opens that ended
 };
 
