@@ -326,6 +326,12 @@ std::vector<std::string> ScriptedDriver::log() const {
   return lines;
 }
 
+void ScriptedDriver::forget_records(std::size_t count) {
+  VMBUS_CHECK(count <= records_.size(), "forgetting callback records that do not exist");
+  records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(count));
+  records_forgotten_ += count;
+}
+
 std::vector<std::byte> ScriptedDriver::payload_of(std::uint64_t index) const {
   const auto it = payloads_.find(index);
   return it != payloads_.end() ? it->second : std::vector<std::byte>{};
@@ -386,12 +392,12 @@ void ScriptedDriver::on_packet(VMBPACKETCOMPLETION packet, PVOID buffer, UINT32 
   if (keep_records) {
     records_.push_back(CallbackRecord{"ProcessPacket", static_cast<std::int64_t>(seen.index), key,
                                       KeGetCurrentIrql(), current_context_name(), ""});
-    slot = records_.size() - 1;
+    slot = records_forgotten_ + records_.size() - 1;
   }
   const std::uint64_t index = seen.index;
   const std::string what = perform(action, packet, seen, payload);
   if (slot != SIZE_MAX) {
-    records_[slot].action = what;
+    records_[slot - records_forgotten_].action = what;
   }
   const bool requeued =
       what == "defer" || what == "external-data-pending" || what == "misuse:complete-after-defer";

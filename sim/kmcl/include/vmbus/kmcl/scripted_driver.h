@@ -175,6 +175,7 @@ class ScriptedDriver {
   }
 
   // --- What happened -------------------------------------------------------------------
+  // The records kept (all of them unless forget_records dropped some).
   const std::vector<CallbackRecord>& records() const { return records_; }
   std::vector<std::string> log() const;
   void clear_log() { records_.clear(); }
@@ -196,6 +197,10 @@ class ScriptedDriver {
   const std::optional<OrderBreak>& first_order_break() const { return first_order_break_; }
   bool processed_in_index_order() const { return in_index_order_; }
   // The first payload seen for a packet index (empty unless keep_history).
+  // Drops the oldest `count` records (an owner that has traced them, so
+  // that a long scenario run's memory stays flat). A ProcessPacket record
+  // whose action has not returned yet must not be among them.
+  void forget_records(std::size_t count);
   std::vector<std::byte> payload_of(std::uint64_t index) const;
   // Redeliveries whose handle, buffer address, bytes or flags differed.
   std::uint64_t redelivery_mismatches() const { return redelivery_mismatches_; }
@@ -267,6 +272,7 @@ class ScriptedDriver {
   std::map<std::uintptr_t, Seen> seen_;  // by VMBPACKETCOMPLETION, until retired
   std::uint64_t next_index_ = 0;
   std::vector<CallbackRecord> records_;
+  std::size_t records_forgotten_ = 0;  // dropped from the front of records_
   std::vector<std::uint64_t> processed_order_;
   std::map<std::uint64_t, std::uint32_t> retirements_;
   std::uint64_t retired_packets_ = 0;
