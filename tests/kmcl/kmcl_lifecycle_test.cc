@@ -1,4 +1,4 @@
-// Channel lifecycle (kmcl.md 2.1, 2.4, 2.6, 3): the open sequence, Start on
+// Channel lifecycle: the open sequence, Start on
 // the server, auto-pause, the suspend barrier of Pause and Disable, the three
 // kinds of close, and the completion status each gives (DESIGN 4 rows 13, 14).
 #include <gmock/gmock.h>

@@ -1,4 +1,4 @@
-// The receive path (kmcl.md 4.1): delivery in DPC drain passes at
+// The receive path: delivery in DPC drain passes at
 // DISPATCH_LEVEL, ProcessingComplete per pass, completion packets back to the
 // sender, RequirePassive, the quota, external data, and oversize packets
 // (DESIGN 4 row 16).

@@ -1,4 +1,4 @@
-// VmbChannelSendSynchronousRequest (kmcl.md 2.7): answered, failed, timed
+// VmbChannelSendSynchronousRequest: answered, failed, timed
 // out, cancelled by the channel going away, and its argument rules.
 #include <array>
 

@@ -587,7 +587,7 @@ NTSTATUS VmbPacketSendWithExternalPfns(VMBPACKET PacketObject, PVOID Buffer, UIN
   if ((Flags & VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION) == 0) {
     return STATUS_INVALID_PARAMETER_6;
   }
-  // The 6-parameter form (kmcl.md 5.1): whole pages, one GPA range.
+  // The 6-parameter form: whole pages, one GPA range.
   MDL range;
   range.ByteOffset = 0;
   range.ByteCount = PfnLength * ring::kHvPageSizeBytes;

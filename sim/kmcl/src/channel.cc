@@ -1,4 +1,4 @@
-// Channel lifecycle (kmcl.md sections 2.1, 2.4, 2.6 and 3): allocate, Init,
+// Channel lifecycle: allocate, Init,
 // Enable, open, the Opened -> Started -> queue enabled -> PostStarted
 // sequence, Pause/Start with the suspend barrier, and the three ways a
 // channel closes (local Disable, peer close, rescind), plus the passive
@@ -127,7 +127,7 @@ void DeviceCore::cleanup_channel(const ApiCall& call, Channel& ch) {
   if (ch.state != ChannelState::kDisabled) {
     violate(ViolationCode::kCleanupWhileEnabled, call, &ch,
             std::string("VmbChannelCleanup of a channel that is ") + channel_state_name(ch.state) +
-                "; it must be Disabled first (kmcl.md 2.1)");
+                "; it must be Disabled first");
     return;
   }
   // Sends queued while the channel was never (re)opened end here.
@@ -179,7 +179,7 @@ NTSTATUS DeviceCore::enable(const ApiCall& call, Channel& ch) {
   ch.enabled_once = true;
   ch.state = ChannelState::kEnabled;
   // The client is implicitly started unless it asked to auto-pause; the
-  // server must call VmbChannelStart (kmcl.md 2.1, 3).
+  // server must call VmbChannelStart.
   ch.paused = ch.is_server || ch.auto_pause;
   ch.auto_pause = false;
   ch.stop = QueueStop::kNone;
@@ -577,7 +577,7 @@ void DeviceCore::close_sequence(Channel& ch, CloseKind kind) {
   ch.stop_reason.clear();
   ch.quota_blocked = false;
   // The host channel is Closed when the guest closed it, Disabled after its
-  // own Disable; the guest channel always ends Disabled (kmcl.md 2.4).
+  // own Disable; the guest channel always ends Disabled.
   ch.state = ch.is_server && kind == CloseKind::kPeerClose ? ChannelState::kClosed
                                                            : ChannelState::kDisabled;
   trace("close_end", &ch, ch.handle, channel_state_name(ch.state));

@@ -518,7 +518,7 @@ bool DeviceCore::refuse_in_callback(const ApiCall& call, const Channel& channel)
   violate(ViolationCode::kStateCallInCallback, call, &channel,
           std::string(call.api) +
               " called from within one of the channel's own callbacks; it may wait for that "
-              "callback to return (kmcl.md 2.4: not within state change callbacks)");
+              "callback to return (Microsoft's documentation: not within state change callbacks)");
   return true;
 }
 

@@ -43,7 +43,7 @@ T load(std::span<const std::byte> bytes, std::size_t offset) {
 }
 
 // Parses the GPA range list of a VM_PKT_DATA_USING_GPA_DIRECT packet
-// (vmbus-wire.md 2.3) into an MDL chain. `extension` is the packet bytes from
+// into an MDL chain. `extension` is the packet bytes from
 // offset 16 up to offset8 * 8. Peer data: every count is checked against the
 // bytes actually present; a bad list is a typed error, never trusted.
 bool parse_gpa_direct(std::span<const std::byte> extension, std::deque<MDL>* chain,

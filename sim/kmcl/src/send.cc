@@ -1,4 +1,4 @@
-// The send path (kmcl.md section 2.7): packet objects, the channel's send
+// The send path: packet objects, the channel's send
 // queue, completions in both directions, and synchronous requests.
 //
 // A send is copied into a TxItem and written to the outgoing ring at once if
@@ -84,7 +84,7 @@ NTSTATUS make_data_item(const Channel& ch, PVOID buffer, UINT32 length,
   }
   const bool wait = (flags & VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION) != 0;
   if (!ranges.empty() && !wait) {
-    // External data "must" be sent with WAIT_FOR_COMPLETION (kmcl.md 2.7).
+    // External data "must" be sent with WAIT_FOR_COMPLETION.
     return STATUS_INVALID_PARAMETER_5;
   }
   item->flags = wait ? ring::kPacketFlagCompletionRequested : 0;

@@ -84,7 +84,7 @@ struct DeviceConfig {
   std::uint32_t external_data_latency_steps = 0;
 };
 
-// The channel's place on the open/closed axis (kmcl.md section 3).
+// The channel's place on the open/closed axis.
 enum class ChannelState : std::uint8_t {
   kDisabled,  // allocated, or torn down (a client always ends here)
   kEnabled,   // offered (server) / waiting for an offer or open (client)

@@ -39,7 +39,7 @@ using VMBCHANNEL = VmbChannelObject*;
 using VMBPACKET = VmbPacketObject*;
 using VMBPACKETCOMPLETION = VmbPacketCompletionObject*;
 
-// --- Flags (values from [H]; kmcl.md section 1.2) -----------------------------
+// --- Flags (values from [H]) -----------------------------
 
 inline constexpr UINT32 VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION = 0x1;
 inline constexpr UINT32 VMBUS_CHANNEL_FORMAT_FLAG_FORCE_MDL_LENGTH = 0x2;
@@ -60,7 +60,7 @@ inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAG_FORCE_NEW_CHANNEL = 0x8;
 inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAG_TLNPI_PROVIDER_OFFER = 0x10;
 inline constexpr UINT32 VMBUS_SERVER_CHANNEL_INIT_FLAGS = 0x1F;
 
-// --- Callbacks (kmcl.md section 1.4) --------------------------------------------
+// --- Callbacks --------------------------------------------
 
 using EVT_VMB_CHANNEL_OPENED = NTSTATUS(VMBCHANNEL Channel);
 using EVT_VMB_CHANNEL_CLOSED = VOID(VMBCHANNEL Channel);
@@ -109,7 +109,7 @@ inline VOID VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT(PVMB_CHANNEL_STATE_CHANGE_CA
 // PASSIVE_LEVEL outside any scheduled step (owner and test code).
 KIRQL KeGetCurrentIrql();
 
-// --- Channel lifecycle (kmcl.md section 2.1) ------------------------------------
+// --- Channel lifecycle ------------------------------------
 
 // PASSIVE_LEVEL (documented). The channel starts Disabled with default
 // parameters: maximum packet size kDefaultMaximumPacketSizeBytes, 16 + 16
@@ -158,7 +158,7 @@ NTSTATUS VmbServerChannelInitSetTargetInterfaceId(VMBCHANNEL Channel, GUID Inter
 // channel the same way (no pipe mode, no loopback, no save/restore).
 NTSTATUS VmbServerChannelInitSetFlags(VMBCHANNEL Channel, UINT32 Flags);
 
-// --- Receive path (kmcl.md sections 2.5 and 4) ----------------------------------
+// --- Receive path ----------------------------------
 
 VOID VmbChannelPacketComplete(VMBPACKETCOMPLETION PacketCompletionContext,
                               PVOID PacketCompletionBuffer, UINT32 BufSize);
@@ -167,7 +167,7 @@ VOID VmbChannelPacketFail(VMBPACKETCOMPLETION PacketCompletionContext);
 NTSTATUS VmbChannelPacketGetExternalData(VMBPACKETCOMPLETION PacketCompletionContext, UINT32 Flags,
                                          PMDL* Mdl);
 
-// --- Queue control (kmcl.md section 2.6) ------------------------------------------
+// --- Queue control ------------------------------------------
 
 VOID VmbChannelPause(VMBCHANNEL Channel);
 VOID VmbChannelStart(VMBCHANNEL Channel);
@@ -175,7 +175,7 @@ VOID VmbChannelSetIncomingProcessingAtPassive(VMBCHANNEL Channel, BOOLEAN Requir
 VOID VmbChannelSetTransactionQuota(VMBCHANNEL Channel, UINT32 Quota);
 NTSTATUS VmbChannelSetInterruptLatency(VMBCHANNEL Channel, UINT16 Latency, PUINT16 OriginalLatency);
 
-// --- Send path (kmcl.md section 2.7) ----------------------------------------------
+// --- Send path ----------------------------------------------
 
 VMBPACKET VmbPacketAllocate(VMBCHANNEL Channel);
 UINT32 VmbChannelSizeofPacket(VMBCHANNEL Channel);
@@ -196,7 +196,7 @@ NTSTATUS VmbChannelSendSynchronousRequest(VMBCHANNEL Channel, PVOID Buffer, UINT
                                           PVOID CompletionBuffer, PUINT32 CompletionBufferSize,
                                           PLARGE_INTEGER Timeout);
 
-// --- Accessors (kmcl.md section 2.10) ----------------------------------------------
+// --- Accessors ----------------------------------------------
 
 VOID VmbPacketSetPointer(VMBPACKET PacketObject, PVOID Pointer);
 PVOID VmbPacketGetPointer(VMBPACKET PacketObject);
@@ -216,7 +216,7 @@ NTSTATUS VmbChannelCreateGpadlFromMdl(VMBCHANNEL Channel, UINT32 Flags, PMDL Mdl
 VOID VmbChannelDeleteGpadl(VMBCHANNEL Channel, UINT32 GpadlHandle);
 VOID VmbChannelGetMmioSpace(VMBCHANNEL Channel, UINT64* MmioAddress, UINT64* MmioSize);
 
-// --- The V1 interface table (kmcl.md section 1.3) --------------------------------
+// --- The V1 interface table --------------------------------
 
 #define KMCL_FN(name, ret, ...)       \
   using FN_##name = ret(__VA_ARGS__); \

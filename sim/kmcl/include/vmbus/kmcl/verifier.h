@@ -63,7 +63,8 @@ struct VerifierConfig {
   VerifierMode mode = VerifierMode::kRecordAndContinue;
   // A packet deferred more than this many times is a defer_livelock (once).
   std::uint32_t defer_livelock_limit = 16;
-  // Rules kmcl.md marks "inferred" (e.g. VmbChannelEnable at PASSIVE_LEVEL)
+  // IRQL rules we inferred where the documentation says nothing (e.g.
+  // VmbChannelEnable at PASSIVE_LEVEL; docs/KMCL-SEMANTICS.md lists them)
   // are enforced only when this is set; documented ones always are.
   bool enforce_inferred_irql = true;
 };
