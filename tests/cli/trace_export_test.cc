@@ -435,7 +435,7 @@ TEST(TraceExport, WritesOneJsonObjectWithTimeUnitAndRunDetails) {
   EXPECT_EQ(JsonValidator(json).error(), "") << json;
   EXPECT_EQ(json,
             "{\"displayTimeUnit\":\"ns\",\n"
-            "\"otherData\":{\"source\":\"vmbus-sim trace export\",\"trace_format_version\":\"4\","
+            "\"otherData\":{\"source\":\"vmbus-sim trace export\",\"trace_format_version\":\"5\","
             "\"seed\":\"7\",\"scenario\":\"export \\\"sample\\\"\",\"build\":\"an unknown build\","
             "\"scheduling_mode\":\"deterministic\",\"records\":\"1\"},\n"
             "\"traceEvents\":[\n"
