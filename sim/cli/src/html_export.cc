@@ -142,34 +142,34 @@ void write_tracks(const Timeline& timeline, std::string& out) {
   out += ']';
 }
 
-std::string details_of(const TimelineSlice& slice) {
-  std::string text;
-  for (const TimelineArg& arg : slice.args) {
-    text += arg.key + ": " + (arg.is_number ? std::to_string(arg.number) : arg.text) + "\n";
+// An argument's value: a number below 2^53 as itself (JavaScript's numbers
+// hold it exactly), anything else as -(1 + its index in the string table).
+std::string arg_value(const TimelineArg& arg, StringTable& strings) {
+  constexpr std::uint64_t kExactInJavaScript = std::uint64_t{1} << 53;
+  if (arg.is_number && arg.number < kExactInJavaScript) {
+    return std::to_string(arg.number);
   }
-  if (!slice.fault.empty()) {
-    text += "fault: " + slice.fault + "\n";
-  }
-  return text;
+  const std::string text = arg.is_number ? std::to_string(arg.number) : arg.text;
+  return "-" + std::to_string(strings.index(text) + 1);
 }
 
-void write_slices(const Timeline& timeline, StringTable& strings, std::string& slices,
-                  std::string& details) {
-  slices += '[';
-  details += '[';
+void write_slices(const Timeline& timeline, StringTable& strings, std::string& out) {
+  out += '[';
   for (std::size_t s = 0; s < timeline.slices.size(); ++s) {
     const TimelineSlice& slice = timeline.slices[s];
     const std::string fault =
         slice.fault.empty() ? "-1" : std::to_string(strings.index(slice.fault));
-    slices += s == 0 ? "[" : ",\n[";
-    slices += std::to_string(slice.track) + "," + std::to_string(slice.start_ns) + "," +
-              std::to_string(slice.end_ns) + "," + std::to_string(strings.index(slice.name)) + "," +
-              std::to_string(strings.index(slice.kind)) + "," + fault + "]";
-    details += s == 0 ? "" : ",\n";
-    add_string(details, details_of(slice));
+    out += s == 0 ? "[" : ",\n[";
+    out += std::to_string(slice.track) + "," + std::to_string(slice.start_ns) + "," +
+           std::to_string(slice.end_ns) + "," + std::to_string(strings.index(slice.name)) + "," +
+           std::to_string(strings.index(slice.kind)) + "," + fault + ",[";
+    for (std::size_t a = 0; a < slice.args.size(); ++a) {
+      out += (a == 0 ? "" : ",") + std::to_string(strings.index(slice.args[a].key)) + "," +
+             arg_value(slice.args[a], strings);
+    }
+    out += "]]";
   }
-  slices += ']';
-  details += ']';
+  out += ']';
 }
 
 // How a packet's flow ended (see timeline_data_json).
@@ -255,9 +255,8 @@ std::string timeline_data_json(const proto::TraceHeader& header,
                                const std::optional<RunJudgement>& judgement) {
   StringTable strings;
   std::string slices;
-  std::string details;
   std::string flows;
-  write_slices(timeline, strings, slices, details);
+  write_slices(timeline, strings, slices);
   write_flows(records, timeline, strings, flows);
   std::string out = "{\"run\":";
   write_run(header, records.size(), trace_name, out);
@@ -269,7 +268,7 @@ std::string timeline_data_json(const proto::TraceHeader& header,
   write_tracks(timeline, out);
   out += ",\n\"strings\":";
   strings.write(out);
-  out += ",\n\"slices\":" + slices + ",\n\"details\":" + details + ",\n\"flows\":" + flows;
+  out += ",\n\"slices\":" + slices + ",\n\"flows\":" + flows;
   out += ",\n\"counters\":";
   write_counters(timeline, out);
   out += "}";

@@ -41,10 +41,11 @@ struct RunJudgement {
 //    "findings": [[slice, text], ...]   -- violations, faults, crashes,
 //                                          refused scenario steps, in time order
 //    "tracks": [[pid, process, name], ...],
-//    "strings": [...],                   -- names and kinds, each once
-//    "slices": [[track, start_ns, end_ns, name, kind, fault], ...]
-//                                        -- name, kind, fault index strings; fault -1: none
-//    "details": ["what the record says, one 'key: value' a line", ...],
+//    "strings": [...],                   -- every text of the slices, each once
+//    "slices": [[track, start_ns, end_ns, name, kind, fault, [key, value, ...]], ...]
+//                                        -- name, kind, fault and keys index strings
+//                                           (fault -1: none); a value is a number
+//                                           below 2^53, or -(1 + index) of a string
 //    "flows": [[name, outcome, [slice, ...]], ...]
 //                                        -- outcome: for packets "completed",
 //                                           "cancelled", "failed" or "open", and
