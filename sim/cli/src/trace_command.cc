@@ -263,78 +263,111 @@ std::optional<RunJudgement> judgement_of(const Invocation& invocation,
                       found->repro};
 }
 
-int run_export(const Invocation& invocation) {
+// What `trace export` was asked to do.
+struct ExportRequest {
+  ExportFormat format = ExportFormat::kChrome;
+  std::string trace_path;
+  std::optional<std::string> output;   // none or "-": stdout
+  std::optional<std::string> results;  // --results
+};
+
+// The request, or nullopt after a usage error was printed.
+std::optional<ExportRequest> export_request(const Invocation& invocation) {
   const std::optional<ParsedArgs> args = parse_args(invocation, kExportFlags);
   if (!args) {
-    return kExitError;
+    return std::nullopt;
   }
   const std::string& path = invocation.command_path;
   std::ostream& err = invocation.io.err;
   const std::optional<std::string_view> format_word = args->value("--format");
   if (!format_word) {
-    return usage_error(path, err, "--format is required (" + std::string(kFormatWords) + ")");
+    usage_error(path, err, "--format is required (" + std::string(kFormatWords) + ")");
+    return std::nullopt;
   }
   const std::optional<ExportFormat> format = export_format(*format_word);
   if (!format) {
-    return usage_error(
+    usage_error(
         path, err,
         "unknown --format '" + std::string(*format_word) + "' (" + std::string(kFormatWords) + ")");
+    return std::nullopt;
   }
-  const std::optional<std::string_view> results = args->value("--results");
-  if (results && *format != ExportFormat::kHtml) {
-    return usage_error(path, err, "--results goes with --format=html only");
+  ExportRequest request{*format, "", std::nullopt, std::nullopt};
+  if (const auto results = args->value("--results")) {
+    if (*format != ExportFormat::kHtml) {
+      usage_error(path, err, "--results goes with --format=html only");
+      return std::nullopt;
+    }
+    request.results = std::string(*results);
   }
-  const std::optional<std::string_view> output = args->value("-o");
-  if (output && output->empty()) {
-    return usage_error(path, err, "-o needs a file name");
+  if (const auto output = args->value("-o")) {
+    if (output->empty()) {
+      usage_error(path, err, "-o needs a file name");
+      return std::nullopt;
+    }
+    request.output = std::string(*output);
   }
   if (args->positionals.size() != 1) {
-    return usage_error(
-        path, err, args->positionals.empty() ? "missing trace FILE" : "expected one trace FILE");
+    usage_error(path, err,
+                args->positionals.empty() ? "missing trace FILE" : "expected one trace FILE");
+    return std::nullopt;
   }
+  request.trace_path = std::string(args->positionals.front());
+  return request;
+}
 
-  // Everything is read and written in memory before OUT is touched: a bad
-  // trace or results file leaves OUT as it was.
-  const std::string trace_path(args->positionals.front());
-  const trace::TraceReadResult read = trace::read_trace(trace_path);
-  if (read_failed(read, invocation)) {
-    return kExitError;
-  }
-  if (read.trace.records.empty()) {
-    err << "vmbus-sim: " << trace_path << ": the trace has no records: nothing to show\n";
-    return kExitError;
-  }
-  std::optional<RunJudgement> judgement;
-  if (results) {
-    judgement = judgement_of(invocation, std::string(*results), trace_path, read.trace.header);
-    if (!judgement) {
-      return kExitError;
-    }
-  }
-  const Timeline timeline = build_timeline(read.trace.records);
+std::string exported(const ExportRequest& request, const trace::TraceFile& trace,
+                     const std::optional<RunJudgement>& judgement) {
+  const Timeline timeline = build_timeline(trace.records);
   std::string content;
-  switch (*format) {
+  switch (request.format) {
     case ExportFormat::kChrome: {
       std::ostringstream json;
-      write_chrome_trace(read.trace.header, read.trace.records, timeline, json);
+      write_chrome_trace(trace.header, trace.records, timeline, json);
       content = json.str();
       break;
     }
     case ExportFormat::kPerfetto:
-      write_perfetto_trace(read.trace.header, timeline, content);
+      write_perfetto_trace(trace.header, timeline, content);
       break;
     case ExportFormat::kHtml:
-      write_html_timeline(read.trace.header, read.trace.records, timeline,
-                          std::filesystem::path(trace_path).filename().string(), judgement,
+      write_html_timeline(trace.header, trace.records, timeline,
+                          std::filesystem::path(request.trace_path).filename().string(), judgement,
                           content);
       break;
   }
-  if (!output || *output == "-") {
+  return content;
+}
+
+int run_export(const Invocation& invocation) {
+  const std::optional<ExportRequest> request = export_request(invocation);
+  if (!request) {
+    return kExitError;
+  }
+  std::ostream& err = invocation.io.err;
+  // Everything is read and written in memory before OUT is touched: a bad
+  // trace or results file leaves OUT as it was.
+  const trace::TraceReadResult read = trace::read_trace(request->trace_path);
+  if (read_failed(read, invocation)) {
+    return kExitError;
+  }
+  if (read.trace.records.empty()) {
+    err << "vmbus-sim: " << request->trace_path << ": the trace has no records: nothing to show\n";
+    return kExitError;
+  }
+  std::optional<RunJudgement> judgement;
+  if (request->results) {
+    judgement = judgement_of(invocation, *request->results, request->trace_path, read.trace.header);
+    if (!judgement) {
+      return kExitError;
+    }
+  }
+  const std::string content = exported(*request, read.trace, judgement);
+  if (!request->output || *request->output == "-") {
     invocation.io.out << content;
     return kExitOk;
   }
-  if (const std::string why = write_file_atomically(std::string(*output), content); !why.empty()) {
-    err << "vmbus-sim: cannot write '" << *output << "': " << why << "\n";
+  if (const std::string why = write_file_atomically(*request->output, content); !why.empty()) {
+    err << "vmbus-sim: cannot write '" << *request->output << "': " << why << "\n";
     return kExitError;
   }
   return kExitOk;
