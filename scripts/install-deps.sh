@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages vmbus-sim needs to build, test and
 # benchmark (libxml2-utils is xmllint, which the tests use to check JUnit
 # reports against the Jenkins schemas; clang and its runtime are CI's second
-# compiler and build the libFuzzer targets of fuzz/). Safe to run again: it only calls
+# compiler and build the libFuzzer targets of fuzz/; chromium renders the HTML
+# timeline headless in the browser test, and python3 runs the checker of the
+# Chrome trace export). Safe to run again: it only calls
 # apt-get when something is missing. Needs root or sudo.
 set -euo pipefail
 
@@ -14,6 +16,7 @@ packages=(
   libbenchmark-dev
   libxml2-utils
   clang libclang-rt-14-dev
+  chromium python3
 )
 
 missing=()

@@ -343,6 +343,48 @@ TEST_F(PassiveDelivery, PacketsDequeuedBehindAFailedOneAreHeldThenDeliveredInOrd
   EXPECT_EQ(bed.guest.queue_state(bed.guest_channel()), QueueState::kRunning);
 }
 
+// What the trace's KMCL records carry as fields: the sender's send and its
+// completion routine name the transaction id, the receiver's records name
+// the packet, and a ProcessPacket callback which delivery it is.
+TEST_F(DeferAndFail, TraceEventsNameTheTransactionThePacketAndTheDelivery) {
+  RecordingSink guest_sink;
+  RecordingSink host_sink;
+  bed.guest.set_trace_sink(&guest_sink);
+  bed.host.set_trace_sink(&host_sink);
+  bed.vsc.add_rule(packet(0, 1), action_of(PacketAction::kDefer));
+  send(1);
+  bed.run_until_idle();
+
+  const TraceEvent* sent = host_sink.first("send");
+  ASSERT_NE(sent, nullptr);
+  ASSERT_TRUE(sent->facts.trans_id.has_value());
+  const std::uint64_t trans_id = *sent->facts.trans_id;
+  const TraceEvent* dequeued = guest_sink.first("dequeue");
+  ASSERT_NE(dequeued, nullptr);
+  EXPECT_EQ(dequeued->facts.trans_id, trans_id);
+  EXPECT_EQ(dequeued->facts.packet, 0u);
+  std::vector<std::uint32_t> deliveries;
+  for (const TraceEvent& e : guest_sink.events) {
+    if (e.facts.callback == "EvtVmbChannelProcessPacket") {
+      EXPECT_EQ(e.facts.packet, 0u);
+      deliveries.push_back(e.facts.delivery);
+    }
+  }
+  EXPECT_THAT(deliveries, ElementsAre(1u, 2u));
+  ASSERT_NE(guest_sink.first("defer"), nullptr);
+  EXPECT_EQ(guest_sink.first("defer")->facts.packet, 0u);
+  ASSERT_NE(guest_sink.first("complete"), nullptr);
+  EXPECT_EQ(guest_sink.first("complete")->facts.packet, 0u);
+  bool routine_named_it = false;
+  for (const TraceEvent& e : host_sink.events) {
+    routine_named_it = routine_named_it || (e.facts.callback == "EvtVmbPacketCompletionRoutine" &&
+                                            e.facts.trans_id == trans_id);
+  }
+  EXPECT_TRUE(routine_named_it);
+  bed.guest.set_trace_sink(nullptr);
+  bed.host.set_trace_sink(nullptr);
+}
+
 // Row 4: ... and dropped, and counted, on Disable.
 TEST_F(PassiveDelivery, PacketsHeldBehindAFailedOneAreDroppedAndCountedOnDisable) {
   RecordingSink sink;

@@ -81,5 +81,41 @@ TEST(KmclWireState, ADisableThatEndsDuringARescindFreesTheRings) {
   EXPECT_EQ(driver.wire, WireState::kRingsFree);
 }
 
+// --- its trace records ------------------------------------------------------------------
+
+TEST(KmclTraceRecord, NamesTheChannelsRelidAndTheEventsTransactionPacketAndDelivery) {
+  KmclEndpoint driver = endpoint();
+  driver.pending_trace.clear();
+  kmcl::TraceEvent event;
+  event.kind = "callback";
+  event.handle = 0x20;
+  event.context = "dpc/1";
+  event.irql = 2;
+  event.detail = "EvtVmbChannelProcessPacket #3 delivery 2";
+  event.facts = {
+      .trans_id = 9, .packet = 3, .delivery = 2, .callback = "EvtVmbChannelProcessPacket"};
+  driver.on_event(event);
+  kmcl::TraceEvent plain;
+  plain.kind = "drain_pass_begin";
+  driver.on_event(plain);
+
+  ASSERT_EQ(driver.pending_trace.size(), 2u);
+  const proto::KmclRecord& record = driver.pending_trace[0].kmcl();
+  EXPECT_EQ(record.kind(), "callback");
+  EXPECT_EQ(record.child_relid(), 1u);
+  ASSERT_TRUE(record.has_trans_id());
+  EXPECT_EQ(record.trans_id(), 9u);
+  ASSERT_TRUE(record.has_packet());
+  EXPECT_EQ(record.packet(), 3u);
+  EXPECT_EQ(record.delivery(), 2u);
+  EXPECT_EQ(record.callback(), "EvtVmbChannelProcessPacket");
+  EXPECT_EQ(record.detail(), "EvtVmbChannelProcessPacket #3 delivery 2");
+  const proto::KmclRecord& bare = driver.pending_trace[1].kmcl();
+  EXPECT_EQ(bare.child_relid(), 1u);
+  EXPECT_FALSE(bare.has_trans_id());
+  EXPECT_FALSE(bare.has_packet());
+  EXPECT_EQ(bare.callback(), "");
+}
+
 }  // namespace
 }  // namespace vmbus::partition

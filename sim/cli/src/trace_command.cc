@@ -3,17 +3,26 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <variant>
 #include <vector>
 
 #include "vmbus/base/build_info.h"
 #include "vmbus/cli/chrome_export.h"
+#include "vmbus/cli/html_export.h"
+#include "vmbus/cli/output_paths.h"
+#include "vmbus/cli/perfetto_export.h"
+#include "vmbus/cli/results.h"
+#include "vmbus/cli/timeline.h"
 #include "vmbus/trace/match.h"
 #include "vmbus/trace/reader.h"
 #include "vmbus/trace/render.h"
@@ -59,57 +68,70 @@ constexpr std::string_view kShowExamples =
 constexpr FlagSpec kShowFlags[] = {{"--channel", true}, {"--grep", true}};
 
 constexpr std::string_view kExportDescription =
-    R"(Writes the trace FILE written by a run (vmbus-sim simulate --trace FILE) as
-Chrome trace-event JSON (the JSON Object Format), which Perfetto UI
-(https://ui.perfetto.dev, "Open trace file") and chrome://tracing open. The
-output is a function of FILE alone: the same trace gives the same bytes.
+    R"help(Writes the trace FILE written by a run (vmbus-sim run --trace-dir, vmbus-sim
+simulate --trace) for a viewer. The output is a function of FILE (and
+RESULTS) alone: the same trace gives the same bytes.
 
-What you see:
-  processes  host (pid 1), guest (pid 2), hypervisor (pid 3, the simulator)
-  threads    one per partition context ("msg", "isr", "dpc/1",
-             "kmcl/1/dpc/1", ...); the simulator's own records are on the
-             hypervisor's thread "hypervisor"
-  slices     each scheduler step, "step N", on the context it ran, until the
-             next step
-  instants   every other record, named by its kind ("message delivered",
-             "signal delivered", "ring publish_write", "kmcl callback",
-             "fault interrupt_dropped", ...); its args hold the full event
-             text of 'trace show' and the record's sequence number
-  counters   "ring <relid> inbound|outbound": bytes_used after each ring
-             record, (write_index - read_index) modulo the ring's data size,
-             which is learnt from the channel's GPADL_HEADER and OPENCHANNEL
-             messages (without them, write_index - read_index when that is
-             not negative; otherwise no sample)
-  flows      arrows that follow one packet:
-             "packet": the KMCL records of one packet, keyed by its KMCL
-             handle on its device and channel: a send or dequeue starts the
-             flow, every later record of that handle (deliveries, defers,
-             redeliveries, completion, violations) joins it until the next
-             send or dequeue of the handle; a completion record (relid,
-             trans_id) ends the flow of the packet its partition sent with
-             that trans_id;
-             "ring data": a ring publish_write to the publish_read that
-             consumed its last byte (bytes counted since OPENCHANNEL)
-Times are simulated microseconds (ts = time_ns / 1000, 3 decimals).
+Formats:
+  chrome    Chrome trace-event JSON: open it in Perfetto UI
+            (https://ui.perfetto.dev, "Open trace file") or in Chromium's
+            DevTools Performance panel ("Load profile").
+  perfetto  Perfetto's own protobuf trace (.pftrace): ui.perfetto.dev and
+            trace_processor open it.
+  html      one self-contained page (script, styles and data inline; no
+            network): lanes, ring occupancy charts, packet lifelines,
+            zoom, pan, search; the run's verdict at the top when RESULTS
+            is given. Opens offline in any current browser.
+
+What every format shows:
+  processes  host, guest and the hypervisor (the simulator)
+  threads    one per partition context that has a record ("msg", "isr",
+             "kmcl/1/dpc/1", ...); the hypervisor's records on its lanes
+             "scenario", "messages host->guest", "messages guest->host",
+             "signals host->guest", "signals guest->host", "faults",
+             "processes", "hypervisor"
+  slices     every record, named by what it is ("step 12",
+             "EvtVmbChannelProcessPacket #0 (delivery 2)", "OFFERCHANNEL
+             delivered", "interrupt relid 1", ...), with the record's
+             fields as arguments; a scheduler step holds the records its
+             context made in it. Records that share a simulated time are
+             laid out one after another in slots of at most 100 ns from
+             that time; "time_ns" is the record's own time
+  flows      "packet": from the sender's send through its signal, the
+             interrupt, the receiver's dequeue, each delivery (a Defer is a
+             second delivery on the PASSIVE context), to the completion back
+             at the sender; "message": a SynIC message posted, delivered,
+             handled; "ring data": a ring write to the read that consumed it
+  counters   "ring <relid> <ring>": bytes in use after each ring record
+             ((write_index - read_index) modulo the ring's data size)
+Times are simulated microseconds.
 
 Options:
-  --format chrome   the output format (required; chrome is the only one)
+  --format FORMAT   chrome, perfetto or html (required)
   -o OUT            write to OUT instead of stdout ("-" is stdout); OUT is
-                    not touched when FILE cannot be read
+                    written whole or not at all (a temporary file beside it
+                    is renamed over it)
+  --results FILE    html only: the results of the run (vmbus-sim run --json
+                    FILE) that wrote the trace; the page shows its verdict,
+                    failures and oracle findings
   --help            print this help
 
 Exit status:
   0  written
-  2  usage error, OUT cannot be written, or FILE is missing, not a trace,
-     of another format version, or corrupt (the message says where)
-)";
+  2  usage error, OUT cannot be written, FILE is missing, not a trace, of
+     another format version, cut short or corrupt, or has no records, or
+     RESULTS cannot be read or has no run of this trace
+)help";
 
 constexpr std::string_view kExportExamples =
     R"(  vmbus-sim trace export --format=chrome -o run.json run.trace
-  vmbus-sim trace export --format chrome run.trace > run.json
+  vmbus-sim trace export --format=perfetto -o run.pftrace run.trace
+  vmbus-sim run --json results.json --trace-dir traces scenarios/defer
+  vmbus-sim trace export --format=html --results results.json \
+      -o run.html traces/defer-at-dispatch.seed1.trace
 )";
 
-constexpr FlagSpec kExportFlags[] = {{"--format", true}, {"-o", true}};
+constexpr FlagSpec kExportFlags[] = {{"--format", true}, {"-o", true}, {"--results", true}};
 
 // Prints why `read` failed, if it did, and warns when another build wrote
 // the trace.
@@ -175,48 +197,177 @@ int run_show(const Invocation& invocation) {
   return kExitOk;
 }
 
-int run_export(const Invocation& invocation) {
+enum class ExportFormat { kChrome, kPerfetto, kHtml };
+
+constexpr std::string_view kFormatWords = "chrome, perfetto or html";
+
+std::optional<ExportFormat> export_format(std::string_view word) {
+  if (word == "chrome") {
+    return ExportFormat::kChrome;
+  }
+  if (word == "perfetto") {
+    return ExportFormat::kPerfetto;
+  }
+  if (word == "html") {
+    return ExportFormat::kHtml;
+  }
+  return std::nullopt;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code a_error;
+  std::error_code b_error;
+  const std::filesystem::path a_path = std::filesystem::weakly_canonical(a, a_error);
+  const std::filesystem::path b_path = std::filesystem::weakly_canonical(b, b_error);
+  return !a_error && !b_error && a_path == b_path;
+}
+
+// The run of `results_path` that wrote the trace at `trace_path`: the run
+// that kept that trace, else the one of its scenario and seed. Prints why
+// not and returns nullopt when there is none.
+std::optional<RunJudgement> judgement_of(const Invocation& invocation,
+                                         const std::string& results_path,
+                                         const std::string& trace_path,
+                                         const proto::TraceHeader& header) {
+  std::ifstream in(results_path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    invocation.io.err << "vmbus-sim: " << results_path << ": cannot read\n";
+    return std::nullopt;
+  }
+  auto parsed = read_results_json(text.str(), results_path);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    invocation.io.err << "vmbus-sim: " << *error << "\n";
+    return std::nullopt;
+  }
+  const SweepResults& results = std::get<SweepResults>(parsed);
+  const RunRecord* found = nullptr;
+  for (const RunRecord& run : results.runs) {
+    const std::string& scenario = results.scenarios[run.scenario].name;
+    if (!run.trace.empty() && same_file(run.trace, trace_path)) {
+      found = &run;
+      break;
+    }
+    if (found == nullptr && scenario == header.scenario() && run.seed == header.seed()) {
+      found = &run;
+    }
+  }
+  if (found == nullptr) {
+    invocation.io.err << "vmbus-sim: " << results_path << ": no run of scenario '"
+                      << header.scenario() << "' seed " << header.seed() << "\n";
+    return std::nullopt;
+  }
+  return RunJudgement{std::string(verdict_word(found->verdict)),
+                      results.scenarios[found->scenario].file, found->failures, found->oracles,
+                      found->repro};
+}
+
+// What `trace export` was asked to do.
+struct ExportRequest {
+  ExportFormat format = ExportFormat::kChrome;
+  std::string trace_path;
+  std::optional<std::string> output;   // none or "-": stdout
+  std::optional<std::string> results;  // --results
+};
+
+// The request, or nullopt after a usage error was printed.
+std::optional<ExportRequest> export_request(const Invocation& invocation) {
   const std::optional<ParsedArgs> args = parse_args(invocation, kExportFlags);
   if (!args) {
-    return kExitError;
+    return std::nullopt;
   }
-  const std::optional<std::string_view> format = args->value("--format");
+  const std::string& path = invocation.command_path;
+  std::ostream& err = invocation.io.err;
+  const std::optional<std::string_view> format_word = args->value("--format");
+  if (!format_word) {
+    usage_error(path, err, "--format is required (" + std::string(kFormatWords) + ")");
+    return std::nullopt;
+  }
+  const std::optional<ExportFormat> format = export_format(*format_word);
   if (!format) {
-    return usage_error(invocation.command_path, invocation.io.err,
-                       "--format is required (the only format is 'chrome')");
+    usage_error(
+        path, err,
+        "unknown --format '" + std::string(*format_word) + "' (" + std::string(kFormatWords) + ")");
+    return std::nullopt;
   }
-  if (*format != "chrome") {
-    return usage_error(
-        invocation.command_path, invocation.io.err,
-        "unknown --format '" + std::string(*format) + "' (the only format is 'chrome')");
+  ExportRequest request{*format, "", std::nullopt, std::nullopt};
+  if (const auto results = args->value("--results")) {
+    if (*format != ExportFormat::kHtml) {
+      usage_error(path, err, "--results goes with --format=html only");
+      return std::nullopt;
+    }
+    request.results = std::string(*results);
   }
-  const std::optional<std::string_view> output = args->value("-o");
-  if (output && output->empty()) {
-    return usage_error(invocation.command_path, invocation.io.err, "-o needs a file name");
+  if (const auto output = args->value("-o")) {
+    if (output->empty()) {
+      usage_error(path, err, "-o needs a file name");
+      return std::nullopt;
+    }
+    request.output = std::string(*output);
   }
   if (args->positionals.size() != 1) {
-    return usage_error(
-        invocation.command_path, invocation.io.err,
-        args->positionals.empty() ? "missing trace FILE" : "expected one trace FILE");
+    usage_error(path, err,
+                args->positionals.empty() ? "missing trace FILE" : "expected one trace FILE");
+    return std::nullopt;
   }
+  request.trace_path = std::string(args->positionals.front());
+  return request;
+}
 
-  // Read all of FILE before OUT is opened: a bad trace leaves OUT untouched.
-  const trace::TraceReadResult read = trace::read_trace(std::string(args->positionals.front()));
+std::string exported(const ExportRequest& request, const trace::TraceFile& trace,
+                     const std::optional<RunJudgement>& judgement) {
+  const Timeline timeline = build_timeline(trace.records);
+  std::string content;
+  switch (request.format) {
+    case ExportFormat::kChrome: {
+      std::ostringstream json;
+      write_chrome_trace(trace.header, trace.records, timeline, json);
+      content = json.str();
+      break;
+    }
+    case ExportFormat::kPerfetto:
+      write_perfetto_trace(trace.header, timeline, content);
+      break;
+    case ExportFormat::kHtml:
+      write_html_timeline(trace.header, trace.records, timeline,
+                          std::filesystem::path(request.trace_path).filename().string(), judgement,
+                          content);
+      break;
+  }
+  return content;
+}
+
+int run_export(const Invocation& invocation) {
+  const std::optional<ExportRequest> request = export_request(invocation);
+  if (!request) {
+    return kExitError;
+  }
+  std::ostream& err = invocation.io.err;
+  // Everything is read and written in memory before OUT is touched: a bad
+  // trace or results file leaves OUT as it was.
+  const trace::TraceReadResult read = trace::read_trace(request->trace_path);
   if (read_failed(read, invocation)) {
     return kExitError;
   }
-  if (!output || *output == "-") {
-    write_chrome_trace(read.trace.header, read.trace.records, invocation.io.out);
+  if (read.trace.records.empty()) {
+    err << "vmbus-sim: " << request->trace_path << ": the trace has no records: nothing to show\n";
+    return kExitError;
+  }
+  std::optional<RunJudgement> judgement;
+  if (request->results) {
+    judgement = judgement_of(invocation, *request->results, request->trace_path, read.trace.header);
+    if (!judgement) {
+      return kExitError;
+    }
+  }
+  const std::string content = exported(*request, read.trace, judgement);
+  if (!request->output || *request->output == "-") {
+    invocation.io.out << content;
     return kExitOk;
   }
-  const std::string path(*output);
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (file) {
-    write_chrome_trace(read.trace.header, read.trace.records, file);
-    file.close();
-  }
-  if (!file) {
-    invocation.io.err << "vmbus-sim: cannot write '" << path << "'\n";
+  if (const std::string why = write_file_atomically(*request->output, content); !why.empty()) {
+    err << "vmbus-sim: cannot write '" << *request->output << "': " << why << "\n";
     return kExitError;
   }
   return kExitOk;
@@ -234,8 +385,8 @@ const Command& trace_command() {
               &run_show,
               {}},
       Command{"export",
-              "--format=chrome [-o OUT] FILE",
-              "Write a run's trace as Chrome trace-event JSON (Perfetto, chrome://tracing)",
+              "--format=chrome|perfetto|html [-o OUT] [--results FILE] FILE",
+              "Write a run's trace for a viewer: Chrome JSON, Perfetto, offline HTML",
               kExportDescription,
               kExportExamples,
               &run_export,
@@ -247,7 +398,7 @@ const Command& trace_command() {
       "Read the traces runs write",
       "Reads the trace files that runs write (vmbus-sim simulate --trace).\n",
       "  vmbus-sim trace show run.trace\n"
-      "  vmbus-sim trace export --format=chrome -o run.json run.trace\n",
+      "  vmbus-sim trace export --format=html -o run.html run.trace\n",
       nullptr,
       kSubcommands};
   return kTrace;

@@ -243,7 +243,7 @@ void DeviceCore::call_state_callback(Channel& ch, const char* which) {
   } else {
     VMBUS_CHECK(false, std::string("unknown state callback ") + which);
   }
-  trace("callback", &ch, ch.handle, which);
+  trace("callback", &ch, ch.handle, which, {.callback = std::string(which)});
   if (fn != nullptr) {
     CallbackScope scope(current_context(), {CallbackKind::kStateChange, &ch, nullptr});
     fn(as_channel(ch.handle));
@@ -321,7 +321,7 @@ void DeviceCore::open_phase(Channel& ch, WorkItem& item, bool* done) {
     return;
   }
   NTSTATUS status = STATUS_SUCCESS;
-  trace("callback", &ch, ch.handle, "EvtChannelOpened");
+  trace("callback", &ch, ch.handle, "EvtChannelOpened", {.callback = "EvtChannelOpened"});
   if (ch.state_callbacks.EvtChannelOpened != nullptr) {
     CallbackScope scope(current_context(), {CallbackKind::kStateChange, &ch, nullptr});
     status = ch.state_callbacks.EvtChannelOpened(as_channel(ch.handle));
@@ -392,7 +392,8 @@ void DeviceCore::map_external_data_phase(Channel& ch, WorkItem& item, bool* done
   if (it != ch.live.end() && it->second->state == IncomingPacket::State::kExternalDataPending) {
     it->second->external_data_mapped = true;
     it->second->state = IncomingPacket::State::kExternalDataReady;
-    trace("external_data_ready", &ch, item.packet, "#" + std::to_string(it->second->index));
+    trace("external_data_ready", &ch, item.packet, "#" + std::to_string(it->second->index),
+          {.packet = it->second->index});
   }
 }
 
@@ -595,7 +596,8 @@ void DeviceCore::drop_held_packets(Channel& ch) {
   while (!ch.parsing_queue.empty()) {
     IncomingPacket* packet = ch.parsing_queue.front();
     ch.parsing_queue.pop_front();
-    trace("dropped_at_close", &ch, packet->handle, "#" + std::to_string(packet->index));
+    trace("dropped_at_close", &ch, packet->handle, "#" + std::to_string(packet->index),
+          {.packet = packet->index});
     retire_incoming(ch, *packet, RetireReason::kDropped);
     ++dropped;
   }

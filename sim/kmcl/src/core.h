@@ -441,7 +441,7 @@ class DeviceCore {
   void violate(ViolationCode code, const ApiCall& call, const Channel* channel, std::string detail,
                const ExecContext* context = nullptr);
   void trace(std::string_view kind, const Channel* channel, std::uintptr_t handle,
-             std::string_view detail);
+             std::string_view detail, TracePacketFacts facts = {});
   bool tracing() const { return sink_ != nullptr && !tearing_down_; }
   // An event of `kind` would reach the sink (TraceSink::wants).
   bool tracing(std::string_view kind) const { return tracing() && sink_->wants(kind); }

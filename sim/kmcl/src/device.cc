@@ -449,7 +449,7 @@ void DeviceCore::violate(ViolationCode code, const ApiCall& call, const Channel*
 }
 
 void DeviceCore::trace(std::string_view kind, const Channel* channel, std::uintptr_t handle,
-                       std::string_view detail) {
+                       std::string_view detail, TracePacketFacts facts) {
   if (!tracing(kind)) {
     return;
   }
@@ -464,6 +464,7 @@ void DeviceCore::trace(std::string_view kind, const Channel* channel, std::uintp
   e.detail = detail;
   e.step = steps_;
   e.now_ns = now_ns_;
+  e.facts = std::move(facts);
   sink_->on_event(e);
 }
 

@@ -288,7 +288,8 @@ void DeviceCore::accept_data_packet(Channel& ch, const ring::PacketView& view,
   ++ch.stats.packets_dequeued;
   if (tracing("dequeue")) {
     trace("dequeue", &ch, p.handle,
-          "#" + std::to_string(p.index) + " trans_id " + std::to_string(p.trans_id));
+          "#" + std::to_string(p.index) + " trans_id " + std::to_string(p.trans_id),
+          {.trans_id = p.trans_id, .packet = p.index});
   }
   if (ch.passive_mode()) {
     ch.parsing_queue.push_back(&p);
@@ -324,7 +325,8 @@ bool DeviceCore::deliver(Channel& ch, IncomingPacket& p, ExecContext& context) {
   if (tracing("callback")) {
     trace("callback", &ch, p.handle,
           "EvtVmbChannelProcessPacket #" + std::to_string(p.index) + " delivery " +
-              std::to_string(p.deliveries));
+              std::to_string(p.deliveries),
+          {.packet = p.index, .delivery = p.deliveries, .callback = "EvtVmbChannelProcessPacket"});
   }
   {
     CallbackScope scope(context, {CallbackKind::kProcessPacket, &ch, &p});
@@ -369,7 +371,8 @@ bool DeviceCore::deliver(Channel& ch, IncomingPacket& p, ExecContext& context) {
 
 void DeviceCore::call_processing_complete(Channel& ch, std::uint32_t processed,
                                           ExecContext& context) {
-  trace("callback", &ch, ch.handle, "EvtVmbChannelProcessingComplete " + std::to_string(processed));
+  trace("callback", &ch, ch.handle, "EvtVmbChannelProcessingComplete " + std::to_string(processed),
+        {.callback = "EvtVmbChannelProcessingComplete"});
   if (ch.processing_complete != nullptr) {
     CallbackScope scope(context, {CallbackKind::kProcessingComplete, &ch, nullptr});
     ch.processing_complete(as_channel(ch.handle), processed);
@@ -444,7 +447,8 @@ void DeviceCore::complete_packet(const ApiCall& call, Channel& ch, IncomingPacke
     // with that close or rescind. A VSP that retires its packets at
     // EvtChannelSuspend puts nothing more on the wire.
     trace("completions_dropped_at_close", &ch, p.handle,
-          "#" + std::to_string(p.index) + " completed while the channel closes");
+          "#" + std::to_string(p.index) + " completed while the channel closes",
+          {.packet = p.index});
   } else if (p.completion_requested) {
     TxItem item;
     item.type = static_cast<std::uint16_t>(ring::PacketType::kComp);
@@ -455,7 +459,7 @@ void DeviceCore::complete_packet(const ApiCall& call, Channel& ch, IncomingPacke
   }
   ++ch.stats.packets_completed;
   if (tracing("complete")) {
-    trace("complete", &ch, p.handle, "#" + std::to_string(p.index));
+    trace("complete", &ch, p.handle, "#" + std::to_string(p.index), {.packet = p.index});
   }
   retire_incoming(ch, p, RetireReason::kCompleted);
   if (ch.quota_blocked) {
@@ -480,7 +484,7 @@ void DeviceCore::defer_packet(const ApiCall& call, Channel& ch, IncomingPacket& 
   ++p.defers;
   ++ch.stats.defers;
   trace(context.irql() == PASSIVE_LEVEL ? "defer_at_passive" : "defer", &ch, p.handle,
-        "#" + std::to_string(p.index) + " defer " + std::to_string(p.defers));
+        "#" + std::to_string(p.index) + " defer " + std::to_string(p.defers), {.packet = p.index});
   if (p.defers > config.verifier.defer_livelock_limit && !p.livelock_reported) {
     p.livelock_reported = true;
     violate(ViolationCode::kDeferLivelock, call, &ch,
@@ -502,7 +506,7 @@ void DeviceCore::fail_packet(const ApiCall& call, Channel& ch, IncomingPacket& p
   // Retired, no completion packet; the sender's transaction ends
   // only when the channel closes.
   ++ch.stats.packets_failed;
-  trace("fail", &ch, p.handle, "#" + std::to_string(p.index));
+  trace("fail", &ch, p.handle, "#" + std::to_string(p.index), {.packet = p.index});
   if (ch.stop == QueueStop::kNone) {
     ch.stop = QueueStop::kFail;
     ch.stop_reason = "VmbChannelPacketFail of packet #" + std::to_string(p.index);
@@ -547,7 +551,8 @@ NTSTATUS DeviceCore::get_external_data(const ApiCall& call, Channel& ch, Incomin
       // will be called again ... when the external data is ready".
       p.state = IncomingPacket::State::kExternalDataPending;
       p.external_data_latency_steps = latency;
-      trace("external_data_pending", &ch, p.handle, "#" + std::to_string(p.index));
+      trace("external_data_pending", &ch, p.handle, "#" + std::to_string(p.index),
+            {.packet = p.index});
       return STATUS_PENDING;
     }
     p.external_data_mapped = true;

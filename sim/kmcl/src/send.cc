@@ -213,7 +213,8 @@ NTSTATUS DeviceCore::send_packet(const ApiCall& call, PacketObject& packet, PVOI
   item.packet = &packet;
   item.trans_id = packet.trans_id;
   if (tracing("send")) {
-    trace("send", &ch, packet.handle, "trans_id " + std::to_string(packet.trans_id));
+    trace("send", &ch, packet.handle, "trans_id " + std::to_string(packet.trans_id),
+          {.trans_id = packet.trans_id});
   }
   enqueue_tx(ch, std::move(item));
   return STATUS_SUCCESS;
@@ -326,7 +327,8 @@ void DeviceCore::drop_too_large(Channel& ch, const TxItem& dropped) {
   // Only a completion larger than the peer's ring can get here (sends are
   // checked against the ring at VmbPacketSend).
   trace("send_too_large", &ch, dropped.packet ? dropped.packet->handle : 0,
-        "trans_id " + std::to_string(dropped.trans_id) + " can never fit the ring; dropped");
+        "trans_id " + std::to_string(dropped.trans_id) + " can never fit the ring; dropped",
+        {.trans_id = dropped.trans_id});
   if (dropped.packet != nullptr && dropped.packet->sync == nullptr) {
     run_completion_routine(*dropped.packet, STATUS_INVALID_BUFFER_SIZE, {});
   } else if (dropped.packet != nullptr) {
@@ -369,7 +371,8 @@ void DeviceCore::run_completion_routine(PacketObject& packet, NTSTATUS status,
   if (tracing("callback")) {
     trace("callback", ch, handle,
           std::string("EvtVmbPacketCompletionRoutine trans_id ") + std::to_string(packet.trans_id) +
-              " " + ntstatus_name(status));
+              " " + ntstatus_name(status),
+          {.trans_id = packet.trans_id, .callback = "EvtVmbPacketCompletionRoutine"});
   }
   {
     CallbackScope scope(current_context(), {CallbackKind::kCompletionRoutine, ch, nullptr});
@@ -392,7 +395,8 @@ void DeviceCore::handle_completion_packet(Channel& ch, const ring::PacketView& v
     // Peer data: a completion we never asked for (or for a cancelled
     // request). Dropped and counted, never trusted.
     ++ch.stats.unexpected_completions;
-    trace("unexpected_completion", &ch, ch.handle, "trans_id " + std::to_string(trans_id));
+    trace("unexpected_completion", &ch, ch.handle, "trans_id " + std::to_string(trans_id),
+          {.trans_id = trans_id});
     return;
   }
   PacketObject* packet = it->second;

@@ -347,6 +347,7 @@ void KmclEndpoint::on_violation(const kmcl::Violation& violation) {
   kmcl_event->set_handle(violation.handle);
   kmcl_event->set_irql(violation.irql);
   kmcl_event->set_detail(violation.detail);
+  kmcl_event->set_child_relid(config.child_relid());
   pending_trace.push_back(std::move(record));
 }
 
@@ -375,6 +376,16 @@ void KmclEndpoint::on_event(const kmcl::TraceEvent& event) {
   kmcl_event->set_handle(event.handle);
   kmcl_event->set_irql(event.irql);
   kmcl_event->set_detail(event.detail);
+  kmcl_event->set_child_relid(config.child_relid());
+  const kmcl::TracePacketFacts& facts = event.facts;
+  if (facts.trans_id) {
+    kmcl_event->set_trans_id(*facts.trans_id);
+  }
+  if (facts.packet) {
+    kmcl_event->set_packet(*facts.packet);
+  }
+  kmcl_event->set_delivery(facts.delivery);
+  kmcl_event->set_callback(facts.callback);
   pending_trace.push_back(std::move(record));
 }
 
@@ -398,6 +409,7 @@ void KmclEndpoint::queue_driver_records() {
     kmcl_event->set_handle(callback.handle);
     kmcl_event->set_irql(callback.irql);
     kmcl_event->set_detail(kmcl::to_scenario_text(callback));
+    kmcl_event->set_child_relid(config.child_relid());
     pending_trace.push_back(std::move(record));
     ++records_emitted;
   }

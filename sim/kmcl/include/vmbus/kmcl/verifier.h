@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,18 @@ struct Violation {
 // "wrong_irql VmbChannelPause handle=0x... ch=1 dpc/1@DISPATCH_LEVEL: <detail>"
 std::string to_string(const Violation& violation);
 
+// The packet and callback an event is about: the transaction id on the wire
+// (a send, a dequeue, a completion), the packet's index on its channel (the
+// "#N" of the detail), which delivery of the packet a ProcessPacket callback
+// is (2 after a Defer), and the callback invoked. Every member has an
+// initializer, so that facts can be written naming only those they know.
+struct TracePacketFacts {
+  std::optional<std::uint64_t> trans_id{};
+  std::optional<std::uint64_t> packet{};
+  std::uint32_t delivery = 0;
+  std::string callback{};
+};
+
 // Something the library decided that a trace should show: a callback
 // invoked, a packet dequeued, dropped or discarded, a protocol error that
 // stopped a queue, a signal sent, a quota hit. `kind` is a stable name.
@@ -98,6 +111,9 @@ struct TraceEvent {
   std::string detail;
   std::uint64_t step = 0;
   std::uint64_t now_ns = 0;
+  // What the detail says in words, as fields a program can read, where the
+  // event is about one packet or one callback (unset or empty otherwise).
+  TracePacketFacts facts;
 };
 
 std::string to_string(const TraceEvent& event);

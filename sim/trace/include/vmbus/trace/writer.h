@@ -16,8 +16,9 @@ namespace vmbus::trace {
 inline constexpr char kTraceMagic[] = "VMBTRACE";
 inline constexpr std::size_t kTraceMagicBytes = 8;
 // Bump when the trace's shape changes in a way a reader would notice.
-// 2: KmclRecord; 3: fault, action, completion; 4: the build in the header.
-inline constexpr std::uint32_t kTraceFormatVersion = 4;
+// 2: KmclRecord; 3: fault, action, completion; 4: the build in the header;
+// 5: KmclRecord's relid, trans_id, packet, delivery and callback fields.
+inline constexpr std::uint32_t kTraceFormatVersion = 5;
 
 class TraceWriter {
  public:
