@@ -99,7 +99,7 @@ bool Vsps::offer_wanted(std::uint32_t child_relid) const {
     return false;
   }
   const kmcl::ChannelState state =
-      channel->endpoint->device.channel_state(channel->endpoint->driver.channel());
+      channel->endpoint->device.channel_state(channel->endpoint->channel());
   return state != kmcl::ChannelState::kDisabled;
 }
 
@@ -129,7 +129,7 @@ bool Vsps::open_endpoint(std::uint32_t child_relid, const partition::Work& work)
   {
     // The server reads the guest->host ring and writes the other.
     const partition::SignalScope scope(endpoint, work.hv);
-    opened = endpoint.device.open_channel(endpoint.driver.channel(), *channel->rings.outbound,
+    opened = endpoint.device.open_channel(endpoint.channel(), *channel->rings.outbound,
                                           *channel->rings.inbound, endpoint);
   }
   if (opened != kmcl::STATUS_SUCCESS) {
@@ -147,7 +147,7 @@ bool Vsps::close_endpoint(std::uint32_t child_relid, const partition::Work& work
   partition::KmclEndpoint& endpoint = *channel->endpoint;
   if (endpoint.begin_peer_close()) {
     const partition::SignalScope scope(endpoint, work.hv);
-    endpoint.device.close_channel(endpoint.driver.channel());
+    endpoint.device.close_channel(endpoint.channel());
   }
   sync(endpoint, work);
   return endpoint.wire == partition::WireState::kPeerClosing;
@@ -156,7 +156,7 @@ bool Vsps::close_endpoint(std::uint32_t child_relid, const partition::Work& work
 void Vsps::on_guest_signal(std::uint32_t child_relid) {
   VspChannel* channel = find_channel(child_relid);
   VMBUS_CHECK(channel != nullptr, "a guest signal for an unknown channel");
-  channel->endpoint->device.on_interrupt(channel->endpoint->driver.channel());
+  channel->endpoint->device.on_interrupt(channel->endpoint->channel());
 }
 
 WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& work) {
@@ -172,7 +172,7 @@ WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& 
   }
   const std::uint64_t packets = channel->config.vsp().send_packets();
   if (packets != 0 && !channel->sends_reported &&
-      endpoint.driver.send_completions().size() >= packets) {
+      endpoint.driver().send_completions().size() >= packets) {
     channel->sends_reported = true;
     work.hv.report({{"completions." + std::to_string(child_relid), std::to_string(packets)}},
                    false);
@@ -183,7 +183,8 @@ WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& 
 
 void Vsps::maybe_revoke(VspChannel& channel) {
   const std::uint64_t after = channel.config.rescind_after_packets();
-  if (after == 0 || channel.revoke_started || channel.endpoint->driver.retired_packets() < after) {
+  if (after == 0 || channel.revoke_started ||
+      channel.endpoint->driver().retired_packets() < after) {
     return;
   }
   channel.revoke_started = true;
@@ -194,6 +195,9 @@ void Vsps::maybe_revoke(VspChannel& channel) {
 }
 
 void Vsps::queue_vsp_sends(VspChannel& channel) {
+  if (!channel.endpoint->scripted) {
+    return;  // a loaded driver makes its own sends
+  }
   const proto::VspConfig& vsp = channel.config.vsp();
   const std::uint32_t payload_bytes =
       std::max<std::uint32_t>(8, vsp.payload_bytes() == 0 ? 64 : vsp.payload_bytes());
@@ -206,7 +210,7 @@ void Vsps::queue_vsp_sends(VspChannel& channel) {
       payload[i] = static_cast<std::byte>((sequence + i) & 0xFF);
     }
     // Queued until EvtChannelOpened returns, then written as the ring allows.
-    VMBUS_CHECK(channel.endpoint->driver.send(payload, flags) >= 0,
+    VMBUS_CHECK(channel.endpoint->scripted->send(payload, flags) >= 0,
                 "the VSP's own send was refused");
   }
 }
@@ -217,14 +221,14 @@ void Vsps::signal_guest(VspChannel& channel, const partition::Work& work) {
 }
 
 void Vsps::resync_sender(VspChannel& channel) {
-  channel.endpoint->device.resync_outgoing(channel.endpoint->driver.channel());
+  channel.endpoint->device.resync_outgoing(channel.endpoint->channel());
 }
 
 std::optional<kmcl::WrittenPacket> Vsps::last_written(const VspChannel& channel) const {
   const std::optional<kmcl::WrittenPacket> device =
-      channel.endpoint->device.last_written(channel.endpoint->driver.channel());
+      channel.endpoint->device.last_written(channel.endpoint->channel());
   const std::uint64_t written_now =
-      channel.endpoint->device.channel_stats(channel.endpoint->driver.channel()).packets_written;
+      channel.endpoint->device.channel_stats(channel.endpoint->channel()).packets_written;
   if (channel.raw_written && written_now == channel.device_packets_at_raw) {
     return channel.raw_written;
   }

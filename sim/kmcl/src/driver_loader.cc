@@ -49,6 +49,8 @@ std::string dl_reason(const std::string& opened_as) {
 
 }  // namespace
 
+static_assert(std::string_view(kDriverEntryName) == VMBUS_SIM_DRIVER_ENTRY_SYMBOL);
+
 std::uint32_t driver_interface_version() {
   return VMBUS_SIM_DRIVER_INTERFACE_VERSION;
 }
