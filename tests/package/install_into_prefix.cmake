@@ -13,7 +13,7 @@ if(NOT result EQUAL 0)
   message(FATAL_ERROR "cmake --install failed (${result}):\n${output}")
 endif()
 foreach(file bin/vmbus-sim bin/vmbus-host bin/vmbus-guest lib/cmake/vmbus-sim/vmbus-simConfig.cmake
-             include/vmbus-sim/km/vmbus_sim_driver.h)
+             include/vmbus-sim/km/vmbus_sim_driver.h share/doc/vmbus-sim/examples/CMakeLists.txt)
   if(NOT EXISTS ${PREFIX}/${file})
     message(FATAL_ERROR "the install has no ${file}")
   endif()
