@@ -241,6 +241,20 @@ TEST_F(DriverFaults, AHangInACallbackIsAFailAfterTheResponseTimeout) {
                      "channel 'net', packet #0 (no answer within 500 ms)");
 }
 
+TEST_F(DriverFaults, AnAbortOnThePassiveWorkersThreadIsNamedToo) {
+  const Finished run = run_crash("guest", "post-started-abort");
+  expect_fail_naming(run,
+                     "guest driver libcrash_driver.so crashed (SIGABRT) in "
+                     "EvtChannelPostStarted of channel 'net'");
+}
+
+TEST_F(DriverFaults, ASegfaultInTheEntryPointIsAFailBeforeTheRunStarts) {
+  const Finished run = run_crash("host", "entry-segv", "", "", kLeaveSegvAlone);
+  expect_fail_naming(run,
+                     "host driver libcrash_driver.so crashed (SIGSEGV) in "
+                     "VmbusSimDriverEntry of channel 'net'");
+}
+
 TEST_F(DriverFaults, AnEntryPointThatFailsIsAFailNamingTheStatus) {
   const Finished run = run_crash("guest", "entry-fails");
   expect_fail_naming(run,

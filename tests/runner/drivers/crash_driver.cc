@@ -7,7 +7,10 @@
 //   "abort N"  call abort() (SIGABRT)
 //   "throw N"  throw std::runtime_error("request N is bad") out of the callback
 //   "hang N"   never return
-// and with "entry-fails" its entry point returns STATUS_INSUFFICIENT_RESOURCES.
+// With "post-started-abort" it aborts in EvtChannelPostStarted (PASSIVE_LEVEL,
+// on the thread of KMCL's passive worker), with "entry-segv" in its entry
+// point, and with "entry-fails" its entry point returns
+// STATUS_INSUFFICIENT_RESOURCES.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -52,12 +55,20 @@ VOID ProcessPacket(VMBCHANNEL Channel, VMBPACKETCOMPLETION Packet, PVOID Buffer,
   VmbChannelPacketComplete(Packet, nullptr, 0);
 }
 
+VOID PostStarted(VMBCHANNEL Channel) {
+  UNREFERENCED_PARAMETER(Channel);
+  std::abort();
+}
+
 }  // namespace
 
 extern "C" NTSTATUS VmbusSimDriverEntry(PDEVICE_OBJECT DeviceObject,
                                         PCVMBUS_SIM_DRIVER_PARAMETERS Parameters) {
   if (std::strcmp(Parameters->Arguments, "entry-fails") == 0) {
     return STATUS_INSUFFICIENT_RESOURCES;
+  }
+  if (std::strcmp(Parameters->Arguments, "entry-segv") == 0) {
+    *g_nowhere = 1;
   }
   g_plan = CrashPlan{};
   char what[16] = {};
@@ -72,6 +83,12 @@ extern "C" NTSTATUS VmbusSimDriverEntry(PDEVICE_OBJECT DeviceObject,
     return status;
   }
   status = VmbChannelInitSetProcessPacketCallbacks(channel, ProcessPacket, nullptr);
+  if (NT_SUCCESS(status) && std::strcmp(Parameters->Arguments, "post-started-abort") == 0) {
+    VMB_CHANNEL_STATE_CHANGE_CALLBACKS callbacks;
+    VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT(&callbacks);
+    callbacks.EvtChannelPostStarted = PostStarted;
+    status = VmbChannelInitSetStateChangeCallbacks(channel, &callbacks);
+  }
   if (NT_SUCCESS(status) && Parameters->IsServer) {
     status = VmbServerChannelInitSetTargetInterfaceId(channel, Parameters->InterfaceType,
                                                       Parameters->InterfaceInstance);
