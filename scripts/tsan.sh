@@ -12,7 +12,7 @@ tsan="$root/build-tsan"
 echo "== [tsan] building in $tsan"
 cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -g1" \
   -DVMBUS_SANITIZE_THREAD=ON -DVMBUS_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build "$tsan" -j "$(nproc)" --target vmbus-sim vmbus-host vmbus-guest kmcl_test \
+cmake --build "$tsan" -j "$(nproc)" --target vmbus-sim vmbus-host vmbus-guest kmcl_test kmcl_c_api_test \
   shm_stream_test system_test
 echo "== [tsan] running tests"
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 ${TSAN_OPTIONS:-}"

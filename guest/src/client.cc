@@ -151,7 +151,7 @@ void VmbusClient::isr_step(const partition::Work& work) {
     if (!control_->is_open(relid)) {
       work.note("interrupt for relid " + std::to_string(relid) + " with no open channel: ignored");
     } else if (partition::KmclEndpoint* endpoint = drivers_->find(relid)) {
-      endpoint->device.on_interrupt(endpoint->driver.channel());
+      endpoint->device.on_interrupt(endpoint->channel());
     } else {
       echo_->on_interrupt(relid);
     }

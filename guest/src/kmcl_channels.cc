@@ -16,8 +16,8 @@ bool KmclChannels::start(KmclEndpoint& endpoint, std::uint32_t connection_id,
   kmcl::NTSTATUS opened = kmcl::STATUS_SUCCESS;
   {
     const SignalScope scope(endpoint, work.hv);
-    opened = endpoint.device.open_channel(endpoint.driver.channel(), *rings.inbound,
-                                          *rings.outbound, endpoint);
+    opened =
+        endpoint.device.open_channel(endpoint.channel(), *rings.inbound, *rings.outbound, endpoint);
   }
   const bool accepted = opened == kmcl::STATUS_SUCCESS;
   endpoint.wire_opened(accepted);
@@ -28,7 +28,7 @@ bool KmclChannels::start(KmclEndpoint& endpoint, std::uint32_t connection_id,
   } else {
     // The driver disabled the channel while it was being opened: it wants
     // it closed again on the wire.
-    const kmcl::ChannelState state = endpoint.device.channel_state(endpoint.driver.channel());
+    const kmcl::ChannelState state = endpoint.device.channel_state(endpoint.channel());
     work.hv.trace(partition::trace_channel(work.context, endpoint.child_relid(), "open",
                                            std::string("the KMCL driver's channel is ") +
                                                kmcl::channel_state_name(state) + " (" +
@@ -41,7 +41,7 @@ bool KmclChannels::start(KmclEndpoint& endpoint, std::uint32_t connection_id,
 bool KmclChannels::rescind(KmclEndpoint& endpoint, const partition::Work& work) {
   if (endpoint.begin_peer_close()) {
     const SignalScope scope(endpoint, work.hv);
-    endpoint.device.rescind_channel(endpoint.driver.channel());
+    endpoint.device.rescind_channel(endpoint.channel());
   }
   sync(endpoint, work);
   return endpoint.wire == partition::WireState::kPeerClosing;

@@ -9,7 +9,7 @@ namespace vmbus::guest {
 std::string lost_wakeup(const partition::KmclEndpoint& endpoint, const ControlPlane& control,
                         const partition::ChannelRings* rings, bool quiet) {
   const std::uint32_t relid = endpoint.child_relid();
-  const kmcl::VMBCHANNEL handle = endpoint.driver.channel();
+  const kmcl::VMBCHANNEL handle = endpoint.channel();
   if (!control.is_open(relid) || !endpoint.device_has_rings() ||
       endpoint.device.channel_state(handle) != kmcl::ChannelState::kOpen || rings == nullptr) {
     return "";
@@ -39,8 +39,8 @@ std::string ring_page_leaks(const ControlPlane& control, const KmclChannels& dri
         break;
       case ControlPlane::ChannelState::kOpen:
         if (const partition::KmclEndpoint* endpoint = drivers.find(relid);
-            endpoint != nullptr && endpoint->device.channel_state(endpoint->driver.channel()) ==
-                                       kmcl::ChannelState::kDisabled) {
+            endpoint != nullptr &&
+            endpoint->device.channel_state(endpoint->channel()) == kmcl::ChannelState::kDisabled) {
           why = "disabled by its driver";
         }
         break;

@@ -19,16 +19,16 @@ void add_finding(proto::GuestReport& report, const std::string& name, std::uint3
 
 void add_driver_summary(const partition::KmclEndpoint& endpoint, KeyValues& values) {
   const std::string prefix = "kmcl." + std::to_string(endpoint.child_relid()) + ".";
-  const kmcl::ChannelStats stats = endpoint.device.channel_stats(endpoint.driver.channel());
-  values.emplace_back(prefix + "retired", std::to_string(endpoint.driver.retired_packets()));
+  const kmcl::ChannelStats stats = endpoint.device.channel_stats(endpoint.channel());
+  values.emplace_back(prefix + "retired", std::to_string(endpoint.driver().retired_packets()));
   values.emplace_back(prefix + "deliveries", std::to_string(stats.deliveries));
   values.emplace_back(prefix + "defers", std::to_string(stats.defers));
   values.emplace_back(prefix + "completions_sent", std::to_string(stats.completions_sent));
   values.emplace_back(prefix + "failed", std::to_string(stats.packets_failed));
   values.emplace_back(prefix + "redelivery_mismatches",
-                      std::to_string(endpoint.driver.redelivery_mismatches()));
+                      std::to_string(endpoint.driver().redelivery_mismatches()));
   values.emplace_back(prefix + "violations", std::to_string(endpoint.device.violations().size()));
-  values.emplace_back(prefix + "fifo", endpoint.driver.processed_in_index_order() ? "yes" : "no");
+  values.emplace_back(prefix + "fifo", endpoint.driver().processed_in_index_order() ? "yes" : "no");
 }
 
 }  // namespace

@@ -138,7 +138,7 @@ std::string HostAction::send(const proto::SendAction& action) {
   // KMCL choosing the trans_id; external data names the last guest pages.
   const partition::KmclEndpoint& endpoint = *channel->endpoint;
   const std::uint64_t first_trans_id =
-      endpoint.device.channel_stats(endpoint.driver.channel()).next_trans_id;
+      endpoint.device.channel_stats(endpoint.channel()).next_trans_id;
   if (error = partition::kmcl_send(vsps_, *channel->endpoint, action); !error.empty()) {
     return error;
   }
@@ -289,7 +289,7 @@ std::string HostAction::raw_packet(const proto::RawPacketAction& action) {
   vsps_.resync_sender(*channel);
   channel->raw_written = kmcl::WrittenPacket{payload_index, payload_area, action.trans_id(), 0};
   channel->device_packets_at_raw =
-      channel->endpoint->device.channel_stats(channel->endpoint->driver.channel()).packets_written;
+      channel->endpoint->device.channel_stats(channel->endpoint->channel()).packets_written;
   trace_ring(action.child_relid(), "inbound", "raw_packet", view, footprint, 1,
              "type " + std::to_string(descriptor.type) + " offset8 " +
                  std::to_string(descriptor.offset8) + " len8 " + std::to_string(descriptor.len8) +

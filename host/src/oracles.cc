@@ -8,7 +8,7 @@ std::string lost_wakeup(const VspChannel& channel, const ControlPlane& control, 
   const partition::KmclEndpoint& endpoint = *channel.endpoint;
   if (!quiet || !control.is_open(channel.child_relid()) || !channel.attached() ||
       !endpoint.device_has_rings() ||
-      endpoint.device.channel_state(endpoint.driver.channel()) != kmcl::ChannelState::kOpen) {
+      endpoint.device.channel_state(endpoint.channel()) != kmcl::ChannelState::kOpen) {
     return "";
   }
   // The device reads the guest->host ring and writes the host->guest one.

@@ -39,9 +39,9 @@ proto::HostChannelReport::State state_of(const ControlPlane::Channel* channel) {
 proto::HostChannelReport channel_report(const VspChannel& vsp,
                                         const ControlPlane::Channel* channel) {
   const partition::KmclEndpoint& endpoint = *vsp.endpoint;
-  const kmcl::VMBCHANNEL handle = endpoint.driver.channel();
+  const kmcl::VMBCHANNEL handle = endpoint.channel();
   const kmcl::ChannelStats stats = endpoint.device.channel_stats(handle);
-  const ring::WriterCounters writer = endpoint.driver.ring_counters().outgoing;
+  const ring::WriterCounters writer = endpoint.driver().ring_counters().outgoing;
   const bool open = channel != nullptr && channel->state == ControlPlane::Channel::State::kOpen;
   proto::HostChannelReport out;
   out.set_child_relid(vsp.child_relid());
@@ -50,7 +50,7 @@ proto::HostChannelReport channel_report(const VspChannel& vsp,
   out.set_packets_sent(stats.packets_sent + stats.completions_sent);
   out.set_completions_received(stats.completions_received + stats.unexpected_completions);
   out.set_unknown_completions(stats.unexpected_completions);
-  out.set_pending_transactions(endpoint.driver.sends_pending());
+  out.set_pending_transactions(endpoint.driver().sends_pending());
   out.set_send_blocked(stats.send_blocked);
   out.set_queued_sends(stats.queued_sends);
   out.set_signals(writer.signals + vsp.action_signals);

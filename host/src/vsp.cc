@@ -99,7 +99,7 @@ bool Vsps::offer_wanted(std::uint32_t child_relid) const {
     return false;
   }
   const kmcl::ChannelState state =
-      channel->endpoint->device.channel_state(channel->endpoint->driver.channel());
+      channel->endpoint->device.channel_state(channel->endpoint->channel());
   return state != kmcl::ChannelState::kDisabled;
 }
 
@@ -129,7 +129,7 @@ bool Vsps::open_endpoint(std::uint32_t child_relid, const partition::Work& work)
   {
     // The server reads the guest->host ring and writes the other.
     const partition::SignalScope scope(endpoint, work.hv);
-    opened = endpoint.device.open_channel(endpoint.driver.channel(), *channel->rings.outbound,
+    opened = endpoint.device.open_channel(endpoint.channel(), *channel->rings.outbound,
                                           *channel->rings.inbound, endpoint);
   }
   if (opened != kmcl::STATUS_SUCCESS) {
@@ -148,7 +148,7 @@ bool Vsps::close_endpoint(std::uint32_t child_relid, const partition::Work& work
   partition::KmclEndpoint& endpoint = *channel->endpoint;
   if (endpoint.begin_peer_close()) {
     const partition::SignalScope scope(endpoint, work.hv);
-    endpoint.device.close_channel(endpoint.driver.channel());
+    endpoint.device.close_channel(endpoint.channel());
   }
   sync(endpoint, work);
   return endpoint.wire == partition::WireState::kPeerClosing;
@@ -157,7 +157,7 @@ bool Vsps::close_endpoint(std::uint32_t child_relid, const partition::Work& work
 void Vsps::on_guest_signal(std::uint32_t child_relid) {
   VspChannel* channel = find_channel(child_relid);
   VMBUS_CHECK(channel != nullptr, "a guest signal for an unknown channel");
-  channel->endpoint->device.on_interrupt(channel->endpoint->driver.channel());
+  channel->endpoint->device.on_interrupt(channel->endpoint->channel());
 }
 
 WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& work) {
@@ -175,7 +175,7 @@ WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& 
     queue_vsp_sends(*channel);
   }
   const std::uint64_t packets = channel->config.vsp().send_packets();
-  if (packets != 0 && !channel->sends_reported && endpoint.driver.sends_completed() >= packets) {
+  if (packets != 0 && !channel->sends_reported && endpoint.driver().sends_completed() >= packets) {
     channel->sends_reported = true;
     work.hv.report({{"completions." + std::to_string(child_relid), std::to_string(packets)}},
                    false);
@@ -186,7 +186,8 @@ WireEvents Vsps::sync_channel(std::uint32_t child_relid, const partition::Work& 
 
 void Vsps::maybe_revoke(VspChannel& channel) {
   const std::uint64_t after = channel.config.rescind_after_packets();
-  if (after == 0 || channel.revoke_started || channel.endpoint->driver.retired_packets() < after) {
+  if (after == 0 || channel.revoke_started ||
+      channel.endpoint->driver().retired_packets() < after) {
     return;
   }
   channel.revoke_started = true;
@@ -197,6 +198,9 @@ void Vsps::maybe_revoke(VspChannel& channel) {
 }
 
 void Vsps::queue_vsp_sends(VspChannel& channel) {
+  if (!channel.endpoint->scripted) {
+    return;  // a loaded driver makes its own sends
+  }
   // Handed to the driver a window at a time (topped up after every step of
   // the channel), so that the host's memory stays flat however many packets
   // the configuration asks for.
@@ -212,14 +216,14 @@ void Vsps::queue_vsp_sends(VspChannel& channel) {
       vsp.request_completions() ? kmcl::VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION : 0;
   std::vector<std::byte> payload(payload_bytes);
   while (channel.vsp_sends_queued < vsp.send_packets() &&
-         endpoint.device.channel_stats(endpoint.driver.channel()).queued_sends < kSendWindow) {
+         endpoint.device.channel_stats(endpoint.driver().channel()).queued_sends < kSendWindow) {
     const std::uint64_t sequence = channel.vsp_sends_queued++;
     std::memcpy(payload.data(), &sequence, sizeof(sequence));
     for (std::size_t i = sizeof(sequence); i < payload_bytes; ++i) {
       payload[i] = static_cast<std::byte>((sequence + i) & 0xFF);
     }
     // Queued until EvtChannelOpened returns, then written as the ring allows.
-    VMBUS_CHECK(endpoint.driver.send(payload, flags) >= 0, "the VSP's own send was refused");
+    VMBUS_CHECK(endpoint.scripted->send(payload, flags) >= 0, "the VSP's own send was refused");
   }
 }
 
@@ -229,14 +233,14 @@ void Vsps::signal_guest(VspChannel& channel, const partition::Work& work) {
 }
 
 void Vsps::resync_sender(VspChannel& channel) {
-  channel.endpoint->device.resync_outgoing(channel.endpoint->driver.channel());
+  channel.endpoint->device.resync_outgoing(channel.endpoint->channel());
 }
 
 std::optional<kmcl::WrittenPacket> Vsps::last_written(const VspChannel& channel) const {
   const std::optional<kmcl::WrittenPacket> device =
-      channel.endpoint->device.last_written(channel.endpoint->driver.channel());
+      channel.endpoint->device.last_written(channel.endpoint->channel());
   const std::uint64_t written_now =
-      channel.endpoint->device.channel_stats(channel.endpoint->driver.channel()).packets_written;
+      channel.endpoint->device.channel_stats(channel.endpoint->channel()).packets_written;
   if (channel.raw_written && written_now == channel.device_packets_at_raw) {
     return channel.raw_written;
   }

@@ -25,16 +25,19 @@ function(vmbus_sim_add_driver name)
 endfunction()
 
 # vmbus_sim_add_scenario_tests(DIRECTORY <dir> [PREFIX <name>] [LABELS <label>...]
-#                              [ARGS <vmbus-sim run argument>...] [TIMEOUT <seconds>])
+#                              [DRIVERS <target>...] [ARGS <vmbus-sim run argument>...]
+#                              [TIMEOUT <seconds>])
 #
 # Registers every scenario (*.textproto) under <dir> (relative to the
 # current source directory) as a CTest test "<prefix>/<path without
 # .textproto>" (prefix "scenario" by default) that runs the installed
-# `vmbus-sim run` on it: it passes when the scenario passes. ARGS are added
-# to each run (e.g. --seed 7); LABELS (default "scenario") and TIMEOUT
-# (default 300) are the tests' properties.
+# `vmbus-sim run` on it: it passes when the scenario passes. DRIVERS are
+# driver targets (vmbus_sim_add_driver) the scenarios name by file name
+# ("libmyvsc.so"): their folders become --driver-dir. ARGS are added to each
+# run (e.g. --seed 7); LABELS (default "scenario") and TIMEOUT (default 300)
+# are the tests' properties.
 function(vmbus_sim_add_scenario_tests)
-  cmake_parse_arguments(ARG "" "DIRECTORY;PREFIX;TIMEOUT" "LABELS;ARGS" ${ARGN})
+  cmake_parse_arguments(ARG "" "DIRECTORY;PREFIX;TIMEOUT" "LABELS;ARGS;DRIVERS" ${ARGN})
   if(NOT ARG_DIRECTORY)
     message(FATAL_ERROR "vmbus_sim_add_scenario_tests: DIRECTORY is required")
   endif()
@@ -53,6 +56,14 @@ function(vmbus_sim_add_scenario_tests)
     message(FATAL_ERROR "vmbus_sim_add_scenario_tests: no *.textproto scenario under ${dir}")
   endif()
   list(SORT files)
+  set(driver_dirs "")
+  foreach(driver IN LISTS ARG_DRIVERS)
+    list(APPEND driver_dirs "$<TARGET_FILE_DIR:${driver}>")
+  endforeach()
+  if(driver_dirs)
+    list(JOIN driver_dirs ":" driver_dirs)
+    list(PREPEND ARG_ARGS --driver-dir "${driver_dirs}")
+  endif()
   foreach(file IN LISTS files)
     file(RELATIVE_PATH relative "${dir}" "${file}")
     string(REGEX REPLACE "\\.textproto$" "" name "${relative}")

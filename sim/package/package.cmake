@@ -14,7 +14,9 @@
 #                                     vmbus-sim::kmcl (the model, to embed),
 #                                     vmbus-sim::vmbus-sim (the program), and the
 #                                     functions of VmbusSimDrivers.cmake
-#   share/doc/vmbus-sim/              README.md, docs/DRIVERS.md, docs/SCENARIOS.md
+#   share/doc/vmbus-sim/              README.md, docs/DRIVERS.md, docs/SCENARIOS.md,
+#                                     and examples/ (drivers in C and their scenarios,
+#                                     a project that builds against this install)
 #
 # The package's version is the project's (CMakeLists.txt), which every
 # program also prints with --version.
@@ -34,6 +36,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/sim/base/include/vmbus
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/vmbus-sim)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/DRIVERS.md
               ${PROJECT_SOURCE_DIR}/docs/SCENARIOS.md
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/vmbus-sim)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/vmbus-sim)
 
 # Libraries built with sanitizers need them at the embedder's link too.

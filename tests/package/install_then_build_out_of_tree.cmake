@@ -1,9 +1,11 @@
 # Installs a vmbus-sim build into a new prefix and builds and tests the
 # out-of-tree project consumer/ against that prefix alone. Fails (with the
-# failing command's output) at the first step that does not succeed.
+# failing command's output) at the first step that does not succeed. With
+# PREFIX, the build was installed there already (the CTest fixture
+# package.install_into_a_fresh_prefix) and is used as it is.
 #   cmake -DBUILD_DIR=... -DCONSUMER_DIR=... -DWORK_DIR=... -DGENERATOR=...
 #         -DC_COMPILER=... -DCXX_COMPILER=... [-DCOMPILER_LAUNCHER=...]
-#         -P install_then_build_out_of_tree.cmake
+#         [-DPREFIX=...] -P install_then_build_out_of_tree.cmake
 foreach(variable BUILD_DIR CONSUMER_DIR WORK_DIR GENERATOR C_COMPILER CXX_COMPILER)
   if(NOT DEFINED ${variable})
     message(FATAL_ERROR "install_then_build_out_of_tree: ${variable} is not set")
@@ -20,11 +22,14 @@ function(run step)
   set(last_output "${output}" PARENT_SCOPE)
 endfunction()
 
-set(prefix ${WORK_DIR}/prefix)
 set(build ${WORK_DIR}/build)
 file(REMOVE_RECURSE ${WORK_DIR})
-
-run("install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+if(DEFINED PREFIX)
+  set(prefix ${PREFIX})
+else()
+  set(prefix ${WORK_DIR}/prefix)
+  run("install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+endif()
 
 set(launcher "")
 if(COMPILER_LAUNCHER)

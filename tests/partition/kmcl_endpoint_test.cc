@@ -44,9 +44,9 @@ TEST(KmclWireState, ADisableThenAnEnableClosesTheChannelThenOpensItAgain) {
   KmclEndpoint driver = endpoint();
   driver.wire_open_started();
   driver.wire_opened(true);
-  driver.on_channel_disabled(driver.driver.channel());
+  driver.on_channel_disabled(driver.channel());
   EXPECT_EQ(driver.wire, WireState::kCloseWanted);
-  driver.on_channel_enabled(driver.driver.channel(), {});
+  driver.on_channel_enabled(driver.channel(), {});
   EXPECT_EQ(driver.wire, WireState::kCloseThenOpen);
   EXPECT_TRUE(driver.wants_close());
   driver.close_posted();
@@ -60,7 +60,7 @@ TEST(KmclWireState, ARescindWhileTheDeviceHasTheRingsFreesThemWhenItsCloseEnds) 
   EXPECT_TRUE(driver.begin_peer_close());
   EXPECT_EQ(driver.wire, WireState::kPeerClosing);
   EXPECT_FALSE(driver.take_rings_free());
-  driver.on_channel_closed(driver.driver.channel());
+  driver.on_channel_closed(driver.channel());
   EXPECT_EQ(driver.wire, WireState::kRingsFree);
   EXPECT_TRUE(driver.take_rings_free());
   EXPECT_EQ(driver.wire, WireState::kIdle);
@@ -77,7 +77,7 @@ TEST(KmclWireState, ADisableThatEndsDuringARescindFreesTheRings) {
   driver.wire_open_started();
   driver.wire_opened(true);
   driver.begin_peer_close();
-  driver.on_channel_disabled(driver.driver.channel());
+  driver.on_channel_disabled(driver.channel());
   EXPECT_EQ(driver.wire, WireState::kRingsFree);
 }
 

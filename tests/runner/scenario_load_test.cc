@@ -440,5 +440,88 @@ TEST(ScenarioLoad, MissingFile) {
   EXPECT_EQ(loaded.problems[0].to_string(), "x.textproto: cannot open the file");
 }
 
+// A driver library runs one end of a channel: the scripted driver's policy
+// and KMCL calls cannot be given beside it, nor can actions only the
+// scripted driver carries out on that end.
+constexpr char kLoadedTopology[] = R"(name: "x"
+topology {
+  channel { name: "net" guest_driver { library: "libvsc.so" args: "a b" } host_driver { library: "libvsp.so" } }
+  channel { name: "disk" }
+}
+)";
+
+TEST(ScenarioLoad, ADriverLibraryWithoutTheScriptedDriversOptionsHasNoProblems) {
+  EXPECT_EQ(problems_of(std::string(kLoadedTopology) + R"(
+step { guest_send { channel: "disk" } }
+step { channel_op { channel: "net" op: PAUSE } }
+expect { callbacks { channel: "net" call: "ProcessPacket #0 DISPATCH complete" } }
+)"),
+            std::vector<std::string>{});
+}
+
+TEST(ScenarioLoad, TheScriptedDriversPolicyAndKmclCallsCannotSitBesideALibrary) {
+  EXPECT_EQ(
+      problems_of(R"(name: "x"
+topology { channel { name: "net" quota: 2
+  guest_driver { library: "l.so" rule { action { kind: KIND_DEFER } } max_packet_size: 64 }
+  host_vsp { kind: KIND_DISCARD } host_driver { library: "v.so" default_action { } } } }
+)"),
+      (std::vector<std::string>{
+          "s.textproto:2:34: quota is the guest driver's KMCL call; guest_driver's library makes "
+          "its own",
+          "s.textproto:3:34: rule is the scripted driver's; a driver library makes its own KMCL "
+          "calls",
+          "s.textproto:3:71: max_packet_size is the scripted driver's; a driver library makes its "
+          "own KMCL calls",
+          "s.textproto:4:3: host_vsp chooses a scripted VSP; with host_driver's library, the "
+          "library is the VSP",
+          "s.textproto:4:65: default_action is the scripted driver's; a driver library makes its "
+          "own KMCL calls"}));
+  EXPECT_EQ(
+      problems_of("name: \"x\"\ntopology { channel { name: \"n\" guest_driver { args: \"a\" } "
+                  "} }\n"),
+      std::vector<std::string>{
+          "s.textproto:2:47: args are a driver library's; name the library too"});
+}
+
+TEST(ScenarioLoad, WhatOnlyTheScriptedDriverDoesIsRefusedOnALibrarysEnd) {
+  EXPECT_EQ(problems_of(std::string(kLoadedTopology) + R"(step { host_send { channel: "net" } }
+step { set_policy { channel: "net" } }
+step { channel_op { channel: "net" op: COMPLETE_OUTSTANDING side: HOST } }
+)"),
+            (std::vector<std::string>{
+                "s.textproto:6:20: host_send needs the scripted driver, but the host end of 'net' "
+                "runs the driver libvsp.so, which decides that for itself",
+                "s.textproto:7:21: set_policy needs the scripted driver, but the guest end of "
+                "'net' runs the driver libvsc.so, which decides that for itself",
+                "s.textproto:8:36: COMPLETE_OUTSTANDING needs the scripted driver, but the host "
+                "end of 'net' runs the driver libvsp.so, which decides that for itself"}));
+}
+
+TEST(ScenarioLoad, AnExpectedDriverCrashNeedsALibraryOnThatSideAndAKnownCallback) {
+  EXPECT_EQ(
+      problems_of(std::string(kLoadedTopology) +
+                  "expect { driver_crash { side: GUEST callback: \"EvtVmbChannelProcessPacket\" "
+                  "channel: \"net\" packet: 3 reason: \"SIGSEGV\" } }\n"),
+      std::vector<std::string>{});
+  const std::vector<std::string> problems = problems_of(
+      std::string(kLoadedTopology) +
+      "expect { driver_crash { side: HOST channel: \"disk\" callback: \"ProcessPacket\" }\n"
+      "  counter { channel: \"net\" name: \"delivered\" value: 1 } }\n");
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0],
+            "s.textproto:6:25: a run expected to end in a driver crash has no final "
+            "state: callbacks, state, counter and negotiated_version expectations "
+            "cannot be checked");
+  EXPECT_EQ(problems[1],
+            "s.textproto:6:36: the host end of 'disk' runs the scripted driver; only "
+            "a driver library can crash");
+  EXPECT_EQ(problems[2].substr(0, 78),
+            "s.textproto:6:52: unknown driver callback 'ProcessPacket' (VmbusSimDriverEntry");
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + "expect { driver_crash { side: GUEST } }\n"),
+            std::vector<std::string>{"s.textproto:6:25: no guest driver of this scenario is a "
+                                     "library; only a driver library can crash"});
+}
+
 }  // namespace
 }  // namespace vmbus::runner

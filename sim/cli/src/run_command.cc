@@ -105,11 +105,15 @@ Running:
                     (default 10000)
   --host-binary PATH, --guest-binary PATH
                     the partition programs (default: next to vmbus-sim)
+  --driver-dir DIRS where a driver library a scenario names without a '/'
+                    (guest_driver { library: "libmyvsc.so" }) is looked for
+                    after the scenario's own folder; DIRS separated by ':'
   --help            print this help
 
 Exit status:
   0    every run passed (or --list)
-  1    a scenario failed (an expectation did not hold or an oracle fired)
+  1    a scenario failed (an expectation did not hold, an oracle fired, or
+       a driver library crashed or hung)
   2    usage error, a bad scenario file, or a path or program that cannot be
        used; nothing ran
   3    the simulator itself failed (crash, hang, lost child, protocol error)
@@ -134,7 +138,7 @@ constexpr FlagSpec kFlags[] = {
     {"--artifacts", true},    {"--json", true},       {"--junit", true},
     {"--quiet", false},       {"--verbose", false},   {"--color", true},
     {"--jobs", true},         {"--timeout-ms", true}, {"--host-binary", true},
-    {"--guest-binary", true},
+    {"--guest-binary", true}, {"--driver-dir", true},
 };
 
 constexpr std::uint64_t kMaxJobs = 256;
@@ -182,6 +186,7 @@ struct RunRequest {
   std::optional<std::string> artifacts;
   std::optional<std::string> json;
   std::optional<std::string> junit;
+  runner::LoadOptions load;  // --driver-dir
 };
 
 // A request, or the exit code of a command line that asks for nothing
@@ -301,6 +306,22 @@ std::optional<int> parse_outputs(const Invocation& invocation, const ParsedArgs&
   }
   request.quiet = args.has("--quiet");
   request.verbose = args.has("--verbose");
+  if (auto text = args.value("--driver-dir")) {
+    std::string_view rest = *text;
+    for (;;) {
+      const std::size_t colon = rest.find(':');
+      if (const std::string_view dir = rest.substr(0, colon); !dir.empty()) {
+        request.load.driver_dirs.emplace_back(std::string(dir));
+      }
+      if (colon == std::string_view::npos) {
+        break;
+      }
+      rest.remove_prefix(colon + 1);
+    }
+    if (request.load.driver_dirs.empty()) {
+      return usage_error(invocation.command_path, invocation.io.err, "--driver-dir needs a folder");
+    }
+  }
   return std::nullopt;
 }
 
@@ -370,7 +391,8 @@ struct Library {
 
 // Loads and checks every file before anything runs: all of them compiled,
 // or nullopt after printing every problem.
-std::optional<Library> load_all(const std::vector<std::string_view>& paths, std::ostream& err) {
+std::optional<Library> load_all(const std::vector<std::string_view>& paths,
+                                const runner::LoadOptions& options, std::ostream& err) {
   std::vector<std::pair<fs::path, std::string>> files;
   if (std::string error = collect_files(paths, files); !error.empty()) {
     err << "vmbus-sim: " << error << "\n";
@@ -380,7 +402,7 @@ std::optional<Library> load_all(const std::vector<std::string_view>& paths, std:
   std::map<std::string, std::string> names;  // scenario name -> file
   bool bad = false;
   for (const auto& [file, display] : files) {
-    const LoadedScenario loaded = runner::load_scenario(file, display);
+    const LoadedScenario loaded = runner::load_scenario(file, display, options);
     for (const ScenarioProblem& problem : loaded.problems) {
       err << problem.to_string() << "\n";
     }
@@ -634,6 +656,12 @@ ReportSettings report_settings(const RunRequest& request, const Plan& plan,
   settings.repeat = request.repeat;
   settings.scenario_count = plan.selected.size();
   settings.shard_text = shard_text(request.shard);
+  // A repro finds the drivers where this run found them.
+  std::string dirs;
+  for (const fs::path& dir : request.load.driver_dirs) {
+    dirs += (dirs.empty() ? "" : ":") + dir.string();
+  }
+  settings.driver_dirs = dirs;
   return settings;
 }
 
@@ -680,7 +708,7 @@ int run_run(const Invocation& invocation) {
     return *exit;
   }
   const RunRequest& request = std::get<RunRequest>(parsed);
-  const std::optional<Library> library = load_all(request.paths, invocation.io.err);
+  const std::optional<Library> library = load_all(request.paths, request.load, invocation.io.err);
   if (!library) {
     return kExitError;
   }

@@ -174,9 +174,11 @@ std::string RunReporter::keep_as_artifact(const fs::path& trace) {
 std::string RunReporter::repro_command(const Ticket& ticket) const {
   // The build rides along as a shell comment: the line stays a command.
   return "vmbus-sim run " + shell_quote(scenarios_[ticket.scenario].display_path) + " --seed " +
-         std::to_string(ticket.seed) + " --trace-dir " +
-         shell_quote((settings_.trace_dir / "repro").string()) + "  # vmbus-sim " +
-         base::build_identity();
+         std::to_string(ticket.seed) +
+         (settings_.driver_dirs.empty() ? ""
+                                        : " --driver-dir " + shell_quote(settings_.driver_dirs)) +
+         " --trace-dir " + shell_quote((settings_.trace_dir / "repro").string()) +
+         "  # vmbus-sim " + base::build_identity();
 }
 
 void RunReporter::finish(const Execution& execution, std::uint32_t passes) {

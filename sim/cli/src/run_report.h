@@ -40,7 +40,8 @@ struct ReportSettings {
   std::uint64_t total = 0;         // runs planned; 0: open-ended
   std::uint32_t repeat = 1;
   std::size_t scenario_count = 0;
-  std::string shard_text;  // "" or "shard 2/4" or "shard 2/4 from ..."
+  std::string shard_text;   // "" or "shard 2/4" or "shard 2/4 from ..."
+  std::string driver_dirs;  // --driver-dir, for the repro commands ("" without)
 };
 
 class RunReporter {

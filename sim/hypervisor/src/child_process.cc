@@ -39,13 +39,21 @@ std::string ChildExit::describe() const {
   return "exited with code " + std::to_string(code);
 }
 
+std::string ChildExit::short_name() const {
+  if (signalled) {
+    const char* name = sigabbrev_np(code);
+    return name != nullptr ? std::string("SIG") + name : "signal " + std::to_string(code);
+  }
+  return "exit code " + std::to_string(code);
+}
+
 namespace {
 
 // In the forked child, before exec: only async-signal-safe calls. Puts
-// `ipc_fd` at descriptor 3 and `segment_fd` (unless -1) at 4, leaves the
+// `fds[i]` at descriptor 3 + i (those after a -1 are not given), leaves the
 // signals to the simulator, and arms the death signal. Returns 0, or the
 // errno of what failed.
-int prepare_child(pid_t parent, int ipc_fd, int segment_fd) {
+int prepare_child(pid_t parent, const int (&fds)[3]) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) {
     ::_exit(127);  // the simulator died before we could arm the death signal
@@ -57,23 +65,26 @@ int prepare_child(pid_t parent, int ipc_fd, int segment_fd) {
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Out of the way first (above both targets), so that neither dup2 below
-  // overwrites the other's source.
-  const int ipc_high = ::fcntl(ipc_fd, F_DUPFD, kChildSegmentFd + 1);
-  const int segment_high = segment_fd >= 0 ? ::fcntl(segment_fd, F_DUPFD, kChildSegmentFd + 1) : -1;
-  if (ipc_high < 0 || (segment_fd >= 0 && segment_high < 0)) {
-    return errno;
+  // Out of the way first (above every target), so that no dup2 below
+  // overwrites another's source.
+  int high[3] = {-1, -1, -1};
+  int given = 0;
+  for (; given < 3 && fds[given] >= 0; ++given) {
+    high[given] = ::fcntl(fds[given], F_DUPFD, kChildDriverSlotFd + 1);
+    if (high[given] < 0) {
+      return errno;
+    }
   }
-  if (::dup2(ipc_high, kChildIpcFd) < 0 ||
-      (segment_high >= 0 && ::dup2(segment_high, kChildSegmentFd) < 0)) {
-    return errno;
+  for (int i = 0; i < given; ++i) {
+    if (::dup2(high[i], kChildIpcFd + i) < 0) {
+      return errno;
+    }
   }
   // Nothing else of the simulator's may leak into the partition: an
   // inherited socket end would keep a dead peer's connection open and hide
   // its crash. (close_range flags them close-on-exec; the status pipe stays
   // usable until the exec succeeds.)
-  const unsigned first_closed = segment_fd >= 0 ? kChildSegmentFd + 1 : kChildIpcFd + 1;
-  ::close_range(first_closed, ~0u, CLOSE_RANGE_CLOEXEC);
+  ::close_range(static_cast<unsigned>(kChildIpcFd + given), ~0u, CLOSE_RANGE_CLOEXEC);
   return 0;
 }
 
@@ -99,7 +110,8 @@ class SignalsBlocked {
 }  // namespace
 
 ChildProcess::ChildProcess(const std::filesystem::path& binary,
-                           const std::vector<std::string>& arguments, int ipc_fd, int segment_fd) {
+                           const std::vector<std::string>& arguments, int ipc_fd, int segment_fd,
+                           int slot_fd) {
   std::vector<std::string> argv_storage;
   argv_storage.push_back(binary.string());
   argv_storage.insert(argv_storage.end(), arguments.begin(), arguments.end());
@@ -121,7 +133,8 @@ ChildProcess::ChildProcess(const std::filesystem::path& binary,
     const SignalsBlocked blocked;
     pid = ::fork();
     if (pid == 0) {
-      int error = prepare_child(parent, ipc_fd, segment_fd);
+      const int fds[3] = {ipc_fd, segment_fd, segment_fd >= 0 ? slot_fd : -1};
+      int error = prepare_child(parent, fds);
       if (error == 0) {
         ::execv(argv[0], argv.data());
         error = errno;

@@ -51,7 +51,8 @@ void PartitionLinks::watch_interrupts() {
                          [](const boost::system::error_code&) {});
 }
 
-void PartitionLinks::start(Side side, const std::filesystem::path& binary, int segment_fd) {
+void PartitionLinks::start(Side side, const std::filesystem::path& binary, int segment_fd,
+                           int slot_fd) {
   Link& link = at(side);
   link.socket = std::make_unique<ipc::LocalSocket>(io_);
   ipc::LocalSocket child_end(io_);
@@ -67,7 +68,7 @@ void PartitionLinks::start(Side side, const std::filesystem::path& binary, int s
   try {
     link.process = std::make_unique<ChildProcess>(
         binary, std::vector<std::string>{"--ipc-fd", std::to_string(kChildIpcFd)},
-        child_end.native_handle(), segment_fd);
+        child_end.native_handle(), segment_fd, slot_fd);
   } catch (const std::exception& e) {
     throw RunFailure{RunOutcome::kSetupFailed, std::string(partition_name(side)) + ": " + e.what()};
   }
@@ -104,7 +105,8 @@ proto::HelloAck PartitionLinks::handshake(Side side, const proto::SimToPartition
   if (reply.has_failure()) {
     throw RunFailure{
         RunOutcome::kPartitionFailed,
-        std::string(partition_name(side)) + " failed to start: " + reply.failure().what()};
+        std::string(partition_name(side)) + " failed to start: " + reply.failure().what(), side,
+        "failed"};
   }
   if (!reply.has_hello_ack()) {
     protocol_error(side, "did not answer Hello with HelloAck");
@@ -132,10 +134,13 @@ proto::PartitionToSim PartitionLinks::await_frame(Side side) {
   while (link.inbox.empty()) {
     check();
     if (answer.passed()) {
+      const std::string silence =
+          "no answer within " + std::to_string(response_timeout_.count()) + " ms";
       throw RunFailure{RunOutcome::kPartitionHung,
                        std::string(partition_name(side)) + " did not answer within " +
                            std::to_string(response_timeout_.count()) + " ms while " + link.state +
-                           " (" + observer_.where() + ")"};
+                           " (" + observer_.where() + ")",
+                       side, silence};
     }
     io_.run_one();
   }
@@ -192,7 +197,8 @@ void PartitionLinks::check(Link& link) {
     }
     throw RunFailure{
         RunOutcome::kPartitionCrashed,
-        name + " " + exit.describe() + " while " + link.state + " (" + observer_.where() + ")"};
+        name + " " + exit.describe() + " while " + link.state + " (" + observer_.where() + ")",
+        link.side, exit.short_name()};
   }
   throw RunFailure{RunOutcome::kProtocolError, name + " sent a bad frame while " + link.state +
                                                    ": " + ipc::frame_error_name(error.error) +

@@ -38,6 +38,11 @@ namespace vmbus::hypervisor {
 struct RunFailure {
   RunOutcome outcome;
   std::string detail;
+  // The partition that crashed, hung or failed, when one did, and how:
+  // "SIGSEGV", "exit code 1", "no answer within 10000 ms" (the words a
+  // driver fault is reported with, driver_slot.h).
+  std::optional<Side> side = std::nullopt;
+  std::string how = "";
 };
 
 // What the links tell the run around them.
@@ -58,9 +63,10 @@ class PartitionLinks {
   PartitionLinks(std::chrono::milliseconds response_timeout, LinkObserver& observer);
 
   // Starts the partition's process with its end of a fresh socket pair as
-  // descriptor 3 and `segment_fd` (the guest memory) as descriptor 4.
-  // Throws RunFailure (kSetupFailed) if it cannot.
-  void start(Side side, const std::filesystem::path& binary, int segment_fd);
+  // descriptor 3, `segment_fd` (the guest memory) as descriptor 4 and
+  // `slot_fd` (the driver slots) as descriptor 5. Throws RunFailure
+  // (kSetupFailed) if it cannot.
+  void start(Side side, const std::filesystem::path& binary, int segment_fd, int slot_fd = -1);
 
   // Sends `hello` and waits for the partition's HelloAck.
   proto::HelloAck handshake(Side side, const proto::SimToPartition& hello);

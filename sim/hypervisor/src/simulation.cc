@@ -20,6 +20,7 @@
 #include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/hypervisor/scheduler.h"
 #include "vmbus/hypervisor/synic.h"
+#include "vmbus/ipc/driver_slot.h"
 #include "vmbus/ipc/frame.h"
 #include "vmbus/ipc/version.h"
 #include "vmbus/shm/segment.h"
@@ -73,7 +74,14 @@ class Simulation final : private LinkObserver {
     } catch (const RunFailure& failure) {
       result.outcome = failure.outcome;
       result.detail = failure.detail;
-      note(std::string("run ended: ") + run_outcome_name(failure.outcome) + ": " + failure.detail);
+      // A partition that died or stopped in a loaded driver's code: the
+      // driver failed, not the simulator.
+      if (std::optional<DriverFault> fault = driver_fault(failure)) {
+        result.outcome = RunOutcome::kDriverFault;
+        result.detail = fault->describe();
+        result.driver_fault = std::move(fault);
+      }
+      note(std::string("run ended: ") + run_outcome_name(result.outcome) + ": " + result.detail);
       links_.kill_all();
     }
     try {
@@ -295,6 +303,44 @@ class Simulation final : private LinkObserver {
     }
   }
 
+  // --- a loaded driver's fault ---------------------------------------------------
+
+  // What the failed partition's driver slot says, if it was in driver code
+  // (or a driver's entry point failed) when it crashed, hung or failed.
+  std::optional<DriverFault> driver_fault(const RunFailure& failure) const {
+    if (!failure.side || !slots_ ||
+        (failure.outcome != RunOutcome::kPartitionCrashed &&
+         failure.outcome != RunOutcome::kPartitionHung &&
+         failure.outcome != RunOutcome::kPartitionFailed)) {
+      return std::nullopt;
+    }
+    const std::optional<ipc::DriverSlotContents> slot = ipc::read_driver_slot(
+        slots_->bytes(),
+        *failure.side == Side::kHost ? ipc::DriverSlotSide::kHost : ipc::DriverSlotSide::kGuest);
+    if (!slot || slot->state == ipc::DriverSlotState::kOutside ||
+        (failure.outcome == RunOutcome::kPartitionFailed) !=
+            (slot->state == ipc::DriverSlotState::kEntryFailed)) {
+      return std::nullopt;
+    }
+    DriverFault fault;
+    fault.side = *failure.side;
+    fault.driver = slot->driver;
+    fault.callback = slot->callback;
+    fault.channel = slot->channel;
+    fault.packet = slot->packet;
+    fault.send = slot->send;
+    fault.reason = failure.how;
+    if (failure.outcome == RunOutcome::kPartitionHung) {
+      fault.kind = DriverFault::Kind::kHung;
+    } else if (slot->state == ipc::DriverSlotState::kEntryFailed) {
+      fault.kind = DriverFault::Kind::kFailed;
+      fault.reason = slot->detail;
+    } else if (slot->state == ipc::DriverSlotState::kExceptionEscaped) {
+      fault.reason = "uncaught C++ exception " + slot->detail;
+    }
+    return fault;
+  }
+
   // --- setting up and saying hello -------------------------------------------
 
   void set_up() {
@@ -307,6 +353,8 @@ class Simulation final : private LinkObserver {
     try {
       segment_.emplace(shm::SharedSegment::create_anonymous(shm::make_unique_segment_name("run"),
                                                             config_.segment_size_bytes));
+      slots_.emplace(shm::SharedSegment::create_anonymous(shm::make_unique_segment_name("slots"),
+                                                          ipc::kDriverSlotPageBytes));
     } catch (const std::exception& e) {
       throw RunFailure{RunOutcome::kSetupFailed, e.what()};
     }
@@ -324,8 +372,8 @@ class Simulation final : private LinkObserver {
         throw RunFailure{RunOutcome::kSetupFailed, e.what()};
       }
     }
-    links_.start(Side::kHost, config_.host_binary, segment_->fd());
-    links_.start(Side::kGuest, config_.guest_binary, segment_->fd());
+    links_.start(Side::kHost, config_.host_binary, segment_->fd(), slots_->fd());
+    links_.start(Side::kGuest, config_.guest_binary, segment_->fd(), slots_->fd());
   }
 
   void say_hello(Side side) {
@@ -339,6 +387,7 @@ class Simulation final : private LinkObserver {
     hello->set_seed(config_.seed);
     hello->set_config(side == Side::kHost ? config_.host_config : config_.guest_config);
     hello->set_max_frame_bytes(ipc::kDefaultMaxFrameBytes);
+    hello->set_driver_slot_name("/proc/self/fd/" + std::to_string(kChildDriverSlotFd));
     const proto::HelloAck ack = links_.handshake(side, frame);
     set_ready(side, ack.ready_contexts(), 0);
     synic_.set_message_ports(side, std::vector<std::uint32_t>(ack.message_connection_ids().begin(),
@@ -441,9 +490,10 @@ class Simulation final : private LinkObserver {
         take_report(side, frame.report());
         break;
       case proto::PartitionToSim::kFailure:
-        throw RunFailure{RunOutcome::kPartitionFailed, std::string(partition_name(side)) +
-                                                           " failed while " + links_.state(side) +
-                                                           ": " + frame.failure().what()};
+        throw RunFailure{RunOutcome::kPartitionFailed,
+                         std::string(partition_name(side)) + " failed while " + links_.state(side) +
+                             ": " + frame.failure().what(),
+                         side, "failed"};
       default:
         links_.protocol_error(side, "sent an unexpected frame (body " +
                                         std::to_string(static_cast<int>(frame.body_case())) + ")");
@@ -496,6 +546,7 @@ class Simulation final : private LinkObserver {
     result.guest_final = final_reports_[index_of(Side::kGuest)].guest();
     result.final_reports = final_reports_collected_;
     result.segment_name = segment_ ? segment_->name() : "";
+    result.driver_slot_segment_name = slots_ ? slots_->name() : "";
     result.host_pid = links_.pid(Side::kHost);
     result.guest_pid = links_.pid(Side::kGuest);
     result.steps = steps_;
@@ -734,6 +785,7 @@ class Simulation final : private LinkObserver {
   RunScript* const script_;  // null: the run ends when the guest reports done
   base::Prng prng_;
   std::optional<shm::SharedSegment> segment_;
+  std::optional<shm::SharedSegment> slots_;  // the driver slots (ipc/driver_slot.h)
   trace::TraceWriter trace_;
   PartitionLinks links_;  // after segment_: the processes end before their memory goes
   EventQueue queue_;
@@ -785,14 +837,49 @@ const char* run_outcome_name(RunOutcome outcome) {
       return "interrupted";
     case RunOutcome::kSetupFailed:
       return "setup_failed";
+    case RunOutcome::kDriverFault:
+      return "driver_fault";
   }
   return "unknown";
+}
+
+std::string DriverFault::describe() const {
+  std::string text = side_name(side) + std::string(" driver ") + driver;
+  switch (kind) {
+    case Kind::kCrashed:
+      text += " crashed (" + reason + ")";
+      break;
+    case Kind::kHung:
+      text += " hung";
+      break;
+    case Kind::kFailed:
+      text += " failed";
+      break;
+  }
+  text += " in " + callback;
+  if (!channel.empty()) {
+    text += " of channel '" + channel + "'";
+  }
+  if (packet >= 0) {
+    text += ", packet #" + std::to_string(packet);
+  }
+  if (send >= 0) {
+    text += ", send #" + std::to_string(send);
+  }
+  if (kind == Kind::kHung) {
+    text += " (" + reason + ")";
+  } else if (kind == Kind::kFailed) {
+    text += ": " + reason;
+  }
+  return text;
 }
 
 int RunResult::exit_code() const {
   switch (outcome) {
     case RunOutcome::kCompleted:
       return 0;
+    case RunOutcome::kDriverFault:
+      return kExitDriverFault;
     case RunOutcome::kInterrupted:
       return kExitInterrupted;
     default:

@@ -15,6 +15,12 @@
 //    the packet is retired. Entries of retired handles are dropped when the
 //    driver frees, completes or cleans up (and at every channel cleanup for
 //    whatever else retired, e.g. with a destroyed device).
+//  * A driver loaded from a shared library is watched from here: when its
+//    device has a DriverRecorder (driver_recorder.h), every trampoline
+//    tells it about the callback and runs the driver inside a
+//    DriverCodeScope (driver_position.h), and the packet and send functions
+//    tell it what the driver did. An exception escaping driver code is
+//    reported and aborts the process (run_driver()).
 //
 // The programs that host drivers export these symbols to dlopen()ed
 // libraries (sim/kmcl/kmcl_c_api.dynamic-list); see docs/DRIVERS.md.
@@ -32,8 +38,12 @@
 
 #include "vmbus/base/check.h"
 #include "vmbus/kmcl/device.h"
+#include "vmbus/kmcl/driver_position.h"
+#include "vmbus/kmcl/driver_recorder.h"
 #include "vmbus/kmcl/kmcl.h"
 
+#include "core.h"
+#include "fiber.h"
 #include "handles.h"
 
 // Last: the C headers' macros (STATUS_*, TRUE, VOID, ...) would rewrite the
@@ -154,6 +164,7 @@ struct ChannelBinding {
   PFN_VMB_CHANNEL_PROCESS_PACKET process_packet = nullptr;
   PFN_VMB_CHANNEL_PROCESSING_COMPLETE processing_complete = nullptr;
   VMB_CHANNEL_STATE_CHANGE_CALLBACKS state{};
+  bool state_set = false;  // the model holds state-change trampolines
   PFN_VMB_CHANNEL_PNP_FAILURE pnp_failure = nullptr;
 };
 
@@ -189,6 +200,11 @@ class Bindings {
   void set_completion_routine(k::VMBPACKET packet, PFN_VMB_PACKET_COMPLETION_ROUTINE routine) {
     const std::lock_guard lock(mutex_);
     routines_[key_of(packet)] = routine;
+  }
+
+  bool has_completion_routine(k::VMBPACKET packet) const {
+    const std::lock_guard lock(mutex_);
+    return routines_.count(key_of(packet)) != 0;
   }
 
   PFN_VMB_PACKET_COMPLETION_ROUTINE completion_routine(k::VMBPACKET packet) const {
@@ -240,36 +256,187 @@ class Bindings {
   std::unordered_map<std::uintptr_t, ExternalData> external_data_;
 };
 
+// --- Watching a loaded driver ------------------------------------------------------------
+
+bool handle_live(std::uintptr_t handle) {
+  const std::optional<k::detail::HandleEntry> entry =
+      k::detail::HandleRegistry::instance().find(handle);
+  return entry.has_value() && entry->live;
+}
+
+// The recorder of the device that issued `handle`, if a loaded driver runs there.
+k::DriverRecorder* recorder_of(std::uintptr_t handle) {
+  const std::optional<k::detail::HandleEntry> entry =
+      k::detail::HandleRegistry::instance().find(handle);
+  return entry.has_value() && entry->device != nullptr ? entry->device->recorder : nullptr;
+}
+
+// Runs `call`, a call into driver code. An exception must not unwind through
+// the model: it is reported and the process aborts, as it would have
+// without a handler. The model's own unwinding of a cancelled context
+// passes through.
+template <typename Call>
+auto run_driver(Call call) {
+  try {
+    return call();
+  } catch (const k::detail::FiberCancelled&) {
+    throw;
+  } catch (...) {
+    k::detail::driver_exception_escaped();
+  }
+}
+
+// A channel callback of a watched driver: its record and its position,
+// for as long as this lives.
+class WatchedCallback {
+ public:
+  WatchedCallback(k::VMBCHANNEL channel, const char* record_name, const char* wdk_name)
+      : recorder_(recorder_of(key_of(channel))) {
+    if (recorder_ != nullptr) {
+      k::DriverRecorder::Begun begun = recorder_->begin_channel_callback(record_name, wdk_name);
+      token_ = begun.token;
+      scope_.emplace(std::move(begun.position));
+    }
+  }
+  // The record's argument ("" for none).
+  void end(const std::string& argument) {
+    if (recorder_ != nullptr) {
+      recorder_->end_channel_callback(token_, argument);
+    }
+  }
+  k::DriverRecorder* recorder() const { return recorder_; }
+
+ private:
+  k::DriverRecorder* recorder_;
+  std::size_t token_ = SIZE_MAX;
+  std::optional<k::DriverCodeScope> scope_;
+};
+
+// A driver's call on an incoming packet, watched: whether it retired the
+// packet, whether KMCL took it back.
+class WatchedPacketCall {
+ public:
+  explicit WatchedPacketCall(VMBPACKETCOMPLETION packet)
+      : packet_(packet), recorder_(recorder_of(key_of(packet))) {
+    if (recorder_ != nullptr) {
+      live_before_ = handle_live(key_of(packet));
+      violations_before_ = violations();
+    }
+  }
+  // The call was `word`; `handed_back`: it gives the packet back to KMCL if
+  // it took effect (no verifier record).
+  void done(const char* word, bool handed_back = false) const {
+    if (recorder_ == nullptr) {
+      return;
+    }
+    const bool took_effect = violations() == violations_before_;
+    recorder_->on_packet_call(word, to_model(packet_),
+                              live_before_ && !handle_live(key_of(packet_)),
+                              handed_back && took_effect);
+  }
+
+ private:
+  std::size_t violations() const {
+    const std::optional<k::detail::HandleEntry> entry =
+        k::detail::HandleRegistry::instance().find(key_of(packet_));
+    return entry && entry->device != nullptr ? entry->device->violations().size() : 0;
+  }
+
+  VMBPACKETCOMPLETION packet_;
+  k::DriverRecorder* recorder_;
+  bool live_before_ = false;
+  std::size_t violations_before_ = 0;
+};
+
 // --- Trampolines: the model calls these, they call the driver ------------------------------
 
 k::NTSTATUS opened(k::VMBCHANNEL channel) {
-  return Bindings::instance().channel(channel).state.EvtChannelOpened(to_c(channel));
+  const auto callback = Bindings::instance().channel(channel).state.EvtChannelOpened;
+  WatchedCallback watched(channel, "Opened", "EvtChannelOpened");
+  const NTSTATUS status = run_driver([&] { return callback(to_c(channel)); });
+  watched.end(NT_SUCCESS(status) ? "" : k::ntstatus_name(status));
+  return status;
 }
 void closed(k::VMBCHANNEL channel) {
-  Bindings::instance().channel(channel).state.EvtChannelClosed(to_c(channel));
+  // Installed for a watched driver even without a callback of its own: KMCL
+  // detaches the rings right after Closed returns, and their counters count.
+  if (k::DriverRecorder* recorder = recorder_of(key_of(channel))) {
+    recorder->before_rings_detach();
+  }
+  const auto callback = Bindings::instance().channel(channel).state.EvtChannelClosed;
+  if (callback != nullptr) {
+    WatchedCallback watched(channel, "Closed", "EvtChannelClosed");
+    run_driver([&] { callback(to_c(channel)); });
+  }
 }
 void suspend(k::VMBCHANNEL channel) {
-  Bindings::instance().channel(channel).state.EvtChannelSuspend(to_c(channel));
+  const auto callback = Bindings::instance().channel(channel).state.EvtChannelSuspend;
+  WatchedCallback watched(channel, "Suspend", "EvtChannelSuspend");
+  const std::uint64_t before =
+      watched.recorder() != nullptr ? watched.recorder()->retired_so_far() : 0;
+  run_driver([&] { callback(to_c(channel)); });
+  const std::uint64_t retired =
+      watched.recorder() != nullptr ? watched.recorder()->retired_so_far() - before : 0;
+  watched.end(retired != 0 ? "retire " + std::to_string(retired) : "");
 }
 void started(k::VMBCHANNEL channel) {
-  Bindings::instance().channel(channel).state.EvtChannelStarted(to_c(channel));
+  const auto callback = Bindings::instance().channel(channel).state.EvtChannelStarted;
+  WatchedCallback watched(channel, "Started", "EvtChannelStarted");
+  run_driver([&] { callback(to_c(channel)); });
 }
 void post_started(k::VMBCHANNEL channel) {
-  Bindings::instance().channel(channel).state.EvtChannelPostStarted(to_c(channel));
+  const auto callback = Bindings::instance().channel(channel).state.EvtChannelPostStarted;
+  WatchedCallback watched(channel, "PostStarted", "EvtChannelPostStarted");
+  run_driver([&] { callback(to_c(channel)); });
 }
 void process_packet(k::VMBCHANNEL channel, k::VMBPACKETCOMPLETION packet, k::PVOID buffer,
                     k::UINT32 length, k::UINT32 flags) {
-  Bindings::instance().channel(channel).process_packet(to_c(channel), to_c(packet), buffer, length,
-                                                       flags);
+  const auto callback = Bindings::instance().channel(channel).process_packet;
+  const auto call = [&] { callback(to_c(channel), to_c(packet), buffer, length, flags); };
+  k::DriverRecorder* recorder = recorder_of(key_of(channel));
+  if (recorder == nullptr) {
+    run_driver(call);
+    return;
+  }
+  k::DriverRecorder::Begun begun = recorder->begin_process_packet(packet, buffer, length, flags);
+  {
+    const k::DriverCodeScope scope(std::move(begun.position));
+    run_driver(call);
+  }
+  recorder->end_process_packet(begun.token, packet);
 }
 void processing_complete(k::VMBCHANNEL channel, k::UINT32 processed) {
-  Bindings::instance().channel(channel).processing_complete(to_c(channel), processed);
+  const auto callback = Bindings::instance().channel(channel).processing_complete;
+  WatchedCallback watched(channel, "ProcessingComplete", "EvtVmbChannelProcessingComplete");
+  watched.end(std::to_string(processed));
+  run_driver([&] { callback(to_c(channel), processed); });
 }
 void pnp_failure(k::VMBCHANNEL channel, k::NTSTATUS status) {
-  Bindings::instance().channel(channel).pnp_failure(to_c(channel), status);
+  const auto callback = Bindings::instance().channel(channel).pnp_failure;
+  run_driver([&] { callback(to_c(channel), status); });
 }
 void packet_completed(k::VMBPACKET packet, k::NTSTATUS status, k::PVOID buffer, k::UINT32 length) {
-  Bindings::instance().completion_routine(packet)(to_c(packet), status, buffer, length);
+  const auto routine = Bindings::instance().completion_routine(packet);
+  const auto call = [&] { routine(to_c(packet), status, buffer, length); };
+  k::DriverRecorder* recorder = recorder_of(key_of(packet));
+  if (recorder == nullptr) {
+    run_driver(call);
+    return;
+  }
+  k::DriverRecorder::Begun begun = recorder->begin_completion(packet, status, buffer, length);
+  const k::DriverCodeScope scope(std::move(begun.position));
+  run_driver(call);
+}
+
+// A send of the driver's (`status` says whether it went): with a completion
+// routine of the driver's own, the recorder numbers it.
+NTSTATUS watched_send(VMBPACKET packet, NTSTATUS status) {
+  if (NT_SUCCESS(status) && Bindings::instance().has_completion_routine(to_model(packet))) {
+    if (k::DriverRecorder* recorder = recorder_of(key_of(packet))) {
+      recorder->on_send(to_model(packet));
+    }
+  }
+  return status;
 }
 
 template <typename Trampoline, typename Callback>
@@ -334,6 +501,21 @@ VOID VmbChannelCleanup(VMBCHANNEL Channel) {
 }
 
 NTSTATUS VmbChannelEnable(VMBCHANNEL Channel) {
+  // A watched driver that set no state-change callbacks still gets the
+  // Closed trampoline (see closed()), while Init calls are still legal.
+  if (recorder_of(key_of(Channel)) != nullptr && handle_live(key_of(Channel))) {
+    bool install = false;
+    Bindings::instance().update_channel(to_model(Channel), [&](ChannelBinding& binding) {
+      install = !binding.state_set;
+      binding.state_set = true;
+    });
+    if (install) {
+      k::VMB_CHANNEL_STATE_CHANGE_CALLBACKS model{};
+      k::VMB_CHANNEL_STATE_CHANGE_CALLBACKS_INIT(&model);
+      model.EvtChannelClosed = closed;
+      k::VmbChannelInitSetStateChangeCallbacks(to_model(Channel), &model);
+    }
+  }
   return k::VmbChannelEnable(to_model(Channel));
 }
 
@@ -385,14 +567,17 @@ NTSTATUS VmbChannelInitSetStateChangeCallbacks(
                    ? static_cast<k::ULONG>(sizeof(k::VMB_CHANNEL_STATE_CHANGE_CALLBACKS))
                    : 0;
   model.EvtChannelOpened = if_set(opened, callbacks.EvtChannelOpened);
-  model.EvtChannelClosed = if_set(closed, callbacks.EvtChannelClosed);
+  const bool watched = recorder_of(key_of(Channel)) != nullptr;
+  model.EvtChannelClosed = watched ? closed : if_set(closed, callbacks.EvtChannelClosed);
   model.EvtChannelSuspend = if_set(suspend, callbacks.EvtChannelSuspend);
   model.EvtChannelStarted = if_set(started, callbacks.EvtChannelStarted);
   model.EvtChannelPostStarted = if_set(post_started, callbacks.EvtChannelPostStarted);
   const NTSTATUS status = k::VmbChannelInitSetStateChangeCallbacks(to_model(Channel), &model);
   if (NT_SUCCESS(status)) {
-    Bindings::instance().update_channel(
-        to_model(Channel), [&](ChannelBinding& binding) { binding.state = callbacks; });
+    Bindings::instance().update_channel(to_model(Channel), [&](ChannelBinding& binding) {
+      binding.state = callbacks;
+      binding.state_set = true;
+    });
   }
   return status;
 }
@@ -450,30 +635,38 @@ NTSTATUS VmbServerChannelInitSetTargetInterfaceId(VMBCHANNEL Channel, GUID Inter
 
 VOID VmbChannelPacketComplete(VMBPACKETCOMPLETION PacketCompletionContext,
                               PVOID PacketCompletionBuffer, UINT32 BufSize) {
+  const WatchedPacketCall watched(PacketCompletionContext);
   k::VmbChannelPacketComplete(to_model(PacketCompletionContext), PacketCompletionBuffer, BufSize);
+  watched.done("complete");
   Bindings::instance().forget_if_retired(key_of(PacketCompletionContext));
 }
 
 VOID VmbChannelPacketDeferToPassive(VMBPACKETCOMPLETION PacketCompletionContext) {
+  const WatchedPacketCall watched(PacketCompletionContext);
   k::VmbChannelPacketDeferToPassive(to_model(PacketCompletionContext));
+  watched.done("defer", true);
 }
 
 VOID VmbChannelPacketFail(VMBPACKETCOMPLETION PacketCompletionContext) {
+  const WatchedPacketCall watched(PacketCompletionContext);
   k::VmbChannelPacketFail(to_model(PacketCompletionContext));
+  watched.done("fail");
   Bindings::instance().forget_if_retired(key_of(PacketCompletionContext));
 }
 
 NTSTATUS VmbChannelPacketGetExternalData(VMBPACKETCOMPLETION PacketCompletionContext, UINT32 Flags,
                                          PMDL* Mdl) {
-  if (Mdl == nullptr) {
-    return k::VmbChannelPacketGetExternalData(to_model(PacketCompletionContext), Flags, nullptr);
-  }
+  const WatchedPacketCall watched(PacketCompletionContext);
   k::PMDL chain = nullptr;
-  const NTSTATUS status =
-      k::VmbChannelPacketGetExternalData(to_model(PacketCompletionContext), Flags, &chain);
-  *Mdl = chain != nullptr
-             ? Bindings::instance().external_data(to_model(PacketCompletionContext), chain)
-             : nullptr;
+  const NTSTATUS status = k::VmbChannelPacketGetExternalData(
+      to_model(PacketCompletionContext), Flags, Mdl != nullptr ? &chain : nullptr);
+  const bool pending = status == STATUS_PENDING;
+  watched.done(pending ? "external-data-pending" : "external-data", pending);
+  if (Mdl != nullptr) {
+    *Mdl = chain != nullptr
+               ? Bindings::instance().external_data(to_model(PacketCompletionContext), chain)
+               : nullptr;
+  }
   return status;
 }
 
@@ -534,22 +727,25 @@ VOID VmbPacketSetCompletionRoutine(VMBPACKET PacketObject,
 NTSTATUS VmbPacketSend(VMBPACKET PacketObject, PVOID Buffer, UINT32 BufferLength,
                        PMDL ExternalDataMdl, UINT32 Flags) {
   std::vector<k::MDL> chain = to_model_chain(ExternalDataMdl);
-  return k::VmbPacketSend(to_model(PacketObject), Buffer, BufferLength, model_head(chain), Flags);
+  return watched_send(PacketObject, k::VmbPacketSend(to_model(PacketObject), Buffer, BufferLength,
+                                                     model_head(chain), Flags));
 }
 
 NTSTATUS VmbPacketSendWithExternalMdl(VMBPACKET PacketObject, PVOID Buffer, UINT32 BufferLength,
                                       PMDL ExternalDataMdl, UINT32 MdlOffset, UINT32 MdlLength,
                                       UINT32 Flags) {
   std::vector<k::MDL> chain = to_model_chain(ExternalDataMdl);
-  return k::VmbPacketSendWithExternalMdl(to_model(PacketObject), Buffer, BufferLength,
-                                         model_head(chain), MdlOffset, MdlLength, Flags);
+  return watched_send(PacketObject, k::VmbPacketSendWithExternalMdl(to_model(PacketObject), Buffer,
+                                                                    BufferLength, model_head(chain),
+                                                                    MdlOffset, MdlLength, Flags));
 }
 
 NTSTATUS VmbPacketSendWithExternalPfns(VMBPACKET PacketObject, PVOID Buffer, UINT32 BufferLength,
                                        PPFN_NUMBER ExternalDataPfns, UINT32 PfnLength,
                                        UINT32 Flags) {
-  return k::VmbPacketSendWithExternalPfns(to_model(PacketObject), Buffer, BufferLength,
-                                          ExternalDataPfns, PfnLength, Flags);
+  return watched_send(PacketObject,
+                      k::VmbPacketSendWithExternalPfns(to_model(PacketObject), Buffer, BufferLength,
+                                                       ExternalDataPfns, PfnLength, Flags));
 }
 
 NTSTATUS VmbChannelSendSynchronousRequest(VMBCHANNEL Channel, PVOID Buffer, UINT32 BufferSize,
@@ -558,9 +754,21 @@ NTSTATUS VmbChannelSendSynchronousRequest(VMBCHANNEL Channel, PVOID Buffer, UINT
                                           PLARGE_INTEGER Timeout) {
   std::vector<k::MDL> chain = to_model_chain(ExternalDataMdl);
   k::LARGE_INTEGER timeout{Timeout != nullptr ? Timeout->QuadPart : 0};
-  return k::VmbChannelSendSynchronousRequest(
+  k::DriverRecorder* recorder = recorder_of(key_of(Channel));
+  if (recorder == nullptr) {
+    return k::VmbChannelSendSynchronousRequest(
+        to_model(Channel), Buffer, BufferSize, model_head(chain), Flags, CompletionBuffer,
+        CompletionBufferSize, Timeout != nullptr ? &timeout : nullptr);
+  }
+  const UINT32 room = CompletionBufferSize != nullptr ? *CompletionBufferSize : 0;
+  const k::DriverRecorder::SyncBegun begun = recorder->begin_synchronous_request();
+  const NTSTATUS status = k::VmbChannelSendSynchronousRequest(
       to_model(Channel), Buffer, BufferSize, model_head(chain), Flags, CompletionBuffer,
       CompletionBufferSize, Timeout != nullptr ? &timeout : nullptr);
+  const UINT32 answered =
+      CompletionBufferSize != nullptr ? std::min(*CompletionBufferSize, room) : 0;
+  recorder->end_synchronous_request(begun, status, CompletionBuffer, answered);
+  return status;
 }
 
 // --- Accessors -------------------------------------------------------------------------------

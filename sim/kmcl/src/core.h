@@ -36,6 +36,10 @@
 #include "fiber.h"
 #include "handles.h"
 
+namespace vmbus::kmcl {
+class DriverRecorder;
+}  // namespace vmbus::kmcl
+
 namespace vmbus::kmcl::detail {
 
 class Channel;
@@ -435,6 +439,9 @@ class DeviceCore {
 
   Device& owner;
   const DeviceConfig config;
+  // Watches the loaded driver that runs on this device (driver_recorder.h),
+  // or nullptr; set and cleared by the recorder.
+  DriverRecorder* recorder = nullptr;
 
   // --- Verifier and trace (device.cc) ------------------------------------------------
   // `context` defaults to the running one; report_stall names the blocked one.

@@ -6,10 +6,16 @@
 #include <algorithm>
 #include <dlfcn.h>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 #include <system_error>
 
 #include "vmbus/kmcl/c_api.h"
+#include "vmbus/kmcl/driver_position.h"
+#include "vmbus/kmcl/driver_recorder.h"
+
+#include "core.h"
+#include "fiber.h"
 
 // Last: the C headers' macros would rewrite the C++ declarations above. The
 // loader only reads the symbol names and the parameter structure.
@@ -42,6 +48,8 @@ std::string dl_reason(const std::string& opened_as) {
 }
 
 }  // namespace
+
+static_assert(std::string_view(kDriverEntryName) == VMBUS_SIM_DRIVER_ENTRY_SYMBOL);
 
 std::uint32_t driver_interface_version() {
   return VMBUS_SIM_DRIVER_INTERFACE_VERSION;
@@ -119,7 +127,17 @@ NTSTATUS LoadedDriver::add_device(Device& device, const DriverParameters& parame
   // dlsym gives an object pointer; POSIX guarantees it converts to the
   // function's type.
   const auto entry = reinterpret_cast<PFN_VMBUS_SIM_DRIVER_ENTRY>(entry_);
-  return entry(as_device_object(device), &c_parameters);
+  std::optional<DriverCodeScope> scope;
+  if (const DriverRecorder* recorder = device.core().recorder; recorder != nullptr) {
+    scope.emplace(recorder->position(VMBUS_SIM_DRIVER_ENTRY_SYMBOL));
+  }
+  try {
+    return entry(as_device_object(device), &c_parameters);
+  } catch (const detail::FiberCancelled&) {
+    throw;
+  } catch (...) {
+    detail::driver_exception_escaped();
+  }
 }
 
 void* LoadedDriver::find_symbol(const std::string& name) const {

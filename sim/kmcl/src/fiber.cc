@@ -1,6 +1,7 @@
 #include "fiber.h"
 
 #include "vmbus/base/check.h"
+#include "vmbus/kmcl/driver_position.h"
 
 namespace vmbus::kmcl::detail {
 namespace {
@@ -45,11 +46,14 @@ void Fiber::resume() {
     thread_ = std::thread([this] { run(); });
   }
   hand_over_and_wait(kFiber, kScheduler);
+  // The fiber stopped (blocked or done): what runs now is this thread's.
+  publish_driver_position();
 }
 
 void Fiber::suspend() {
   VMBUS_CHECK(t_current_fiber == this, "suspend from outside the fiber");
   hand_over_and_wait(kScheduler, kFiber);
+  publish_driver_position();  // the driver code this fiber blocked in runs again
   if (cancelling_) {
     throw FiberCancelled{};
   }
@@ -60,6 +64,7 @@ void Fiber::run() {
     turn_.wait(kScheduler, std::memory_order_acquire);
   }
   t_current_fiber = this;
+  publish_driver_position();
   if (!cancelling_) {
     try {
       body_();

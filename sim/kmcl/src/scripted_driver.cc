@@ -12,21 +12,6 @@
 namespace vmbus::kmcl {
 namespace {
 
-const char* short_irql(KIRQL irql) {
-  return irql == PASSIVE_LEVEL ? "PASSIVE" : irql == DISPATCH_LEVEL ? "DISPATCH" : "IRQL?";
-}
-
-void add_counters(ring::ReaderCounters& sum, const ring::ReaderCounters& more) {
-  sum.packets += more.packets;
-  sum.packet_bytes += more.packet_bytes;
-  sum.publishes += more.publishes;
-  sum.signals += more.signals;
-  sum.end_read_races += more.end_read_races;
-  for (std::size_t i = 0; i < sum.corrupt.size(); ++i) {
-    sum.corrupt[i] += more.corrupt[i];
-  }
-}
-
 // A handle no device ever issued (issued ones live at 0xFFFFA...).
 VMBPACKETCOMPLETION made_up_handle() {
   return reinterpret_cast<VMBPACKETCOMPLETION>(std::uintptr_t{0xDEAD0000});
@@ -78,36 +63,6 @@ const char* misuse_name(Misuse misuse) {
       return "init-after-enable";
   }
   return "unknown";
-}
-
-namespace {
-
-// "<callback>[ #<packet>| send#<n>] <IRQL>[ <context>][ <action>]"
-std::string callback_text(const CallbackRecord& r, bool with_context) {
-  std::string text = r.callback;
-  if (r.callback == "ProcessPacket" || r.callback == "Later") {
-    text += " #" + std::to_string(r.packet);
-  } else if (r.callback == "Completion") {
-    text += " send#" + std::to_string(r.packet);
-  }
-  text += std::string(" ") + short_irql(r.irql);
-  if (with_context) {
-    text += " " + r.context;
-  }
-  if (!r.action.empty()) {
-    text += " " + r.action;
-  }
-  return text;
-}
-
-}  // namespace
-
-std::string to_string(const CallbackRecord& r) {
-  return callback_text(r, true);
-}
-
-std::string to_scenario_text(const CallbackRecord& r) {
-  return callback_text(r, false);
 }
 
 ScriptedDriver::ScriptedDriver(Device& device, std::string name, std::uint64_t seed)
@@ -177,11 +132,7 @@ VOID ScriptedDriver::closed(VMBCHANNEL channel) {
   ScriptedDriver& driver = of(channel);
   driver.record("Closed", -1, 0, "");
   // KMCL detaches the rings right after Closed returns: keep their counters.
-  const detail::Channel& ch = driver.device_.core().channel_of(channel);
-  if (ch.reader) {
-    add_counters(driver.closed_ring_counters_.incoming, ch.reader->counters());
-  }
-  detail::add_writer_counters(driver.closed_ring_counters_.outgoing, ch.writer_counters());
+  driver.ring_counter_sum_.add_closed(driver.device_, channel);
 }
 
 VOID ScriptedDriver::suspend(VMBCHANNEL channel) {
@@ -294,16 +245,7 @@ NTSTATUS ScriptedDriver::send_synchronous(std::span<const std::byte> payload, UI
 }
 
 ScriptedDriver::RingCounters ScriptedDriver::ring_counters() const {
-  RingCounters sum = closed_ring_counters_;
-  if (channel_ == nullptr) {
-    return sum;
-  }
-  const detail::Channel& ch = device_.core().channel_of(channel_);
-  if (ch.reader) {
-    add_counters(sum.incoming, ch.reader->counters());
-  }
-  detail::add_writer_counters(sum.outgoing, ch.writer_counters());
-  return sum;
+  return ring_counter_sum_.total(device_, channel_);
 }
 
 // --- Receiving ----------------------------------------------------------------------------------

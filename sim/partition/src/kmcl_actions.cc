@@ -27,6 +27,17 @@ std::string channel_text(std::uint32_t relid) {
   return "channel " + std::to_string(relid);
 }
 
+// What only the scripted driver does (its sends, its outstanding packets,
+// its policy): "" or why a loaded driver's channel refuses `what`.
+std::string scripted_only(const KmclEndpoint& endpoint, const std::string& what) {
+  if (endpoint.scripted) {
+    return "";
+  }
+  return channel_text(endpoint.child_relid()) + " runs the loaded driver " +
+         endpoint.loaded_driver_name() + ", which decides for itself; " + what +
+         " needs the scripted driver";
+}
+
 // A driver's send: KMCL chooses the trans_id, and sends external data only
 // with WAIT_FOR_COMPLETION.
 struct DriverSend {
@@ -76,8 +87,8 @@ std::string send_synchronous(KmclEndpoints& endpoints, KmclEndpoint& endpoint,
       if (lent) {
         mdl = whole_pages(lent->first, lent->second);
       }
-      endpoint.driver.send_synchronous(send.request.payload, send.flags, lent ? &mdl : nullptr,
-                                       timeout);
+      endpoint.scripted->send_synchronous(send.request.payload, send.flags, lent ? &mdl : nullptr,
+                                          timeout);
     }
     if (lent) {
       pages.give_back(*lent);
@@ -99,13 +110,13 @@ std::string send_in_line(KmclEndpoints& endpoints, KmclEndpoint& endpoint, const
       mdl = whole_pages(lent->first, lent->second);
     }
     const std::int64_t index =
-        endpoint.driver.send(send.request.payload, send.flags, lent ? &mdl : nullptr);
+        endpoint.scripted->send(send.request.payload, send.flags, lent ? &mdl : nullptr);
     if (index < 0) {
       if (lent) {
         endpoints.external_pages().give_back(*lent);
       }
       return "VmbPacketSend on " + channel_text(endpoint.child_relid()) + " returned " +
-             kmcl::ntstatus_name(endpoint.driver.last_send_status()) + " (after " +
+             kmcl::ntstatus_name(endpoint.scripted->last_send_status()) + " (after " +
              std::to_string(i) + " sends; payload " + std::to_string(send.request.payload.size()) +
              " bytes)";
     }
@@ -119,7 +130,7 @@ std::string send_in_line(KmclEndpoints& endpoints, KmclEndpoint& endpoint, const
 // The driver code a channel_op runs, or an empty function with `*error` set.
 std::function<void()> driver_call(KmclEndpoint& endpoint, const proto::ChannelOpAction& op,
                                   const std::string& enable_refused, std::string* error) {
-  const kmcl::VMBCHANNEL channel = endpoint.driver.channel();
+  const kmcl::VMBCHANNEL channel = endpoint.channel();
   const std::uint32_t value = op.value();
   switch (op.op()) {
     case proto::ChannelOpAction::PAUSE:
@@ -149,8 +160,11 @@ std::function<void()> driver_call(KmclEndpoint& endpoint, const proto::ChannelOp
     case proto::ChannelOpAction::SET_QUOTA:
       return [channel, value] { kmcl::VmbChannelSetTransactionQuota(channel, value); };
     case proto::ChannelOpAction::COMPLETE_OUTSTANDING:
+      if (*error = scripted_only(endpoint, "COMPLETE_OUTSTANDING"); !error->empty()) {
+        return {};
+      }
       return [&endpoint, value] {
-        endpoint.driver.complete_outstanding({}, value == 0 ? SIZE_MAX : std::size_t{value});
+        endpoint.scripted->complete_outstanding({}, value == 0 ? SIZE_MAX : std::size_t{value});
       };
     default:
       *error = "unknown channel operation " + std::to_string(op.op());
@@ -162,6 +176,9 @@ std::function<void()> driver_call(KmclEndpoint& endpoint, const proto::ChannelOp
 
 std::string kmcl_send(KmclEndpoints& endpoints, KmclEndpoint& endpoint,
                       const proto::SendAction& send) {
+  if (std::string error = scripted_only(endpoint, "a send action"); !error.empty()) {
+    return error;
+  }
   DriverSend request;
   if (std::string error = driver_send(send, &request); !error.empty()) {
     return error;
@@ -184,7 +201,10 @@ std::string kmcl_channel_op(KmclEndpoint& endpoint, const proto::ChannelOpAction
 }
 
 std::string kmcl_set_policy(KmclEndpoint& endpoint, const proto::SetPolicyAction& policy) {
-  return apply_driver_policy(policy.rule(), policy.default_action(), &endpoint.driver);
+  if (std::string error = scripted_only(endpoint, "set_policy"); !error.empty()) {
+    return error;
+  }
+  return apply_driver_policy(policy.rule(), policy.default_action(), endpoint.scripted.get());
 }
 
 }  // namespace vmbus::partition

@@ -1,10 +1,13 @@
 #include "vmbus/partition/kmcl_endpoint.h"
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
 
 #include "vmbus/base/check.h"
 #include "vmbus/base/prng.h"
 #include "vmbus/partition/context_name.h"
+#include "vmbus/wire/guid.h"
 
 namespace vmbus::partition {
 namespace {
@@ -104,6 +107,17 @@ kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config, Endpoint
   return device;
 }
 
+// A GUID the runner wrote as text (empty or unreadable: zeros).
+kmcl::GUID guid_of(const std::string& text) {
+  kmcl::GUID out{};
+  const auto guid = wire::Guid::parse(text);
+  if (guid.ok()) {
+    static_assert(sizeof(out) == sizeof(guid.value()));
+    std::memcpy(&out, &guid.value(), sizeof(out));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string check_driver_policy(const google::protobuf::RepeatedPtrField<proto::DriverRule>& rules,
@@ -171,8 +185,11 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
     : config(driver_config),
       role(endpoint_role),
       device(device_config(driver_config, endpoint_role, packets_per_dpc_step)),
-      driver(device, driver_name(driver_config, endpoint_role),
-             driver_seed(driver_config, seed, endpoint_role)) {
+      scripted(
+          std::make_unique<kmcl::ScriptedDriver>(device, driver_name(driver_config, endpoint_role),
+                                                 driver_seed(driver_config, seed, endpoint_role))),
+      recorded_(scripted.get()) {
+  kmcl::ScriptedDriver& driver = *scripted;
   const kmcl::NTSTATUS created = driver.create_channel(is_server(), [&](kmcl::VMBCHANNEL channel) {
     if (config.maximum_packet_size() != 0) {
       kmcl::VmbChannelInitSetMaximumPacketSize(channel, config.maximum_packet_size());
@@ -182,14 +199,7 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
     }
   });
   VMBUS_CHECK(created == kmcl::STATUS_SUCCESS, "cannot create the KMCL driver's channel");
-  device.set_trace_sink(this);
-  device.set_control_plane(this);
-  kmcl::ChannelOptions options;
-  options.escalate_fail_to_close = config.escalate_fail_to_close();
-  if (config.external_data_latency_steps() != 0) {
-    options.external_data_latency_steps = config.external_data_latency_steps();
-  }
-  device.set_channel_options(driver.channel(), options);
+  set_up_device();
   const std::string policy = apply_driver_policy(config.rules(), config.default_action(), &driver);
   VMBUS_CHECK(policy.empty(), "an unvalidated KMCL driver configuration: " + policy);
   // Scenario runs trace every callback (the records are dropped once
@@ -217,6 +227,65 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
   if (is_server() && !config.stay_paused()) {
     kmcl::VmbChannelStart(driver.channel());
   }
+}
+
+KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config,
+                           const kmcl::LoadedDriver& loaded_library, EndpointRole endpoint_role,
+                           std::uint32_t packets_per_dpc_step)
+    : config(driver_config),
+      role(endpoint_role),
+      device(device_config(driver_config, endpoint_role, packets_per_dpc_step)),
+      loaded(std::make_unique<kmcl::DriverRecorder>(
+          device, std::filesystem::path(loaded_library.path()).filename().string(),
+          driver_config.loaded().channel_name())),
+      library(&loaded_library),
+      recorded_(loaded.get()) {
+  loaded->keep_records = config.scenario();
+  loaded->keep_history = config.scenario();
+  // The driver's Enable, in its entry point, already reaches the control plane.
+  device.set_trace_sink(this);
+  device.set_control_plane(this);
+}
+
+std::string KmclEndpoint::loaded_driver_name() const {
+  return loaded ? loaded->driver() : "";
+}
+
+std::string KmclEndpoint::enter() {
+  VMBUS_CHECK(loaded && library != nullptr, "enter() without a loaded driver");
+  const proto::LoadedDriverConfig& what = config.loaded();
+  kmcl::DriverParameters parameters;
+  parameters.is_server = is_server();
+  parameters.channel_name = what.channel_name();
+  parameters.interface_type = guid_of(what.interface_guid());
+  parameters.interface_instance = guid_of(what.instance_guid());
+  parameters.arguments = what.arguments();
+  const kmcl::NTSTATUS status = library->add_device(device, parameters);
+  if (!kmcl::NT_SUCCESS(status)) {
+    return std::string("returned ") + kmcl::ntstatus_name(status);
+  }
+  const std::vector<kmcl::VMBCHANNEL> channels = device.channels();
+  if (channels.size() != 1) {
+    return "allocated " + std::to_string(channels.size()) +
+           " channels; a scenario's channel is one KMCL channel";
+  }
+  loaded->set_channel(channels.front());
+  set_up_device();
+  return "";
+}
+
+// The owner's side of the device: the model options of the channel, and
+// the hooks through which its events and its Enable and Disable reach the
+// partition.
+void KmclEndpoint::set_up_device() {
+  device.set_trace_sink(this);
+  device.set_control_plane(this);
+  kmcl::ChannelOptions options;
+  options.escalate_fail_to_close = config.escalate_fail_to_close();
+  if (config.external_data_latency_steps() != 0) {
+    options.external_data_latency_steps = config.external_data_latency_steps();
+  }
+  device.set_channel_options(channel(), options);
 }
 
 const char* wire_state_name(WireState state) {
@@ -393,8 +462,8 @@ void KmclEndpoint::queue_driver_records() {
   if (!config.scenario()) {
     return;
   }
-  const std::vector<kmcl::CallbackRecord>& records = driver.records();
-  const std::uint32_t channel_index = device.channel_config(driver.channel()).index;
+  const std::vector<kmcl::CallbackRecord>& records = driver().records();
+  const std::uint32_t channel_index = device.channel_config(channel()).index;
   while (records_emitted < records.size()) {
     const kmcl::CallbackRecord& callback = records[records_emitted];
     // A ProcessPacket whose action has not returned yet (it blocked at
@@ -413,9 +482,12 @@ void KmclEndpoint::queue_driver_records() {
     pending_trace.push_back(std::move(record));
     ++records_emitted;
   }
-  // Traced now; the trace (and vmbus-sim's tally) is where they live.
-  driver.forget_records(records_emitted);
-  records_emitted = 0;
+  // Traced now; the trace (and vmbus-sim's tally) is where they live. A
+  // loaded driver's record is kept whole (its runs are scenario-sized).
+  if (scripted) {
+    scripted->forget_records(records_emitted);
+    records_emitted = 0;
+  }
 }
 
 void KmclEndpoint::note(const std::string& text) {

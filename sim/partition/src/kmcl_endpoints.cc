@@ -4,6 +4,7 @@
 
 #include "vmbus/base/check.h"
 #include "vmbus/partition/context_name.h"
+#include "vmbus/partition/driver_watch.h"
 
 namespace vmbus::partition {
 
@@ -16,10 +17,41 @@ std::string KmclEndpoints::add(const proto::KmclDriverConfig& config, std::uint6
   if (std::string error = validate_kmcl_driver(config); !error.empty()) {
     return error;
   }
-  endpoints_.push_back(std::make_unique<KmclEndpoint>(
-      config, seed, role, configure, free_running_ ? kFreeRunningPacketsPerDpcStep : 1));
+  const std::uint32_t packets_per_dpc_step = free_running_ ? kFreeRunningPacketsPerDpcStep : 1;
+  if (!config.has_loaded()) {
+    endpoints_.push_back(
+        std::make_unique<KmclEndpoint>(config, seed, role, configure, packets_per_dpc_step));
+  } else {
+    const auto library = load(config.loaded().library());
+    if (const auto* error = std::get_if<std::string>(&library)) {
+      return *error;
+    }
+    auto endpoint = std::make_unique<KmclEndpoint>(
+        config, *std::get<const kmcl::LoadedDriver*>(library), role, packets_per_dpc_step);
+    if (std::string error = endpoint->enter(); !error.empty()) {
+      DriverWatch::entry_failed(endpoint->loaded->position(kmcl::kDriverEntryName), error);
+      return std::string(role == EndpointRole::kServer ? "host" : "guest") + " driver " +
+             endpoint->loaded_driver_name() + " on channel '" + config.loaded().channel_name() +
+             "': " + kmcl::kDriverEntryName + " " + error;
+    }
+    endpoints_.push_back(std::move(endpoint));
+  }
   sync(*endpoints_.back(), work);
   return "";
+}
+
+std::variant<const kmcl::LoadedDriver*, std::string> KmclEndpoints::load(const std::string& path) {
+  if (const auto it = libraries_.find(path); it != libraries_.end()) {
+    return it->second.get();
+  }
+  auto loaded = kmcl::load_driver(path);
+  if (const auto* error = std::get_if<kmcl::DriverLoadError>(&loaded)) {
+    return error->message;
+  }
+  auto& library = std::get<std::unique_ptr<kmcl::LoadedDriver>>(loaded);
+  const kmcl::LoadedDriver* kept = library.get();
+  libraries_.emplace(path, std::move(library));
+  return kept;
 }
 
 KmclEndpoint* KmclEndpoints::find(std::uint32_t child_relid) {
@@ -47,7 +79,7 @@ bool KmclEndpoints::scenario_mode() const {
 
 bool KmclEndpoints::drivers_done() const {
   return std::all_of(endpoints_.begin(), endpoints_.end(), [](const auto& endpoint) {
-    return endpoint->driver.retired_packets() >= endpoint->config.expect_packets();
+    return endpoint->driver().retired_packets() >= endpoint->config.expect_packets();
   });
 }
 
@@ -96,9 +128,9 @@ bool KmclEndpoints::step(std::uint32_t child_relid, const std::string& device_co
 bool KmclEndpoints::sync(KmclEndpoint& endpoint, const Work& work) {
   endpoint.queue_driver_records();
   const std::uint32_t relid = endpoint.child_relid();
-  const auto& completions = endpoint.driver.send_completions();
+  const auto& completions = endpoint.driver().send_completions();
   for (; endpoint.completions_emitted < completions.size(); ++endpoint.completions_emitted) {
-    const kmcl::ScriptedDriver::SendCompletion& done = completions[endpoint.completions_emitted];
+    const kmcl::SendCompletion& done = completions[endpoint.completions_emitted];
     proto::TraceRecord record = kmcl_record(relid, done.context);
     auto* event = record.mutable_completion();
     event->set_child_relid(relid);
@@ -112,8 +144,9 @@ bool KmclEndpoints::sync(KmclEndpoint& endpoint, const Work& work) {
       endpoint.external_pages.erase(lent);
     }
   }
-  if (!endpoint.driver.keep_history) {
-    endpoint.driver.forget_send_completions();  // traced: memory stays flat
+  if (endpoint.scripted) {
+    // Traced now: memory stays flat (a loaded driver's record is kept whole).
+    endpoint.scripted->forget_send_completions();
     endpoint.completions_emitted = 0;
   }
   endpoint.flush_trace(work.hv);

@@ -5,7 +5,7 @@
 namespace vmbus::partition {
 
 proto::KmclChannelReport kmcl_channel_report(const KmclEndpoint& endpoint) {
-  const kmcl::VMBCHANNEL channel = endpoint.driver.channel();
+  const kmcl::VMBCHANNEL channel = endpoint.channel();
   const kmcl::ChannelStats stats = endpoint.device.channel_stats(channel);
   proto::KmclChannelReport out;
   out.set_child_relid(endpoint.child_relid());
@@ -23,15 +23,15 @@ proto::KmclChannelReport kmcl_channel_report(const KmclEndpoint& endpoint) {
   out.set_protocol_errors(stats.protocol_errors);
   out.set_unexpected_completions(stats.unexpected_completions);
   out.set_live_packets(stats.live_packets);
-  out.set_outstanding(endpoint.driver.outstanding_count());
-  out.set_redelivery_mismatches(endpoint.driver.redelivery_mismatches());
+  out.set_outstanding(endpoint.driver().outstanding_count());
+  out.set_redelivery_mismatches(endpoint.driver().redelivery_mismatches());
   out.set_sends_in_flight(stats.sends_in_flight);
   out.set_queued_sends(stats.queued_sends);
   out.set_completions_received(stats.completions_received);
-  out.set_retired(endpoint.driver.retired_packets());
+  out.set_retired(endpoint.driver().retired_packets());
   out.set_violations(endpoint.device.violations().size());
-  out.set_sends_completed(endpoint.driver.sends_completed());
-  const kmcl::ScriptedDriver::RingCounters rings = endpoint.driver.ring_counters();
+  out.set_sends_completed(endpoint.driver().sends_completed());
+  const kmcl::RingCounters rings = endpoint.driver().ring_counters();
   out.mutable_incoming()->set_packets(rings.incoming.packets);
   out.mutable_incoming()->set_signals(rings.incoming.signals);
   out.mutable_incoming()->set_end_read_races(rings.incoming.end_read_races);
@@ -45,18 +45,21 @@ proto::KmclChannelReport kmcl_channel_report(const KmclEndpoint& endpoint) {
 
 // Every dequeued packet is retired exactly once: completed or failed by the
 // driver, or dropped by KMCL at a close. At the end a packet may still be
-// live only if the driver keeps it on purpose (LEAVE_OUTSTANDING) or KMCL
-// holds it for a queue that is not running (paused, stopped by Fail or a
-// protocol error, closing), which a restart delivers.
+// live only if the scripted driver keeps it on purpose (LEAVE_OUTSTANDING:
+// a COMPLETE_OUTSTANDING can still retire it) or KMCL holds it for a queue
+// that is not running (paused, stopped by Fail or a protocol error,
+// closing), which a restart delivers. A loaded driver runs only in its
+// callbacks, and at the end none is coming: a packet it still holds is one
+// it will never complete.
 std::string retired_once(const KmclEndpoint& endpoint) {
   const std::string channel = "channel " + std::to_string(endpoint.child_relid());
-  for (const auto& [index, times] : endpoint.driver.retirements()) {
+  for (const auto& [index, times] : endpoint.driver().retirements()) {
     if (times > 1) {
       return "packet #" + std::to_string(index) + " of " + channel + " was retired " +
              std::to_string(times) + " times";
     }
   }
-  const kmcl::VMBCHANNEL handle = endpoint.driver.channel();
+  const kmcl::VMBCHANNEL handle = endpoint.channel();
   const kmcl::ChannelStats stats = endpoint.device.channel_stats(handle);
   const std::uint64_t accounted =
       stats.packets_completed + stats.packets_failed + stats.dropped_at_close + stats.live_packets;
@@ -70,19 +73,22 @@ std::string retired_once(const KmclEndpoint& endpoint) {
   const bool queue_running = endpoint.device.queue_state(handle) == kmcl::QueueState::kRunning ||
                              endpoint.device.queue_state(handle) == kmcl::QueueState::kQuotaBlocked;
   const std::uint64_t waiting_for_restart = queue_running ? 0 : stats.held_packets;
-  const std::uint64_t kept = endpoint.driver.outstanding_count() + waiting_for_restart;
+  const std::uint64_t on_purpose = endpoint.scripted ? endpoint.driver().outstanding_count() : 0;
+  const std::uint64_t kept = on_purpose + waiting_for_restart;
   if (stats.live_packets > kept) {
     return std::to_string(stats.live_packets - kept) + " packet(s) of " + channel +
            " were dequeued and never retired, and nothing can retire them any more (" +
-           std::to_string(endpoint.driver.outstanding_count()) +
-           " left outstanding by the driver, " + std::to_string(waiting_for_restart) +
-           " held for a queue restart)";
+           (endpoint.scripted ? std::to_string(on_purpose) + " left outstanding by the driver, "
+                              : std::string("the driver holds ") +
+                                    std::to_string(endpoint.driver().outstanding_count()) +
+                                    " and runs no more, ") +
+           std::to_string(waiting_for_restart) + " held for a queue restart)";
   }
   return "";
 }
 
 std::string fifo(const KmclEndpoint& endpoint) {
-  if (const auto& broken = endpoint.driver.first_order_break()) {
+  if (const auto& broken = endpoint.driver().first_order_break()) {
     return "packet #" + std::to_string(broken->index) + " of channel " +
            std::to_string(endpoint.child_relid()) + " was processed after packet #" +
            std::to_string(broken->after);
@@ -94,7 +100,7 @@ std::string fifo(const KmclEndpoint& endpoint) {
 std::string kmcl_lost_wakeup(const KmclEndpoint& endpoint, ring::RingMemory& incoming_memory,
                              ring::RingMemory& outgoing_memory, const std::string& side) {
   const std::uint32_t relid = endpoint.child_relid();
-  const kmcl::VMBCHANNEL handle = endpoint.driver.channel();
+  const kmcl::VMBCHANNEL handle = endpoint.channel();
   const ring::RingView incoming(incoming_memory);
   const ControlWords in = read_control_words(incoming);
   const auto data = ring_occupancy(incoming, in.write_index, in.read_index);

@@ -12,8 +12,11 @@
 
 #include "vmbus/base/build_info.h"
 #include "vmbus/ipc/asio.h"
+#include "vmbus/ipc/driver_slot.h"
 #include "vmbus/ipc/frame.h"
 #include "vmbus/ipc/version.h"
+#include "vmbus/partition/driver_watch.h"
+#include "vmbus/shm/segment.h"
 
 namespace vmbus::partition {
 namespace {
@@ -201,6 +204,7 @@ class PartitionLoop {
     } catch (const std::exception& e) {
       throw IpcFailure(std::string("cannot start: ") + e.what());
     }
+    watch_drivers(hello);
     StartInfo info;
     info.role = hello.role();
     info.mode = hello.mode();
@@ -221,6 +225,24 @@ class PartitionLoop {
     }
     hv_.send(ack);
     return info;
+  }
+
+  // Maps the driver slot page, if the simulator handed one over, before any
+  // driver code runs (the entry points run in logic_.start()).
+  void watch_drivers(const proto::Hello& hello) {
+    if (hello.driver_slot_name().empty()) {
+      return;
+    }
+    try {
+      slots_.emplace(shm::SharedSegment::open(hello.driver_slot_name()));
+    } catch (const std::exception& e) {
+      throw IpcFailure(std::string("cannot map the driver slots: ") + e.what());
+    }
+    if (slots_->bytes().size() < ipc::kDriverSlotPageBytes) {
+      throw IpcFailure("the driver slot page is too small");
+    }
+    watch_.emplace(slots_->bytes(), role_ == proto::PARTITION_HOST ? ipc::DriverSlotSide::kHost
+                                                                   : ipc::DriverSlotSide::kGuest);
   }
 
   // Applies a delivery; returns false on Shutdown. Throws on a step grant
@@ -329,6 +351,8 @@ class PartitionLoop {
   PartitionLogic& logic_;
   IpcHypervisor& hv_;
   std::optional<SharedGuestMemory> memory_;  // the run's segment, from Hello
+  std::optional<shm::SharedSegment> slots_;  // the driver slot page, from Hello
+  std::optional<DriverWatch> watch_;         // after slots_: it writes there
 };
 
 }  // namespace

@@ -135,6 +135,9 @@ const proto::SendAction& send_of(const Entry& entry) {
 void check_send(const Entry& entry, const Where& where, Checks& checks) {
   const proto::SendAction& send = send_of(entry);
   checks.channel(where, send.channel());
+  checks.scripted_only(where, "channel", send.channel(),
+                       entry.action_case() == Entry::kHostSend ? proto::HOST : proto::GUEST,
+                       entry.action_case() == Entry::kHostSend ? "host_send" : "guest_send");
   checks.payload(where, "payload", send.payload());
   checks.runner_field(where, send.child_relid());
   if (send.has_trans_id()) {
@@ -479,6 +482,9 @@ void check_channel_op(const Entry& entry, const Where& where, Checks& checks) {
   if (op.op() == proto::ChannelOpAction::RESCIND && op.side() == proto::GUEST) {
     checks.problem(where, "side", "RESCIND is the host's (its VSP revokes the offer)");
   }
+  if (op.op() == proto::ChannelOpAction::COMPLETE_OUTSTANDING) {
+    checks.scripted_only(where, "op", op.channel(), op.side(), "COMPLETE_OUTSTANDING");
+  }
   if ((op.op() == proto::ChannelOpAction::ENABLE || op.op() == proto::ChannelOpAction::REOPEN) &&
       op.side() == proto::HOST) {
     checks.problem(where, "op",
@@ -518,7 +524,9 @@ void check_set_policy(const Entry& entry, const Where& where, Checks& checks) {
   const proto::SetPolicyAction& policy = entry.set_policy();
   checks.channel(where, policy.channel());
   checks.runner_field(where, policy.child_relid());
-  checks.side(where, policy.side(), "set_policy");
+  if (checks.side(where, policy.side(), "set_policy")) {
+    checks.scripted_only(where, "channel", policy.channel(), policy.side(), "set_policy");
+  }
   checks.policy(where, policy.rule(), policy.default_action(), "default_action");
 }
 

@@ -59,6 +59,26 @@ void Checks::problem(const Where& where, const std::string& field, int index,
   problems_.push_back(ScenarioProblem{file_, line, column, text});
 }
 
+const std::string* Checks::loaded_driver(const std::string& channel, proto::Side side) const {
+  const auto it = loaded_.find({channel, side == proto::HOST ? proto::HOST : proto::GUEST});
+  return it != loaded_.end() ? &it->second : nullptr;
+}
+
+bool Checks::any_loaded_driver(proto::Side side) const {
+  return std::any_of(loaded_.begin(), loaded_.end(),
+                     [side](const auto& entry) { return entry.first.second == side; });
+}
+
+void Checks::scripted_only(const Where& where, const std::string& field, const std::string& channel,
+                           proto::Side side, const std::string& what) {
+  if (const std::string* library = loaded_driver(channel, side)) {
+    problem(where, field,
+            what + " needs the scripted driver, but the " +
+                (side == proto::HOST ? "host" : "guest") + " end of '" + channel +
+                "' runs the driver " + *library + ", which decides that for itself");
+  }
+}
+
 void Checks::channel(const Where& where, const std::string& name, bool required) {
   if (name.empty()) {
     if (required) {

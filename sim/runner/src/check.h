@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -53,6 +54,19 @@ class Checks {
 
   // The topology declares `name`; false when it already had it.
   bool add_channel(const std::string& name) { return channels_.insert(name).second; }
+  // A driver library (`library`, as written) runs `side`'s end of `channel`.
+  void add_loaded_driver(const std::string& channel, proto::Side side, const std::string& library) {
+    loaded_[{channel, side}] = library;
+  }
+  // The library that runs `side`'s end of `channel` (ANY_SIDE: the guest),
+  // or nullptr for the scripted driver.
+  const std::string* loaded_driver(const std::string& channel, proto::Side side) const;
+  bool any_loaded_driver(proto::Side side) const;
+  // `where`'s field `field` asks `side`'s driver on `channel` for `what`,
+  // which only the scripted driver does (its sends, its policy, its
+  // outstanding packets): a problem if a library runs that end.
+  void scripted_only(const Where& where, const std::string& field, const std::string& channel,
+                     proto::Side side, const std::string& what);
   // `where`'s field `channel` names a channel of the topology (or is empty
   // where that is allowed).
   void channel(const Where& where, const std::string& name, bool required = true);
@@ -85,6 +99,7 @@ class Checks {
   std::string file_;
   std::vector<ScenarioProblem>& problems_;
   std::set<std::string> channels_;
+  std::map<std::pair<std::string, proto::Side>, std::string> loaded_;
   std::uint64_t limit_us_ = 1'000'000;
 };
 

@@ -78,15 +78,38 @@ void apply_policy(const proto::DriverPolicy& policy, proto::KmclDriverConfig& dr
   }
 }
 
+std::string interface_guid_of(const proto::ChannelSpec& spec) {
+  return spec.interface_guid().empty() ? kDefaultInterfaceGuid : spec.interface_guid();
+}
+
+// The offer's instance: the relid in the last group.
+std::string instance_guid_of(std::uint32_t relid) {
+  char instance[40];
+  std::snprintf(instance, sizeof(instance), "00000000-0000-0000-0000-%012x", relid);
+  return instance;
+}
+
+// A driver library runs this end of the channel: what its entry point is
+// told (the loader resolved the library's path).
+void load_library(const proto::DriverPolicy& policy, const proto::ChannelSpec& spec,
+                  std::uint32_t relid, proto::KmclDriverConfig& driver) {
+  if (policy.library().empty()) {
+    return;
+  }
+  proto::LoadedDriverConfig& loaded = *driver.mutable_loaded();
+  loaded.set_library(policy.library());
+  loaded.set_arguments(policy.args());
+  loaded.set_channel_name(spec.name());
+  loaded.set_interface_guid(interface_guid_of(spec));
+  loaded.set_instance_guid(instance_guid_of(relid));
+}
+
 // The host offers the channel; its VSP echoes unless the file says otherwise.
 void offer_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::HostConfig& host) {
   proto::ChannelOfferConfig& offer = *host.add_channels();
   offer.set_child_relid(relid);
-  offer.set_interface_guid(spec.interface_guid().empty() ? kDefaultInterfaceGuid
-                                                         : spec.interface_guid());
-  char instance[40];
-  std::snprintf(instance, sizeof(instance), "00000000-0000-0000-0000-%012x", relid);
-  offer.set_instance_guid(instance);
+  offer.set_interface_guid(interface_guid_of(spec));
+  offer.set_instance_guid(instance_guid_of(relid));
   *offer.mutable_vsp() = spec.host_vsp();
   if (offer.vsp().kind() == proto::VspConfig::KIND_UNSPECIFIED) {
     offer.mutable_vsp()->set_kind(proto::VspConfig::KIND_ECHO);
@@ -94,10 +117,12 @@ void offer_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::H
   // The VSP is a KMCL server driver whose callbacks the trace records; its
   // default action, unless host_driver has one, is its VSP kind's.
   apply_policy(spec.host_driver(), *offer.mutable_driver());
+  load_library(spec.host_driver(), spec, relid, *offer.mutable_driver());
   offer.mutable_driver()->set_scenario(true);
 }
 
-// The guest opens the channel and hosts a scripted KMCL driver on it.
+// The guest opens the channel and hosts a KMCL driver on it: the scripted
+// one, or a driver library.
 void drive_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::GuestConfig& guest) {
   guest.add_open_relids(relid);
   proto::KmclDriverConfig& driver = *guest.add_kmcl_drivers();
@@ -114,6 +139,7 @@ void drive_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::G
   if (!spec.guest_driver().has_default_action()) {
     driver.mutable_default_action();  // complete, as an empty action says
   }
+  load_library(spec.guest_driver(), spec, relid, driver);
   driver.set_scenario(true);
 }
 

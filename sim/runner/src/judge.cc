@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <optional>
 #include <sys/types.h>
 #include <tuple>
 
@@ -125,7 +126,13 @@ class Judge {
     const proto::Expectations& e = s_.expect;
     const hypervisor::RunResult& run = result_.run;
     const bool expect_crash = e.outcome() != proto::Expectations::COMPLETED;
-    if (expect_crash) {
+    if (e.has_driver_crash()) {
+      check_driver_crash(e.driver_crash());
+    } else if (run.outcome == hypervisor::RunOutcome::kDriverFault) {
+      // The user's code failed, not the simulator: a FAIL, with the driver
+      // named first.
+      fail(run.detail);
+    } else if (expect_crash) {
       const std::string who =
           e.outcome() == proto::Expectations::HOST_CRASHED ? "vmbus-host" : "vmbus-guest";
       if (run.outcome != hypervisor::RunOutcome::kPartitionCrashed ||
@@ -150,6 +157,44 @@ class Judge {
     check_trace();
     find_oracles();
     check_oracles();
+  }
+
+  // The run ended in the driver crash the scenario expects, field by field.
+  void check_driver_crash(const proto::DriverCrashExpectation& expected) {
+    const hypervisor::RunResult& run = result_.run;
+    const std::string who = expected.side() == proto::HOST ? "host" : "guest";
+    std::string want = "expected the " + who + " driver to crash";
+    if (!expected.callback().empty()) {
+      want += " in " + expected.callback();
+    }
+    if (!expected.channel().empty()) {
+      want += " of channel '" + expected.channel() + "'";
+    }
+    if (expected.has_packet()) {
+      want += ", packet #" + std::to_string(expected.packet());
+    }
+    if (!expected.reason().empty()) {
+      want += " (" + expected.reason() + ")";
+    }
+    const std::optional<hypervisor::DriverFault>& fault = run.driver_fault;
+    if (run.outcome != hypervisor::RunOutcome::kDriverFault || !fault) {
+      fail(want + ", but the run ended " + hypervisor::run_outcome_name(run.outcome) +
+           (run.detail.empty() ? "" : ": " + run.detail));
+      return;
+    }
+    const std::string how =
+        fault->kind == hypervisor::DriverFault::Kind::kHung     ? "hung (" + fault->reason + ")"
+        : fault->kind == hypervisor::DriverFault::Kind::kFailed ? "failed: " + fault->reason
+                                                                : fault->reason;
+    const bool same =
+        (fault->side == hypervisor::Side::kHost) == (expected.side() == proto::HOST) &&
+        (expected.callback().empty() || expected.callback() == fault->callback) &&
+        (expected.channel().empty() || expected.channel() == fault->channel) &&
+        (!expected.has_packet() || static_cast<std::int64_t>(expected.packet()) == fault->packet) &&
+        how.find(expected.reason()) != std::string::npos;
+    if (!same) {
+      fail(want + ", but " + run.detail);
+    }
   }
 
   void fail(const std::string& text) {
@@ -390,9 +435,11 @@ class Judge {
     result_.oracles.insert(result_.oracles.end(), spurious.begin(), spurious.end());
     // Whatever the run's outcome, its shared memory and processes must be gone.
     const hypervisor::RunResult& run = result_.run;
-    if (!run.segment_name.empty() && segment_still_open(run.segment_name)) {
-      result_.oracles.push_back(OracleFiring{
-          "leak", "", "shared-memory segment " + run.segment_name + " outlived the run"});
+    for (const std::string* segment : {&run.segment_name, &run.driver_slot_segment_name}) {
+      if (!segment->empty() && segment_still_open(*segment)) {
+        result_.oracles.push_back(
+            OracleFiring{"leak", "", "shared-memory segment " + *segment + " outlived the run"});
+      }
     }
     for (const auto& [who, pid] : {std::pair<std::string, int>{"vmbus-host", run.host_pid},
                                    {"vmbus-guest", run.guest_pid}}) {

@@ -6,11 +6,13 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <variant>
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 #include "vmbus/kmcl/device.h"
+#include "vmbus/kmcl/driver_loader.h"
 #include "vmbus/kmcl/verifier.h"
 #include "vmbus/runner/scenario.h"
 #include "vmbus/wire/versions.h"
@@ -22,6 +24,7 @@
 namespace vmbus::runner {
 namespace {
 
+namespace fs = std::filesystem;
 namespace pb = google::protobuf;
 
 constexpr std::uint32_t kMaxRelid = 2047;
@@ -73,14 +76,63 @@ class Collector final : public pb::io::ErrorCollector {
   std::vector<ScenarioProblem>& problems_;
 };
 
+// Where a scenario's driver libraries are looked for; none: they are kept
+// as written and not loaded.
+struct LibrarySearch {
+  fs::path scenario_dir;
+  std::vector<fs::path> driver_dirs;
+};
+
+// A driver library found on disk (its absolute path), for the channel and
+// side that name it.
+struct ResolvedLibrary {
+  int channel = 0;
+  bool host = false;
+  std::string path;
+};
+
+// `written`, as the scenario names it: absolute as is; else in the
+// scenario's folder, or (a name without a '/') in a driver dir. The path
+// found, or why none is.
+std::variant<fs::path, std::string> find_library(const std::string& written,
+                                                 const LibrarySearch& search) {
+  const fs::path path(written);
+  if (path.is_absolute()) {
+    return path;
+  }
+  std::vector<fs::path> candidates{search.scenario_dir / path};
+  if (written.find('/') == std::string::npos) {
+    for (const fs::path& dir : search.driver_dirs) {
+      candidates.push_back(dir / path);
+    }
+  }
+  std::error_code ignored;
+  for (const fs::path& candidate : candidates) {
+    if (fs::exists(candidate, ignored)) {
+      return candidate.lexically_normal();
+    }
+  }
+  std::string looked;
+  for (const fs::path& candidate : candidates) {
+    const std::string dir = candidate.parent_path().lexically_normal().string();
+    looked += (looked.empty() ? "" : ", ") + (dir.empty() ? std::string(".") : dir);
+  }
+  return written + ": no such file (looked in " + looked + ")";
+}
+
 class Checker {
  public:
-  Checker(LoadedScenario& loaded, const pb::TextFormat::ParseInfoTree& tree)
+  Checker(LoadedScenario& loaded, const pb::TextFormat::ParseInfoTree& tree,
+          const LibrarySearch* search)
       : s_(loaded.scenario),
         root_(&tree, proto::Scenario::descriptor(), 1, 1),
-        checks_(loaded.display_path, loaded.problems) {
+        checks_(loaded.display_path, loaded.problems),
+        search_(search) {
     checks_.set_limit_us(s_.time_limit_us() == 0 ? 1'000'000 : s_.time_limit_us());
   }
+
+  // The libraries found, for the scenario to name by their absolute paths.
+  const std::vector<ResolvedLibrary>& resolved() const { return resolved_; }
 
   void run() {
     check_metadata();
@@ -168,7 +220,72 @@ class Checker {
                     "' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
       }
       check_drivers(channel, where);
+      check_loaded_driver(channel, i, where, false);
+      check_loaded_driver(channel, i, where, true);
     }
+  }
+
+  // A user's driver (library): none of the scripted driver's policy or KMCL
+  // options beside it, and a library that loads.
+  void check_loaded_driver(const proto::ChannelSpec& channel, int index, const Where& where,
+                           bool host) {
+    const std::string field = host ? "host_driver" : "guest_driver";
+    const proto::DriverPolicy& policy = host ? channel.host_driver() : channel.guest_driver();
+    const Where w = where.nested(field);
+    if (policy.library().empty()) {
+      if (!policy.args().empty()) {
+        problem(w, "args", "args are a driver library's; name the library too");
+      }
+      return;
+    }
+    checks_.add_loaded_driver(channel.name(), host ? proto::HOST : proto::GUEST, policy.library());
+    const std::string why = " is the scripted driver's; a driver library makes its own KMCL calls";
+    for (const auto& [name, set] : {std::pair<const char*, bool>{"rule", policy.rule_size() != 0},
+                                    {"default_action", policy.has_default_action()},
+                                    {"max_packet_size", policy.has_max_packet_size()},
+                                    {"quota", policy.has_quota()},
+                                    {"require_passive", policy.has_require_passive()}}) {
+      if (set) {
+        problem(w, name, std::string(name) + why);
+      }
+    }
+    if (!host) {
+      for (const auto& [name, set] :
+           {std::pair<const char*, bool>{"max_packet_size", channel.max_packet_size() != 0},
+            {"quota", channel.quota() != 0},
+            {"require_passive", channel.require_passive()}}) {
+        if (set) {
+          problem(where, name,
+                  std::string(name) + " is the guest driver's KMCL call; " +
+                      "guest_driver's library makes its own");
+        }
+      }
+    } else if (channel.has_host_vsp()) {
+      problem(where, "host_vsp",
+              "host_vsp chooses a scripted VSP; with host_driver's library, the library is the "
+              "VSP");
+    }
+    check_library(w, policy.library(), field, index, host);
+  }
+
+  void check_library(const Where& where, const std::string& written, const std::string& field,
+                     int index, bool host) {
+    if (search_ == nullptr) {
+      return;
+    }
+    auto found = find_library(written, *search_);
+    if (const auto* missing = std::get_if<std::string>(&found)) {
+      problem(where, "library", field + " library " + *missing);
+      return;
+    }
+    const fs::path path = std::get<fs::path>(found);
+    auto loaded = kmcl::load_driver(path.string());
+    if (const auto* error = std::get_if<kmcl::DriverLoadError>(&loaded)) {
+      problem(where, "library", field + " library " + error->message);
+      return;
+    }
+    std::error_code ignored;
+    resolved_.push_back(ResolvedLibrary{index, host, fs::absolute(path, ignored).string()});
   }
 
   // Both drivers' policies and options; an option of the guest's driver is
@@ -266,6 +383,47 @@ class Checker {
     check_oracles(expect, e);
     check_trace(expect, e);
     check_outcome(expect, e);
+    check_driver_crash(expect, e);
+  }
+
+  // A crash of a driver library that runs: on that side (and channel), in a
+  // callback drivers have.
+  void check_driver_crash(const Where& expect, const proto::Expectations& e) {
+    if (!e.has_driver_crash()) {
+      return;
+    }
+    const proto::DriverCrashExpectation& crash = e.driver_crash();
+    const Where w = expect.nested("driver_crash");
+    if (crash.side() != proto::HOST && crash.side() != proto::GUEST) {
+      problem(w, "side", "driver_crash needs side: HOST or GUEST (whose driver)");
+    } else if (!crash.channel().empty()) {
+      checks_.channel(w, crash.channel());
+      if (checks_.loaded_driver(crash.channel(), crash.side()) == nullptr) {
+        problem(w, "channel",
+                "the " + side_key(crash.side()) + " end of '" + crash.channel() +
+                    "' runs the scripted driver; only a driver library can crash");
+      }
+    } else if (!checks_.any_loaded_driver(crash.side())) {
+      problem(w, "side",
+              "no " + side_key(crash.side()) +
+                  " driver of this scenario is a library; only a "
+                  "driver library can crash");
+    }
+    const auto& names = driver_callback_names();
+    if (!crash.callback().empty() &&
+        std::find(names.begin(), names.end(), crash.callback()) == names.end()) {
+      problem(w, "callback",
+              "unknown driver callback '" + crash.callback() + "' (" + joined(names) + ")");
+    }
+    if (e.outcome() != proto::Expectations::COMPLETED) {
+      problem(expect, "outcome", "a run ends once: outcome and driver_crash contradict");
+    }
+    if (e.callbacks_size() != 0 || e.state_size() != 0 || e.counter_size() != 0 ||
+        !e.negotiated_version().empty()) {
+      problem(w, "side",
+              "a run expected to end in a driver crash has no final state: callbacks, state, "
+              "counter and negotiated_version expectations cannot be checked");
+    }
   }
 
   // Each call names its IRQL; two lists for one channel and filter contradict.
@@ -428,6 +586,8 @@ class Checker {
   const proto::Scenario& s_;
   Where root_;
   Checks checks_;
+  const LibrarySearch* search_;
+  std::vector<ResolvedLibrary> resolved_;
   std::uint64_t last_at_us_ = 0;  // the latest entry with an absolute time
   int last_at_number_ = 0;
 };
@@ -439,6 +599,19 @@ std::string ScenarioProblem::to_string() const {
     return file + ": " + message;
   }
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+const std::vector<std::string>& driver_callback_names() {
+  static const std::vector<std::string> kNames = {kmcl::kDriverEntryName,
+                                                  "EvtChannelOpened",
+                                                  "EvtChannelStarted",
+                                                  "EvtChannelPostStarted",
+                                                  "EvtChannelSuspend",
+                                                  "EvtChannelClosed",
+                                                  "EvtVmbChannelProcessPacket",
+                                                  "EvtVmbChannelProcessingComplete",
+                                                  "EvtVmbPacketCompletionRoutine"};
+  return kNames;
 }
 
 const std::vector<std::string>& scenario_oracle_names() {
@@ -472,7 +645,8 @@ int byte_column(const std::string& text, int line, int column) {
   return bytes + 1;
 }
 
-LoadedScenario parse_and_check(const std::string& text, const std::string& display_path) {
+LoadedScenario parse_and_check(const std::string& text, const std::string& display_path,
+                               const LibrarySearch* search) {
   LoadedScenario loaded;
   loaded.display_path = display_path;
   Collector collector(display_path, loaded.problems);
@@ -486,7 +660,14 @@ LoadedScenario parse_and_check(const std::string& text, const std::string& displ
     }
     return loaded;
   }
-  Checker(loaded, tree).run();
+  Checker checker(loaded, tree, search);
+  checker.run();
+  for (const ResolvedLibrary& library : checker.resolved()) {
+    proto::ChannelSpec& channel =
+        *loaded.scenario.mutable_topology()->mutable_channel(library.channel);
+    (library.host ? channel.mutable_host_driver() : channel.mutable_guest_driver())
+        ->set_library(library.path);
+  }
   std::stable_sort(loaded.problems.begin(), loaded.problems.end(),
                    [](const ScenarioProblem& a, const ScenarioProblem& b) {
                      return a.line != b.line ? a.line < b.line : a.column < b.column;
@@ -494,10 +675,9 @@ LoadedScenario parse_and_check(const std::string& text, const std::string& displ
   return loaded;
 }
 
-}  // namespace
-
-LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path) {
-  LoadedScenario loaded = parse_and_check(text, display_path);
+LoadedScenario load_text(const std::string& text, const std::string& display_path,
+                         const LibrarySearch* search) {
+  LoadedScenario loaded = parse_and_check(text, display_path, search);
   for (ScenarioProblem& problem : loaded.problems) {
     if (problem.line >= 1 && problem.column >= 1) {
       problem.column = byte_column(text, problem.line, problem.column);
@@ -506,7 +686,14 @@ LoadedScenario load_scenario_text(const std::string& text, const std::string& di
   return loaded;
 }
 
-LoadedScenario load_scenario(const std::filesystem::path& path, const std::string& display_path) {
+}  // namespace
+
+LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path) {
+  return load_text(text, display_path, nullptr);
+}
+
+LoadedScenario load_scenario(const std::filesystem::path& path, const std::string& display_path,
+                             const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadedScenario loaded;
@@ -517,7 +704,8 @@ LoadedScenario load_scenario(const std::filesystem::path& path, const std::strin
   }
   std::ostringstream text;
   text << in.rdbuf();
-  LoadedScenario loaded = load_scenario_text(text.str(), display_path);
+  const LibrarySearch search{path.parent_path(), options.driver_dirs};
+  LoadedScenario loaded = load_text(text.str(), display_path, &search);
   loaded.path = path;
   return loaded;
 }

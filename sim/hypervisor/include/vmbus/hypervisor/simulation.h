@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "vmbus/hypervisor/intervention.h"
+#include "vmbus/hypervisor/side.h"
 #include "vmbus/proto/ipc.pb.h"
 
 namespace vmbus::hypervisor {
@@ -97,9 +98,32 @@ enum class RunOutcome {
   kProtocolError,     // a partition broke the IPC protocol (bad frame, bad order)
   kInterrupted,       // SIGINT or SIGTERM
   kSetupFailed,       // the run could not start (binary, segment, socket)
+  // A driver loaded from a shared library crashed, hung or failed its entry
+  // point: the partition died (or stopped) in the user's code, not the
+  // simulator's (RunResult::driver_fault says where).
+  kDriverFault,
 };
 
 const char* run_outcome_name(RunOutcome outcome);
+
+// Where a loaded driver's code failed, from the partition's driver slot
+// (vmbus/ipc/driver_slot.h).
+struct DriverFault {
+  enum class Kind { kCrashed, kHung, kFailed };
+  Side side = Side::kGuest;
+  Kind kind = Kind::kCrashed;
+  std::string driver;    // the library's file name
+  std::string callback;  // "EvtVmbChannelProcessPacket", "VmbusSimDriverEntry", ...
+  std::string channel;   // the scenario's name for the channel
+  std::int64_t packet = -1;
+  std::int64_t send = -1;
+  // How: "SIGSEGV", "uncaught C++ exception std::runtime_error: boom",
+  // "no answer within 10000 ms", "returned STATUS_NOT_SUPPORTED".
+  std::string reason;
+  // "guest driver libmyvsc.so crashed (SIGSEGV) in EvtVmbChannelProcessPacket
+  // of channel 'net', packet #4".
+  std::string describe() const;
+};
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
@@ -117,18 +141,23 @@ struct RunResult {
   proto::HostReport host_final;
   proto::GuestReport guest_final;
   bool final_reports = false;
+  // With kDriverFault: which driver, where, and how.
+  std::optional<DriverFault> driver_fault;
   // What the run created, so a caller can check it is all gone: the
-  // anonymous segment's name (a descriptor of this process's that still
-  // shows "/memfd:<name>" is a leak) and the partitions' process ids.
+  // anonymous segments' names (a descriptor of this process's that still
+  // shows "/memfd:<name>" is a leak) -- the guest memory and the driver
+  // slots -- and the partitions' process ids.
   std::string segment_name;
+  std::string driver_slot_segment_name;
   int host_pid = -1;
   int guest_pid = -1;
   std::uint64_t steps = 0;
   std::uint64_t time_ns = 0;
   std::uint64_t trace_records = 0;
 
-  // 0 completed; 3 the simulation itself failed (crash, hang, lost child,
-  // protocol error, deadlock, setup); 130 interrupted.
+  // 0 completed; 1 a loaded driver failed (kDriverFault); 3 the
+  // simulation itself failed (crash, hang, lost child, protocol error,
+  // deadlock, setup); 130 interrupted.
   int exit_code() const;
 
   // The value of `key` in a report, or "" if absent.
@@ -136,6 +165,7 @@ struct RunResult {
   std::string guest_value(const std::string& key) const;
 };
 
+inline constexpr int kExitDriverFault = 1;
 inline constexpr int kExitSimulatorFailure = 3;
 inline constexpr int kExitInterrupted = 130;
 

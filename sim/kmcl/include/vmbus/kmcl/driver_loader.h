@@ -32,6 +32,9 @@ namespace vmbus::kmcl {
 // The driver interface version this build loads (VMBUS_SIM_DRIVER_INTERFACE_VERSION).
 std::uint32_t driver_interface_version();
 
+// The entry point's name (VMBUS_SIM_DRIVER_ENTRY_SYMBOL), for messages.
+inline constexpr const char* kDriverEntryName = "VmbusSimDriverEntry";
+
 enum class DriverLoadErrorKind : std::uint8_t {
   kFileNotFound,              // nothing at the path
   kNotLoadable,               // dlopen refused it: not a shared object, an undefined symbol, ...

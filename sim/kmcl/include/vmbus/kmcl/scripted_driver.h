@@ -26,6 +26,7 @@
 #include "vmbus/base/prng.h"
 #include "vmbus/kmcl/device.h"
 #include "vmbus/kmcl/kmcl.h"
+#include "vmbus/kmcl/recorded_driver.h"
 #include "vmbus/ring/ring.h"
 
 namespace vmbus::kmcl {
@@ -77,29 +78,11 @@ struct Action {
   Misuse misuse = Misuse::kCompleteTwice;
 };
 
-// One callback as the driver saw it.
-struct CallbackRecord {
-  std::string callback;      // ProcessPacket, ProcessingComplete, Opened, Started, PostStarted,
-                             // Suspend, Closed, Completion, Later
-  std::int64_t packet = -1;  // the driver's packet index, or the send index for Completion
-  std::uintptr_t handle = 0;
-  KIRQL irql = PASSIVE_LEVEL;
-  std::string context;
-  std::string action;  // what the driver did, or the callback's argument
-};
-
-// "ProcessPacket #3 DISPATCH dpc/1 defer", "ProcessingComplete PASSIVE passive 2", ...
-std::string to_string(const CallbackRecord& record);
-// The same without the context: "ProcessPacket #3 DISPATCH defer",
-// "Completion send#0 DISPATCH STATUS_SUCCESS 0B" (what scenario expectations
-// and the guest's "driver" trace records name).
-std::string to_scenario_text(const CallbackRecord& record);
-
-class ScriptedDriver {
+class ScriptedDriver final : public RecordedDriver {
  public:
   // `seed` feeds the probability rules only.
   ScriptedDriver(Device& device, std::string name, std::uint64_t seed);
-  ~ScriptedDriver();
+  ~ScriptedDriver() override;
   ScriptedDriver(const ScriptedDriver&) = delete;
   ScriptedDriver& operator=(const ScriptedDriver&) = delete;
 
@@ -107,7 +90,7 @@ class ScriptedDriver {
   // `configure` may make more Init calls before the channel is returned. Does
   // not Enable.
   NTSTATUS create_channel(bool is_server, const std::function<void(VMBCHANNEL)>& configure = {});
-  VMBCHANNEL channel() const { return channel_; }
+  VMBCHANNEL channel() const override { return channel_; }
   Device& device() { return device_; }
   const std::string& name() const { return name_; }
 
@@ -141,7 +124,7 @@ class ScriptedDriver {
   std::int64_t send(std::span<const std::byte> payload, UINT32 flags, PMDL external_data = nullptr);
   NTSTATUS last_send_status() const { return last_send_status_; }
   // Asynchronous sends (send()) whose completion routine has not run yet.
-  std::size_t sends_pending() const { return send_index_of_.size(); }
+  std::size_t sends_pending() const override { return send_index_of_.size(); }
   // Packets sent back by kEcho (not sends: nothing records their completion).
   std::uint64_t echoes_sent() const { return echoes_sent_; }
 
@@ -153,20 +136,11 @@ class ScriptedDriver {
                             PMDL external_data = nullptr,
                             std::optional<LONGLONG> timeout_100ns = std::nullopt);
 
-  struct SendCompletion {
-    std::int64_t send_index = -1;
-    NTSTATUS status = STATUS_SUCCESS;
-    std::vector<std::byte> payload;
-    KIRQL irql = PASSIVE_LEVEL;
-    std::string context;
-    // The transaction id KMCL gave the send (0 if it never got one). Model
-    // bookkeeping for traces: a real driver never sees it.
-    std::uint64_t trans_id = 0;
-    bool synchronous = false;  // VmbChannelSendSynchronousRequest returned
-  };
-  const std::vector<SendCompletion>& send_completions() const { return send_completions_; }
-  // All completions of sends so far, including those forgotten.
-  std::uint64_t sends_completed() const { return sends_forgotten_ + send_completions_.size(); }
+  using SendCompletion = kmcl::SendCompletion;
+  const std::vector<SendCompletion>& send_completions() const override { return send_completions_; }
+  std::uint64_t sends_completed() const override {
+    return sends_forgotten_ + send_completions_.size();
+  }
   // Drops the completions kept so far (an owner that has read them, in a
   // run that keeps no history).
   void forget_send_completions() {
@@ -176,26 +150,25 @@ class ScriptedDriver {
 
   // --- What happened -------------------------------------------------------------------
   // The records kept (all of them unless forget_records dropped some).
-  const std::vector<CallbackRecord>& records() const { return records_; }
+  const std::vector<CallbackRecord>& records() const override { return records_; }
   std::vector<std::string> log() const;
   void clear_log() { records_.clear(); }
 
   // Packet indexes in the order their delivery was processed (not requeued).
   const std::vector<std::uint64_t>& processed_order() const { return processed_order_; }
   // Complete/Fail calls the driver made (misuses excluded), by packet index.
-  const std::map<std::uint64_t, std::uint32_t>& retirements() const { return retirements_; }
+  const std::map<std::uint64_t, std::uint32_t>& retirements() const override {
+    return retirements_;
+  }
   // Packets the driver retired (Complete or Fail, misuses excluded).
-  std::uint64_t retired_packets() const { return retired_packets_; }
+  std::uint64_t retired_packets() const override { return retired_packets_; }
   // The same facts as processed_order, kept as they happen (memory flat):
   // how many packets were processed, the first one processed after a packet
   // with the same or a later index, and whether the order was 0, 1, 2, ...
-  struct OrderBreak {
-    std::uint64_t index = 0;
-    std::uint64_t after = 0;
-  };
+  using OrderBreak = kmcl::OrderBreak;
   std::uint64_t processed_packets() const { return processed_packets_; }
-  const std::optional<OrderBreak>& first_order_break() const { return first_order_break_; }
-  bool processed_in_index_order() const { return in_index_order_; }
+  const std::optional<OrderBreak>& first_order_break() const override { return first_order_break_; }
+  bool processed_in_index_order() const override { return in_index_order_; }
   // The first payload seen for a packet index (empty unless keep_history).
   // Drops the oldest `count` records (an owner that has traced them, so
   // that a long scenario run's memory stays flat). A ProcessPacket record
@@ -203,9 +176,9 @@ class ScriptedDriver {
   void forget_records(std::size_t count);
   std::vector<std::byte> payload_of(std::uint64_t index) const;
   // Redeliveries whose handle, buffer address, bytes or flags differed.
-  std::uint64_t redelivery_mismatches() const { return redelivery_mismatches_; }
+  std::uint64_t redelivery_mismatches() const override { return redelivery_mismatches_; }
   std::uint64_t packets_seen() const { return next_index_; }
-  std::size_t outstanding_count() const { return outstanding_.size(); }
+  std::size_t outstanding_count() const override { return outstanding_.size(); }
   // Completes the oldest `count` packets left outstanding (all by default),
   // from the calling context.
   void complete_outstanding(std::span<const std::byte> payload = {}, std::size_t count = SIZE_MAX);
@@ -215,11 +188,8 @@ class ScriptedDriver {
   // The ring library's counters of this channel's two rings, summed over
   // every open so far (a close snapshots them before KMCL detaches the
   // rings). Model introspection for reports, not a KMCL call.
-  struct RingCounters {
-    ring::ReaderCounters incoming;
-    ring::WriterCounters outgoing;
-  };
-  RingCounters ring_counters() const;
+  using RingCounters = kmcl::RingCounters;
+  RingCounters ring_counters() const override;
 
  private:
   struct Seen {
@@ -290,7 +260,7 @@ class ScriptedDriver {
   std::uint64_t echoes_sent_ = 0;
   std::vector<SendCompletion> send_completions_;
   std::uint64_t sends_forgotten_ = 0;
-  RingCounters closed_ring_counters_;  // of the opens that ended
+  RingCounterSum ring_counter_sum_;  // of the opens that ended
 };
 
 }  // namespace vmbus::kmcl

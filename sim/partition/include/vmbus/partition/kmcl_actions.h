@@ -21,6 +21,9 @@
 //    left outstanding, oldest first, with VmbChannelPacketComplete from that
 //    thread.
 //  * set_policy: replaces the driver's rules and default action at once.
+// A channel run by a loaded driver refuses sends, COMPLETE_OUTSTANDING and
+// set_policy (the driver decides those itself); the other channel_ops make
+// their KMCL call on its channel as driver code would.
 // The caller syncs the endpoint afterwards (KmclEndpoints::sync).
 #pragma once
 

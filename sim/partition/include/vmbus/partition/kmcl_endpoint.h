@@ -1,7 +1,9 @@
 // A KMCL-model driver hosted on one channel of a partition.
 //
 // KmclEndpoint bundles the KMCL device (its contexts become the partition's
-// "kmcl/<relid>/..." contexts), the scripted driver, the transport that
+// "kmcl/<relid>/..." contexts), the driver -- the scripted driver, or a
+// driver loaded from a shared library with the recorder that keeps its
+// record (kmcl::DriverRecorder) -- the transport that
 // turns the ring library's signal decisions into hypercalls, the trace sink
 // that turns the device's events and verifier records into trace records,
 // and the control-plane hooks through which the driver's Enable and Disable
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +26,9 @@
 #include <vector>
 
 #include "vmbus/kmcl/device.h"
+#include "vmbus/kmcl/driver_loader.h"
+#include "vmbus/kmcl/driver_recorder.h"
+#include "vmbus/kmcl/recorded_driver.h"
 #include "vmbus/kmcl/scripted_driver.h"
 #include "vmbus/partition/partition.h"
 #include "vmbus/proto/config.pb.h"
@@ -85,6 +91,18 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
                EndpointRole role = EndpointRole::kClient,
                const std::function<void(kmcl::VMBCHANNEL)>& configure = {},
                std::uint32_t packets_per_dpc_step = 1);
+  // The driver of `library` (config.loaded() says what its entry point is
+  // told) at `role`'s end of the channel; enter() runs its entry point.
+  // `library` must outlive the endpoint.
+  KmclEndpoint(const proto::KmclDriverConfig& config, const kmcl::LoadedDriver& library,
+               EndpointRole role, std::uint32_t packets_per_dpc_step = 1);
+
+  // A loaded driver's entry point, for this channel: "" once it returned
+  // STATUS_SUCCESS having allocated its one channel, else what went wrong
+  // ("returned STATUS_...").
+  std::string enter();
+  // The loaded driver's file name ("libkvs_vsc.so"), "" for the scripted driver.
+  std::string loaded_driver_name() const;
 
   // Transport: the device decided to signal the peer.
   void signal_peer() override;
@@ -128,10 +146,20 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   std::uint32_t child_relid() const { return config.child_relid(); }
   bool is_server() const { return role == EndpointRole::kServer; }
 
+  // What the driver did, whichever runs the channel.
+  kmcl::RecordedDriver& driver() { return *recorded_; }
+  const kmcl::RecordedDriver& driver() const { return *recorded_; }
+  // The channel's driver handle (nullptr before a loaded driver allocated it).
+  kmcl::VMBCHANNEL channel() const { return recorded_->channel(); }
+
   proto::KmclDriverConfig config;
   EndpointRole role;
   kmcl::Device device;
-  kmcl::ScriptedDriver driver;
+  // The scripted driver, or nullptr when a loaded driver runs the channel ...
+  std::unique_ptr<kmcl::ScriptedDriver> scripted;
+  // ... and then the loaded driver's record.
+  std::unique_ptr<kmcl::DriverRecorder> loaded;
+  const kmcl::LoadedDriver* library = nullptr;
   WireState wire = WireState::kIdle;
   std::uint32_t connection_id = 0;  // a client's: the host's, from the open
   // A server's: EvtChannelOpened returned this; the OPENCHANNEL is answered
@@ -146,6 +174,10 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   // Guest pages lent as external data to asynchronous sends, by send index
   // (first page, page count); they go back when the send ends.
   std::map<std::int64_t, std::pair<std::uint64_t, std::uint32_t>> external_pages;
+
+ private:
+  void set_up_device();
+  kmcl::RecordedDriver* recorded_ = nullptr;
 };
 
 // The endpoint's device may signal the peer through `hv` while this lives:

@@ -16,12 +16,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "vmbus/kmcl/driver_loader.h"
 #include "vmbus/partition/kmcl_endpoint.h"
 #include "vmbus/partition/partition.h"
 
@@ -46,7 +49,9 @@ class KmclEndpoints {
 
   // A driver for `config` (seeded from `seed` unless it has its own) at
   // `role`'s end of its channel, `configure` making the owner's further Init
-  // calls (KmclEndpoint); "" or why it cannot be used.
+  // calls (KmclEndpoint); "" or why it cannot be used. With config.loaded()
+  // the library is loaded (once per path; never unloaded before the
+  // endpoints are gone) and its entry point runs now.
   std::string add(const proto::KmclDriverConfig& config, std::uint64_t seed, const Work& work,
                   EndpointRole role = EndpointRole::kClient,
                   const std::function<void(kmcl::VMBCHANNEL)>& configure = {});
@@ -91,8 +96,12 @@ class KmclEndpoints {
   ExternalPages& external_pages() { return pages_; }
 
  private:
+  std::variant<const kmcl::LoadedDriver*, std::string> load(const std::string& path);
+
   ExternalPages& pages_;
   bool free_running_ = false;
+  // Before endpoints_: a library outlives every device that runs its code.
+  std::map<std::string, std::unique_ptr<kmcl::LoadedDriver>> libraries_;
   std::vector<std::unique_ptr<KmclEndpoint>> endpoints_;
 };
 

@@ -48,9 +48,25 @@ struct LoadedScenario {
   bool ok() const { return problems.empty(); }
 };
 
+// How the drivers a scenario names (DriverPolicy.library) are found and
+// checked.
+struct LoadOptions {
+  // Folders where a library named without a '/' is looked for after the
+  // scenario file's own (vmbus-sim run --driver-dir).
+  std::vector<std::filesystem::path> driver_dirs;
+};
+
 // Reads, parses and checks one scenario file. Never throws for bad input.
-LoadedScenario load_scenario(const std::filesystem::path& path, const std::string& display_path);
-// The same for text already in memory (tests).
+// Each driver library it names is found (relative to the file's folder,
+// then in options.driver_dirs) and loaded once with the driver loader
+// (vmbus/kmcl/driver_loader.h) -- so the calling program must export the
+// KMCL C API, as vmbus-sim does -- and a library that cannot run is a
+// problem of the file; the scenario then names the library by its absolute
+// path.
+LoadedScenario load_scenario(const std::filesystem::path& path, const std::string& display_path,
+                             const LoadOptions& options = {});
+// The same for text already in memory (tests), without looking for the
+// libraries: a library is kept as written.
 LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path);
 
 struct CompiledChannel {
@@ -101,7 +117,8 @@ struct OracleFiring {
 
 enum class Verdict {
   kPassed,
-  kFailed,  // an expectation did not hold, or an oracle fired unexpectedly
+  kFailed,  // an expectation did not hold, an oracle fired unexpectedly, or a
+            // loaded driver crashed or hung unexpectedly
   kError,   // the simulator itself failed (crash, hang, lost child, setup)
 };
 
@@ -136,5 +153,7 @@ void judge(const CompiledScenario& scenario, const std::vector<proto::TraceRecor
 const std::vector<std::string>& scenario_counter_names();
 // Oracle names.
 const std::vector<std::string>& scenario_oracle_names();
+// The callbacks a loaded driver can crash in (driver_crash.callback).
+const std::vector<std::string>& driver_callback_names();
 
 }  // namespace vmbus::runner
