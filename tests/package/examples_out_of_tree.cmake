@@ -10,15 +10,7 @@ foreach(variable EXAMPLES_DIR WORK_DIR PREFIX GENERATOR C_COMPILER)
   endif()
 endforeach()
 
-function(run step)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE output
-                  ERROR_VARIABLE output)
-  if(NOT result EQUAL 0)
-    message(FATAL_ERROR "${step} failed (${result}):\n${ARGN}\n${output}")
-  endif()
-  message(STATUS "${step}: ok")
-  set(last_output "${output}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_step.cmake)
 
 file(REMOVE_RECURSE ${WORK_DIR})
 set(launcher "")

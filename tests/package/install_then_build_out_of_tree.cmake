@@ -12,15 +12,7 @@ foreach(variable BUILD_DIR CONSUMER_DIR WORK_DIR GENERATOR C_COMPILER CXX_COMPIL
   endif()
 endforeach()
 
-function(run step)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE output
-                  ERROR_VARIABLE output)
-  if(NOT result EQUAL 0)
-    message(FATAL_ERROR "${step} failed (${result}):\n${ARGN}\n${output}")
-  endif()
-  message(STATUS "${step}: ok")
-  set(last_output "${output}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_step.cmake)
 
 set(build ${WORK_DIR}/build)
 file(REMOVE_RECURSE ${WORK_DIR})
