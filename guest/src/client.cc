@@ -182,7 +182,7 @@ std::string VmbusClient::perform(const proto::PartitionAction& action, Hyperviso
     for (const auto& endpoint : drivers_->endpoints()) {
       scopes.emplace_back(*endpoint, hv);
     }
-    error = perform_action(action, *drivers_, *control_);
+    error = perform_action(action, *drivers_, *control_, rings_, raw_packets_, work);
   }
   sync_drivers(work);
   return error;
@@ -222,6 +222,7 @@ void VmbusClient::detach_rings(std::uint32_t child_relid, partition::DetachReaso
                                            endpoint->wire != partition::WireState::kPeerClosing)),
               "rings detached from channel " + std::to_string(child_relid) + " while in use");
   rings_.erase(child_relid);
+  raw_packets_.erase(child_relid);
 }
 
 bool VmbusClient::wants_open(std::uint32_t child_relid, std::uint32_t opens) const {

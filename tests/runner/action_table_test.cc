@@ -72,6 +72,33 @@ TEST(ActionTable, ChannelOpAndSetPolicyGoToTheSideTheyName) {
   EXPECT_EQ(to_host->side, hypervisor::Side::kHost);
 }
 
+TEST(ActionTable, RawRingWritesAreTheHostsUnlessTheyNameAHostileGuest) {
+  Entry host_raw;
+  host_raw.mutable_raw_packet()->set_channel("net");
+  Entry guest_raw = host_raw;
+  guest_raw.mutable_raw_packet()->set_side(proto::GUEST);
+  Entry guest_index;
+  guest_index.mutable_set_index()->set_side(proto::GUEST);
+  Entry guest_tamper;
+  guest_tamper.mutable_tamper()->set_side(proto::GUEST);
+  Entry guest_write;
+  guest_write.mutable_ring_write()->set_side(proto::GUEST);
+
+  EXPECT_EQ(find_action(Entry::kRawPacket)->owner(host_raw), Owner::kHost);
+  EXPECT_EQ(find_action(Entry::kRawPacket)->owner(guest_raw), Owner::kGuest);
+  EXPECT_EQ(find_action(Entry::kSetIndex)->owner(guest_index), Owner::kGuest);
+  EXPECT_EQ(find_action(Entry::kTamper)->owner(guest_tamper), Owner::kGuest);
+  EXPECT_EQ(find_action(Entry::kRingWrite)->owner(guest_write), Owner::kGuest);
+  EXPECT_EQ(find_action(Entry::kRawPacket)->describe(host_raw), "raw_packet on 'net'");
+  EXPECT_EQ(find_action(Entry::kRawPacket)->describe(guest_raw),
+            "raw_packet on 'net' by the guest");
+  const hypervisor::Intervention compiled = intervention_of(guest_raw);
+  const auto* to_guest = std::get_if<hypervisor::RequestAction>(&compiled);
+  ASSERT_NE(to_guest, nullptr);
+  EXPECT_EQ(to_guest->side, hypervisor::Side::kGuest);
+  EXPECT_EQ(to_guest->action.raw_packet().side(), proto::GUEST);
+}
+
 TEST(ActionTable, UnloadIsTheGuestsAndTravelsToIt) {
   Entry unload;
   unload.mutable_unload();

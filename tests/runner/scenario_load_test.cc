@@ -370,6 +370,7 @@ TEST(ScenarioLoad, ActionsAndExpectationsNameASideTheyCanHave) {
 step { channel_op { channel: "net" op: ENABLE side: HOST } }
 step { set_policy { channel: "net" side: HYPERVISOR } }
 step { host_send { channel: "net" trans_id: 9 synchronous: true } }
+step { raw_packet { channel: "net" side: HYPERVISOR } }
 expect {
   counter { channel: "net" name: "host_packets_sent" value: 1 side: GUEST }
   counter { channel: "net" name: "signals_host_to_guest" value: 1 side: HOST }
@@ -389,10 +390,12 @@ expect {
                 "s.textproto:8:36: set_policy takes side: HOST or GUEST",
                 "s.textproto:9:35: KMCL chooses its own trans_id (1, 2, 3, ... per channel); a "
                 "raw_packet carries any",
-                "s.textproto:11:63: counter host_packets_sent is the host VSP's; it takes no side",
-                "s.textproto:12:67: counter signals_host_to_guest counts the trace's signal "
+                "s.textproto:10:36: a raw ring write is a malicious host's (HOST, the default) or "
+                "guest's (GUEST), not the simulator's",
+                "s.textproto:12:63: counter host_packets_sent is the host VSP's; it takes no side",
+                "s.textproto:13:67: counter signals_host_to_guest counts the trace's signal "
                 "records; it takes no side",
-                "s.textproto:13:30: callbacks takes side: HOST or GUEST"}));
+                "s.textproto:14:30: callbacks takes side: HOST or GUEST"}));
 }
 
 TEST(ScenarioLoad, CompileGivesEachDriverItsPolicyAndOptions) {

@@ -98,11 +98,11 @@ struct HostRun {
     return out;
   }
 
-  std::vector<proto::RingEvent> host_ring(const std::string& op) const {
+  std::vector<proto::RingEvent> host_ring(const std::string& op,
+                                          proto::Partition side = proto::PARTITION_HOST) const {
     std::vector<proto::RingEvent> out;
     for (const proto::TraceRecord& record : records) {
-      if (record.partition() == proto::PARTITION_HOST && record.has_ring() &&
-          record.ring().op() == op) {
+      if (record.partition() == side && record.has_ring() && record.ring().op() == op) {
         out.push_back(record.ring());
       }
     }
@@ -156,9 +156,10 @@ proto::TimelineEntry host_send(std::uint32_t count, bool request_completion,
 }
 
 proto::TimelineEntry raw_packet(std::uint32_t offset8, std::uint32_t len8,
-                                const std::string& payload) {
+                                const std::string& payload, proto::Side side = proto::HOST) {
   proto::TimelineEntry step;
   proto::RawPacketAction* raw = step.mutable_raw_packet();
+  raw->set_side(side);
   raw->set_child_relid(kRelid);
   raw->set_offset8(offset8);
   raw->set_len8(len8);
@@ -565,6 +566,119 @@ TEST(ScenarioHost, BadActionsAreRefusedWithAReason) {
   EXPECT_TRUE(r.host_ring("raw_write").empty());
   EXPECT_EQ(r.channel().state(), proto::HostChannelReport::STATE_RESCINDED);
   expect_oracles_quiet(r);
+}
+
+// --- a malicious guest --------------------------------------------------------------
+// The same raw actions with side: GUEST: the guest writes into the
+// guest->host ring the VSP's KMCL reads, and into the control page of the
+// ring the VSP writes.
+
+proto::TimelineEntry guest_send(std::uint32_t count, const std::string& payload) {
+  proto::TimelineEntry step;
+  proto::SendAction* send = step.mutable_guest_send();
+  send->set_child_relid(kRelid);
+  send->set_count(count);
+  send->set_request_completion(true);
+  send->mutable_payload()->set_raw(payload);
+  return step;
+}
+
+TEST(ScenarioHostileGuest, RawPacketWithLen8BelowOffset8IsAHostProtocolError) {
+  TestScript script;
+  script.at(kOpenUs, raw_packet(2, 1, "payload!", proto::GUEST));
+  const HostRun r = run_script(host_config(), guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  expect_no_step_errors(r);
+  const std::vector<proto::KmclRecord> errors = r.kmcl("protocol_error", proto::PARTITION_HOST);
+  ASSERT_EQ(errors.size(), 1u) << r.describe();
+  EXPECT_NE(errors[0].detail().find("offset8_beyond_len8"), std::string::npos)
+      << errors[0].detail();
+  EXPECT_TRUE(r.kmcl("protocol_error").empty()) << "the guest's own KMCL saw nothing wrong";
+  const std::vector<proto::RingEvent> raw = r.host_ring("raw_packet", proto::PARTITION_GUEST);
+  ASSERT_EQ(raw.size(), 1u);
+  EXPECT_EQ(raw[0].ring(), "outbound");
+  EXPECT_EQ(raw[0].write_index(), 32u);  // descriptor + 8 payload bytes + trailer
+  EXPECT_EQ(r.channel().guest_to_host().write_index(), 32u);
+  EXPECT_EQ(r.channel().packets_received(), 0u);
+}
+
+TEST(ScenarioHostileGuest, RawPacketWithHonestFieldsIsReadAndTheGuestsSenderFollowsIt) {
+  TestScript script;
+  script.at(kOpenUs, raw_packet(2, 3, "payload!", proto::GUEST));
+  script.at(kOpenUs + 200, guest_send(1, "request!"));
+  const HostRun r = run_script(host_config(), guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  expect_no_step_errors(r);
+  EXPECT_TRUE(r.kmcl("protocol_error", proto::PARTITION_HOST).empty()) << r.describe();
+  // The raw packet (32 bytes), then the guest KMCL's packet right behind it.
+  EXPECT_EQ(r.channel().guest_to_host().write_index(), 32u + 32);
+  EXPECT_EQ(r.channel().packets_received(), 2u);
+}
+
+TEST(ScenarioHostileGuest, AReadIndexOutOfRangeInTheHostsRingIsAHostProtocolError) {
+  TestScript script;
+  proto::TimelineEntry set;
+  set.mutable_set_index()->set_side(proto::GUEST);
+  set.mutable_set_index()->set_child_relid(kRelid);
+  set.mutable_set_index()->set_ring(proto::HOST_TO_GUEST_RING);
+  set.mutable_set_index()->set_index(proto::SetIndexAction::READ_INDEX);
+  set.mutable_set_index()->set_value(kDataBytes + 8);
+  script.at(kOpenUs, set);
+  script.at(kOpenUs + 200, host_send(1, true));
+  const HostRun r = run_script(host_config(), guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  expect_no_step_errors(r);
+  const std::vector<proto::RingEvent> stores = r.host_ring("set_index", proto::PARTITION_GUEST);
+  ASSERT_EQ(stores.size(), 1u);
+  EXPECT_EQ(stores[0].ring(), "inbound");
+  EXPECT_EQ(stores[0].read_index(), kDataBytes + 8);
+  const std::vector<proto::KmclRecord> errors = r.kmcl("protocol_error", proto::PARTITION_HOST);
+  ASSERT_EQ(errors.size(), 1u) << r.describe();
+  EXPECT_NE(errors[0].detail().find("read_index_out_of_range"), std::string::npos)
+      << errors[0].detail();
+  EXPECT_EQ(r.channel().packets_sent(), 0u);
+}
+
+TEST(ScenarioHostileGuest, TamperRewritesTheGuestsLastPacketAfterTheHostReadIt) {
+  TestScript script;
+  proto::TimelineEntry tamper;
+  tamper.mutable_tamper()->set_side(proto::GUEST);
+  tamper.mutable_tamper()->set_child_relid(kRelid);
+  tamper.mutable_tamper()->mutable_bytes()->set_raw("TAMPERED");
+  script.at(kOpenUs, tamper);  // nothing written yet: refused
+  script.at(kOpenUs + 100, guest_send(1, "original"));
+  script.at(kOpenUs + 600, tamper);
+  const HostRun r = run_script(host_config(), guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.errors.size(), 3u) << r.describe();
+  EXPECT_EQ(r.errors[0], "the guest has written no packet on channel 1 since it opened");
+  EXPECT_EQ(r.errors[1], "");
+  EXPECT_EQ(r.errors[2], "");
+  EXPECT_TRUE(r.kmcl("protocol_error", proto::PARTITION_HOST).empty()) << r.describe();
+  const std::vector<proto::RingEvent> tampers = r.host_ring("tamper", proto::PARTITION_GUEST);
+  ASSERT_EQ(tampers.size(), 1u);
+  EXPECT_EQ(tampers[0].ring(), "outbound");
+  EXPECT_NE(tampers[0].detail().find("8 bytes over the payload of trans_id 1 at offset 16"),
+            std::string::npos)
+      << tampers[0].detail();
+  // Read before the tamper: the host's read_index is past the packet.
+  EXPECT_EQ(tampers[0].write_index(), 32u);
+  EXPECT_EQ(tampers[0].read_index(), 32u);
+}
+
+TEST(ScenarioHostileGuest, ARawActionBeforeTheChannelOpensIsRefused) {
+  TestScript script;
+  script.at(1, raw_packet(2, 3, "payload!", proto::GUEST));
+  const HostRun r = run_script(host_config(), guest_config(), script);
+
+  ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();
+  ASSERT_EQ(r.errors.size(), 1u) << r.describe();
+  EXPECT_EQ(r.errors[0], "channel 1 is not open");
+  EXPECT_TRUE(r.host_ring("raw_packet", proto::PARTITION_GUEST).empty());
 }
 
 TEST(ScenarioHost, RescindBeforeTheGuestReleasesIsRefusedTwice) {

@@ -192,9 +192,47 @@ hypervisor::Intervention compile_send(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
-// ring_write: a malicious host writes raw bytes into a ring's data area.
+// ring_write, raw_packet, tamper and set_index make the host (side: HOST,
+// the default) a malicious root partition, or the guest (side: GUEST) a
+// malicious guest.
+
+proto::Side raw_side(const Entry& entry) {
+  switch (entry.action_case()) {
+    case Entry::kRingWrite:
+      return entry.ring_write().side();
+    case Entry::kRawPacket:
+      return entry.raw_packet().side();
+    case Entry::kTamper:
+      return entry.tamper().side();
+    case Entry::kSetIndex:
+      return entry.set_index().side();
+    default:
+      VMBUS_CHECK(false, "raw_side of an action that is not a raw ring write");
+      return proto::HOST;
+  }
+}
+
+Owner raw_owner(const Entry& entry) {
+  return raw_side(entry) == proto::GUEST ? Owner::kGuest : Owner::kHost;
+}
+
+void check_raw_side(const Entry& entry, const Where& where, Checks& checks) {
+  if (raw_side(entry) == proto::HYPERVISOR) {
+    checks.problem(where, "side",
+                   "a raw ring write is a malicious host's (HOST, the default) or guest's "
+                   "(GUEST), not the simulator's");
+  }
+}
+
+// " by the guest" for a hostile guest's action ("" for the host's).
+std::string by_whom(const Entry& entry) {
+  return raw_side(entry) == proto::GUEST ? " by the guest" : "";
+}
+
+// ring_write: raw bytes into a ring's data area.
 
 void check_ring_write(const Entry& entry, const Where& where, Checks& checks) {
+  check_raw_side(entry, where, checks);
   checks.channel(where, entry.ring_write().channel());
   checks.payload(where, "bytes", entry.ring_write().bytes());
   checks.runner_field(where, entry.ring_write().child_relid());
@@ -204,7 +242,7 @@ std::string describe_ring_write(const Entry& entry) {
   const proto::RingWriteAction& write = entry.ring_write();
   return "ring_write " + payload_words(write.bytes()) + " at offset " +
          std::to_string(write.offset()) + " of " + enum_words(proto::RingId_Name(write.ring())) +
-         " of " + quoted(write.channel());
+         " of " + quoted(write.channel()) + by_whom(entry);
 }
 
 void resolve_ring_write(Entry& entry, const CompiledScenario& scenario) {
@@ -219,9 +257,10 @@ hypervisor::Intervention compile_ring_write(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
-// raw_packet: a malicious host publishes a descriptor with fields of its choice.
+// raw_packet: a descriptor with fields of the writer's choice, published.
 
 void check_raw_packet(const Entry& entry, const Where& where, Checks& checks) {
+  check_raw_side(entry, where, checks);
   checks.channel(where, entry.raw_packet().channel());
   checks.payload(where, "payload", entry.raw_packet().payload());
   checks.runner_field(where, entry.raw_packet().child_relid());
@@ -239,7 +278,7 @@ std::string describe_raw_packet(const Entry& entry) {
   if (raw.has_len8()) {
     text += " len8 " + std::to_string(raw.len8());
   }
-  return text;
+  return text + by_whom(entry);
 }
 
 void resolve_raw_packet(Entry& entry, const CompiledScenario& scenario) {
@@ -254,9 +293,10 @@ hypervisor::Intervention compile_raw_packet(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
-// tamper: a malicious host rewrites the last packet it sent, after the copy.
+// tamper: the writer rewrites the last packet it sent, after the copy.
 
 void check_tamper(const Entry& entry, const Where& where, Checks& checks) {
+  check_raw_side(entry, where, checks);
   checks.channel(where, entry.tamper().channel());
   checks.payload(where, "bytes", entry.tamper().bytes());
   checks.runner_field(where, entry.tamper().child_relid());
@@ -264,7 +304,7 @@ void check_tamper(const Entry& entry, const Where& where, Checks& checks) {
 
 std::string describe_tamper(const Entry& entry) {
   return "tamper: overwrite the last packet sent on " + quoted(entry.tamper().channel()) +
-         " with " + payload_words(entry.tamper().bytes());
+         " with " + payload_words(entry.tamper().bytes()) + by_whom(entry);
 }
 
 void resolve_tamper(Entry& entry, const CompiledScenario& scenario) {
@@ -279,9 +319,10 @@ hypervisor::Intervention compile_tamper(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
-// set_index: a malicious host stores any value into a ring index.
+// set_index: the writer stores any value into a ring index.
 
 void check_set_index(const Entry& entry, const Where& where, Checks& checks) {
+  check_raw_side(entry, where, checks);
   checks.channel(where, entry.set_index().channel());
   checks.runner_field(where, entry.set_index().child_relid());
 }
@@ -290,7 +331,7 @@ std::string describe_set_index(const Entry& entry) {
   const proto::SetIndexAction& set = entry.set_index();
   return "set_index " + enum_words(proto::SetIndexAction::Index_Name(set.index())) + " of " +
          enum_words(proto::RingId_Name(set.ring())) + " of " + quoted(set.channel()) + " to " +
-         std::to_string(set.value());
+         std::to_string(set.value()) + by_whom(entry);
 }
 
 void resolve_set_index(Entry& entry, const CompiledScenario& scenario) {
@@ -661,14 +702,14 @@ constexpr ActionRow kActions[] = {
     {Entry::kHostSend, "host_send", kHost, check_send, describe_send, resolve_send, compile_send},
     {Entry::kGuestSend, "guest_send", kGuest, check_send, describe_send, resolve_send,
      compile_send},
-    {Entry::kRingWrite, "ring_write", kHost, check_ring_write, describe_ring_write,
+    {Entry::kRingWrite, "ring_write", raw_owner, check_ring_write, describe_ring_write,
      resolve_ring_write, compile_ring_write},
-    {Entry::kRawPacket, "raw_packet", kHost, check_raw_packet, describe_raw_packet,
+    {Entry::kRawPacket, "raw_packet", raw_owner, check_raw_packet, describe_raw_packet,
      resolve_raw_packet, compile_raw_packet},
-    {Entry::kTamper, "tamper", kHost, check_tamper, describe_tamper, resolve_tamper,
+    {Entry::kTamper, "tamper", raw_owner, check_tamper, describe_tamper, resolve_tamper,
      compile_tamper},
-    {Entry::kSetIndex, "set_index", kHost, check_set_index, describe_set_index, resolve_set_index,
-     compile_set_index},
+    {Entry::kSetIndex, "set_index", raw_owner, check_set_index, describe_set_index,
+     resolve_set_index, compile_set_index},
     {Entry::kInterruptFault, "interrupt_fault", kHypervisor, check_interrupt_fault,
      describe_interrupt_fault, resolve_interrupt_fault, compile_interrupt_fault},
     {Entry::kSpuriousInterrupt, "spurious_interrupt", kHypervisor, check_spurious_interrupt,

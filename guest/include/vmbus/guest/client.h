@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "vmbus/guest/actions.h"
 #include "vmbus/guest/control_plane.h"
 #include "vmbus/guest/echo_vsc.h"
 #include "vmbus/guest/kmcl_channels.h"
@@ -99,7 +100,9 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
   std::unique_ptr<PageAllocator> pages_;
   // The rings the control plane attached, by child_relid. Declared before
   // the endpoints that use them, so that it outlives them.
-  std::map<std::uint32_t, partition::ChannelRings> rings_;
+  GuestRings rings_;
+  // A hostile guest's last raw packet on each open channel (actions.h).
+  RawPackets raw_packets_;
   std::unique_ptr<ControlPlane> control_;
   std::unique_ptr<EchoVsc> echo_;
   std::unique_ptr<KmclChannels> drivers_;
