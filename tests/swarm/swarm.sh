@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 status=0
 "$bin/vmbus-sim" run "$work/scenarios" --quiet --jobs "$jobs" --json "$work/results.json" \
   --artifacts "$work/failed" >"$work/out" 2>&1 || status=$?
-tail -n 1 "$work/out"
+grep -E "run\(s\) of" "$work/out" | tail -n 1 || tail -n 1 "$work/out"
 errors=$(grep -c '"verdict": "ERROR"' "$work/results.json" || true)
 if [ "$status" -gt 1 ] || [ "$errors" -ne 0 ]; then
   grep -E "ERROR" "$work/out" | head -n 20
