@@ -31,7 +31,7 @@ bool payload_bytes(const proto::Payload& payload, std::vector<std::byte>* bytes,
 }
 
 std::string ring_name(proto::RingId ring) {
-  return ring == proto::HOST_TO_GUEST_RING ? "inbound" : "outbound";
+  return ring == proto::HOST_TO_GUEST_RING ? "host_to_guest" : "guest_to_host";
 }
 
 std::string ring_words(const ring::RingView& view) {
@@ -191,7 +191,7 @@ std::string HostAction::ring_write(const proto::RingWriteAction& action) {
                  "; before: " + before + "; after: " + ring_words(view));
   if (action.signal()) {
     if (inbound) {
-      trace_ring(action.child_relid(), "inbound", "signal", view, 0, 0, "scenario");
+      trace_ring(action.child_relid(), "host_to_guest", "signal", view, 0, 0, "scenario");
       vsps_.signal_guest(*channel, work_);
     } else {
       // The host reads that ring: "interrupting its reader" is a drain pass.
@@ -290,7 +290,7 @@ std::string HostAction::raw_packet(const proto::RawPacketAction& action) {
   channel->raw_written = kmcl::WrittenPacket{payload_index, payload_area, action.trans_id(), 0};
   channel->device_packets_at_raw =
       channel->endpoint->device.channel_stats(channel->endpoint->channel()).packets_written;
-  trace_ring(action.child_relid(), "inbound", "raw_packet", view, footprint, 1,
+  trace_ring(action.child_relid(), "host_to_guest", "raw_packet", view, footprint, 1,
              "type " + std::to_string(descriptor.type) + " offset8 " +
                  std::to_string(descriptor.offset8) + " len8 " + std::to_string(descriptor.len8) +
                  " flags " + std::to_string(action.flags()) + " trans_id " +
@@ -298,7 +298,7 @@ std::string HostAction::raw_packet(const proto::RawPacketAction& action) {
                  " payload bytes at offset " + std::to_string(start) + "; before: " + before +
                  "; after: " + ring_words(view));
   if (!action.no_signal()) {
-    trace_ring(action.child_relid(), "inbound", "signal", view, 0, 0, "scenario");
+    trace_ring(action.child_relid(), "host_to_guest", "signal", view, 0, 0, "scenario");
     vsps_.signal_guest(*channel, work_);
   }
   return "";
@@ -327,7 +327,7 @@ std::string HostAction::tamper(const proto::TamperAction& action) {
   }
   ring::RingView view(*channel->rings.inbound);
   view.copy_in(last.payload_index, bytes);
-  trace_ring(action.child_relid(), "inbound", "tamper", view,
+  trace_ring(action.child_relid(), "host_to_guest", "tamper", view,
              static_cast<std::uint32_t>(bytes.size()), 0,
              std::to_string(bytes.size()) + " bytes over the payload of trans_id " +
                  std::to_string(last.trans_id) + " at offset " +
@@ -356,8 +356,8 @@ std::string HostAction::set_index(const proto::SetIndexAction& action) {
                  std::to_string(action.value()) + "; before: " + before +
                  "; after: " + ring_words(view));
   if (action.signal()) {
-    trace_ring(action.child_relid(), "inbound", "signal", ring::RingView(*channel->rings.inbound),
-               0, 0, "scenario");
+    trace_ring(action.child_relid(), "host_to_guest", "signal",
+               ring::RingView(*channel->rings.inbound), 0, 0, "scenario");
     vsps_.signal_guest(*channel, work_);
   }
   return "";

@@ -42,7 +42,7 @@ void write_sample_trace(const std::filesystem::path& path, const std::string& bu
   ring.set_partition(proto::PARTITION_GUEST);
   ring.set_context("dpc/3");
   ring.mutable_ring()->set_child_relid(3);
-  ring.mutable_ring()->set_ring("inbound");
+  ring.mutable_ring()->set_ring("host_to_guest");
   ring.mutable_ring()->set_op("publish_read");
   ring.mutable_ring()->set_write_index(40);
   ring.mutable_ring()->set_read_index(40);
@@ -71,10 +71,10 @@ TEST(TraceShow, PrintsOneExactLinePerRecord) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(
       result.out,
-      "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+      "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
       "an unknown build\n"
       "      0        1.000 sim                               step 1: host:msg (1 of 2 ready)\n"
-      "      1        2.500 guest dpc/3              DISPATCH ring 3 inbound publish_read "
+      "      1        2.500 guest dpc/3              DISPATCH ring 3 host_to_guest publish_read "
       "write_index=40 read_index=40 bytes=96 (was read_index=4040)\n"
       "      2        3.000 guest kmcl/5/dpc/1       DISPATCH kmcl violation complete_twice "
       "in VmbChannelPacketComplete\n");
@@ -91,7 +91,7 @@ TEST(TraceShow, NamesTheBuildThatWroteTheTraceAndWarnsWhenItIsAnother) {
 
   EXPECT_EQ(same.exit_code, 0);
   EXPECT_EQ(same.out.substr(0, same.out.find('\n')),
-            "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+            "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
             "vmbus-sim " +
                 base::build_identity());
   EXPECT_EQ(same.err, base::build_info().commit == "unknown"
@@ -102,7 +102,7 @@ TEST(TraceShow, NamesTheBuildThatWroteTheTraceAndWarnsWhenItIsAnother) {
                           : "");
   EXPECT_EQ(other.exit_code, 0);
   EXPECT_EQ(other.out.substr(0, other.out.find('\n')),
-            "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+            "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
             "vmbus-sim 0.0.9 (commit 0123456789ab)");
   EXPECT_EQ(other.err,
             "vmbus-sim: warning: this trace was written by vmbus-sim 0.0.9 (commit "
@@ -169,7 +169,7 @@ TEST(TraceShow, PrintsFaultsScenarioStepsAndCompletions) {
 
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out,
-            "# trace format 5, seed 9, scenario 'faults', deterministic, 3 records, written by "
+            "# trace format 6, seed 9, scenario 'faults', deterministic, 3 records, written by "
             "an unknown build\n"
             "      0        1.000 sim                               fault interrupt_dropped: "
             "host->guest relid 1\n"

@@ -555,7 +555,7 @@ TEST(ScenarioHost, BadActionsAreRefusedWithAReason) {
   ASSERT_EQ(r.errors.size(), 6u) << r.describe();
   EXPECT_EQ(r.errors[0],
             "ring_write of 8 bytes at offset 12284 does not fit the 12288-byte data area of the "
-            "inbound ring");
+            "host_to_guest ring");
   EXPECT_EQ(r.errors[1], "the host has written no packet on channel 1 since it opened");
   EXPECT_EQ(r.errors[2], "no channel with child_relid 7");
   EXPECT_EQ(r.errors[3], "");

@@ -122,6 +122,18 @@ enum class Verdict {
   kError,   // the simulator itself failed (crash, hang, lost child, setup)
 };
 
+// One line of a run's final state: what `vmbus-sim run --report` prints,
+// and what the trace's last records (FinalStateEvent) say.
+struct FinalStateLine {
+  std::string kind;  // "version", "channel", "oracle" or "verdict"
+  // Whose report the line is ("channel"); PARTITION_UNSPECIFIED: the run's.
+  proto::Partition partition = proto::PARTITION_UNSPECIFIED;
+  std::string channel;  // the channel's name in the scenario
+  std::uint32_t child_relid = 0;
+  std::string name;  // an oracle's name; the verdict
+  std::string text;
+};
+
 struct ScenarioResult {
   Verdict verdict = Verdict::kError;
   std::vector<std::string> failures;  // in words, most telling first
@@ -130,7 +142,20 @@ struct ScenarioResult {
   std::uint64_t seed = 0;
   std::filesystem::path trace_path;
   std::size_t entries_run = 0;  // timeline entries that ran
+  // The run's final state, judged (final_state_of); also the trace's end.
+  std::vector<FinalStateLine> final_state;
 };
+
+// A judged run's final state, in this order: the negotiated version; for
+// each channel the guest's and the host's KMCL driver (channel and queue
+// states, every counter a scenario may expect, by its name) and the host
+// VSP (its state, its counters, the rings' control words while open); every
+// oracle's verdict; the run's verdict.
+std::vector<FinalStateLine> final_state_of(const CompiledScenario& scenario,
+                                           const ScenarioResult& result);
+
+// "PASS", "FAIL", "ERROR".
+const char* verdict_name(Verdict verdict);
 
 struct RunOptions {
   std::filesystem::path host_binary;
