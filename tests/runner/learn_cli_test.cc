@@ -1,8 +1,10 @@
 // What a learner runs (docs/LEARN.md, docs/RING.md): a passing run's final
 // state with `run --report`, the trace ending with it, both ends of a ring
 // in the trace, and step mode driven from a pipe.
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -12,6 +14,10 @@ namespace vmbus::runner::testing {
 namespace {
 
 const std::string kInterruptMask = "run scenarios/signals/14-interrupt-mask.textproto";
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
 
 // The lines of `text` that contain `part`, in order.
 std::string lines_with(const std::string& text, const std::string& part) {
@@ -126,6 +132,47 @@ TEST(RingRecords, TheGuestsMaskSetClearedAndTheReCheckFindingThePacketAreTraced)
             "    384      118.069 guest kmcl/1/dpc/1                ring 1 host_to_guest "
             "end_read write_index=1152 read_index=1152 interrupt_mask=0 (interrupt_mask = 0; "
             "re-check: the ring is empty)\n");
+}
+
+// Steps, a filter, the rings with their occupancy, an unknown command, the
+// help and a quit, fed through a pipe. The transcript is the file beside
+// this test; a quit stops the run with no process, shared memory or trace
+// file left behind (the leak oracle held, TMPDIR holds nothing new).
+TEST(StepMode, CommandsFromAPipeGiveAnExactTranscriptAndAQuitLeavesNothing) {
+  TestDirectory dir;
+  write_text(dir.path() / "commands", "s\ns 2\nn publish_write\ns\nr\nbogus\nh\nq\n");
+  const CliRun run =
+      run_vmbus_sim(dir.path(), "step scenarios/signals/14-interrupt-mask.textproto <'" +
+                                    (dir.path() / "commands").string() + "'");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.err, "");
+  EXPECT_EQ(run.out, slurp(std::filesystem::path(VMBUS_SOURCE_DIR) /
+                           "tests/runner/step/interrupt-mask.transcript"));
+  EXPECT_EQ(file_names_in(dir.path()), (std::vector<std::string>{"commands", "stderr", "stdout"}));
+}
+
+TEST(StepMode, ContinueRunsToTheEndAndEndsWithTheVerdict) {
+  TestDirectory dir;
+  write_text(dir.path() / "commands", "t\nc\n");
+  const CliRun run =
+      run_vmbus_sim(dir.path(), "step scenarios/signals/14-interrupt-mask.textproto <'" +
+                                    (dir.path() / "commands").string() + "'");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("step> t\n"), std::string::npos);
+  EXPECT_NE(run.out.find("-- timeline step 1 ran\nstep> c\n-- the run is over\nversion 5.3\n"),
+            std::string::npos)
+      << run.out;
+  EXPECT_EQ(run.out.substr(run.out.size() - 30), "oracle leak held\nverdict PASS\n");
+}
+
+TEST(StepMode, EndOfInputQuits) {
+  TestDirectory dir;
+  const CliRun run =
+      run_vmbus_sim(dir.path(), "step scenarios/basics/01-channel-comes-up.textproto </dev/null");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find("step> (end of input)\n-- quit: the run is stopped\n"), std::string::npos)
+      << run.out;
+  EXPECT_EQ(file_names_in(dir.path()), (std::vector<std::string>{"stderr", "stdout"}));
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ void append_final_state(ScenarioResult& result) {
 ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed,
                             const RunOptions& options) {
   ScenarioScript script(scenario);
+  script.set_watch(options.watch);
   hypervisor::SimulationConfig config;
   config.host_binary = options.host_binary;
   config.guest_binary = options.guest_binary;

@@ -30,6 +30,9 @@ ScenarioScript::ScenarioScript(const CompiledScenario& scenario)
 // since a condition counts from the beginning of the run.
 void ScenarioScript::on_record(const proto::TraceRecord& record) {
   tally_.add(record);
+  if (watch_ && !stop_ && !watch_(record)) {
+    stop_ = true;
+  }
   for (std::size_t i = next_; i < scenario_.timeline.size(); ++i) {
     const trace::RecordPattern* pattern = counted_pattern(scenario_.timeline[i]);
     if (pattern != nullptr && trace::matches(record, *pattern)) {

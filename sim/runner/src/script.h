@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,12 @@ class ScenarioScript final : public hypervisor::RunScript {
   std::optional<hypervisor::DueIntervention> due(std::uint64_t now_ns) override;
   void intervention_done(std::uint64_t now_ns, const std::string& error) override;
   std::optional<std::uint64_t> next_time_ns() const override;
+  bool stop_requested() const override { return stop_; }
+
+  // Shows every record to `watch` too; its false stops the run.
+  void set_watch(std::function<bool(const proto::TraceRecord&)> watch) {
+    watch_ = std::move(watch);
+  }
 
   std::size_t entries_run() const { return next_; }
   // Why the run fails: the first entry a partition refused, or "".
@@ -50,6 +57,8 @@ class ScenarioScript final : public hypervisor::RunScript {
   std::size_t next_ = 0;  // the entry that runs next
   std::uint64_t last_done_ns_ = 0;
   std::string error_;
+  std::function<bool(const proto::TraceRecord&)> watch_;
+  bool stop_ = false;
 };
 
 }  // namespace vmbus::runner

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -162,6 +163,9 @@ struct RunOptions {
   std::filesystem::path guest_binary;
   std::filesystem::path trace_path;  // where the run's trace goes (required)
   std::chrono::milliseconds response_timeout{10'000};
+  // Step mode: sees every trace record as the run writes it (the run waits
+  // meanwhile); returning false stops the run, which then ends interrupted.
+  std::function<bool(const proto::TraceRecord&)> watch;
 };
 
 // Runs `scenario` once with `seed` and judges the run.
