@@ -175,5 +175,55 @@ TEST(StepMode, EndOfInputQuits) {
   EXPECT_EQ(file_names_in(dir.path()), (std::vector<std::string>{"stderr", "stdout"}));
 }
 
+TEST(Authoring, AWhenThatNeverMatchedNamesTheClosestRecordsAndHowToFindThemAll) {
+  TestDirectory dir;
+  write_text(dir.path() / "s.textproto",
+             "name: \"never\"\n"
+             "topology { channel { name: \"net\" } }\n"
+             "step { when { event { kmcl { kind: \"defer\" } side: GUEST } } note: \"x\" }\n"
+             "expect { counter { channel: \"net\" name: \"dequeued\" value: 0 } }\n");
+  const CliRun run = run_vmbus_sim(dir.path(), "run " + (dir.path() / "s.textproto").string());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(
+      run.out.find("never ran: the system went quiet at t=69.069 us; no record matched its "
+                   "condition; the last records of the kind it looks for:\n"
+                   "              96       66.069 guest kmcl/1/passive     PASSIVE  kmcl callback "
+                   "handle 0xffffa00000000010: EvtChannelPostStarted\n"
+                   "              97       66.069 guest kmcl/1/passive     PASSIVE  kmcl driver: "
+                   "PostStarted PASSIVE\n"
+                   "             102       68.069 guest kmcl/1/dpc/1       DISPATCH kmcl "
+                   "drain_pass_end handle 0xffffa00000000010: 0 dequeued, 0 processed\n"
+                   "         (all of them: vmbus-sim trace show --igrep 'kmcl defer' TRACE)\n"
+                   "       trace: "),
+      std::string::npos)
+      << run.out;
+}
+
+TEST(Authoring, AScenarioThatExpectsNothingIsALoadWarningAndStillRuns) {
+  TestDirectory dir;
+  write_text(dir.path() / "s.textproto",
+             "name: \"nothing\"\ntopology { channel { name: \"net\" } }\n");
+  const CliRun run = run_vmbus_sim(dir.path(), "run " + (dir.path() / "s.textproto").string());
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.err, (dir.path() / "s.textproto").string() +
+                         ":1:1: warning: the scenario expects nothing: it passes whenever the run "
+                         "completes and no oracle fires; say what must hold in expect { } "
+                         "(docs/SCENARIOS.md, section 5)\n");
+}
+
+TEST(Authoring, AnUnknownEnumValueListsTheValidOnes) {
+  TestDirectory dir;
+  write_text(dir.path() / "s.textproto",
+             "name: \"enum\"\n"
+             "topology { channel { name: \"net\" } }\n"
+             "step { spurious_interrupt { channel: \"net\" direction: HOST_TO_GEST } }\n");
+  const CliRun run = run_vmbus_sim(dir.path(), "run " + (dir.path() / "s.textproto").string());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err.substr(0, run.err.find('\n')),
+            (dir.path() / "s.textproto").string() +
+                ":3:68: Unknown enumeration value of \"HOST_TO_GEST\" for field \"direction\" "
+                "(one of: HOST_TO_GUEST, GUEST_TO_HOST)");
+}
+
 }  // namespace
 }  // namespace vmbus::runner::testing

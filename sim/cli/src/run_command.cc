@@ -413,6 +413,9 @@ std::optional<Library> load_all(const std::vector<std::string_view>& paths,
     for (const ScenarioProblem& problem : loaded.problems) {
       err << problem.to_string() << "\n";
     }
+    for (const ScenarioProblem& warning : loaded.warnings) {
+      err << warning.to_string() << "\n";
+    }
     if (!loaded.ok()) {
       bad = true;
       continue;

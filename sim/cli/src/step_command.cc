@@ -240,6 +240,9 @@ int run_step(const Invocation& invocation) {
   for (const runner::ScenarioProblem& problem : loaded.problems) {
     err << problem.to_string() << "\n";
   }
+  for (const runner::ScenarioProblem& warning : loaded.warnings) {
+    err << warning.to_string() << "\n";
+  }
   if (!loaded.ok()) {
     return kExitError;
   }

@@ -46,6 +46,9 @@ struct LoadedScenario {
   std::string display_path;  // as given on the command line
   proto::Scenario scenario;
   std::vector<ScenarioProblem> problems;  // empty: the file is good
+  // What is legal but probably not meant (a scenario that expects nothing);
+  // the file still runs. Each message starts with "warning: ".
+  std::vector<ScenarioProblem> warnings;
   bool ok() const { return problems.empty(); }
 };
 
