@@ -88,12 +88,12 @@ std::string EchoVsc::receive_step(std::uint32_t child_relid, const partition::Wo
       found.receiver->step([&](const ring::PacketView& packet) { check_echo(packet); });
   if (done.corrupt) {
     const char* reason = ring::corrupt_reason_name(done.corrupt->reason);
-    work.hv.trace(partition::trace_ring(work.context, child_relid, "inbound", "corrupt",
+    work.hv.trace(partition::trace_ring(work.context, child_relid, "host_to_guest", "corrupt",
                                         found.receiver->reader().view(), 0, 0, reason));
-    return std::string("the inbound ring is corrupt: ") + reason;
+    return std::string("the host->guest ring is corrupt: ") + reason;
   }
   if (done.phase == "publish" && done.bytes_published > 0) {
-    work.hv.trace(partition::trace_ring(work.context, child_relid, "inbound", "publish_read",
+    work.hv.trace(partition::trace_ring(work.context, child_relid, "host_to_guest", "publish_read",
                                         found.receiver->reader().view(), done.bytes_published, 0,
                                         ""));
   }
@@ -107,18 +107,20 @@ std::string EchoVsc::send_step(std::uint32_t child_relid, const partition::Work&
   Lane& found = lane(child_relid);
   const partition::SendStep done = found.sender->step();
   if (done.corrupt) {
-    return std::string("the outbound ring is corrupt: ") + ring::corrupt_reason_name(*done.corrupt);
+    return std::string("the guest->host ring is corrupt: ") +
+           ring::corrupt_reason_name(*done.corrupt);
   }
   if (done.too_large) {
-    return "a packet is larger than the outbound ring";
+    return "a packet is larger than the guest->host ring";
   }
   if (done.phase == "publish" && done.bytes_published > 0) {
-    work.hv.trace(partition::trace_ring(work.context, child_relid, "outbound", "publish_write",
+    work.hv.trace(partition::trace_ring(work.context, child_relid, "guest_to_host", "publish_write",
                                         found.sender->writer().view(), done.bytes_published, 0,
                                         ""));
   } else if (done.phase == "block") {
-    work.hv.trace(partition::trace_ring(work.context, child_relid, "outbound", "pending_send_sz",
-                                        found.sender->writer().view(), 0, 0, "ring full"));
+    work.hv.trace(partition::trace_ring(work.context, child_relid, "guest_to_host",
+                                        "pending_send_sz", found.sender->writer().view(), 0, 0,
+                                        "ring full"));
   }
   if (done.signal_peer) {
     work.hv.signal_event(found.connection_id, 0);

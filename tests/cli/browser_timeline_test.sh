@@ -27,7 +27,7 @@ fail() {
   exit 1
 }
 
-# Scenario 14: the guest's interrupt mask; one ring with samples, a lifeline
+# Scenario 14: the guest's interrupt mask; both rings with samples, a lifeline
 # per packet.
 cd "$source_dir"
 "$sim" run scenarios/signals/14-interrupt-mask.textproto --seed 1 --quiet \
@@ -53,7 +53,14 @@ if grep -q ':CONSOLE' "$work/chromium.log"; then
 fi
 
 selfcheck=$(grep -o '<pre id="selfcheck">[^<]*' "$work/dom.html" | sed 's/.*>//')
-expected="selfcheck lanes=19 counters=1 lifelines=21 flows=30 slices=334 findings=0"
+# Trace format 6 (both ends of every ring, the final state): 20 lanes -- the
+# run's final state (oracles, verdict) is a hypervisor lane of its own; 2
+# ring counters -- the host's drain pass samples the guest-to-host ring too,
+# where only the host-to-guest ring had records before; 50 flows -- each of
+# the host's 20 publish_writes now flows to the guest's publish_read that
+# consumed it; 398 slices -- 54 ring records of the KMCL endpoints and 10
+# final-state records more.
+expected="selfcheck lanes=20 counters=2 lifelines=21 flows=50 slices=398 findings=0"
 case "$selfcheck" in
   "$expected drawn_slices="*" errors=0") ;;
   *) fail "self-check '$selfcheck', expected '$expected ... errors=0'" ;;
@@ -67,8 +74,14 @@ for lane in 'guest / isr' 'guest / kmcl/1/dpc/1' 'host / kmcl/1/external' \
   'hypervisor / signals host-&gt;guest' 'hypervisor / messages guest-&gt;host'; do
   [ "$(count "<li>$lane</li>")" = 1 ] || fail "no lane '$lane' in the outline"
 done
-[ "$(count '<li>ring 1 inbound: 1 samples, data area 12288 bytes</li>')" = 1 ] ||
-  fail "no ring counter in the outline"
+# Every ring record of either side samples its ring: the host's 20 writes
+# and their signal decisions, the guest's begin_read, publish_read, signal
+# decision and end_read of its two passes and the first, empty one, and the
+# raw packet -- 52; the host's one empty pass over the other ring -- 3.
+[ "$(count '<li>ring 1 host_to_guest: 52 samples, data area 12288 bytes</li>')" = 1 ] ||
+  fail "no host_to_guest ring counter in the outline"
+[ "$(count '<li>ring 1 guest_to_host: 3 samples, data area 12288 bytes</li>')" = 1 ] ||
+  fail "no guest_to_host ring counter in the outline"
 grep -q '<div id="verdict" class="verdict PASS">PASS  scenarios/signals/14-interrupt-mask.textproto</div>' \
   "$work/dom.html" || fail "the verdict is not at the top"
 

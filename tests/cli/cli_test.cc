@@ -55,6 +55,7 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "  report    Merge and report the results of sweeps\n"
               "  ring      Decode and build VMBus ring buffer images\n"
               "  simulate  Run vmbus-host and vmbus-guest under the simulator once\n"
+              "  step      Run a scenario one scheduler decision at a time\n"
               "  trace     Read the traces runs write\n"
               "\n"
               "Examples:\n"
@@ -62,6 +63,7 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "  vmbus-sim report merge shard-*.json --junit results.xml\n"
               "  vmbus-sim ring decode --text ring.img\n"
               "  vmbus-sim simulate --seed 7 --trace run.trace\n"
+              "  vmbus-sim step scenarios/signals/14-interrupt-mask.textproto\n"
               "  vmbus-sim trace show --channel 1 run.trace\n"
               "\n"
               "Run 'vmbus-sim <command> --help' for the arguments of a command.\n");
@@ -126,9 +128,9 @@ TEST(Cli, LeafHelpWinsOverOtherArguments) {
 
 TEST(Cli, UnknownOrMissingCommandIsUsageError) {
   expect_usage_error({}, "vmbus-sim",
-                     "missing command (one of: run, report, ring, simulate, trace)");
+                     "missing command (one of: run, report, ring, simulate, step, trace)");
   expect_usage_error({"rng"}, "vmbus-sim",
-                     "unknown command 'rng' (one of: run, report, ring, simulate, trace)");
+                     "unknown command 'rng' (one of: run, report, ring, simulate, step, trace)");
   expect_usage_error({"--verbose"}, "vmbus-sim", "unknown flag '--verbose'");
   expect_usage_error({"ring"}, "vmbus-sim ring", "missing command (one of: decode, encode)");
   expect_usage_error({"ring", "dump"}, "vmbus-sim ring",

@@ -34,7 +34,7 @@ std::vector<proto::TraceRecord> small_run() {
       kmcl(3000, kGuest, "kmcl/1/dpc/1", "dequeue", 0x30, {.trans_id = 1, .packet = 0}),
       kmcl(3000, kGuest, "kmcl/1/dpc/1", "defer", 0x30, {.packet = 0}),
       kmcl(4000, kGuest, "kmcl/1/passive", "violation", 0x30, {}, "complete twice"),
-      ring(5000, kGuest, "kmcl/1/passive", 1, "inbound", "publish_read", 96, 96, 96, 4096),
+      ring(5000, kGuest, "kmcl/1/passive", 1, "host_to_guest", "publish_read", 96, 96, 96, 4096),
       note(6000, kGuest, "kmcl/1/passive", "</script><script>alert(1)</script>"),
   });
 }
@@ -81,7 +81,7 @@ TEST(HtmlExport, TheDataHoldsTracksSlicesFlowsCountersAndTheTracesFindings) {
   const std::string data = data_of(page_of(small_run()));
 
   EXPECT_NE(data.find(R"("run":{"scenario":"export \"sample\"","seed":"7",)"
-                      R"("build":"an unknown build","mode":"deterministic","format_version":5,)"
+                      R"("build":"an unknown build","mode":"deterministic","format_version":6,)"
                       R"("records":6,"trace":"run.trace"})"),
             std::string::npos)
       << data;
@@ -97,7 +97,7 @@ TEST(HtmlExport, TheDataHoldsTracksSlicesFlowsCountersAndTheTracesFindings) {
   EXPECT_NE(data.find(R"("flows":[[)"), std::string::npos);
   EXPECT_NE(data.find(R"(,[0,1,2,3]]])"), std::string::npos) << data;
   EXPECT_NE(data.find(R"("open deferred")"), std::string::npos) << data;
-  EXPECT_NE(data.find(R"("counters":[["ring 1 inbound",1,"inbound",4096,[[5000,0]]]])"),
+  EXPECT_NE(data.find(R"("counters":[["ring 1 host_to_guest",1,"host_to_guest",4096,[[5000,0]]]])"),
             std::string::npos)
       << data;
 }

@@ -37,7 +37,7 @@ std::vector<proto::TraceRecord> sample_run() {
       step(5000, 1, "guest:kmcl/1/dpc/1"),
       kmcl(5000, kGuest, "kmcl/1/dpc/1", "dequeue", 0x30, {.trans_id = 1, .packet = 0}),
       kmcl(5000, kGuest, "kmcl/1/dpc/1", "complete", 0x30, {.packet = 0}),
-      ring(5000, kGuest, "kmcl/1/dpc/1", 1, "inbound", "publish_read", 96, 96, 96, 4096),
+      ring(5000, kGuest, "kmcl/1/dpc/1", 1, "host_to_guest", "publish_read", 96, 96, 96, 4096),
   });
 }
 
@@ -82,7 +82,7 @@ TEST(PerfettoExport, DescribesAProcessPerPartitionAThreadPerContextAndACounterPe
       ElementsAre("1 process 1 host", "2 process 2 guest",
                   "3 process 3 hypervisor: scenario 'export \"sample\"' seed 7",
                   "1010 thread 1/10 kmcl/1/external", "1011 thread 2/11 kmcl/1/dpc/1",
-                  "1012 thread 3/12 signals host->guest", "counter under 3 ring 1 inbound"));
+                  "1012 thread 3/12 signals host->guest", "counter under 3 ring 1 host_to_guest"));
 }
 
 TEST(PerfettoExport, EverySliceIsABeginAndAnEndThatNestOnItsTrackInTimeOrder) {

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <limits>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "vmbus/cli/ring_picture.h"
 #include "vmbus/ring/layout.h"
 #include "vmbus/ring/memory.h"
 #include "vmbus/ring/ring.h"
@@ -144,7 +146,21 @@ TEST(RingDecode, PrintsAlignedTextTableWithTextFlag) {
             "         16  000102030405060708090a0b0c0d0e0f\n"
             "    32     1  VM_PKT_SYNCH        0x8000                     0        2     2  "
             "          0\n"
-            "3 packets\n");
+            "3 packets\n"
+            // The picture: R in the last column, W in the first, the used
+            // bytes wrapping round the end.
+            "\n"
+            "the data area (4096 bytes, 64 a column; # used, . free):\n"
+            "|#..............................................................#|\n"
+            "                                                                "
+            "^ R read_index=4048 (the reader's next byte)\n"
+            " ^ W write_index=56 (where the writer's next packet goes)\n"
+            "used 104 bytes from 4048 to 56 (wrapping at 4096), free 3992 bytes\n"
+            "packet at 4048: 40 bytes to 4088: descriptor 16, header extension 8, payload and "
+            "padding 8, trailer 8\n"
+            "packet at 4088: 40 bytes to 32 (wraps): descriptor 16, payload and padding 16, "
+            "trailer 8\n"
+            "packet at 32: 24 bytes to 56: descriptor 16, payload and padding 0, trailer 8\n");
 }
 
 TEST(RingDecode, TextShowsCorruptPacketInWordsWithItsRawDescriptor) {
@@ -169,7 +185,14 @@ TEST(RingDecode, TextShowsCorruptPacketInWordsWithItsRawDescriptor) {
             "corrupt packet at offset 32: the packet and its trailer are longer than the bytes "
             "the writer published (packet_beyond_available)\n"
             "  descriptor: type 6, offset8 2, len8 40, flags 0x0000, trans_id 2; 32 bytes "
-            "published from this offset\n");
+            "published from this offset\n"
+            "\n"
+            "the data area (4096 bytes, 64 a column; # used, . free):\n"
+            "|#...............................................................|\n"
+            " ^ R read_index=0 (the reader's next byte)\n"
+            "  ^ W write_index=64 (where the writer's next packet goes)\n"
+            "used 64 bytes from 0 to 64, free 4032 bytes\n"
+            "packet at 0: 32 bytes to 32: descriptor 16, payload and padding 8, trailer 8\n");
 }
 
 TEST(RingDecode, TextOfEmptyRingSaysZeroPackets) {
@@ -185,7 +208,15 @@ TEST(RingDecode, TextOfEmptyRingSaysZeroPackets) {
             "feature_bits     1\n"
             "data_size        8192\n"
             "\n"
-            "0 packets\n");
+            "0 packets\n"
+            "\n"
+            "the data area (8192 bytes, 128 a column; # used, . free):\n"
+            "|................................................................|\n"
+            "                                                                "
+            "^ R read_index=8184 (the reader's next byte)\n"
+            "                                                                "
+            "^ W write_index=8184 (where the writer's next packet goes)\n"
+            "used 0 bytes, free 8192 bytes\n");
 }
 
 TEST(RingDecode, TextShortensLongPayloadsToSixteenBytes) {
@@ -202,6 +233,24 @@ TEST(RingDecode, TextShortensLongPayloadsToSixteenBytes) {
                             "5           24  abababababababababababababababab...\n"),
             std::string::npos)
       << result.out;
+}
+
+TEST(RingPicture, BarMarksEveryColumnHoldingAUsedByteBetweenReadAndWriteIndex) {
+  DecodedRing ring;
+  ring.data_size = 4096;    // 64 bytes a column
+  ring.read_index = 1000;   // column 15
+  ring.write_index = 2056;  // column 32: bytes 2048..2055 are used
+  std::ostringstream out;
+  write_ring_picture(ring, out);
+  EXPECT_EQ(out.str(),
+            "\n"
+            "the data area (4096 bytes, 64 a column; # used, . free):\n"
+            "|...............##################.............................."
+            ".|\n"
+            "                ^ R read_index=1000 (the reader's next byte)\n"
+            "                                 ^ W write_index=2056 (where the writer's next "
+            "packet goes)\n"
+            "used 1056 bytes from 1000 to 2056, free 3040 bytes\n");
 }
 
 TEST(RingDecode, DoesNotModifyTheImage) {

@@ -312,34 +312,35 @@ TEST(Timeline, AFaultMarksTheMessageOrSignalItHit) {
 
 TEST(Timeline, RingCountersSampleTheBytesInUseModuloTheRingsDataSize) {
   const Built built = build({
-      ring(1000, kHost, "chan/1", 1, "inbound", "publish_write", 616, 10'696, 2208, 12'288),
-      ring(2000, kGuest, "dpc/1", 1, "inbound", "publish_read", 616, 616, 2208, 12'288),
-      ring(3000, kGuest, "vsc/1", 1, "outbound", "publish_write", 4096, 1024, 8),
-      ring(4000, kGuest, "vsc/1", 1, "outbound", "publish_write", 616, 10'696, 8),  // no size
+      ring(1000, kHost, "chan/1", 1, "host_to_guest", "publish_write", 616, 10'696, 2208, 12'288),
+      ring(2000, kGuest, "dpc/1", 1, "host_to_guest", "publish_read", 616, 616, 2208, 12'288),
+      ring(3000, kGuest, "vsc/1", 1, "guest_to_host", "publish_write", 4096, 1024, 8),
+      ring(4000, kGuest, "vsc/1", 1, "guest_to_host", "publish_write", 616, 10'696, 8),  // no size
   });
 
+  // Counters by channel, then ring name.
   ASSERT_EQ(built.timeline.counters.size(), 2u);
-  EXPECT_EQ(built.timeline.counters[0].name, "ring 1 inbound");
-  EXPECT_EQ(built.timeline.counters[0].data_size_bytes, 12'288u);
-  EXPECT_EQ(built.timeline.counters[1].name, "ring 1 outbound");
+  EXPECT_EQ(built.timeline.counters[0].name, "ring 1 guest_to_host");
+  EXPECT_EQ(built.timeline.counters[1].name, "ring 1 host_to_guest");
+  EXPECT_EQ(built.timeline.counters[1].data_size_bytes, 12'288u);
   std::vector<std::tuple<std::size_t, std::uint64_t, std::uint64_t>> samples;
   for (const CounterSample& s : built.timeline.samples) {
     samples.emplace_back(s.counter, s.time_ns, s.bytes_used);
   }
-  EXPECT_THAT(samples, ElementsAre(std::tuple{0u, 1000u, 2208u}, std::tuple{0u, 2000u, 0u},
-                                   std::tuple{1u, 3000u, 3072u}));
+  EXPECT_THAT(samples, ElementsAre(std::tuple{1u, 1000u, 2208u}, std::tuple{1u, 2000u, 0u},
+                                   std::tuple{0u, 3000u, 3072u}));
 }
 
 TEST(Timeline, ARingWriteFlowsToTheReadThatConsumesItsLastByteCountedFromTheOpen) {
   wire::OpenChannel open;
   open.child_relid = 1;
   const Built built = build({
-      ring(1000, kGuest, "vsc/1", 1, "outbound", "publish_write", 96, 0, 96),             // 0
+      ring(1000, kGuest, "vsc/1", 1, "guest_to_host", "publish_write", 96, 0, 96),        // 0
       message(2000, proto::MessageEvent::STAGE_POSTED, kGuest, kHost, payload_of(open)),  // 1
-      ring(10'000, kGuest, "vsc/1", 1, "outbound", "publish_write", 96, 0, 96),           // 2
-      ring(11'000, kGuest, "vsc/1", 1, "outbound", "publish_write", 144, 0, 48),          // 3
-      ring(12'000, kHost, "chan/1", 1, "outbound", "publish_read", 144, 96, 96),          // 4
-      ring(13'000, kHost, "chan/1", 1, "outbound", "publish_read", 144, 144, 48),         // 5
+      ring(10'000, kGuest, "vsc/1", 1, "guest_to_host", "publish_write", 96, 0, 96),      // 2
+      ring(11'000, kGuest, "vsc/1", 1, "guest_to_host", "publish_write", 144, 0, 48),     // 3
+      ring(12'000, kHost, "chan/1", 1, "guest_to_host", "publish_read", 144, 96, 96),     // 4
+      ring(13'000, kHost, "chan/1", 1, "guest_to_host", "publish_read", 144, 144, 48),    // 5
   });
 
   EXPECT_THAT(flow_records(built.timeline, "ring data"),

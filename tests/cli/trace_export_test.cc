@@ -103,7 +103,7 @@ TEST(TraceExport, WritesOneJsonObjectWithTimeUnitRunDetailsAndASlicePerRecord) {
   EXPECT_EQ(JsonValidator(json).error(), "") << json;
   EXPECT_EQ(json,
             "{\"displayTimeUnit\":\"ns\",\n"
-            "\"otherData\":{\"source\":\"vmbus-sim trace export\",\"trace_format_version\":\"5\","
+            "\"otherData\":{\"source\":\"vmbus-sim trace export\",\"trace_format_version\":\"6\","
             "\"seed\":\"7\",\"scenario\":\"export \\\"sample\\\"\",\"build\":\"an unknown build\","
             "\"scheduling_mode\":\"deterministic\",\"records\":\"1\"},\n"
             "\"traceEvents\":[\n"
@@ -207,15 +207,16 @@ TEST(TraceExport, SignalsInterruptsAndFaultsAreSlicesOnTheHypervisorsLanes) {
 
 TEST(TraceExport, RingCountersAreCounterEventsOnTheHypervisorProcess) {
   const std::string json = export_json({
-      ring(151'338, kHost, "chan/1", 1, "inbound", "publish_write", 616, 10'696, 2208, 12'288),
-      ring(159'338, kGuest, "dpc/1", 1, "inbound", "publish_read", 616, 616, 2208, 12'288),
+      ring(151'338, kHost, "chan/1", 1, "host_to_guest", "publish_write", 616, 10'696, 2208,
+           12'288),
+      ring(159'338, kGuest, "dpc/1", 1, "host_to_guest", "publish_read", 616, 616, 2208, 12'288),
   });
 
   EXPECT_EQ(events_containing(json, "\"ph\":\"C\""),
             (std::vector<std::string>{
-                R"({"name":"ring 1 inbound","cat":"vmbus","ph":"C","ts":151.338,"pid":3,)"
+                R"({"name":"ring 1 host_to_guest","cat":"vmbus","ph":"C","ts":151.338,"pid":3,)"
                 R"("args":{"bytes_used":2208}})",
-                R"({"name":"ring 1 inbound","cat":"vmbus","ph":"C","ts":159.338,"pid":3,)"
+                R"({"name":"ring 1 host_to_guest","cat":"vmbus","ph":"C","ts":159.338,"pid":3,)"
                 R"("args":{"bytes_used":0}})",
             }));
   // Only counters there: the hypervisor process is still named.
@@ -293,10 +294,10 @@ std::vector<proto::TraceRecord> every_kind() {
   std::vector<proto::TraceRecord> records = {
       message(2000, proto::MessageEvent::STAGE_POSTED, kGuest, kHost, payload_of(open)),
       step(3000, 1, "guest:vsc/1"),
-      ring(3000, kGuest, "vsc/1", 1, "outbound", "publish_write", 96, 0, 96, 12'288),
+      ring(3000, kGuest, "vsc/1", 1, "guest_to_host", "publish_write", 96, 0, 96, 12'288),
       signal(3000, proto::SignalRecord::STAGE_SIGNALLED, kGuest, 1),
       step(4000, 2, "host:chan/1"),
-      ring(4000, kHost, "chan/1", 1, "outbound", "publish_read", 96, 96, 96, 12'288),
+      ring(4000, kHost, "chan/1", 1, "guest_to_host", "publish_read", 96, 96, 96, 12'288),
   };
   proto::TraceRecord channel = record_at(4000, kHost, "msg");
   channel.mutable_channel()->set_child_relid(1);
@@ -399,7 +400,7 @@ TEST(TraceExport, ABadTraceIsAnErrorThatLeavesOutAsItWasInEveryFormat) {
        "vmbus-sim: " + at + "empty.trace: not a vmbus-sim trace (no VMBTRACE header)\n"},
       {"old.trace", "vmbus-sim: " + at +
                         "old.trace: trace format version 4, this vmbus-sim reads "
-                        "version 5\n"},
+                        "version 6\n"},
       {"none.trace",
        "vmbus-sim: " + at + "none.trace: the trace has no records: nothing to show\n"},
   };

@@ -1,6 +1,8 @@
 // vmbus-sim trace show: exact timeline lines, filters, and bad files.
+#include <algorithm>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -42,7 +44,7 @@ void write_sample_trace(const std::filesystem::path& path, const std::string& bu
   ring.set_partition(proto::PARTITION_GUEST);
   ring.set_context("dpc/3");
   ring.mutable_ring()->set_child_relid(3);
-  ring.mutable_ring()->set_ring("inbound");
+  ring.mutable_ring()->set_ring("host_to_guest");
   ring.mutable_ring()->set_op("publish_read");
   ring.mutable_ring()->set_write_index(40);
   ring.mutable_ring()->set_read_index(40);
@@ -71,10 +73,10 @@ TEST(TraceShow, PrintsOneExactLinePerRecord) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(
       result.out,
-      "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+      "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
       "an unknown build\n"
       "      0        1.000 sim                               step 1: host:msg (1 of 2 ready)\n"
-      "      1        2.500 guest dpc/3              DISPATCH ring 3 inbound publish_read "
+      "      1        2.500 guest dpc/3              DISPATCH ring 3 host_to_guest publish_read "
       "write_index=40 read_index=40 bytes=96 (was read_index=4040)\n"
       "      2        3.000 guest kmcl/5/dpc/1       DISPATCH kmcl violation complete_twice "
       "in VmbChannelPacketComplete\n");
@@ -91,7 +93,7 @@ TEST(TraceShow, NamesTheBuildThatWroteTheTraceAndWarnsWhenItIsAnother) {
 
   EXPECT_EQ(same.exit_code, 0);
   EXPECT_EQ(same.out.substr(0, same.out.find('\n')),
-            "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+            "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
             "vmbus-sim " +
                 base::build_identity());
   EXPECT_EQ(same.err, base::build_info().commit == "unknown"
@@ -102,7 +104,7 @@ TEST(TraceShow, NamesTheBuildThatWroteTheTraceAndWarnsWhenItIsAnother) {
                           : "");
   EXPECT_EQ(other.exit_code, 0);
   EXPECT_EQ(other.out.substr(0, other.out.find('\n')),
-            "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+            "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
             "vmbus-sim 0.0.9 (commit 0123456789ab)");
   EXPECT_EQ(other.err,
             "vmbus-sim: warning: this trace was written by vmbus-sim 0.0.9 (commit "
@@ -125,6 +127,78 @@ TEST(TraceShow, FiltersByChannelAndText) {
   EXPECT_EQ(by_text.exit_code, 0);
   EXPECT_NE(by_text.out.find("publish_read"), std::string::npos);
   EXPECT_EQ(by_text.out.find("complete_twice"), std::string::npos);
+}
+
+// The sample, ending with the final state a scenario run writes: it names
+// relid 3 "net" and relid 5 "disk".
+void write_sample_trace_with_final_state(const std::filesystem::path& path) {
+  write_sample_trace(path);
+  trace::TraceWriter writer;
+  writer.append_to(path, 3);
+  for (const auto& [relid, name] : {std::pair<std::uint32_t, std::string>{3, "net"}, {5, "disk"}}) {
+    proto::TraceRecord final_state;
+    final_state.set_time_ns(4000);
+    final_state.set_partition(proto::PARTITION_GUEST);
+    final_state.mutable_final_state()->set_kind("channel");
+    final_state.mutable_final_state()->set_channel(name);
+    final_state.mutable_final_state()->set_child_relid(relid);
+    final_state.mutable_final_state()->set_text("guest '" + name + "'");
+    writer.write(final_state);
+  }
+  writer.close();
+}
+
+TEST(TraceShow, ChannelMayBeNamedAsTheScenarioNamesIt) {
+  ScratchDir dir;
+  write_sample_trace_with_final_state(dir / "run.trace");
+
+  const RunResult net =
+      run_cli({"trace", "show", "--channel", "net", (dir / "run.trace").string()});
+  const RunResult disk = run_cli({"trace", "show", "--channel=disk", (dir / "run.trace").string()});
+  const RunResult unknown =
+      run_cli({"trace", "show", "--channel", "nic", (dir / "run.trace").string()});
+
+  EXPECT_EQ(net.exit_code, 0);
+  EXPECT_EQ(net.out.substr(net.out.find('\n') + 1),
+            "      1        2.500 guest dpc/3              DISPATCH ring 3 host_to_guest "
+            "publish_read write_index=40 read_index=40 bytes=96 (was read_index=4040)\n"
+            "      3        4.000 guest                             final guest 'net'\n");
+  EXPECT_EQ(disk.exit_code, 0);
+  EXPECT_NE(disk.out.find("complete_twice"), std::string::npos);
+  EXPECT_EQ(disk.out.find("publish_read"), std::string::npos);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.err.substr(0, unknown.err.find('\n')),
+            "vmbus-sim trace show: --channel: no channel 'nic' in this trace (it names disk, net)");
+}
+
+TEST(TraceShow, ANameNeedsATraceThatNamesItsChannels) {
+  ScratchDir dir;
+  write_sample_trace(dir / "run.trace");
+  const RunResult result =
+      run_cli({"trace", "show", "--channel", "net", (dir / "run.trace").string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err.substr(0, result.err.find('\n')),
+            "vmbus-sim trace show: --channel: no channel 'net' in this trace (only a scenario "
+            "run's trace names its channels; give the child_relid)");
+}
+
+TEST(TraceShow, RepeatedGrepKeepsLinesWithAnyTextAndIgrepIgnoresCase) {
+  ScratchDir dir;
+  write_sample_trace(dir / "run.trace");
+  const std::string path = (dir / "run.trace").string();
+
+  const RunResult either =
+      run_cli({"trace", "show", "--grep", "publish", "--grep", "complete_twice", path});
+  const RunResult exact_case = run_cli({"trace", "show", "--grep", "PUBLISH", path});
+  const RunResult any_case = run_cli({"trace", "show", "--igrep", "PUBLISH", path});
+
+  EXPECT_EQ(either.exit_code, 0);
+  EXPECT_EQ(std::count(either.out.begin(), either.out.end(), '\n'), 3);  // header + 2 lines
+  EXPECT_NE(either.out.find("publish_read"), std::string::npos);
+  EXPECT_NE(either.out.find("complete_twice"), std::string::npos);
+  EXPECT_EQ(exact_case.out.find("publish_read"), std::string::npos);
+  EXPECT_NE(any_case.out.find("publish_read"), std::string::npos);
+  EXPECT_EQ(any_case.out.find("complete_twice"), std::string::npos);
 }
 
 void write_format_3_trace(const std::filesystem::path& path) {
@@ -169,7 +243,7 @@ TEST(TraceShow, PrintsFaultsScenarioStepsAndCompletions) {
 
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out,
-            "# trace format 5, seed 9, scenario 'faults', deterministic, 3 records, written by "
+            "# trace format 6, seed 9, scenario 'faults', deterministic, 3 records, written by "
             "an unknown build\n"
             "      0        1.000 sim                               fault interrupt_dropped: "
             "host->guest relid 1\n"

@@ -556,7 +556,7 @@ TEST(ScenarioHost, BadActionsAreRefusedWithAReason) {
   ASSERT_EQ(r.errors.size(), 6u) << r.describe();
   EXPECT_EQ(r.errors[0],
             "ring_write of 8 bytes at offset 12284 does not fit the 12288-byte data area of the "
-            "inbound ring");
+            "host_to_guest ring");
   EXPECT_EQ(r.errors[1], "the host has written no packet on channel 1 since it opened");
   EXPECT_EQ(r.errors[2], "no channel with child_relid 7");
   EXPECT_EQ(r.errors[3], "");
@@ -597,7 +597,7 @@ TEST(ScenarioHostileGuest, RawPacketWithLen8BelowOffset8IsAHostProtocolError) {
   EXPECT_TRUE(r.kmcl("protocol_error").empty()) << "the guest's own KMCL saw nothing wrong";
   const std::vector<proto::RingEvent> raw = r.host_ring("raw_packet", proto::PARTITION_GUEST);
   ASSERT_EQ(raw.size(), 1u);
-  EXPECT_EQ(raw[0].ring(), "outbound");
+  EXPECT_EQ(raw[0].ring(), "guest_to_host");
   EXPECT_EQ(raw[0].write_index(), 32u);  // descriptor + 8 payload bytes + trailer
   EXPECT_EQ(r.channel().guest_to_host().write_index(), 32u);
   EXPECT_EQ(r.channel().packets_received(), 0u);
@@ -633,7 +633,7 @@ TEST(ScenarioHostileGuest, AReadIndexOutOfRangeInTheHostsRingIsAHostProtocolErro
   expect_no_step_errors(r);
   const std::vector<proto::RingEvent> stores = r.host_ring("set_index", proto::PARTITION_GUEST);
   ASSERT_EQ(stores.size(), 1u);
-  EXPECT_EQ(stores[0].ring(), "inbound");
+  EXPECT_EQ(stores[0].ring(), "host_to_guest");
   EXPECT_EQ(stores[0].read_index(), kDataBytes + 8);
   const std::vector<proto::KmclRecord> errors = r.kmcl("protocol_error", proto::PARTITION_HOST);
   ASSERT_EQ(errors.size(), 1u) << r.describe();
@@ -661,7 +661,7 @@ TEST(ScenarioHostileGuest, TamperRewritesTheGuestsLastPacketAfterTheHostReadIt) 
   EXPECT_TRUE(r.kmcl("protocol_error", proto::PARTITION_HOST).empty()) << r.describe();
   const std::vector<proto::RingEvent> tampers = r.host_ring("tamper", proto::PARTITION_GUEST);
   ASSERT_EQ(tampers.size(), 1u);
-  EXPECT_EQ(tampers[0].ring(), "outbound");
+  EXPECT_EQ(tampers[0].ring(), "guest_to_host");
   EXPECT_NE(tampers[0].detail().find("8 bytes over the payload of trans_id 1 at offset 16"),
             std::string::npos)
       << tampers[0].detail();

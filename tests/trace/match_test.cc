@@ -207,12 +207,12 @@ TEST(TraceMatch, ScenarioStepRecordsNeverMatch) {
 TEST(TraceMatch, RingOpAndIndicesAreRecordFields) {
   proto::TraceRecord read;
   read.mutable_ring()->set_child_relid(1);
-  read.mutable_ring()->set_ring("outbound");
+  read.mutable_ring()->set_ring("guest_to_host");
   read.mutable_ring()->set_op("publish_read");
   read.mutable_ring()->set_write_index(1184);
   read.mutable_ring()->set_read_index(1184);
   RingPattern drained;
-  drained.ring = "outbound";
+  drained.ring = "guest_to_host";
   drained.op = "publish_read";
   drained.read_index = 1184;
   RingPattern at_118 = drained;

@@ -1,5 +1,5 @@
 // encode_message(): exact payload bytes, written out by hand from the
-// offset tables of reference section 6.2.
+// byte offsets of Linux include/linux/hyperv.h.
 #include <cstdint>
 #include <vector>
 

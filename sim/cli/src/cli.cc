@@ -8,6 +8,7 @@
 #include "vmbus/cli/ring_command.h"
 #include "vmbus/cli/run_command.h"
 #include "vmbus/cli/simulate_command.h"
+#include "vmbus/cli/step_command.h"
 #include "vmbus/cli/trace_command.h"
 
 namespace vmbus::cli {
@@ -26,6 +27,7 @@ constexpr std::string_view kExamples =
   vmbus-sim report merge shard-*.json --junit results.xml
   vmbus-sim ring decode --text ring.img
   vmbus-sim simulate --seed 7 --trace run.trace
+  vmbus-sim step scenarios/signals/14-interrupt-mask.textproto
   vmbus-sim trace show --channel 1 run.trace
 )";
 
@@ -33,8 +35,8 @@ constexpr std::string_view kExamples =
 
 const Command& vmbus_sim_command() {
   // One row per top-level command.
-  static const Command kSubcommands[] = {run_command(), report_command(), ring_command(),
-                                         simulate_command(), trace_command()};
+  static const Command kSubcommands[] = {run_command(),      report_command(), ring_command(),
+                                         simulate_command(), step_command(),   trace_command()};
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;

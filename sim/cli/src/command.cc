@@ -39,6 +39,16 @@ std::optional<std::string_view> ParsedArgs::value(std::string_view name) const {
   return std::nullopt;
 }
 
+std::vector<std::string_view> ParsedArgs::values(std::string_view name) const {
+  std::vector<std::string_view> found;
+  for (const Flag& flag : flags) {
+    if (flag.name == name) {
+      found.push_back(flag.value);
+    }
+  }
+  return found;
+}
+
 int usage_error(const std::string& command_path, std::ostream& err, std::string_view message) {
   err << command_path << ": " << message << '\n'
       << "Run '" << command_path << " --help' for usage.\n";
@@ -129,7 +139,7 @@ std::optional<ParsedArgs> parse_args(const Invocation& invocation,
       usage_error(invocation.command_path, invocation.io.err, "unknown flag " + quoted(name));
       return std::nullopt;
     }
-    if (parsed.has(name)) {
+    if (!spec->repeats && parsed.has(name)) {
       usage_error(invocation.command_path, invocation.io.err,
                   std::string(name) + " is given more than once");
       return std::nullopt;

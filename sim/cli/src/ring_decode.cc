@@ -10,6 +10,7 @@
 #include "vmbus/cli/command.h"
 #include "vmbus/cli/hex.h"
 #include "vmbus/cli/ring_image.h"
+#include "vmbus/cli/ring_picture.h"
 
 namespace vmbus::cli {
 namespace {
@@ -235,6 +236,7 @@ void write_decoded_text(const DecodedRing& ring, std::ostream& out) {
           << c.available_bytes << " bytes published from this offset\n";
     }
   }
+  write_ring_picture(ring, out);
 }
 
 int run_ring_decode(const std::filesystem::path& image, bool text, std::ostream& out,

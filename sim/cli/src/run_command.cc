@@ -96,6 +96,11 @@ Output:
   --junit FILE      write a JUnit XML report (one case per scenario and seed)
   --quiet           print only failures, the progress line and the summary
   --verbose         print every failure of a failed run, not just the first
+  --report          after each run's line, print its final state: the
+                    negotiated version, each channel's states and counters on
+                    both sides (by the names a scenario's counter { } takes),
+                    every oracle's verdict and the run's verdict -- for a
+                    passing run too (a trace ends with the same lines)
   --color WHEN      colour PASS/FAIL/ERROR: auto (a terminal, unless NO_COLOR
                     is set or TERM=dumb), always or never
 
@@ -131,14 +136,14 @@ constexpr std::string_view kExamples =
 )";
 
 constexpr FlagSpec kFlags[] = {
-    {"--seed", true},         {"--seeds", true},      {"--filter", true},
-    {"--tag", true},          {"--repeat", true},     {"--until-fail", false},
-    {"--fail-fast", false},   {"--list", false},      {"--shard", true},
-    {"--shard-count", true},  {"--timings", true},    {"--trace-dir", true},
-    {"--artifacts", true},    {"--json", true},       {"--junit", true},
-    {"--quiet", false},       {"--verbose", false},   {"--color", true},
-    {"--jobs", true},         {"--timeout-ms", true}, {"--host-binary", true},
-    {"--guest-binary", true}, {"--driver-dir", true},
+    {"--seed", true},        {"--seeds", true},        {"--filter", true},
+    {"--tag", true},         {"--repeat", true},       {"--until-fail", false},
+    {"--fail-fast", false},  {"--list", false},        {"--shard", true},
+    {"--shard-count", true}, {"--timings", true},      {"--trace-dir", true},
+    {"--artifacts", true},   {"--json", true},         {"--junit", true},
+    {"--quiet", false},      {"--verbose", false},     {"--color", true},
+    {"--report", false},     {"--jobs", true},         {"--timeout-ms", true},
+    {"--host-binary", true}, {"--guest-binary", true}, {"--driver-dir", true},
 };
 
 constexpr std::uint64_t kMaxJobs = 256;
@@ -181,6 +186,7 @@ struct RunRequest {
   RunOptions options;  // without the trace path, which each run gets
   bool quiet = false;
   bool verbose = false;
+  bool report = false;  // --report: every run's final state
   ColorMode color = ColorMode::kAuto;
   std::optional<std::string> trace_dir;  // --trace-dir: keep every trace there
   std::optional<std::string> artifacts;
@@ -306,6 +312,7 @@ std::optional<int> parse_outputs(const Invocation& invocation, const ParsedArgs&
   }
   request.quiet = args.has("--quiet");
   request.verbose = args.has("--verbose");
+  request.report = args.has("--report");
   if (auto text = args.value("--driver-dir")) {
     std::string_view rest = *text;
     for (;;) {
@@ -405,6 +412,9 @@ std::optional<Library> load_all(const std::vector<std::string_view>& paths,
     const LoadedScenario loaded = runner::load_scenario(file, display, options);
     for (const ScenarioProblem& problem : loaded.problems) {
       err << problem.to_string() << "\n";
+    }
+    for (const ScenarioProblem& warning : loaded.warnings) {
+      err << warning.to_string() << "\n";
     }
     if (!loaded.ok()) {
       bad = true;
@@ -641,6 +651,7 @@ ReportSettings report_settings(const RunRequest& request, const Plan& plan,
   ReportSettings settings;
   settings.quiet = request.quiet;
   settings.verbose = request.verbose;
+  settings.final_state = request.report;
   settings.keep_every_trace = request.trace_dir.has_value();
   settings.trace_dir = trace_dir;
   if (request.artifacts) {

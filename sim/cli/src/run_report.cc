@@ -106,6 +106,9 @@ void RunReporter::add(Outcome& outcome, const Execution& execution) {
   if (settings_.keep_every_record || failed) {
     records_.push_back(std::move(record));
   }
+  if (settings_.final_state && outcome.ran) {
+    print_final_state(outcome.result);
+  }
   out_ << std::flush;
   show_progress(execution.elapsed_s());
 }
@@ -121,6 +124,12 @@ void RunReporter::passed(const Ticket& ticket, const ScenarioResult& result, Run
   } else {
     std::error_code ignored;
     fs::remove(result.trace_path, ignored);
+  }
+}
+
+void RunReporter::print_final_state(const ScenarioResult& result) {
+  for (const runner::FinalStateLine& line : result.final_state) {
+    out_ << "       " << line.text << "\n";
   }
 }
 

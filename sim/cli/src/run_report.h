@@ -30,6 +30,7 @@ namespace vmbus::cli {
 struct ReportSettings {
   bool quiet = false;
   bool verbose = false;
+  bool final_state = false;       // --report: each run's final state after its line
   bool keep_every_trace = false;  // --trace-dir
   std::filesystem::path trace_dir;
   std::optional<std::filesystem::path> artifacts;
@@ -64,6 +65,7 @@ class RunReporter {
   void not_passed(const Ticket& ticket, const runner::ScenarioResult& result, RunRecord& record);
   std::string keep_as_artifact(const std::filesystem::path& trace);
   std::string repro_command(const Ticket& ticket) const;
+  void print_final_state(const runner::ScenarioResult& result);
   void print_failures_again();
   void print_summary(const Execution& execution, std::uint32_t passes, double seconds);
   void clean_up_traces();

@@ -29,7 +29,8 @@ constexpr std::string_view kHypervisorLanes[] = {"scenario",
                                                  "signals guest->host",
                                                  "faults",
                                                  "processes",
-                                                 "hypervisor"};
+                                                 "hypervisor",
+                                                 "final state"};
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
@@ -151,6 +152,8 @@ TrackKey track_of(const proto::TraceRecord& record) {
       return TrackKey{pid, "faults"};
     case proto::TraceRecord::kProcess:
       return TrackKey{pid, "processes"};
+    case proto::TraceRecord::kFinalState:
+      return TrackKey{pid, "final state"};
     default:
       return TrackKey{pid, "hypervisor"};
   }
@@ -249,6 +252,10 @@ std::pair<std::string, std::string> label(const proto::TraceRecord& r) {
                             (r.action().label().empty() ? "" : " '" + r.action().label() + "'")};
     case proto::TraceRecord::kCompletion:
       return {"completion", "completion " + r.completion().status()};
+    case proto::TraceRecord::kFinalState:
+      return {"final",
+              "final " + r.final_state().kind() +
+                  (r.final_state().kind() == "verdict" ? " " + r.final_state().name() : "")};
     default:
       return {"note", "(empty record)"};
   }

@@ -305,8 +305,8 @@ class RingDataFlows {
   explicit RingDataFlows(std::vector<Flow>& flows) : flows_(flows) {}
 
   void on_channel_opening(std::uint32_t child_relid) {
-    rings_.erase({child_relid, "inbound"});
-    rings_.erase({child_relid, "outbound"});
+    rings_.erase({child_relid, "host_to_guest"});
+    rings_.erase({child_relid, "guest_to_host"});
   }
 
   void on_ring(std::size_t slice, const proto::RingEvent& e) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -49,9 +50,16 @@ interrupt_dropped: ..."), a scenario step ("scenario step 3 'label': ...")
 or a completion a sender learned of ("completion relid 1 trans_id 5
 STATUS_SUCCESS 16 bytes").
 
+A scenario run's trace ends with its final state: the negotiated version,
+each channel's states and counters on both sides, every oracle's verdict
+and the run's verdict ("final verdict PASS").
+
 Options:
-  --channel N   only records about channel (child_relid) N
-  --grep TEXT   only lines containing TEXT
+  --channel C   only records about channel C: its child_relid, or its name
+                in the scenario ("net"; the trace's final state names them)
+  --grep TEXT   only lines containing TEXT; repeat it for lines containing
+                any of the TEXTs
+  --igrep TEXT  the same, in any case (--igrep DEFER finds "defer")
   --help        print this help
 
 Exit status:
@@ -63,9 +71,85 @@ Exit status:
 constexpr std::string_view kShowExamples =
     R"(  vmbus-sim trace show run.trace
   vmbus-sim trace show --channel 1 --grep defer run.trace
+  vmbus-sim trace show --channel net --grep begin_read --grep end_read run.trace
+  vmbus-sim trace show --igrep Interrupt_Mask run.trace
 )";
 
-constexpr FlagSpec kShowFlags[] = {{"--channel", true}, {"--grep", true}};
+constexpr FlagSpec kShowFlags[] = {
+    {"--channel", true}, {"--grep", true, true}, {"--igrep", true, true}};
+
+std::string lower_case(std::string_view text) {
+  std::string lowered(text);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lowered;
+}
+
+// Which lines `trace show` prints: those containing any --grep TEXT or any
+// --igrep TEXT in any case; every line when neither is given.
+class LineFilter {
+ public:
+  explicit LineFilter(const ParsedArgs& args) {
+    for (std::string_view text : args.values("--grep")) {
+      exact_.emplace_back(text);
+    }
+    for (std::string_view text : args.values("--igrep")) {
+      any_case_.push_back(lower_case(text));
+    }
+  }
+
+  bool keeps(const std::string& line) const {
+    if (exact_.empty() && any_case_.empty()) {
+      return true;
+    }
+    for (const std::string& text : exact_) {
+      if (line.find(text) != std::string::npos) {
+        return true;
+      }
+    }
+    if (any_case_.empty()) {
+      return false;
+    }
+    const std::string lowered = lower_case(line);
+    return std::any_of(any_case_.begin(), any_case_.end(), [&](const std::string& text) {
+      return lowered.find(text) != std::string::npos;
+    });
+  }
+
+ private:
+  std::vector<std::string> exact_;
+  std::vector<std::string> any_case_;
+};
+
+// --channel's channel: a relid, or a name the trace's final state gives a
+// relid; nullopt after a usage error.
+std::optional<std::uint32_t> channel_of(const Invocation& invocation, std::string_view text,
+                                        const std::vector<proto::TraceRecord>& records) {
+  if (!text.empty() &&
+      std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    const auto value = parse_decimal_flag(invocation, "--channel", text, 0xFFFFFFFFu);
+    return value ? std::optional(static_cast<std::uint32_t>(*value)) : std::nullopt;
+  }
+  std::set<std::string> names;
+  for (const proto::TraceRecord& record : records) {
+    if (record.has_final_state() && !record.final_state().channel().empty()) {
+      if (record.final_state().channel() == text) {
+        return record.final_state().child_relid();
+      }
+      names.insert(record.final_state().channel());
+    }
+  }
+  std::string known;
+  for (const std::string& name : names) {
+    known += (known.empty() ? "" : ", ") + name;
+  }
+  usage_error(invocation.command_path, invocation.io.err,
+              "--channel: no channel '" + std::string(text) + "' in this trace " +
+                  (known.empty() ? "(only a scenario run's trace names its channels; give the "
+                                   "child_relid)"
+                                 : "(it names " + known + ")"));
+  return std::nullopt;
+}
 
 constexpr std::string_view kExportDescription =
     R"help(Writes the trace FILE written by a run (vmbus-sim run --trace-dir, vmbus-sim
@@ -163,19 +247,17 @@ int run_show(const Invocation& invocation) {
         invocation.command_path, invocation.io.err,
         args->positionals.empty() ? "missing trace FILE" : "expected one trace FILE");
   }
-  std::optional<std::uint32_t> channel;
-  if (auto text = args->value("--channel")) {
-    const auto value = parse_decimal_flag(invocation, "--channel", *text, 0xFFFFFFFFu);
-    if (!value) {
-      return kExitError;
-    }
-    channel = static_cast<std::uint32_t>(*value);
-  }
-  const std::string grep(args->value("--grep").value_or(""));
-
+  const LineFilter filter(*args);
   const trace::TraceReadResult read = trace::read_trace(std::string(args->positionals.front()));
   if (read_failed(read, invocation)) {
     return kExitError;
+  }
+  std::optional<std::uint32_t> channel;
+  if (auto text = args->value("--channel")) {
+    channel = channel_of(invocation, *text, read.trace.records);
+    if (!channel) {
+      return kExitError;
+    }
   }
   const proto::TraceHeader& header = read.trace.header;
   std::ostream& out = invocation.io.out;
@@ -189,7 +271,7 @@ int run_show(const Invocation& invocation) {
       continue;
     }
     const std::string line = trace::format_record(record);
-    if (!grep.empty() && line.find(grep) == std::string::npos) {
+    if (!filter.keeps(line)) {
       continue;
     }
     out << line << "\n";
@@ -378,7 +460,7 @@ int run_export(const Invocation& invocation) {
 const Command& trace_command() {
   static const Command kSubcommands[] = {
       Command{"show",
-              "[--channel N] [--grep TEXT] FILE",
+              "[--channel C] [--grep TEXT]... [--igrep TEXT]... FILE",
               "Print a run's trace as a timeline",
               kShowDescription,
               kShowExamples,

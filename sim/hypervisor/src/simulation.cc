@@ -112,6 +112,9 @@ class Simulation final : private LinkObserver {
         return;
       }
       links_.check();
+      if (script_ != nullptr && script_->stop_requested()) {
+        throw RunFailure{RunOutcome::kInterrupted, "stopped by its script (quit in step mode)"};
+      }
       if (run_due_intervention()) {
         continue;
       }

@@ -432,6 +432,9 @@ struct ApiCall {
 
 enum class CompletionUse : std::uint8_t { kComplete, kDefer, kFail, kGetExternalData };
 
+// A signal decision's reason in words, for the trace.
+std::string signal_reason_words(ring::SignalReason reason);
+
 class DeviceCore {
  public:
   DeviceCore(Device& owner, DeviceConfig config);
@@ -449,6 +452,18 @@ class DeviceCore {
                const ExecContext* context = nullptr);
   void trace(std::string_view kind, const Channel* channel, std::uintptr_t handle,
              std::string_view detail, TracePacketFacts facts = {});
+  // A ring operation of `ch` (event kind "ring", TraceRingFacts): `op` on
+  // the incoming ring when `incoming`, else on the outgoing one, with the
+  // ring's control words as they are now. A signal decision (a `reason`)
+  // gets its reason in words as the detail.
+  struct RingOp {
+    bool incoming = false;
+    std::string_view op;
+    std::uint32_t bytes = 0;
+    bool publish = false;  // `bytes` moved this side's index: record where from
+    ring::SignalReason reason = ring::SignalReason::kNone;
+  };
+  void trace_ring(const Channel& ch, const RingOp& op, std::string_view detail);
   bool tracing() const { return sink_ != nullptr && !tearing_down_; }
   // An event of `kind` would reach the sink (TraceSink::wants).
   bool tracing(std::string_view kind) const { return tracing() && sink_->wants(kind); }
@@ -548,6 +563,9 @@ class DeviceCore {
                          PLARGE_INTEGER timeout, SyncRequest* sync);
   // Writes as much of the send queue as fits (in the calling context).
   void flush_tx(Channel& channel);
+  // Publishes what was copied into the outgoing ring, then
+  // signal_after_publish.
+  void publish_outgoing(Channel& channel);
   // After a publish: signal the peer if the ring library says so (trace
   // signal_peer), or trace interrupt_masked if the peer's mask kept it from it.
   void signal_after_publish(Channel& channel);
@@ -583,6 +601,8 @@ class DeviceCore {
   // One read step of a drain pass: one packet, or up to
   // packets_per_dpc_step with their sends written together at the end.
   void read_batch(Channel& channel, ExecContext& context);
+  // The ring record of end_read: the mask cleared and what the re-check found.
+  void trace_end_read(const Channel& channel);
   void read_one(Channel& channel, ExecContext& context);
   void accept_data_packet(Channel& channel, const ring::PacketView& view, ExecContext& context);
   void call_processing_complete(Channel& channel, std::uint32_t processed, ExecContext& context);

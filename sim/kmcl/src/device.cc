@@ -1,6 +1,7 @@
 // Device (the owner's view) and the DeviceCore basics: verifier records,
 // trace events, and the scheduler interface.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <utility>
@@ -465,6 +466,82 @@ void DeviceCore::trace(std::string_view kind, const Channel* channel, std::uintp
   e.step = steps_;
   e.now_ns = now_ns_;
   e.facts = std::move(facts);
+  sink_->on_event(e);
+}
+
+std::string signal_reason_words(ring::SignalReason reason) {
+  switch (reason) {
+    case ring::SignalReason::kWentNonEmpty:
+      return "the reader had read everything before this publish and its interrupt_mask is "
+             "clear: it may be idle";
+    case ring::SignalReason::kInterruptMasked:
+      return "the reader has interrupt_mask set: it is draining and re-checks before it stops";
+    case ring::SignalReason::kReaderHadData:
+      return "the reader had not read up to this publish: it will find the packets without an "
+             "interrupt";
+    case ring::SignalReason::kNothingPublished:
+      return "nothing was published";
+    case ring::SignalReason::kCrossedPendingSendSize:
+      return "free space rose above the writer's pending_send_sz: it waits for this signal";
+    case ring::SignalReason::kNothingFreed:
+      return "this pass freed no bytes";
+    case ring::SignalReason::kNoPendingSendSizeFeature:
+      return "the ring has no pending_send_sz feature: the writer polls";
+    case ring::SignalReason::kWriterNotWaiting:
+      return "pending_send_sz is 0: the writer is not waiting for space";
+    case ring::SignalReason::kWriterWasNotBlocked:
+      return "free space was above pending_send_sz before this pass: the writer was not blocked "
+             "by it";
+    case ring::SignalReason::kStillBelowPendingSendSize:
+      return "free space is still not above pending_send_sz";
+    case ring::SignalReason::kWriteIndexInvalid:
+      return "write_index is invalid; the next read reports it";
+    case ring::SignalReason::kNone:
+      break;
+  }
+  return "";
+}
+
+void DeviceCore::trace_ring(const Channel& ch, const RingOp& op, std::string_view detail) {
+  if (!tracing("ring") || !ch.attached()) {
+    return;
+  }
+  const ring::RingView& view = op.incoming ? ch.reader->view() : ch.writer->view();
+  // A snapshot for the trace only: relaxed loads, no decision depends on them.
+  const auto word = [](std::uint32_t& shared) {
+    return std::atomic_ref<std::uint32_t>(shared).load(std::memory_order_relaxed);
+  };
+  TraceRingFacts facts;
+  facts.incoming = op.incoming;
+  facts.op = op.op;
+  facts.write_index = word(view.control().write_index);
+  facts.read_index = word(view.control().read_index);
+  facts.data_size = view.data_size_bytes();
+  facts.interrupt_mask = word(view.control().interrupt_mask);
+  facts.pending_send_sz = word(view.control().pending_send_sz);
+  facts.bytes = op.bytes;
+  if (op.publish) {
+    // Our own index: it moved by `bytes` in this publish.
+    const std::uint32_t after = op.incoming ? facts.read_index : facts.write_index;
+    facts.index_before = (after + facts.data_size - op.bytes % facts.data_size) % facts.data_size;
+  }
+  if (op.reason != ring::SignalReason::kNone) {
+    facts.reason = ring::signal_reason_name(op.reason);
+  }
+  const ExecContext& context = current_context();
+  TraceEvent e;
+  e.kind = "ring";
+  e.device = config.name;
+  e.channel = ch.index;
+  e.handle = ch.handle;
+  e.context = context.name();
+  e.irql = context.irql();
+  // A signal decision says its reason in words (built only when traced).
+  e.detail =
+      op.reason != ring::SignalReason::kNone ? signal_reason_words(op.reason) : std::string(detail);
+  e.step = steps_;
+  e.now_ns = now_ns_;
+  e.ring = std::move(facts);
   sink_->on_event(e);
 }
 

@@ -136,8 +136,18 @@ void DeviceCore::dpc_unit(Channel& ch, ExecContext& context) {
       read_batch(ch, context);
       return;
     case Phase::kFinish: {
-      ch.reader->publish();
-      if (ch.reader->decide_signal()) {
+      const std::uint32_t freed = ch.reader->publish();
+      if (freed > 0) {
+        trace_ring(ch, {.incoming = true, .op = "publish_read", .bytes = freed, .publish = true},
+                   "");
+      }
+      const bool signal = ch.reader->decide_signal();
+      trace_ring(ch,
+                 {.incoming = true,
+                  .op = signal ? "signal" : "no_signal",
+                  .reason = ch.reader->last_signal_reason()},
+                 "");
+      if (signal) {
         // The writer was blocked on pending_send_sz and now has room.
         trace("signal_peer", &ch, ch.handle, "incoming ring has space");
         ch.transport->signal_peer();
@@ -152,6 +162,7 @@ void DeviceCore::dpc_unit(Channel& ch, ExecContext& context) {
       // Clearing interrupt_mask and re-checking is what keeps a packet
       // written while we were masked from sitting in the ring unsignalled.
       const bool more = ch.reader->end_read();
+      trace_end_read(ch);
       if (ch.dpc_pass.hit_limit || (more && ch.queue_running() && !ch.quota_blocked)) {
         ch.rx_wanted = true;
       }
@@ -178,9 +189,30 @@ void DeviceCore::dpc_unit(Channel& ch, ExecContext& context) {
               "DPC step with nothing to do");
   ch.rx_wanted = false;
   ch.reader->begin_read();
+  trace_ring(ch, {.incoming = true, .op = "begin_read"},
+             "interrupt_mask = 1: no interrupts while the DPC drains");
   ch.dpc_pass = {};
   ch.dpc_pass.phase = Phase::kRead;
   trace("drain_pass_begin", &ch, ch.handle, "");
+}
+
+void DeviceCore::trace_end_read(const Channel& ch) {
+  if (!tracing("ring")) {
+    return;
+  }
+  const ring::RingView& view = ch.reader->view();
+  const std::uint32_t seen = ch.reader->recheck_write_index();
+  if (!view.is_valid_index(seen)) {
+    trace_ring(ch, {.incoming = true, .op = "end_read"},
+               "interrupt_mask = 0; re-check: write_index " + std::to_string(seen) + " is invalid");
+    return;
+  }
+  const std::uint32_t unread =
+      ring::bytes_to_read(seen, ch.reader->read_cursor(), view.data_size_bytes());
+  trace_ring(ch, {.incoming = true, .op = "end_read", .bytes = unread},
+             unread == 0 ? "interrupt_mask = 0; re-check: the ring is empty"
+                         : "interrupt_mask = 0; re-check: " + std::to_string(unread) +
+                               " bytes arrived while masked");
 }
 
 void DeviceCore::read_batch(Channel& ch, ExecContext& context) {

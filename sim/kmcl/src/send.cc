@@ -277,14 +277,25 @@ void DeviceCore::flush_tx(Channel& ch) {
   if (ch.pending_send_size_set) {
     ch.writer->clear_pending_send_size();
     ch.pending_send_size_set = false;
+    trace_ring(ch, {.op = "pending_send_sz"}, "cleared: the packets fit again");
   }
-  ch.writer->publish();
+  publish_outgoing(ch);
+}
+
+void DeviceCore::publish_outgoing(Channel& ch) {
+  const std::uint32_t published = ch.writer->publish();
+  if (published > 0) {
+    trace_ring(ch, {.op = "publish_write", .bytes = published, .publish = true}, "");
+  }
   signal_after_publish(ch);
 }
 
 void DeviceCore::signal_after_publish(Channel& ch) {
   const std::uint64_t masked_before = ch.writer->counters().signals_masked;
-  if (ch.writer->decide_signal()) {
+  const bool signal = ch.writer->decide_signal();
+  trace_ring(ch, {.op = signal ? "signal" : "no_signal", .reason = ch.writer->last_signal_reason()},
+             "");
+  if (signal) {
     trace("signal_peer", &ch, ch.handle, "outgoing ring went non-empty");
     ch.transport->signal_peer();
   } else if (ch.writer->counters().signals_masked != masked_before) {
@@ -340,11 +351,16 @@ void DeviceCore::drop_too_large(Channel& ch, const TxItem& dropped) {
 bool DeviceCore::wait_for_space(Channel& ch, std::uint32_t packet_bytes) {
   const ring::WaitDecision decision = ch.writer->prepare_to_wait(packet_bytes);
   if (decision == ring::WaitDecision::kRetryNow) {
+    trace_ring(ch, {.op = "pending_send_sz"},
+               "set and cleared again: the reader freed space meanwhile; retry");
     return true;  // the reader freed space between reserve and pending_send_sz
   }
   if (decision == ring::WaitDecision::kWaitForSignal) {
     ch.tx_blocked = true;
     ch.pending_send_size_set = true;
+    trace_ring(ch, {.op = "pending_send_sz"},
+               "set: waiting for the reader to free " +
+                   std::to_string(ring::ring_bytes_for_packet(packet_bytes)) + " bytes");
     trace(
         "send_blocked", &ch, ch.handle,
         "waiting for " + std::to_string(ring::ring_bytes_for_packet(packet_bytes)) + " free bytes");
@@ -541,8 +557,7 @@ NTSTATUS DeviceCore::send_now_or_overflow(Channel& ch, const TxItem& item) {
   ch.writer->copy(reserved.reservation, out);
   note_placed(ch, reserved.reservation, item);
   ++ch.stats.packets_sent;
-  ch.writer->publish();
-  signal_after_publish(ch);
+  publish_outgoing(ch);
   return STATUS_SUCCESS;
 }
 

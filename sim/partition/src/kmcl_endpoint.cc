@@ -428,7 +428,33 @@ namespace {
 // nothing but them, and the trace's cost would be the run's.
 bool per_packet_event(std::string_view kind) {
   return kind == "dequeue" || kind == "callback" || kind == "complete" || kind == "send" ||
-         kind == "interrupt_masked";
+         kind == "interrupt_masked" || kind == "ring";
+}
+
+// A device's ring operation as the platform endpoints trace theirs: a
+// RingEvent naming the ring by its direction.
+proto::TraceRecord ring_record(const kmcl::TraceEvent& event, EndpointRole role,
+                               std::uint32_t child_relid) {
+  const kmcl::TraceRingFacts& facts = *event.ring;
+  proto::TraceRecord record = kmcl_record(child_relid, event.context);
+  auto* ring = record.mutable_ring();
+  ring->set_child_relid(child_relid);
+  // A client (the guest) reads the host->guest ring; a server the other.
+  const bool host_to_guest = facts.incoming == (role == EndpointRole::kClient);
+  ring->set_ring(host_to_guest ? "host_to_guest" : "guest_to_host");
+  ring->set_op(facts.op);
+  ring->set_write_index(facts.write_index);
+  ring->set_read_index(facts.read_index);
+  ring->set_bytes(facts.bytes);
+  ring->set_data_size(facts.data_size);
+  ring->set_interrupt_mask(facts.interrupt_mask);
+  ring->set_pending_send_sz(facts.pending_send_sz);
+  if (facts.index_before) {
+    ring->set_index_before(*facts.index_before);
+  }
+  ring->set_reason(facts.reason);
+  ring->set_detail(event.detail);
+  return record;
 }
 
 }  // namespace
@@ -438,6 +464,10 @@ bool KmclEndpoint::wants(std::string_view kind) const {
 }
 
 void KmclEndpoint::on_event(const kmcl::TraceEvent& event) {
+  if (event.ring) {
+    pending_trace.push_back(ring_record(event, role, config.child_relid()));
+    return;
+  }
   proto::TraceRecord record = kmcl_record(config.child_relid(), event.context);
   auto* kmcl_event = record.mutable_kmcl();
   kmcl_event->set_kind(event.kind);

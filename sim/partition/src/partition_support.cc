@@ -87,6 +87,10 @@ proto::TraceRecord trace_ring(const std::string& context, std::uint32_t child_re
       std::atomic_ref<std::uint32_t>(view.control().write_index).load(std::memory_order_relaxed));
   event->set_read_index(
       std::atomic_ref<std::uint32_t>(view.control().read_index).load(std::memory_order_relaxed));
+  event->set_interrupt_mask(std::atomic_ref<std::uint32_t>(view.control().interrupt_mask)
+                                .load(std::memory_order_relaxed));
+  event->set_pending_send_sz(std::atomic_ref<std::uint32_t>(view.control().pending_send_sz)
+                                 .load(std::memory_order_relaxed));
   event->set_bytes(bytes);
   event->set_packets(packets);
   event->set_data_size(view.data_size_bytes());

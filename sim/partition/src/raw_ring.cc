@@ -92,7 +92,7 @@ void signal_for_scenario(RawRingPort& port) {
 }  // namespace
 
 std::string ring_trace_name(proto::RingId ring) {
-  return ring == proto::HOST_TO_GUEST_RING ? "inbound" : "outbound";
+  return ring == proto::HOST_TO_GUEST_RING ? "host_to_guest" : "guest_to_host";
 }
 
 std::string perform_ring_write(const proto::RingWriteAction& action, RawRingPort& port) {

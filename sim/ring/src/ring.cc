@@ -79,6 +79,36 @@ const char* read_status_name(ReadStatus status) {
   return "unknown_status";
 }
 
+const char* signal_reason_name(SignalReason reason) {
+  switch (reason) {
+    case SignalReason::kNone:
+      return "none";
+    case SignalReason::kWentNonEmpty:
+      return "went_non_empty";
+    case SignalReason::kInterruptMasked:
+      return "interrupt_mask_set";
+    case SignalReason::kReaderHadData:
+      return "reader_had_data";
+    case SignalReason::kNothingPublished:
+      return "nothing_published";
+    case SignalReason::kCrossedPendingSendSize:
+      return "crossed_pending_send_sz";
+    case SignalReason::kNothingFreed:
+      return "nothing_freed";
+    case SignalReason::kNoPendingSendSizeFeature:
+      return "no_pending_send_sz_feature";
+    case SignalReason::kWriterNotWaiting:
+      return "writer_not_waiting";
+    case SignalReason::kWriterWasNotBlocked:
+      return "writer_was_not_blocked";
+    case SignalReason::kStillBelowPendingSendSize:
+      return "still_below_pending_send_sz";
+    case SignalReason::kWriteIndexInvalid:
+      return "write_index_invalid";
+  }
+  return "unknown_reason";
+}
+
 // ---------------------------------------------------------------------------
 // RingView
 
@@ -308,6 +338,7 @@ std::uint32_t RingWriter::publish() {
 
 bool RingWriter::decide_signal() {
   if (!decision_due_) {
+    last_reason_ = SignalReason::kNothingPublished;
     return false;
   }
   decision_due_ = false;
@@ -320,6 +351,7 @@ bool RingWriter::decide_signal() {
   full_fence();
   if (Word(view_.control().interrupt_mask).load(std::memory_order_relaxed) != 0) {
     ++counters_.signals_masked;
+    last_reason_ = SignalReason::kInterruptMasked;
     return false;
   }
   // Read after the mask (the fence above orders it): if the reader finished
@@ -328,9 +360,11 @@ bool RingWriter::decide_signal() {
   // (or already saw) data and will drain without an interrupt.
   const std::uint32_t read_index = Word(view_.control().read_index).load(std::memory_order_relaxed);
   if (read_index != last_publish_start_) {
+    last_reason_ = SignalReason::kReaderHadData;
     return false;
   }
   ++counters_.signals;
+  last_reason_ = SignalReason::kWentNonEmpty;
   return true;
 }
 
@@ -415,6 +449,7 @@ bool RingReader::end_read() {
   full_fence();
   const std::uint32_t write_index =
       Word(view_.control().write_index).load(std::memory_order_acquire);
+  recheck_write_index_ = write_index;
   const bool more = write_index != read_cursor_;
   if (more) {
     ++counters_.end_read_races;
@@ -513,12 +548,14 @@ bool RingReader::decide_signal() {
   const std::uint32_t bytes_read = bytes_to_read(published_index_, batch_start_, data_size);
   batch_start_ = published_index_;
   if (bytes_read == 0) {
+    last_reason_ = SignalReason::kNothingFreed;
     return false;
   }
   // A writer that has not set the feature bit polls; it must not be
   // interrupted for space.
   if ((Word(view_.control().feature_bits).load(std::memory_order_relaxed) &
        kFeaturePendingSendSize) == 0) {
+    last_reason_ = SignalReason::kNoPendingSendSizeFeature;
     return false;
   }
   // Fence B (reader side); see RingWriter::prepare_to_wait().
@@ -526,6 +563,7 @@ bool RingReader::decide_signal() {
   const std::uint32_t pending =
       Word(view_.control().pending_send_sz).load(std::memory_order_relaxed);
   if (pending == 0) {
+    last_reason_ = SignalReason::kWriterNotWaiting;
     return false;
   }
   // Free space now, after our publish. The writer may have written more since
@@ -534,6 +572,7 @@ bool RingReader::decide_signal() {
       Word(view_.control().write_index).load(std::memory_order_acquire);
   if (!view_.is_valid_index(write_index)) {
     // The next read reports the corruption; do not decide from garbage.
+    last_reason_ = SignalReason::kWriteIndexInvalid;
     return false;
   }
   const std::uint32_t free_now = bytes_to_write(write_index, published_index_, data_size);
@@ -544,12 +583,15 @@ bool RingReader::decide_signal() {
   // our publish: it was not blocked then (Linux's unsigned wrap gives the
   // same answer).
   if (free_now < bytes_read || free_now - bytes_read > pending) {
+    last_reason_ = SignalReason::kWriterWasNotBlocked;
     return false;
   }
   if (free_now <= pending) {
+    last_reason_ = SignalReason::kStillBelowPendingSendSize;
     return false;
   }
   ++counters_.signals;
+  last_reason_ = SignalReason::kCrossedPendingSendSize;
   return true;
 }
 

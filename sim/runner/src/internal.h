@@ -21,6 +21,12 @@ std::string describe_condition(const proto::Condition& condition);
 // the signal counts none).
 std::string counter_side_problem(const std::string& name, proto::Side side);
 
+// judge.cc: the counters a scenario may expect that a partition's report
+// holds, as "name=value": those of a KMCL driver's channel (either side's),
+// or the host VSP's ("host_*", interrupts_suppressed).
+std::string kmcl_counter_words(const proto::KmclChannelReport& report);
+std::string host_counter_words(const proto::HostChannelReport& report);
+
 // actions.cc: a timeline entry's action in words (its row's describe).
 std::string describe_action(const proto::TimelineEntry& entry);
 

@@ -495,6 +495,29 @@ const std::vector<std::string>& scenario_counter_names() {
   return kNames;
 }
 
+namespace {
+
+template <typename Report, typename Getter>
+std::string counter_words(const Report& report, Getter getter) {
+  std::string text;
+  for (const CounterSource& source : counter_sources()) {
+    if (const auto value = getter(source)) {
+      text += (text.empty() ? "" : " ") + source.name + "=" + std::to_string(value(report));
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string kmcl_counter_words(const proto::KmclChannelReport& report) {
+  return counter_words(report, [](const CounterSource& source) { return source.guest; });
+}
+
+std::string host_counter_words(const proto::HostChannelReport& report) {
+  return counter_words(report, [](const CounterSource& source) { return source.host; });
+}
+
 std::string counter_side_problem(const std::string& name, proto::Side side) {
   const CounterSource* source = counter_source(name);
   if (source == nullptr || side == proto::ANY_SIDE) {

@@ -60,12 +60,63 @@ std::string joined(const std::vector<std::string>& names) {
   return text;
 }
 
+// The values of every enum that a field called `field` has anywhere in the
+// scenario language, in declaration order, without repeats ("stage" is
+// a message's and a signal's).
+std::vector<std::string> enum_values_of_field(const std::string& field) {
+  std::vector<std::string> values;
+  std::set<const pb::Descriptor*> seen;
+  std::vector<const pb::Descriptor*> pending{proto::Scenario::descriptor()};
+  while (!pending.empty()) {
+    const pb::Descriptor* message = pending.back();
+    pending.pop_back();
+    if (!seen.insert(message).second) {
+      continue;
+    }
+    for (int i = 0; i < message->field_count(); ++i) {
+      const pb::FieldDescriptor* f = message->field(i);
+      if (f->message_type() != nullptr) {
+        pending.push_back(f->message_type());
+      } else if (f->enum_type() != nullptr && f->name() == field) {
+        for (int v = 0; v < f->enum_type()->value_count(); ++v) {
+          const std::string& name = f->enum_type()->value(v)->name();
+          if (std::find(values.begin(), values.end(), name) == values.end()) {
+            values.push_back(name);
+          }
+        }
+      }
+    }
+  }
+  return values;
+}
+
+// The parser's words for an unknown enum value, with the values it could
+// have been: 'Unknown enumeration value of "X" for field "f".'
+std::string with_enum_values(const std::string& message) {
+  const std::string marker = "\" for field \"";
+  const std::size_t at = message.find(marker);
+  if (message.rfind("Unknown enumeration value of \"", 0) != 0 || at == std::string::npos) {
+    return message;
+  }
+  const std::size_t start = at + marker.size();
+  const std::size_t end = message.find('"', start);
+  const std::vector<std::string> values = enum_values_of_field(message.substr(start, end - start));
+  if (end == std::string::npos || values.empty()) {
+    return message;
+  }
+  std::string text = message;
+  if (!text.empty() && text.back() == '.') {
+    text.pop_back();
+  }
+  return text + " (one of: " + joined(values) + ")";
+}
+
 class Collector final : public pb::io::ErrorCollector {
  public:
   Collector(std::string file, std::vector<ScenarioProblem>& problems)
       : file_(std::move(file)), problems_(problems) {}
   void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
-    problems_.push_back(ScenarioProblem{file_, line + 1, column + 1, message});
+    problems_.push_back(ScenarioProblem{file_, line + 1, column + 1, with_enum_values(message)});
   }
   void AddWarning(int line, pb::io::ColumnNumber column, const std::string& message) override {
     AddError(line, column, message);
@@ -662,6 +713,12 @@ LoadedScenario parse_and_check(const std::string& text, const std::string& displ
   }
   Checker checker(loaded, tree, search);
   checker.run();
+  if (loaded.scenario.expect().ByteSizeLong() == 0) {
+    loaded.warnings.push_back(ScenarioProblem{
+        display_path, 1, 1,
+        "warning: the scenario expects nothing: it passes whenever the run completes and no "
+        "oracle fires; say what must hold in expect { } (docs/SCENARIOS.md, section 5)"});
+  }
   for (const ResolvedLibrary& library : checker.resolved()) {
     proto::ChannelSpec& channel =
         *loaded.scenario.mutable_topology()->mutable_channel(library.channel);

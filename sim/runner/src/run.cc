@@ -1,13 +1,52 @@
 // One run of a compiled scenario: the simulation with the timeline as its
 // script, then the judge.
+#include <filesystem>
+
+#include "vmbus/trace/writer.h"
+
 #include "internal.h"
 #include "script.h"
 
 namespace vmbus::runner {
+namespace {
+
+// The trace ends with the final state, so that `trace show` ends with the
+// verdict. A run that never created its trace has none to end.
+void append_final_state(ScenarioResult& result) {
+  std::error_code error;
+  if (result.trace_path.empty() || !std::filesystem::exists(result.trace_path, error)) {
+    return;
+  }
+  try {
+    trace::TraceWriter writer;
+    writer.append_to(result.trace_path, result.run.trace_records);
+    for (const FinalStateLine& line : result.final_state) {
+      proto::TraceRecord record;
+      record.set_time_ns(result.run.time_ns);
+      record.set_partition(line.partition);
+      auto* event = record.mutable_final_state();
+      event->set_kind(line.kind);
+      event->set_channel(line.channel);
+      event->set_child_relid(line.child_relid);
+      event->set_name(line.name);
+      event->set_text(line.text);
+      writer.write(record);
+    }
+    writer.close();
+  } catch (const std::exception& e) {
+    result.failures.push_back(e.what());
+    if (result.verdict == Verdict::kPassed) {
+      result.verdict = Verdict::kError;
+    }
+  }
+}
+
+}  // namespace
 
 ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed,
                             const RunOptions& options) {
   ScenarioScript script(scenario);
+  script.set_watch(options.watch);
   hypervisor::SimulationConfig config;
   config.host_binary = options.host_binary;
   config.guest_binary = options.guest_binary;
@@ -49,6 +88,8 @@ ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed
       }
     }
   }
+  result.final_state = final_state_of(scenario, result);
+  append_final_state(result);
   return result;
 }
 

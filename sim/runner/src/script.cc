@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
+#include <variant>
 
 #include "vmbus/trace/match.h"
+#include "vmbus/trace/render.h"
 
 #include "internal.h"
 
@@ -21,6 +24,45 @@ const trace::RecordPattern* counted_pattern(const CompiledEntry& compiled) {
   return compiled.wait_until ? &*compiled.wait_until : nullptr;
 }
 
+// The records of the kind a pattern looks for: its event's oneof case.
+bool same_kind(const proto::TraceRecord& record, const trace::EventPattern& event) {
+  static constexpr proto::TraceRecord::EventCase kCases[] = {
+      proto::TraceRecord::kMessage,    proto::TraceRecord::kSignal,  proto::TraceRecord::kRing,
+      proto::TraceRecord::kChannel,    proto::TraceRecord::kKmcl,    proto::TraceRecord::kFault,
+      proto::TraceRecord::kCompletion, proto::TraceRecord::kProcess, proto::TraceRecord::kNote};
+  static_assert(std::size(kCases) == std::variant_size_v<trace::EventPattern>);
+  return record.event_case() == kCases[event.index()];
+}
+
+// How close a record came to an entry's condition: 2 if it matches but for
+// its side or channel, 1 if it is of the kind the condition looks for (and
+// from the side it names), 0 otherwise.
+int closeness(const proto::TraceRecord& record, const trace::RecordPattern& pattern) {
+  if (!same_kind(record, pattern.event)) {
+    return 0;
+  }
+  trace::RecordPattern anywhere = pattern;
+  anywhere.partition.reset();
+  anywhere.child_relid.reset();
+  if (trace::matches(record, anywhere)) {
+    return 2;
+  }
+  return !pattern.partition || record.partition() == *pattern.partition ? 1 : 0;
+}
+
+// The words `trace show --igrep` finds the condition's kind of record by.
+std::string grep_words(const trace::EventPattern& event) {
+  if (const auto* kmcl = std::get_if<trace::KmclPattern>(&event)) {
+    return kmcl->kind.empty() ? "kmcl" : "kmcl " + kmcl->kind;
+  }
+  if (const auto* ring = std::get_if<trace::RingPattern>(&event)) {
+    return ring->op.empty() ? "ring" : ring->op;
+  }
+  static constexpr const char* kWords[] = {"message", "signal",     "ring",    "channel", "kmcl",
+                                           "fault",   "completion", "process", ""};
+  return kWords[event.index()];
+}
+
 }  // namespace
 
 ScenarioScript::ScenarioScript(const CompiledScenario& scenario)
@@ -30,11 +72,37 @@ ScenarioScript::ScenarioScript(const CompiledScenario& scenario)
 // since a condition counts from the beginning of the run.
 void ScenarioScript::on_record(const proto::TraceRecord& record) {
   tally_.add(record);
+  if (watch_ && !stop_ && !watch_(record)) {
+    stop_ = true;
+  }
   for (std::size_t i = next_; i < scenario_.timeline.size(); ++i) {
     const trace::RecordPattern* pattern = counted_pattern(scenario_.timeline[i]);
     if (pattern != nullptr && trace::matches(record, *pattern)) {
       ++matched_[i];
     }
+  }
+  note_closest(record);
+}
+
+// The last few records that came closest to the next entry's condition,
+// for the failure that names it if it never holds. Only the best closeness
+// seen is kept.
+void ScenarioScript::note_closest(const proto::TraceRecord& record) {
+  if (next_ >= scenario_.timeline.size()) {
+    return;
+  }
+  const trace::RecordPattern* pattern = counted_pattern(scenario_.timeline[next_]);
+  const int close = pattern != nullptr && !record.has_action() ? closeness(record, *pattern) : 0;
+  if (close == 0 || close < closest_level_) {
+    return;
+  }
+  if (close > closest_level_) {
+    closest_.clear();
+    closest_level_ = close;
+  }
+  closest_.push_back(trace::format_record(record));
+  if (closest_.size() > kClosestRecords) {
+    closest_.pop_front();
   }
 }
 
@@ -84,6 +152,8 @@ void ScenarioScript::intervention_done(std::uint64_t now_ns, const std::string& 
   }
   last_done_ns_ = now_ns;
   ++next_;
+  closest_.clear();
+  closest_level_ = 0;
 }
 
 std::optional<std::uint64_t> ScenarioScript::next_time_ns() const {
@@ -128,8 +198,28 @@ std::string ScenarioScript::unfinished(std::uint64_t now_ns) const {
   }
   char at[48];
   std::snprintf(at, sizeof(at), "%.3f", static_cast<double>(now_ns) / 1000.0);
-  return name_of_next() + " (" + when + ": " + describe_action(entry) +
-         ") never ran: the system went quiet at t=" + at + " us";
+  std::string text = name_of_next() + " (" + when + ": " + describe_action(entry) +
+                     ") never ran: the system went quiet at t=" + at + " us";
+  const trace::RecordPattern* pattern = counted_pattern(scenario_.timeline[next_]);
+  if (pattern == nullptr || matched_[next_] != 0) {
+    return text;
+  }
+  text += "; no record matched its condition";
+  if (!closest_.empty()) {
+    text += std::string("; the last records ") +
+            (closest_level_ == 2 ? "that match it but for their side or channel"
+                                 : "of the kind it looks for") +
+            ":";
+    for (const std::string& line : closest_) {
+      text += "\n         " + line;
+    }
+    text += "\n        ";
+  }
+  const std::string words = grep_words(pattern->event);
+  if (!words.empty()) {
+    text += " (all of them: vmbus-sim trace show --igrep '" + words + "' TRACE)";
+  }
+  return text;
 }
 
 std::string ScenarioScript::name_of_next() const {

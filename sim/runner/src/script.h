@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +29,12 @@ class ScenarioScript final : public hypervisor::RunScript {
   std::optional<hypervisor::DueIntervention> due(std::uint64_t now_ns) override;
   void intervention_done(std::uint64_t now_ns, const std::string& error) override;
   std::optional<std::uint64_t> next_time_ns() const override;
+  bool stop_requested() const override { return stop_; }
+
+  // Shows every record to `watch` too; its false stops the run.
+  void set_watch(std::function<bool(const proto::TraceRecord&)> watch) {
+    watch_ = std::move(watch);
+  }
 
   std::size_t entries_run() const { return next_; }
   // Why the run fails: the first entry a partition refused, or "".
@@ -38,6 +46,7 @@ class ScenarioScript final : public hypervisor::RunScript {
 
  private:
   bool ready(std::size_t index, std::uint64_t now_ns) const;
+  void note_closest(const proto::TraceRecord& record);
   // "step 3 ('burst')": the entry as failure messages name it.
   std::string name_of_next() const;
 
@@ -50,6 +59,13 @@ class ScenarioScript final : public hypervisor::RunScript {
   std::size_t next_ = 0;  // the entry that runs next
   std::uint64_t last_done_ns_ = 0;
   std::string error_;
+  // The next entry's condition: the last records that came closest to it
+  // (trace show lines) and how close (see note_closest).
+  static constexpr std::size_t kClosestRecords = 3;
+  std::deque<std::string> closest_;
+  int closest_level_ = 0;
+  std::function<bool(const proto::TraceRecord&)> watch_;
+  bool stop_ = false;
 };
 
 }  // namespace vmbus::runner

@@ -184,7 +184,10 @@ void TraceTally::add_to_unit(const proto::TraceRecord& record) {
   if (in_action_) {
     return;
   }
-  if ((record.has_ring() && record.ring().op() == "signal") ||
+  // A KMCL endpoint's signal decision is two records, its ring's "signal"
+  // and its "kmcl signal_peer": count it once.
+  const bool kmcl_context = record.context().rfind("kmcl/", 0) == 0;
+  if ((record.has_ring() && record.ring().op() == "signal" && !kmcl_context) ||
       (record.has_kmcl() && record.kmcl().kind() == "signal_peer")) {
     ++unit_decisions_[record.partition()];
   } else if (record.has_signal() &&

@@ -6,11 +6,11 @@
 namespace vmbus::trace {
 namespace {
 
-constexpr std::string_view kRingNames[] = {"inbound", "outbound"};
-constexpr std::string_view kRingOps[] = {"publish_write",   "publish_read", "signal",
-                                         "pending_send_sz", "corrupt",      "interrupt_masked",
-                                         "resume",          "raw_write",    "raw_packet",
-                                         "tamper",          "set_index"};
+constexpr std::string_view kRingNames[] = {"host_to_guest", "guest_to_host"};
+constexpr std::string_view kRingOps[] = {
+    "begin_read", "publish_read",    "end_read", "publish_write",    "signal",
+    "no_signal",  "pending_send_sz", "corrupt",  "interrupt_masked", "resume",
+    "raw_write",  "raw_packet",      "tamper",   "set_index"};
 constexpr std::string_view kChannelStates[] = {"offered", "opening", "open",     "closing",
                                                "closed",  "failed",  "released", "rescinded"};
 constexpr std::string_view kKmclKinds[] = {
@@ -241,6 +241,8 @@ bool concerns_channel(const proto::TraceRecord& record, std::uint32_t child_reli
       return names_relid(record.message().decoded(), "child_relid=", child_relid);
     case proto::TraceRecord::kCompletion:
       return record.completion().child_relid() == child_relid;
+    case proto::TraceRecord::kFinalState:
+      return record.final_state().child_relid() == child_relid;
     case proto::TraceRecord::kFault:
       return names_relid(record.fault().detail(), "relid ", child_relid) ||
              names_relid(record.fault().detail(), "child_relid=", child_relid);

@@ -92,11 +92,18 @@ std::string text_of(const proto::SignalRecord& e) {
 // " (was write_index=N)": the index a publish moved, before it moved.
 std::string index_before_publish(const proto::RingEvent& e) {
   const bool write = e.op() == "publish_write";
-  if (e.data_size() == 0 || (!write && e.op() != "publish_read")) {
+  if (!write && e.op() != "publish_read") {
     return "";
   }
-  const std::uint64_t after = write ? e.write_index() : e.read_index();
-  const std::uint64_t before = (after + e.data_size() - e.bytes() % e.data_size()) % e.data_size();
+  std::uint64_t before = 0;
+  if (e.has_index_before()) {
+    before = e.index_before();
+  } else if (e.data_size() != 0) {
+    const std::uint64_t after = write ? e.write_index() : e.read_index();
+    before = (after + e.data_size() - e.bytes() % e.data_size()) % e.data_size();
+  } else {
+    return "";
+  }
   return std::string(" (was ") + (write ? "write_index=" : "read_index=") + std::to_string(before) +
          ")";
 }
@@ -107,6 +114,16 @@ std::string text_of(const proto::RingEvent& e) {
                      " read_index=" + std::to_string(e.read_index());
   if (e.bytes() != 0) {
     text += " bytes=" + std::to_string(e.bytes()) + index_before_publish(e);
+  }
+  // The mask where the reader moves it, and both words whenever they are set.
+  if (e.interrupt_mask() != 0 || e.op() == "begin_read" || e.op() == "end_read") {
+    text += " interrupt_mask=" + std::to_string(e.interrupt_mask());
+  }
+  if (e.pending_send_sz() != 0 || e.op() == "pending_send_sz") {
+    text += " pending_send_sz=" + std::to_string(e.pending_send_sz());
+  }
+  if (!e.reason().empty()) {
+    text += " " + e.reason();
   }
   return text + in_parentheses(e.detail());
 }
@@ -198,6 +215,8 @@ std::string event_text(const proto::TraceRecord& record) {
       return text_of(record.action());
     case proto::TraceRecord::kCompletion:
       return text_of(record.completion());
+    case proto::TraceRecord::kFinalState:
+      return "final " + record.final_state().text();
     default:
       return "(empty record)";
   }

@@ -14,6 +14,15 @@ void TraceWriter::open(const std::filesystem::path& path, const proto::TraceHead
   write_frame(header);
 }
 
+void TraceWriter::append_to(const std::filesystem::path& path, std::uint64_t records_written) {
+  path_ = path;
+  out_.open(path, std::ios::binary | std::ios::app);
+  if (!out_) {
+    throw std::runtime_error("cannot append to trace file '" + path.string() + "'");
+  }
+  next_sequence_ = records_written;
+}
+
 void TraceWriter::write(proto::TraceRecord& record) {
   record.set_sequence(next_sequence_++);
   if (out_.is_open()) {

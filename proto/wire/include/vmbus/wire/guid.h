@@ -1,6 +1,6 @@
 // Guid: a 16-byte GUID exactly as VMBus carries it on the wire.
 //
-// Microsoft mixed-endian layout (reference section 6.2, OFFERCHANNEL): the
+// Microsoft mixed-endian layout (as OFFERCHANNEL carries it): the
 // first three fields of the canonical text form (Data1 u32, Data2 u16,
 // Data3 u16) are stored little-endian; the last eight bytes (Data4) are
 // stored in text order. So "f8615163-df3e-46c5-913f-f2d2f965ed0e" is the

@@ -17,7 +17,7 @@ namespace vmbus::wire {
 static_assert(std::endian::native == std::endian::little,
               "VMBus structures are little-endian; vmbus-sim maps them directly");
 
-// --- Message slot (struct hv_message), reference section 7 -----------------
+// --- Message slot (struct hv_message) ---------------------------------------
 
 inline constexpr std::uint32_t kHvMessageTypeNone = 0;   // HVMSG_NONE: the slot is free
 inline constexpr std::uint32_t kHvMessageTypeVmbus = 1;  // every VMBus control message
@@ -46,14 +46,14 @@ static_assert(offsetof(HvMessage, reserved) == 6);
 static_assert(offsetof(HvMessage, sender) == 8);
 static_assert(offsetof(HvMessage, payload) == 16);
 
-// --- SynIC pages, reference section 7 ---------------------------------------
+// --- SynIC pages ------------------------------------------------------------
 
 inline constexpr std::uint32_t kSynicSintCount = 16;
 // VMBUS_MESSAGE_SINT (HV_SYNIC_VMBUS_SINT_INDEX): VMBus uses SIMP slot 2
 // (offset 0x200) and SIEFP slot 2.
 inline constexpr std::uint32_t kVmbusMessageSint = 2;
 
-// --- Connection and port ids, reference section 6.4 --------------------------
+// --- Connection and port ids ------------------------------------------------
 
 // HvPostMessage / HvSignalEvent connection ids are 24 bits wide.
 inline constexpr std::uint32_t kConnectionIdMask = 0x00FFFFFF;
@@ -80,7 +80,7 @@ inline constexpr std::uint32_t kVmbusMessagePortId = 1;  // VMBUS_MESSAGE_PORT_I
 inline constexpr std::uint32_t kVmbusEventPortId = 2;    // VMBUS_EVENT_PORT_ID
 inline constexpr std::uint32_t kVmbusMonitorPortId = 3;  // VMBUS_MONITOR_PORT_ID
 
-// --- Hypercalls, reference section 7 ---------------------------------------
+// --- Hypercalls -------------------------------------------------------------
 
 inline constexpr std::uint16_t kHvCallPostMessage = 0x005c;  // HVCALL_POST_MESSAGE
 inline constexpr std::uint16_t kHvCallSignalEvent = 0x005d;  // HVCALL_SIGNAL_EVENT (fast call)
@@ -101,7 +101,7 @@ static_assert(offsetof(HvInputPostMessage, payload_size) == 12);
 static_assert(offsetof(HvInputPostMessage, payload) == 16);
 
 // Hypercall status codes (HV_STATUS_*, Linux hvgdk_mini.h). What the
-// post-message path returns (reference section 6.4): SUCCESS when queued;
+// post-message path returns (as QEMU and Hyper-V do): SUCCESS when queued;
 // INVALID_CONNECTION_ID for an id the host does not listen on (a <= 4.0 host
 // asked on id 4); INSUFFICIENT_BUFFERS when the port's queue is full (QEMU:
 // 16 buffers); INVALID_HYPERCALL_INPUT for a malformed message (QEMU: too

@@ -70,6 +70,7 @@ int usage_error(const std::string& command_path, std::ostream& err, std::string_
 struct FlagSpec {
   std::string_view name;  // "--data-size"
   bool takes_value = false;
+  bool repeats = false;  // may be given more than once (ParsedArgs::values)
 };
 
 struct ParsedArgs {
@@ -77,11 +78,13 @@ struct ParsedArgs {
     std::string_view name;
     std::string_view value;  // empty for flags without a value
   };
-  std::vector<Flag> flags;  // each flag at most once, in command-line order
+  std::vector<Flag> flags;  // in command-line order; once each unless the flag repeats
   std::vector<std::string_view> positionals;
 
   bool has(std::string_view name) const;
   std::optional<std::string_view> value(std::string_view name) const;
+  // Every value of a flag that repeats, in order.
+  std::vector<std::string_view> values(std::string_view name) const;
 };
 
 // Splits `invocation.args` into the flags of `specs` ("--name value" or

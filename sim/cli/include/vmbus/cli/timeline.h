@@ -106,7 +106,7 @@ struct TimelineFlow {
 };
 
 struct TimelineCounter {
-  std::string name;  // "ring 1 inbound"
+  std::string name;  // "ring 1 host_to_guest"
   std::uint32_t child_relid = 0;
   std::string ring;
   std::uint64_t data_size_bytes = 0;  // the largest a sample's record gave, 0 if none

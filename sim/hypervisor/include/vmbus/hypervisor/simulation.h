@@ -54,6 +54,9 @@ class RunScript {
   virtual void intervention_done(std::uint64_t now_ns, const std::string& error) = 0;
   // When the next intervention waits for a time: that time; else nullopt.
   virtual std::optional<std::uint64_t> next_time_ns() const = 0;
+  // Whether the run should stop now (a user quit step mode): the run ends
+  // as an interrupted one does, its partitions stopped and its trace closed.
+  virtual bool stop_requested() const { return false; }
 };
 
 struct SimulationConfig {

@@ -98,6 +98,30 @@ struct TracePacketFacts {
   std::string callback{};
 };
 
+// A ring operation of one of the device's channels (event kind "ring"):
+// which ring, what was done to it, and its control words right after. The
+// device reads its incoming ring and writes its outgoing one; the trace sink
+// names them by direction from its end of the channel.
+struct TraceRingFacts {
+  bool incoming = false;
+  // "begin_read", "publish_read", "signal", "no_signal", "end_read" on the
+  // incoming ring; "publish_write", "signal", "no_signal",
+  // "pending_send_sz" on the outgoing one.
+  std::string op{};
+  std::uint32_t write_index = 0;
+  std::uint32_t read_index = 0;
+  // A publish: the index it moved, before it moved.
+  std::optional<std::uint32_t> index_before{};
+  // A publish: the bytes it made visible (written) or freed (read);
+  // end_read: the bytes its re-check found unread.
+  std::uint32_t bytes = 0;
+  std::uint32_t data_size = 0;
+  std::uint32_t interrupt_mask = 0;
+  std::uint32_t pending_send_sz = 0;
+  // A signal decision: ring::signal_reason_name of its reason.
+  std::string reason{};
+};
+
 // Something the library decided that a trace should show: a callback
 // invoked, a packet dequeued, dropped or discarded, a protocol error that
 // stopped a queue, a signal sent, a quota hit. `kind` is a stable name.
@@ -114,6 +138,8 @@ struct TraceEvent {
   // What the detail says in words, as fields a program can read, where the
   // event is about one packet or one callback (unset or empty otherwise).
   TracePacketFacts facts;
+  // Kind "ring": the ring operation.
+  std::optional<TraceRingFacts> ring{};
 };
 
 std::string to_string(const TraceEvent& event);

@@ -111,7 +111,9 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   void on_violation(const kmcl::Violation& violation) override;
   void on_event(const kmcl::TraceEvent& event) override;
   // Runs without a scenario (KmclDriverConfig.scenario) trace no per-packet
-  // events: dequeue, callback, complete, send, interrupt_masked.
+  // events: dequeue, callback, complete, send, interrupt_masked, and the
+  // ring operations (kind "ring"). A ring operation becomes a RingEvent
+  // that names the ring by direction ("host_to_guest", "guest_to_host").
   bool wants(std::string_view kind) const override;
   // The device's control-plane hooks; they move `wire` (they are called
   // from inside device steps, and the partition acts on them in its own

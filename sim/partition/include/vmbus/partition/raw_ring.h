@@ -51,8 +51,7 @@ class RawRingPort {
                      std::uint32_t bytes, std::uint32_t packets, const std::string& detail) = 0;
 };
 
-// The name ring records give `ring` ("inbound": host->guest, "outbound":
-// guest->host).
+// The name ring records give `ring`: "host_to_guest" or "guest_to_host".
 std::string ring_trace_name(proto::RingId ring);
 
 // Each carries out one action; "" or why it was refused (nothing written).

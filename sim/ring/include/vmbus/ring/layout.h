@@ -21,7 +21,7 @@ static_assert(std::endian::native == std::endian::little,
 // guest's own page size is.
 inline constexpr std::uint32_t kHvPageSizeBytes = 4096;
 
-// --- Ring control page (struct hv_ring_buffer), reference section 1 --------
+// --- Ring control page (struct hv_ring_buffer) ------------------------------
 
 // Bit 0 of feature_bits: the producer of this ring fills in pending_send_sz
 // when it is blocked, and the consumer signals it when enough space frees up.
@@ -49,7 +49,7 @@ static_assert(offsetof(RingControlPage, reserved2) == 0x44);
 // The data area starts right after the control page.
 inline constexpr std::uint32_t kRingDataOffsetBytes = kHvPageSizeBytes;
 
-// --- Packet descriptor (struct vmpacket_descriptor), reference section 2.1 --
+// --- Packet descriptor (struct vmpacket_descriptor) -------------------------
 
 enum class PacketType : std::uint16_t {
   kInvalid = 0x0,                 // VM_PKT_INVALID
@@ -107,7 +107,7 @@ inline constexpr std::uint32_t kPacketTrailerBytes = 8;
 // Packets, trailers and therefore both indices are multiples of this.
 inline constexpr std::uint32_t kPacketAlignmentBytes = 8;
 
-// --- Extended headers, reference section 2.3 -------------------------------
+// --- Extended headers -------------------------------------------------------
 
 // One range of a transfer-page packet (struct vmtransfer_page_range).
 struct TransferPageRange {

@@ -69,6 +69,29 @@ constexpr std::uint32_t bytes_to_write(std::uint32_t write_index, std::uint32_t 
   return data_size - bytes_to_read(write_index, read_index, data_size);
 }
 
+// Why the last signal decision (RingWriter::decide_signal,
+// RingReader::decide_signal) went the way it did. Stable: the names appear
+// in traces.
+enum class SignalReason : std::uint8_t {
+  kNone,  // no decision made yet
+  // Writer.
+  kWentNonEmpty,      // signal: the reader had read up to this publish, mask clear
+  kInterruptMasked,   // no signal: the reader's interrupt_mask is set (it is draining)
+  kReaderHadData,     // no signal: the reader had not read up to this publish
+  kNothingPublished,  // no signal: no publish awaited a decision
+  // Reader.
+  kCrossedPendingSendSize,     // signal: free space rose above the writer's pending_send_sz
+  kNothingFreed,               // no signal: this batch freed no bytes
+  kNoPendingSendSizeFeature,   // no signal: the writer polls for space
+  kWriterNotWaiting,           // no signal: pending_send_sz is 0
+  kWriterWasNotBlocked,        // no signal: free space was above pending_send_sz already
+  kStillBelowPendingSendSize,  // no signal: free space is still not above it
+  kWriteIndexInvalid,          // no signal: write_index is bad (the next read says so)
+};
+
+// "went_non_empty", "interrupt_mask_set", ...
+const char* signal_reason_name(SignalReason reason);
+
 // Ring footprint of a packet of `packet_bytes` (len8 * 8): packet + trailer.
 constexpr std::uint32_t ring_bytes_for_packet(std::uint32_t packet_bytes) {
   return packet_bytes + kPacketTrailerBytes;
@@ -214,6 +237,8 @@ class RingWriter {
   void clear_pending_send_size();
 
   std::uint32_t write_cursor() const { return write_cursor_; }
+  // Why the last decide_signal() answered as it did.
+  SignalReason last_signal_reason() const { return last_reason_; }
 
   const WriterCounters& counters() const { return counters_; }
   const RingView& view() const { return view_; }
@@ -230,6 +255,7 @@ class RingWriter {
   bool decision_due_ = false;      // a publish has not had its decide_signal yet
   std::uint32_t uncopied_ = 0;     // reservations still waiting for copy()
   std::uint32_t next_copy_index_;  // where the next copy() must start
+  SignalReason last_reason_ = SignalReason::kNone;
   WriterCounters counters_;
 };
 
@@ -307,6 +333,10 @@ class RingReader {
   }
 
   std::uint32_t read_cursor() const { return read_cursor_; }
+  // Why the last decide_signal() answered as it did.
+  SignalReason last_signal_reason() const { return last_reason_; }
+  // The write_index end_read()'s re-check saw (0 before the first).
+  std::uint32_t recheck_write_index() const { return recheck_write_index_; }
   std::uint32_t max_packet_bytes() const { return max_packet_bytes_; }
   const ReaderCounters& counters() const { return counters_; }
   const RingView& view() const { return view_; }
@@ -320,6 +350,8 @@ class RingReader {
   std::uint32_t published_index_;  // read_index as we last stored it
   std::uint32_t batch_start_;      // read_index at the last decide_signal()
   std::vector<std::byte> buffer_;  // private copy of the current packet
+  SignalReason last_reason_ = SignalReason::kNone;
+  std::uint32_t recheck_write_index_ = 0;
   ReaderCounters counters_;
 };
 

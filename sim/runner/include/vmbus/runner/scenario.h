@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,9 @@ struct LoadedScenario {
   std::string display_path;  // as given on the command line
   proto::Scenario scenario;
   std::vector<ScenarioProblem> problems;  // empty: the file is good
+  // What is legal but probably not meant (a scenario that expects nothing);
+  // the file still runs. Each message starts with "warning: ".
+  std::vector<ScenarioProblem> warnings;
   bool ok() const { return problems.empty(); }
 };
 
@@ -122,6 +126,18 @@ enum class Verdict {
   kError,   // the simulator itself failed (crash, hang, lost child, setup)
 };
 
+// One line of a run's final state: what `vmbus-sim run --report` prints,
+// and what the trace's last records (FinalStateEvent) say.
+struct FinalStateLine {
+  std::string kind;  // "version", "channel", "oracle" or "verdict"
+  // Whose report the line is ("channel"); PARTITION_UNSPECIFIED: the run's.
+  proto::Partition partition = proto::PARTITION_UNSPECIFIED;
+  std::string channel;  // the channel's name in the scenario
+  std::uint32_t child_relid = 0;
+  std::string name;  // an oracle's name; the verdict
+  std::string text;
+};
+
 struct ScenarioResult {
   Verdict verdict = Verdict::kError;
   std::vector<std::string> failures;  // in words, most telling first
@@ -130,13 +146,29 @@ struct ScenarioResult {
   std::uint64_t seed = 0;
   std::filesystem::path trace_path;
   std::size_t entries_run = 0;  // timeline entries that ran
+  // The run's final state, judged (final_state_of); also the trace's end.
+  std::vector<FinalStateLine> final_state;
 };
+
+// A judged run's final state, in this order: the negotiated version; for
+// each channel the guest's and the host's KMCL driver (channel and queue
+// states, every counter a scenario may expect, by its name) and the host
+// VSP (its state, its counters, the rings' control words while open); every
+// oracle's verdict; the run's verdict.
+std::vector<FinalStateLine> final_state_of(const CompiledScenario& scenario,
+                                           const ScenarioResult& result);
+
+// "PASS", "FAIL", "ERROR".
+const char* verdict_name(Verdict verdict);
 
 struct RunOptions {
   std::filesystem::path host_binary;
   std::filesystem::path guest_binary;
   std::filesystem::path trace_path;  // where the run's trace goes (required)
   std::chrono::milliseconds response_timeout{10'000};
+  // Step mode: sees every trace record as the run writes it (the run waits
+  // meanwhile); returning false stops the run, which then ends interrupted.
+  std::function<bool(const proto::TraceRecord&)> watch;
 };
 
 // Runs `scenario` once with `seed` and judges the run.

@@ -52,8 +52,8 @@ struct SignalPattern {
 
 // A ring event (RingEvent); the channel is RecordPattern::child_relid.
 struct RingPattern {
-  std::string ring;  // "inbound" or "outbound"
-  std::string op;    // "publish_write", "signal", "pending_send_sz", ...
+  std::string ring;  // "host_to_guest" or "guest_to_host"
+  std::string op;    // "publish_write", "begin_read", "signal", "pending_send_sz", ...
   std::optional<std::uint32_t> write_index;
   std::optional<std::uint32_t> read_index;
   std::string detail;  // in the record's detail

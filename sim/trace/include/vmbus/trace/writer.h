@@ -17,8 +17,11 @@ inline constexpr char kTraceMagic[] = "VMBTRACE";
 inline constexpr std::size_t kTraceMagicBytes = 8;
 // Bump when the trace's shape changes in a way a reader would notice.
 // 2: KmclRecord; 3: fault, action, completion; 4: the build in the header;
-// 5: KmclRecord's relid, trans_id, packet, delivery and callback fields.
-inline constexpr std::uint32_t kTraceFormatVersion = 5;
+// 5: KmclRecord's relid, trans_id, packet, delivery and callback fields;
+// 6: both ends of every ring (the KMCL endpoints' ring records), rings named
+// by direction ("host_to_guest", "guest_to_host"), RingEvent's
+// interrupt_mask, pending_send_sz, index_before and reason.
+inline constexpr std::uint32_t kTraceFormatVersion = 6;
 
 class TraceWriter {
  public:
@@ -27,6 +30,12 @@ class TraceWriter {
 
   // Throws std::runtime_error naming the path if it cannot be created.
   void open(const std::filesystem::path& path, const proto::TraceHeader& header);
+
+  // Continues a closed trace of `records_written` records at its end: what
+  // is written next gets sequence numbers from there on (a scenario run's
+  // final state, written after the run was judged). Throws
+  // std::runtime_error naming the path if it cannot be opened.
+  void append_to(const std::filesystem::path& path, std::uint64_t records_written);
 
   // Stamps `record` with the next sequence number and writes it.
   void write(proto::TraceRecord& record);
