@@ -81,7 +81,7 @@ TEST(HtmlExport, TheDataHoldsTracksSlicesFlowsCountersAndTheTracesFindings) {
   const std::string data = data_of(page_of(small_run()));
 
   EXPECT_NE(data.find(R"("run":{"scenario":"export \"sample\"","seed":"7",)"
-                      R"("build":"an unknown build","mode":"deterministic","format_version":5,)"
+                      R"("build":"an unknown build","mode":"deterministic","format_version":6,)"
                       R"("records":6,"trace":"run.trace"})"),
             std::string::npos)
       << data;

@@ -103,7 +103,7 @@ TEST(TraceExport, WritesOneJsonObjectWithTimeUnitRunDetailsAndASlicePerRecord) {
   EXPECT_EQ(JsonValidator(json).error(), "") << json;
   EXPECT_EQ(json,
             "{\"displayTimeUnit\":\"ns\",\n"
-            "\"otherData\":{\"source\":\"vmbus-sim trace export\",\"trace_format_version\":\"5\","
+            "\"otherData\":{\"source\":\"vmbus-sim trace export\",\"trace_format_version\":\"6\","
             "\"seed\":\"7\",\"scenario\":\"export \\\"sample\\\"\",\"build\":\"an unknown build\","
             "\"scheduling_mode\":\"deterministic\",\"records\":\"1\"},\n"
             "\"traceEvents\":[\n"
@@ -399,7 +399,7 @@ TEST(TraceExport, ABadTraceIsAnErrorThatLeavesOutAsItWasInEveryFormat) {
        "vmbus-sim: " + at + "empty.trace: not a vmbus-sim trace (no VMBTRACE header)\n"},
       {"old.trace", "vmbus-sim: " + at +
                         "old.trace: trace format version 4, this vmbus-sim reads "
-                        "version 5\n"},
+                        "version 6\n"},
       {"none.trace",
        "vmbus-sim: " + at + "none.trace: the trace has no records: nothing to show\n"},
   };

@@ -71,7 +71,7 @@ TEST(TraceShow, PrintsOneExactLinePerRecord) {
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(
       result.out,
-      "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+      "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
       "an unknown build\n"
       "      0        1.000 sim                               step 1: host:msg (1 of 2 ready)\n"
       "      1        2.500 guest dpc/3              DISPATCH ring 3 inbound publish_read "
@@ -91,7 +91,7 @@ TEST(TraceShow, NamesTheBuildThatWroteTheTraceAndWarnsWhenItIsAnother) {
 
   EXPECT_EQ(same.exit_code, 0);
   EXPECT_EQ(same.out.substr(0, same.out.find('\n')),
-            "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+            "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
             "vmbus-sim " +
                 base::build_identity());
   EXPECT_EQ(same.err, base::build_info().commit == "unknown"
@@ -102,7 +102,7 @@ TEST(TraceShow, NamesTheBuildThatWroteTheTraceAndWarnsWhenItIsAnother) {
                           : "");
   EXPECT_EQ(other.exit_code, 0);
   EXPECT_EQ(other.out.substr(0, other.out.find('\n')),
-            "# trace format 5, seed 7, scenario 'sample', deterministic, 3 records, written by "
+            "# trace format 6, seed 7, scenario 'sample', deterministic, 3 records, written by "
             "vmbus-sim 0.0.9 (commit 0123456789ab)");
   EXPECT_EQ(other.err,
             "vmbus-sim: warning: this trace was written by vmbus-sim 0.0.9 (commit "
@@ -169,7 +169,7 @@ TEST(TraceShow, PrintsFaultsScenarioStepsAndCompletions) {
 
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out,
-            "# trace format 5, seed 9, scenario 'faults', deterministic, 3 records, written by "
+            "# trace format 6, seed 9, scenario 'faults', deterministic, 3 records, written by "
             "an unknown build\n"
             "      0        1.000 sim                               fault interrupt_dropped: "
             "host->guest relid 1\n"

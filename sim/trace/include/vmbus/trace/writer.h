@@ -17,8 +17,10 @@ inline constexpr char kTraceMagic[] = "VMBTRACE";
 inline constexpr std::size_t kTraceMagicBytes = 8;
 // Bump when the trace's shape changes in a way a reader would notice.
 // 2: KmclRecord; 3: fault, action, completion; 4: the build in the header;
-// 5: KmclRecord's relid, trans_id, packet, delivery and callback fields.
-inline constexpr std::uint32_t kTraceFormatVersion = 5;
+// 5: KmclRecord's relid, trans_id, packet, delivery and callback fields;
+// 6: the run in the header (scenario text and path, simulate configs,
+// command line, pinned schedule), so a trace can be replayed on its own.
+inline constexpr std::uint32_t kTraceFormatVersion = 6;
 
 class TraceWriter {
  public:
