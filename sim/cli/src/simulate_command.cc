@@ -228,6 +228,9 @@ int run_simulate(const Invocation& invocation) {
   hypervisor::SimulationConfig config;
   config.host_config = host.SerializeAsString();
   config.guest_config = guest.SerializeAsString();
+  *config.provenance.mutable_simulate()->mutable_host() = host;
+  *config.provenance.mutable_simulate()->mutable_guest() = guest;
+  config.provenance.set_command_line(command_line(invocation));
   const std::filesystem::path here = own_directory();
   config.host_binary =
       std::string(args->value("--host-binary").value_or((here / "vmbus-host").string()));

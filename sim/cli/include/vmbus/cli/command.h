@@ -65,6 +65,14 @@ void print_help(const Command& command, const std::string& command_path, std::os
 // returns kExitError.
 int usage_error(const std::string& command_path, std::ostream& err, std::string_view message);
 
+// `text` as one shell word: as is when it needs no quoting, else in single
+// quotes.
+std::string shell_quote(const std::string& text);
+
+// The invocation as a command line ("vmbus-sim run scenarios --seed 7"),
+// each argument shell-quoted: what a trace header records.
+std::string command_line(const Invocation& invocation);
+
 // --- Flag parsing for leaf commands ----------------------------------------
 
 struct FlagSpec {
