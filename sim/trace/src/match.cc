@@ -7,10 +7,10 @@ namespace vmbus::trace {
 namespace {
 
 constexpr std::string_view kRingNames[] = {"inbound", "outbound"};
-constexpr std::string_view kRingOps[] = {"publish_write",   "publish_read", "signal",
-                                         "pending_send_sz", "corrupt",      "interrupt_masked",
-                                         "resume",          "raw_write",    "raw_packet",
-                                         "tamper",          "set_index"};
+constexpr std::string_view kRingOps[] = {
+    "publish_write",    "publish_read", "signal",      "pending_send_sz", "corrupt",
+    "interrupt_masked", "resume",       "raw_write",   "raw_packet",      "tamper",
+    "set_index",        "snapshot",     "image_loaded"};
 constexpr std::string_view kChannelStates[] = {"offered", "opening", "open",     "closing",
                                                "closed",  "failed",  "released", "rescinded"};
 constexpr std::string_view kKmclKinds[] = {

@@ -43,7 +43,11 @@ struct ScenarioProblem {
 struct LoadedScenario {
   std::filesystem::path path;
   std::string display_path;  // as given on the command line
+  std::string text;          // the file as read (what a trace header carries)
   proto::Scenario scenario;
+  // The ring images channels start from (inbound_ring_image), read and
+  // checked, by the channel's index in the topology.
+  std::map<int, std::string> ring_images;
   std::vector<ScenarioProblem> problems;  // empty: the file is good
   bool ok() const { return problems.empty(); }
 };
@@ -68,6 +72,11 @@ LoadedScenario load_scenario(const std::filesystem::path& path, const std::strin
 // The same for text already in memory (tests), without looking for the
 // libraries: a library is kept as written.
 LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path);
+// Text that came from a file but is no longer read from it (a trace
+// header's copy): libraries are looked for as load_scenario() looks for
+// them, from `folder` (the original file's) and options.driver_dirs.
+LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path,
+                                  const std::filesystem::path& folder, const LoadOptions& options);
 
 struct CompiledChannel {
   std::string name;
@@ -86,6 +95,7 @@ struct CompiledEntry {
 struct CompiledScenario {
   std::string name;
   std::string display_path;
+  std::string source_text;  // the file as read
   std::uint64_t default_seed = 1;
   std::uint64_t time_limit_ns = 0;
   proto::HostConfig host;
@@ -95,6 +105,13 @@ struct CompiledScenario {
   // The records each trace expectation counts (expect.trace(i).event()).
   std::vector<trace::RecordPattern> expected_trace;
   std::vector<CompiledChannel> channels;
+  // Oracle firings that may happen without failing the run (exploration:
+  // the ones its faults cause by construction, and the scenario's expected
+  // ones, no longer required under faults).
+  std::vector<proto::OracleExpectation> allowed_oracles;
+  // Exploration under faults: timeline entries whose conditions the faults
+  // keep from ever holding are no failure (the run still ends quiet).
+  bool timeline_may_stay_unfinished = false;
 
   std::optional<std::uint32_t> relid_of(const std::string& channel) const;
   std::string channel_name(std::uint32_t relid) const;
@@ -137,6 +154,12 @@ struct RunOptions {
   std::filesystem::path guest_binary;
   std::filesystem::path trace_path;  // where the run's trace goes (required)
   std::chrono::milliseconds response_timeout{10'000};
+  // For the trace header: the command line that asked for the run.
+  std::string command_line;
+  // A pinned schedule (vmbus-sim run --schedule) and the trace it came
+  // from; see hypervisor::SimulationConfig::schedule.
+  std::vector<proto::PinnedDecision> schedule;
+  std::string schedule_source;
 };
 
 // Runs `scenario` once with `seed` and judges the run.
