@@ -206,7 +206,7 @@ expect {
           "s.textproto:13:26: unknown ring 'inward' (inbound, outbound)",
           "s.textproto:13:41: unknown ring op 'publish' (publish_write, publish_read, signal, "
           "pending_send_sz, corrupt, interrupt_masked, resume, raw_write, raw_packet, tamper, "
-          "set_index)",
+          "set_index, snapshot, image_loaded)",
           "s.textproto:14:27: unknown fault kind 'interrupt_lost' (interrupt_dropped, "
           "interrupt_delayed, interrupt_duplicated, interrupt_spurious, message_dropped, "
           "message_delayed, message_duplicated, message_reordered, message_corrupted, "

@@ -38,14 +38,6 @@ std::string shell_quote(const std::string& text) {
   return out + "'";
 }
 
-std::string command_line(const Invocation& invocation) {
-  std::string line = invocation.command_path;
-  for (const std::string_view arg : invocation.args) {
-    line += " " + shell_quote(std::string(arg));
-  }
-  return line;
-}
-
 bool ParsedArgs::has(std::string_view name) const {
   return value(name).has_value();
 }

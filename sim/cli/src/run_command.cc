@@ -342,6 +342,7 @@ std::optional<int> parse_outputs(const Invocation& invocation, const ParsedArgs&
     }
     request.options.schedule = std::get<trace::Schedule>(std::move(schedule));
     request.options.schedule_source = std::string(*text);
+    request.options.command_line += " --schedule " + shell_quote(std::string(*text));
   }
   if (auto text = args.value("--driver-dir")) {
     std::string_view rest = *text;
@@ -393,6 +394,12 @@ std::optional<int> parse_explore(const Invocation& invocation, const ParsedArgs&
   }
   request.explore = options;
   request.shrink = args.has("--shrink");
+  for (const auto flag : {"--faults", "--max-faults"}) {
+    if (auto text = args.value(flag)) {
+      request.options.command_line +=
+          std::string(" ") + flag + " " + shell_quote(std::string(*text));
+    }
+  }
   return std::nullopt;
 }
 
@@ -414,7 +421,7 @@ Parsed parse_request(const Invocation& invocation, bool explore) {
   }
   RunRequest request;
   request.paths = args->positionals;
-  request.options.command_line = command_line(invocation);
+  request.options.command_line = invocation.command_path;
   for (auto parse : {parse_selection, parse_limits, parse_outputs}) {
     if (const auto exit = parse(invocation, *args, request)) {
       return *exit;

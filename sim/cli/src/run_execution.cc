@@ -1,5 +1,6 @@
 #include "run_execution.h"
 
+#include "vmbus/cli/command.h"
 #include "vmbus/hypervisor/interrupt.h"
 
 namespace vmbus::cli {
@@ -61,6 +62,10 @@ void Execution::work_loop() {
 void Execution::run(Outcome& outcome) {
   runner::RunOptions options = options_;
   options.trace_path = outcome.ticket.trace_path;
+  // The header's command line is this run's own: the same scenario and seed
+  // give the same trace whatever else the sweep's command line said.
+  options.command_line += " " + shell_quote(scenarios_[outcome.ticket.scenario].display_path) +
+                          " --seed " + std::to_string(outcome.ticket.seed);
   outcome.started_s = elapsed_s();
   if (variant_) {
     const runner::CompiledScenario variant = variant_(outcome.ticket.scenario, outcome.ticket.seed);

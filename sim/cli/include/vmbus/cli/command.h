@@ -69,10 +69,6 @@ int usage_error(const std::string& command_path, std::ostream& err, std::string_
 // quotes.
 std::string shell_quote(const std::string& text);
 
-// The invocation as a command line ("vmbus-sim run scenarios --seed 7"),
-// each argument shell-quoted: what a trace header records.
-std::string command_line(const Invocation& invocation);
-
 // --- Flag parsing for leaf commands ----------------------------------------
 
 struct FlagSpec {

@@ -154,7 +154,9 @@ struct RunOptions {
   std::filesystem::path guest_binary;
   std::filesystem::path trace_path;  // where the run's trace goes (required)
   std::chrono::milliseconds response_timeout{10'000};
-  // For the trace header: the command line that asked for the run.
+  // For the trace header: the command that runs this one run ("vmbus-sim
+  // run FILE --seed N"): a function of the scenario and seed, so that two
+  // sweeps that differ only in where they write give identical traces.
   std::string command_line;
   // A pinned schedule (vmbus-sim run --schedule) and the trace it came
   // from; see hypervisor::SimulationConfig::schedule.
