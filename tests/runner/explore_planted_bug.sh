@@ -8,7 +8,9 @@ sim=$1
 cd "$2" || exit 1
 out=$(mktemp "${TMPDIR:-/tmp}/vmbus-explore-planted.XXXXXX")
 trap 'rm -f "$out"' EXIT
-"$sim" explore scenarios --seeds 1..1000 --fail-fast --quiet --jobs 2 > "$out" 2>&1
+# --verbose: the lost wakeup may be the run's second failure, after an
+# expectation it broke (a completion that never came).
+"$sim" explore scenarios --seeds 1..1000 --fail-fast --verbose --jobs 2 > "$out" 2>&1
 status=$?
 if [ "$status" -ne 1 ] || ! grep -q "oracle lost_wakeup fired" "$out"; then
   echo "FAIL: explore did not find the planted lost wakeup (exit $status)"

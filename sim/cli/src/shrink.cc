@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <sstream>
 
 #include <google/protobuf/descriptor.h>
@@ -277,9 +278,21 @@ std::optional<std::string> failure_signature(const runner::ScenarioResult& resul
     return std::nullopt;
   }
   const std::string verdict = result.verdict == runner::Verdict::kError ? "ERROR" : "FAIL";
-  return verdict + ": " +
-         blank_numbers(result.failures.empty() ? std::string("(no reason)")
-                                               : result.failures.front());
+  // The oracles that fired, by name and channel, belong to the failure: a
+  // run whose first failure is an expectation that the oracle's finding
+  // broke (a completion that never came) must keep the finding, or the
+  // shrink ends with nothing but the broken expectation.
+  std::set<std::string> oracles;
+  for (const runner::OracleFiring& firing : result.oracles) {
+    oracles.insert(firing.name + " on '" + firing.channel + "'");
+  }
+  std::string signature =
+      verdict + ": " +
+      blank_numbers(result.failures.empty() ? std::string("(no reason)") : result.failures.front());
+  for (const std::string& oracle : oracles) {
+    signature += "; oracle " + oracle;
+  }
+  return signature;
 }
 
 ScenarioSize size_of(const proto::Scenario& scenario) {

@@ -21,9 +21,9 @@ namespace fs = std::filesystem;
 constexpr std::string_view kDescription =
     R"(Takes a scenario FILE whose run with seed N fails and searches for the
 smallest scenario that fails the same way: the same first failed
-expectation, the same oracle firing on the same channel, or the same
-simulator error (numbers aside: "199 packets" and "1 packet" are the same
-failure). It removes steps (delta debugging over the timeline), channels
+expectation, oracle firing or simulator error (numbers aside: "199 packets"
+and "1 packet" are the same failure), with the same oracles firing on the
+same channels. It removes steps (delta debugging over the timeline), channels
 (with the steps and expectations that name them), expectations and driver
 policy rules, lowers send counts and drops payloads, until nothing more
 can go or the budget is spent. Every candidate runs with seed N, so the

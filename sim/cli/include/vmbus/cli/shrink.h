@@ -5,7 +5,8 @@
 // in words -- the first failed expectation, the first oracle that fired and
 // on which channel, the simulator's error -- with every number blanked, so
 // that "counter delivered of 'net' is 199, expected 200" and the same with
-// 0 and 1 count as the same failure.
+// 0 and 1 count as the same failure; and every oracle that fired, by name
+// and channel.
 //
 // The search is delta debugging (ddmin) over the timeline's steps, then
 // single removals -- channels (with the steps and expectations that name
