@@ -891,9 +891,12 @@ explored scenario); with --shrink each is shrunk (see vmbus-sim shrink)
 into NAME.seedN.shrunk.textproto beside its trace (or in --artifacts).
 
 Fault kinds (--faults, comma-separated):
-  interrupt_delay, interrupt_duplicate, spurious_interrupt, message_delay,
-  hold (the default set), and interrupt_drop, message_duplicate,
-  message_reorder
+  interrupt_delay, interrupt_duplicate, spurious_interrupt, hold (the
+  default set: what a real host can do), and interrupt_drop,
+  message_delay, message_duplicate, message_reorder (a delayed control
+  message is overtaken by the ones behind it, which VMBus never does: a
+  run may then fail for the fault's sake, e.g. a GPADL_TEARDOWN that
+  overtakes its CLOSECHANNEL leaks the GPADL)
 
 Every option of run applies (--jobs, --shard, --junit, --json, --artifacts,
 --trace-dir, --filter, --tag, ...), so a CI matrix or a batch system spreads

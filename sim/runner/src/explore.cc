@@ -85,8 +85,11 @@ const std::vector<std::string>& explore_fault_names() {
 }
 
 const std::vector<std::string>& default_explore_faults() {
+  // Not message_delay: the hypervisor's delay lets the messages behind the
+  // delayed one overtake it, which VMBus's ordered message queue never
+  // does (a CLOSECHANNEL overtaken by its GPADL_TEARDOWN leaks the GPADL).
   static const std::vector<std::string> kNames = {"interrupt_delay", "interrupt_duplicate",
-                                                  "spurious_interrupt", "message_delay", "hold"};
+                                                  "spurious_interrupt", "hold"};
   return kNames;
 }
 

@@ -35,8 +35,10 @@ namespace vmbus::runner {
 // hold.
 const std::vector<std::string>& explore_fault_names();
 // What explore draws from unless told otherwise: the faults a correct
-// driver and ring must survive (no drops, no duplicated or reordered
-// control messages).
+// driver and ring must survive on a real host -- interrupts delayed,
+// duplicated or spurious, contexts held -- and not drops, nor control
+// messages duplicated, reordered or delayed (a delayed message is
+// overtaken by the ones behind it, which VMBus never does).
 const std::vector<std::string>& default_explore_faults();
 
 struct FaultPlanOptions {
