@@ -1,12 +1,14 @@
 #include "vmbus/guest/client.h"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 
 #include "vmbus/base/check.h"
 #include "vmbus/base/prng.h"
 #include "vmbus/guest/actions.h"
 #include "vmbus/guest/report.h"
+#include "vmbus/partition/partition_support.h"
 #include "vmbus/ring/ring.h"
 #include "vmbus/wire/versions.h"
 
@@ -205,13 +207,37 @@ proto::FinalReport VmbusClient::final_report() {
 // --- the control plane's port ------------------------------------------------------
 
 void VmbusClient::attach_rings(std::uint32_t child_relid, const partition::RingPlacement& placement,
-                               const partition::Work& /*work*/) {
+                               const partition::Work& work) {
   VMBUS_CHECK(rings_.count(child_relid) == 0,
               "rings attached twice to channel " + std::to_string(child_relid));
   partition::ChannelRings rings = partition::map_rings(*memory_, placement);
   ring::initialize_ring(*rings.outbound);
   ring::initialize_ring(*rings.inbound);
+  load_inbound_image(child_relid, *rings.inbound, work);
   rings_.emplace(child_relid, std::move(rings));
+}
+
+// A channel that starts from a ring image (KmclDriverConfig
+// .inbound_ring_image) gets it before the host ever sees the ring: the
+// OPENCHANNEL that hands the ring over publishes it, as it publishes an
+// empty ring. The runner checked its size and indices; a size that does not
+// match here is our bug.
+void VmbusClient::load_inbound_image(std::uint32_t child_relid, ring::RingMemory& inbound,
+                                     const partition::Work& work) {
+  for (const proto::KmclDriverConfig& driver : config_.kmcl_drivers()) {
+    if (driver.child_relid() != child_relid || driver.inbound_ring_image().empty()) {
+      continue;
+    }
+    const std::string& image = driver.inbound_ring_image();
+    const std::span<std::byte> region = inbound.region();
+    VMBUS_CHECK(image.size() == region.size(), "ring image of " + std::to_string(image.size()) +
+                                                   " bytes for a ring of " +
+                                                   std::to_string(region.size()));
+    std::memcpy(region.data(), image.data(), image.size());
+    work.hv.trace(partition::trace_ring(
+        work.context, child_relid, "host_to_guest", "image_loaded", ring::RingView(inbound),
+        static_cast<std::uint32_t>(image.size()), 0, "the channel starts from a ring image"));
+  }
 }
 
 void VmbusClient::detach_rings(std::uint32_t child_relid, partition::DetachReason /*reason*/,

@@ -3,6 +3,9 @@
 // writes are partition/raw_ring.h's, which the guest shares.
 #include "vmbus/host/actions.h"
 
+#include <cstdio>
+#include <fstream>
+
 #include "vmbus/partition/kmcl_actions.h"
 #include "vmbus/partition/partition_support.h"
 #include "vmbus/partition/raw_ring.h"
@@ -35,6 +38,8 @@ class HostAction {
         return set_policy(action.set_policy());
       case proto::PartitionAction::kUnload:
         return "unload is the guest's: its VMBus driver goes away";
+      case proto::PartitionAction::kSnapshotRing:
+        return snapshot_ring(action.snapshot_ring());
       case proto::PartitionAction::ACTION_NOT_SET:
         break;
     }
@@ -49,6 +54,7 @@ class HostAction {
                   std::string (*carry_out)(const Action&, partition::RawRingPort&));
   std::string channel_op(const proto::ChannelOpAction& action);
   std::string set_policy(const proto::SetPolicyAction& action);
+  std::string snapshot_ring(const proto::SnapshotRingAction& action);
 
   // The VSP of channel `child_relid`, or nullptr with `*error` set.
   VspChannel* vsp(std::uint32_t child_relid, std::string* error) {
@@ -153,6 +159,40 @@ std::string HostAction::raw(const Action& action,
   }
   HostRawPort port(*channel, vsps_, work_);
   return carry_out(action, port);
+}
+
+// The ring's bytes as they are between two steps: no partition runs now,
+// so the copy is one consistent state. Written beside the target and
+// renamed over it, so a reader never sees half an image.
+std::string HostAction::snapshot_ring(const proto::SnapshotRingAction& action) {
+  std::string error;
+  VspChannel* channel = open_channel(action.child_relid(), &error);
+  if (channel == nullptr) {
+    return error;
+  }
+  const bool inbound = action.ring() == proto::HOST_TO_GUEST_RING;
+  ring::RingMemory& memory = inbound ? *channel->rings.inbound : *channel->rings.outbound;
+  const std::span<const std::byte> bytes = memory.region();
+  const std::string temporary = action.path() + ".partial";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      std::remove(temporary.c_str());
+      return "snapshot_ring cannot write " + temporary;
+    }
+  }
+  if (std::rename(temporary.c_str(), action.path().c_str()) != 0) {
+    std::remove(temporary.c_str());
+    return "snapshot_ring cannot write " + action.path();
+  }
+  work_.hv.trace(partition::trace_ring(work_.context, action.child_relid(),
+                                       partition::ring_trace_name(action.ring()), "snapshot",
+                                       ring::RingView(memory),
+                                       static_cast<std::uint32_t>(bytes.size()), 0, action.path()));
+  return "";
 }
 
 // RESCIND withdraws the offer: the VSP's driver disables its channel

@@ -52,14 +52,19 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "\n"
               "Commands:\n"
               "  run       Run scenario files and judge them\n"
+              "  explore   Run scenarios with fault plans drawn from each seed\n"
+              "  replay    Run a trace's run again and compare the traces\n"
+              "  shrink    Shrink a failing scenario run to a small scenario\n"
               "  report    Merge and report the results of sweeps\n"
               "  ring      Decode and build VMBus ring buffer images\n"
+              "  scenario  Write scenario files from ring images\n"
               "  simulate  Run vmbus-host and vmbus-guest under the simulator once\n"
               "  step      Run a scenario one scheduler decision at a time\n"
               "  trace     Read the traces runs write\n"
               "\n"
               "Examples:\n"
               "  vmbus-sim run scenarios\n"
+              "  vmbus-sim replay /tmp/vmbus-sim-run-Qx3v7a/fails.seed5.trace\n"
               "  vmbus-sim report merge shard-*.json --junit results.xml\n"
               "  vmbus-sim ring decode --text ring.img\n"
               "  vmbus-sim simulate --seed 7 --trace run.trace\n"
@@ -113,7 +118,7 @@ TEST(Cli, LeafHelpWinsOverOtherArguments) {
        "Usage: vmbus-sim ring decode [--text] IMAGE\n",
        "\nExamples:\n  vmbus-sim ring decode ring.img\n"},
       {{"ring", "encode", "--help"},
-       "Usage: vmbus-sim ring encode --data-size N [--start-index I] OUT\n",
+       "Usage: vmbus-sim ring encode --data-size N [--start-index I] [--as-written] OUT\n",
        "  vmbus-sim ring decode old.img | vmbus-sim ring encode --data-size 8192 --start-index "
        "4000 new.img\n"},
   };
@@ -128,9 +133,11 @@ TEST(Cli, LeafHelpWinsOverOtherArguments) {
 
 TEST(Cli, UnknownOrMissingCommandIsUsageError) {
   expect_usage_error({}, "vmbus-sim",
-                     "missing command (one of: run, report, ring, simulate, step, trace)");
+                     "missing command (one of: run, explore, replay, shrink, report, ring, "
+                     "scenario, simulate, step, trace)");
   expect_usage_error({"rng"}, "vmbus-sim",
-                     "unknown command 'rng' (one of: run, report, ring, simulate, step, trace)");
+                     "unknown command 'rng' (one of: run, explore, replay, shrink, report, ring, "
+                     "scenario, simulate, step, trace)");
   expect_usage_error({"--verbose"}, "vmbus-sim", "unknown flag '--verbose'");
   expect_usage_error({"ring"}, "vmbus-sim ring", "missing command (one of: decode, encode)");
   expect_usage_error({"ring", "dump"}, "vmbus-sim ring",

@@ -310,3 +310,78 @@ TEST(RingEncode, NamesOutputThatIsADirectory) {
 
 }  // namespace
 }  // namespace vmbus::cli
+
+namespace vmbus::cli {
+namespace {
+
+using testing::read_file;
+using testing::run_cli;
+using testing::RunResult;
+using testing::ScratchDir;
+
+// What `ring decode` makes of an image encode wrote, as JSON lines.
+std::string decoded(const std::filesystem::path& image) {
+  const RunResult result = run_cli({"ring", "decode", image.string()});
+  return result.out;
+}
+
+TEST(RingEncodeMalformed, AsWrittenKeepsLen8SoDecodeFindsTheCorruptPacketAtItsOffset) {
+  ScratchDir dir;
+  const std::string image = (dir / "bad.img").string();
+  const RunResult result = run_cli(
+      {"ring", "encode", "--as-written", "--data-size", "4096", image},
+      R"({"write_index":0,"read_index":0,"interrupt_mask":1,"pending_send_sz":512,"feature_bits":1,"data_size":4096}
+{"type":6,"flags":0,"trans_id":1,"payload":"0102030405060708"}
+{"type":6,"flags":0,"trans_id":2,"offset8":4,"len8":3,"payload":"00"}
+)");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // The first packet takes 24 + 8 bytes; the malformed one starts at 32
+  // and is 32 bytes of header and 8 of payload, then its trailer.
+  EXPECT_EQ(
+      decoded(image),
+      R"({"write_index":80,"read_index":0,"interrupt_mask":1,"pending_send_sz":512,"feature_bits":1,"data_size":4096}
+{"offset":0,"type":6,"flags":0,"trans_id":1,"offset8":2,"len8":3,"payload":"0102030405060708"}
+{"error":"offset8_beyond_len8","offset":32}
+)");
+}
+
+TEST(RingEncodeMalformed, DescriptorAndTrailerAreWrittenVerbatim) {
+  ScratchDir dir;
+  const std::filesystem::path image = dir / "raw.img";
+  const RunResult result = run_cli(
+      {"ring", "encode", "--data-size", "4096", image.string()},
+      R"({"descriptor":"0e00020003000000ffffffffffffffff","payload":"aabbccdd","trailer":"0102030405060708"}
+)");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<std::byte> image_bytes = read_file(image);
+  const std::string bytes(reinterpret_cast<const char*>(image_bytes.data()), image_bytes.size());
+  ASSERT_EQ(bytes.size(), 8192u);
+  // Descriptor (type 14: no packet type), payload padded to 8, trailer.
+  EXPECT_EQ(bytes.substr(4096, 32),
+            std::string("\x0e\x00\x02\x00\x03\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff"
+                        "\xaa\xbb\xcc\xdd\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08",
+                        32));
+  EXPECT_EQ(bytes.substr(0, 4), std::string("\x20\x00\x00\x00", 4));  // write_index 32
+  EXPECT_NE(decoded(image).find(R"({"error":"unknown_packet_type","offset":0})"),
+            std::string::npos);
+}
+
+TEST(RingEncodeMalformed, WithoutAsWrittenLen8IsStillIgnoredAndABadDescriptorIsRefused) {
+  ScratchDir dir;
+  const std::string image = (dir / "x.img").string();
+  RunResult result = run_cli({"ring", "encode", "--data-size", "4096", image},
+                             R"({"type":6,"flags":0,"trans_id":1,"len8":99,"payload":"01"})"
+                             "\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(decoded(image).find("error"), std::string::npos);
+  result = run_cli({"ring", "encode", "--data-size", "4096", image},
+                   R"({"descriptor":"0e00","payload":""})"
+                   "\n");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err,
+            "<stdin>:1:15: \"descriptor\" must be 32 hex digits (16 bytes as they sit in the "
+            "ring), got 4\n");
+}
+
+}  // namespace
+}  // namespace vmbus::cli

@@ -201,10 +201,9 @@ class DriverFaults : public ::testing::Test {
     EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
     EXPECT_THAT(run.out, HasSubstr("FAIL   " + (dir.path() / "crash.textproto").string() +
                                    " seed 1: " + message));
-    EXPECT_THAT(run.out, HasSubstr("repro: vmbus-sim run " +
-                                   (dir.path() / "crash.textproto").string() + " --seed 1"));
     // The trace up to the crash is kept, and ends with the reason.
     const fs::path trace = dir.path() / "traces" / "crash.seed1.trace";
+    EXPECT_THAT(run.out, HasSubstr("repro: vmbus-sim replay " + trace.string()));
     EXPECT_TRUE(fs::exists(trace));
     const CliRun shown = run_vmbus_sim(dir.path(), "trace show " + trace.string());
     EXPECT_THAT(shown.out, HasSubstr("run ended: driver_fault: " + message));

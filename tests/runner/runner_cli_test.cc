@@ -122,27 +122,29 @@ TEST_F(RunnerCli, FailureNamesTheFirstFailedExpectationAndItsReproReplaysTheTrac
   ASSERT_EQ(result.out.rfind(head, 0), 0u) << result.out;
   const std::size_t trace_end = result.out.find('\n', head.size());
   const fs::path trace = result.out.substr(head.size(), trace_end - head.size());
-  const std::string repro_head =
-      "       repro: vmbus-sim run tests/runner/samples/fails.textproto --seed 5 --trace-dir ";
-  ASSERT_EQ(result.out.compare(trace_end + 1, repro_head.size(), repro_head), 0) << result.out;
-  const std::size_t dir_start = trace_end + 1 + repro_head.size();
-  const std::string rest =
-      result.out.substr(dir_start, result.out.find('\n', dir_start) - dir_start);
-  // The build that failed rides along as a shell comment.
-  const std::string build = "  # vmbus-sim " + vmbus::base::build_identity();
-  ASSERT_GT(rest.size(), build.size()) << result.out;
-  EXPECT_EQ(rest.substr(rest.size() - build.size()), build) << result.out;
-  const fs::path repro_dir = rest.substr(0, rest.size() - build.size());
+  // The repro line replays the kept trace; the build that failed rides
+  // along as a shell comment.
+  const std::string repro = "       repro: vmbus-sim replay " + trace.string() + "  # vmbus-sim " +
+                            vmbus::base::build_identity() + "\n";
+  ASSERT_EQ(result.out.compare(trace_end + 1, repro.size(), repro), 0) << result.out;
   ASSERT_TRUE(fs::exists(trace));
   EXPECT_NE(result.out.find("0 passed, 1 failed, 0 errors"), std::string::npos);
 
-  // The repro command, as printed, writes the same trace byte for byte.
-  const CliRun again =
-      run("--seed 5 --trace-dir " + repro_dir.string() + " tests/runner/samples/fails.textproto");
-  EXPECT_EQ(again.exit_code, 1);
-  const fs::path replayed = repro_dir / trace.filename();
-  ASSERT_TRUE(fs::exists(replayed));
-  EXPECT_EQ(slurp(replayed), slurp(trace));
+  // The repro command, as printed, runs the same run again and finds its
+  // trace byte-identical.
+  const CliRun again = run_vmbus_sim(dir_, "replay " + trace.string());
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(again.err, "");
+  const std::size_t records = again.out.find("identical: ");
+  ASSERT_NE(records, std::string::npos) << again.out;
+  EXPECT_EQ(again.out.substr(0, records),
+            "replay: " + trace.string() +
+                " (tests/runner/samples/fails.textproto, seed 5)\n"
+                "run: FAIL: channel 'net': callback 1 was 'ProcessPacket #0 DISPATCH complete', "
+                "expected 'ProcessPacket #0 DISPATCH defer'\n");
+  const std::string tail = " records, byte for byte\n";
+  ASSERT_GT(again.out.size(), tail.size());
+  EXPECT_EQ(again.out.substr(again.out.size() - tail.size()), tail);
 
   // --verbose lists the other failures too.
   const CliRun verbose = run("--verbose --seed 5 tests/runner/samples/fails.textproto");
@@ -182,8 +184,8 @@ TEST_F(RunnerCli, JunitReportHasOneCasePerRunWithTheFailureText) {
   EXPECT_NE(report.find("<failure message=\"channel &apos;net&apos;: callback 1 was"),
             std::string::npos)
       << report;
-  EXPECT_NE(report.find("repro: vmbus-sim run tests/runner/samples/fails.textproto --seed 2"),
-            std::string::npos);
+  EXPECT_NE(report.find("repro: vmbus-sim replay "), std::string::npos);
+  EXPECT_NE(report.find("runner-fails.seed2.trace  # vmbus-sim "), std::string::npos);
 }
 
 TEST_F(RunnerCli, ShardsSplitTheWorkExactlyOnce) {

@@ -206,7 +206,7 @@ expect {
           "s.textproto:13:26: unknown ring 'inward' (host_to_guest, guest_to_host)",
           "s.textproto:13:41: unknown ring op 'publish' (begin_read, publish_read, end_read, "
           "publish_write, signal, no_signal, pending_send_sz, corrupt, interrupt_masked, resume, "
-          "raw_write, raw_packet, tamper, set_index)",
+          "raw_write, raw_packet, tamper, set_index, snapshot, image_loaded)",
           "s.textproto:14:27: unknown fault kind 'interrupt_lost' (interrupt_dropped, "
           "interrupt_delayed, interrupt_duplicated, interrupt_spurious, message_dropped, "
           "message_delayed, message_duplicated, message_reordered, message_corrupted, "

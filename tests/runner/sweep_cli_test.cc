@@ -142,8 +142,8 @@ TEST_F(SweepCli, JsonHoldsEveryRunWithItsVerdictFailureTraceReproAndBuild) {
             "'ProcessPacket #0 DISPATCH defer'");
   EXPECT_EQ(failed.failures.size(), 2u);
   EXPECT_TRUE(fs::exists(failed.trace)) << failed.trace;
-  EXPECT_EQ(failed.repro.rfind("vmbus-sim run tests/runner/samples/fails.textproto --seed 2 ", 0),
-            0u);
+  EXPECT_EQ(failed.repro.rfind("vmbus-sim replay " + failed.trace + "  # vmbus-sim ", 0), 0u)
+      << failed.repro;
   EXPECT_GT(failed.wall_s, 0);
   EXPECT_GT(failed.steps, 0u);
   EXPECT_EQ(results.runs[0].trace, "");  // a passed run's trace is not kept

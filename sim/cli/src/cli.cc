@@ -4,9 +4,12 @@
 #include <string>
 
 #include "vmbus/base/build_info.h"
+#include "vmbus/cli/replay_command.h"
 #include "vmbus/cli/report_command.h"
 #include "vmbus/cli/ring_command.h"
 #include "vmbus/cli/run_command.h"
+#include "vmbus/cli/scenario_command.h"
+#include "vmbus/cli/shrink_command.h"
 #include "vmbus/cli/simulate_command.h"
 #include "vmbus/cli/step_command.h"
 #include "vmbus/cli/trace_command.h"
@@ -24,6 +27,7 @@ Options:
 
 constexpr std::string_view kExamples =
     R"(  vmbus-sim run scenarios
+  vmbus-sim replay /tmp/vmbus-sim-run-Qx3v7a/fails.seed5.trace
   vmbus-sim report merge shard-*.json --junit results.xml
   vmbus-sim ring decode --text ring.img
   vmbus-sim simulate --seed 7 --trace run.trace
@@ -35,8 +39,10 @@ constexpr std::string_view kExamples =
 
 const Command& vmbus_sim_command() {
   // One row per top-level command.
-  static const Command kSubcommands[] = {run_command(),      report_command(), ring_command(),
-                                         simulate_command(), step_command(),   trace_command()};
+  static const Command kSubcommands[] = {
+      run_command(),      explore_command(), replay_command(), shrink_command(),
+      report_command(),   ring_command(),    scenario_command(), simulate_command(),
+      step_command(),     trace_command()};
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;

@@ -26,6 +26,18 @@ std::string command_names(const Command& group) {
 
 }  // namespace
 
+std::string shell_quote(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789-_./=:@%+,") == std::string::npos) {
+    return text;
+  }
+  std::string out = "'";
+  for (char c : text) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
 bool ParsedArgs::has(std::string_view name) const {
   return value(name).has_value();
 }

@@ -62,6 +62,17 @@ ring library's writer writes them, so they may wrap around the end of the data
 area. Each packet takes its size plus an 8-byte trailer, and it is written
 only if the free space is larger than that, since a full ring would look empty.
 
+Malformed packets, to build the dump a customer describes, are written byte
+by byte at write_index instead (the trailer after them, and write_index
+moved past it, so a reader finds them where it would):
+  descriptor  32 hex digits: the 16 descriptor bytes verbatim (type, flags
+              and trans_id may then be left out)
+  trailer     16 hex digits: the 8 trailer bytes verbatim (a bad trailer)
+and with --as-written, len8 is taken as written instead of ignored, type
+and offset8 may be any 16-bit value, and the header line's interrupt_mask,
+pending_send_sz and feature_bits are kept:
+  {"type":6,"flags":0,"trans_id":1,"offset8":4,"len8":3,"payload":"00"}
+
 Errors in the input are reported as <stdin>:LINE:COLUMN: message. OUT is
 written only when every line was accepted (through a temporary file renamed
 over OUT), so a failed encode leaves an existing OUT untouched.
@@ -71,6 +82,8 @@ Options:
                    (required)
   --start-index I  the initial read_index and write_index: a multiple of 8
                    below N (default 0)
+  --as-written     keep len8, offset8, type and the control page fields as
+                   written, however malformed (see above)
   --help           print this help
 
 Exit status:
@@ -81,6 +94,7 @@ Exit status:
 constexpr std::string_view kEncodeExamples =
     R"(  echo '{"type":6,"flags":0,"trans_id":1,"payload":"cafe"}' | vmbus-sim ring encode --data-size 4096 ring.img
   vmbus-sim ring decode old.img | vmbus-sim ring encode --data-size 8192 --start-index 4000 new.img
+  echo '{"type":6,"flags":0,"trans_id":1,"offset8":4,"len8":3,"payload":"00"}' | vmbus-sim ring encode --as-written --data-size 4096 bad.img
 )";
 
 constexpr std::string_view kRingDescription =
@@ -111,12 +125,14 @@ int run_decode_command(const Invocation& invocation) {
 }
 
 int run_encode_command(const Invocation& invocation) {
-  static constexpr FlagSpec kFlags[] = {{"--data-size", true}, {"--start-index", true}};
+  static constexpr FlagSpec kFlags[] = {
+      {"--data-size", true}, {"--start-index", true}, {"--as-written", false}};
   const std::optional<ParsedArgs> parsed = parse_args(invocation, kFlags);
   if (!parsed) {
     return kExitError;
   }
   EncodeOptions options;
+  options.as_written = parsed->has("--as-written");
   const std::optional<std::string_view> data_size = parsed->value("--data-size");
   if (!data_size) {
     return usage_error(invocation.command_path, invocation.io.err,
@@ -163,7 +179,7 @@ const Command& ring_command() {
               &run_decode_command,
               {}},
       Command{"encode",
-              "--data-size N [--start-index I] OUT",
+              "--data-size N [--start-index I] [--as-written] OUT",
               "Write a ring image from packet lines read on stdin",
               kEncodeDescription,
               kEncodeExamples,

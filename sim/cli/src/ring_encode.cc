@@ -1,5 +1,7 @@
 #include "vmbus/cli/ring_encode.h"
 
+#include <array>
+#include <cstring>
 #include <istream>
 #include <limits>
 #include <new>
@@ -36,13 +38,44 @@ struct PacketLine {
   std::uint64_t trans_id = 0;
   std::uint16_t offset8 = ring::kMinOffset8;
   std::vector<std::byte> payload;
+  // Malformed on purpose: len8 as written (--as-written), the 16 descriptor
+  // bytes verbatim, the 8 trailer bytes verbatim. Any of them: the packet
+  // is written byte by byte instead of through the ring library's writer.
+  std::optional<std::uint16_t> len8;
+  std::vector<std::byte> descriptor;
+  std::vector<std::byte> trailer;
+  // A type or offset8 the writer refuses (--as-written).
+  bool out_of_range = false;
+  bool raw() const {
+    return len8.has_value() || !descriptor.empty() || !trailer.empty() || out_of_range;
+  }
 };
 
 // One packet line's keys. Decode prints offset and len8 too; they follow
-// from the ring position and the payload, so encode accepts and ignores them.
-enum class Key : std::uint8_t { kType, kFlags, kTransId, kOffset8, kPayload, kIgnored };
+// from the ring position and the payload, so encode accepts and ignores them
+// (len8 is taken as written with --as-written).
+enum class Key : std::uint8_t {
+  kType,
+  kFlags,
+  kTransId,
+  kOffset8,
+  kPayload,
+  kLen8,
+  kDescriptor,
+  kTrailer,
+  kIgnored
+};
 
-std::optional<Key> key_of(std::string_view name) {
+std::optional<Key> key_of(std::string_view name, bool as_written) {
+  if (name == "descriptor") {
+    return Key::kDescriptor;
+  }
+  if (name == "trailer") {
+    return Key::kTrailer;
+  }
+  if (name == "len8" && as_written) {
+    return Key::kLen8;
+  }
   if (name == "type") {
     return Key::kType;
   }
@@ -77,12 +110,22 @@ std::optional<std::uint64_t> integer_member(const JsonMember& member, std::uint6
   return value;
 }
 
-bool decode_payload(const JsonMember& member, std::vector<std::byte>* payload, LineError* error) {
+// A hex string member into bytes; `exact_bytes` (when not 0) is the only
+// length it may have.
+bool decode_payload(const JsonMember& member, std::vector<std::byte>* payload, LineError* error,
+                    std::size_t exact_bytes = 0) {
   const JsonValue& value = member.value;
+  const std::string name = quote_for_message(member.key);
   if (value.kind != JsonKind::kString) {
     error->column = value.column;
-    error->message =
-        "\"payload\" must be a string of hex digits, got " + describe_json_value(value);
+    error->message = name + " must be a string of hex digits, got " + describe_json_value(value);
+    return false;
+  }
+  if (exact_bytes != 0 && value.text.size() != 2 * exact_bytes) {
+    error->column = value.column;
+    error->message = name + " must be " + std::to_string(2 * exact_bytes) + " hex digits (" +
+                     std::to_string(exact_bytes) + " bytes as they sit in the ring), got " +
+                     std::to_string(value.text.size());
     return false;
   }
   const std::string& hex = value.text;
@@ -90,14 +133,14 @@ bool decode_payload(const JsonMember& member, std::vector<std::byte>* payload, L
     if (hex_digit_value(hex[i]) < 0) {
       // Columns map onto the source only when no escape changed the length.
       error->column = value.had_escapes ? value.column : value.column + 1 + i;
-      error->message = "\"payload\" must hold only hex digits, found " +
+      error->message = name + " must hold only hex digits, found " +
                        quote_for_message(std::string_view(hex).substr(i, 1));
       return false;
     }
   }
   if (hex.size() % 2 != 0) {
     error->column = value.column;
-    error->message = "\"payload\" has an odd number of hex digits (" + std::to_string(hex.size()) +
+    error->message = name + " has an odd number of hex digits (" + std::to_string(hex.size()) +
                      "); each byte takes two";
     return false;
   }
@@ -115,17 +158,19 @@ struct SeenKeys {
   bool type = false;
   bool flags = false;
   bool trans_id = false;
+  bool descriptor = false;  // then type, flags and trans_id are in it
   const JsonMember* payload = nullptr;
 };
 
 // Sets the field `key` names from `member`; false, with `error` set, when
 // its value is not one the field can hold.
 bool read_member(const JsonMember& member, Key key, PacketLine& packet, SeenKeys& seen,
-                 LineError* error) {
+                 bool as_written, LineError* error) {
   std::optional<std::uint64_t> value;
   switch (key) {
     case Key::kType:
-      value = integer_member(member, 1, ring::kMaxPacketTypeValue, error);
+      value = integer_member(member, as_written ? 0 : 1,
+                             as_written ? 0xFFFF : ring::kMaxPacketTypeValue, error);
       packet.type = static_cast<std::uint16_t>(value.value_or(0));
       seen.type = true;
       break;
@@ -140,12 +185,21 @@ bool read_member(const JsonMember& member, Key key, PacketLine& packet, SeenKeys
       seen.trans_id = true;
       break;
     case Key::kOffset8:
-      value = integer_member(member, ring::kMinOffset8, kMaxLen8, error);
+      value = integer_member(member, as_written ? 0 : ring::kMinOffset8, kMaxLen8, error);
       packet.offset8 = static_cast<std::uint16_t>(value.value_or(ring::kMinOffset8));
       break;
     case Key::kPayload:
       seen.payload = &member;
       return decode_payload(member, &packet.payload, error);
+    case Key::kLen8:
+      value = integer_member(member, 0, kMaxLen8, error);
+      packet.len8 = static_cast<std::uint16_t>(value.value_or(0));
+      break;
+    case Key::kDescriptor:
+      seen.descriptor = true;
+      return decode_payload(member, &packet.descriptor, error, ring::kPacketDescriptorBytes);
+    case Key::kTrailer:
+      return decode_payload(member, &packet.trailer, error, ring::kPacketTrailerBytes);
     case Key::kIgnored:
       return true;
   }
@@ -155,10 +209,11 @@ bool read_member(const JsonMember& member, Key key, PacketLine& packet, SeenKeys
 // Every required key is there and the descriptor can express the length.
 bool check_packet(const PacketLine& packet, const SeenKeys& seen, const JsonObject& object,
                   LineError* error) {
-  const std::pair<bool, std::string_view> required[] = {{seen.type, "type"},
-                                                        {seen.flags, "flags"},
-                                                        {seen.trans_id, "trans_id"},
-                                                        {seen.payload != nullptr, "payload"}};
+  const std::pair<bool, std::string_view> required[] = {
+      {seen.type || seen.descriptor, "type"},
+      {seen.flags || seen.descriptor, "flags"},
+      {seen.trans_id || seen.descriptor, "trans_id"},
+      {seen.payload != nullptr, "payload"}};
   for (const auto& [given, name] : required) {
     if (!given) {
       error->column = object.column;
@@ -178,24 +233,27 @@ bool check_packet(const PacketLine& packet, const SeenKeys& seen, const JsonObje
   return true;
 }
 
-std::optional<PacketLine> packet_from_object(const JsonObject& object, LineError* error) {
+std::optional<PacketLine> packet_from_object(const JsonObject& object, bool as_written,
+                                             LineError* error) {
   PacketLine packet;
   SeenKeys seen;
   for (const JsonMember& member : object.members) {
-    const std::optional<Key> key = key_of(member.key);
+    const std::optional<Key> key = key_of(member.key, as_written);
     if (!key) {
       error->column = member.key_column;
       error->message = "unknown key " + quote_for_message(member.key) +
                        " (a packet has type, flags, trans_id, payload and optionally offset8)";
       return std::nullopt;
     }
-    if (!read_member(member, *key, packet, seen, error)) {
+    if (!read_member(member, *key, packet, seen, as_written, error)) {
       return std::nullopt;
     }
   }
   if (!check_packet(packet, seen, object, error)) {
     return std::nullopt;
   }
+  packet.out_of_range = packet.offset8 < ring::kMinOffset8 || packet.type == 0 ||
+                        packet.type > ring::kMaxPacketTypeValue;
   return packet;
 }
 
@@ -249,10 +307,118 @@ std::optional<std::string> write_packet(ring::RingWriter& writer, const PacketLi
          "look empty";
 }
 
+template <typename T>
+void append_little_endian(std::vector<std::byte>& bytes, T value) {
+  for (std::size_t i = 0; i < sizeof(T); ++i) {
+    bytes.push_back(static_cast<std::byte>((static_cast<std::uint64_t>(value) >> (8 * i)) & 0xFF));
+  }
+}
+
+// The bytes of a packet written as given (a malformed one): the descriptor
+// (verbatim, or from the fields with len8 as written), zeros up to offset8,
+// the payload padded to 8 bytes, then the trailer (verbatim, or the start
+// index in its upper half, as a writer leaves it).
+std::vector<std::byte> raw_packet_bytes(const PacketLine& packet, std::uint32_t start_index) {
+  std::vector<std::byte> bytes = packet.descriptor;
+  if (bytes.empty()) {
+    const auto payload_words = static_cast<std::uint16_t>((packet.payload.size() + 7) / 8);
+    append_little_endian(bytes, packet.type);
+    append_little_endian(bytes, packet.offset8);
+    append_little_endian(bytes, packet.len8.value_or(packet.offset8 + payload_words));
+    append_little_endian(bytes, packet.flags);
+    append_little_endian(bytes, packet.trans_id);
+  }
+  bytes.resize(std::max<std::size_t>(bytes.size(), std::size_t{packet.offset8} * 8));
+  bytes.insert(bytes.end(), packet.payload.begin(), packet.payload.end());
+  bytes.resize((bytes.size() + 7) / 8 * 8);
+  if (packet.trailer.empty()) {
+    append_little_endian(bytes, std::uint64_t{start_index} << 32);
+  } else {
+    bytes.insert(bytes.end(), packet.trailer.begin(), packet.trailer.end());
+  }
+  return bytes;
+}
+
+// Writes a malformed packet at write_index, wrapping at the end of the
+// data area, and publishes it; the reason when it does not fit (by the
+// writer's rule: a full ring would look empty).
+std::optional<std::string> write_raw_packet(ring::RingMemory& memory, const PacketLine& packet,
+                                            std::size_t packet_number) {
+  ring::RingView view(memory);
+  ring::RingControlPage& control = view.control();
+  const std::uint32_t data_size = view.data_size_bytes();
+  const std::vector<std::byte> bytes = raw_packet_bytes(packet, control.write_index);
+  const std::uint32_t free_bytes =
+      ring::bytes_to_write(control.write_index, control.read_index, data_size);
+  if (bytes.size() >= free_bytes) {
+    return "packet " + std::to_string(packet_number) + " does not fit in the ring: it needs " +
+           std::to_string(bytes.size()) + " bytes (trailer included) and " +
+           std::to_string(free_bytes) + " of " + std::to_string(data_size) +
+           " bytes are free; a packet needs more free bytes than it takes, as a full ring would "
+           "look empty";
+  }
+  const std::span<std::byte> data = memory.region().subspan(ring::kRingDataOffsetBytes);
+  std::uint32_t at = control.write_index;
+  for (const std::byte b : bytes) {
+    data[at] = b;
+    at = (at + 1) % data_size;
+  }
+  control.write_index = at;
+  return std::nullopt;
+}
+
+// The control page fields of decode's header line that --as-written keeps.
+struct ControlFields {
+  std::optional<std::uint32_t> interrupt_mask;
+  std::optional<std::uint32_t> pending_send_sz;
+  std::optional<std::uint32_t> feature_bits;
+};
+
+std::optional<LineError> read_control_fields(const JsonObject& header, ControlFields& fields) {
+  const std::pair<std::string_view, std::optional<std::uint32_t>*> keys[] = {
+      {"interrupt_mask", &fields.interrupt_mask},
+      {"pending_send_sz", &fields.pending_send_sz},
+      {"feature_bits", &fields.feature_bits}};
+  for (const auto& [name, field] : keys) {
+    if (const JsonMember* member = header.find(name)) {
+      LineError error;
+      const std::optional<std::uint64_t> value = integer_member(*member, 0, 0xFFFFFFFFu, &error);
+      if (!value) {
+        return error;
+      }
+      *field = static_cast<std::uint32_t>(*value);
+    }
+  }
+  return std::nullopt;
+}
+
+void apply_control_fields(ring::RingMemory& memory, const ControlFields& fields) {
+  ring::RingControlPage& control = ring::RingView(memory).control();
+  control.interrupt_mask = fields.interrupt_mask.value_or(control.interrupt_mask);
+  control.pending_send_sz = fields.pending_send_sz.value_or(control.pending_send_sz);
+  control.feature_bits = fields.feature_bits.value_or(control.feature_bits);
+}
+
+// One packet line into the ring: through the writer, or byte by byte when
+// it is malformed on purpose (the writer then resumes from the new
+// write_index). The reason when it does not fit.
+std::optional<std::string> write_line(ring::RingMemory& memory,
+                                      std::optional<ring::RingWriter>& writer,
+                                      const PacketLine& packet, std::size_t line,
+                                      std::size_t packet_number, const EncodeOptions& options) {
+  if (!packet.raw()) {
+    return write_packet(*writer, packet, line, packet_number, options);
+  }
+  std::optional<std::string> full = write_raw_packet(memory, packet, packet_number);
+  writer.emplace(memory);
+  return full;
+}
+
 int encode(const EncodeOptions& options, std::istream& in, std::ostream& err) {
   ring::FlatRingMemory memory(static_cast<std::uint32_t>(options.data_size_bytes));
   ring::initialize_ring(memory, static_cast<std::uint32_t>(options.start_index));
-  ring::RingWriter writer(memory);
+  std::optional<ring::RingWriter> writer(std::in_place, memory);
+  ControlFields control;
 
   std::string text;
   std::size_t line = 0;
@@ -267,15 +433,22 @@ int encode(const EncodeOptions& options, std::istream& in, std::ostream& err) {
       return line_error(err, line, LineError{parsed.error.column, parsed.error.message});
     }
     if (parsed.object.find("write_index") != nullptr) {
-      continue;  // the header line of `ring decode`
+      // The header line of `ring decode`.
+      if (options.as_written) {
+        if (std::optional<LineError> bad = read_control_fields(parsed.object, control)) {
+          return line_error(err, line, *bad);
+        }
+      }
+      continue;
     }
     ++packet_number;
     LineError error;
-    const std::optional<PacketLine> packet = packet_from_object(parsed.object, &error);
+    const std::optional<PacketLine> packet =
+        packet_from_object(parsed.object, options.as_written, &error);
     if (!packet) {
       return line_error(err, line, error);
     }
-    if (auto full = write_packet(writer, *packet, line, packet_number, options)) {
+    if (auto full = write_line(memory, writer, *packet, line, packet_number, options)) {
       return line_error(err, line, LineError{1, *full});
     }
   }
@@ -283,6 +456,7 @@ int encode(const EncodeOptions& options, std::istream& in, std::ostream& err) {
     err << kCommandName << ": cannot read " << kInputName << '\n';
     return kExitError;
   }
+  apply_control_fields(memory, control);
   if (const std::string failure = write_file_atomically(options.output, memory.region());
       !failure.empty()) {
     err << kCommandName << ": " << failure << '\n';

@@ -16,10 +16,14 @@
 #include "vmbus/cli/output_paths.h"
 #include "vmbus/cli/results.h"
 #include "vmbus/cli/run_plan.h"
+#include "vmbus/cli/shrink.h"
 #include "vmbus/cli/sweep_flags.h"
 #include "vmbus/cli/terminal.h"
 #include "vmbus/hypervisor/interrupt.h"
+#include "vmbus/runner/explore.h"
 #include "vmbus/runner/scenario.h"
+#include "vmbus/trace/reader.h"
+#include "vmbus/trace/schedule.h"
 
 #include "run_execution.h"
 #include "run_report.h"
@@ -66,6 +70,12 @@ What runs:
   --until-fail      after the seeds given, go on with the next seeds, as many
                     per pass, until a run fails or errors (or SIGINT)
   --fail-fast       start no new run after the first that does not pass
+  --schedule TRACE  take the scheduler decisions TRACE records, step by
+                    step, then go on with the seed: an interleaving survives
+                    edits to the scenario that leave the steps before it
+                    alone. A decision whose context is not ready at its
+                    step ends the run with the decision's record number in
+                    TRACE (exit 2)
   --list            print the scenarios and seeds that would run (after
                     --filter, --tag and the shard) and exit
 
@@ -120,7 +130,7 @@ Exit status:
   1    a scenario failed (an expectation did not hold, an oracle fired, or
        a driver library crashed or hung)
   2    usage error, a bad scenario file, or a path or program that cannot be
-       used; nothing ran
+       used (nothing ran); or a --schedule that does not fit a scenario
   3    the simulator itself failed (crash, hang, lost child, protocol error)
   130  interrupted (SIGINT or SIGTERM, at any moment): the runs under way
        stop at once, the summary and reports are still written, and with
@@ -136,14 +146,28 @@ constexpr std::string_view kExamples =
 )";
 
 constexpr FlagSpec kFlags[] = {
-    {"--seed", true},        {"--seeds", true},        {"--filter", true},
-    {"--tag", true},         {"--repeat", true},       {"--until-fail", false},
-    {"--fail-fast", false},  {"--list", false},        {"--shard", true},
-    {"--shard-count", true}, {"--timings", true},      {"--trace-dir", true},
-    {"--artifacts", true},   {"--json", true},         {"--junit", true},
-    {"--quiet", false},      {"--verbose", false},     {"--color", true},
-    {"--report", false},     {"--jobs", true},         {"--timeout-ms", true},
-    {"--host-binary", true}, {"--guest-binary", true}, {"--driver-dir", true},
+    {"--seed", true},         {"--seeds", true},      {"--filter", true},
+    {"--tag", true},          {"--repeat", true},     {"--until-fail", false},
+    {"--fail-fast", false},   {"--list", false},      {"--shard", true},
+    {"--shard-count", true},  {"--timings", true},    {"--trace-dir", true},
+    {"--artifacts", true},    {"--json", true},       {"--junit", true},
+    {"--quiet", false},       {"--verbose", false},   {"--color", true},
+    {"--jobs", true},         {"--timeout-ms", true}, {"--host-binary", true},
+    {"--guest-binary", true}, {"--driver-dir", true}, {"--schedule", true},
+    {"--report", false},
+};
+
+// explore's: run's, and the fault plans.
+constexpr FlagSpec kExploreFlags[] = {
+    {"--seed", true},         {"--seeds", true},      {"--filter", true},
+    {"--tag", true},          {"--repeat", true},     {"--until-fail", false},
+    {"--fail-fast", false},   {"--list", false},      {"--shard", true},
+    {"--shard-count", true},  {"--timings", true},    {"--trace-dir", true},
+    {"--artifacts", true},    {"--json", true},       {"--junit", true},
+    {"--quiet", false},       {"--verbose", false},   {"--color", true},
+    {"--jobs", true},         {"--timeout-ms", true}, {"--host-binary", true},
+    {"--guest-binary", true}, {"--driver-dir", true}, {"--faults", true},
+    {"--max-faults", true},   {"--shrink", false},    {"--report", false},
 };
 
 constexpr std::uint64_t kMaxJobs = 256;
@@ -193,6 +217,9 @@ struct RunRequest {
   std::optional<std::string> json;
   std::optional<std::string> junit;
   runner::LoadOptions load;  // --driver-dir
+  // `explore`: the fault plans to draw, and whether to shrink what fails.
+  std::optional<runner::FaultPlanOptions> explore;
+  bool shrink = false;
 };
 
 // A request, or the exit code of a command line that asks for nothing
@@ -313,6 +340,18 @@ std::optional<int> parse_outputs(const Invocation& invocation, const ParsedArgs&
   request.quiet = args.has("--quiet");
   request.verbose = args.has("--verbose");
   request.report = args.has("--report");
+  if (auto text = args.value("--schedule")) {
+    const trace::TraceReadResult read = trace::read_trace(std::string(*text));
+    auto schedule = read.ok ? trace::schedule_of(read.trace, std::string(*text))
+                            : std::variant<trace::Schedule, std::string>(read.error);
+    if (auto* problem = std::get_if<std::string>(&schedule)) {
+      invocation.io.err << invocation.command_path << ": --schedule: " << *problem << "\n";
+      return kExitError;
+    }
+    request.options.schedule = std::get<trace::Schedule>(std::move(schedule));
+    request.options.schedule_source = std::string(*text);
+    request.options.command_line += " --schedule " + shell_quote(std::string(*text));
+  }
   if (auto text = args.value("--driver-dir")) {
     std::string_view rest = *text;
     for (;;) {
@@ -332,8 +371,49 @@ std::optional<int> parse_outputs(const Invocation& invocation, const ParsedArgs&
   return std::nullopt;
 }
 
-Parsed parse_request(const Invocation& invocation) {
-  const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
+// --faults, --max-faults, --shrink; explore needs its seeds.
+std::optional<int> parse_explore(const Invocation& invocation, const ParsedArgs& args,
+                                 RunRequest& request) {
+  const std::string& path = invocation.command_path;
+  if (!request.seeds) {
+    return usage_error(path, invocation.io.err, "missing --seeds A..B (or --seed N)");
+  }
+  runner::FaultPlanOptions options;
+  if (auto text = args.value("--faults")) {
+    options.faults = split_list(*text);
+    for (const std::string& name : options.faults) {
+      const auto& known = runner::explore_fault_names();
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::string names;
+        for (const std::string& k : known) {
+          names += (names.empty() ? "" : ", ") + k;
+        }
+        return usage_error(path, invocation.io.err,
+                           "--faults: unknown fault '" + name + "' (known: " + names + ")");
+      }
+    }
+  }
+  if (auto text = args.value("--max-faults")) {
+    const auto value = parse_decimal_flag(invocation, "--max-faults", *text, 16);
+    if (!value) {
+      return kExitError;
+    }
+    options.max_faults = static_cast<std::uint32_t>(*value);
+  }
+  request.explore = options;
+  request.shrink = args.has("--shrink");
+  for (const auto flag : {"--faults", "--max-faults"}) {
+    if (auto text = args.value(flag)) {
+      request.options.command_line +=
+          std::string(" ") + flag + " " + shell_quote(std::string(*text));
+    }
+  }
+  return std::nullopt;
+}
+
+Parsed parse_request(const Invocation& invocation, bool explore) {
+  const std::optional<ParsedArgs> args =
+      explore ? parse_args(invocation, kExploreFlags) : parse_args(invocation, kFlags);
   if (!args) {
     return kExitError;
   }
@@ -349,8 +429,14 @@ Parsed parse_request(const Invocation& invocation) {
   }
   RunRequest request;
   request.paths = args->positionals;
+  request.options.command_line = invocation.command_path;
   for (auto parse : {parse_selection, parse_limits, parse_outputs}) {
     if (const auto exit = parse(invocation, *args, request)) {
+      return *exit;
+    }
+  }
+  if (explore) {
+    if (const auto exit = parse_explore(invocation, *args, request)) {
       return *exit;
     }
   }
@@ -392,6 +478,7 @@ std::string collect_files(const std::vector<std::string_view>& arguments,
 }
 
 struct Library {
+  std::vector<LoadedScenario> loaded;  // as read (explore draws its faults into them)
   std::vector<CompiledScenario> compiled;
   std::vector<PlanScenario> planned;  // the same scenarios, as the plan sees them
 };
@@ -428,6 +515,7 @@ std::optional<Library> load_all(const std::vector<std::string_view>& paths,
       continue;
     }
     library.compiled.push_back(runner::compile_scenario(loaded));
+    library.loaded.push_back(loaded);
     const CompiledScenario& compiled = library.compiled.back();
     library.planned.push_back(PlanScenario{
         compiled.name, compiled.display_path,
@@ -636,7 +724,8 @@ bool write_reports(const RunRequest& request, const SweepResults& results, std::
   }
   if (request.junit) {
     std::ostringstream text;
-    write_junit(text, junit_report(results, "vmbus-sim run"));
+    write_junit(text,
+                junit_report(results, request.explore ? "vmbus-sim explore" : "vmbus-sim run"));
     if (std::string problem = write_file_atomically(*request.junit, text.str()); !problem.empty()) {
       err << "vmbus-sim: --junit: " << problem << "\n";
       ok = false;
@@ -676,6 +765,42 @@ ReportSettings report_settings(const RunRequest& request, const Plan& plan,
   return settings;
 }
 
+// explore: each ticket runs its scenario with its seed's fault plan.
+ScenarioVariant explore_variant(const RunRequest& request, const Library& library) {
+  if (!request.explore) {
+    return {};
+  }
+  return [&library, options = *request.explore](std::size_t scenario, std::uint64_t seed) {
+    return runner::compile_explored(library.loaded[scenario], seed, options);
+  };
+}
+
+// explore --shrink: each failed run's explored scenario is written beside
+// its trace and shrunk there.
+void shrink_failures(const RunRequest& request, const Library& library,
+                     const std::vector<std::pair<std::size_t, std::uint64_t>>& failed,
+                     const fs::path& folder, const CommandIo& io) {
+  for (const auto& [scenario, seed] : failed) {
+    const std::string stem = library.compiled[scenario].name + ".seed" + std::to_string(seed);
+    const fs::path explored = folder / (stem + ".explored.textproto");
+    const runner::ExploredScenario plan =
+        runner::with_fault_plan(library.loaded[scenario], seed, *request.explore);
+    if (std::string problem = write_file_atomically(explored, plan.loaded.text); !problem.empty()) {
+      io.err << "vmbus-sim explore: --shrink: " << problem << "\n";
+      continue;
+    }
+    ShrinkJob job;
+    job.file = explored;
+    job.display_path = explored.string();
+    job.seed = seed;
+    job.output = folder / (stem + ".shrunk.textproto");
+    job.options = request.options;
+    job.load = request.load;
+    io.out << "shrink: " << explored.string() << "\n";
+    shrink_job(job, io.out, io.err);
+  }
+}
+
 // Runs the plan and reports it; the exit code.
 int execute(const RunRequest& request, const Library& library, const Plan& plan,
             const fs::path& trace_dir, const CommandIo& io) {
@@ -684,15 +809,26 @@ int execute(const RunRequest& request, const Library& library, const Plan& plan,
       request.until_fail ? request.jobs : std::min(request.jobs, std::max<std::uint64_t>(limit, 1));
   Execution execution(library.compiled, ticket_source(request, plan, library, trace_dir, limit),
                       request.options, jobs, request.fail_fast || request.until_fail,
-                      request.until_fail);
+                      request.until_fail, explore_variant(request, library));
   RunReporter reporter(report_settings(request, plan, trace_dir, io), library.compiled, io.out,
                        io.err);
   std::uint32_t passes = 0;
+  bool schedule_diverged = false;
+  std::vector<std::pair<std::size_t, std::uint64_t>> failed;
   while (std::optional<Outcome> outcome = execution.next()) {
     passes = std::max(passes, outcome->ticket.pass);
+    schedule_diverged = schedule_diverged ||
+                        outcome->result.run.outcome == hypervisor::RunOutcome::kScheduleDiverged;
+    if (outcome->ran && outcome->result.verdict != runner::Verdict::kPassed) {
+      failed.emplace_back(outcome->ticket.scenario, outcome->ticket.seed);
+    }
     reporter.add(*outcome, execution);
   }
   reporter.finish(execution, passes);
+  if (request.shrink && !execution.interrupted()) {
+    shrink_failures(request, library, failed,
+                    request.artifacts ? fs::path(*request.artifacts) : trace_dir, io);
+  }
   if (request.json || request.junit) {
     const SweepResults results =
         results_of(request, plan, library, execution, std::move(reporter.records()));
@@ -703,6 +839,9 @@ int execute(const RunRequest& request, const Library& library, const Plan& plan,
   if (execution.interrupted()) {
     return hypervisor::kExitInterrupted;
   }
+  if (schedule_diverged) {
+    return hypervisor::kExitScheduleDiverged;
+  }
   if (reporter.counts().errors != 0) {
     return hypervisor::kExitSimulatorFailure;
   }
@@ -710,11 +849,11 @@ int execute(const RunRequest& request, const Library& library, const Plan& plan,
 }
 
 // parse, load, plan, check, execute and report.
-int run_run(const Invocation& invocation) {
+int run_or_explore(const Invocation& invocation, bool explore) {
   // First: a signal at any later moment -- loading, between runs, writing
   // the reports -- must find the handler in place.
   hypervisor::catch_interrupts();
-  Parsed parsed = parse_request(invocation);
+  Parsed parsed = parse_request(invocation, explore);
   if (const int* exit = std::get_if<int>(&parsed)) {
     return *exit;
   }
@@ -737,7 +876,69 @@ int run_run(const Invocation& invocation) {
   return execute(request, *library, *plan, *trace_dir, invocation.io);
 }
 
+int run_run(const Invocation& invocation) {
+  return run_or_explore(invocation, false);
+}
+
+int run_explore(const Invocation& invocation) {
+  return run_or_explore(invocation, true);
+}
+
+constexpr std::string_view kExploreDescription =
+    R"(Runs scenario files, like run, each seed with a fault plan drawn from the
+seed: up to --max-faults faults (default 3), each of a kind from --faults,
+on a channel of the scenario, inserted at a drawn place in its timeline: a
+fault is armed (a context held) right after the step before it, at
+whatever phase of the traffic that is. A seed that draws no fault runs the
+scenario as written.
+
+Under faults, the expectations the faults invalidate are skipped -- the
+callbacks, states, counters, completions, trace matches, the negotiated
+version and timeline steps whose conditions never came -- while the
+outcome, the expected verifier violations and the
+oracles judge every run (an oracle the scenario expects may fire, and a
+dropped interrupt's channel may show a lost wakeup). Every failure prints
+its trace and a repro line (vmbus-sim replay TRACE: the trace holds the
+explored scenario); with --shrink each is shrunk (see vmbus-sim shrink)
+into NAME.seedN.shrunk.textproto beside its trace (or in --artifacts).
+
+Fault kinds (--faults, comma-separated):
+  interrupt_delay, interrupt_duplicate, spurious_interrupt, hold (the
+  default set: what a real host can do), and interrupt_drop,
+  message_delay, message_duplicate, message_reorder (a delayed control
+  message is overtaken by the ones behind it, which VMBus never does: a
+  run may then fail for the fault's sake, e.g. a GPADL_TEARDOWN that
+  overtakes its CLOSECHANNEL leaks the GPADL)
+
+Every option of run applies (--jobs, --shard, --junit, --json, --artifacts,
+--trace-dir, --filter, --tag, ...), so a CI matrix or a batch system spreads
+a long exploration the same way. Explore options:
+  --seeds A..B      the seeds to explore (required; or --seed N)
+  --faults LIST     the fault kinds to draw from
+  --max-faults N    at most N faults per seed (0-16, default 3)
+  --shrink          shrink every failure
+
+Exit status: as run's.
+)";
+
+constexpr std::string_view kExploreExamples =
+    R"(  vmbus-sim explore scenarios --seeds 1..1000 --jobs 8
+  vmbus-sim explore scenarios/defer --seeds 1..200 --faults hold,interrupt_delay --shrink
+  vmbus-sim explore scenarios --seeds 1..100000 --shard 3/16 --junit explore-3.xml
+)";
+
 }  // namespace
+
+const Command& explore_command() {
+  static const Command kCommand{"explore",
+                                "--seeds A..B [options] FILE|DIR...",
+                                "Run scenarios with fault plans drawn from each seed",
+                                kExploreDescription,
+                                kExploreExamples,
+                                run_explore,
+                                {}};
+  return kCommand;
+}
 
 const Command& run_command() {
   static const Command kCommand{"run",

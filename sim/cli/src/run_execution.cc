@@ -1,14 +1,16 @@
 #include "run_execution.h"
 
+#include "vmbus/cli/command.h"
 #include "vmbus/hypervisor/interrupt.h"
 
 namespace vmbus::cli {
 
 Execution::Execution(const std::vector<runner::CompiledScenario>& scenarios, TicketSource source,
                      const runner::RunOptions& options, std::uint64_t jobs, bool stop_after_failure,
-                     bool open_ended)
+                     bool open_ended, ScenarioVariant variant)
     : scenarios_(scenarios),
       source_(std::move(source)),
+      variant_(std::move(variant)),
       options_(options),
       stop_after_failure_(stop_after_failure),
       open_ended_(open_ended),
@@ -60,9 +62,18 @@ void Execution::work_loop() {
 void Execution::run(Outcome& outcome) {
   runner::RunOptions options = options_;
   options.trace_path = outcome.ticket.trace_path;
+  // The header's command line is this run's own: the same scenario and seed
+  // give the same trace whatever else the sweep's command line said.
+  options.command_line += " " + shell_quote(scenarios_[outcome.ticket.scenario].display_path) +
+                          " --seed " + std::to_string(outcome.ticket.seed);
   outcome.started_s = elapsed_s();
-  outcome.result =
-      runner::run_scenario(scenarios_[outcome.ticket.scenario], outcome.ticket.seed, options);
+  if (variant_) {
+    const runner::CompiledScenario variant = variant_(outcome.ticket.scenario, outcome.ticket.seed);
+    outcome.result = runner::run_scenario(variant, outcome.ticket.seed, options);
+  } else {
+    outcome.result =
+        runner::run_scenario(scenarios_[outcome.ticket.scenario], outcome.ticket.seed, options);
+  }
   outcome.wall_s = elapsed_s() - outcome.started_s;
   outcome.ran = true;
   if (outcome.result.run.outcome == hypervisor::RunOutcome::kInterrupted) {

@@ -47,6 +47,12 @@ struct Ticket {
 // (for every later number too).
 using TicketSource = std::function<std::optional<Ticket>(std::uint64_t sequence)>;
 
+// The scenario a ticket runs when it is not the compiled one as written
+// (`explore`: the scenario with the seed's fault plan). Called on the
+// worker threads: it must only read shared state.
+using ScenarioVariant =
+    std::function<runner::CompiledScenario(std::size_t scenario, std::uint64_t seed)>;
+
 struct Outcome {
   Ticket ticket;
   bool ran = false;  // false: never started (interrupted, or stopped after a failure)
@@ -59,7 +65,7 @@ class Execution {
  public:
   Execution(const std::vector<runner::CompiledScenario>& scenarios, TicketSource source,
             const runner::RunOptions& options, std::uint64_t jobs, bool stop_after_failure,
-            bool open_ended);
+            bool open_ended, ScenarioVariant variant = {});
   ~Execution();
   Execution(const Execution&) = delete;
   Execution& operator=(const Execution&) = delete;
@@ -83,6 +89,7 @@ class Execution {
 
   const std::vector<runner::CompiledScenario>& scenarios_;
   const TicketSource source_;
+  const ScenarioVariant variant_;
   const runner::RunOptions options_;
   const bool stop_after_failure_;
   const bool open_ended_;

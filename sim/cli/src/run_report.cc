@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "vmbus/base/build_info.h"
+#include "vmbus/cli/command.h"
 #include "vmbus/cli/terminal.h"
 
 namespace vmbus::cli {
@@ -22,18 +23,6 @@ std::string format_us(std::uint64_t ns) {
   char text[48];
   std::snprintf(text, sizeof(text), "%.3f", static_cast<double>(ns) / 1000.0);
   return text;
-}
-
-std::string shell_quote(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                              "0123456789-_./=:@%+,") == std::string::npos) {
-    return text;
-  }
-  std::string out = "'";
-  for (char c : text) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
 }
 
 // Moves `from` to `to`, copying when they are on different file systems.
@@ -146,7 +135,7 @@ void RunReporter::not_passed(const Ticket& ticket, const ScenarioResult& result,
   if (record.trace == result.trace_path.string() && fs::exists(result.trace_path, ignored)) {
     ++traces_kept_in_trace_dir_;
   }
-  record.repro = repro_command(ticket);
+  record.repro = repro_command(record.trace);
   out_ << (is_error ? colored("ERROR", Color::kBoldRed, settings_.color) + "  "
                     : colored("FAIL", Color::kRed, settings_.color) + "   ")
        << label(ticket) << ": " << record.failure << "\n";
@@ -180,13 +169,12 @@ std::string RunReporter::keep_as_artifact(const fs::path& trace) {
   return kept.string();
 }
 
-std::string RunReporter::repro_command(const Ticket& ticket) const {
-  // The build rides along as a shell comment: the line stays a command.
-  return "vmbus-sim run " + shell_quote(scenarios_[ticket.scenario].display_path) + " --seed " +
-         std::to_string(ticket.seed) +
+std::string RunReporter::repro_command(const std::string& trace) const {
+  // The trace holds the scenario, seed and schedule; the build rides along
+  // as a shell comment, so the line stays a command.
+  return "vmbus-sim replay " + shell_quote(trace) +
          (settings_.driver_dirs.empty() ? ""
                                         : " --driver-dir " + shell_quote(settings_.driver_dirs)) +
-         " --trace-dir " + shell_quote((settings_.trace_dir / "repro").string()) +
          "  # vmbus-sim " + base::build_identity();
 }
 
@@ -269,8 +257,8 @@ void RunReporter::print_summary(const Execution& execution, std::uint32_t passes
   }
   out_ << " in " << elapsed << " s\n";
   if (counts_.failed + counts_.errors != 0) {
-    out_ << "To reproduce a failure byte for byte, run its repro command; the trace it\n"
-            "writes is identical to the one above (vmbus-sim trace show FILE to read it).\n";
+    out_ << "To reproduce a failure byte for byte, run its repro command: it runs the\n"
+            "trace's run again and compares (vmbus-sim trace show FILE to read it).\n";
   }
 }
 

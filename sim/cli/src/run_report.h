@@ -64,7 +64,7 @@ class RunReporter {
   void passed(const Ticket& ticket, const runner::ScenarioResult& result, RunRecord& record);
   void not_passed(const Ticket& ticket, const runner::ScenarioResult& result, RunRecord& record);
   std::string keep_as_artifact(const std::filesystem::path& trace);
-  std::string repro_command(const Ticket& ticket) const;
+  std::string repro_command(const std::string& trace) const;
   void print_final_state(const runner::ScenarioResult& result);
   void print_failures_again();
   void print_summary(const Execution& execution, std::uint32_t passes, double seconds);

@@ -132,6 +132,19 @@ bool read_configs(const Invocation& invocation, const ParsedArgs& args, proto::H
   return true;
 }
 
+// The command line that runs the same run, for the trace header: the flags
+// that shape the run, not where its trace goes or how long a partition may
+// be silent, so that the same run always writes the same trace.
+std::string run_command_line(const Invocation& invocation, const ParsedArgs& args) {
+  std::string line = invocation.command_path;
+  for (const auto flag : {"--host-config", "--guest-config", "--seed", "--mode"}) {
+    if (auto value = args.value(flag)) {
+      line += std::string(" ") + flag + " " + shell_quote(std::string(*value));
+    }
+  }
+  return line;
+}
+
 // --seed, --timeout-ms and --mode into `config`; an exit code on a bad value.
 std::optional<int> read_run_flags(const Invocation& invocation, const ParsedArgs& args,
                                   hypervisor::SimulationConfig& config) {
@@ -228,6 +241,9 @@ int run_simulate(const Invocation& invocation) {
   hypervisor::SimulationConfig config;
   config.host_config = host.SerializeAsString();
   config.guest_config = guest.SerializeAsString();
+  *config.provenance.mutable_simulate()->mutable_host() = host;
+  *config.provenance.mutable_simulate()->mutable_guest() = guest;
+  config.provenance.set_command_line(run_command_line(invocation, *args));
   const std::filesystem::path here = own_directory();
   config.host_binary =
       std::string(args->value("--host-binary").value_or((here / "vmbus-host").string()));

@@ -1,5 +1,6 @@
 #include "vmbus/hypervisor/simulation.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -151,8 +152,11 @@ class Simulation final : private LinkObserver {
   // Returns false when nothing can run, nothing is due and nothing is held:
   // the run is over.
   bool schedule_one() {
-    const Choice choice = scheduler_.choose(queue_.now_ns(), queue_.next_time_ns(),
-                                            next_timed_intervention_ns(), prng_);
+    Choice choice = scheduler_.choose(queue_.now_ns(), queue_.next_time_ns(),
+                                      next_timed_intervention_ns(), prng_);
+    if (choice.kind == Choice::Kind::kStep && steps_ < config_.schedule.size()) {
+      pin(choice, config_.schedule[steps_]);
+    }
     switch (choice.kind) {
       case Choice::Kind::kStep:
         run_step(choice);
@@ -165,6 +169,28 @@ class Simulation final : private LinkObserver {
         return release_what_is_held();
     }
     return false;
+  }
+
+  // Overrides the seed's pick with the pinned decision; the draw has been
+  // made all the same (see SimulationConfig::schedule).
+  void pin(Choice& choice, const proto::PinnedDecision& decision) const {
+    const auto at =
+        std::find(choice.candidates.begin(), choice.candidates.end(), decision.context());
+    if (at == choice.candidates.end()) {
+      std::string ready;
+      for (const std::string& candidate : choice.candidates) {
+        ready += (ready.empty() ? "" : ", ") + candidate;
+      }
+      throw RunFailure{RunOutcome::kScheduleDiverged,
+                       "the schedule's decision at record " + std::to_string(decision.record()) +
+                           " (step " + std::to_string(steps_ + 1) + ") grants " +
+                           decision.context() + ", which is not ready here (ready: " + ready + ")"};
+    }
+    const std::string& name = *at;
+    const std::size_t colon = name.find(':');
+    choice.chosen = static_cast<std::uint32_t>(at - choice.candidates.begin());
+    choice.side = name.compare(0, colon, side_name(Side::kHost)) == 0 ? Side::kHost : Side::kGuest;
+    choice.context = name.substr(colon + 1);
   }
 
   std::optional<std::uint64_t> next_timed_intervention_ns() const {
@@ -362,7 +388,10 @@ class Simulation final : private LinkObserver {
       throw RunFailure{RunOutcome::kSetupFailed, e.what()};
     }
     if (!config_.trace_path.empty()) {
-      proto::TraceHeader header;
+      proto::TraceHeader header = config_.provenance;
+      for (const proto::PinnedDecision& decision : config_.schedule) {
+        *header.add_schedule() = decision;
+      }
       header.set_format_version(trace::kTraceFormatVersion);
       header.set_seed(config_.seed);
       header.set_scenario(config_.scenario_name);
@@ -842,6 +871,8 @@ const char* run_outcome_name(RunOutcome outcome) {
       return "setup_failed";
     case RunOutcome::kDriverFault:
       return "driver_fault";
+    case RunOutcome::kScheduleDiverged:
+      return "schedule_diverged";
   }
   return "unknown";
 }
@@ -885,6 +916,8 @@ int RunResult::exit_code() const {
       return kExitDriverFault;
     case RunOutcome::kInterrupted:
       return kExitInterrupted;
+    case RunOutcome::kScheduleDiverged:
+      return kExitScheduleDiverged;
     default:
       return kExitSimulatorFailure;
   }

@@ -445,6 +445,11 @@ void RingReader::begin_read() {
 
 bool RingReader::end_read() {
   Word(view_.control().interrupt_mask).store(0, std::memory_order_relaxed);
+#ifdef VMBUS_PLANT_READER_SKIPS_RECHECK
+  // The planted bug (a test-only build): no re-check, so a packet published
+  // while the mask was still set is never read and never signalled.
+  return false;
+#endif
   // Fence A (reader side); see RingWriter::decide_signal().
   full_fence();
   const std::uint32_t write_index =

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 #include "vmbus/base/check.h"
 
@@ -290,6 +291,41 @@ void resolve_raw_packet(Entry& entry, const CompiledScenario& scenario) {
 hypervisor::Intervention compile_raw_packet(const Entry& entry, Owner owner) {
   proto::PartitionAction action;
   *action.mutable_raw_packet() = entry.raw_packet();
+  return ask(owner, std::move(action));
+}
+
+// snapshot_ring: the host copies one ring of a live run into an image file.
+
+void check_snapshot_ring(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.snapshot_ring().channel());
+  if (entry.snapshot_ring().path().empty()) {
+    checks.problem(where, "path", "snapshot_ring needs the image file's path");
+  }
+  checks.runner_field(where, entry.snapshot_ring().child_relid());
+}
+
+std::string describe_snapshot_ring(const Entry& entry) {
+  const proto::SnapshotRingAction& snapshot = entry.snapshot_ring();
+  return "snapshot_ring " + enum_words(proto::RingId_Name(snapshot.ring())) + " of " +
+         quoted(snapshot.channel()) + " to " + snapshot.path();
+}
+
+// The path is the scenario file's folder's business, but the host that
+// writes it runs elsewhere: it gets an absolute path.
+void resolve_snapshot_ring(Entry& entry, const CompiledScenario& scenario) {
+  proto::SnapshotRingAction& snapshot = *entry.mutable_snapshot_ring();
+  snapshot.set_child_relid(relid(scenario, snapshot.channel()));
+  std::filesystem::path path = snapshot.path();
+  if (path.is_relative()) {
+    path = std::filesystem::path(scenario.display_path).parent_path() / path;
+  }
+  std::error_code ignored;
+  snapshot.set_path(std::filesystem::absolute(path, ignored).lexically_normal().string());
+}
+
+hypervisor::Intervention compile_snapshot_ring(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_snapshot_ring() = entry.snapshot_ring();
   return ask(owner, std::move(action));
 }
 
@@ -729,6 +765,8 @@ constexpr ActionRow kActions[] = {
     {Entry::kNote, "note", kHypervisor, no_check, describe_note, no_resolve, compile_note},
     {Entry::kHold, "hold", kHypervisor, check_hold, describe_hold, no_resolve, compile_hold},
     {Entry::kRelease, "release", kHypervisor, check_hold, describe_hold, no_resolve, compile_hold},
+    {Entry::kSnapshotRing, "snapshot_ring", kHost, check_snapshot_ring, describe_snapshot_ring,
+     resolve_snapshot_ring, compile_snapshot_ring},
 };
 
 }  // namespace

@@ -26,31 +26,6 @@ std::uint32_t version_from_text(const std::string& text) {
   return 0;  // empty: the newest
 }
 
-// The relid of every channel, in file order: as written, or else the
-// smallest relid no channel names (1, 2, 3, ...).
-std::vector<std::uint32_t> assign_relids(const proto::Topology& topology) {
-  std::set<std::uint32_t> taken;
-  for (const proto::ChannelSpec& spec : topology.channel()) {
-    if (spec.relid() != 0) {
-      taken.insert(spec.relid());
-    }
-  }
-  std::vector<std::uint32_t> relids;
-  std::uint32_t next_relid = 1;
-  for (const proto::ChannelSpec& spec : topology.channel()) {
-    std::uint32_t relid = spec.relid();
-    if (relid == 0) {
-      while (taken.count(next_relid) != 0) {
-        ++next_relid;
-      }
-      relid = next_relid;
-      taken.insert(relid);
-    }
-    relids.push_back(relid);
-  }
-  return relids;
-}
-
 // A driver's policy and the KMCL options it sets (the others keep what the
 // driver already has).
 void apply_policy(const proto::DriverPolicy& policy, proto::KmclDriverConfig& driver) {
@@ -143,7 +118,8 @@ void drive_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::G
   driver.set_scenario(true);
 }
 
-void compile_topology(const proto::Topology& topology, CompiledScenario& c) {
+void compile_topology(const proto::Topology& topology, const std::map<int, std::string>& images,
+                      CompiledScenario& c) {
   c.host.set_max_version(version_from_text(topology.host_max_version()));
   c.guest.set_max_version(version_from_text(topology.guest_max_version()));
   c.guest.set_ring_pages(kDefaultRingPages);
@@ -154,6 +130,9 @@ void compile_topology(const proto::Topology& topology, CompiledScenario& c) {
     c.channels.push_back(CompiledChannel{spec.name(), relid});
     offer_channel(spec, relid, c.host);
     drive_channel(spec, relid, c.guest);
+    if (const auto image = images.find(i); image != images.end()) {
+      c.guest.mutable_kmcl_drivers()->rbegin()->set_inbound_ring_image(image->second);
+    }
   }
 }
 
@@ -178,6 +157,31 @@ CompiledEntry compile_entry(const proto::TimelineEntry& written, const CompiledS
 
 }  // namespace
 
+// The relid of every channel, in file order: as written, or else the
+// smallest relid no channel names (1, 2, 3, ...).
+std::vector<std::uint32_t> assign_relids(const proto::Topology& topology) {
+  std::set<std::uint32_t> taken;
+  for (const proto::ChannelSpec& spec : topology.channel()) {
+    if (spec.relid() != 0) {
+      taken.insert(spec.relid());
+    }
+  }
+  std::vector<std::uint32_t> relids;
+  std::uint32_t next_relid = 1;
+  for (const proto::ChannelSpec& spec : topology.channel()) {
+    std::uint32_t relid = spec.relid();
+    if (relid == 0) {
+      while (taken.count(next_relid) != 0) {
+        ++next_relid;
+      }
+      relid = next_relid;
+      taken.insert(relid);
+    }
+    relids.push_back(relid);
+  }
+  return relids;
+}
+
 std::optional<std::uint32_t> CompiledScenario::relid_of(const std::string& channel) const {
   for (const CompiledChannel& c : channels) {
     if (c.name == channel) {
@@ -201,10 +205,11 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded) {
   CompiledScenario c;
   c.name = s.name();
   c.display_path = loaded.display_path;
+  c.source_text = loaded.text;
   c.default_seed = s.seed() != 0 ? s.seed() : 1;
   c.time_limit_ns = (s.time_limit_us() != 0 ? s.time_limit_us() : kDefaultTimeLimitUs) * 1000;
   c.expect = s.expect();
-  compile_topology(s.topology(), c);
+  compile_topology(s.topology(), loaded.ring_images, c);
   for (const proto::TimelineEntry& written : s.step()) {
     c.timeline.push_back(compile_entry(written, c));
   }

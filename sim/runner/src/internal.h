@@ -1,7 +1,9 @@
 // The scenario engine's internals, shared by its files (not installed).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vmbus/proto/scenario.pb.h"
 #include "vmbus/runner/scenario.h"
@@ -37,6 +39,10 @@ std::string describe_match(const proto::TraceMatch& match);
 // finish()): expectations, then oracles.
 class TraceTally;
 void judge(const CompiledScenario& scenario, const TraceTally& tally, ScenarioResult& result);
+
+// compile.cc: the relid of every channel, in file order: as written, or
+// else the smallest relid no channel names (1, 2, 3, ...).
+std::vector<std::uint32_t> assign_relids(const proto::Topology& topology);
 
 // trace_match.cc: a checked match as the trace component's pattern.
 trace::RecordPattern compile_match(const proto::TraceMatch& match,

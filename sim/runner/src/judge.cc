@@ -468,6 +468,14 @@ class Judge {
              "; it did not");
       }
     }
+    for (const proto::OracleExpectation& allowed : s_.allowed_oracles) {
+      for (std::size_t i = 0; i < result_.oracles.size(); ++i) {
+        matched[i] =
+            matched[i] ||
+            (result_.oracles[i].name == allowed.name() &&
+             (allowed.channel().empty() || result_.oracles[i].channel == allowed.channel()));
+      }
+    }
     for (std::size_t i = 0; i < result_.oracles.size(); ++i) {
       if (!matched[i]) {
         const OracleFiring& firing = result_.oracles[i];

@@ -29,6 +29,8 @@ namespace pb = google::protobuf;
 
 constexpr std::uint32_t kMaxRelid = 2047;
 constexpr std::uint32_t kMaxRingPages = 256;
+constexpr std::uint32_t kDefaultRingPages = 4;  // as the compiler's default
+constexpr std::uint64_t kRingPageBytes = 4096;
 constexpr std::uint32_t kMaxPacketSizeBytes = 256 * 1024;  // KMCL's limit
 constexpr std::uint64_t kMaxTimeUs = 3'600'000'000ull;     // one simulated hour
 
@@ -178,7 +180,8 @@ class Checker {
       : s_(loaded.scenario),
         root_(&tree, proto::Scenario::descriptor(), 1, 1),
         checks_(loaded.display_path, loaded.problems),
-        search_(search) {
+        search_(search),
+        loaded_(loaded) {
     checks_.set_limit_us(s_.time_limit_us() == 0 ? 1'000'000 : s_.time_limit_us());
   }
 
@@ -271,9 +274,58 @@ class Checker {
                     "' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
       }
       check_drivers(channel, where);
+      check_ring_image(channel, i, where);
       check_loaded_driver(channel, i, where, false);
       check_loaded_driver(channel, i, where, true);
     }
+  }
+
+  // The ring image a channel starts from: a file (relative to the scenario's
+  // folder) of exactly the channel's ring size whose indices lie inside its
+  // data area, 8-byte aligned. Kept for the compiler.
+  void check_ring_image(const proto::ChannelSpec& channel, int index, const Where& where) {
+    if (channel.inbound_ring_image().empty()) {
+      return;
+    }
+    fs::path path = channel.inbound_ring_image();
+    if (path.is_relative() && search_ != nullptr) {
+      path = search_->scenario_dir / path;
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!in) {
+      problem(where, "inbound_ring_image", "cannot read ring image " + path.string());
+      return;
+    }
+    const std::string image = bytes.str();
+    const std::uint64_t pages =
+        channel.ring_pages() == 0 ? kDefaultRingPages : channel.ring_pages();
+    const std::string name = "ring image " + path.string();
+    if (image.size() != pages * kRingPageBytes) {
+      problem(where, "inbound_ring_image",
+              name + " is " + std::to_string(image.size()) + " bytes; the channel's ring is " +
+                  std::to_string(pages) + " pages (" + std::to_string(pages * kRingPageBytes) +
+                  " bytes, control page included)");
+      return;
+    }
+    const std::uint64_t data_size = image.size() - kRingPageBytes;
+    for (const auto& [offset, index_name] :
+         {std::pair(0, "write_index"), std::pair(4, "read_index")}) {
+      std::uint32_t value = 0;
+      for (int b = 3; b >= 0; --b) {
+        value =
+            value << 8 | static_cast<unsigned char>(image[static_cast<std::size_t>(offset + b)]);
+      }
+      if (value >= data_size || value % 8 != 0) {
+        problem(where, "inbound_ring_image",
+                name + ": " + index_name + " " + std::to_string(value) +
+                    " is not an 8-byte aligned offset inside its " + std::to_string(data_size) +
+                    "-byte data area");
+        return;
+      }
+    }
+    loaded_.ring_images[index] = image;
   }
 
   // A user's driver (library): none of the scripted driver's policy or KMCL
@@ -638,6 +690,7 @@ class Checker {
   Where root_;
   Checks checks_;
   const LibrarySearch* search_;
+  LoadedScenario& loaded_;
   std::vector<ResolvedLibrary> resolved_;
   std::uint64_t last_at_us_ = 0;  // the latest entry with an absolute time
   int last_at_number_ = 0;
@@ -735,6 +788,7 @@ LoadedScenario parse_and_check(const std::string& text, const std::string& displ
 LoadedScenario load_text(const std::string& text, const std::string& display_path,
                          const LibrarySearch* search) {
   LoadedScenario loaded = parse_and_check(text, display_path, search);
+  loaded.text = text;
   for (ScenarioProblem& problem : loaded.problems) {
     if (problem.line >= 1 && problem.column >= 1) {
       problem.column = byte_column(text, problem.line, problem.column);
@@ -747,6 +801,12 @@ LoadedScenario load_text(const std::string& text, const std::string& display_pat
 
 LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path) {
   return load_text(text, display_path, nullptr);
+}
+
+LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path,
+                                  const std::filesystem::path& folder, const LoadOptions& options) {
+  const LibrarySearch search{folder, options.driver_dirs};
+  return load_text(text, display_path, &search);
 }
 
 LoadedScenario load_scenario(const std::filesystem::path& path, const std::string& display_path,

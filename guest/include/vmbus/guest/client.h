@@ -71,6 +71,8 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
                     const partition::Work& work) override;
   void detach_rings(std::uint32_t child_relid, partition::DetachReason reason,
                     const partition::Work& work) override;
+  void load_inbound_image(std::uint32_t child_relid, ring::RingMemory& inbound,
+                          const partition::Work& work);
   bool wants_open(std::uint32_t child_relid, std::uint32_t opens) const override;
   bool wants_close(std::uint32_t child_relid, std::uint32_t opens) const override;
   void open_started(std::uint32_t child_relid) override;

@@ -65,6 +65,10 @@ void print_help(const Command& command, const std::string& command_path, std::os
 // returns kExitError.
 int usage_error(const std::string& command_path, std::ostream& err, std::string_view message);
 
+// `text` as one shell word: as is when it needs no quoting, else in single
+// quotes.
+std::string shell_quote(const std::string& text);
+
 // --- Flag parsing for leaf commands ----------------------------------------
 
 struct FlagSpec {

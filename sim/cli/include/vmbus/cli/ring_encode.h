@@ -8,6 +8,13 @@
 // be piped back in; any other key is an error. Empty lines and decode's
 // header line (the object with "write_index") are skipped.
 //
+// Malformed packets, to build the dump a customer describes: "descriptor"
+// (16 bytes in hex, written verbatim; type, flags and trans_id then need
+// not be given) and "trailer" (8 bytes in hex) on any line, and with
+// EncodeOptions::as_written len8, offset8 and type exactly as written plus
+// the header line's control page fields. Such a packet is written byte by
+// byte at write_index, not through the ring library's writer.
+//
 // The ring is set up with ring::initialize_ring (both indices at the start
 // index, feature bit 0 set) and every packet goes through
 // ring::RingWriter::write, so the image is what a real writer would leave.
@@ -29,6 +36,10 @@ struct EncodeOptions {
   std::uint64_t data_size_bytes = 4096;  // positive multiple of 4096
   std::uint64_t start_index = 0;         // multiple of 8 below data_size_bytes
   std::filesystem::path output;
+  // Malformed on purpose: len8, offset8 and type as written (any 16-bit
+  // value), and decode's header line's interrupt_mask, pending_send_sz and
+  // feature_bits kept.
+  bool as_written = false;
 };
 
 // Why `options` cannot describe a ring ("--data-size 100 is not a positive

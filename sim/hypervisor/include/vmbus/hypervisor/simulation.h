@@ -29,6 +29,7 @@
 #include "vmbus/hypervisor/intervention.h"
 #include "vmbus/hypervisor/side.h"
 #include "vmbus/proto/ipc.pb.h"
+#include "vmbus/proto/trace.pb.h"
 
 namespace vmbus::hypervisor {
 
@@ -89,6 +90,19 @@ struct SimulationConfig {
   // A scenario's timeline (deterministic mode); not owned. Null: the run
   // ends when the guest reports done.
   RunScript* script = nullptr;
+
+  // What the trace header says about the run beyond what the simulation
+  // fills in itself (format, seed, name, mode, build, schedule): the
+  // scenario's text, a simulate run's configurations, the command line.
+  // Copied into the header as given, so a replay can run it again.
+  proto::TraceHeader provenance;
+
+  // A pinned schedule (deterministic mode): the context to grant at each
+  // step, in step order; after the last the seed decides. Each step still
+  // draws its number from the PRNG, so what the seed decides besides the
+  // schedule (latency jitter) stays as it was. A pinned context that is not
+  // ready (or held) at its step ends the run as kScheduleDiverged.
+  std::vector<proto::PinnedDecision> schedule;
 };
 
 enum class RunOutcome {
@@ -105,6 +119,10 @@ enum class RunOutcome {
   // point: the partition died (or stopped) in the user's code, not the
   // simulator's (RunResult::driver_fault says where).
   kDriverFault,
+  // A pinned schedule named a context that is not ready at its step: the
+  // schedule does not fit this scenario (RunResult::detail says which
+  // decision, by its record number in the trace it came from).
+  kScheduleDiverged,
 };
 
 const char* run_outcome_name(RunOutcome outcome);
@@ -158,7 +176,8 @@ struct RunResult {
   std::uint64_t time_ns = 0;
   std::uint64_t trace_records = 0;
 
-  // 0 completed; 1 a loaded driver failed (kDriverFault); 3 the
+  // 0 completed; 1 a loaded driver failed (kDriverFault); 2 the pinned
+  // schedule does not fit (kScheduleDiverged); 3 the
   // simulation itself failed (crash, hang, lost child, protocol error,
   // deadlock, setup); 130 interrupted.
   int exit_code() const;
@@ -169,6 +188,7 @@ struct RunResult {
 };
 
 inline constexpr int kExitDriverFault = 1;
+inline constexpr int kExitScheduleDiverged = 2;
 inline constexpr int kExitSimulatorFailure = 3;
 inline constexpr int kExitInterrupted = 130;
 

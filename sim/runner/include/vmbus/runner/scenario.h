@@ -44,7 +44,11 @@ struct ScenarioProblem {
 struct LoadedScenario {
   std::filesystem::path path;
   std::string display_path;  // as given on the command line
+  std::string text;          // the file as read (what a trace header carries)
   proto::Scenario scenario;
+  // The ring images channels start from (inbound_ring_image), read and
+  // checked, by the channel's index in the topology.
+  std::map<int, std::string> ring_images;
   std::vector<ScenarioProblem> problems;  // empty: the file is good
   // What is legal but probably not meant (a scenario that expects nothing);
   // the file still runs. Each message starts with "warning: ".
@@ -72,6 +76,11 @@ LoadedScenario load_scenario(const std::filesystem::path& path, const std::strin
 // The same for text already in memory (tests), without looking for the
 // libraries: a library is kept as written.
 LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path);
+// Text that came from a file but is no longer read from it (a trace
+// header's copy): libraries are looked for as load_scenario() looks for
+// them, from `folder` (the original file's) and options.driver_dirs.
+LoadedScenario load_scenario_text(const std::string& text, const std::string& display_path,
+                                  const std::filesystem::path& folder, const LoadOptions& options);
 
 struct CompiledChannel {
   std::string name;
@@ -90,6 +99,7 @@ struct CompiledEntry {
 struct CompiledScenario {
   std::string name;
   std::string display_path;
+  std::string source_text;  // the file as read
   std::uint64_t default_seed = 1;
   std::uint64_t time_limit_ns = 0;
   proto::HostConfig host;
@@ -99,6 +109,13 @@ struct CompiledScenario {
   // The records each trace expectation counts (expect.trace(i).event()).
   std::vector<trace::RecordPattern> expected_trace;
   std::vector<CompiledChannel> channels;
+  // Oracle firings that may happen without failing the run (exploration:
+  // the ones its faults cause by construction, and the scenario's expected
+  // ones, no longer required under faults).
+  std::vector<proto::OracleExpectation> allowed_oracles;
+  // Exploration under faults: timeline entries whose conditions the faults
+  // keep from ever holding are no failure (the run still ends quiet).
+  bool timeline_may_stay_unfinished = false;
 
   std::optional<std::uint32_t> relid_of(const std::string& channel) const;
   std::string channel_name(std::uint32_t relid) const;
@@ -169,6 +186,14 @@ struct RunOptions {
   // Step mode: sees every trace record as the run writes it (the run waits
   // meanwhile); returning false stops the run, which then ends interrupted.
   std::function<bool(const proto::TraceRecord&)> watch;
+  // For the trace header: the command that runs this one run ("vmbus-sim
+  // run FILE --seed N"): a function of the scenario and seed, so that two
+  // sweeps that differ only in where they write give identical traces.
+  std::string command_line;
+  // A pinned schedule (vmbus-sim run --schedule) and the trace it came
+  // from; see hypervisor::SimulationConfig::schedule.
+  std::vector<proto::PinnedDecision> schedule;
+  std::string schedule_source;
 };
 
 // Runs `scenario` once with `seed` and judges the run.

@@ -21,6 +21,8 @@ inline constexpr std::size_t kTraceMagicBytes = 8;
 // 6: both ends of every ring (the KMCL endpoints' ring records), rings named
 // by direction ("host_to_guest", "guest_to_host"), RingEvent's
 // interrupt_mask, pending_send_sz, index_before and reason.
+// Also the run in the header (scenario text and path, simulate configs,
+// command line, pinned schedule), so a trace can be replayed on its own.
 inline constexpr std::uint32_t kTraceFormatVersion = 6;
 
 class TraceWriter {

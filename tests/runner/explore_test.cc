@@ -1,0 +1,152 @@
+// vmbus-sim explore and the fault plans it draws: a seed always draws the
+// same plan, a plan's faults are timeline entries the trace header carries
+// (so a failure replays), expectations the faults invalidate go while the
+// oracles stay, and explore spreads its work like run.
+#include "vmbus/runner/explore.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "vmbus/trace/reader.h"
+
+#include "cli_runs.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+using vmbus::runner::testing::CliRun;
+using vmbus::runner::testing::run_vmbus_sim;
+using vmbus::runner::testing::slurp;
+using vmbus::runner::testing::TestDirectory;
+
+constexpr char kFourChannels[] = R"(name: "four"
+topology { channel { name: "a" } channel { name: "b" } channel { name: "c" } channel { name: "d" } }
+step { host_send { channel: "a" } }
+step { host_send { channel: "b" count: 2 } }
+expect {
+  counter { channel: "a" name: "delivered" value: 1 }
+  oracle { name: "fifo" channel: "b" }
+  violation { code: "complete_twice" channel: "c" side: GUEST }
+}
+)";
+
+vmbus::runner::LoadedScenario loaded_four() {
+  vmbus::runner::LoadedScenario loaded =
+      vmbus::runner::load_scenario_text(kFourChannels, "four.textproto");
+  EXPECT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+  return loaded;
+}
+
+TEST(FaultPlan, ASeedAlwaysDrawsTheSamePlanAndSeedsDrawDifferentOnes) {
+  const vmbus::runner::LoadedScenario loaded = loaded_four();
+  const vmbus::runner::FaultPlanOptions options;
+  std::set<std::string> plans;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto first = vmbus::runner::with_fault_plan(loaded, seed, options);
+    const auto again = vmbus::runner::with_fault_plan(loaded, seed, options);
+    EXPECT_EQ(first.loaded.text, again.loaded.text);
+    EXPECT_EQ(first.plan, again.plan);
+    EXPECT_LE(first.plan.size(), 3u);
+    plans.insert(first.loaded.text);
+    // Every explored scenario is a good scenario file.
+    const auto reloaded = vmbus::runner::load_scenario_text(first.loaded.text, "four.textproto");
+    EXPECT_TRUE(reloaded.ok()) << reloaded.problems.front().to_string() << first.loaded.text;
+  }
+  EXPECT_GE(plans.size(), 10u);
+}
+
+TEST(FaultPlan, FaultsDropTheExpectationsTheyInvalidateAndKeepOraclesAndViolations) {
+  const vmbus::runner::LoadedScenario loaded = loaded_four();
+  vmbus::runner::FaultPlanOptions options;
+  options.faults = {"interrupt_drop"};
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto explored = vmbus::runner::with_fault_plan(loaded, seed, options);
+    const vmbus::proto::Expectations& expect = explored.loaded.scenario.expect();
+    if (explored.plan.empty()) {
+      EXPECT_EQ(explored.loaded.text, kFourChannels);
+      EXPECT_EQ(expect.counter_size(), 1);
+      continue;
+    }
+    EXPECT_EQ(expect.counter_size(), 0);
+    EXPECT_EQ(expect.oracle_size(), 0);
+    EXPECT_EQ(expect.violation_size(), 1);
+    // The scenario's expected oracle may fire, and so may a lost wakeup
+    // where an interrupt was dropped.
+    ASSERT_GE(explored.allowed_oracles.size(), 2u);
+    EXPECT_EQ(explored.allowed_oracles.front().name(), "lost_wakeup");
+    EXPECT_EQ(explored.allowed_oracles.back().name(), "fifo");
+    EXPECT_NE(explored.loaded.text.find("interrupt_fault"), std::string::npos);
+  }
+}
+
+TEST(FaultPlan, NoFaultKindsMeansTheScenarioAsWritten) {
+  const vmbus::runner::LoadedScenario loaded = loaded_four();
+  vmbus::runner::FaultPlanOptions options;
+  options.faults.clear();
+  const auto explored = vmbus::runner::with_fault_plan(loaded, 7, options);
+  EXPECT_TRUE(explored.plan.empty());
+  EXPECT_EQ(explored.loaded.text, kFourChannels);
+}
+
+class ExploreCli : public ::testing::Test {
+ protected:
+  TestDirectory dir_;
+};
+
+TEST_F(ExploreCli, ExploredRunsCarryTheirPlanInTheTraceAndReplayByteForByte) {
+  const fs::path traces = dir_.path() / "traces";
+  const CliRun run =
+      run_vmbus_sim(dir_.path(), "explore --seeds 1..6 --jobs 2 --trace-dir " + traces.string() +
+                                     " tests/runner/samples/passes.textproto");
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("6 run(s) of 1 scenario(s): 6 passed, 0 failed, 0 errors"),
+            std::string::npos)
+      << run.out;
+  int with_faults = 0;
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    const fs::path trace = traces / ("runner-passes.seed" + std::to_string(seed) + ".trace");
+    const vmbus::trace::TraceReadResult read = vmbus::trace::read_trace(trace);
+    ASSERT_TRUE(read.ok) << read.error;
+    if (read.trace.header.scenario_text().find("label: \"explore: ") == std::string::npos) {
+      continue;
+    }
+    ++with_faults;
+    const CliRun replay = run_vmbus_sim(dir_.path(), "replay " + trace.string());
+    EXPECT_EQ(replay.exit_code, 0) << replay.out << replay.err;
+    EXPECT_NE(replay.out.find("identical: "), std::string::npos) << replay.out;
+  }
+  EXPECT_GE(with_faults, 1);
+}
+
+TEST_F(ExploreCli, NeedsSeedsAndKnownFaultKinds) {
+  CliRun run = run_vmbus_sim(dir_.path(), "explore tests/runner/samples/passes.textproto");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.err,
+            "vmbus-sim explore: missing --seeds A..B (or --seed N)\n"
+            "Run 'vmbus-sim explore --help' for usage.\n");
+  run = run_vmbus_sim(dir_.path(),
+                      "explore --seeds 1..2 --faults hold,meteor "
+                      "tests/runner/samples/passes.textproto");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--faults: unknown fault 'meteor' (known: interrupt_delay, "),
+            std::string::npos)
+      << run.err;
+}
+
+TEST_F(ExploreCli, SpreadsItsWorkLikeRunWithShardsAndJunit) {
+  const fs::path junit = dir_.path() / "explore.xml";
+  const CliRun run =
+      run_vmbus_sim(dir_.path(), "explore --seeds 1..4 --shard 2/2 --junit " + junit.string() +
+                                     " tests/runner/samples/passes.textproto");
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  const std::string xml = slurp(junit);
+  EXPECT_NE(xml.find("<testsuites name=\"vmbus-sim explore\" tests=\"2\""), std::string::npos)
+      << xml;
+}
+
+}  // namespace
