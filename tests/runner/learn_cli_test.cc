@@ -56,6 +56,8 @@ TEST(RunReport, APassingRunPrintsItsFinalStateWithExactCounters) {
                 "interrupts_suppressed=4; host_to_guest write_index=1152 read_index=1152 "
                 "interrupt_mask=0 pending_send_sz=0; guest_to_host write_index=0 read_index=0 "
                 "interrupt_mask=0 pending_send_sz=0\n"
+                "       'net' (relid 1) in the trace: signals_host_to_guest=1 "
+                "signals_guest_to_host=0 interrupts_to_guest=1 interrupts_to_host=0\n"
                 "       oracle lost_wakeup held\n"
                 "       oracle spurious_signal held\n"
                 "       oracle retired_once held\n"
@@ -76,7 +78,7 @@ TEST(RunReport, TheTraceEndsWithTheFinalStateAndTheVerdict) {
       dir.path(), "trace show " + (dir.path() / "traces/interrupt-mask.seed1.trace").string());
   ASSERT_EQ(show.exit_code, 0) << show.err;
   const std::string last = show.out.substr(show.out.rfind('\n', show.out.size() - 2) + 1);
-  EXPECT_EQ(last, "    397      119.069 sim                               final verdict PASS\n");
+  EXPECT_EQ(last, "    398      119.069 sim                               final verdict PASS\n");
   EXPECT_EQ(lines_with(show.out, " final ").size() > 0, true);
   EXPECT_NE(show.out.find("final oracle lost_wakeup held\n"), std::string::npos);
 }

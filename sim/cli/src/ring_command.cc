@@ -27,7 +27,10 @@ corrupt packet ends the listing with
 The image is never modified.
 
 Options:
-  --text   print the same information as an aligned table for humans
+  --text   print the same information as an aligned table for humans,
+           then a picture of the data area: a bar of used and free bytes
+           with read_index (R) and write_index (W) marked, and each
+           packet's span (docs/RING.md)
   --help   print this help
 
 Exit status:

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "internal.h"
+#include "tally.h"
 
 namespace vmbus::runner {
 namespace {
@@ -72,6 +73,16 @@ class Lines {
     add("channel", proto::PARTITION_HOST, r.child_relid(), "", text);
   }
 
+  void signals(std::uint32_t relid, const TraceTally::ChannelCounts& counts) {
+    add("channel", proto::PARTITION_UNSPECIFIED, relid, "",
+        quoted(scenario_.channel_name(relid)) + " (relid " + std::to_string(relid) +
+            ") in the trace: signals_host_to_guest=" +
+            std::to_string(counts.signals_host_to_guest) +
+            " signals_guest_to_host=" + std::to_string(counts.signals_guest_to_host) +
+            " interrupts_to_guest=" + std::to_string(counts.interrupts_to_guest) +
+            " interrupts_to_host=" + std::to_string(counts.interrupts_to_host));
+  }
+
   std::vector<FinalStateLine> take() { return std::move(lines_); }
 
  private:
@@ -120,6 +131,11 @@ const char* verdict_name(Verdict verdict) {
 
 std::vector<FinalStateLine> final_state_of(const CompiledScenario& scenario,
                                            const ScenarioResult& result) {
+  return final_state_of(scenario, result, nullptr);
+}
+
+std::vector<FinalStateLine> final_state_of(const CompiledScenario& scenario,
+                                           const ScenarioResult& result, const TraceTally* tally) {
   Lines lines(scenario);
   const hypervisor::RunResult& run = result.run;
   if (run.final_reports) {
@@ -141,6 +157,9 @@ std::vector<FinalStateLine> final_state_of(const CompiledScenario& scenario,
         if (r.child_relid() == channel.relid) {
           lines.vsp(r);
         }
+      }
+      if (tally != nullptr) {
+        lines.signals(channel.relid, tally->channel_counts().at(channel.relid));
       }
     }
   }

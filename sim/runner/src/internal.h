@@ -44,6 +44,11 @@ void judge(const CompiledScenario& scenario, const TraceTally& tally, ScenarioRe
 // else the smallest relid no channel names (1, 2, 3, ...).
 std::vector<std::uint32_t> assign_relids(const proto::Topology& topology);
 
+// final_state.cc: final_state_of() with the trace's per-channel signal and
+// interrupt counts from the run's tally (null: without them).
+std::vector<FinalStateLine> final_state_of(const CompiledScenario& scenario,
+                                           const ScenarioResult& result, const TraceTally* tally);
+
 // trace_match.cc: a checked match as the trace component's pattern.
 trace::RecordPattern compile_match(const proto::TraceMatch& match,
                                    const CompiledScenario& scenario);

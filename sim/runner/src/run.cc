@@ -94,7 +94,7 @@ ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed
       }
     }
   }
-  result.final_state = final_state_of(scenario, result);
+  result.final_state = final_state_of(scenario, result, &script.tally());
   append_final_state(result);
   return result;
 }

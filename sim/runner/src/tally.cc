@@ -52,6 +52,9 @@ TraceTally::TraceTally(const CompiledScenario& scenario)
       completions_(static_cast<std::size_t>(scenario.expect.completions_size())),
       trace_matches_(static_cast<std::size_t>(scenario.expect.trace_size()), 0) {
   violations_.expected.assign(static_cast<std::size_t>(scenario.expect.violation_size()), 0);
+  for (const CompiledChannel& channel : scenario.channels) {
+    channel_counts_[channel.relid] = ChannelCounts{};
+  }
 }
 
 void TraceTally::add(const proto::TraceRecord& record) {
@@ -61,6 +64,9 @@ void TraceTally::add(const proto::TraceRecord& record) {
     } else if (record.kmcl().kind() == "violation") {
       add_violation(record);
     }
+  }
+  if (record.has_signal()) {
+    add_channel_count(record.signal());
   }
   if (record.has_signal() || (record.has_kmcl() && record.kmcl().kind() == "violation")) {
     add_trace_counters(record);
@@ -128,6 +134,24 @@ void TraceTally::add_trace_counters(const proto::TraceRecord& record) {
                          (name == "interrupts_to_guest" && from_host && delivered) ||
                          (name == "interrupts_to_host" && from_guest && delivered);
     trace_counters_[i] += counted && ours;
+  }
+}
+
+// The same counts as add_trace_counters(), for every channel: a host's
+// signal names the relid, a guest's the channel's connection id.
+void TraceTally::add_channel_count(const proto::SignalRecord& signal) {
+  const bool sent = signal.stage() == proto::SignalRecord::STAGE_SIGNALLED ||
+                    signal.stage() == proto::SignalRecord::STAGE_COALESCED;
+  const bool delivered = signal.stage() == proto::SignalRecord::STAGE_DELIVERED;
+  for (auto& [relid, counts] : channel_counts_) {
+    if (signal.from() == proto::PARTITION_HOST && signal.child_relid() == relid) {
+      counts.signals_host_to_guest += sent;
+      counts.interrupts_to_guest += delivered;
+    } else if (signal.from() == proto::PARTITION_GUEST &&
+               signal.connection_id() == wire::connection_id_of(relid)) {
+      counts.signals_guest_to_host += sent;
+      counts.interrupts_to_host += delivered;
+    }
   }
 }
 

@@ -59,9 +59,20 @@ class TraceTally {
   // The spurious_signal oracle's firings, in trace order.
   const std::vector<OracleFiring>& spurious_signals() const { return spurious_signals_; }
 
+  // The counters counted in the trace, for every channel of the scenario
+  // (the final state's line, whatever the expectations name).
+  struct ChannelCounts {
+    std::uint64_t signals_host_to_guest = 0;
+    std::uint64_t signals_guest_to_host = 0;
+    std::uint64_t interrupts_to_guest = 0;
+    std::uint64_t interrupts_to_host = 0;
+  };
+  const std::map<std::uint32_t, ChannelCounts>& channel_counts() const { return channel_counts_; }
+
  private:
   void add_callback(const proto::TraceRecord& record);
   void add_trace_counters(const proto::TraceRecord& record);
+  void add_channel_count(const proto::SignalRecord& signal);
   void add_completion(const proto::TraceRecord& record);
   void add_violation(const proto::TraceRecord& record);
   void add_to_unit(const proto::TraceRecord& record);
@@ -74,6 +85,7 @@ class TraceTally {
   Violations violations_;
   std::vector<std::uint32_t> trace_matches_;
   std::vector<OracleFiring> spurious_signals_;
+  std::map<std::uint32_t, ChannelCounts> channel_counts_;  // by relid
 
   // The unit of work under way (spurious-signal oracle): the ring
   // decisions each partition made in it, and the signals it sent.

@@ -170,8 +170,9 @@ struct ScenarioResult {
 // A judged run's final state, in this order: the negotiated version; for
 // each channel the guest's and the host's KMCL driver (channel and queue
 // states, every counter a scenario may expect, by its name) and the host
-// VSP (its state, its counters, the rings' control words while open); every
-// oracle's verdict; the run's verdict.
+// VSP (its state, its counters, the rings' control words while open) and,
+// from a run of run_scenario(), the signals and interrupts the trace counts
+// for it; every oracle's verdict; the run's verdict.
 std::vector<FinalStateLine> final_state_of(const CompiledScenario& scenario,
                                            const ScenarioResult& result);
 
