@@ -253,6 +253,27 @@ TEST(RingPicture, BarMarksEveryColumnHoldingAUsedByteBetweenReadAndWriteIndex) {
             "used 1056 bytes from 1000 to 2056, free 3040 bytes\n");
 }
 
+TEST(RingPicture, AnIndexOutsideTheDataAreaIsSaidInsteadOfDrawn) {
+  DecodedRing ring;
+  ring.data_size = 4096;
+  ring.read_index = 0xFFFFFFF8;  // a mark this far right would be 4 GiB of spaces
+  ring.write_index = 64;
+  std::ostringstream out;
+  write_ring_picture(ring, out);
+  EXPECT_EQ(out.str(),
+            "\n"
+            "the data area (4096 bytes): no picture, an index lies outside it (read_index "
+            "4294967288, write_index 64)\n");
+  ring.read_index = 0;
+  ring.write_index = 4096;
+  out.str("");
+  write_ring_picture(ring, out);
+  EXPECT_EQ(out.str(),
+            "\n"
+            "the data area (4096 bytes): no picture, an index lies outside it (read_index 0, "
+            "write_index 4096)\n");
+}
+
 TEST(RingDecode, DoesNotModifyTheImage) {
   ScratchDir dir;
   const std::vector<std::byte> image = wrapping_image();

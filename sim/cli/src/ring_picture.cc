@@ -68,6 +68,15 @@ void write_ring_picture(const DecodedRing& ring, std::ostream& out) {
   if (ring.data_size == 0) {
     return;
   }
+  // A hostile or corrupt image's index may lie anywhere: it has no column
+  // under the bar (and a mark that far to the right would be gigabytes of
+  // spaces), and the used bytes it would bound mean nothing.
+  if (ring.read_index >= ring.data_size || ring.write_index >= ring.data_size) {
+    out << "\nthe data area (" << ring.data_size
+        << " bytes): no picture, an index lies outside it (read_index " << ring.read_index
+        << ", write_index " << ring.write_index << ")\n";
+    return;
+  }
   const std::uint32_t used = ring::bytes_to_read(ring.write_index, ring.read_index, ring.data_size);
   out << "\nthe data area (" << ring.data_size << " bytes, " << ring.data_size / kRingPictureColumns
       << " a column; # used, . free):\n"

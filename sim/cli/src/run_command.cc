@@ -1,6 +1,7 @@
 #include "vmbus/cli/run_command.h"
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -153,22 +154,19 @@ constexpr FlagSpec kFlags[] = {
     {"--artifacts", true},    {"--json", true},       {"--junit", true},
     {"--quiet", false},       {"--verbose", false},   {"--color", true},
     {"--jobs", true},         {"--timeout-ms", true}, {"--host-binary", true},
-    {"--guest-binary", true}, {"--driver-dir", true}, {"--schedule", true},
-    {"--report", false},
+    {"--guest-binary", true}, {"--driver-dir", true}, {"--report", false},
+    {"--schedule", true},  // run's alone: the last, so explore can leave it out
 };
 
-// explore's: run's, and the fault plans.
-constexpr FlagSpec kExploreFlags[] = {
-    {"--seed", true},         {"--seeds", true},      {"--filter", true},
-    {"--tag", true},          {"--repeat", true},     {"--until-fail", false},
-    {"--fail-fast", false},   {"--list", false},      {"--shard", true},
-    {"--shard-count", true},  {"--timings", true},    {"--trace-dir", true},
-    {"--artifacts", true},    {"--json", true},       {"--junit", true},
-    {"--quiet", false},       {"--verbose", false},   {"--color", true},
-    {"--jobs", true},         {"--timeout-ms", true}, {"--host-binary", true},
-    {"--guest-binary", true}, {"--driver-dir", true}, {"--faults", true},
-    {"--max-faults", true},   {"--shrink", false},    {"--report", false},
-};
+// explore's: run's but --schedule, and the fault plans.
+constexpr std::array<FlagSpec, std::size(kFlags) - 1 + 3> kExploreFlags = [] {
+  std::array<FlagSpec, std::size(kFlags) - 1 + 3> flags{};
+  std::copy(std::begin(kFlags), std::end(kFlags) - 1, flags.begin());
+  flags[std::size(kFlags) - 1] = {"--faults", true};
+  flags[std::size(kFlags)] = {"--max-faults", true};
+  flags[std::size(kFlags) + 1] = {"--shrink", false};
+  return flags;
+}();
 
 constexpr std::uint64_t kMaxJobs = 256;
 
