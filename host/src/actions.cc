@@ -188,10 +188,9 @@ std::string HostAction::snapshot_ring(const proto::SnapshotRingAction& action) {
     std::remove(temporary.c_str());
     return "snapshot_ring cannot write " + action.path();
   }
-  work_.hv.trace(partition::trace_ring(work_.context, action.child_relid(),
-                                       partition::ring_trace_name(action.ring()), "snapshot",
-                                       ring::RingView(memory),
-                                       static_cast<std::uint32_t>(bytes.size()), 0, action.path()));
+  work_.hv.trace(partition::trace_ring(
+      work_.context, action.child_relid(), partition::ring_trace_name(action.ring()), "snapshot",
+      ring::RingView(memory), static_cast<std::uint32_t>(bytes.size()), 0, action.path()));
   return "";
 }
 

@@ -40,9 +40,8 @@ constexpr std::string_view kExamples =
 const Command& vmbus_sim_command() {
   // One row per top-level command.
   static const Command kSubcommands[] = {
-      run_command(),      explore_command(), replay_command(), shrink_command(),
-      report_command(),   ring_command(),    scenario_command(), simulate_command(),
-      step_command(),     trace_command()};
+      run_command(),  explore_command(),  replay_command(),   shrink_command(), report_command(),
+      ring_command(), scenario_command(), simulate_command(), step_command(),   trace_command()};
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;

@@ -8,9 +8,10 @@ namespace {
 
 constexpr std::string_view kRingNames[] = {"host_to_guest", "guest_to_host"};
 constexpr std::string_view kRingOps[] = {
-    "begin_read", "publish_read",    "end_read", "publish_write",    "signal",
-    "no_signal",  "pending_send_sz", "corrupt",  "interrupt_masked", "resume",
-    "raw_write",  "raw_packet",      "tamper",   "set_index", "snapshot", "image_loaded"};
+    "begin_read",       "publish_read", "end_read",        "publish_write",
+    "signal",           "no_signal",    "pending_send_sz", "corrupt",
+    "interrupt_masked", "resume",       "raw_write",       "raw_packet",
+    "tamper",           "set_index",    "snapshot",        "image_loaded"};
 constexpr std::string_view kChannelStates[] = {"offered", "opening", "open",     "closing",
                                                "closed",  "failed",  "released", "rescinded"};
 constexpr std::string_view kKmclKinds[] = {
