@@ -241,6 +241,53 @@ TEST_F(Replay, AScheduleKeepsARecordedInterleavingOnAnEditedScenarioWhereTheSeed
   EXPECT_EQ(replay.exit_code, 0) << replay.out << replay.err;
 }
 
+TEST_F(Replay, AScenariosPinsTakeTheirStepsAndLeaveTheOthersToTheSeed) {
+  const fs::path file = dir_.path() / "race.textproto";
+  std::ofstream(file) << race_with_seed("2");
+  const vmbus::trace::TraceFile free = read_or_fail(record(file.string(), 2, "race"));
+  const std::vector<std::string> seeds = interleaving(free);
+  // The first step where seed 2 had a choice gets the other context.
+  std::uint64_t step = 0;
+  std::string other;
+  for (const auto& record : free.records) {
+    const auto& event = record.scheduler();
+    if (record.has_scheduler() && event.ready_size() > 1) {
+      step = event.step_number();
+      other = event.ready(event.chosen() == 0 ? 1 : 0);
+      break;
+    }
+  }
+  ASSERT_NE(step, 0u);
+  std::ofstream(file, std::ios::app)
+      << "pin { step: " << step << " context: \"" << other << "\" }\n";
+  const vmbus::trace::TraceFile pinned = read_or_fail(record(file.string(), 2, "race"));
+  const std::vector<std::string> taken = interleaving(pinned);
+  ASSERT_GE(taken.size(), step);
+  // The steps before the pin are the seed's; the pinned one is the pin's.
+  EXPECT_EQ(std::vector<std::string>(taken.begin(), taken.begin() + static_cast<long>(step) - 1),
+            std::vector<std::string>(seeds.begin(), seeds.begin() + static_cast<long>(step) - 1));
+  EXPECT_EQ(taken[step - 1], other);
+  ASSERT_EQ(pinned.header.schedule_size(), 1);
+  EXPECT_EQ(pinned.header.schedule(0).step(), step);
+
+  // A pinned run replays from its own trace.
+  const CliRun replay = run_vmbus_sim(
+      dir_.path(), "replay " + (dir_.path() / "traces" / "race.seed2.trace").string());
+  EXPECT_EQ(replay.exit_code, 0) << replay.out << replay.err;
+
+  // A pin whose context is not ready at its step ends the run with an error.
+  std::ofstream(file, std::ios::app)
+      << "pin { step: " << step + 1 << " context: \"guest:kmcl/9/passive\" }\n";
+  const CliRun diverged = run_vmbus_sim(dir_.path(), "run --seed 2 " + file.string());
+  EXPECT_EQ(diverged.exit_code, 2) << diverged.out << diverged.err;
+  EXPECT_NE(diverged.out.find("schedule_diverged: the scenario's pin at step " +
+                              std::to_string(step + 1) +
+                              " grants guest:kmcl/9/passive, which "
+                              "is not ready here (ready: "),
+            std::string::npos)
+      << diverged.out;
+}
+
 TEST_F(Replay, AScheduleThatDoesNotFitNamesTheDecisionByItsRecordNumber) {
   // Recorded with a second channel whose contexts the one-channel sample
   // does not have.

@@ -256,6 +256,27 @@ TEST(ScenarioLoad, HoldNeedsASideAndAContext) {
                 "s.textproto:6:15: a context name such as \"kmcl/1/passive\" is needed"}));
 }
 
+TEST(ScenarioLoad, PinsGoInIncreasingStepOrderAndNameAPartitionsContext) {
+  EXPECT_EQ(
+      problems_of(std::string(kGoodTopology) + "pin { step: 4 context: \"guest:isr\" }\n"
+                                               "pin { step: 4 context: \"host:kmcl/1/external\" }\n"
+                                               "pin { step: 0 context: \"isr\" }\n"
+                                               "pin { step: 100000001 context: \"guest:\" }\n"),
+      (std::vector<std::string>{
+          "s.textproto:7:7: pin step 4 does not come after step 4 (pins go in increasing "
+          "step order)",
+          "s.textproto:8:7: pin step 0 is outside 1..100000000",
+          "s.textproto:8:15: pin context 'isr' is not '<partition>:<context>' with "
+          "partition host or guest (as the trace names it: \"guest:kmcl/1/dpc/1\")",
+          "s.textproto:9:7: pin step 100000001 is outside 1..100000000",
+          "s.textproto:9:23: pin context 'guest:' is not '<partition>:<context>' with "
+          "partition host or guest (as the trace names it: \"guest:kmcl/1/dpc/1\")"}));
+  EXPECT_TRUE(problems_of(std::string(kGoodTopology) +
+                          "pin { step: 3 context: \"guest:isr\" }\n"
+                          "pin { step: 9 context: \"host:kmcl/1/external\" }\n")
+                  .empty());
+}
+
 TEST(ScenarioLoad, RunnerFieldsCannotBeWritten) {
   EXPECT_EQ(problems_of(std::string(kGoodTopology) +
                         "step { host_send { channel: \"net\" child_relid: 1 payload { raw: \"x\" } "

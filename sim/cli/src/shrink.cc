@@ -16,6 +16,10 @@ namespace {
 namespace pb = google::protobuf;
 using Clock = std::chrono::steady_clock;
 
+// A run with more decisions than this is not searched: trying each one
+// would spend the budget (a 200-packet run makes some 400).
+constexpr std::size_t kMaxScheduleDecisions = 100;
+
 // Decimal numbers and hex literals ("0xffffa00000000d00": a handle) as '#'.
 std::string blank_numbers(const std::string& text) {
   std::string out;
@@ -68,10 +72,11 @@ proto::SendAction* send_of(proto::TimelineEntry& step) {
 class Shrinker {
  public:
   Shrinker(const proto::Scenario& original, std::string signature, const CandidateRunner& run,
-           const ShrinkBudget& budget)
+           const ShrinkBudget& budget, const DecisionReader& decisions)
       : best_(original),
         signature_(std::move(signature)),
         run_(run),
+        decisions_(decisions),
         budget_(budget),
         started_(Clock::now()) {}
 
@@ -87,12 +92,16 @@ class Shrinker {
       shrink_sends();
       changed = text_of(best_) != before;
     }
+    if (!failure_.empty()) {
+      pin_decisions_that_matter();
+    }
     ShrinkResult result;
     result.shrunk = best_;
     result.signature = signature_;
     result.failure = failure_;
     result.runs = runs_;
     result.budget_spent = spent();
+    result.schedule = schedule_;
     return result;
   }
 
@@ -101,9 +110,10 @@ class Shrinker {
     return runs_ >= budget_.max_runs || Clock::now() - started_ >= budget_.max_time;
   }
 
-  // Whether `candidate` fails the same way; if so it becomes the best.
-  bool try_candidate(const proto::Scenario& candidate) {
-    if (spent()) {
+  // Whether `candidate` fails the same way (one run of the budget, unless
+  // `always`); if so it becomes the best.
+  bool try_candidate(const proto::Scenario& candidate, bool always = false) {
+    if (spent() && !always) {
       return false;
     }
     ++runs_;
@@ -114,6 +124,62 @@ class Shrinker {
     best_ = candidate;
     failure_ = result->failures.empty() ? "" : result->failures.front();
     return true;
+  }
+
+  // Whether `candidate` fails the same way, without keeping it.
+  bool fails_the_same_way(const proto::Scenario& candidate) {
+    ++runs_;
+    const std::optional<runner::ScenarioResult> result = run_(candidate);
+    return result && failure_signature(*result) == signature_;
+  }
+
+  // One decision at a time, every other ready context in its place; the
+  // decisions where one makes the failure go away are pinned as they were.
+  // A file that pins its own schedule keeps it as it is.
+  void pin_decisions_that_matter() {
+    if (!decisions_ || best_.pin_size() > 0 || spent()) {
+      return;
+    }
+    schedule_.searched = true;
+    ++runs_;
+    const std::vector<ScheduleDecision> decisions = decisions_(best_);
+    schedule_.decisions = decisions.size();
+    if (decisions.size() > kMaxScheduleDecisions) {
+      return;
+    }
+    for (const ScheduleDecision& decision : decisions) {
+      if (spent()) {
+        break;
+      }
+      ++schedule_.tried;
+      for (const std::string& other : decision.ready) {
+        if (other == decision.chosen || spent()) {
+          continue;
+        }
+        proto::Scenario candidate = best_;
+        proto::PinnedStep& pin = *candidate.add_pin();
+        pin.set_step(decision.step);
+        pin.set_context(other);
+        if (!fails_the_same_way(candidate)) {
+          schedule_.pinned.push_back({decision.step, decision.chosen, other});
+          break;
+        }
+      }
+    }
+    if (schedule_.pinned.empty()) {
+      return;
+    }
+    proto::Scenario pinned = best_;
+    for (const ScheduleFinding::Pinned& decision : schedule_.pinned) {
+      proto::PinnedStep& pin = *pinned.add_pin();
+      pin.set_step(decision.step);
+      pin.set_context(decision.context);
+    }
+    // The seed made these very choices, so this fails as before; it runs
+    // all the same, past the budget (a file is pinned only when checked).
+    if (!try_candidate(pinned, /*always=*/true)) {
+      schedule_.pinned.clear();
+    }
   }
 
   // ddmin over the steps: remove chunks of the timeline, from halves down
@@ -261,11 +327,45 @@ class Shrinker {
   proto::Scenario best_;
   const std::string signature_;
   const CandidateRunner& run_;
+  const DecisionReader& decisions_;
   const ShrinkBudget budget_;
   const Clock::time_point started_;
   std::uint64_t runs_ = 0;
   std::string failure_;
+  ScheduleFinding schedule_;
 };
+
+// What the schedule search found, as comment lines ("" when it did not run).
+std::string schedule_comment(const ScheduleFinding& schedule) {
+  if (!schedule.searched) {
+    return "";
+  }
+  std::ostringstream text;
+  text << "# Schedule: the shrunk run made " << schedule.decisions
+       << " scheduler decision(s) with more than\n# one ready context";
+  if (schedule.decisions > kMaxScheduleDecisions) {
+    text << ": too many to try one at a time (at most " << kMaxScheduleDecisions
+         << "); nothing\n# is pinned.\n";
+    return text.str();
+  }
+  text << "; "
+       << (schedule.tried == schedule.decisions
+               ? std::string("each")
+               : std::to_string(schedule.tried) + " (then the budget ran out)")
+       << " was tried with every other ready\n# context instead, one at a time.\n";
+  if (schedule.pinned.empty()) {
+    text << "# None made the failure go away: it does not hang on one decision, and\n"
+         << "# nothing is pinned.\n";
+    return text.str();
+  }
+  text << "# The failure goes away when one of these is taken otherwise, so they\n"
+       << "# are pinned (pin) and survive edits to the steps after them:\n";
+  for (const ScheduleFinding::Pinned& pinned : schedule.pinned) {
+    text << "#   step " << pinned.step << ": " << pinned.context << " (with " << pinned.instead
+         << " instead, it does not fail so)\n";
+  }
+  return text.str();
+}
 
 std::string removed_count(std::size_t before, std::size_t after, const std::string& what) {
   return std::to_string(before - after) + " of " + std::to_string(before) + " " + what;
@@ -326,8 +426,9 @@ std::string ScenarioSize::describe() const {
 }
 
 ShrinkResult shrink_scenario(const proto::Scenario& original, const std::string& signature,
-                             const CandidateRunner& run, const ShrinkBudget& budget) {
-  ShrinkResult result = Shrinker(original, signature, run, budget).run();
+                             const CandidateRunner& run, const ShrinkBudget& budget,
+                             const DecisionReader& decisions) {
+  ShrinkResult result = Shrinker(original, signature, run, budget, decisions).run();
   const ScenarioSize before = size_of(original);
   const ScenarioSize after = size_of(result.shrunk);
   result.removed.push_back(removed_count(before.steps, after.steps, "steps"));
@@ -359,7 +460,8 @@ std::string shrunk_file_text(const ShrinkResult& result, const std::string& sour
        << ".\n# Method: delta debugging over the steps, then single removals of channels,\n"
        << "# expectations and driver policy rules, smaller send counts and default\n"
        << "# payloads, to a fixpoint; every candidate ran with seed " << seed
-       << " (the seed's schedule).\n\n"
+       << " (the seed's schedule).\n"
+       << schedule_comment(result.schedule) << "\n"
        << text_of(scenario);
   return text.str();
 }

@@ -12,6 +12,7 @@
 #include "vmbus/cli/shrink.h"
 #include "vmbus/hypervisor/interrupt.h"
 #include "vmbus/hypervisor/simulation.h"
+#include "vmbus/trace/reader.h"
 
 namespace vmbus::cli {
 namespace {
@@ -28,6 +29,14 @@ same channels. It removes steps (delta debugging over the timeline), channels
 policy rules, lowers send counts and drops payloads, until nothing more
 can go or the budget is spent. Every candidate runs with seed N, so the
 interleaving is the seed's.
+
+Then the schedule: each scheduler decision of the shrunk run that had a
+choice (more than one ready context) is tried with every other ready
+context instead, one decision at a time. The decisions where another
+choice makes the failure go away are the ones it depends on: they are
+written into the file as pins (`pin { step: 7 context: "guest:isr" }`), so
+the interleaving holds when the scenario is edited, and the comment lists
+them. A file with pins of its own keeps them as they are.
 
 Writes the result as a new scenario file with a comment that says what it
 came from and what was removed, prints the size before and after, and runs
@@ -245,8 +254,27 @@ int shrink_job(const ShrinkJob& job, std::ostream& out, std::ostream& err) {
     }
     return runner::run_scenario(runner::compile_scenario(c), job.seed, options);
   };
+  // The decisions of a run, from its trace (the run's own, just written).
+  const DecisionReader decisions = [&](const proto::Scenario& candidate) {
+    std::vector<ScheduleDecision> found;
+    if (!run(candidate)) {
+      return found;
+    }
+    const trace::TraceReadResult read = trace::read_trace(options.trace_path);
+    for (const proto::TraceRecord& record : read.trace.records) {
+      const proto::SchedulerEvent& event = record.scheduler();
+      if (!record.has_scheduler() || event.ready_size() < 2 ||
+          event.chosen() >= static_cast<std::uint32_t>(event.ready_size())) {
+        continue;
+      }
+      found.push_back({event.step_number(),
+                       {event.ready().begin(), event.ready().end()},
+                       event.ready(static_cast<int>(event.chosen()))});
+    }
+    return found;
+  };
   const auto started = std::chrono::steady_clock::now();
-  ShrinkResult shrunk = shrink_scenario(loaded.scenario, *signature, run, job.budget);
+  ShrinkResult shrunk = shrink_scenario(loaded.scenario, *signature, run, job.budget, decisions);
   if (shrunk.failure.empty()) {
     err << kWho << job.display_path << " seed " << job.seed
         << ": the failure did not come back when the run was repeated\n";
@@ -265,6 +293,15 @@ int shrink_job(const ShrinkJob& job, std::ostream& out, std::ostream& err) {
       << "\nwrote " << job.output.string() << " (" << shrunk.runs << " runs in "
       << static_cast<std::uint64_t>(seconds) << " s"
       << (shrunk.budget_spent ? ", stopped by the budget" : "") << ")\n";
+  if (shrunk.schedule.searched) {
+    out << "schedule: " << shrunk.schedule.pinned.size() << " of " << shrunk.schedule.decisions
+        << " decision(s) pinned";
+    for (const ScheduleFinding::Pinned& pinned : shrunk.schedule.pinned) {
+      out << (&pinned == &shrunk.schedule.pinned.front() ? ": " : ", ") << "step " << pinned.step
+          << " " << pinned.context;
+    }
+    out << "\n";
+  }
   return check_on_its_own(job, *signature, options, out, err);
 }
 

@@ -154,8 +154,10 @@ class Simulation final : private LinkObserver {
   bool schedule_one() {
     Choice choice = scheduler_.choose(queue_.now_ns(), queue_.next_time_ns(),
                                       next_timed_intervention_ns(), prng_);
-    if (choice.kind == Choice::Kind::kStep && steps_ < config_.schedule.size()) {
-      pin(choice, config_.schedule[steps_]);
+    if (choice.kind == Choice::Kind::kStep) {
+      if (const proto::PinnedDecision* decision = pinned_for_next_step()) {
+        pin(choice, *decision);
+      }
     }
     switch (choice.kind) {
       case Choice::Kind::kStep:
@@ -171,6 +173,24 @@ class Simulation final : private LinkObserver {
     return false;
   }
 
+  // The decision pinned for the step about to run, if any: a recorded
+  // schedule's next one, or the scenario pin naming this step.
+  const proto::PinnedDecision* pinned_for_next_step() {
+    const auto& schedule = config_.schedule;
+    if (schedule.empty() || schedule.front().step() == 0) {
+      return steps_ < schedule.size() ? &schedule[steps_] : nullptr;
+    }
+    // Pins by step number, in increasing order: skip those behind (a
+    // malformed list never makes one fire twice).
+    while (next_pin_ < schedule.size() && schedule[next_pin_].step() <= steps_) {
+      ++next_pin_;
+    }
+    if (next_pin_ < schedule.size() && schedule[next_pin_].step() == steps_ + 1) {
+      return &schedule[next_pin_++];
+    }
+    return nullptr;
+  }
+
   // Overrides the seed's pick with the pinned decision; the draw has been
   // made all the same (see SimulationConfig::schedule).
   void pin(Choice& choice, const proto::PinnedDecision& decision) const {
@@ -181,10 +201,14 @@ class Simulation final : private LinkObserver {
       for (const std::string& candidate : choice.candidates) {
         ready += (ready.empty() ? "" : ", ") + candidate;
       }
+      const std::string which =
+          decision.step() != 0
+              ? "the scenario's pin at step " + std::to_string(decision.step())
+              : "the schedule's decision at record " + std::to_string(decision.record()) +
+                    " (step " + std::to_string(steps_ + 1) + ")";
       throw RunFailure{RunOutcome::kScheduleDiverged,
-                       "the schedule's decision at record " + std::to_string(decision.record()) +
-                           " (step " + std::to_string(steps_ + 1) + ") grants " +
-                           decision.context() + ", which is not ready here (ready: " + ready + ")"};
+                       which + " grants " + decision.context() +
+                           ", which is not ready here (ready: " + ready + ")"};
     }
     const std::string& name = *at;
     const std::size_t colon = name.find(':');
@@ -835,6 +859,7 @@ class Simulation final : private LinkObserver {
   };
   LastFrame last_frames_[2];  // by side
   std::uint64_t steps_ = 0;
+  std::size_t next_pin_ = 0;  // the first scenario pin not yet behind (pinned_for_next_step)
   std::uint64_t frames_relayed_ = 0;
   std::uint64_t actions_sent_ = 0;
   KeyValues reports_[2];                 // by side

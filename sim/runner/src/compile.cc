@@ -208,6 +208,11 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded) {
   c.source_text = loaded.text;
   c.default_seed = s.seed() != 0 ? s.seed() : 1;
   c.time_limit_ns = (s.time_limit_us() != 0 ? s.time_limit_us() : kDefaultTimeLimitUs) * 1000;
+  for (const proto::PinnedStep& pin : s.pin()) {
+    proto::PinnedDecision& decision = c.pins.emplace_back();
+    decision.set_step(pin.step());
+    decision.set_context(pin.context());
+  }
   c.expect = s.expect();
   compile_topology(s.topology(), loaded.ring_images, c);
   for (const proto::TimelineEntry& written : s.step()) {

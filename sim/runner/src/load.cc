@@ -193,6 +193,7 @@ class Checker {
     check_topology();
     check_timeline();
     check_expectations();
+    check_pins();
   }
 
  private:
@@ -213,6 +214,43 @@ class Checker {
       problem(
           root_, "time_limit_us",
           "time_limit_us " + std::to_string(s_.time_limit_us()) + " is above one simulated hour");
+    }
+  }
+
+  // Pins: steps in increasing order within bounds, each naming a context
+  // of a partition ("guest:kmcl/1/dpc/1"). Whether the context is ready at
+  // its step only the run can tell.
+  void check_pins() {
+    constexpr std::uint64_t kMaxPinnedStep = 100'000'000;
+    constexpr int kMaxPins = 10'000;
+    if (s_.pin_size() > kMaxPins) {
+      problem(root_, "pin", kMaxPins,
+              std::to_string(s_.pin_size()) + " pins; at most " + std::to_string(kMaxPins));
+      return;
+    }
+    std::uint64_t previous = 0;
+    for (int i = 0; i < s_.pin_size(); ++i) {
+      const proto::PinnedStep& pin = s_.pin(i);
+      const Where where = root_.nested("pin", i);
+      if (pin.step() == 0 || pin.step() > kMaxPinnedStep) {
+        problem(where, "step",
+                "pin step " + std::to_string(pin.step()) + " is outside 1.." +
+                    std::to_string(kMaxPinnedStep));
+      } else if (pin.step() <= previous) {
+        problem(where, "step",
+                "pin step " + std::to_string(pin.step()) + " does not come after step " +
+                    std::to_string(previous) + " (pins go in increasing step order)");
+      }
+      previous = std::max(previous, pin.step());
+      const std::size_t colon = pin.context().find(':');
+      const std::string side = pin.context().substr(0, colon);
+      if (colon == std::string::npos || (side != "host" && side != "guest") ||
+          colon + 1 == pin.context().size()) {
+        problem(where, "context",
+                "pin context '" + pin.context() +
+                    "' is not '<partition>:<context>' with partition host or guest "
+                    "(as the trace names it: \"guest:kmcl/1/dpc/1\")");
+      }
     }
   }
 

@@ -16,6 +16,14 @@
 // file (one that does not load is no candidate) and run with the original
 // seed, so the schedule is the seed's: the shrunk file fails on its own
 // with `vmbus-sim run FILE` (its seed is written into it).
+//
+// Then the schedule: of the shrunk run's scheduler decisions (the steps
+// with more than one ready context), each is tried with every other ready
+// context granted instead, one decision at a time, the rest of the run the
+// seed's. A decision matters when some other choice makes the failure go
+// away. Those decisions are written into the file as pins (Scenario.pin),
+// so the failing interleaving survives edits that do not touch the steps
+// before them, and a reader sees which few decisions the failure needs.
 #pragma once
 
 #include <chrono>
@@ -52,6 +60,29 @@ struct ScenarioSize {
 
 ScenarioSize size_of(const proto::Scenario& scenario);
 
+// A scheduler decision of one run that had a choice: more than one ready
+// context at its step.
+struct ScheduleDecision {
+  std::uint64_t step = 0;
+  std::vector<std::string> ready;  // "<partition>:<context>", as the trace names them
+  std::string chosen;
+};
+
+// What the schedule search found.
+struct ScheduleFinding {
+  bool searched = false;      // false: no decision reader, or the file pins its own
+  std::size_t decisions = 0;  // the shrunk run's decisions with a choice
+  std::size_t tried = 0;      // how many were tried before the budget ran out
+  // A decision that matters, pinned in the shrunk scenario, with the other
+  // context that made the failure go away.
+  struct Pinned {
+    std::uint64_t step = 0;
+    std::string context;
+    std::string instead;
+  };
+  std::vector<Pinned> pinned;
+};
+
 struct ShrinkResult {
   proto::Scenario shrunk;
   std::string signature;  // the failure kept
@@ -61,6 +92,7 @@ struct ShrinkResult {
   std::uint64_t runs = 0;  // runs made, the original's included
   bool budget_spent = false;
   std::vector<std::string> removed;  // "28 of 30 steps", "send counts 200 -> 1", ...
+  ScheduleFinding schedule;
 };
 
 // Runs one candidate: "" and its result, or why it is no candidate (it
@@ -68,9 +100,16 @@ struct ShrinkResult {
 using CandidateRunner =
     std::function<std::optional<runner::ScenarioResult>(const proto::Scenario& candidate)>;
 
-// Shrinks `original`, whose run failed with `signature`, within `budget`.
+// The scheduler decisions with a choice of one run of `candidate` (the run
+// CandidateRunner would make), in step order.
+using DecisionReader =
+    std::function<std::vector<ScheduleDecision>(const proto::Scenario& candidate)>;
+
+// Shrinks `original`, whose run failed with `signature`, within `budget`;
+// then, given `decisions`, pins the decisions that matter.
 ShrinkResult shrink_scenario(const proto::Scenario& original, const std::string& signature,
-                             const CandidateRunner& run, const ShrinkBudget& budget);
+                             const CandidateRunner& run, const ShrinkBudget& budget,
+                             const DecisionReader& decisions = {});
 
 // The shrunk scenario as a file: a comment that says what it came from,
 // what was removed and how, then the scenario in text format.

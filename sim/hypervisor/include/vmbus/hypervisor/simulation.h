@@ -98,10 +98,12 @@ struct SimulationConfig {
   proto::TraceHeader provenance;
 
   // A pinned schedule (deterministic mode): the context to grant at each
-  // step, in step order; after the last the seed decides. Each step still
-  // draws its number from the PRNG, so what the seed decides besides the
-  // schedule (latency jitter) stays as it was. A pinned context that is not
-  // ready (or held) at its step ends the run as kScheduleDiverged.
+  // step, in step order; after the last the seed decides. Or, when the
+  // decisions carry step numbers (a scenario's pins), the context to grant
+  // at those steps only. Each step still draws its number from the PRNG,
+  // so what the seed decides besides the schedule (latency jitter) stays as
+  // it was. A pinned context that is not ready (or held) at its step ends
+  // the run as kScheduleDiverged.
   std::vector<proto::PinnedDecision> schedule;
 };
 

@@ -109,6 +109,9 @@ struct CompiledScenario {
   // The records each trace expectation counts (expect.trace(i).event()).
   std::vector<trace::RecordPattern> expected_trace;
   std::vector<CompiledChannel> channels;
+  // The scenario's pinned scheduler decisions, each with its step (see
+  // hypervisor::SimulationConfig::schedule).
+  std::vector<proto::PinnedDecision> pins;
   // Oracle firings that may happen without failing the run (exploration:
   // the ones its faults cause by construction, and the scenario's expected
   // ones, no longer required under faults).
