@@ -45,8 +45,14 @@ std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv)
   if (config_.ring_pages() < 2) {
     return "ring_pages must be at least 2 (control page + data)";
   }
+  std::string quirk_error;
+  const auto quirks = base::QuirkSet::parse(config_.quirks(), base::kQuirkGuest, &quirk_error);
+  if (!quirks) {
+    return "guest configuration: " + quirk_error;
+  }
   ControlPlanePort& port = *this;
   control_ = std::make_unique<ControlPlane>(config_, *pages_, port);
+  control_->set_quirks(*quirks);
   if (control_->versions().empty()) {
     const std::uint32_t max_version =
         config_.max_version() == 0 ? wire::kVersionWin10V5_3 : config_.max_version();
@@ -56,6 +62,7 @@ std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv)
   echo_ = std::make_unique<EchoVsc>(config_.echo(), base::stream_seed(info.seed, "guest/echo"));
   drivers_ = std::make_unique<KmclChannels>(*pages_, *memory_);
   drivers_->set_free_running(info.mode == proto::SCHEDULING_MODE_FREE_RUNNING);
+  drivers_->set_quirks(*quirks);
   const partition::Work work{hv, ""};
   for (const proto::KmclDriverConfig& driver : config_.kmcl_drivers()) {
     if (std::string error = drivers_->add(driver, info.seed, work); !error.empty()) {

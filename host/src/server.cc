@@ -22,9 +22,16 @@ std::string VmbusServer::start(const partition::StartInfo& info, Hypervisor& hv)
     return "the host configuration does not parse";
   }
   VMBUS_CHECK(info.memory != nullptr, "the host started without guest memory");
+  std::string quirk_error;
+  const auto quirks = base::QuirkSet::parse(config.quirks(), base::kQuirkHost, &quirk_error);
+  if (!quirks) {
+    return "host configuration: " + quirk_error;
+  }
   vsps_ = std::make_unique<Vsps>(*info.memory);
   vsps_->set_free_running(info.mode == proto::SCHEDULING_MODE_FREE_RUNNING);
+  vsps_->set_quirks(*quirks);
   control_ = std::make_unique<ControlPlane>(*vsps_);
+  control_->set_quirks(*quirks);
   if (std::string error = control_->configure(config, info.memory->page_count()); !error.empty()) {
     return error;
   }

@@ -547,5 +547,74 @@ TEST(ScenarioLoad, AnExpectedDriverCrashNeedsALibraryOnThatSideAndAKnownCallback
                                      "library; only a driver library can crash"});
 }
 
+TEST(ScenarioLoad, UnknownQuirkIsNamedAtItsPositionWithTheKnownOnes) {
+  const auto problems =
+      problems_of(std::string(kGoodTopology) + R"(guest_quirks: "reader_signals_on_old_test"
+host_quirks: "no_such_bug"
+)");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].rfind("s.textproto:7:1: unknown quirk 'no_such_bug' (known: ", 0), 0u)
+      << problems[0];
+  EXPECT_NE(problems[0].find("reader_signals_on_old_test"), std::string::npos);
+}
+
+TEST(ScenarioLoad, AQuirkListedTwiceIsAProblem) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + R"(guest_quirks: "reader_signals_on_old_test"
+guest_quirks: "reader_signals_on_old_test"
+)"),
+            std::vector<std::string>{
+                "s.textproto:7:1: quirk 'reader_signals_on_old_test' is listed twice"});
+}
+
+TEST(ScenarioLoad, ModeExpectationsNeedQuirksAndCannotNest) {
+  const auto problems = problems_of(std::string(kGoodTopology) + R"(
+expect { with_quirks { without_quirks { } } }
+)");
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0],
+            "s.textproto:7:10: with_quirks applies only to a scenario with guest_quirks or "
+            "host_quirks");
+  EXPECT_EQ(problems[1], "s.textproto:7:10: with_quirks cannot hold another mode's expectations");
+}
+
+TEST(ScenarioLoad, EachModeCompilesToItsOwnExpectationsAndQuirks) {
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology) + R"(
+guest_quirks: "reader_signals_on_old_test"
+host_quirks: "reader_signals_when_free_equals_pending"
+expect {
+  counter { channel: "net" name: "delivered" value: 3 }
+  with_quirks { oracle { name: "lost_wakeup" channel: "net" } }
+  without_quirks { counter { channel: "net" name: "dequeued" value: 3 } }
+}
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+
+  const CompiledScenario with = compile_scenario(loaded);
+  EXPECT_FALSE(with.quirks_off);
+  ASSERT_EQ(with.guest.quirks_size(), 1);
+  EXPECT_EQ(with.guest.quirks(0), "reader_signals_on_old_test");
+  ASSERT_EQ(with.host.quirks_size(), 1);
+  EXPECT_EQ(with.host.quirks(0), "reader_signals_when_free_equals_pending");
+  ASSERT_EQ(with.expect.counter_size(), 1);
+  ASSERT_EQ(with.expect.oracle_size(), 1);
+  EXPECT_FALSE(with.expect.has_with_quirks());
+
+  const CompiledScenario without = compile_scenario(loaded, {.quirks = false});
+  EXPECT_TRUE(without.quirks_off);
+  EXPECT_EQ(without.guest.quirks_size(), 0);
+  EXPECT_EQ(without.host.quirks_size(), 0);
+  ASSERT_EQ(without.expect.counter_size(), 2);
+  EXPECT_EQ(without.expect.counter(1).name(), "dequeued");
+  EXPECT_EQ(without.expect.oracle_size(), 0);
+}
+
+TEST(ScenarioLoad, AScenarioWithoutQuirksIsTheSameInBothModes) {
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology), "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_FALSE(compile_scenario(loaded, {.quirks = false}).quirks_off);
+  EXPECT_EQ(compile_scenario(loaded, {.quirks = false}).guest.quirks_size(), 0);
+}
+
 }  // namespace
 }  // namespace vmbus::runner

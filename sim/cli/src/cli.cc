@@ -4,6 +4,7 @@
 #include <string>
 
 #include "vmbus/base/build_info.h"
+#include "vmbus/cli/quirks_command.h"
 #include "vmbus/cli/replay_command.h"
 #include "vmbus/cli/report_command.h"
 #include "vmbus/cli/ring_command.h"
@@ -39,9 +40,10 @@ constexpr std::string_view kExamples =
 
 const Command& vmbus_sim_command() {
   // One row per top-level command.
-  static const Command kSubcommands[] = {
-      run_command(),  explore_command(),  replay_command(),   shrink_command(), report_command(),
-      ring_command(), scenario_command(), simulate_command(), step_command(),   trace_command()};
+  static const Command kSubcommands[] = {run_command(),      explore_command(),  replay_command(),
+                                         shrink_command(),   report_command(),   ring_command(),
+                                         scenario_command(), simulate_command(), step_command(),
+                                         trace_command(),    quirks_command()};
   static const Command kRoot{
       "vmbus-sim", "<command> [arguments]", "", kDescription, kExamples, nullptr, kSubcommands};
   return kRoot;

@@ -150,8 +150,8 @@ Rerun rerun_scenario(const ReplayRequest& request, const proto::TraceHeader& hea
   options.command_line = header.command_line();
   options.schedule_source = header.schedule_source();
   options.schedule.assign(header.schedule().begin(), header.schedule().end());
-  const runner::ScenarioResult result =
-      runner::run_scenario(runner::compile_scenario(loaded), header.seed(), options);
+  const runner::ScenarioResult result = runner::run_scenario(
+      runner::compile_scenario(loaded, {.quirks = !header.quirks_off()}), header.seed(), options);
   rerun.diverged = result.run.outcome == hypervisor::RunOutcome::kScheduleDiverged;
   const char* words[] = {"PASS", "FAIL", "ERROR"};
   rerun.verdict = words[static_cast<int>(result.verdict)];

@@ -124,6 +124,11 @@ Running:
   --driver-dir DIRS where a driver library a scenario names without a '/'
                     (guest_driver { library: "libmyvsc.so" }) is looked for
                     after the scenario's own folder; DIRS separated by ':'
+  --quirks on|off   off: run scenarios that name guest_quirks or host_quirks
+                    (historical bugs put back on purpose; `vmbus-sim quirks`
+                    lists them) without them, against their without_quirks
+                    expectations (default on: with them, against
+                    with_quirks)
   --help            print this help
 
 Exit status:
@@ -155,7 +160,8 @@ constexpr FlagSpec kFlags[] = {
     {"--quiet", false},       {"--verbose", false},   {"--color", true},
     {"--jobs", true},         {"--timeout-ms", true}, {"--host-binary", true},
     {"--guest-binary", true}, {"--driver-dir", true}, {"--report", false},
-    {"--schedule", true},  // run's alone: the last, so explore can leave it out
+    {"--quirks", true},       {"--schedule", true},  // run's alone: the last, so explore can leave
+                                                     // it out
 };
 
 // explore's: run's but --schedule, and the fault plans.
@@ -214,7 +220,8 @@ struct RunRequest {
   std::optional<std::string> artifacts;
   std::optional<std::string> json;
   std::optional<std::string> junit;
-  runner::LoadOptions load;  // --driver-dir
+  runner::LoadOptions load;        // --driver-dir
+  runner::CompileOptions compile;  // --quirks
   // `explore`: the fault plans to draw, and whether to shrink what fails.
   std::optional<runner::FaultPlanOptions> explore;
   bool shrink = false;
@@ -262,6 +269,15 @@ std::optional<int> parse_selection(const Invocation& invocation, const ParsedArg
   request.until_fail = args.has("--until-fail");
   request.fail_fast = args.has("--fail-fast");
   request.list = args.has("--list");
+  if (auto text = args.value("--quirks")) {
+    if (*text != "on" && *text != "off") {
+      return usage_error(path, err, "--quirks must be on or off, got '" + std::string(*text) + "'");
+    }
+    request.compile.quirks = *text == "on";
+    if (!request.compile.quirks) {
+      request.options.command_line += " --quirks off";
+    }
+  }
   return std::nullopt;
 }
 
@@ -484,7 +500,8 @@ struct Library {
 // Loads and checks every file before anything runs: all of them compiled,
 // or nullopt after printing every problem.
 std::optional<Library> load_all(const std::vector<std::string_view>& paths,
-                                const runner::LoadOptions& options, std::ostream& err) {
+                                const runner::LoadOptions& options,
+                                const runner::CompileOptions& compile, std::ostream& err) {
   std::vector<std::pair<fs::path, std::string>> files;
   if (std::string error = collect_files(paths, files); !error.empty()) {
     err << "vmbus-sim: " << error << "\n";
@@ -512,7 +529,7 @@ std::optional<Library> load_all(const std::vector<std::string_view>& paths,
       bad = true;
       continue;
     }
-    library.compiled.push_back(runner::compile_scenario(loaded));
+    library.compiled.push_back(runner::compile_scenario(loaded, compile));
     library.loaded.push_back(loaded);
     const CompiledScenario& compiled = library.compiled.back();
     library.planned.push_back(PlanScenario{
@@ -856,7 +873,8 @@ int run_or_explore(const Invocation& invocation, bool explore) {
     return *exit;
   }
   const RunRequest& request = std::get<RunRequest>(parsed);
-  const std::optional<Library> library = load_all(request.paths, request.load, invocation.io.err);
+  const std::optional<Library> library =
+      load_all(request.paths, request.load, request.compile, invocation.io.err);
   if (!library) {
     return kExitError;
   }

@@ -266,6 +266,16 @@ int run_show(const Invocation& invocation) {
       << (header.mode() == proto::SCHEDULING_MODE_FREE_RUNNING ? "free-running" : "deterministic")
       << ", " << read.trace.records.size() << " records, written by " << trace::written_by(header)
       << "\n";
+  // A regression run puts historical bugs back on purpose: say which.
+  for (const auto& [side, quirks] :
+       {std::pair{"guest", &header.guest_quirks()}, std::pair{"host", &header.host_quirks()}}) {
+    for (const std::string& quirk : *quirks) {
+      out << "# " << side << " quirk " << quirk << " (a historical bug, on)\n";
+    }
+  }
+  if (header.quirks_off()) {
+    out << "# the scenario's quirks are off (vmbus-sim run --quirks off)\n";
+  }
   for (const proto::TraceRecord& record : read.trace.records) {
     if (channel && !trace::concerns_channel(record, *channel)) {
       continue;

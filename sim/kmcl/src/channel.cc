@@ -208,6 +208,7 @@ NTSTATUS DeviceCore::open_channel(Channel& ch, ring::RingMemory& incoming,
   // error (DESIGN 4) and not "ring corrupt".
   const auto reader_max = static_cast<std::uint32_t>(std::min<std::size_t>(data_size, 0xFFFFu * 8));
   ch.reader = std::make_unique<ring::RingReader>(incoming, reader_max);
+  ch.reader->set_quirks(config.quirks);
   ch.writer = std::make_unique<ring::RingWriter>(outgoing);
   ch.outgoing_memory = &outgoing;
   ch.resynced_writer_counters = {};

@@ -96,8 +96,9 @@ kmcl::PacketMatch driver_match(const proto::DriverRule& rule) {
 }
 
 kmcl::DeviceConfig device_config(const proto::KmclDriverConfig& config, EndpointRole role,
-                                 std::uint32_t packets_per_dpc_step) {
+                                 std::uint32_t packets_per_dpc_step, const base::QuirkSet& quirks) {
   kmcl::DeviceConfig device;
+  device.quirks = quirks;
   device.name = role == EndpointRole::kServer ? "host" : "guest";
   device.max_packets_per_dpc_pass = 64;
   device.packets_per_dpc_step = packets_per_dpc_step;
@@ -181,10 +182,10 @@ std::uint64_t driver_seed(const proto::KmclDriverConfig& config, std::uint64_t s
 KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::uint64_t seed,
                            EndpointRole endpoint_role,
                            const std::function<void(kmcl::VMBCHANNEL)>& configure,
-                           std::uint32_t packets_per_dpc_step)
+                           std::uint32_t packets_per_dpc_step, const base::QuirkSet& quirks)
     : config(driver_config),
       role(endpoint_role),
-      device(device_config(driver_config, endpoint_role, packets_per_dpc_step)),
+      device(device_config(driver_config, endpoint_role, packets_per_dpc_step, quirks)),
       scripted(
           std::make_unique<kmcl::ScriptedDriver>(device, driver_name(driver_config, endpoint_role),
                                                  driver_seed(driver_config, seed, endpoint_role))),
@@ -231,10 +232,10 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
 
 KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config,
                            const kmcl::LoadedDriver& loaded_library, EndpointRole endpoint_role,
-                           std::uint32_t packets_per_dpc_step)
+                           std::uint32_t packets_per_dpc_step, const base::QuirkSet& quirks)
     : config(driver_config),
       role(endpoint_role),
-      device(device_config(driver_config, endpoint_role, packets_per_dpc_step)),
+      device(device_config(driver_config, endpoint_role, packets_per_dpc_step, quirks)),
       loaded(std::make_unique<kmcl::DriverRecorder>(
           device, std::filesystem::path(loaded_library.path()).filename().string(),
           driver_config.loaded().channel_name())),

@@ -19,15 +19,15 @@ std::string KmclEndpoints::add(const proto::KmclDriverConfig& config, std::uint6
   }
   const std::uint32_t packets_per_dpc_step = free_running_ ? kFreeRunningPacketsPerDpcStep : 1;
   if (!config.has_loaded()) {
-    endpoints_.push_back(
-        std::make_unique<KmclEndpoint>(config, seed, role, configure, packets_per_dpc_step));
+    endpoints_.push_back(std::make_unique<KmclEndpoint>(config, seed, role, configure,
+                                                        packets_per_dpc_step, quirks_));
   } else {
     const auto library = load(config.loaded().library());
     if (const auto* error = std::get_if<std::string>(&library)) {
       return *error;
     }
     auto endpoint = std::make_unique<KmclEndpoint>(
-        config, *std::get<const kmcl::LoadedDriver*>(library), role, packets_per_dpc_step);
+        config, *std::get<const kmcl::LoadedDriver*>(library), role, packets_per_dpc_step, quirks_);
     if (std::string error = endpoint->enter(); !error.empty()) {
       DriverWatch::entry_failed(endpoint->loaded->position(kmcl::kDriverEntryName), error);
       return std::string(role == EndpointRole::kServer ? "host" : "guest") + " driver " +

@@ -587,11 +587,18 @@ bool RingReader::decide_signal() {
   // free_now < bytes_read means the writer wrote more than we freed after
   // our publish: it was not blocked then (Linux's unsigned wrap gives the
   // same answer).
-  if (free_now < bytes_read || free_now - bytes_read > pending) {
+  // The quirks (vmbus/base/quirks.h) put back the historical boundaries:
+  // Linux's first test (blocked iff free < pending, wake iff free >= pending)
+  // and the equals case hv_pkt_iter_close() once woke on.
+  const bool old_test = quirks_.has(base::Quirk::kReaderSignalsOnOldTest);
+  if (free_now < bytes_read || free_now - bytes_read > pending ||
+      (old_test && free_now - bytes_read == pending)) {
     last_reason_ = SignalReason::kWriterWasNotBlocked;
     return false;
   }
-  if (free_now <= pending) {
+  const bool wake_at_equal =
+      old_test || quirks_.has(base::Quirk::kReaderSignalsWhenFreeEqualsPending);
+  if (free_now <= pending && !(wake_at_equal && free_now == pending)) {
     last_reason_ = SignalReason::kStillBelowPendingSendSize;
     return false;
   }

@@ -200,7 +200,17 @@ std::string CompiledScenario::channel_name(std::uint32_t relid) const {
   return relid == 0 ? "" : "relid " + std::to_string(relid);
 }
 
-CompiledScenario compile_scenario(const LoadedScenario& loaded) {
+proto::Expectations expectations_for_mode(const proto::Expectations& expect, bool quirks_on) {
+  proto::Expectations merged = expect;
+  merged.clear_with_quirks();
+  merged.clear_without_quirks();
+  // MergeFrom appends repeated fields and replaces set singular ones: the
+  // documented meaning of a mode's block.
+  merged.MergeFrom(quirks_on ? expect.with_quirks() : expect.without_quirks());
+  return merged;
+}
+
+CompiledScenario compile_scenario(const LoadedScenario& loaded, const CompileOptions& options) {
   const proto::Scenario& s = loaded.scenario;
   CompiledScenario c;
   c.name = s.name();
@@ -213,12 +223,18 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded) {
     decision.set_step(pin.step());
     decision.set_context(pin.context());
   }
-  c.expect = s.expect();
+  c.expect = expectations_for_mode(s.expect(), options.quirks);
+  const bool has_quirks = s.guest_quirks_size() != 0 || s.host_quirks_size() != 0;
+  c.quirks_off = has_quirks && !options.quirks;
+  if (options.quirks) {
+    *c.guest.mutable_quirks() = s.guest_quirks();
+    *c.host.mutable_quirks() = s.host_quirks();
+  }
   compile_topology(s.topology(), loaded.ring_images, c);
   for (const proto::TimelineEntry& written : s.step()) {
     c.timeline.push_back(compile_entry(written, c));
   }
-  for (const proto::TraceExpectation& expected : s.expect().trace()) {
+  for (const proto::TraceExpectation& expected : c.expect.trace()) {
     c.expected_trace.push_back(compile_match(expected.event(), c));
   }
   return c;

@@ -64,7 +64,8 @@ proto::TimelineEntry fault_entry(const std::string& kind, const std::string& cha
 // The expectations a plan with faults keeps (see the header).
 void keep_what_faults_leave(proto::Scenario& scenario, ExploredScenario& explored) {
   proto::Expectations kept;
-  const proto::Expectations& expect = scenario.expect();
+  // Explore runs a regression scenario with its quirks: that mode's whole.
+  const proto::Expectations expect = expectations_for_mode(scenario.expect(), true);
   kept.set_outcome(expect.outcome());
   *kept.mutable_violation() = expect.violation();
   if (expect.has_driver_crash()) {

@@ -11,6 +11,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include "vmbus/base/quirks.h"
 #include "vmbus/kmcl/device.h"
 #include "vmbus/kmcl/driver_loader.h"
 #include "vmbus/kmcl/verifier.h"
@@ -190,6 +191,7 @@ class Checker {
 
   void run() {
     check_metadata();
+    check_quirks();
     check_topology();
     check_timeline();
     check_expectations();
@@ -512,9 +514,53 @@ class Checker {
     }
   }
 
+  // Registry names, each allowed on the endpoint that names it.
+  void check_quirks() {
+    for (const auto& [field, names, endpoint] :
+         {std::tuple{"guest_quirks", &s_.guest_quirks(), base::kQuirkGuest},
+          std::tuple{"host_quirks", &s_.host_quirks(), base::kQuirkHost}}) {
+      std::set<std::string> seen;
+      for (int i = 0; i < names->size(); ++i) {
+        std::string error;
+        const std::string& name = names->Get(i);
+        if (!base::QuirkSet::parse(std::vector<std::string>{name}, endpoint, &error)) {
+          problem(root_, field, i, error);
+        } else if (!seen.insert(name).second) {
+          problem(root_, field, i, "quirk '" + name + "' is listed twice");
+        }
+      }
+    }
+  }
+
+  // The expectations of both modes: the common ones, each mode's own block,
+  // and each mode's whole (a crash outcome in one block and a counter in
+  // the other contradict only there).
   void check_expectations() {
     const Where expect = root_.nested("expect");
-    const proto::Expectations& e = s_.expect();
+    check_expectations(expect, s_.expect());
+    const bool has_quirks = s_.guest_quirks_size() != 0 || s_.host_quirks_size() != 0;
+    for (const auto& [field, quirks_on] :
+         {std::pair{"with_quirks", true}, std::pair{"without_quirks", false}}) {
+      const proto::Expectations& mode =
+          quirks_on ? s_.expect().with_quirks() : s_.expect().without_quirks();
+      if (!(quirks_on ? s_.expect().has_with_quirks() : s_.expect().has_without_quirks())) {
+        continue;
+      }
+      const Where w = expect.nested(field);
+      if (!has_quirks) {
+        problem(
+            expect, field,
+            std::string(field) + " applies only to a scenario with guest_quirks or host_quirks");
+      }
+      if (mode.has_with_quirks() || mode.has_without_quirks()) {
+        problem(expect, field, std::string(field) + " cannot hold another mode's expectations");
+      }
+      check_expectations(w, mode);
+      check_outcome(w, expectations_for_mode(s_.expect(), quirks_on));
+    }
+  }
+
+  void check_expectations(const Where& expect, const proto::Expectations& e) {
     check_version(expect, "negotiated_version", e.negotiated_version());
     check_callbacks(expect, e);
     check_states(expect, e);

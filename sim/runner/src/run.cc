@@ -68,6 +68,9 @@ ScenarioResult run_scenario(const CompiledScenario& scenario, std::uint64_t seed
   config.provenance.set_scenario_path(scenario.display_path);
   config.provenance.set_command_line(options.command_line);
   config.provenance.set_schedule_source(options.schedule_source);
+  *config.provenance.mutable_guest_quirks() = scenario.guest.quirks();
+  *config.provenance.mutable_host_quirks() = scenario.host.quirks();
+  config.provenance.set_quirks_off(scenario.quirks_off);
   // A recorded schedule (run --schedule, replay) replaces the scenario's
   // own pins; a replay of a pinned run passes the same pins back.
   config.schedule = options.schedule.empty() ? scenario.pins : options.schedule;

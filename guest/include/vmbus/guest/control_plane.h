@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "vmbus/base/quirks.h"
 #include "vmbus/guest/page_allocator.h"
 #include "vmbus/partition/partition.h"
 #include "vmbus/partition/ring_port.h"
@@ -102,6 +103,11 @@ class ControlPlane {
 
   // The versions to try, newest first; empty if max_version is below all.
   const std::vector<std::uint32_t>& versions() const { return versions_; }
+
+  // The guest's quirks (historical bugs re-created on purpose,
+  // vmbus/base/quirks.h): code beside a correct path asks quirks().has().
+  void set_quirks(const base::QuirkSet& quirks) { quirks_ = quirks; }
+  const base::QuirkSet& quirks() const { return quirks_; }
 
   // The "control" context has something to do.
   bool ready() const;
@@ -182,6 +188,7 @@ class ControlPlane {
   Channel* find_channel(std::uint32_t child_relid);
 
   proto::GuestConfig config_;
+  base::QuirkSet quirks_;
   PageAllocator& pages_;
   ControlPlanePort& port_;
 

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "vmbus/base/quirks.h"
 #include "vmbus/partition/partition.h"
 #include "vmbus/partition/partition_support.h"
 #include "vmbus/partition/ring_port.h"
@@ -91,6 +92,11 @@ class ControlPlane {
   std::string configure(const proto::HostConfig& config, std::uint64_t guest_pages);
 
   std::uint32_t max_version() const { return max_version_; }
+
+  // The host's quirks (historical bugs re-created on purpose,
+  // vmbus/base/quirks.h): code beside a correct path asks quirks().has().
+  void set_quirks(const base::QuirkSet& quirks) { quirks_ = quirks; }
+  const base::QuirkSet& quirks() const { return quirks_; }
   // The message connection ids the server listens on: 1, and 4 from 5.0.
   std::vector<std::uint32_t> message_connection_ids() const;
 
@@ -129,6 +135,8 @@ class ControlPlane {
  private:
   void dispatch(const wire::Message& message, const wire::HvMessage& slot,
                 const partition::Work& work);
+
+  base::QuirkSet quirks_;
   void on_initiate_contact(const wire::InitiateContact& m, const wire::HvMessage& slot,
                            const partition::Work& work);
   void on_request_offers();

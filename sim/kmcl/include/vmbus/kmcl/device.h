@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "vmbus/base/quirks.h"
 #include "vmbus/kmcl/kmcl.h"
 #include "vmbus/kmcl/verifier.h"
 #include "vmbus/ring/memory.h"
@@ -82,6 +83,9 @@ struct DeviceConfig {
   // Steps of the passive worker before external data is mapped; 0 means
   // VmbChannelPacketGetExternalData never answers STATUS_PENDING.
   std::uint32_t external_data_latency_steps = 0;
+  // Historical bugs this device's channels re-create (vmbus/base/quirks.h);
+  // the rings' readers get them when a channel opens.
+  base::QuirkSet quirks;
 };
 
 // The channel's place on the open/closed axis.

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "vmbus/base/quirks.h"
 #include "vmbus/kmcl/device.h"
 #include "vmbus/kmcl/driver_loader.h"
 #include "vmbus/kmcl/driver_recorder.h"
@@ -86,16 +87,17 @@ struct KmclEndpoint final : kmcl::Transport, kmcl::TraceSink, kmcl::ControlPlane
   // driver enables its channel; a server driver also starts it (unless
   // stay_paused) and retires its outstanding packets when the guest goes
   // away.
-  // `packets_per_dpc_step` is the device's (kmcl::DeviceConfig).
+  // `packets_per_dpc_step` and `quirks` are the device's (kmcl::DeviceConfig).
   KmclEndpoint(const proto::KmclDriverConfig& config, std::uint64_t seed,
                EndpointRole role = EndpointRole::kClient,
                const std::function<void(kmcl::VMBCHANNEL)>& configure = {},
-               std::uint32_t packets_per_dpc_step = 1);
+               std::uint32_t packets_per_dpc_step = 1, const base::QuirkSet& quirks = {});
   // The driver of `library` (config.loaded() says what its entry point is
   // told) at `role`'s end of the channel; enter() runs its entry point.
   // `library` must outlive the endpoint.
   KmclEndpoint(const proto::KmclDriverConfig& config, const kmcl::LoadedDriver& library,
-               EndpointRole role, std::uint32_t packets_per_dpc_step = 1);
+               EndpointRole role, std::uint32_t packets_per_dpc_step = 1,
+               const base::QuirkSet& quirks = {});
 
   // A loaded driver's entry point, for this channel: "" once it returned
   // STATUS_SUCCESS having allocated its one channel, else what went wrong

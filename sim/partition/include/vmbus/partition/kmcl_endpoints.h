@@ -62,6 +62,9 @@ class KmclEndpoints {
   // the loop's cost the run's. Deterministic runs keep one packet per step,
   // each a scheduling point. Before add().
   void set_free_running(bool free_running) { free_running_ = free_running; }
+  // The partition's quirks (vmbus/base/quirks.h), for every device added
+  // after this call.
+  void set_quirks(const base::QuirkSet& quirks) { quirks_ = quirks; }
   static constexpr std::uint32_t kFreeRunningPacketsPerDpcStep = 16;
 
   KmclEndpoint* find(std::uint32_t child_relid);
@@ -100,6 +103,7 @@ class KmclEndpoints {
 
   ExternalPages& pages_;
   bool free_running_ = false;
+  base::QuirkSet quirks_;
   // Before endpoints_: a library outlives every device that runs its code.
   std::map<std::string, std::unique_ptr<kmcl::LoadedDriver>> libraries_;
   std::vector<std::unique_ptr<KmclEndpoint>> endpoints_;

@@ -31,6 +31,7 @@
 #include <span>
 #include <vector>
 
+#include "vmbus/base/quirks.h"
 #include "vmbus/ring/layout.h"
 #include "vmbus/ring/memory.h"
 
@@ -332,6 +333,10 @@ class RingReader {
     return decide_signal();
   }
 
+  // Historical signalling bugs to re-create (reader_signals_on_old_test,
+  // reader_signals_when_free_equals_pending); only decide_signal() asks.
+  void set_quirks(const base::QuirkSet& quirks) { quirks_ = quirks; }
+
   std::uint32_t read_cursor() const { return read_cursor_; }
   // Why the last decide_signal() answered as it did.
   SignalReason last_signal_reason() const { return last_reason_; }
@@ -352,6 +357,7 @@ class RingReader {
   std::vector<std::byte> buffer_;  // private copy of the current packet
   SignalReason last_reason_ = SignalReason::kNone;
   std::uint32_t recheck_write_index_ = 0;
+  base::QuirkSet quirks_;
   ReaderCounters counters_;
 };
 

@@ -119,13 +119,30 @@ struct CompiledScenario {
   // Exploration under faults: timeline entries whose conditions the faults
   // keep from ever holding are no failure (the run still ends quiet).
   bool timeline_may_stay_unfinished = false;
+  // The file names quirks but this run leaves them out (CompileOptions);
+  // the quirks a run has are host.quirks() and guest.quirks().
+  bool quirks_off = false;
 
   std::optional<std::uint32_t> relid_of(const std::string& channel) const;
   std::string channel_name(std::uint32_t relid) const;
 };
 
+// How a scenario is compiled. A scenario with guest_quirks or host_quirks
+// (historical bugs put back on purpose) runs in two modes: with its quirks
+// (the default) or without them (`vmbus-sim run --quirks off`), each with
+// its own expectations (expectations_for_mode).
+struct CompileOptions {
+  bool quirks = true;
+};
+
 // Requires a good LoadedScenario.
-CompiledScenario compile_scenario(const LoadedScenario& loaded);
+CompiledScenario compile_scenario(const LoadedScenario& loaded, const CompileOptions& options = {});
+
+// What a run in one mode must show: `expect` with its with_quirks (or
+// without_quirks) block merged in -- lists appended, outcome,
+// negotiated_version and driver_crash replaced when the block sets them --
+// and neither block left.
+proto::Expectations expectations_for_mode(const proto::Expectations& expect, bool quirks_on);
 
 // A compiled timeline entry (names resolved, payloads raw) in the
 // hypervisor's words: its action's row in the action table decides who
