@@ -494,9 +494,15 @@ ReadResult RingReader::next() {
   }
 
   // Copy the descriptor once and judge only the copy: the writer may change
-  // the ring under us, but not our private bytes.
+  // the ring under us, but not our private bytes. A packet that does not wrap
+  // (the common case) is copied straight from one contiguous stretch.
+  const bool contiguous = std::uint64_t{read_cursor_} + available <= data_size;
   PacketDescriptor descriptor;
-  view_.copy_out(read_cursor_, std::as_writable_bytes(std::span(&descriptor, 1)));
+  if (contiguous) {
+    std::memcpy(&descriptor, view_.data_at(read_cursor_), sizeof(descriptor));
+  } else {
+    view_.copy_out(read_cursor_, std::as_writable_bytes(std::span(&descriptor, 1)));
+  }
   if (descriptor.offset8 < kMinOffset8) {
     return corrupt(CorruptReason::kOffsetBelowDescriptor);
   }
@@ -517,9 +523,16 @@ ReadResult RingReader::next() {
   // The rest of the packet follows the descriptor we already hold; copying
   // it separately keeps the buffer's descriptor identical to the validated one.
   std::memcpy(buffer_.data(), &descriptor, sizeof(descriptor));
-  view_.copy_out(
-      view_.advance(read_cursor_, kPacketDescriptorBytes),
-      std::span(buffer_).subspan(kPacketDescriptorBytes, packet_bytes - kPacketDescriptorBytes));
+  if (contiguous) {
+    // ring_bytes_for_packet(packet_bytes) <= available was checked above.
+    std::memcpy(buffer_.data() + kPacketDescriptorBytes,
+                view_.data_at(read_cursor_) + kPacketDescriptorBytes,
+                packet_bytes - kPacketDescriptorBytes);
+  } else {
+    view_.copy_out(
+        view_.advance(read_cursor_, kPacketDescriptorBytes),
+        std::span(buffer_).subspan(kPacketDescriptorBytes, packet_bytes - kPacketDescriptorBytes));
+  }
 
   ReadResult result;
   result.status = ReadStatus::kPacket;
