@@ -22,7 +22,7 @@ rules = [
  ("copy-on-write faults (after fork)", ["do_wp_page"]),
  ("IPC: unix socket send/recv, epoll, timerfd, context switches", ["unix_stream", "sock_", "epoll", "__schedule", "schedule", "futex", "timerfd", "__libc_recv", "__send", "asio"]),
  ("shared memory set-up (memfd, mmap, munmap, zeroing)", ["memfd", "ftruncate", "shm_open", "do_mmap", "__vm_munmap", "vm_mmap", "initialize_ring", "shm::"]),
- ("protobuf / malloc / libstdc++ in the run", ["libprotobuf", "libstdc++", "_int_malloc", "_int_free", "malloc", "sysmalloc", "alloc_new_heap", "cfree", "libgcc_s"]),
+ ("protobuf / malloc / libstdc++ (static initialisers, frame parsing)", ["libprotobuf", "libstdc++", "google::protobuf", "std::", "__cxa_", "_Unwind", "_int_malloc", "_int_free", "malloc", "sysmalloc", "alloc_new_heap", "cfree", "libgcc_s"]),
  ("page faults elsewhere (first touch of heap, stack, binary)", ["exc_page_fault"]),
  ("vmbus code itself", ["vmbus-sim)", "vmbus-host)", "vmbus-guest)", "vmbus::"]),
 ]
