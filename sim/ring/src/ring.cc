@@ -25,6 +25,18 @@ void full_fence() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
+// The bytes of the packet at `start` after its descriptor, into `body`.
+// `contiguous`: the caller checked that the whole packet lies before the end
+// of the data area, so it is one memcpy without wrap arithmetic.
+void copy_packet_body(const RingView& view, std::uint32_t start, bool contiguous,
+                      std::span<std::byte> body) {
+  if (contiguous) {
+    std::memcpy(body.data(), view.data_at(start) + kPacketDescriptorBytes, body.size());
+  } else {
+    view.copy_out(view.advance(start, kPacketDescriptorBytes), body);
+  }
+}
+
 }  // namespace
 
 const char* corrupt_reason_name(CorruptReason reason) {
@@ -523,16 +535,9 @@ ReadResult RingReader::next() {
   // The rest of the packet follows the descriptor we already hold; copying
   // it separately keeps the buffer's descriptor identical to the validated one.
   std::memcpy(buffer_.data(), &descriptor, sizeof(descriptor));
-  if (contiguous) {
-    // ring_bytes_for_packet(packet_bytes) <= available was checked above.
-    std::memcpy(buffer_.data() + kPacketDescriptorBytes,
-                view_.data_at(read_cursor_) + kPacketDescriptorBytes,
-                packet_bytes - kPacketDescriptorBytes);
-  } else {
-    view_.copy_out(
-        view_.advance(read_cursor_, kPacketDescriptorBytes),
-        std::span(buffer_).subspan(kPacketDescriptorBytes, packet_bytes - kPacketDescriptorBytes));
-  }
+  copy_packet_body(
+      view_, read_cursor_, contiguous,
+      std::span(buffer_).subspan(kPacketDescriptorBytes, packet_bytes - kPacketDescriptorBytes));
 
   ReadResult result;
   result.status = ReadStatus::kPacket;
