@@ -76,11 +76,13 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
-# The programs link protobuf dynamically; let dpkg-shlibdeps name the
-# libraries when it is there, else say it plainly.
+# The programs link protobuf dynamically unless VMBUS_STATIC_RUNTIME; let
+# dpkg-shlibdeps name the libraries when it is there, else say it plainly.
 find_program(VMBUS_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(VMBUS_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+elseif(VMBUS_STATIC_RUNTIME)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libstdc++6, zlib1g, libc6")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "libprotobuf32, libstdc++6, libc6")
 endif()

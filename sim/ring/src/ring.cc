@@ -25,6 +25,18 @@ void full_fence() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
+// The bytes of the packet at `start` after its descriptor, into `body`.
+// `contiguous`: the caller checked that the whole packet lies before the end
+// of the data area, so it is one memcpy without wrap arithmetic.
+void copy_packet_body(const RingView& view, std::uint32_t start, bool contiguous,
+                      std::span<std::byte> body) {
+  if (contiguous) {
+    std::memcpy(body.data(), view.data_at(start) + kPacketDescriptorBytes, body.size());
+  } else {
+    view.copy_out(view.advance(start, kPacketDescriptorBytes), body);
+  }
+}
+
 }  // namespace
 
 const char* corrupt_reason_name(CorruptReason reason) {
@@ -494,9 +506,15 @@ ReadResult RingReader::next() {
   }
 
   // Copy the descriptor once and judge only the copy: the writer may change
-  // the ring under us, but not our private bytes.
+  // the ring under us, but not our private bytes. A packet that does not wrap
+  // (the common case) is copied straight from one contiguous stretch.
+  const bool contiguous = std::uint64_t{read_cursor_} + available <= data_size;
   PacketDescriptor descriptor;
-  view_.copy_out(read_cursor_, std::as_writable_bytes(std::span(&descriptor, 1)));
+  if (contiguous) {
+    std::memcpy(&descriptor, view_.data_at(read_cursor_), sizeof(descriptor));
+  } else {
+    view_.copy_out(read_cursor_, std::as_writable_bytes(std::span(&descriptor, 1)));
+  }
   if (descriptor.offset8 < kMinOffset8) {
     return corrupt(CorruptReason::kOffsetBelowDescriptor);
   }
@@ -517,8 +535,8 @@ ReadResult RingReader::next() {
   // The rest of the packet follows the descriptor we already hold; copying
   // it separately keeps the buffer's descriptor identical to the validated one.
   std::memcpy(buffer_.data(), &descriptor, sizeof(descriptor));
-  view_.copy_out(
-      view_.advance(read_cursor_, kPacketDescriptorBytes),
+  copy_packet_body(
+      view_, read_cursor_, contiguous,
       std::span(buffer_).subspan(kPacketDescriptorBytes, packet_bytes - kPacketDescriptorBytes));
 
   ReadResult result;
