@@ -183,21 +183,20 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
   if (channel->state == ChannelState::kRescinded) {
     return "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
   }
-  const bool was_open = channel->state == ChannelState::kOpen;
+  channel->open_when_rescinded = channel->state == ChannelState::kOpen;
   // An endpoint still using the rings (a KMCL device closing on its passive
-  // worker) frees them when it is done; otherwise they go now.
-  if (!port_.rescind_endpoint(m.child_relid, work)) {
+  // worker) frees them when it is done, and only then is the relid released
+  // (release_rings); otherwise both happen now.
+  const bool rings_in_use = port_.rescind_endpoint(m.child_relid, work);
+  if (!rings_in_use) {
     free_rings(*channel, partition::DetachReason::kRescinded, work);
   }
   channel->state = ChannelState::kRescinded;
   ++rescinds_seen_;
   work.hv.trace(partition::trace_channel(work.context, m.child_relid, "rescinded", ""));
-  wire::RelidReleased released;
-  released.child_relid = m.child_relid;
-  if (!post(released, work)) {
-    work.note("RELID_RELEASED not posted");
+  if (!rings_in_use) {
+    release_relid(*channel, work);
   }
-  port_.on_rescinded(m.child_relid, was_open, work);
   return "";
 }
 

@@ -7,6 +7,8 @@
 
 #include "vmbus/runner/scenario.h"
 
+#include "tally.h"
+
 namespace vmbus::runner {
 namespace {
 
@@ -314,6 +316,51 @@ expect { trace { event { kmcl { kind: "send" } } count: 1 } }
   EXPECT_FALSE(trace::matches(on_net, *compiled.timeline[0].when));
   ASSERT_EQ(compiled.expected_trace.size(), 1u);
   EXPECT_FALSE(trace::matches(send_blocked, compiled.expected_trace[0]));
+}
+
+TEST(ScenarioLoad, AnAfterIsATraceMatchCheckedLikeTheEvent) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + R"(expect {
+  trace { event { kmcl { kind: "close_end" } } after { kmcl { kind: "closed_end" } } absent: true }
+}
+)"),
+            (std::vector<std::string>{
+                "s.textproto:7:63: unknown KMCL record kind 'closed_end' (auto_pause, callback, "
+                "channel_allocated, channel_cleaned_up, channel_enabled, channel_open, "
+                "close_begin, close_end, close_ignored, close_requested, complete, "
+                "completions_dropped_at_close, defer, defer_at_passive, dequeue, "
+                "discarded_at_close, drain_pass_begin, drain_pass_end, driver, dropped_at_close, "
+                "external_data_pending, external_data_ready, fail, "
+                "incoming_processing_at_passive, interrupt_ignored, interrupt_masked, "
+                "not_supported, open_failed, passive_pass_begin, passive_pass_end, pause, "
+                "protocol_error, queue_enabled, queue_stopped, quota_hit, quota_restart, send, "
+                "send_blocked, send_synchronous, send_synchronous_cancelled, send_too_large, "
+                "signal_peer, start, transaction_quota, unexpected_completion, violation)"}));
+}
+
+TEST(ScenarioLoad, ATraceExpectationWithAfterCountsOnlyRecordsAfterTheFirstAfterRecord) {
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology) + R"(
+expect {
+  trace { event { kmcl { kind: "send" } } after { note { text: "released" } } count: 2 }
+  trace { event { kmcl { kind: "send" } } count: 3 }
+  trace { event { kmcl { kind: "send" } } after { note { text: "never" } } absent: true }
+  trace { event { note { text: "released" } } after { note { text: "released" } } count: 1 }
+}
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  proto::TraceRecord send;
+  send.mutable_kmcl()->set_kind("send");
+  proto::TraceRecord released;
+  released.mutable_note()->set_text("relid released");
+  TraceTally tally(compiled);
+  for (const proto::TraceRecord* record : {&send, &released, &send, &released, &send}) {
+    tally.add(*record);
+  }
+  tally.finish();
+
+  // The record that arms an `after` is not counted as one after it.
+  EXPECT_EQ(tally.trace_matches(), (std::vector<std::uint32_t>{2, 3, 0, 1}));
 }
 
 TEST(ScenarioLoad, HostDriverSpeaksTheGuestsRuleLanguageAndIsCheckedTheSameWay) {

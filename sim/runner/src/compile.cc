@@ -215,6 +215,8 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded) {
   }
   for (const proto::TraceExpectation& expected : s.expect().trace()) {
     c.expected_trace.push_back(compile_match(expected.event(), c));
+    c.expected_trace_after.push_back(
+        expected.has_after() ? std::optional(compile_match(expected.after(), c)) : std::nullopt);
   }
   return c;
 }

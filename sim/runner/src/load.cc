@@ -668,6 +668,9 @@ class Checker {
       const proto::TraceExpectation& t = e.trace(i);
       const Where w = expect.nested("trace", i);
       checks_.match(w.nested("event"), t.event());
+      if (t.has_after()) {
+        checks_.match(w.nested("after"), t.after());
+      }
       if (t.absent() && t.count() != 0) {
         problem(w, "absent", "absent contradicts count " + std::to_string(t.count()));
       }

@@ -106,8 +106,10 @@ struct CompiledScenario {
   proto::GuestConfig guest;
   std::vector<CompiledEntry> timeline;
   proto::Expectations expect;  // as written (channel names kept)
-  // The records each trace expectation counts (expect.trace(i).event()).
+  // The records each trace expectation counts (expect.trace(i).event()),
+  // and the record after which it starts counting (its `after`, if set).
   std::vector<trace::RecordPattern> expected_trace;
+  std::vector<std::optional<trace::RecordPattern>> expected_trace_after;
   std::vector<CompiledChannel> channels;
   // Oracle firings that may happen without failing the run (exploration:
   // the ones its faults cause by construction, and the scenario's expected
