@@ -99,6 +99,15 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
   if (channels_.count(m.child_relid) != 0) {
     return "OFFERCHANNEL for relid " + std::to_string(m.child_relid) + ", which is already offered";
   }
+  constexpr std::uint16_t kConfidential =
+      wire::kChannelFlagConfidentialRingBuffer | wire::kChannelFlagConfidentialExternalMemory;
+  if ((m.chn_flags & kConfidential) != 0) {
+    // This guest's VMBus is not confidential: it has no encrypted memory to
+    // give such a channel (Linux with VMBus 6.0 refuses the offer too).
+    return "OFFERCHANNEL for relid " + std::to_string(m.child_relid) +
+           " asks for confidential (encrypted) ring or external memory, chn_flags bit(s) " +
+           std::to_string(m.chn_flags & kConfidential) + "; this guest's VMBus is not confidential";
+  }
   Channel channel;
   channel.child_relid = m.child_relid;
   channel.connection_id = m.connection_id;

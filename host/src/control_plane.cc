@@ -195,7 +195,9 @@ void ControlPlane::on_request_offers() {
     if (!channel.config.instance_guid().empty()) {
       offer.if_instance = wire::Guid::parse(channel.config.instance_guid()).value();
     }
-    offer.chn_flags = wire::kChannelFlagServerSupportsGpadls;
+    // Only the flags that apply: the simulated channels are neither named
+    // pipes nor hv_sock nor confidential, so none does.
+    offer.chn_flags = 0;
     offer.child_relid = relid;
     offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
     offer.connection_id = channel.connection_id;

@@ -171,6 +171,35 @@ TEST(GuestOffers, ASecondOfferOfTheSameRelidIsIgnored) {
               ::testing::EndsWith(": OFFERCHANNEL for relid 1, which is already offered"));
 }
 
+TEST(GuestOffers, AnOfferAskingForConfidentialMemoryIsRefusedAndOthersFlagsAreNot) {
+  GuestUnderTest guest;
+  guest.connect();
+  // 0x4 was SERVER_SUPPORTS_GPADLS before VMBus 6.0, now
+  // CONFIDENTIAL_EXTERNAL_MEMORY; 0x2 is CONFIDENTIAL_RING_BUFFER.
+  wire::OfferChannel external = offer(1);
+  external.chn_flags = wire::kChannelFlagConfidentialExternalMemory;
+  wire::OfferChannel ring = offer(2);
+  ring.chn_flags = wire::kChannelFlagConfidentialRingBuffer;
+  wire::OfferChannel pipe = offer(3);
+  pipe.chn_flags = wire::kChannelFlagNamedPipeMode | wire::kChannelFlagEnumerateDeviceInterface;
+  guest.receive(external);
+  guest.receive(ring);
+  guest.receive(pipe);
+
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(
+                            ": OFFERCHANNEL for relid 1 asks for confidential (encrypted) ring "
+                            "or external memory, chn_flags bit(s) 4; this guest's VMBus is not "
+                            "confidential"));
+  EXPECT_THAT(notes[1], ::testing::EndsWith(
+                            ": OFFERCHANNEL for relid 2 asks for confidential (encrypted) ring "
+                            "or external memory, chn_flags bit(s) 2; this guest's VMBus is not "
+                            "confidential"));
+  const proto::GuestReport report = guest.final_report();
+  EXPECT_EQ(report.ignored_messages(), 2u);
+}
+
 TEST(GuestOffers, ATruncatedOfferIsIgnoredAsTooShort) {
   GuestUnderTest guest;
   guest.connect();
