@@ -154,12 +154,17 @@ std::string ControlPlane::on_open_result(const wire::OpenChannelResult& m,
            ", which nobody asked for";
   }
   if (m.status != 0) {
-    // The GPADL stays established and its pages allocated; a real driver
-    // would tear it down.
-    channel->state = ChannelState::kFailed;
+    // The error path undoes what the open did: the GPADL is torn down and
+    // only then are its pages freed (on_gpadl_torndown); no CLOSECHANNEL,
+    // the channel never opened. Leaving either behind leaks them for as
+    // long as the guest runs (Linux's __vmbus_open() error path).
+    channel->state = ChannelState::kCloseSending;
+    channel->open_failed = true;
     port_.detach_rings(m.child_relid, partition::DetachReason::kClosed, work);
     work.hv.trace(partition::trace_channel(work.context, m.child_relid, "failed",
-                                           "host refused OPENCHANNEL"));
+                                           "host refused OPENCHANNEL with status " +
+                                               std::to_string(m.status) + ": tearing gpadl " +
+                                               std::to_string(channel->gpadl) + " down"));
     return "";
   }
   // Open on the wire even if the endpoint refuses: it then wants it closed.
@@ -175,6 +180,13 @@ std::string ControlPlane::on_gpadl_torndown(const wire::GpadlTorndown& m,
   for (auto& [relid, channel] : channels_) {
     if (channel.state == ChannelState::kAwaitTorndown && channel.gpadl == m.gpadl) {
       free_rings(channel, partition::DetachReason::kClosed, work);
+      if (channel.open_failed) {
+        // The host refused the open: the channel stays failed (not retried).
+        channel.state = ChannelState::kFailed;
+        work.note("gpadl " + std::to_string(m.gpadl) + " of refused channel " +
+                  std::to_string(relid) + " torn down; its ring pages are free");
+        return "";
+      }
       channel.state = ChannelState::kOffered;
       work.hv.trace(partition::trace_channel(work.context, relid, "closed", ""));
       return "";

@@ -63,6 +63,10 @@ std::vector<std::uint32_t> ControlPlane::message_connection_ids() const {
   return ids;
 }
 
+void ControlPlane::post_raw(std::vector<std::byte> payload) {
+  outbox_.push_raw(kToGuestConnectionId, std::move(payload));
+}
+
 void ControlPlane::post_one(const partition::Work& work) {
   const partition::Outbox::Posted posted = outbox_.post_one(work.hv);
   if (posted.hv_status != wire::kHvStatusSuccess) {

@@ -363,6 +363,58 @@ expect {
   EXPECT_EQ(tally.trace_matches(), (std::vector<std::uint32_t>{2, 3, 0, 1}));
 }
 
+TEST(ScenarioLoad, AHostMessageNamesATypeOrANumberAndFitsOneSynicMessage) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        R"(step { host_message { type: "TL_CONNECT_RESULT" } }
+step { host_message { type: "30" payload { hex: "01" } } }
+step { host_message { type: "256" } }
+step { host_message { type: "TL_CONNECT_RESULTS" payload { pattern { size: 233 } } } }
+step { host_message { type: "1" msgtype: 1 } }
+)"),
+            (std::vector<std::string>{
+                "s.textproto:8:23: unknown message type '256' (a CHANNELMSG name such as "
+                "TL_CONNECT_RESULT, or a number 0..255)",
+                "s.textproto:9:23: unknown message type 'TL_CONNECT_RESULTS' (a CHANNELMSG "
+                "name such as TL_CONNECT_RESULT, or a number 0..255)",
+                "s.textproto:9:50: a control message carries at most 232 bytes after its "
+                "header, not 233",
+                "s.textproto:10:33: msgtype is set by the runner; write type"}));
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology) + R"(
+step { host_message { type: "MODIFYCHANNEL_RESPONSE" payload { hex: "01 00" } } }
+step { host_message { type: "30" } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  EXPECT_EQ(compiled.timeline[0].entry.host_message().msgtype(), 24u);
+  EXPECT_EQ(compiled.timeline[0].entry.host_message().payload().raw(), std::string("\x01\x00", 2));
+  EXPECT_EQ(compiled.timeline[1].entry.host_message().msgtype(), 30u);
+}
+
+TEST(ScenarioLoad, OpenedStatusIsAKnownFailureOfTheHostsScriptedVsp) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  channel { name: "a" host_driver { opened_status: "STATUS_INSUFFICIENT_RESOURCES" } }
+  channel { name: "b" host_driver { opened_status: "STATUS_SUCCESS" } }
+  channel { name: "c" guest_driver { opened_status: "STATUS_UNSUCCESSFUL" } }
+}
+)"),
+            (std::vector<std::string>{
+                "s.textproto:4:37: opened_status 'STATUS_SUCCESS' is not one of "
+                "STATUS_UNSUCCESSFUL, STATUS_INSUFFICIENT_RESOURCES, STATUS_NOT_SUPPORTED, "
+                "STATUS_DEVICE_REMOVED",
+                "s.textproto:5:38: opened_status is the host VSP's (host_driver): the host "
+                "answers the guest's OPENCHANNEL with it"}));
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology { channel { name: "a" host_driver { opened_status: "STATUS_DEVICE_REMOVED" } } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  ASSERT_EQ(compiled.host.channels_size(), 1);
+  EXPECT_EQ(compiled.host.channels(0).driver().opened_status(), 0xC00002B6u);
+}
+
 TEST(ScenarioLoad, HostDriverSpeaksTheGuestsRuleLanguageAndIsCheckedTheSameWay) {
   EXPECT_EQ(problems_of(R"(name: "x"
 topology {

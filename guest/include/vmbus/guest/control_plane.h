@@ -80,7 +80,7 @@ class ControlPlane {
     kOpenSending,   // OPENCHANNEL to post
     kAwaitOpen,     // waiting for OPENCHANNEL_RESULT
     kOpen,
-    kCloseSending,  // CLOSECHANNEL posted, GPADL_TEARDOWN to post
+    kCloseSending,  // CLOSECHANNEL posted (or the open refused), GPADL_TEARDOWN to post
     kAwaitTorndown,
     kFailed,  // the host refused; not retried
     kRescinded,
@@ -97,6 +97,7 @@ class ControlPlane {
     std::deque<std::vector<std::byte>> gpadl_messages;  // still to post
     std::uint32_t opens = 0;                            // successful opens so far
     bool open_when_rescinded = false;
+    bool open_failed = false;  // the host refused OPENCHANNEL: its GPADL goes, then kFailed
   };
 
   // `config` must have its ring_pages default applied (>= 2).
