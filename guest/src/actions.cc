@@ -71,6 +71,8 @@ class GuestAction {
         return set_policy(action.set_policy());
       case proto::PartitionAction::kUnload:
         return unload();
+      case proto::PartitionAction::kHostMessage:
+        return "host_message is the host's: it posts a control message to the guest";
       case proto::PartitionAction::kRingWrite:
         return raw(action.ring_write(), partition::perform_ring_write);
       case proto::PartitionAction::kRawPacket:

@@ -383,6 +383,24 @@ void ControlPlane::release_rings(std::uint32_t child_relid, const partition::Wor
   VMBUS_CHECK(channel != nullptr && channel->state == ChannelState::kRescinded,
               "rings released of a channel that is not rescinded");
   free_rings(*channel, partition::DetachReason::kRescinded, work);
+  release_relid(*channel, work);
+}
+
+// RELID_RELEASED tells the host the guest will never touch the channel
+// again: it may free the GPADL and offer the relid to another device. So it
+// is posted only once the channel's close has finished and its rings are
+// gone, as Linux's hv_process_channel_removal() does after vmbus_close();
+// a close still running could otherwise write a completion into rings the
+// host already let go of.
+void ControlPlane::release_relid(const Channel& channel, const partition::Work& work) {
+  wire::RelidReleased released;
+  released.child_relid = channel.child_relid;
+  if (!post(released, work)) {
+    work.note("RELID_RELEASED not posted");
+  }
+  // The rescind is over for the workload only now: a guest that ends its
+  // run after the rescinds it expects must not end it before this post.
+  port_.on_rescinded(channel.child_relid, channel.open_when_rescinded, work);
 }
 
 }  // namespace vmbus::guest

@@ -99,6 +99,15 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
   if (channels_.count(m.child_relid) != 0) {
     return "OFFERCHANNEL for relid " + std::to_string(m.child_relid) + ", which is already offered";
   }
+  constexpr std::uint16_t kConfidential =
+      wire::kChannelFlagConfidentialRingBuffer | wire::kChannelFlagConfidentialExternalMemory;
+  if ((m.chn_flags & kConfidential) != 0) {
+    // This guest's VMBus is not confidential: it has no encrypted memory to
+    // give such a channel (Linux with VMBus 6.0 refuses the offer too).
+    return "OFFERCHANNEL for relid " + std::to_string(m.child_relid) +
+           " asks for confidential (encrypted) ring or external memory, chn_flags bit(s) " +
+           std::to_string(m.chn_flags & kConfidential) + "; this guest's VMBus is not confidential";
+  }
   Channel channel;
   channel.child_relid = m.child_relid;
   channel.connection_id = m.connection_id;
@@ -145,12 +154,17 @@ std::string ControlPlane::on_open_result(const wire::OpenChannelResult& m,
            ", which nobody asked for";
   }
   if (m.status != 0) {
-    // The GPADL stays established and its pages allocated; a real driver
-    // would tear it down.
-    channel->state = ChannelState::kFailed;
+    // The error path undoes what the open did: the GPADL is torn down and
+    // only then are its pages freed (on_gpadl_torndown); no CLOSECHANNEL,
+    // the channel never opened. Leaving either behind leaks them for as
+    // long as the guest runs (Linux's __vmbus_open() error path).
+    channel->state = ChannelState::kCloseSending;
+    channel->open_failed = true;
     port_.detach_rings(m.child_relid, partition::DetachReason::kClosed, work);
     work.hv.trace(partition::trace_channel(work.context, m.child_relid, "failed",
-                                           "host refused OPENCHANNEL"));
+                                           "host refused OPENCHANNEL with status " +
+                                               std::to_string(m.status) + ": tearing gpadl " +
+                                               std::to_string(channel->gpadl) + " down"));
     return "";
   }
   // Open on the wire even if the endpoint refuses: it then wants it closed.
@@ -166,6 +180,13 @@ std::string ControlPlane::on_gpadl_torndown(const wire::GpadlTorndown& m,
   for (auto& [relid, channel] : channels_) {
     if (channel.state == ChannelState::kAwaitTorndown && channel.gpadl == m.gpadl) {
       free_rings(channel, partition::DetachReason::kClosed, work);
+      if (channel.open_failed) {
+        // The host refused the open: the channel stays failed (not retried).
+        channel.state = ChannelState::kFailed;
+        work.note("gpadl " + std::to_string(m.gpadl) + " of refused channel " +
+                  std::to_string(relid) + " torn down; its ring pages are free");
+        return "";
+      }
       channel.state = ChannelState::kOffered;
       work.hv.trace(partition::trace_channel(work.context, relid, "closed", ""));
       return "";
@@ -183,21 +204,20 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
   if (channel->state == ChannelState::kRescinded) {
     return "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
   }
-  const bool was_open = channel->state == ChannelState::kOpen;
+  channel->open_when_rescinded = channel->state == ChannelState::kOpen;
   // An endpoint still using the rings (a KMCL device closing on its passive
-  // worker) frees them when it is done; otherwise they go now.
-  if (!port_.rescind_endpoint(m.child_relid, work)) {
+  // worker) frees them when it is done, and only then is the relid released
+  // (release_rings); otherwise both happen now.
+  const bool rings_in_use = port_.rescind_endpoint(m.child_relid, work);
+  if (!rings_in_use) {
     free_rings(*channel, partition::DetachReason::kRescinded, work);
   }
   channel->state = ChannelState::kRescinded;
   ++rescinds_seen_;
   work.hv.trace(partition::trace_channel(work.context, m.child_relid, "rescinded", ""));
-  wire::RelidReleased released;
-  released.child_relid = m.child_relid;
-  if (!post(released, work)) {
-    work.note("RELID_RELEASED not posted");
+  if (!rings_in_use) {
+    release_relid(*channel, work);
   }
-  port_.on_rescinded(m.child_relid, was_open, work);
   return "";
 }
 

@@ -4,6 +4,7 @@
 #include "vmbus/host/actions.h"
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "vmbus/partition/kmcl_actions.h"
@@ -40,6 +41,8 @@ class HostAction {
         return "unload is the guest's: its VMBus driver goes away";
       case proto::PartitionAction::kSnapshotRing:
         return snapshot_ring(action.snapshot_ring());
+      case proto::PartitionAction::kHostMessage:
+        return host_message(action.host_message());
       case proto::PartitionAction::ACTION_NOT_SET:
         break;
     }
@@ -55,6 +58,7 @@ class HostAction {
   std::string channel_op(const proto::ChannelOpAction& action);
   std::string set_policy(const proto::SetPolicyAction& action);
   std::string snapshot_ring(const proto::SnapshotRingAction& action);
+  std::string host_message(const proto::HostMessageAction& action);
 
   // The VSP of channel `child_relid`, or nullptr with `*error` set.
   VspChannel* vsp(std::uint32_t child_relid, std::string* error) {
@@ -164,6 +168,22 @@ std::string HostAction::raw(const Action& action,
 // The ring's bytes as they are between two steps: no partition runs now,
 // so the copy is one consistent state. Written beside the target and
 // renamed over it, so a reader never sees half an image.
+// The header the guest parses (msgtype, padding), then the scenario's
+// bytes; the runner checked that the whole fits one SynIC message.
+std::string HostAction::host_message(const proto::HostMessageAction& action) {
+  const std::string& payload = action.payload().raw();
+  std::vector<std::byte> bytes(8 + payload.size(), std::byte{0});
+  for (int i = 0; i < 4; ++i) {
+    bytes[static_cast<std::size_t>(i)] =
+        static_cast<std::byte>((action.msgtype() >> (8 * i)) & 0xFF);
+  }
+  std::memcpy(bytes.data() + 8, payload.data(), payload.size());
+  control_.post_raw(std::move(bytes));
+  work_.note("host_message: CHANNELMSG type " + std::to_string(action.msgtype()) + ", " +
+             std::to_string(payload.size()) + " payload bytes queued");
+  return "";
+}
+
 std::string HostAction::snapshot_ring(const proto::SnapshotRingAction& action) {
   std::string error;
   VspChannel* channel = open_channel(action.child_relid(), &error);

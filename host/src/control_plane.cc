@@ -63,6 +63,10 @@ std::vector<std::uint32_t> ControlPlane::message_connection_ids() const {
   return ids;
 }
 
+void ControlPlane::post_raw(std::vector<std::byte> payload) {
+  outbox_.push_raw(kToGuestConnectionId, std::move(payload));
+}
+
 void ControlPlane::post_one(const partition::Work& work) {
   const partition::Outbox::Posted posted = outbox_.post_one(work.hv);
   if (posted.hv_status != wire::kHvStatusSuccess) {
@@ -195,7 +199,9 @@ void ControlPlane::on_request_offers() {
     if (!channel.config.instance_guid().empty()) {
       offer.if_instance = wire::Guid::parse(channel.config.instance_guid()).value();
     }
-    offer.chn_flags = wire::kChannelFlagServerSupportsGpadls;
+    // Only the flags that apply: the simulated channels are neither named
+    // pipes nor hv_sock nor confidential, so none does.
+    offer.chn_flags = 0;
     offer.child_relid = relid;
     offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
     offer.connection_id = channel.connection_id;

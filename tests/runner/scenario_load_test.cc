@@ -7,6 +7,8 @@
 
 #include "vmbus/runner/scenario.h"
 
+#include "tally.h"
+
 namespace vmbus::runner {
 namespace {
 
@@ -335,6 +337,103 @@ expect { trace { event { kmcl { kind: "send" } } count: 1 } }
   EXPECT_FALSE(trace::matches(on_net, *compiled.timeline[0].when));
   ASSERT_EQ(compiled.expected_trace.size(), 1u);
   EXPECT_FALSE(trace::matches(send_blocked, compiled.expected_trace[0]));
+}
+
+TEST(ScenarioLoad, AnAfterIsATraceMatchCheckedLikeTheEvent) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + R"(expect {
+  trace { event { kmcl { kind: "close_end" } } after { kmcl { kind: "closed_end" } } absent: true }
+}
+)"),
+            (std::vector<std::string>{
+                "s.textproto:7:63: unknown KMCL record kind 'closed_end' (auto_pause, callback, "
+                "channel_allocated, channel_cleaned_up, channel_enabled, channel_open, "
+                "close_begin, close_end, close_ignored, close_requested, complete, "
+                "completions_dropped_at_close, defer, defer_at_passive, dequeue, "
+                "discarded_at_close, drain_pass_begin, drain_pass_end, driver, dropped_at_close, "
+                "external_data_pending, external_data_ready, fail, "
+                "incoming_processing_at_passive, interrupt_ignored, interrupt_masked, "
+                "not_supported, open_failed, passive_pass_begin, passive_pass_end, pause, "
+                "protocol_error, queue_enabled, queue_stopped, quota_hit, quota_restart, send, "
+                "send_blocked, send_synchronous, send_synchronous_cancelled, send_too_large, "
+                "signal_peer, start, transaction_quota, unexpected_completion, violation)"}));
+}
+
+TEST(ScenarioLoad, ATraceExpectationWithAfterCountsOnlyRecordsAfterTheFirstAfterRecord) {
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology) + R"(
+expect {
+  trace { event { kmcl { kind: "send" } } after { note { text: "released" } } count: 2 }
+  trace { event { kmcl { kind: "send" } } count: 3 }
+  trace { event { kmcl { kind: "send" } } after { note { text: "never" } } absent: true }
+  trace { event { note { text: "released" } } after { note { text: "released" } } count: 1 }
+}
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  proto::TraceRecord send;
+  send.mutable_kmcl()->set_kind("send");
+  proto::TraceRecord released;
+  released.mutable_note()->set_text("relid released");
+  TraceTally tally(compiled);
+  for (const proto::TraceRecord* record : {&send, &released, &send, &released, &send}) {
+    tally.add(*record);
+  }
+  tally.finish();
+
+  // The record that arms an `after` is not counted as one after it.
+  EXPECT_EQ(tally.trace_matches(), (std::vector<std::uint32_t>{2, 3, 0, 1}));
+}
+
+TEST(ScenarioLoad, AHostMessageNamesATypeOrANumberAndFitsOneSynicMessage) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        R"(step { host_message { type: "TL_CONNECT_RESULT" } }
+step { host_message { type: "30" payload { hex: "01" } } }
+step { host_message { type: "256" } }
+step { host_message { type: "TL_CONNECT_RESULTS" payload { pattern { size: 233 } } } }
+step { host_message { type: "1" msgtype: 1 } }
+)"),
+            (std::vector<std::string>{
+                "s.textproto:8:23: unknown message type '256' (a CHANNELMSG name such as "
+                "TL_CONNECT_RESULT, or a number 0..255)",
+                "s.textproto:9:23: unknown message type 'TL_CONNECT_RESULTS' (a CHANNELMSG "
+                "name such as TL_CONNECT_RESULT, or a number 0..255)",
+                "s.textproto:9:50: a control message carries at most 232 bytes after its "
+                "header, not 233",
+                "s.textproto:10:33: msgtype is set by the runner; write type"}));
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology) + R"(
+step { host_message { type: "MODIFYCHANNEL_RESPONSE" payload { hex: "01 00" } } }
+step { host_message { type: "30" } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  EXPECT_EQ(compiled.timeline[0].entry.host_message().msgtype(), 24u);
+  EXPECT_EQ(compiled.timeline[0].entry.host_message().payload().raw(), std::string("\x01\x00", 2));
+  EXPECT_EQ(compiled.timeline[1].entry.host_message().msgtype(), 30u);
+}
+
+TEST(ScenarioLoad, OpenedStatusIsAKnownFailureOfTheHostsScriptedVsp) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  channel { name: "a" host_driver { opened_status: "STATUS_INSUFFICIENT_RESOURCES" } }
+  channel { name: "b" host_driver { opened_status: "STATUS_SUCCESS" } }
+  channel { name: "c" guest_driver { opened_status: "STATUS_UNSUCCESSFUL" } }
+}
+)"),
+            (std::vector<std::string>{
+                "s.textproto:4:37: opened_status 'STATUS_SUCCESS' is not one of "
+                "STATUS_UNSUCCESSFUL, STATUS_INSUFFICIENT_RESOURCES, STATUS_NOT_SUPPORTED, "
+                "STATUS_DEVICE_REMOVED",
+                "s.textproto:5:38: opened_status is the host VSP's (host_driver): the host "
+                "answers the guest's OPENCHANNEL with it"}));
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology { channel { name: "a" host_driver { opened_status: "STATUS_DEVICE_REMOVED" } } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  ASSERT_EQ(compiled.host.channels_size(), 1);
+  EXPECT_EQ(compiled.host.channels(0).driver().opened_status(), 0xC00002B6u);
 }
 
 TEST(ScenarioLoad, HostDriverSpeaksTheGuestsRuleLanguageAndIsCheckedTheSameWay) {

@@ -768,6 +768,10 @@ TEST(ScenarioHost, RescindEndsPendingTransactionsWithDeviceRemoved) {
   TestScript script;
   script.at(kOpenUs, host_send(2, true));
   script.at(kOpenUs + 500, channel_op(proto::ChannelOpAction::RESCIND));
+  // The guest's close waits for its driver to retire the two packets it
+  // holds, and only then releases the relid (which lets the host drop the
+  // GPADL): the driver answers them once the rescind has arrived.
+  script.at(kOpenUs + 1000, channel_op(proto::ChannelOpAction::COMPLETE_OUTSTANDING));
   const HostRun r = run_script(host_config(), guest_config(keep), script);
 
   ASSERT_EQ(r.result.outcome, hypervisor::RunOutcome::kCompleted) << r.describe();

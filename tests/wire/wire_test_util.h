@@ -57,7 +57,8 @@ inline OfferChannel sample_offer() {
   OfferChannel offer;
   offer.if_type = kNetworkGuid;
   offer.if_instance = kInstanceGuid;
-  offer.chn_flags = kChannelFlagRequestMonitoredNotification | kChannelFlagServerSupportsGpadls;
+  offer.chn_flags =
+      kChannelFlagRequestMonitoredNotification | kChannelFlagConfidentialExternalMemory;
   offer.mmio_megabytes = 0x0102;
   offer.user_def[0] = 4;
   offer.user_def[119] = 0xAA;

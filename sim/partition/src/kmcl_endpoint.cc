@@ -212,6 +212,7 @@ KmclEndpoint::KmclEndpoint(const proto::KmclDriverConfig& driver_config, std::ui
   // A VSP retires what it holds when the guest goes away (KMCL-SEMANTICS
   // section 4a).
   driver.retire_outstanding_on_close = is_server();
+  driver.opened_status = static_cast<kmcl::NTSTATUS>(config.opened_status());
   if (config.quota() != 0) {
     kmcl::VmbChannelSetTransactionQuota(driver.channel(), config.quota());
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "vmbus/base/check.h"
+#include "vmbus/wire/synic.h"
 
 #include "internal.h"
 
@@ -326,6 +327,64 @@ void resolve_snapshot_ring(Entry& entry, const CompiledScenario& scenario) {
 hypervisor::Intervention compile_snapshot_ring(const Entry& entry, Owner owner) {
   proto::PartitionAction action;
   *action.mutable_snapshot_ring() = entry.snapshot_ring();
+  return ask(owner, std::move(action));
+}
+
+// host_message: the host posts a control message of the scenario's making.
+
+// The message type a host_message names: a CHANNELMSG name, or any number
+// up to 255 (a type no version defines is what a version-skew case needs).
+std::optional<std::uint32_t> host_message_type(const std::string& text) {
+  if (const auto known = scenario_message_type(text)) {
+    return known;
+  }
+  if (text.empty() || text.size() > 3 || !std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+      })) {
+    return std::nullopt;
+  }
+  const auto number = static_cast<std::uint32_t>(std::stoul(text));
+  return number <= 255 ? std::optional(number) : std::nullopt;
+}
+
+void check_host_message(const Entry& entry, const Where& where, Checks& checks) {
+  const proto::HostMessageAction& message = entry.host_message();
+  if (!host_message_type(message.type())) {
+    checks.problem(where, "type",
+                   "unknown message type '" + message.type() +
+                       "' (a CHANNELMSG name such as TL_CONNECT_RESULT, or a number 0..255)");
+  }
+  checks.payload(where, "payload", message.payload());
+  // One SynIC message: 240 bytes, the first 8 the CHANNELMSG header.
+  constexpr std::uint64_t kMaxBodyBytes = wire::kHvMessagePayloadMaxBytes - 8;
+  if (message.has_payload() && payload_size_bytes(message.payload()) > kMaxBodyBytes) {
+    checks.problem(where, "payload",
+                   "a control message carries at most " + std::to_string(kMaxBodyBytes) +
+                       " bytes after its header, not " +
+                       std::to_string(payload_size_bytes(message.payload())));
+  }
+  if (message.msgtype() != 0) {
+    checks.problem(where, "msgtype", "msgtype is set by the runner; write type");
+  }
+}
+
+std::string describe_host_message(const Entry& entry) {
+  const proto::HostMessageAction& message = entry.host_message();
+  return "host_message " + message.type() + " with " +
+         (message.has_payload() ? payload_words(message.payload()) : std::string("no bytes"));
+}
+
+void resolve_host_message(Entry& entry, const CompiledScenario& /*scenario*/) {
+  proto::HostMessageAction& message = *entry.mutable_host_message();
+  message.set_msgtype(host_message_type(message.type()).value_or(0));
+  if (message.has_payload()) {
+    resolve_payload(*message.mutable_payload());
+  }
+}
+
+hypervisor::Intervention compile_host_message(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_host_message() = entry.host_message();
   return ask(owner, std::move(action));
 }
 
@@ -767,6 +826,8 @@ constexpr ActionRow kActions[] = {
     {Entry::kRelease, "release", kHypervisor, check_hold, describe_hold, no_resolve, compile_hold},
     {Entry::kSnapshotRing, "snapshot_ring", kHost, check_snapshot_ring, describe_snapshot_ring,
      resolve_snapshot_ring, compile_snapshot_ring},
+    {Entry::kHostMessage, "host_message", kHost, check_host_message, describe_host_message,
+     resolve_host_message, compile_host_message},
 };
 
 }  // namespace

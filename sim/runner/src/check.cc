@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include "vmbus/wire/message_table.h"
 
@@ -210,6 +211,36 @@ std::optional<std::uint32_t> scenario_message_type(const std::string& text) {
     }
   }
   return std::nullopt;
+}
+
+namespace {
+
+// What a VSP's EvtChannelOpened might fail with; the guest sees the value
+// as its OPENCHANNEL_RESULT status.
+constexpr std::pair<const char*, std::uint32_t> kOpenFailureStatuses[] = {
+    {"STATUS_UNSUCCESSFUL", 0xC0000001},
+    {"STATUS_INSUFFICIENT_RESOURCES", 0xC000009A},
+    {"STATUS_NOT_SUPPORTED", 0xC00000BB},
+    {"STATUS_DEVICE_REMOVED", 0xC00002B6},
+};
+
+}  // namespace
+
+std::optional<std::uint32_t> open_failure_status(const std::string& name) {
+  for (const auto& [known, value] : kOpenFailureStatuses) {
+    if (name == known) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string open_failure_status_names() {
+  std::string names;
+  for (const auto& [known, value] : kOpenFailureStatuses) {
+    names += std::string(names.empty() ? "" : ", ") + known;
+  }
+  return names;
 }
 
 }  // namespace vmbus::runner

@@ -107,4 +107,10 @@ class Checks {
 // as its CHANNELMSG type, or nullopt.
 std::optional<std::uint32_t> scenario_message_type(const std::string& text);
 
+// The failure statuses a driver's EvtChannelOpened may be given to return
+// (DriverPolicy.opened_status), by name, as NTSTATUS values.
+std::optional<std::uint32_t> open_failure_status(const std::string& name);
+// Their names, for a message that lists them.
+std::string open_failure_status_names();
+
 }  // namespace vmbus::runner

@@ -8,6 +8,7 @@
 #include "vmbus/wire/versions.h"
 
 #include "actions.h"
+#include "check.h"
 #include "internal.h"
 
 namespace vmbus::runner {
@@ -50,6 +51,9 @@ void apply_policy(const proto::DriverPolicy& policy, proto::KmclDriverConfig& dr
   }
   if (policy.has_defer_livelock_limit()) {
     driver.set_defer_livelock_limit(policy.defer_livelock_limit());
+  }
+  if (!policy.opened_status().empty()) {
+    driver.set_opened_status(open_failure_status(policy.opened_status()).value_or(0));
   }
 }
 
@@ -236,6 +240,8 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded, const CompileOpt
   }
   for (const proto::TraceExpectation& expected : c.expect.trace()) {
     c.expected_trace.push_back(compile_match(expected.event(), c));
+    c.expected_trace_after.push_back(
+        expected.has_after() ? std::optional(compile_match(expected.after(), c)) : std::nullopt);
   }
   return c;
 }

@@ -410,7 +410,9 @@ class Judge {
     for (int i = 0; i < s_.expect.trace_size(); ++i) {
       const proto::TraceExpectation& expected = s_.expect.trace(i);
       const std::uint32_t n = tally_.trace_matches()[static_cast<std::size_t>(i)];
-      const std::string what = "the trace event " + describe_match(expected.event());
+      const std::string what =
+          "the trace event " + describe_match(expected.event()) +
+          (expected.has_after() ? " after " + describe_match(expected.after()) : "");
       if (expected.absent() && n != 0) {
         fail(what + " happened " + std::to_string(n) + " time(s), expected never");
       } else if (!expected.absent() && expected.count() == 0 && n == 0) {

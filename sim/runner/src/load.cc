@@ -440,6 +440,7 @@ class Checker {
       const Where w = where.nested(field);
       checks_.policy(w, policy.rule(), policy.default_action(), "default_action");
       check_driver_options(w, policy);
+      check_opened_status(w, policy, std::string(field) == "host_driver");
     }
     const proto::DriverPolicy& guest = channel.guest_driver();
     for (const auto& [field, in_policy, on_channel] :
@@ -472,6 +473,26 @@ class Checker {
     }
     if (policy.has_quota() && policy.quota() == 0) {
       problem(where, "quota", "quota 0 is an invalid parameter to KMCL; leave it out for none");
+    }
+  }
+
+  // A failed EvtChannelOpened: a known failure, of the scripted VSP (the
+  // guest's open failing is the host's answer, not its driver's).
+  void check_opened_status(const Where& where, const proto::DriverPolicy& policy, bool host) {
+    if (policy.opened_status().empty()) {
+      return;
+    }
+    if (!host) {
+      problem(where, "opened_status",
+              "opened_status is the host VSP's (host_driver): the host answers the guest's "
+              "OPENCHANNEL with it");
+    } else if (!open_failure_status(policy.opened_status())) {
+      problem(where, "opened_status",
+              "opened_status '" + policy.opened_status() + "' is not one of " +
+                  open_failure_status_names());
+    } else if (!policy.library().empty()) {
+      problem(where, "opened_status",
+              "opened_status is the scripted driver's; a library returns its own");
     }
   }
 
@@ -752,6 +773,9 @@ class Checker {
       const proto::TraceExpectation& t = e.trace(i);
       const Where w = expect.nested("trace", i);
       checks_.match(w.nested("event"), t.event());
+      if (t.has_after()) {
+        checks_.match(w.nested("after"), t.after());
+      }
       if (t.absent() && t.count() != 0) {
         problem(w, "absent", "absent contradicts count " + std::to_string(t.count()));
       }

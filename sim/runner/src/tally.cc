@@ -51,6 +51,9 @@ TraceTally::TraceTally(const CompiledScenario& scenario)
       trace_counters_(static_cast<std::size_t>(scenario.expect.counter_size()), 0),
       completions_(static_cast<std::size_t>(scenario.expect.completions_size())),
       trace_matches_(static_cast<std::size_t>(scenario.expect.trace_size()), 0) {
+  for (const auto& after : scenario.expected_trace_after) {
+    trace_armed_.push_back(!after.has_value());
+  }
   violations_.expected.assign(static_cast<std::size_t>(scenario.expect.violation_size()), 0);
   for (const CompiledChannel& channel : scenario.channels) {
     channel_counts_[channel.relid] = ChannelCounts{};
@@ -75,8 +78,12 @@ void TraceTally::add(const proto::TraceRecord& record) {
     add_completion(record);
   }
   for (std::size_t i = 0; i < trace_matches_.size(); ++i) {
-    if (trace::matches(record, s_.expected_trace[i])) {
+    // The record that arms an `after` is not one of those after it.
+    if (trace_armed_[i] && trace::matches(record, s_.expected_trace[i])) {
       ++trace_matches_[i];
+    }
+    if (!trace_armed_[i] && trace::matches(record, *s_.expected_trace_after[i])) {
+      trace_armed_[i] = true;
     }
   }
   add_to_unit(record);

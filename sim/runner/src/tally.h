@@ -84,6 +84,7 @@ class TraceTally {
   std::vector<Sequence> completions_;
   Violations violations_;
   std::vector<std::uint32_t> trace_matches_;
+  std::vector<bool> trace_armed_;  // per TraceExpectation: its `after` record has been seen
   std::vector<OracleFiring> spurious_signals_;
   std::map<std::uint32_t, ChannelCounts> channel_counts_;  // by relid
 

@@ -61,7 +61,8 @@ class ControlPlanePort : public partition::RingPort {
   virtual bool rescind_endpoint(std::uint32_t child_relid, const partition::Work& work) = 0;
 
   // The workload: the channels are settled (the workload starts), the host
-  // rescinded a channel (`was_open` before), a MODIFYCHANNEL or hypercall
+  // rescinded a channel (`was_open` before) and the guest released its
+  // relid, a MODIFYCHANNEL or hypercall
   // probe round trip finished, the UNLOAD was answered, or the run failed.
   virtual void on_channels_settled(const partition::Work& work) = 0;
   virtual void on_rescinded(std::uint32_t child_relid, bool was_open,
@@ -80,7 +81,7 @@ class ControlPlane {
     kOpenSending,   // OPENCHANNEL to post
     kAwaitOpen,     // waiting for OPENCHANNEL_RESULT
     kOpen,
-    kCloseSending,  // CLOSECHANNEL posted, GPADL_TEARDOWN to post
+    kCloseSending,  // CLOSECHANNEL posted (or the open refused), GPADL_TEARDOWN to post
     kAwaitTorndown,
     kFailed,  // the host refused; not retried
     kRescinded,
@@ -96,6 +97,8 @@ class ControlPlane {
     std::uint32_t ring_pages = 0;                       // per direction
     std::deque<std::vector<std::byte>> gpadl_messages;  // still to post
     std::uint32_t opens = 0;                            // successful opens so far
+    bool open_when_rescinded = false;
+    bool open_failed = false;  // the host refused OPENCHANNEL: its GPADL goes, then kFailed
   };
 
   // `config` must have its ring_pages default applied (>= 2).
@@ -117,7 +120,8 @@ class ControlPlane {
 
   // The workload is over: post UNLOAD next (unload_at_end).
   void begin_unload();
-  // A rescinded channel's endpoint let go of the rings: free their pages.
+  // A rescinded channel's endpoint let go of the rings: free their pages,
+  // then release the relid.
   void release_rings(std::uint32_t child_relid, const partition::Work& work);
 
   std::uint32_t version() const { return version_; }  // 0: not connected
@@ -168,6 +172,9 @@ class ControlPlane {
   std::uint32_t ring_pages_for(std::uint32_t child_relid) const;
   // Detaches the channel's rings and frees their pages.
   void free_rings(Channel& channel, partition::DetachReason reason, const partition::Work& work);
+  // A rescinded channel is gone from the guest: RELID_RELEASED, and the
+  // workload hears of the rescind.
+  void release_relid(const Channel& channel, const partition::Work& work);
 
   // Message handling: each on_* checks the message against the client's
   // state and returns "" when it acted, else why the message is ignored.

@@ -107,6 +107,9 @@ class ControlPlane {
   // (one the hypervisor has no buffer for stays queued).
   bool has_posts() const { return !outbox_.empty(); }
   void post_one(const partition::Work& work);
+  // Queues a message of the scenario's making (HostMessageAction): its
+  // bytes as they are, header included, behind the replies already queued.
+  void post_raw(std::vector<std::byte> payload);
 
   // The host withdraws the offer of a channel that is not rescinded yet
   // (checked): its rings are detached, RESCIND_CHANNELOFFER is queued.

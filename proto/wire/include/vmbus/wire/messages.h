@@ -82,10 +82,15 @@ constexpr MessageHeader header_for(MessageType type) {
 
 // --- CHANNELMSG_OFFERCHANNEL (struct vmbus_channel_offer_channel) ----------
 
-// chn_flags bits (VMBUS_CHANNEL_*).
+// chn_flags bits (VMBUS_CHANNEL_*). 0x2 and 0x4 were once
+// SERVER_SUPPORTS_TRANSFER_PAGES and SERVER_SUPPORTS_GPADLS; VMBus 6.0
+// (Confidential VMBus) gave them their current meaning: a paravisor's offer
+// whose ring buffer, or whose GPA-direct and further GPADL memory, must be
+// encrypted. A guest that is not confidential refuses such an offer, so a
+// host sets them only for a channel that is.
 inline constexpr std::uint16_t kChannelFlagEnumerateDeviceInterface = 0x1;
-inline constexpr std::uint16_t kChannelFlagServerSupportsTransferPages = 0x2;
-inline constexpr std::uint16_t kChannelFlagServerSupportsGpadls = 0x4;
+inline constexpr std::uint16_t kChannelFlagConfidentialRingBuffer = 0x2;
+inline constexpr std::uint16_t kChannelFlagConfidentialExternalMemory = 0x4;
 inline constexpr std::uint16_t kChannelFlagNamedPipeMode = 0x10;
 inline constexpr std::uint16_t kChannelFlagLoopbackOffer = 0x100;
 inline constexpr std::uint16_t kChannelFlagParentOffer = 0x200;

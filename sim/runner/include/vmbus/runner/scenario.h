@@ -106,8 +106,10 @@ struct CompiledScenario {
   proto::GuestConfig guest;
   std::vector<CompiledEntry> timeline;
   proto::Expectations expect;  // as written (channel names kept)
-  // The records each trace expectation counts (expect.trace(i).event()).
+  // The records each trace expectation counts (expect.trace(i).event()),
+  // and the record after which it starts counting (its `after`, if set).
   std::vector<trace::RecordPattern> expected_trace;
+  std::vector<std::optional<trace::RecordPattern>> expected_trace_after;
   std::vector<CompiledChannel> channels;
   // The scenario's pinned scheduler decisions, each with its step (see
   // hypervisor::SimulationConfig::schedule).
