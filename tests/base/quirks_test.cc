@@ -3,7 +3,9 @@
 // with the list of known ones.
 #include "vmbus/base/quirks.h"
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -67,6 +69,19 @@ TEST(Quirks, AQuirkOfTheOtherEndpointIsRefused) {
                              quirk_endpoints_text(info.endpoints) + " only");
       }
     }
+  }
+}
+
+// The page that lists the regression library names every quirk, so that a
+// quirk cannot be added without saying which scenario catches it.
+TEST(Quirks, DocsRegressionsNamesEveryQuirk) {
+  std::ifstream in(std::string(VMBUS_SOURCE_DIR) + "/docs/REGRESSIONS.md");
+  ASSERT_TRUE(in) << "docs/REGRESSIONS.md";
+  std::ostringstream text;
+  text << in.rdbuf();
+  for (const QuirkInfo& info : quirk_table()) {
+    EXPECT_NE(text.str().find("`" + std::string(info.name) + "`"), std::string::npos)
+        << info.name << " is not in docs/REGRESSIONS.md";
   }
 }
 

@@ -36,6 +36,20 @@ void expect_usage_error(std::vector<std::string_view> args, const std::string& c
   testing::expect_usage_error_for(std::move(args), command, message);
 }
 
+TEST(Cli, QuirksListsEveryQuirkWithItsEndpointsAndParagraph) {
+  const RunResult names = run_cli({"quirks", "--names"});
+  EXPECT_EQ(names.exit_code, 0);
+  EXPECT_NE(names.out.find("reader_signals_on_old_test\n"), std::string::npos);
+  const RunResult listing = run_cli({"quirks"});
+  EXPECT_EQ(listing.exit_code, 0);
+  EXPECT_EQ(
+      listing.out.rfind("reader_signals_on_old_test  (guest, host; ring reader)\n  The reader ", 0),
+      0u)
+      << listing.out;
+  EXPECT_NE(listing.out.find("433e19cf33d3"), std::string::npos);
+  EXPECT_EQ(run_cli({"quirks", "extra"}).exit_code, 2);
+}
+
 TEST(Cli, TopLevelHelpListsCommands) {
   for (const std::string_view flag : {"--help", "-h"}) {
     const RunResult result = run_cli({flag});
@@ -61,6 +75,7 @@ TEST(Cli, TopLevelHelpListsCommands) {
               "  simulate  Run vmbus-host and vmbus-guest under the simulator once\n"
               "  step      Run a scenario one scheduler decision at a time\n"
               "  trace     Read the traces runs write\n"
+              "  quirks    List the historical bugs a scenario can put back (quirks)\n"
               "\n"
               "Examples:\n"
               "  vmbus-sim run scenarios\n"
@@ -134,10 +149,10 @@ TEST(Cli, LeafHelpWinsOverOtherArguments) {
 TEST(Cli, UnknownOrMissingCommandIsUsageError) {
   expect_usage_error({}, "vmbus-sim",
                      "missing command (one of: run, explore, replay, shrink, report, ring, "
-                     "scenario, simulate, step, trace)");
+                     "scenario, simulate, step, trace, quirks)");
   expect_usage_error({"rng"}, "vmbus-sim",
                      "unknown command 'rng' (one of: run, explore, replay, shrink, report, ring, "
-                     "scenario, simulate, step, trace)");
+                     "scenario, simulate, step, trace, quirks)");
   expect_usage_error({"--verbose"}, "vmbus-sim", "unknown flag '--verbose'");
   expect_usage_error({"ring"}, "vmbus-sim ring", "missing command (one of: decode, encode)");
   expect_usage_error({"ring", "dump"}, "vmbus-sim ring",

@@ -270,5 +270,66 @@ TEST(InterruptMask, EndReadReportsDataThatArrivedWhileMasked) {
   EXPECT_FALSE(reader.end_read());
 }
 
+// --- quirks: the historical rules, on purpose ------------------------------------
+
+// The same ring as ReaderSignal (64 bytes free, packets of 64), one packet
+// read, with one quirk set: the boundaries move where the old code had them.
+bool decide_with(base::Quirk quirk, std::uint32_t pending, bool masked = false) {
+  FlatRingMemory memory(4096);
+  initialize_ring(memory);
+  RingWriter writer(memory);
+  RingReader reader(memory, 4096);
+  base::QuirkSet quirks;
+  quirks.add(quirk);
+  reader.set_quirks(quirks);
+  const auto payload = pattern(40, 2);
+  for (int i = 0; i < 63; ++i) {
+    EXPECT_EQ(write_one(writer, inband(payload)), WriteStatus::kOk);
+  }
+  control_of(memory).pending_send_sz = pending;
+  if (masked) {
+    reader.begin_read();
+  }
+  EXPECT_EQ(reader.next().status, ReadStatus::kPacket);
+  reader.publish();
+  return reader.decide_signal();
+}
+
+TEST(ReaderSignalQuirks, OldTestMissesAWriterBlockedAtFreeEqualsPendingAndWakesAtEquality) {
+  // Free goes 64 -> 128.
+  EXPECT_FALSE(decide_with(base::Quirk::kReaderSignalsOnOldTest, 64)) << "blocked at 64 == 64";
+  EXPECT_TRUE(decide_with(base::Quirk::kReaderSignalsOnOldTest, 100));
+  EXPECT_TRUE(decide_with(base::Quirk::kReaderSignalsOnOldTest, 128)) << "128 >= 128";
+  EXPECT_FALSE(decide_with(base::Quirk::kReaderSignalsOnOldTest, 129));
+}
+
+TEST(ReaderSignalQuirks, EqualsCaseWakesAWriterThatStillCannotWrite) {
+  EXPECT_TRUE(decide_with(base::Quirk::kReaderSignalsWhenFreeEqualsPending, 64));
+  EXPECT_TRUE(decide_with(base::Quirk::kReaderSignalsWhenFreeEqualsPending, 128));
+  EXPECT_FALSE(decide_with(base::Quirk::kReaderSignalsWhenFreeEqualsPending, 129));
+}
+
+TEST(ReaderSignalQuirks, SkipWhileMaskedSaysNothingToABlockedWriterDuringADrain) {
+  EXPECT_FALSE(decide_with(base::Quirk::kReaderSkipsSignalWhileMasked, 100, true));
+  EXPECT_TRUE(decide_with(base::Quirk::kReaderSkipsSignalWhileMasked, 100, false));
+}
+
+TEST(ReaderSignalQuirks, SkipRecheckLeavesAPacketWrittenWhileMaskedUnread) {
+  FlatRingMemory memory(4096);
+  initialize_ring(memory);
+  RingWriter writer(memory);
+  RingReader reader(memory, 4096);
+  base::QuirkSet quirks;
+  quirks.add(base::Quirk::kReaderSkipsRecheckAfterUnmask);
+  reader.set_quirks(quirks);
+  reader.begin_read();
+  EXPECT_EQ(reader.next().status, ReadStatus::kEmpty);
+  bool signal = true;
+  ASSERT_EQ(write_one(writer, inband(pattern(8, 1)), &signal), WriteStatus::kOk);
+  EXPECT_FALSE(signal) << "masked";
+  EXPECT_FALSE(reader.end_read()) << "no re-check";
+  EXPECT_EQ(control_of(memory).interrupt_mask, 0u);
+}
+
 }  // namespace
 }  // namespace vmbus::ring

@@ -194,7 +194,7 @@ expect {
           "external_data_ready, fail, incoming_processing_at_passive, interrupt_ignored, "
           "interrupt_masked, not_supported, open_failed, passive_pass_begin, passive_pass_end, "
           "pause, "
-          "protocol_error, queue_enabled, queue_stopped, quota_hit, quota_restart, send, "
+          "protocol_error, queue_enabled, queue_stopped, quirk, quota_hit, quota_restart, send, "
           "send_blocked, send_synchronous, send_synchronous_cancelled, send_too_large, "
           "signal_peer, start, transaction_quota, unexpected_completion, violation)",
           "s.textproto:10:42: callback, packet and action belong to kind \"driver\", not "

@@ -33,6 +33,59 @@ constexpr std::array kQuirks = {
         "write and blocks again: an interrupt the host counts against the guest. Removed by "
         "\"Drivers: hv: vmbus: Fix ring buffer signaling\" (Michael Kelley, 2019): comparisons "
         "with pending_send_sz treat the equals case as not enough space."},
+    QuirkInfo{
+        Quirk::kReaderSkipsSignalWhileMasked, "reader_skips_signal_while_masked", kQuirkEither,
+        "ring reader",
+        "The reader does not wake a blocked writer while its own ring's interrupt_mask is set, "
+        "as hv_pkt_iter_close() did (\"If host has disabled notifications then skip\"). But "
+        "interrupt_mask only tells the WRITER not to interrupt the reader; a reader that drains "
+        "with the mask set (hv_begin_read(), a NAPI poll, KMCL's drain pass) then never tells "
+        "the writer that room appeared: the writer hangs on pending_send_sz. Removed by "
+        "\"Drivers: hv: vmbus: Fix ring buffer signaling\" (Michael Kelley, 2019; LIS "
+        "35d5eebe): the interrupt_mask must not be used to decide whether to signal on the "
+        "host -> guest ring."},
+    QuirkInfo{
+        Quirk::kReaderSkipsRecheckAfterUnmask, "reader_skips_recheck_after_unmask", kQuirkEither,
+        "ring reader",
+        "The reader clears interrupt_mask at the end of a drain and stops, without looking at "
+        "the ring again. A packet the writer published while the mask was still set got no "
+        "interrupt (the writer saw the mask) and is now not read either: it sits in the ring "
+        "until something else happens, a hang for a request/response protocol. uio_hv_generic "
+        "had this shape when the kernel set interrupt_mask while user mode consumed the ring "
+        "(CVE-2025-40048, linux-hyperv <20250818064846.271294-1-namjain@linux.microsoft.com>); "
+        "Linux's hv_end_read() is the fix's pattern: clear the mask, full barrier, re-read "
+        "write_index and drain again if anything arrived."},
+    QuirkInfo{
+        Quirk::kWriterSignalsWhenRingFull, "writer_signals_when_ring_full", kQuirkEither,
+        "KMCL send path",
+        "A send that finds the outgoing ring full interrupts the reader anyway, as Linux's "
+        "vmbus_sendpacket_ctl() did when hv_ringbuffer_write() failed (\"ret && "
+        "!is_hvsock_channel(channel)\"), hoping the reader drains faster. The reader is already "
+        "draining or about to (the ring is full, so it was signalled when it went non-empty): "
+        "the interrupt tells it nothing, and Windows hosts throttle a guest that sends them "
+        "interrupts the ring state does not call for. Removed by \"Drivers: hv: vmbus: Base "
+        "host signaling strictly on the ring state\" (K. Y. Srinivasan, 2016; LIS 07b391bd)."},
+    QuirkInfo{
+        Quirk::kGuestDeliversPacketFromRing, "guest_delivers_packet_from_ring", kQuirkGuest,
+        "KMCL receive path",
+        "The guest validates a packet when it dequeues it but hands its driver the bytes that "
+        "are in the ring at delivery time, as if the driver held a pointer into the ring "
+        "(Linux's hv_pkt_iter_first() returned one). The host owns that memory: it can change "
+        "the packet after the guest checked it, and a deferred packet's redelivery then "
+        "carries different bytes (a time-of-check/time-of-use hole). Removed by \"Drivers: hv: "
+        "vmbus: Copy packets sent by Hyper-V out of the ring buffer\" (Andres Beltran, 2020, "
+        "<20200714162203.5138-1-lkmlabelt@gmail.com>; for hv_sock "
+        "<20220427131225.3785-3-parri.andrea@gmail.com>)."},
+    QuirkInfo{
+        Quirk::kGuestTrustsCompletionTransId, "guest_trusts_completion_trans_id", kQuirkGuest,
+        "KMCL send path",
+        "The guest does not check that a completion's transaction id names a request it has in "
+        "flight: an id it never issued (or one already completed) completes the oldest request "
+        "in flight, with the host's bytes. Linux used the request's guest address as the id "
+        "and turned the host's id back into a pointer, so a bogus id completed whatever that "
+        "memory held. Removed by the vmbus_requestor work (small integer ids, checked: "
+        "<20200625153723.8428-2-lkmlabelt@gmail.com>) and \"Fix handling of messages with "
+        "transaction ID of zero\" (<20220407043028.379534-2-parri.andrea@gmail.com>)."},
 };
 
 }  // namespace

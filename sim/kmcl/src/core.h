@@ -229,6 +229,9 @@ struct IncomingPacket {
   bool completion_requested = false;
   UINT32 flags = 0;  // VMBUS_CHANNEL_PROCESS_PACKET_FLAG_*
   std::vector<std::byte> payload;
+  // Where the payload started in the incoming ring (quirk
+  // guest_delivers_packet_from_ring reads it again from there).
+  std::uint32_t ring_payload_offset = 0;
   std::deque<MDL> external_data;  // GPA ranges; Next links them (deque: stable addresses)
   bool external_data_mapped = false;
   std::uint32_t external_data_latency_steps = 0;  // of the mapping in progress

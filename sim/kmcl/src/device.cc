@@ -360,6 +360,14 @@ std::optional<WrittenPacket> Device::last_written(VMBCHANNEL channel) const {
   return core_->channel_of(channel).last_written;
 }
 
+std::optional<std::uint32_t> Device::incoming_read_cursor(VMBCHANNEL channel) const {
+  const detail::Channel& ch = core_->channel_of(channel);
+  if (ch.reader == nullptr) {
+    return std::nullopt;
+  }
+  return ch.reader->read_cursor();
+}
+
 void Device::resync_outgoing(VMBCHANNEL channel) {
   detail::Channel& ch = core_->channel_of(channel);
   VMBUS_CHECK(ch.attached() && ch.outgoing_memory != nullptr,

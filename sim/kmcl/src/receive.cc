@@ -200,6 +200,11 @@ void DeviceCore::trace_end_read(const Channel& ch) {
   if (!tracing("ring")) {
     return;
   }
+  if (config.quirks.has(base::Quirk::kReaderSkipsRecheckAfterUnmask)) {
+    trace_ring(ch, {.incoming = true, .op = "end_read"},
+               "interrupt_mask = 0; no re-check (quirk reader_skips_recheck_after_unmask)");
+    return;
+  }
   const ring::RingView& view = ch.reader->view();
   const std::uint32_t seen = ch.reader->recheck_write_index();
   if (!view.is_valid_index(seen)) {
@@ -310,6 +315,8 @@ void DeviceCore::accept_data_packet(Channel& ch, const ring::PacketView& view,
     return;
   }
   packet->payload.assign(payload.begin(), payload.end());
+  packet->ring_payload_offset = ch.reader->view().advance(
+      view.offset, static_cast<std::uint32_t>(std::size_t{descriptor.offset8} * 8));
   packet->index = ch.next_packet_index++;
   packet->trans_id = descriptor.trans_id;
   packet->completion_requested = (descriptor.flags & ring::kPacketFlagCompletionRequested) != 0;
@@ -345,6 +352,14 @@ void DeviceCore::protocol_error(Channel& ch, std::string reason) {
 }
 
 bool DeviceCore::deliver(Channel& ch, IncomingPacket& p, ExecContext& context) {
+  if (config.quirks.has(base::Quirk::kGuestDeliversPacketFromRing) && ch.reader != nullptr &&
+      !p.payload.empty()) {
+    // The quirk: the driver reads the ring, not the copy validated at dequeue.
+    ch.reader->view().copy_out(p.ring_payload_offset, p.payload);
+    trace("quirk", &ch, p.handle,
+          "guest_delivers_packet_from_ring: #" + std::to_string(p.index) +
+              " delivered with the bytes now in the ring");
+  }
   p.state = IncomingPacket::State::kDelivering;
   ++p.deliveries;
   p.delivering_in = &context;

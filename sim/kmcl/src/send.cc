@@ -356,6 +356,12 @@ bool DeviceCore::wait_for_space(Channel& ch, std::uint32_t packet_bytes) {
     return true;  // the reader freed space between reserve and pending_send_sz
   }
   if (decision == ring::WaitDecision::kWaitForSignal) {
+    if (config.quirks.has(base::Quirk::kWriterSignalsWhenRingFull)) {
+      // The quirk: no ring decision calls for this interrupt.
+      trace("quirk", &ch, ch.handle,
+            "writer_signals_when_ring_full: interrupting the reader of a full ring");
+      ch.transport->signal_peer();
+    }
     ch.tx_blocked = true;
     ch.pending_send_size_set = true;
     trace_ring(ch, {.op = "pending_send_sz"},
@@ -407,6 +413,16 @@ void DeviceCore::run_completion_routine(PacketObject& packet, NTSTATUS status,
 void DeviceCore::handle_completion_packet(Channel& ch, const ring::PacketView& view) {
   const std::uint64_t trans_id = view.descriptor.trans_id;
   auto it = ch.in_flight.find(trans_id);
+  if (it == ch.in_flight.end() && !ch.in_flight.empty() &&
+      config.quirks.has(base::Quirk::kGuestTrustsCompletionTransId)) {
+    // The quirk: any id completes something -- the oldest request in flight
+    // (KMCL's ids grow with each send).
+    it = std::min_element(ch.in_flight.begin(), ch.in_flight.end(),
+                          [](const auto& a, const auto& b) { return a.first < b.first; });
+    trace("quirk", &ch, ch.handle,
+          "guest_trusts_completion_trans_id: trans_id " + std::to_string(trans_id) +
+              " completes the request with trans_id " + std::to_string(it->first));
+  }
   if (it == ch.in_flight.end()) {
     // Peer data: a completion we never asked for (or for a cancelled
     // request). Dropped and counted, never trusted.

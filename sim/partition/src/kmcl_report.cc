@@ -103,7 +103,11 @@ std::string kmcl_lost_wakeup(const KmclEndpoint& endpoint, ring::RingMemory& inc
   const kmcl::VMBCHANNEL handle = endpoint.channel();
   const ring::RingView incoming(incoming_memory);
   const ControlWords in = read_control_words(incoming);
-  const auto data = ring_occupancy(incoming, in.write_index, in.read_index);
+  // Unread data is measured from where the reader itself is, not from the
+  // shared read_index: a hostile writer can rewind that one, and the reader
+  // rightly does not read its packets twice.
+  const std::optional<std::uint32_t> cursor = endpoint.device.incoming_read_cursor(handle);
+  const auto data = ring_occupancy(incoming, in.write_index, cursor.value_or(in.read_index));
   if (data && data->unread_bytes != 0 &&
       endpoint.device.queue_state(handle) == kmcl::QueueState::kRunning) {
     return "incoming ring of channel " + std::to_string(relid) + " holds " +

@@ -457,6 +457,9 @@ void RingReader::begin_read() {
 
 bool RingReader::end_read() {
   Word(view_.control().interrupt_mask).store(0, std::memory_order_relaxed);
+  if (quirks_.has(base::Quirk::kReaderSkipsRecheckAfterUnmask)) {
+    return false;  // the quirk: no re-check, whatever arrived while masked waits
+  }
 #ifdef VMBUS_PLANT_READER_SKIPS_RECHECK
   // The planted bug (a test-only build): no re-check, so a packet published
   // while the mask was still set is never read and never signalled.
@@ -572,6 +575,13 @@ bool RingReader::decide_signal() {
   batch_start_ = published_index_;
   if (bytes_read == 0) {
     last_reason_ = SignalReason::kNothingFreed;
+    return false;
+  }
+  // The quirk's old test: the reader's own interrupt_mask, which only says
+  // "do not interrupt me", taken as "do not interrupt the writer".
+  if (quirks_.has(base::Quirk::kReaderSkipsSignalWhileMasked) &&
+      Word(view_.control().interrupt_mask).load(std::memory_order_relaxed) != 0) {
+    last_reason_ = SignalReason::kInterruptMasked;
     return false;
   }
   // A writer that has not set the feature bit polls; it must not be

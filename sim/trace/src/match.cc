@@ -49,6 +49,7 @@ constexpr std::string_view kKmclKinds[] = {
     "protocol_error",
     "queue_enabled",
     "queue_stopped",
+    "quirk",  // a quirk (vmbus/base/quirks.h) changed what the device did
     "quota_hit",
     "quota_restart",
     "send",

@@ -37,6 +37,11 @@ enum class Quirk : std::uint8_t {
   // Signalling, interrupt mask and flow control; a hostile host.
   kReaderSignalsOnOldTest,
   kReaderSignalsWhenFreeEqualsPending,
+  kReaderSkipsSignalWhileMasked,
+  kReaderSkipsRecheckAfterUnmask,
+  kWriterSignalsWhenRingFull,
+  kGuestDeliversPacketFromRing,
+  kGuestTrustsCompletionTransId,
 
   // Rescind, offer and lifecycle; unload, version skew and boot.
 };

@@ -292,6 +292,10 @@ class Device {
   // The last packet the device wrote into `channel`'s outgoing ring during
   // this open, if any.
   std::optional<WrittenPacket> last_written(VMBCHANNEL channel) const;
+  // Where the device's reader of `channel`'s incoming ring is: its own
+  // cursor, past every packet it consumed -- not the shared read_index,
+  // which the peer can write. nullopt while the channel has no rings.
+  std::optional<std::uint32_t> incoming_read_cursor(VMBCHANNEL channel) const;
   // The owner moved the outgoing ring's write_index behind the device's back
   // (a malicious host's raw write): the device continues from the index as
   // it is now, valid or not (an invalid one is a corrupt ring at the next

@@ -333,8 +333,8 @@ class RingReader {
     return decide_signal();
   }
 
-  // Historical signalling bugs to re-create (reader_signals_on_old_test,
-  // reader_signals_when_free_equals_pending); only decide_signal() asks.
+  // Historical signalling bugs to re-create (the reader_* quirks of
+  // vmbus/base/quirks.h); only decide_signal() and end_read() ask.
   void set_quirks(const base::QuirkSet& quirks) { quirks_ = quirks; }
 
   std::uint32_t read_cursor() const { return read_cursor_; }
