@@ -340,22 +340,23 @@ expect { trace { event { kmcl { kind: "send" } } count: 1 } }
 }
 
 TEST(ScenarioLoad, AnAfterIsATraceMatchCheckedLikeTheEvent) {
-  EXPECT_EQ(problems_of(std::string(kGoodTopology) + R"(expect {
+  EXPECT_EQ(
+      problems_of(std::string(kGoodTopology) + R"(expect {
   trace { event { kmcl { kind: "close_end" } } after { kmcl { kind: "closed_end" } } absent: true }
 }
 )"),
-            (std::vector<std::string>{
-                "s.textproto:7:63: unknown KMCL record kind 'closed_end' (auto_pause, callback, "
-                "channel_allocated, channel_cleaned_up, channel_enabled, channel_open, "
-                "close_begin, close_end, close_ignored, close_requested, complete, "
-                "completions_dropped_at_close, defer, defer_at_passive, dequeue, "
-                "discarded_at_close, drain_pass_begin, drain_pass_end, driver, dropped_at_close, "
-                "external_data_pending, external_data_ready, fail, "
-                "incoming_processing_at_passive, interrupt_ignored, interrupt_masked, "
-                "not_supported, open_failed, passive_pass_begin, passive_pass_end, pause, "
-                "protocol_error, queue_enabled, queue_stopped, quota_hit, quota_restart, send, "
-                "send_blocked, send_synchronous, send_synchronous_cancelled, send_too_large, "
-                "signal_peer, start, transaction_quota, unexpected_completion, violation)"}));
+      (std::vector<std::string>{
+          "s.textproto:7:63: unknown KMCL record kind 'closed_end' (auto_pause, callback, "
+          "channel_allocated, channel_cleaned_up, channel_enabled, channel_open, "
+          "close_begin, close_end, close_ignored, close_requested, complete, "
+          "completions_dropped_at_close, defer, defer_at_passive, dequeue, "
+          "discarded_at_close, drain_pass_begin, drain_pass_end, driver, dropped_at_close, "
+          "external_data_pending, external_data_ready, fail, "
+          "incoming_processing_at_passive, interrupt_ignored, interrupt_masked, "
+          "not_supported, open_failed, passive_pass_begin, passive_pass_end, pause, "
+          "protocol_error, queue_enabled, queue_stopped, quirk, quota_hit, quota_restart, send, "
+          "send_blocked, send_synchronous, send_synchronous_cancelled, send_too_large, "
+          "signal_peer, start, transaction_quota, unexpected_completion, violation)"}));
 }
 
 TEST(ScenarioLoad, ATraceExpectationWithAfterCountsOnlyRecordsAfterTheFirstAfterRecord) {
