@@ -212,6 +212,37 @@ std::string output_problem(const fs::path& output) {
   return check_output_file(output);
 }
 
+// The scheduler decisions of the run whose trace is `trace` that had more
+// than one ready context (none when the trace cannot be read).
+std::vector<ScheduleDecision> decisions_with_a_choice(const fs::path& trace) {
+  std::vector<ScheduleDecision> found;
+  for (const proto::TraceRecord& record : trace::read_trace(trace).trace.records) {
+    const proto::SchedulerEvent& event = record.scheduler();
+    if (!record.has_scheduler() || event.ready_size() < 2 ||
+        event.chosen() >= static_cast<std::uint32_t>(event.ready_size())) {
+      continue;
+    }
+    found.push_back({event.step_number(),
+                     {event.ready().begin(), event.ready().end()},
+                     event.ready(static_cast<int>(event.chosen()))});
+  }
+  return found;
+}
+
+// "schedule: 1 of 7 decision(s) pinned: step 3 guest:isr".
+void print_schedule(const ScheduleFinding& schedule, std::ostream& out) {
+  if (!schedule.searched) {
+    return;
+  }
+  out << "schedule: " << schedule.pinned.size() << " of " << schedule.decisions
+      << " decision(s) pinned";
+  for (const ScheduleFinding::Pinned& pinned : schedule.pinned) {
+    out << (&pinned == &schedule.pinned.front() ? ": " : ", ") << "step " << pinned.step << " "
+        << pinned.context;
+  }
+  out << "\n";
+}
+
 }  // namespace
 
 int shrink_job(const ShrinkJob& job, std::ostream& out, std::ostream& err) {
@@ -256,22 +287,8 @@ int shrink_job(const ShrinkJob& job, std::ostream& out, std::ostream& err) {
   };
   // The decisions of a run, from its trace (the run's own, just written).
   const DecisionReader decisions = [&](const proto::Scenario& candidate) {
-    std::vector<ScheduleDecision> found;
-    if (!run(candidate)) {
-      return found;
-    }
-    const trace::TraceReadResult read = trace::read_trace(options.trace_path);
-    for (const proto::TraceRecord& record : read.trace.records) {
-      const proto::SchedulerEvent& event = record.scheduler();
-      if (!record.has_scheduler() || event.ready_size() < 2 ||
-          event.chosen() >= static_cast<std::uint32_t>(event.ready_size())) {
-        continue;
-      }
-      found.push_back({event.step_number(),
-                       {event.ready().begin(), event.ready().end()},
-                       event.ready(static_cast<int>(event.chosen()))});
-    }
-    return found;
+    return run(candidate) ? decisions_with_a_choice(options.trace_path)
+                          : std::vector<ScheduleDecision>{};
   };
   const auto started = std::chrono::steady_clock::now();
   ShrinkResult shrunk = shrink_scenario(loaded.scenario, *signature, run, job.budget, decisions);
@@ -293,15 +310,7 @@ int shrink_job(const ShrinkJob& job, std::ostream& out, std::ostream& err) {
       << "\nwrote " << job.output.string() << " (" << shrunk.runs << " runs in "
       << static_cast<std::uint64_t>(seconds) << " s"
       << (shrunk.budget_spent ? ", stopped by the budget" : "") << ")\n";
-  if (shrunk.schedule.searched) {
-    out << "schedule: " << shrunk.schedule.pinned.size() << " of " << shrunk.schedule.decisions
-        << " decision(s) pinned";
-    for (const ScheduleFinding::Pinned& pinned : shrunk.schedule.pinned) {
-      out << (&pinned == &shrunk.schedule.pinned.front() ? ": " : ", ") << "step " << pinned.step
-          << " " << pinned.context;
-    }
-    out << "\n";
-  }
+  print_schedule(shrunk.schedule, out);
   return check_on_its_own(job, *signature, options, out, err);
 }
 
