@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -93,6 +94,74 @@ TEST(FaultPlan, NoFaultKindsMeansTheScenarioAsWritten) {
   EXPECT_EQ(explored.loaded.text, kFourChannels);
 }
 
+constexpr char kOneChannel[] = R"(name: "one"
+topology { channel { name: "net" } }
+step { host_send { channel: "net" count: 3 } }
+expect { counter { channel: "net" name: "delivered" value: 3 } }
+)";
+
+const std::vector<std::string> kHostileKinds = {"host_ring_write", "host_raw_packet",
+                                                "host_set_index", "host_tamper"};
+
+TEST(FaultPlan, HostileKindsWriteIntoTheRingsAndTheirRefusalsAreNoFailure) {
+  const vmbus::runner::LoadedScenario loaded =
+      vmbus::runner::load_scenario_text(kOneChannel, "one.textproto");
+  ASSERT_TRUE(loaded.ok());
+  vmbus::runner::FaultPlanOptions options;
+  options.faults = kHostileKinds;
+  std::set<std::string> actions;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    const auto explored = vmbus::runner::with_fault_plan(loaded, seed, options);
+    EXPECT_EQ(explored.hostile, !explored.plan.empty());
+    const auto reloaded = vmbus::runner::load_scenario_text(explored.loaded.text, "one.textproto");
+    ASSERT_TRUE(reloaded.ok()) << reloaded.problems.front().to_string() << explored.loaded.text;
+    const vmbus::runner::CompiledScenario compiled =
+        vmbus::runner::compile_explored(loaded, seed, options);
+    for (const vmbus::runner::CompiledEntry& entry : compiled.timeline) {
+      const bool raw = entry.entry.has_ring_write() || entry.entry.has_raw_packet() ||
+                       entry.entry.has_set_index() || entry.entry.has_tamper();
+      EXPECT_EQ(entry.refusal_is_no_failure, raw) << entry.entry.DebugString();
+      if (raw) {
+        actions.insert(entry.entry.label().substr(0, entry.entry.label().find(' ', 9)));
+      }
+    }
+    // A set_index or an unsignalled write withholds a wakeup: lost_wakeup
+    // may fire on its channel.
+    const bool withholds = explored.loaded.text.find("set_index") != std::string::npos ||
+                           explored.loaded.text.find("no_signal: true") != std::string::npos ||
+                           explored.loaded.text.find("write_index:") != std::string::npos;
+    if (withholds) {
+      ASSERT_FALSE(explored.allowed_oracles.empty());
+      EXPECT_EQ(explored.allowed_oracles.front().name(), "lost_wakeup");
+      EXPECT_EQ(explored.allowed_oracles.front().channel(), "net");
+    }
+  }
+  EXPECT_EQ(actions, (std::set<std::string>{"explore: host_ring_write", "explore: host_raw_packet",
+                                            "explore: host_set_index", "explore: host_tamper"}));
+}
+
+TEST(FaultPlan, HostileKindsAreNotDrawnForAScenarioThatExpectsAViolationOrACrash) {
+  // kFourChannels expects a verifier violation, which a hostile write could
+  // keep from happening by stopping the channel's queue.
+  const vmbus::runner::LoadedScenario loaded = loaded_four();
+  vmbus::runner::FaultPlanOptions options;
+  options.faults = kHostileKinds;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto explored = vmbus::runner::with_fault_plan(loaded, seed, options);
+    EXPECT_TRUE(explored.plan.empty());
+    EXPECT_EQ(explored.loaded.text, kFourChannels);
+  }
+  options.faults.push_back("hold");
+  int holds = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto explored = vmbus::runner::with_fault_plan(loaded, seed, options);
+    EXPECT_FALSE(explored.hostile);
+    holds += static_cast<int>(explored.plan.size());
+    EXPECT_EQ(explored.loaded.text.find("explore: host_"), std::string::npos);
+  }
+  EXPECT_GE(holds, 1);
+}
+
 class ExploreCli : public ::testing::Test {
  protected:
   TestDirectory dir_;
@@ -121,6 +190,30 @@ TEST_F(ExploreCli, ExploredRunsCarryTheirPlanInTheTraceAndReplayByteForByte) {
     EXPECT_NE(replay.out.find("identical: "), std::string::npos) << replay.out;
   }
   EXPECT_GE(with_faults, 1);
+}
+
+TEST_F(ExploreCli, AHostileHostsWritesEndInTypedProtocolErrorsAndTheRunsPass) {
+  const fs::path traces = dir_.path() / "traces";
+  const CliRun run = run_vmbus_sim(
+      dir_.path(), "explore --seeds 1..12 --max-faults 4 --jobs 2 --quiet --trace-dir " +
+                       traces.string() +
+                       " --faults host_ring_write,host_raw_packet,host_set_index,host_tamper"
+                       " tests/runner/samples/passes.textproto");
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("12 run(s) of 1 scenario(s): 12 passed, 0 failed, 0 errors"),
+            std::string::npos)
+      << run.out;
+  // The writes reached the guest: some runs stopped a queue on a corrupt
+  // ring, each with a typed error.
+  int protocol_errors = 0;
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    const fs::path trace = traces / ("runner-passes.seed" + std::to_string(seed) + ".trace");
+    const CliRun show =
+        run_vmbus_sim(dir_.path(), "trace show --grep 'ring corrupt: ' " + trace.string());
+    EXPECT_EQ(show.exit_code, 0) << show.err;
+    protocol_errors += show.out.find("kmcl protocol_error") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_GE(protocol_errors, 2);
 }
 
 TEST_F(ExploreCli, NeedsSeedsAndKnownFaultKinds) {

@@ -928,7 +928,18 @@ Fault kinds (--faults, comma-separated):
   message_delay, message_duplicate, message_reorder (a delayed control
   message is overtaken by the ones behind it, which VMBus never does: a
   run may then fail for the fault's sake, e.g. a GPADL_TEARDOWN that
-  overtakes its CLOSECHANNEL leaks the GPADL)
+  overtakes its CLOSECHANNEL leaks the GPADL); and a hostile host's writes
+  into a channel's rings: host_ring_write (random bytes at a random offset
+  of the guest's incoming ring, maybe a new write_index), host_raw_packet
+  (a packet with random type, offset8, len8 and flags), host_set_index (a
+  random read or write index of either ring), host_tamper (the last packet
+  sent, rewritten after the guest read it). The guest must turn each into a
+  typed protocol error and go on; a write the host refuses (no open
+  channel, indices a write left invalid) did nothing and is no failure.
+  Hostile kinds are drawn only for scenarios that expect the run to
+  complete with no verifier violation (a stopped queue could keep an
+  expected crash or violation from happening), and a write that withholds
+  a wakeup (no interrupt, a moved index) lets its channel's lost_wakeup fire
 
 Every option of run applies (--jobs, --shard, --junit, --json, --artifacts,
 --trace-dir, --filter, --tag, ...), so a CI matrix or a batch system spreads

@@ -146,7 +146,7 @@ bool ScenarioScript::ready(std::size_t index, std::uint64_t now_ns) const {
 }
 
 void ScenarioScript::intervention_done(std::uint64_t now_ns, const std::string& error) {
-  if (!error.empty() && error_.empty()) {
+  if (!error.empty() && error_.empty() && !scenario_.timeline[next_].refusal_is_no_failure) {
     error_ = name_of_next() + " (" + describe_action(scenario_.timeline[next_].entry) +
              ") was refused: " + error;
   }

@@ -32,7 +32,13 @@ namespace vmbus::runner {
 
 // Every fault kind: interrupt_delay, interrupt_duplicate, interrupt_drop,
 // spurious_interrupt, message_delay, message_duplicate, message_reorder,
-// hold.
+// hold, and a hostile host's writes into a channel's rings:
+// host_ring_write, host_raw_packet, host_set_index, host_tamper. Hostile
+// kinds are drawn only for scenarios that expect a completed run without
+// verifier violations (a corrupt ring stops a queue, and with it what such
+// a scenario waits for); under them the host's refusal of a raw write (no
+// open channel, indices left invalid) is no failure, and a write that
+// withholds a wakeup lets its channel's lost_wakeup fire.
 const std::vector<std::string>& explore_fault_names();
 // What explore draws from unless told otherwise: the faults a correct
 // driver and ring must survive on a real host -- interrupts delayed,
@@ -50,6 +56,7 @@ struct ExploredScenario {
   LoadedScenario loaded;          // the scenario with its plan, text included
   std::vector<std::string> plan;  // each fault in words
   std::vector<proto::OracleExpectation> allowed_oracles;
+  bool hostile = false;  // the plan has a hostile write (a host_* kind)
 };
 
 // `loaded` (a good scenario) with the fault plan of `seed`.

@@ -94,6 +94,9 @@ struct CompiledEntry {
   // The records its conditions count (entry.when() and entry.wait_until()).
   std::optional<trace::RecordPattern> when;
   std::optional<trace::RecordPattern> wait_until;
+  // Exploration's hostile writes: a write the host refuses (the channel is
+  // not open, no packet to tamper with) did nothing, which is no failure.
+  bool refusal_is_no_failure = false;
 };
 
 struct CompiledScenario {
