@@ -648,6 +648,19 @@ TEST(HostSubchannels, RescindingThePrimaryRescindsItsOpenSubchannelsFirst) {
   }
 }
 
+TEST(HostSubchannels, RescindingThePrimaryForgetsSubchannelsStillWaitingForARequest) {
+  HostUnderTest host(subchannel_config(true));
+  host.connect();
+
+  ASSERT_EQ(host.server().perform(channel_op(1, proto::ChannelOpAction::RESCIND), host.hv), "");
+  host.run_vsps();
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_RESCIND_CHANNELOFFER child_relid=1"));
+  proto::PartitionAction offer;
+  offer.mutable_offer_subchannels()->set_child_relid(1);
+  EXPECT_EQ(host.server().perform(offer, host.hv), "channel 1 is not offered");
+}
+
 TEST(HostSubchannels, WithTheQuirkThePrimaryIsRescindedBeforeItsSubchannels) {
   proto::HostConfig config = subchannel_config();
   config.add_quirks("host_rescinds_primary_first");
