@@ -73,6 +73,8 @@ class GuestAction {
         return unload();
       case proto::PartitionAction::kHostMessage:
         return "host_message is the host's: it posts a control message to the guest";
+      case proto::PartitionAction::kOfferSubchannels:
+        return "offer_subchannels is the host's: its VSP offers them";
       case proto::PartitionAction::kRingWrite:
         return raw(action.ring_write(), partition::perform_ring_write);
       case proto::PartitionAction::kRawPacket:

@@ -8,6 +8,7 @@
 #include "vmbus/base/prng.h"
 #include "vmbus/guest/actions.h"
 #include "vmbus/guest/report.h"
+#include "vmbus/partition/kmcl_actions.h"
 #include "vmbus/partition/partition_support.h"
 #include "vmbus/ring/ring.h"
 #include "vmbus/wire/versions.h"
@@ -129,6 +130,7 @@ void VmbusClient::step_channel_context(const partition::ContextName& name,
     if (drivers_->step(relid, name.rest, work)) {
       control_->release_rings(relid, work);
     }
+    close_subchannels(work);
     finish_if_complete(work);
   } else if (name.kind == kDpcContextKind) {
     receive_step(relid, work);
@@ -201,6 +203,32 @@ void VmbusClient::sync_drivers(const partition::Work& work) {
   for (const auto& endpoint : drivers_->endpoints()) {
     if (drivers_->sync(*endpoint, work)) {
       control_->release_rings(endpoint->child_relid(), work);
+    }
+  }
+  close_subchannels(work);
+}
+
+// Linux's vmbus_close() of a primary closes its subchannels first. Here the
+// primary's driver disabled its KMCL channel: its subchannels' channels are
+// disabled too (from a driver thread, as a channel_op DISABLE is), and the
+// control plane posts their CLOSECHANNELs before the primary's. They stay
+// closed if the driver opens the primary again.
+void VmbusClient::close_subchannels(const partition::Work& work) {
+  for (const auto& [relid, channel] : control_->channels()) {
+    if (channel.primary_relid == 0 || subchannels_closing_.count(relid) != 0) {
+      continue;
+    }
+    const partition::KmclEndpoint* primary = drivers_->find(channel.primary_relid);
+    partition::KmclEndpoint* subchannel = drivers_->find(relid);
+    if (primary == nullptr || subchannel == nullptr || !primary->wants_close()) {
+      continue;
+    }
+    subchannels_closing_.insert(relid);
+    proto::ChannelOpAction disable;
+    disable.set_op(proto::ChannelOpAction::DISABLE);
+    if (const std::string why = partition::kmcl_channel_op(*subchannel, disable, "");
+        !why.empty()) {
+      work.note("subchannel " + std::to_string(relid) + " not disabled with its primary: " + why);
     }
   }
 }

@@ -231,9 +231,9 @@ bool ControlPlane::wants_control(const Channel& channel) const {
     case ChannelState::kCloseSending:
       return true;
     case ChannelState::kOffered:
-      return port_.wants_open(channel.child_relid, channel.opens);
+      return primary_open(channel) && port_.wants_open(channel.child_relid, channel.opens);
     case ChannelState::kOpen:
-      return port_.wants_close(channel.child_relid, channel.opens);
+      return !subchannels_busy(channel) && port_.wants_close(channel.child_relid, channel.opens);
     default:
       return false;
   }
@@ -261,6 +261,32 @@ bool ControlPlane::channel_needs_control() const {
   const std::vector<std::uint32_t> relids = channels_to_open();
   return std::any_of(relids.begin(), relids.end(),
                      [this](std::uint32_t relid) { return wants_control(channels_.at(relid)); });
+}
+
+std::vector<std::uint32_t> ControlPlane::subchannels_of(std::uint32_t primary_relid) const {
+  std::vector<std::uint32_t> relids;
+  for (const auto& [relid, channel] : channels_) {
+    if (channel.primary_relid == primary_relid && primary_relid != 0) {
+      relids.push_back(relid);
+    }
+  }
+  return relids;
+}
+
+// A subchannel is opened for its primary's driver, which has the primary
+// open by then (storvsc and netvsc ask for subchannels over the primary).
+bool ControlPlane::primary_open(const Channel& subchannel) const {
+  return subchannel.primary_relid == 0 || is_open(subchannel.primary_relid);
+}
+
+// Linux's vmbus_close() closes a primary's subchannels before the primary.
+bool ControlPlane::subchannels_busy(const Channel& primary) const {
+  const std::vector<std::uint32_t> relids = subchannels_of(primary.child_relid);
+  return std::any_of(relids.begin(), relids.end(), [this](std::uint32_t relid) {
+    const ChannelState s = channels_.at(relid).state;
+    return s != ChannelState::kOffered && s != ChannelState::kFailed &&
+           s != ChannelState::kRescinded;
+  });
 }
 
 std::uint32_t ControlPlane::ring_pages_for(std::uint32_t child_relid) const {

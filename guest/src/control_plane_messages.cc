@@ -111,10 +111,48 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
   Channel channel;
   channel.child_relid = m.child_relid;
   channel.connection_id = m.connection_id;
+  channel.if_type = m.if_type;
+  channel.if_instance = m.if_instance;
+  if (std::string problem = attach_subchannel(m, channel); !problem.empty()) {
+    return problem;
+  }
+  std::string detail =
+      "interface " + m.if_type.to_string() + ", connection id " + std::to_string(m.connection_id);
+  if (channel.primary_relid != 0) {
+    detail += ", subchannel " + std::to_string(channel.sub_channel_index) + " of channel " +
+              std::to_string(channel.primary_relid);
+  }
   channels_.emplace(m.child_relid, std::move(channel));
-  work.hv.trace(partition::trace_channel(
-      work.context, m.child_relid, "offered",
-      "interface " + m.if_type.to_string() + ", connection id " + std::to_string(m.connection_id)));
+  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "offered", detail));
+  return "";
+}
+
+// Linux's vmbus_process_offer() finds a subchannel's primary by the
+// offer's interface and instance GUIDs and adds the subchannel to the
+// primary's list; the driver opens it from its subchannel callback.
+std::string ControlPlane::attach_subchannel(const wire::OfferChannel& m, Channel& channel) {
+  if (m.sub_channel_index == 0) {
+    return "";
+  }
+  const auto primary = std::find_if(channels_.begin(), channels_.end(), [&m](const auto& entry) {
+    const Channel& c = entry.second;
+    return c.primary_relid == 0 && c.state != ChannelState::kRescinded && c.if_type == m.if_type &&
+           c.if_instance == m.if_instance;
+  });
+  if (primary == channels_.end()) {
+    return "OFFERCHANNEL of subchannel " + std::to_string(m.sub_channel_index) + " (relid " +
+           std::to_string(m.child_relid) + ") with no primary channel of its device offered";
+  }
+  for (std::uint32_t relid : subchannels_of(primary->first)) {
+    if (channels_.at(relid).sub_channel_index == m.sub_channel_index &&
+        channels_.at(relid).state != ChannelState::kRescinded) {
+      return "OFFERCHANNEL of subchannel " + std::to_string(m.sub_channel_index) + " of channel " +
+             std::to_string(primary->first) + ", which is already offered";
+    }
+  }
+  channel.primary_relid = primary->first;
+  channel.sub_channel_index = m.sub_channel_index;
+  channel.offered_during_probe = primary->second.opens == 0;
   return "";
 }
 
@@ -172,7 +210,41 @@ std::string ControlPlane::on_open_result(const wire::OpenChannelResult& m,
   if (port_.start_endpoint(m.child_relid, channel->connection_id, channel->opens + 1, work)) {
     ++channel->opens;
   }
+  if (quirks_.has(base::Quirk::kGuestOpensSubchannelTwice) && channel->offered_during_probe) {
+    // The quirk: the probe's scan of the primary's subchannels opens this
+    // one again, although the offer path already did (storvsc before
+    // "Fix a race in sub-channel creation that can cause panic").
+    channel->offered_during_probe = false;
+    open_again(*channel, work);
+  }
   return "";
+}
+
+void ControlPlane::open_again(const Channel& channel, const partition::Work& work) {
+  const std::uint32_t total = 2 * channel.ring_pages;
+  const std::optional<std::uint64_t> first = pages_.allocate(total);
+  if (!first) {
+    return;
+  }
+  StrayOpen stray{channel.child_relid, next_gpadl_++, *first, total};
+  std::vector<std::uint64_t> pfns(total);
+  for (std::uint32_t i = 0; i < total; ++i) {
+    pfns[i] = stray.first_page + i;
+  }
+  for (const auto& payload : wire::split_gpadl(channel.child_relid, stray.gpadl, pfns)) {
+    post_raw(payload, work);
+  }
+  wire::OpenChannel open;
+  open.child_relid = channel.child_relid;
+  open.openid = channel.child_relid;
+  open.ringbuffer_gpadlhandle = stray.gpadl;
+  open.downstream_ringbuffer_pageoffset = channel.ring_pages;
+  post(open, work);
+  work.hv.trace(partition::trace_channel(work.context, channel.child_relid, "opening",
+                                         "again, from the probe: gpadl " +
+                                             std::to_string(stray.gpadl) + " over " +
+                                             std::to_string(total) + " pages"));
+  stray_opens_.push_back(stray);
 }
 
 std::string ControlPlane::on_gpadl_torndown(const wire::GpadlTorndown& m,
@@ -203,6 +275,16 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
   }
   if (channel->state == ChannelState::kRescinded) {
     return "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
+  }
+  if (channel->primary_relid == 0) {
+    for (std::uint32_t relid : subchannels_of(m.child_relid)) {
+      if (channels_.at(relid).state != ChannelState::kRescinded) {
+        rescind_order_problems_.push_back(
+            "the host rescinded channel " + std::to_string(m.child_relid) +
+            " while its subchannel " + std::to_string(channels_.at(relid).sub_channel_index) +
+            " (relid " + std::to_string(relid) + ") was still offered");
+      }
+    }
   }
   channel->open_when_rescinded = channel->state == ChannelState::kOpen;
   // An endpoint still using the rings (a KMCL device closing on its passive

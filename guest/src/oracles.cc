@@ -53,7 +53,20 @@ std::string ring_page_leaks(const ControlPlane& control, const KmclChannels& dri
                " ring pages are still allocated";
     }
   }
+  for (const ControlPlane::StrayOpen& stray : control.stray_opens()) {
+    leaks += std::string(leaks.empty() ? "" : "; ") + "a second open of channel " +
+             std::to_string(stray.child_relid) + " left gpadl " + std::to_string(stray.gpadl) +
+             " and its " + std::to_string(stray.pages) + " ring pages allocated";
+  }
   return leaks;
+}
+
+std::string rescind_order(const ControlPlane& control) {
+  std::string text;
+  for (const std::string& problem : control.rescind_order_problems()) {
+    text += (text.empty() ? "" : "; ") + problem;
+  }
+  return text;
 }
 
 }  // namespace vmbus::guest

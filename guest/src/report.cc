@@ -110,6 +110,9 @@ proto::GuestReport guest_report(const ControlPlane& control, const KmclChannels&
   if (std::string why = ring_page_leaks(control, drivers); !why.empty()) {
     add_finding(report, "leak", 0, std::move(why));
   }
+  if (std::string why = rescind_order(control); !why.empty()) {
+    add_finding(report, "rescind_order", 0, std::move(why));
+  }
   return report;
 }
 

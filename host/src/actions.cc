@@ -43,6 +43,8 @@ class HostAction {
         return snapshot_ring(action.snapshot_ring());
       case proto::PartitionAction::kHostMessage:
         return host_message(action.host_message());
+      case proto::PartitionAction::kOfferSubchannels:
+        return control_.offer_subchannels(action.offer_subchannels().child_relid(), work_);
       case proto::PartitionAction::ACTION_NOT_SET:
         break;
     }

@@ -1,6 +1,7 @@
 #include "vmbus/host/control_plane.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "vmbus/base/check.h"
@@ -19,6 +20,9 @@ constexpr std::uint32_t kStatusDeviceRemoved = 0xC00002B6;
 constexpr std::uint32_t kToGuestConnectionId = wire::kVmbusMessageConnectionId;
 // Relids the guest may name (Linux MAX_CHANNEL_RELIDS).
 constexpr std::uint32_t kMaxRelid = 2047;
+// Subchannels one primary may have (the scenario language's bound; Linux
+// storvsc asks for at most one per VP).
+constexpr std::uint32_t kMaxSubchannelIndex = 16;
 
 bool is_known_version(std::uint32_t version) {
   return std::find(wire::kKnownVersions.begin(), wire::kKnownVersions.end(), version) !=
@@ -35,7 +39,8 @@ std::string ControlPlane::configure(const proto::HostConfig& config, std::uint64
   }
   for (const proto::ChannelOfferConfig& offer : config.channels()) {
     const std::uint32_t relid = offer.child_relid();
-    if (relid == 0 || relid > kMaxRelid || channels_.count(relid) != 0) {
+    if (relid == 0 || relid > kMaxRelid || channels_.count(relid) != 0 ||
+        held_offers_.count(relid) != 0) {
       return "channel relid " + std::to_string(relid) + " is zero, above 2047 or repeated";
     }
     Channel channel;
@@ -48,7 +53,42 @@ std::string ControlPlane::configure(const proto::HostConfig& config, std::uint64
       }
     }
     relid_by_connection_id_[channel.connection_id] = relid;
-    channels_.emplace(relid, std::move(channel));
+    if (offer.offer_on_request()) {
+      held_offers_.emplace(relid, std::move(channel));
+    } else {
+      channels_.emplace(relid, std::move(channel));
+    }
+  }
+  return check_subchannels();
+}
+
+std::string ControlPlane::check_subchannels() const {
+  std::map<std::uint32_t, std::set<std::uint32_t>> indexes;  // by primary
+  for (const auto* map : {&channels_, &held_offers_}) {
+    for (const auto& [relid, channel] : *map) {
+      const proto::ChannelOfferConfig& offer = channel.config;
+      const std::string name = "channel " + std::to_string(relid);
+      if (offer.primary_relid() == 0) {
+        if (offer.sub_channel_index() != 0 || offer.offer_on_request()) {
+          return name + ": sub_channel_index and offer_on_request need a primary_relid";
+        }
+        continue;
+      }
+      const Channel* primary = channel_or_held(offer.primary_relid());
+      if (primary == nullptr || primary->config.primary_relid() != 0) {
+        return name + ": primary_relid " + std::to_string(offer.primary_relid()) +
+               " is not a primary channel";
+      }
+      if (offer.sub_channel_index() == 0 || offer.sub_channel_index() > kMaxSubchannelIndex ||
+          !indexes[offer.primary_relid()].insert(offer.sub_channel_index()).second) {
+        return name + ": sub_channel_index " + std::to_string(offer.sub_channel_index()) +
+               " is outside 1..16 or repeated";
+      }
+      if (offer.interface_guid() != primary->config.interface_guid() ||
+          offer.instance_guid() != primary->config.instance_guid()) {
+        return name + ": a subchannel has its primary's interface and instance GUIDs";
+      }
+    }
   }
   return "";
 }
@@ -72,6 +112,14 @@ void ControlPlane::post_one(const partition::Work& work) {
   if (posted.hv_status != wire::kHvStatusSuccess) {
     work.note("post refused with HV status " + std::to_string(posted.hv_status));
   }
+}
+
+const ControlPlane::Channel* ControlPlane::channel_or_held(std::uint32_t child_relid) const {
+  if (const Channel* found = channel(child_relid)) {
+    return found;
+  }
+  const auto it = held_offers_.find(child_relid);
+  return it == held_offers_.end() ? nullptr : &it->second;
 }
 
 const ControlPlane::Channel* ControlPlane::channel(std::uint32_t child_relid) const {
@@ -192,22 +240,69 @@ void ControlPlane::on_request_offers() {
     if (channel.state == Channel::State::kRescinded || !port_.offer_wanted(relid)) {
       continue;
     }
-    wire::OfferChannel offer;
-    if (!channel.config.interface_guid().empty()) {
-      offer.if_type = wire::Guid::parse(channel.config.interface_guid()).value();
-    }
-    if (!channel.config.instance_guid().empty()) {
-      offer.if_instance = wire::Guid::parse(channel.config.instance_guid()).value();
-    }
-    // Only the flags that apply: the simulated channels are neither named
-    // pipes nor hv_sock nor confidential, so none does.
-    offer.chn_flags = 0;
-    offer.child_relid = relid;
-    offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
-    offer.connection_id = channel.connection_id;
-    reply(offer);
+    reply(offer_of(relid, channel));
   }
   reply(wire::AllOffersDelivered{});
+}
+
+wire::OfferChannel ControlPlane::offer_of(std::uint32_t child_relid, const Channel& channel) const {
+  wire::OfferChannel offer;
+  if (!channel.config.interface_guid().empty()) {
+    offer.if_type = wire::Guid::parse(channel.config.interface_guid()).value();
+  }
+  if (!channel.config.instance_guid().empty()) {
+    offer.if_instance = wire::Guid::parse(channel.config.instance_guid()).value();
+  }
+  // Only the flags that apply: the simulated channels are neither named
+  // pipes nor hv_sock nor confidential, so none does.
+  offer.chn_flags = 0;
+  offer.sub_channel_index = static_cast<std::uint16_t>(channel.config.sub_channel_index());
+  offer.child_relid = child_relid;
+  offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
+  offer.connection_id = channel.connection_id;
+  return offer;
+}
+
+std::string ControlPlane::offer_subchannels(std::uint32_t primary_relid,
+                                            const partition::Work& work) {
+  const Channel* primary = channel(primary_relid);
+  if (version_ == 0) {
+    return "the guest is not connected: no offers yet";
+  }
+  if (primary == nullptr || primary->state == Channel::State::kRescinded) {
+    return "channel " + std::to_string(primary_relid) + " is not offered";
+  }
+  std::uint32_t offered = 0;
+  for (auto it = held_offers_.begin(); it != held_offers_.end();) {
+    if (it->second.config.primary_relid() != primary_relid || !port_.offer_wanted(it->first)) {
+      ++it;
+      continue;
+    }
+    reply(offer_of(it->first, it->second));
+    channels_.insert(held_offers_.extract(it++));
+    ++offered;
+  }
+  if (offered == 0) {
+    return "channel " + std::to_string(primary_relid) + " has no subchannel waiting for a request";
+  }
+  work.note("offering " + std::to_string(offered) + " subchannel(s) of channel " +
+            std::to_string(primary_relid));
+  return "";
+}
+
+std::vector<std::uint32_t> ControlPlane::live_subchannels(std::uint32_t primary_relid) {
+  for (auto it = held_offers_.begin(); it != held_offers_.end();) {
+    it =
+        it->second.config.primary_relid() == primary_relid ? held_offers_.erase(it) : std::next(it);
+  }
+  std::vector<std::uint32_t> relids;
+  for (const auto& [relid, channel] : channels_) {
+    if (channel.config.primary_relid() == primary_relid &&
+        channel.state != Channel::State::kRescinded) {
+      relids.push_back(relid);
+    }
+  }
+  return relids;
 }
 
 void ControlPlane::on_gpadl_header(const wire::GpadlHeaderMessage& m, const partition::Work& work) {

@@ -104,7 +104,41 @@ void VmbusServer::sync_vsp(std::uint32_t child_relid, const partition::Work& wor
     control_->answer_open(child_relid, static_cast<std::uint32_t>(*events.open_result), work);
   }
   if (events.revoke && channel->state != ControlPlane::Channel::State::kRescinded) {
+    revoke(child_relid, work);
+  }
+  finish_revokes(work);
+}
+
+// Linux finds a subchannel through its primary and tears it down with it,
+// so the host rescinds a device's subchannels before its primary: their
+// VSPs' channels are disabled, each is rescinded once its close is done
+// (at once for a channel that is not open), and the primary after the
+// last of them.
+void VmbusServer::revoke(std::uint32_t child_relid, const partition::Work& work) {
+  const std::vector<std::uint32_t> subchannels = control_->live_subchannels(child_relid);
+  if (subchannels.empty() || control_->quirks().has(base::Quirk::kHostRescindsPrimaryFirst)) {
+    // The quirk: the primary's RESCIND_CHANNELOFFER goes out first.
     control_->rescind(child_relid, work);
+  } else {
+    revoking_primaries_.insert(child_relid);
+  }
+  for (std::uint32_t relid : subchannels) {
+    vsps_->revoke(relid);
+  }
+  for (std::uint32_t relid : subchannels) {
+    sync_vsp(relid, work);
+  }
+}
+
+void VmbusServer::finish_revokes(const partition::Work& work) {
+  for (auto it = revoking_primaries_.begin(); it != revoking_primaries_.end();) {
+    if (!control_->live_subchannels(*it).empty()) {
+      ++it;
+      continue;
+    }
+    const std::uint32_t relid = *it;
+    it = revoking_primaries_.erase(it);
+    control_->rescind(relid, work);
   }
 }
 

@@ -154,6 +154,21 @@ bool Vsps::close_endpoint(std::uint32_t child_relid, const partition::Work& work
   return endpoint.wire == partition::WireState::kPeerClosing;
 }
 
+void Vsps::revoke(std::uint32_t child_relid) {
+  VspChannel* channel = find_channel(child_relid);
+  VMBUS_CHECK(channel != nullptr, "a revoke of an unknown channel");
+  partition::KmclEndpoint& endpoint = *channel->endpoint;
+  if (channel->revoke_started ||
+      endpoint.device.channel_state(endpoint.channel()) == kmcl::ChannelState::kDisabled) {
+    return;
+  }
+  channel->revoke_started = true;
+  proto::ChannelOpAction disable;
+  disable.set_op(proto::ChannelOpAction::DISABLE);
+  VMBUS_CHECK(partition::kmcl_channel_op(endpoint, disable, "").empty(),
+              "cannot disable a VSP's channel");
+}
+
 void Vsps::on_guest_signal(std::uint32_t child_relid) {
   VspChannel* channel = find_channel(child_relid);
   VMBUS_CHECK(channel != nullptr, "a guest signal for an unknown channel");

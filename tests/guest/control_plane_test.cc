@@ -230,6 +230,114 @@ TEST(GuestOffers, AllOffersDeliveredBringsTheOfferedChannelUpWithAGpadlOverItsRi
   EXPECT_FALSE(guest.is_ready("control")) << "it waits for GPADL_CREATED";
 }
 
+// --- subchannels -----------------------------------------------------------------------
+
+// An offer of device 1's channel `relid`: its primary (index 0) or a subchannel.
+wire::OfferChannel device_offer(std::uint32_t relid, std::uint16_t sub_channel_index) {
+  wire::OfferChannel message = offer(relid);
+  message.if_instance = wire::Guid::parse("00000000-0000-0000-0000-000000000001").value();
+  message.sub_channel_index = sub_channel_index;
+  return message;
+}
+
+bool posted_gpadl_for(const std::vector<std::string>& posts, std::uint32_t relid) {
+  const std::string prefix = "CHANNELMSG_GPADL_HEADER child_relid=" + std::to_string(relid) + " ";
+  return std::any_of(posts.begin(), posts.end(),
+                     [&prefix](const std::string& post) { return post.rfind(prefix, 0) == 0; });
+}
+
+TEST(GuestSubchannels, ASubchannelIsAttachedToItsPrimaryAndOpensOnlyOnceThePrimaryIsOpen) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(device_offer(1, 0));
+  guest.receive(device_offer(2, 1));
+  guest.receive(wire::AllOffersDelivered{});
+  std::vector<std::string> posts = guest.control();
+  EXPECT_TRUE(posted_gpadl_for(posts, 1));
+  EXPECT_FALSE(posted_gpadl_for(posts, 2)) << "the primary is not open yet";
+
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.receive(open_result(1));
+  posts = guest.control();
+  EXPECT_TRUE(posted_gpadl_for(posts, 2));
+}
+
+TEST(GuestSubchannels, ASubchannelOfferWithNoPrimaryOfItsDeviceIsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(offer(1));  // another device (zero instance GUID)
+  guest.receive(device_offer(2, 1));
+
+  EXPECT_THAT(guest.notes(),
+              ElementsAre(::testing::EndsWith(": OFFERCHANNEL of subchannel 1 (relid 2) with no "
+                                              "primary channel of its device offered")));
+}
+
+TEST(GuestSubchannels, APrimaryRescindedBeforeItsSubchannelIsARescindOrderFinding) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(device_offer(1, 0));
+  guest.receive(device_offer(2, 1));
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  rescind.child_relid = 2;
+  guest.receive(rescind);
+
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_EQ(report.findings(0).name(), "rescind_order");
+  EXPECT_EQ(report.findings(0).what(),
+            "the host rescinded channel 1 while its subchannel 1 (relid 2) was still offered");
+}
+
+TEST(GuestSubchannels, SubchannelsRescindedBeforeTheirPrimaryAreNoFinding) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(device_offer(1, 0));
+  guest.receive(device_offer(2, 1));
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 2;
+  guest.receive(rescind);
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+
+  EXPECT_TRUE(guest.final_report().findings().empty());
+}
+
+TEST(GuestSubchannels, WithTheQuirkASubchannelOfferedDuringTheProbeIsOpenedTwiceAndLeaks) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_opens_subchannel_twice");
+  GuestUnderTest guest(config);
+  guest.connect();
+  guest.receive(device_offer(1, 0));
+  guest.receive(device_offer(2, 1));
+  guest.receive(wire::AllOffersDelivered{});
+  guest.control();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.receive(open_result(1));
+  guest.control();
+  guest.receive(gpadl_created(2, kFirstGpadl + 1));
+  guest.control(1);
+  guest.hv.take_posts();
+  guest.receive(open_result(2));
+
+  EXPECT_THAT(guest.hv.take_post_texts(),
+              ElementsAre("CHANNELMSG_GPADL_HEADER child_relid=2 gpadl=0xe1e12 range_buflen=72 "
+                          "rangecount=1 byte_count=32768 byte_offset=0 "
+                          "pfns=[0x20,0x21,0x22,0x23,0x24,0x25,0x26,0x27]",
+                          "CHANNELMSG_OPENCHANNEL child_relid=2 openid=2 "
+                          "ringbuffer_gpadlhandle=0xe1e12 target_vp=0 "
+                          "downstream_ringbuffer_pageoffset=4 userdata=0"));
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_EQ(report.findings(0).name(), "leak");
+  EXPECT_EQ(report.findings(0).what(),
+            "a second open of channel 2 left gpadl 925202 and its 8 ring pages allocated");
+}
+
 // --- GPADLs and open -------------------------------------------------------------------
 
 TEST(GuestOpen, CreatedGpadlIsFollowedByOpenChannelWithTheRingsSplitInHalf) {

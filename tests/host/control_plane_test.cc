@@ -551,6 +551,130 @@ TEST(HostVsp, ADisabledVspRevokesItsOfferAndCannotBeEnabledAgain) {
             "again");
 }
 
+// --- subchannels -----------------------------------------------------------------------
+
+// Channel 1 with subchannels 2 and 3 (indexes 1 and 2), on request if asked.
+proto::HostConfig subchannel_config(bool on_request = false) {
+  proto::HostConfig config = host_config(3);
+  for (int i = 0; i < 3; ++i) {
+    config.mutable_channels(i)->set_instance_guid("00000000-0000-0000-0000-000000000001");
+  }
+  for (int i = 1; i < 3; ++i) {
+    config.mutable_channels(i)->set_primary_relid(1);
+    config.mutable_channels(i)->set_sub_channel_index(static_cast<std::uint32_t>(i));
+    config.mutable_channels(i)->set_offer_on_request(on_request);
+  }
+  return config;
+}
+
+proto::PartitionAction channel_op(std::uint32_t relid, proto::ChannelOpAction::Op op) {
+  proto::PartitionAction action;
+  action.mutable_channel_op()->set_child_relid(relid);
+  action.mutable_channel_op()->set_op(op);
+  return action;
+}
+
+TEST(HostSubchannels, SubchannelOffersCarryThePrimarysGuidsAndTheirIndex) {
+  HostUnderTest host(subchannel_config());
+  host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId4);
+  host.replies();
+  host.receive(wire::RequestOffers{});
+
+  const std::vector<std::string> replies = host.replies();
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_THAT(replies[0], ::testing::HasSubstr(" sub_channel_index=0 child_relid=1 "));
+  EXPECT_THAT(replies[1], ::testing::HasSubstr(" sub_channel_index=1 child_relid=2 "));
+  EXPECT_THAT(replies[2], ::testing::HasSubstr(" sub_channel_index=2 child_relid=3 "));
+  const auto instance = [](const std::string& offer) {
+    const std::size_t at = offer.find("if_instance=");
+    return offer.substr(at, offer.find(' ', at) - at);
+  };
+  EXPECT_EQ(instance(replies[1]), instance(replies[0]));
+  EXPECT_EQ(instance(replies[2]), instance(replies[0]));
+}
+
+TEST(HostSubchannels, SubchannelsOnRequestAreOfferedOnlyByOfferSubchannels) {
+  HostUnderTest host(subchannel_config(true));
+  proto::PartitionAction offer;
+  offer.mutable_offer_subchannels()->set_child_relid(1);
+  EXPECT_EQ(host.server().perform(offer, host.hv), "the guest is not connected: no offers yet");
+  host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId4);
+  host.replies();
+  host.receive(wire::RequestOffers{});
+  const std::vector<std::string> at_start = host.replies();
+  ASSERT_EQ(at_start.size(), 2u);
+  EXPECT_THAT(at_start[0], ::testing::HasSubstr(" child_relid=1 "));
+  host.receive(open_channel(2, kGpadl, 4));
+  EXPECT_THAT(host.replies(), IsEmpty()) << "a subchannel not offered yet is unknown";
+
+  ASSERT_EQ(host.server().perform(offer, host.hv), "");
+  const std::vector<std::string> offered = host.replies();
+  ASSERT_EQ(offered.size(), 2u);
+  EXPECT_THAT(offered[0], ::testing::HasSubstr(" sub_channel_index=1 child_relid=2 "));
+  EXPECT_THAT(offered[1], ::testing::HasSubstr(" sub_channel_index=2 child_relid=3 "));
+  EXPECT_EQ(host.server().perform(offer, host.hv),
+            "channel 1 has no subchannel waiting for a request");
+}
+
+TEST(HostSubchannels, ASubchannelWithoutAPrimaryOrWithARepeatedIndexIsRefusedAtStart) {
+  proto::HostConfig orphan = subchannel_config();
+  orphan.mutable_channels(1)->set_primary_relid(7);
+  HostUnderTest host(orphan);
+  EXPECT_EQ(host.start_error(), "channel 2: primary_relid 7 is not a primary channel");
+
+  proto::HostConfig repeated = subchannel_config();
+  repeated.mutable_channels(2)->set_sub_channel_index(1);
+  HostUnderTest again(repeated);
+  EXPECT_EQ(again.start_error(), "channel 3: sub_channel_index 1 is outside 1..16 or repeated");
+}
+
+TEST(HostSubchannels, RescindingThePrimaryRescindsItsOpenSubchannelsFirst) {
+  HostUnderTest host(subchannel_config());
+  host.open(1);
+  host.create_gpadl(2, kGpadl + 1, 8);
+  host.receive(open_channel(2, kGpadl + 1, 4));
+  host.run_vsps();
+  host.replies();
+  ASSERT_EQ(host.channel_report(2).state(), proto::HostChannelReport::STATE_OPEN);
+
+  ASSERT_EQ(host.server().perform(channel_op(1, proto::ChannelOpAction::RESCIND), host.hv), "");
+  host.run_vsps();
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_RESCIND_CHANNELOFFER child_relid=2",
+                                          "CHANNELMSG_RESCIND_CHANNELOFFER child_relid=3",
+                                          "CHANNELMSG_RESCIND_CHANNELOFFER child_relid=1"));
+  for (std::uint32_t relid : {1u, 2u, 3u}) {
+    EXPECT_EQ(host.channel_report(relid).state(), proto::HostChannelReport::STATE_RESCINDED);
+  }
+}
+
+TEST(HostSubchannels, RescindingThePrimaryForgetsSubchannelsStillWaitingForARequest) {
+  HostUnderTest host(subchannel_config(true));
+  host.connect();
+
+  ASSERT_EQ(host.server().perform(channel_op(1, proto::ChannelOpAction::RESCIND), host.hv), "");
+  host.run_vsps();
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_RESCIND_CHANNELOFFER child_relid=1"));
+  proto::PartitionAction offer;
+  offer.mutable_offer_subchannels()->set_child_relid(1);
+  EXPECT_EQ(host.server().perform(offer, host.hv), "channel 1 is not offered");
+}
+
+TEST(HostSubchannels, WithTheQuirkThePrimaryIsRescindedBeforeItsSubchannels) {
+  proto::HostConfig config = subchannel_config();
+  config.add_quirks("host_rescinds_primary_first");
+  HostUnderTest host(config);
+  host.connect();
+
+  ASSERT_EQ(host.server().perform(channel_op(1, proto::ChannelOpAction::RESCIND), host.hv), "");
+  host.run_vsps();
+
+  EXPECT_THAT(host.replies(), ElementsAre("CHANNELMSG_RESCIND_CHANNELOFFER child_relid=1",
+                                          "CHANNELMSG_RESCIND_CHANNELOFFER child_relid=2",
+                                          "CHANNELMSG_RESCIND_CHANNELOFFER child_relid=3"));
+}
+
 // --- malformed messages ----------------------------------------------------------------
 // What a hostile guest sends: each is refused, traced, and the host carries on.
 

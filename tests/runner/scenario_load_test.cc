@@ -130,7 +130,7 @@ expect {
           "s.textproto:12:15: unknown verifier code 'complete_thrice' (docs/KMCL-SEMANTICS.md "
           "lists them)",
           "s.textproto:13:12: unknown oracle 'lost_wakup' (lost_wakeup, spurious_signal, "
-          "retired_once, fifo, leak)",
+          "retired_once, fifo, leak, rescind_order)",
           "s.textproto:14:26: unknown queue_state 'stopped' (off, running, quota_blocked, "
           "pausing, paused, stopped_by_fail, stopped_by_protocol_error)"}));
 }
@@ -249,6 +249,58 @@ topology {
                 "s.textproto:5:3: channel 3 has no name"}));
   EXPECT_EQ(problems_of("name: \"x\"\n"),
             std::vector<std::string>{"s.textproto:1:1: the topology has no channel"});
+}
+
+TEST(ScenarioLoad, SubchannelsAreBoundedNamedAfterTheirChannelAndOfferedOnRequestOnlyIfAsked) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  channel { name: "a" subchannels: 17 }
+  channel { name: "b" subchannels_on_request: true }
+  channel { name: "c/1" }
+  channel { name: "c" subchannels: 1 }
+}
+step { offer_subchannels { channel: "c" } }
+step { offer_subchannels { channel: "nope" child_relid: 3 } }
+)"),
+            (std::vector<std::string>{
+                "s.textproto:3:23: subchannels 17 is outside 0..16",
+                "s.textproto:4:23: subchannels_on_request needs subchannels (how many the host "
+                "offers)",
+                "s.textproto:6:23: subchannel name 'c/1' is already a channel's name",
+                "s.textproto:8:28: channel 'c' has no subchannels waiting for a request "
+                "(subchannels_on_request)",
+                "s.textproto:9:28: unknown channel 'nope' (the topology has 'a', 'b', 'c', 'c/1')",
+                "s.textproto:9:44: child_relid is set by the runner; name the channel instead"}));
+}
+
+TEST(ScenarioLoad, CompileGivesSubchannelsTheirOwnRelidsAndThePrimarysDeviceAndDriver) {
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology {
+  channel { name: "disk" subchannels: 2 quota: 3 }
+  channel { name: "net" relid: 3 subchannels: 1 subchannels_on_request: true }
+}
+step { offer_subchannels { channel: "net" } }
+step { guest_send { channel: "disk/2" } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  ASSERT_EQ(compiled.channels.size(), 5u);
+  EXPECT_EQ(compiled.relid_of("disk/1"), 2u);
+  EXPECT_EQ(compiled.relid_of("disk/2"), 4u);
+  EXPECT_EQ(compiled.relid_of("net/1"), 5u);
+  EXPECT_EQ(compiled.timeline[0].entry.offer_subchannels().child_relid(), 3u);
+  EXPECT_EQ(compiled.timeline[1].entry.guest_send().child_relid(), 4u);
+  const proto::ChannelOfferConfig& sub = compiled.host.channels(3);
+  EXPECT_EQ(sub.child_relid(), 4u);
+  EXPECT_EQ(sub.primary_relid(), 1u);
+  EXPECT_EQ(sub.sub_channel_index(), 2u);
+  EXPECT_FALSE(sub.offer_on_request());
+  EXPECT_EQ(sub.instance_guid(), compiled.host.channels(0).instance_guid());
+  EXPECT_TRUE(compiled.host.channels(4).offer_on_request());
+  EXPECT_EQ(compiled.guest.kmcl_drivers(3).child_relid(), 4u);
+  EXPECT_EQ(compiled.guest.kmcl_drivers(3).quota(), 3u);
+  EXPECT_EQ(compiled.guest.open_relids(3), 4u);
 }
 
 TEST(ScenarioLoad, HoldNeedsASideAndAContext) {

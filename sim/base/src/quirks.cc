@@ -86,6 +86,28 @@ constexpr std::array kQuirks = {
         "memory held. Removed by the vmbus_requestor work (small integer ids, checked: "
         "<20200625153723.8428-2-lkmlabelt@gmail.com>) and \"Fix handling of messages with "
         "transaction ID of zero\" (<20220407043028.379534-2-parri.andrea@gmail.com>)."},
+
+    // Subchannels.
+    QuirkInfo{
+        Quirk::kHostRescindsPrimaryFirst, "host_rescinds_primary_first", kQuirkHost, "host server",
+        "When a device with subchannels goes away, the host posts the primary channel's "
+        "RESCIND_CHANNELOFFER first and its subchannels' after it. Linux tears a subchannel down "
+        "through its primary, so a primary rescinded while its subchannels are still offered "
+        "crashed guests whose channels were offered and rescinded rapidly. OpenVMM's server now "
+        "rescinds the subchannels first (openvmm 61e8208ca, #3507; PR #4081, \"We've discovered a "
+        "Linux kernel bug that results in crashes when vmbus channels are rapidly offered and "
+        "rescinded\")."},
+    QuirkInfo{
+        Quirk::kGuestOpensSubchannelTwice, "guest_opens_subchannel_twice", kQuirkGuest,
+        "guest control plane",
+        "A subchannel offered while its primary was still being opened (the driver's probe) is "
+        "opened twice: once from the offer path (the driver's subchannel callback) and once more "
+        "by the probe, which scans the primary's subchannels when the primary's open finished. "
+        "The second open allocates a second ring and GPADL and posts a second OPENCHANNEL for a "
+        "channel that is already open. Linux's storvsc did this from storvsc_probe() "
+        "(vmbus_are_subchannels_present()) and vmbus_onoffer() at once and could panic; fixed by "
+        "\"scsi: storvsc: Fix a race in sub-channel creation that can cause panic\" (upstream "
+        "c967590457ca, LIS 65172143), which leaves opening subchannels to the offer path."},
 };
 
 }  // namespace

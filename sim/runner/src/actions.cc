@@ -788,6 +788,35 @@ hypervisor::Intervention compile_hold(const Entry& entry, Owner /*owner*/) {
   return hypervisor::ReleaseContext{side_of(hold.side()), hold.context()};
 }
 
+// offer_subchannels: the host's VSP answers its driver's request for
+// subchannels by offering them.
+
+void check_offer_subchannels(const Entry& entry, const Where& where, Checks& checks) {
+  const proto::OfferSubchannelsAction& offer = entry.offer_subchannels();
+  checks.channel(where, offer.channel());
+  checks.runner_field(where, offer.child_relid());
+  if (checks.has_channel(offer.channel()) && !checks.subchannels_on_request(offer.channel())) {
+    checks.problem(where, "channel",
+                   "channel '" + offer.channel() +
+                       "' has no subchannels waiting for a request (subchannels_on_request)");
+  }
+}
+
+std::string describe_offer_subchannels(const Entry& entry) {
+  return "the host offers the subchannels of " + quoted(entry.offer_subchannels().channel());
+}
+
+void resolve_offer_subchannels(Entry& entry, const CompiledScenario& scenario) {
+  entry.mutable_offer_subchannels()->set_child_relid(
+      relid(scenario, entry.offer_subchannels().channel()));
+}
+
+hypervisor::Intervention compile_offer_subchannels(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_offer_subchannels() = entry.offer_subchannels();
+  return ask(owner, std::move(action));
+}
+
 constexpr Owner (*kHost)(const Entry&) = always<Owner::kHost>;
 constexpr Owner (*kGuest)(const Entry&) = always<Owner::kGuest>;
 constexpr Owner (*kHypervisor)(const Entry&) = always<Owner::kHypervisor>;
@@ -828,6 +857,8 @@ constexpr ActionRow kActions[] = {
      resolve_snapshot_ring, compile_snapshot_ring},
     {Entry::kHostMessage, "host_message", kHost, check_host_message, describe_host_message,
      resolve_host_message, compile_host_message},
+    {Entry::kOfferSubchannels, "offer_subchannels", kHost, check_offer_subchannels,
+     describe_offer_subchannels, resolve_offer_subchannels, compile_offer_subchannels},
 };
 
 }  // namespace

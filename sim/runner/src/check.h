@@ -54,6 +54,12 @@ class Checks {
 
   // The topology declares `name`; false when it already had it.
   bool add_channel(const std::string& name) { return channels_.insert(name).second; }
+  // Channel `name` has subchannels that wait for an offer_subchannels action.
+  void add_subchannels_on_request(const std::string& name) { on_request_.insert(name); }
+  bool has_channel(const std::string& name) const { return channels_.count(name) != 0; }
+  bool subchannels_on_request(const std::string& name) const {
+    return on_request_.count(name) != 0;
+  }
   // A driver library (`library`, as written) runs `side`'s end of `channel`.
   void add_loaded_driver(const std::string& channel, proto::Side side, const std::string& library) {
     loaded_[{channel, side}] = library;
@@ -99,6 +105,7 @@ class Checks {
   std::string file_;
   std::vector<ScenarioProblem>& problems_;
   std::set<std::string> channels_;
+  std::set<std::string> on_request_;
   std::map<std::pair<std::string, proto::Side>, std::string> loaded_;
   std::uint64_t limit_us_ = 1'000'000;
 };

@@ -122,6 +122,30 @@ void drive_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::G
   driver.set_scenario(true);
 }
 
+// Subchannel `index` of the channel `spec` offered as `primary`: the
+// primary's offer (GUIDs, VSP) with its own relid and index, and a copy of
+// the primary's guest driver (subchannels run for the same driver).
+void add_subchannel(const proto::ChannelSpec& spec, std::uint32_t primary, std::uint32_t index,
+                    std::uint32_t relid, CompiledScenario& c) {
+  c.channels.push_back(CompiledChannel{subchannel_name(spec.name(), index), relid});
+  offer_channel(spec, primary, c.host);
+  proto::ChannelOfferConfig& offer = *c.host.mutable_channels()->rbegin();
+  offer.set_child_relid(relid);
+  offer.set_primary_relid(primary);
+  offer.set_sub_channel_index(index);
+  offer.set_offer_on_request(spec.subchannels_on_request());
+  if (offer.driver().has_loaded()) {
+    offer.mutable_driver()->mutable_loaded()->set_channel_name(c.channels.back().name);
+  }
+  drive_channel(spec, primary, c.guest);
+  proto::KmclDriverConfig& driver = *c.guest.mutable_kmcl_drivers()->rbegin();
+  driver.set_child_relid(relid);
+  *c.guest.mutable_open_relids()->rbegin() = relid;
+  if (driver.has_loaded()) {
+    driver.mutable_loaded()->set_channel_name(c.channels.back().name);
+  }
+}
+
 void compile_topology(const proto::Topology& topology, const std::map<int, std::string>& images,
                       CompiledScenario& c) {
   c.host.set_max_version(version_from_text(topology.host_max_version()));
@@ -136,6 +160,14 @@ void compile_topology(const proto::Topology& topology, const std::map<int, std::
     drive_channel(spec, relid, c.guest);
     if (const auto image = images.find(i); image != images.end()) {
       c.guest.mutable_kmcl_drivers()->rbegin()->set_inbound_ring_image(image->second);
+    }
+  }
+  const std::vector<std::vector<std::uint32_t>> subchannels = assign_subchannel_relids(topology);
+  for (int i = 0; i < topology.channel_size(); ++i) {
+    const auto& sub_relids = subchannels[static_cast<std::size_t>(i)];
+    for (std::size_t k = 0; k < sub_relids.size(); ++k) {
+      add_subchannel(topology.channel(i), relids[static_cast<std::size_t>(i)],
+                     static_cast<std::uint32_t>(k + 1), sub_relids[k], c);
     }
   }
 }
@@ -184,6 +216,28 @@ std::vector<std::uint32_t> assign_relids(const proto::Topology& topology) {
     relids.push_back(relid);
   }
   return relids;
+}
+
+std::vector<std::vector<std::uint32_t>> assign_subchannel_relids(const proto::Topology& topology) {
+  const std::vector<std::uint32_t> primaries = assign_relids(topology);
+  std::set<std::uint32_t> taken(primaries.begin(), primaries.end());
+  std::vector<std::vector<std::uint32_t>> relids;
+  std::uint32_t next_relid = 1;
+  for (const proto::ChannelSpec& spec : topology.channel()) {
+    std::vector<std::uint32_t>& mine = relids.emplace_back();
+    for (std::uint32_t k = 0; k < spec.subchannels(); ++k) {
+      while (taken.count(next_relid) != 0) {
+        ++next_relid;
+      }
+      mine.push_back(next_relid);
+      taken.insert(next_relid);
+    }
+  }
+  return relids;
+}
+
+std::string subchannel_name(const std::string& channel, std::uint32_t index) {
+  return channel + "/" + std::to_string(index);
 }
 
 std::optional<std::uint32_t> CompiledScenario::relid_of(const std::string& channel) const {

@@ -43,6 +43,12 @@ void judge(const CompiledScenario& scenario, const TraceTally& tally, ScenarioRe
 // compile.cc: the relid of every channel, in file order: as written, or
 // else the smallest relid no channel names (1, 2, 3, ...).
 std::vector<std::uint32_t> assign_relids(const proto::Topology& topology);
+// The relids of every channel's subchannels (ChannelSpec.subchannels), by
+// channel in file order: the smallest relids no channel has, after every
+// channel's own.
+std::vector<std::vector<std::uint32_t>> assign_subchannel_relids(const proto::Topology& topology);
+// How actions and expectations name subchannel `index` (1..) of `channel`.
+std::string subchannel_name(const std::string& channel, std::uint32_t index);
 
 // final_state.cc: final_state_of() with the trace's per-channel signal and
 // interrupt counts from the run's tally (null: without them).

@@ -317,6 +317,44 @@ class Checker {
       check_ring_image(channel, i, where);
       check_loaded_driver(channel, i, where, false);
       check_loaded_driver(channel, i, where, true);
+      check_subchannels(channel, where);
+    }
+    check_subchannel_relids(topology);
+  }
+
+  // Subchannels: 0..16 of them, named "<name>/<index>" (no clash with
+  // another channel's name), waiting for a request only if there are any.
+  void check_subchannels(const proto::ChannelSpec& channel, const Where& where) {
+    constexpr std::uint32_t kMaxSubchannels = 16;
+    if (channel.subchannels() > kMaxSubchannels) {
+      problem(where, "subchannels",
+              "subchannels " + std::to_string(channel.subchannels()) + " is outside 0..16");
+      return;
+    }
+    if (channel.subchannels_on_request()) {
+      if (channel.subchannels() == 0) {
+        problem(where, "subchannels_on_request",
+                "subchannels_on_request needs subchannels (how many the host offers)");
+      }
+      checks_.add_subchannels_on_request(channel.name());
+    }
+    for (std::uint32_t k = 1; k <= channel.subchannels(); ++k) {
+      const std::string name = subchannel_name(channel.name(), k);
+      if (!channel.name().empty() && !checks_.add_channel(name)) {
+        problem(where, "subchannels", "subchannel name '" + name + "' is already a channel's name");
+      }
+    }
+  }
+
+  // The relids subchannels get (after every channel's own) stay in range.
+  void check_subchannel_relids(const Where& topology) {
+    const auto relids = assign_subchannel_relids(s_.topology());
+    for (int i = 0; i < s_.topology().channel_size(); ++i) {
+      const auto& mine = relids[static_cast<std::size_t>(i)];
+      if (!mine.empty() && mine.back() > kMaxRelid) {
+        problem(topology.nested("channel", i), "subchannels",
+                "subchannel relid " + std::to_string(mine.back()) + " would be outside 1..2047");
+      }
     }
   }
 
@@ -762,7 +800,7 @@ class Checker {
       if (std::find(oracles.begin(), oracles.end(), e.oracle(i).name()) == oracles.end()) {
         problem(w, "name",
                 "unknown oracle '" + e.oracle(i).name() +
-                    "' (lost_wakeup, spurious_signal, retired_once, fifo, leak)");
+                    "' (lost_wakeup, spurious_signal, retired_once, fifo, leak, rescind_order)");
       }
       checks_.channel(w, e.oracle(i).channel(), false);
     }
@@ -827,8 +865,8 @@ const std::vector<std::string>& driver_callback_names() {
 }
 
 const std::vector<std::string>& scenario_oracle_names() {
-  static const std::vector<std::string> kNames = {"lost_wakeup", "spurious_signal", "retired_once",
-                                                  "fifo", "leak"};
+  static const std::vector<std::string> kNames = {
+      "lost_wakeup", "spurious_signal", "retired_once", "fifo", "leak", "rescind_order"};
   return kNames;
 }
 

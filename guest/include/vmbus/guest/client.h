@@ -91,6 +91,8 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
   void receive_step(std::uint32_t child_relid, const partition::Work& work);
   // After an action or a delivery: every driver's records and freed rings.
   void sync_drivers(const partition::Work& work);
+  // A driver closing a primary channel closes its subchannels first.
+  void close_subchannels(const partition::Work& work);
 
   // The workload: its end, successful or not, is reported once.
   bool workload_complete() const;
@@ -111,6 +113,8 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
   partition::MessageSlot slot_;
   std::set<std::uint32_t> pending_event_relids_;  // SINT2 flags not yet seen by the ISR
   bool reported_ = false;
+  // Subchannels whose driver was told to close them with their primary.
+  std::set<std::uint32_t> subchannels_closing_;
 };
 
 }  // namespace vmbus::guest

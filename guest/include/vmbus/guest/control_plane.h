@@ -16,6 +16,15 @@
 // on a channel's rings (the echo VSC or a KMCL driver) and when the run ends
 // are the rest of the guest's business, reached through ControlPlanePort.
 // Channels are brought up one at a time, in relid order.
+//
+// Subchannels: an offer with a sub_channel_index is attached to the
+// primary with the same interface and instance GUIDs (Linux's
+// vmbus_process_offer()); one with no such primary is ignored. A
+// subchannel opens only once its primary is open, and the primary's
+// CLOSECHANNEL waits until its subchannels are closed (Linux's vmbus_close()
+// closes the subchannels first). A primary rescinded while one of its
+// subchannels is still offered breaks the host's side of that contract:
+// it is recorded (rescind_order_problems(), the rescind_order oracle).
 #pragma once
 
 #include <cstdint>
@@ -99,6 +108,22 @@ class ControlPlane {
     std::uint32_t opens = 0;                            // successful opens so far
     bool open_when_rescinded = false;
     bool open_failed = false;  // the host refused OPENCHANNEL: its GPADL goes, then kFailed
+    wire::Guid if_type;
+    wire::Guid if_instance;
+    std::uint32_t primary_relid = 0;  // a subchannel's primary; 0 for a primary
+    std::uint16_t sub_channel_index = 0;
+    // A subchannel offered before its primary's first open finished (the
+    // driver was still in its probe).
+    bool offered_during_probe = false;
+  };
+
+  // A second open of a subchannel (quirk guest_opens_subchannel_twice):
+  // its ring pages and GPADL, which nothing ever gives back.
+  struct StrayOpen {
+    std::uint32_t child_relid = 0;
+    std::uint32_t gpadl = 0;
+    std::uint64_t first_page = 0;
+    std::uint32_t pages = 0;
   };
 
   // `config` must have its ring_pages default applied (>= 2).
@@ -135,6 +160,12 @@ class ControlPlane {
   const Channel* channel(std::uint32_t child_relid) const;
   bool is_open(std::uint32_t child_relid) const;
   const std::map<std::uint32_t, Channel>& channels() const { return channels_; }
+  const std::vector<StrayOpen>& stray_opens() const { return stray_opens_; }
+  // Primaries the host rescinded while subchannels of theirs were still
+  // offered, one sentence each.
+  const std::vector<std::string>& rescind_order_problems() const { return rescind_order_problems_; }
+  // The subchannels attached to `primary_relid`, by relid.
+  std::vector<std::uint32_t> subchannels_of(std::uint32_t primary_relid) const;
 
  private:
   enum class Phase {
@@ -181,6 +212,13 @@ class ControlPlane {
   std::string dispatch(const wire::Message& message, const partition::Work& work);
   std::string on_version_response(const wire::VersionResponse& m, const partition::Work& work);
   std::string on_offer(const wire::OfferChannel& m, const partition::Work& work);
+  // A subchannel offer: attached to its primary, or why not.
+  std::string attach_subchannel(const wire::OfferChannel& m, Channel& channel);
+  // The primary's open or close waits for its subchannels.
+  bool primary_open(const Channel& subchannel) const;
+  bool subchannels_busy(const Channel& primary) const;
+  // The quirk's second open of subchannel `channel`, from the probe.
+  void open_again(const Channel& channel, const partition::Work& work);
   std::string on_all_offers_delivered();
   std::string on_gpadl_created(const wire::GpadlCreated& m, const partition::Work& work);
   std::string on_open_result(const wire::OpenChannelResult& m, const partition::Work& work);
@@ -208,6 +246,8 @@ class ControlPlane {
   std::uint32_t rescinds_seen_ = 0;
   std::uint64_t ignored_messages_ = 0;
   std::map<std::uint32_t, Channel> channels_;  // by child_relid
+  std::vector<StrayOpen> stray_opens_;
+  std::vector<std::string> rescind_order_problems_;
 
   std::uint64_t probes_done_ = 0;  // hypercall_probes answered
   // MODIFYCHANNEL round trips.

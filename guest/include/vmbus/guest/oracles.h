@@ -21,7 +21,12 @@ std::string lost_wakeup(const partition::KmclEndpoint& endpoint, const ControlPl
                         const partition::ChannelRings* rings, bool quiet);
 
 // leak: channels whose ring pages are still allocated although they are
-// closed, rescinded, refused or disabled by their driver.
+// closed, rescinded, refused or disabled by their driver, and the ring
+// pages of a second open of a subchannel, which nothing gives back.
 std::string ring_page_leaks(const ControlPlane& control, const KmclChannels& drivers);
+
+// rescind_order: the host rescinded a primary channel while subchannels of
+// it were still offered (they must go first).
+std::string rescind_order(const ControlPlane& control);
 
 }  // namespace vmbus::guest

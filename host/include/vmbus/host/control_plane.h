@@ -114,6 +114,14 @@ class ControlPlane {
   // The host withdraws the offer of a channel that is not rescinded yet
   // (checked): its rings are detached, RESCIND_CHANNELOFFER is queued.
   void rescind(std::uint32_t child_relid, const partition::Work& work);
+  // Offers the subchannels of `primary_relid` held back for a request
+  // (offer_on_request): "" or why none can be offered (not connected, no
+  // such primary, none held back).
+  std::string offer_subchannels(std::uint32_t primary_relid, const partition::Work& work);
+  // The subchannels of `primary_relid` offered and not yet rescinded, by
+  // relid; those still held back are forgotten (the device goes away
+  // before it offered them).
+  std::vector<std::uint32_t> live_subchannels(std::uint32_t primary_relid);
   // The VSP's EvtChannelOpened returned `status` for the OPENCHANNEL being
   // answered: OPENCHANNEL_RESULT with it (a failure detaches the rings).
   void answer_open(std::uint32_t child_relid, std::uint32_t status, const partition::Work& work);
@@ -163,9 +171,15 @@ class ControlPlane {
   void leave_open(Channel& channel);
   // The guest closed an open channel (CLOSECHANNEL, UNLOAD).
   void close_by_guest(std::uint32_t child_relid, Channel& channel, const partition::Work& work);
+  // "" or why the subchannel offers of the configuration do not fit
+  // their primaries.
+  std::string check_subchannels() const;
+  wire::OfferChannel offer_of(std::uint32_t child_relid, const Channel& channel) const;
   void reply(const wire::Message& message);
   void ignore(const std::string& reason, const partition::Work& work);
   Channel* find_channel(std::uint32_t child_relid);
+  // Offered or held back for a request.
+  const Channel* channel_or_held(std::uint32_t child_relid) const;
 
   ControlPlanePort& port_;
   std::uint64_t guest_pages_ = 0;
@@ -173,6 +187,8 @@ class ControlPlane {
   std::uint32_t version_ = 0;  // 0: not connected
   partition::Outbox outbox_;
   std::map<std::uint32_t, Channel> channels_;  // by child_relid
+  // Subchannels waiting for offer_subchannels(), by child_relid.
+  std::map<std::uint32_t, Channel> held_offers_;
   std::map<std::uint32_t, std::uint32_t> relid_by_connection_id_;
   std::map<std::uint32_t, wire::GpadlAssembler> gpadls_in_progress_;  // by gpadl handle
   std::map<std::uint32_t, Gpadl> gpadls_;                             // by gpadl handle

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -59,10 +60,18 @@ class VmbusServer final : public partition::PartitionLogic {
   // the device's close let go of the rings).
   void sync_vsps(const partition::Work& work);
   void sync_vsp(std::uint32_t child_relid, const partition::Work& work, bool rings_free = false);
+  // The VSP of `child_relid` revoked its offer: rescind it, a primary's
+  // subchannels first.
+  void revoke(std::uint32_t child_relid, const partition::Work& work);
+  // Rescinds the primaries whose subchannels are all rescinded now.
+  void finish_revokes(const partition::Work& work);
 
   partition::MessageSlot slot_;
   std::unique_ptr<Vsps> vsps_;             // once started: it needs guest memory
   std::unique_ptr<ControlPlane> control_;  // opens and closes the VSPs' channels
+  // Primaries whose VSP revoked the offer, waiting for their subchannels'
+  // rescinds before their own.
+  std::set<std::uint32_t> revoking_primaries_;
 };
 
 }  // namespace vmbus::host

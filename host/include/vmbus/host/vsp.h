@@ -83,6 +83,9 @@ class Vsps final : private partition::ExternalPages,
   bool open_endpoint(std::uint32_t child_relid, const partition::Work& work) override;
   bool close_endpoint(std::uint32_t child_relid, const partition::Work& work) override;
 
+  // The device goes away: the VSP's driver disables channel `child_relid`
+  // (its primary was revoked), unless it did already.
+  void revoke(std::uint32_t child_relid);
   // The guest signalled channel `child_relid`: its device's DPC looks at both rings.
   void on_guest_signal(std::uint32_t child_relid);
   // After a device step or an action on channel `child_relid`: the trace,

@@ -44,6 +44,10 @@ enum class Quirk : std::uint8_t {
   kGuestTrustsCompletionTransId,
 
   // Rescind, offer and lifecycle; unload, version skew and boot.
+
+  // Subchannels.
+  kHostRescindsPrimaryFirst,
+  kGuestOpensSubchannelTwice,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
