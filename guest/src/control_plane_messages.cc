@@ -204,6 +204,14 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
   if (channel->state == ChannelState::kRescinded) {
     return "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
   }
+  if (channel->state == ChannelState::kAwaitOpen &&
+      quirks_.has(base::Quirk::kGuestIgnoresRescindWhileOpening)) {
+    // The quirk: only the OPENCHANNEL_RESULT could end the open's wait, and
+    // a host that rescinds a just-offered channel need not send one.
+    work.note("quirk guest_ignores_rescind_while_opening: relid " + std::to_string(m.child_relid) +
+              " keeps waiting for its OPENCHANNEL_RESULT");
+    return "";
+  }
   channel->open_when_rescinded = channel->state == ChannelState::kOpen;
   // An endpoint still using the rings (a KMCL device closing on its passive
   // worker) frees them when it is done, and only then is the relid released

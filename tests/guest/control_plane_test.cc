@@ -395,6 +395,27 @@ TEST(GuestRescind, ASecondRescindAndOneForAnUnknownRelidAreIgnored) {
   EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
 }
 
+TEST(GuestQuirks, IgnoringARescindWhileOpeningKeepsWaitingForTheOpenResult) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_ignores_rescind_while_opening");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty()) << "no RELID_RELEASED";
+  EXPECT_EQ(guest.final_report().rescinds(), 0u);
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0],
+            "quirk guest_ignores_rescind_while_opening: relid 1 keeps waiting for its "
+            "OPENCHANNEL_RESULT");
+}
+
 TEST(GuestRescind, RescindingTheEchoChannelMidWorkloadFailsTheRun) {
   proto::GuestConfig config;
   config.mutable_echo()->set_child_relid(1);

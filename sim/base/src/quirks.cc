@@ -86,6 +86,18 @@ constexpr std::array kQuirks = {
         "memory held. Removed by the vmbus_requestor work (small integer ids, checked: "
         "<20200625153723.8428-2-lkmlabelt@gmail.com>) and \"Fix handling of messages with "
         "transaction ID of zero\" (<20220407043028.379534-2-parri.andrea@gmail.com>)."},
+
+    // Rescind, offer and lifecycle.
+    QuirkInfo{
+        Quirk::kGuestIgnoresRescindWhileOpening, "guest_ignores_rescind_while_opening", kQuirkGuest,
+        "guest control plane",
+        "A rescind of a channel whose OPENCHANNEL is still unanswered does not end the wait for "
+        "the OPENCHANNEL_RESULT: the guest keeps waiting, as Linux's vmbus_open() did -- its "
+        "wait could only be ended by the result, and a host that rescinds a just-offered channel "
+        "may never send one. The open, the driver's probe behind it and every channel queued "
+        "after it hang, and the relid is never released. Removed by \"Drivers: hv: vmbus: Fix a "
+        "rescind issue\" (upstream 7fa32e5ec28b, LIS 70c420a1): the rescind handler completes "
+        "what the channel waits for, and vmbus_open() fails for a rescinded channel."},
 };
 
 }  // namespace
