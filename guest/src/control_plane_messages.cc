@@ -202,6 +202,9 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
     return "RESCIND_CHANNELOFFER for unknown relid " + std::to_string(m.child_relid);
   }
   if (channel->state == ChannelState::kRescinded) {
+    if (quirks_.has(base::Quirk::kGuestHandlesDuplicateRescind)) {
+      return tear_down_again(*channel, work);
+    }
     return "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
   }
   if (channel->state == ChannelState::kAwaitOpen &&
@@ -225,6 +228,21 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
   work.hv.trace(partition::trace_channel(work.context, m.child_relid, "rescinded", ""));
   if (!rings_in_use) {
     release_relid(*channel, work);
+  }
+  return "";
+}
+
+// The quirk guest_handles_duplicate_rescind: the copy finds the channel by
+// its relid again and tears it down a second time -- in Linux a second
+// put of a freed channel; here a second RELID_RELEASED for a relid the
+// host may already have let go of (or offered to another device).
+std::string ControlPlane::tear_down_again(const Channel& channel, const partition::Work& work) {
+  work.note("quirk guest_handles_duplicate_rescind: relid " + std::to_string(channel.child_relid) +
+            " torn down a second time");
+  wire::RelidReleased released;
+  released.child_relid = channel.child_relid;
+  if (!post(released, work)) {
+    work.note("RELID_RELEASED not posted");
   }
   return "";
 }

@@ -416,6 +416,21 @@ TEST(GuestQuirks, IgnoringARescindWhileOpeningKeepsWaitingForTheOpenResult) {
             "OPENCHANNEL_RESULT");
 }
 
+TEST(GuestQuirks, HandlingADuplicateRescindReleasesTheRelidTwice) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_handles_duplicate_rescind");
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  guest.receive(rescind);
+
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1",
+                                                      "CHANNELMSG_RELID_RELEASED child_relid=1"));
+  EXPECT_EQ(guest.final_report().rescinds(), 1u);
+}
+
 TEST(GuestRescind, RescindingTheEchoChannelMidWorkloadFailsTheRun) {
   proto::GuestConfig config;
   config.mutable_echo()->set_child_relid(1);

@@ -98,6 +98,17 @@ constexpr std::array kQuirks = {
         "after it hang, and the relid is never released. Removed by \"Drivers: hv: vmbus: Fix a "
         "rescind issue\" (upstream 7fa32e5ec28b, LIS 70c420a1): the rescind handler completes "
         "what the channel waits for, and vmbus_open() fails for a rescinded channel."},
+    QuirkInfo{
+        Quirk::kGuestHandlesDuplicateRescind, "guest_handles_duplicate_rescind", kQuirkGuest,
+        "guest control plane",
+        "A second RESCIND_CHANNELOFFER for a relid the guest has already rescinded is handled "
+        "as a new one: the guest finds the channel by its relid again and tears it down a "
+        "second time, posting a second RELID_RELEASED for a relid the host may have freed or "
+        "offered to another device. Linux's vmbus_onoffer_rescind() did the same, a "
+        "use-after-free when an erroneous or malicious host sent the rescind twice. Removed by "
+        "\"Drivers: hv: vmbus: Resolve race condition in vmbus_onoffer_rescind()\" (Andrea "
+        "Parri, <20201118143649.108465-6-parri.andrea@gmail.com>): only the first rescind of a "
+        "channel is acted on."},
 };
 
 }  // namespace

@@ -186,6 +186,7 @@ class ControlPlane {
   std::string on_open_result(const wire::OpenChannelResult& m, const partition::Work& work);
   std::string on_gpadl_torndown(const wire::GpadlTorndown& m, const partition::Work& work);
   std::string on_rescind(const wire::RescindChannelOffer& m, const partition::Work& work);
+  std::string tear_down_again(const Channel& channel, const partition::Work& work);
   std::string on_modify_response(const wire::ModifyChannelResponse& m, const partition::Work& work);
   std::string on_unload_response(const partition::Work& work);
   void ignore(const wire::HvMessage& slot, const std::string& reason, const partition::Work& work);
