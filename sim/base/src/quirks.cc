@@ -109,6 +109,17 @@ constexpr std::array kQuirks = {
         "\"Drivers: hv: vmbus: Resolve race condition in vmbus_onoffer_rescind()\" (Andrea "
         "Parri, <20201118143649.108465-6-parri.andrea@gmail.com>): only the first rescind of a "
         "channel is acted on."},
+    QuirkInfo{
+        Quirk::kGuestReadsAfterRescind, "guest_reads_after_rescind", kQuirkGuest, "KMCL close path",
+        "A rescind leaves the channel's receive path in place: it does not end the requests "
+        "waiting for answers, and the close reads the completions left in the ring instead of "
+        "discarding them, so an answer the host wrote around the rescind still completes a "
+        "request of a channel that is gone. Linux's vmbus_onoffer_rescind() left the channel "
+        "callback installed: a driver whose wait had ended because of the rescind had its "
+        "on-stack completion completed later by the late answer (stack corruption). Removed by "
+        "\"Drivers: hv: vmbus: Reset the channel callback in vmbus_onoffer_rescind()\" (Dexuan "
+        "Cui; LIS b7535149): once the rescind is taken, nothing read from the ring acts on a "
+        "request."},
 };
 
 }  // namespace

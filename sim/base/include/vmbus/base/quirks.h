@@ -48,6 +48,7 @@ enum class Quirk : std::uint8_t {
   // Rescind, offer and lifecycle.
   kGuestIgnoresRescindWhileOpening,
   kGuestHandlesDuplicateRescind,
+  kGuestReadsAfterRescind,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
