@@ -129,6 +129,13 @@ std::string ControlPlane::on_all_offers_delivered() {
 std::string ControlPlane::on_gpadl_created(const wire::GpadlCreated& m,
                                            const partition::Work& work) {
   Channel* channel = find_channel(m.child_relid);
+  if (channel != nullptr && channel->gpadl_answer_due && channel->gpadl == m.gpadl) {
+    // The answer a rescind left due: nothing names the relid any more.
+    channel->gpadl_answer_due = false;
+    free_rings(*channel, partition::DetachReason::kRescinded, work);
+    release_relid(*channel, work);
+    return "";
+  }
   if (channel == nullptr || channel->state != ChannelState::kAwaitGpadl ||
       channel->gpadl != m.gpadl) {
     return "GPADL_CREATED for relid " + std::to_string(m.child_relid) + " gpadl " +
@@ -216,17 +223,30 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
     return "";
   }
   channel->open_when_rescinded = channel->state == ChannelState::kOpen;
+  // A GPADL the host has not answered yet is answered after the rescind too,
+  // and the answer names the relid: the relid (and the pages the GPADL
+  // describes) are kept until it came (on_gpadl_created), as OpenVMM's
+  // vmbus_client does since "fix handling of revoked channels with active
+  // requests". Unlike an OPENCHANNEL, which a host answers only while the
+  // channel is offered.
+  channel->gpadl_answer_due = channel->state == ChannelState::kAwaitGpadl &&
+                              !quirks_.has(base::Quirk::kGuestReleasesRelidWithGpadlPending);
   // An endpoint still using the rings (a KMCL device closing on its passive
   // worker) frees them when it is done, and only then is the relid released
   // (release_rings); otherwise both happen now.
   const bool rings_in_use = port_.rescind_endpoint(m.child_relid, work);
-  if (!rings_in_use) {
+  const bool release_now = !rings_in_use && !channel->gpadl_answer_due;
+  if (release_now) {
     free_rings(*channel, partition::DetachReason::kRescinded, work);
   }
   channel->state = ChannelState::kRescinded;
   ++rescinds_seen_;
-  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "rescinded", ""));
-  if (!rings_in_use) {
+  work.hv.trace(partition::trace_channel(
+      work.context, m.child_relid, "rescinded",
+      channel->gpadl_answer_due
+          ? "the relid is kept until GPADL_CREATED for gpadl " + std::to_string(channel->gpadl)
+          : ""));
+  if (release_now) {
     release_relid(*channel, work);
   }
   return "";

@@ -395,6 +395,46 @@ TEST(GuestRescind, ASecondRescindAndOneForAnUnknownRelidAreIgnored) {
   EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
 }
 
+// The host answers a GPADL of a revoked channel, and the answer names the
+// relid: the relid goes back only once the answer came.
+TEST(GuestRescind, ARescindWithTheGpadlUnansweredKeepsTheRelidUntilGpadlCreated) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
+  EXPECT_THAT(guest.control(), IsEmpty()) << "no OPENCHANNEL for a rescinded channel";
+  guest.notes();
+
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  EXPECT_THAT(guest.notes(), IsEmpty()) << "the answer is handled, not ignored";
+  const proto::GuestReport report = guest.final_report();
+  EXPECT_EQ(report.rescinds(), 1u);
+  EXPECT_TRUE(report.findings().empty()) << "the ring pages were freed";
+}
+
+TEST(GuestQuirks, ReleasingTheRelidWithTheGpadlPendingLeavesItsAnswerToNobody) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_releases_relid_with_gpadl_pending");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  guest.notes();
+
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(
+                            ": GPADL_CREATED for relid 1 gpadl 925200, which nobody asked for"));
+}
+
 TEST(GuestQuirks, IgnoringARescindWhileOpeningKeepsWaitingForTheOpenResult) {
   proto::GuestConfig config;
   config.add_quirks("guest_ignores_rescind_while_opening");

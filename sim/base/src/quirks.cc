@@ -120,6 +120,18 @@ constexpr std::array kQuirks = {
         "\"Drivers: hv: vmbus: Reset the channel callback in vmbus_onoffer_rescind()\" (Dexuan "
         "Cui; LIS b7535149): once the rescind is taken, nothing read from the ring acts on a "
         "request."},
+    QuirkInfo{
+        Quirk::kGuestReleasesRelidWithGpadlPending, "guest_releases_relid_with_gpadl_pending",
+        kQuirkGuest, "guest control plane",
+        "A rescind of a channel whose GPADL_HEADER is not answered yet releases the relid at "
+        "once. But a host answers GPADL requests of a revoked channel (only OPENCHANNEL goes "
+        "unanswered after a revoke), so GPADL_CREATED arrives for a relid the guest gave back "
+        "-- and that the host may already have offered to another device. OpenVMM's "
+        "vmbus_client did this and panicked on the late answer; removed by \"vmbus_client: fix "
+        "handling of revoked channels with active requests\" (OpenVMM 9171c3f38, PR 1100; the "
+        "server side is 822d4d4b2, PR 3959, \"vmbus_server: allow gpadls for revoked "
+        "channels\"): the channel id is released only once the host answered every request "
+        "that names it."},
 };
 
 }  // namespace

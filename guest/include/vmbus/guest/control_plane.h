@@ -99,6 +99,9 @@ class ControlPlane {
     std::uint32_t opens = 0;                            // successful opens so far
     bool open_when_rescinded = false;
     bool open_failed = false;  // the host refused OPENCHANNEL: its GPADL goes, then kFailed
+    // Rescinded with its GPADL_HEADER unanswered: the host still answers it,
+    // naming the relid, so the relid is released only after that answer.
+    bool gpadl_answer_due = false;
   };
 
   // `config` must have its ring_pages default applied (>= 2).

@@ -49,6 +49,7 @@ enum class Quirk : std::uint8_t {
   kGuestIgnoresRescindWhileOpening,
   kGuestHandlesDuplicateRescind,
   kGuestReadsAfterRescind,
+  kGuestReleasesRelidWithGpadlPending,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
