@@ -132,6 +132,19 @@ constexpr std::array kQuirks = {
         "server side is 822d4d4b2, PR 3959, \"vmbus_server: allow gpadls for revoked "
         "channels\"): the channel id is released only once the host answered every request "
         "that names it."},
+    QuirkInfo{
+        Quirk::kCloseOvertakesOpenSequence, "close_overtakes_open_sequence", kQuirkGuest,
+        "KMCL close path",
+        "The close a rescind starts runs ahead of the channel's unfinished open sequence "
+        "(EvtChannelOpened, EvtChannelStarted, EvtChannelPostStarted) instead of after it. "
+        "The close must wait for the sequence to stop; the sequence can only go on after the "
+        "close: the passive worker hangs, the channel never closes and the relid is never "
+        "released. netvsc had this shape: netvsc_remove() ran while netvsc_probe() was still "
+        "setting the device up and hung in napi_disable() on a NAPI instance the probe had not "
+        "enabled yet (CVE-2024-26698). Removed by \"hv_netvsc: Fix race condition between "
+        "netvsc_probe and netvsc_remove\" "
+        "(<1706609772-5783-1-git-send-email-schakrabarti@linux.microsoft.com>): the removal "
+        "waits until the probe is done."},
 };
 
 }  // namespace

@@ -540,7 +540,18 @@ void DeviceCore::peer_close(Channel& ch, CloseKind kind) {
   }
   WorkItem item{WorkItem::Kind::kClose, &ch};
   item.close_kind = kind;
-  work_items.push_back(item);
+  // Behind the channel's open sequence, if one is pending: the driver sees
+  // its open finish (or not start) before the close, never the two mixed.
+  if (ch.sequence_active && kind == CloseKind::kRescind && !ch.is_server &&
+      config.quirks.has(base::Quirk::kCloseOvertakesOpenSequence)) {
+    // The quirk: the removal runs while the probe is still in progress, as
+    // netvsc_remove() could before the fix of CVE-2024-26698.
+    trace("quirk", &ch, ch.handle,
+          "close_overtakes_open_sequence: the rescind's close runs ahead of the open sequence");
+    work_items.push_front(item);
+  } else {
+    work_items.push_back(item);
+  }
   trace("close_requested", &ch, ch.handle, close_api(kind));
 }
 

@@ -50,6 +50,7 @@ enum class Quirk : std::uint8_t {
   kGuestHandlesDuplicateRescind,
   kGuestReadsAfterRescind,
   kGuestReleasesRelidWithGpadlPending,
+  kCloseOvertakesOpenSequence,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
