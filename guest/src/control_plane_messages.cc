@@ -160,6 +160,16 @@ std::string ControlPlane::on_open_result(const wire::OpenChannelResult& m,
     return "OPENCHANNEL_RESULT for relid " + std::to_string(m.child_relid) +
            ", which nobody asked for";
   }
+  if (m.status != 0 && quirks_.has(base::Quirk::kGuestOpenErrorPathKeepsGpadl)) {
+    // The quirk: an error path that only marks the channel failed.
+    channel->state = ChannelState::kFailed;
+    port_.detach_rings(m.child_relid, partition::DetachReason::kClosed, work);
+    work.hv.trace(partition::trace_channel(
+        work.context, m.child_relid, "failed",
+        "quirk guest_open_error_path_keeps_gpadl: host refused OPENCHANNEL with status " +
+            std::to_string(m.status) + "; gpadl " + std::to_string(channel->gpadl) + " kept"));
+    return "";
+  }
   if (m.status != 0) {
     // The error path undoes what the open did: the GPADL is torn down and
     // only then are its pages freed (on_gpadl_torndown); no CLOSECHANNEL,

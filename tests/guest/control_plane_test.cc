@@ -471,6 +471,24 @@ TEST(GuestQuirks, HandlingADuplicateRescindReleasesTheRelidTwice) {
   EXPECT_EQ(guest.final_report().rescinds(), 1u);
 }
 
+TEST(GuestQuirks, AnOpenErrorPathThatKeepsTheGpadlLeaksTheRingPages) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_open_error_path_keeps_gpadl");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.hv.take_posts();
+  guest.receive(open_result(1, 0xC0000001));
+
+  EXPECT_THAT(guest.control(), IsEmpty()) << "no GPADL_TEARDOWN";
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_THAT(report.findings(0).what(),
+              ::testing::HasSubstr("channel 1 is refused by the host but its 8 ring pages are "
+                                   "still allocated"));
+}
+
 TEST(GuestRescind, RescindingTheEchoChannelMidWorkloadFailsTheRun) {
   proto::GuestConfig config;
   config.mutable_echo()->set_child_relid(1);

@@ -145,6 +145,17 @@ constexpr std::array kQuirks = {
         "netvsc_probe and netvsc_remove\" "
         "(<1706609772-5783-1-git-send-email-schakrabarti@linux.microsoft.com>): the removal "
         "waits until the probe is done."},
+    QuirkInfo{
+        Quirk::kGuestOpenErrorPathKeepsGpadl, "guest_open_error_path_keeps_gpadl", kQuirkGuest,
+        "guest control plane",
+        "When the host answers OPENCHANNEL with a failure, the guest's error path only marks "
+        "the channel failed: it does not tear the ring GPADL down and does not free the ring "
+        "pages, which stay the host's to map for as long as the guest runs. The rule the fix of "
+        "__vmbus_open()'s error path restored (CVE-2021-47049, \"Drivers: hv: vmbus: Use after "
+        "free in __vmbus_open()\", where the open request was freed while still on the "
+        "channel-message list) is that a failed open undoes all it did, in reverse order, and "
+        "frees nothing the host or a list can still reach: GPADL_TEARDOWN, GPADL_TORNDOWN, then "
+        "the pages."},
 };
 
 }  // namespace

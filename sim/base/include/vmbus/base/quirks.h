@@ -51,6 +51,7 @@ enum class Quirk : std::uint8_t {
   kGuestReadsAfterRescind,
   kGuestReleasesRelidWithGpadlPending,
   kCloseOvertakesOpenSequence,
+  kGuestOpenErrorPathKeepsGpadl,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
