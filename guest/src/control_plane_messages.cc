@@ -258,6 +258,8 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
           : ""));
   if (release_now) {
     release_relid(*channel, work);
+  } else if (rings_in_use && quirks_.has(base::Quirk::kGuestReleasesRelidBeforeClose)) {
+    release_before_close(*channel, work);
   }
   return "";
 }

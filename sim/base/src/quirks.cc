@@ -156,6 +156,16 @@ constexpr std::array kQuirks = {
         "channel-message list) is that a failed open undoes all it did, in reverse order, and "
         "frees nothing the host or a list can still reach: GPADL_TEARDOWN, GPADL_TORNDOWN, then "
         "the pages."},
+    QuirkInfo{
+        Quirk::kGuestReleasesRelidBeforeClose, "guest_releases_relid_before_close", kQuirkGuest,
+        "guest control plane",
+        "The guest posts RELID_RELEASED as soon as it reads a rescind, while its driver's close "
+        "is still to run and may still write completions into the channel's rings. "
+        "RELID_RELEASED promises the host that the guest is done with the channel: the host "
+        "frees its GPADLs and may offer the relid to another device. Linux releases the relid "
+        "in hv_process_channel_removal(), after the driver's remove callback and vmbus_close() "
+        "have finished with the rings; this simulator's guest did it at the rescind until a "
+        "review found it."},
 };
 
 }  // namespace

@@ -102,6 +102,7 @@ class ControlPlane {
     // Rescinded with its GPADL_HEADER unanswered: the host still answers it,
     // naming the relid, so the relid is released only after that answer.
     bool gpadl_answer_due = false;
+    bool relid_released = false;  // RELID_RELEASED posted
   };
 
   // `config` must have its ring_pages default applied (>= 2).
@@ -177,7 +178,10 @@ class ControlPlane {
   void free_rings(Channel& channel, partition::DetachReason reason, const partition::Work& work);
   // A rescinded channel is gone from the guest: RELID_RELEASED, and the
   // workload hears of the rescind.
-  void release_relid(const Channel& channel, const partition::Work& work);
+  void release_relid(Channel& channel, const partition::Work& work);
+  // The quirk guest_releases_relid_before_close: RELID_RELEASED while the
+  // endpoint's close still uses the rings.
+  void release_before_close(Channel& channel, const partition::Work& work);
 
   // Message handling: each on_* checks the message against the client's
   // state and returns "" when it acted, else why the message is ignored.

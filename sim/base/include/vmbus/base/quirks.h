@@ -52,6 +52,7 @@ enum class Quirk : std::uint8_t {
   kGuestReleasesRelidWithGpadlPending,
   kCloseOvertakesOpenSequence,
   kGuestOpenErrorPathKeepsGpadl,
+  kGuestReleasesRelidBeforeClose,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
