@@ -96,7 +96,11 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
   if (m.child_relid == 0 || m.child_relid > kMaxRelid) {
     return "OFFERCHANNEL with relid " + std::to_string(m.child_relid) + " out of range";
   }
-  if (channels_.count(m.child_relid) != 0) {
+  // A relid names one channel until the guest releases it (Linux refuses
+  // such an offer since "Do not allow overwriting
+  // vmbus_connection.channels[]").
+  const bool overwrite = quirks_.has(base::Quirk::kGuestOverwritesChannelOnDuplicateOffer);
+  if (channels_.count(m.child_relid) != 0 && !overwrite) {
     return "OFFERCHANNEL for relid " + std::to_string(m.child_relid) + ", which is already offered";
   }
   constexpr std::uint16_t kConfidential =
@@ -111,7 +115,15 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
   Channel channel;
   channel.child_relid = m.child_relid;
   channel.connection_id = m.connection_id;
-  channels_.emplace(m.child_relid, std::move(channel));
+  if (const auto it = channels_.find(m.child_relid); it != channels_.end()) {
+    // The quirk: the new record takes the old one's place; what the old one
+    // held (its GPADL, its ring pages) nobody will free.
+    work.note("quirk guest_overwrites_channel_on_duplicate_offer: the record of relid " +
+              std::to_string(m.child_relid) + " is replaced");
+    it->second = std::move(channel);
+  } else {
+    channels_.emplace(m.child_relid, std::move(channel));
+  }
   work.hv.trace(partition::trace_channel(
       work.context, m.child_relid, "offered",
       "interface " + m.if_type.to_string() + ", connection id " + std::to_string(m.connection_id)));

@@ -192,22 +192,35 @@ void ControlPlane::on_request_offers() {
     if (channel.state == Channel::State::kRescinded || !port_.offer_wanted(relid)) {
       continue;
     }
-    wire::OfferChannel offer;
-    if (!channel.config.interface_guid().empty()) {
-      offer.if_type = wire::Guid::parse(channel.config.interface_guid()).value();
-    }
-    if (!channel.config.instance_guid().empty()) {
-      offer.if_instance = wire::Guid::parse(channel.config.instance_guid()).value();
-    }
-    // Only the flags that apply: the simulated channels are neither named
-    // pipes nor hv_sock nor confidential, so none does.
-    offer.chn_flags = 0;
-    offer.child_relid = relid;
-    offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
-    offer.connection_id = channel.connection_id;
-    reply(offer);
+    reply(offer_of(relid, channel));
   }
   reply(wire::AllOffersDelivered{});
+}
+
+wire::OfferChannel ControlPlane::offer_of(std::uint32_t child_relid, const Channel& channel) const {
+  wire::OfferChannel offer;
+  if (!channel.config.interface_guid().empty()) {
+    offer.if_type = wire::Guid::parse(channel.config.interface_guid()).value();
+  }
+  if (!channel.config.instance_guid().empty()) {
+    offer.if_instance = wire::Guid::parse(channel.config.instance_guid()).value();
+  }
+  // Only the flags that apply: the simulated channels are neither named
+  // pipes nor hv_sock nor confidential, so none does.
+  offer.chn_flags = 0;
+  offer.child_relid = child_relid;
+  offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
+  offer.connection_id = channel.connection_id;
+  return offer;
+}
+
+bool ControlPlane::offer_again(std::uint32_t child_relid) {
+  const Channel* found = channel(child_relid);
+  if (found == nullptr) {
+    return false;
+  }
+  reply(offer_of(child_relid, *found));
+  return true;
 }
 
 void ControlPlane::on_gpadl_header(const wire::GpadlHeaderMessage& m, const partition::Work& work) {

@@ -489,6 +489,20 @@ TEST(GuestQuirks, AnOpenErrorPathThatKeepsTheGpadlLeaksTheRingPages) {
                                    "still allocated"));
 }
 
+TEST(GuestQuirks, AnOfferOverwritingAnOpenChannelsRecordLeaksItsPages) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_overwrites_channel_on_duplicate_offer");
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  guest.receive(offer(1));
+
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_THAT(
+      report.findings(0).what(),
+      ::testing::HasSubstr("8 guest pages are allocated but held by no channel and no send"));
+}
+
 TEST(GuestRescind, RescindingTheEchoChannelMidWorkloadFailsTheRun) {
   proto::GuestConfig config;
   config.mutable_echo()->set_child_relid(1);

@@ -166,6 +166,16 @@ constexpr std::array kQuirks = {
         "in hv_process_channel_removal(), after the driver's remove callback and vmbus_close() "
         "have finished with the rings; this simulator's guest did it at the rescind until a "
         "review found it."},
+    QuirkInfo{
+        Quirk::kGuestOverwritesChannelOnDuplicateOffer,
+        "guest_overwrites_channel_on_duplicate_offer", kQuirkGuest, "guest control plane",
+        "An OFFERCHANNEL for a relid the guest already has replaces its record of that channel: "
+        "whatever the old record held -- its ring pages, its GPADL, an open channel -- is no "
+        "longer reachable and is never freed. Linux's vmbus_process_offer() stored the new "
+        "channel in vmbus_connection.channels[relid] over the old one, leaking it, when an "
+        "erroneous or malicious host reused a relid. Removed by \"Drivers: hv: vmbus: Do not "
+        "allow overwriting vmbus_connection.channels[]\" "
+        "(<20201118143649.108465-7-parri.andrea@gmail.com>): such an offer is refused."},
 };
 
 }  // namespace

@@ -53,6 +53,7 @@ enum class Quirk : std::uint8_t {
   kCloseOvertakesOpenSequence,
   kGuestOpenErrorPathKeepsGpadl,
   kGuestReleasesRelidBeforeClose,
+  kGuestOverwritesChannelOnDuplicateOffer,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
