@@ -418,15 +418,33 @@ void ControlPlane::release_rings(std::uint32_t child_relid, const partition::Wor
 // gone, as Linux's hv_process_channel_removal() does after vmbus_close();
 // a close still running could otherwise write a completion into rings the
 // host already let go of.
-void ControlPlane::release_relid(const Channel& channel, const partition::Work& work) {
+void ControlPlane::release_relid(Channel& channel, const partition::Work& work) {
+  if (!channel.relid_released) {
+    wire::RelidReleased released;
+    released.child_relid = channel.child_relid;
+    if (!post(released, work)) {
+      work.note("RELID_RELEASED not posted");
+    }
+    channel.relid_released = true;
+  }
+  // The rescind is over for the workload only now: a guest that ends its
+  // run after the rescinds it expects must not end it before this post.
+  port_.on_rescinded(channel.child_relid, channel.open_when_rescinded, work);
+}
+
+// The quirk guest_releases_relid_before_close: the relid goes back as soon
+// as the rescind is read, as the guest did before the fix, while the close
+// may still write completions into the rings; release_relid() later posts
+// nothing more.
+void ControlPlane::release_before_close(Channel& channel, const partition::Work& work) {
+  work.note("quirk guest_releases_relid_before_close: relid " +
+            std::to_string(channel.child_relid) + " released before its close ran");
   wire::RelidReleased released;
   released.child_relid = channel.child_relid;
   if (!post(released, work)) {
     work.note("RELID_RELEASED not posted");
   }
-  // The rescind is over for the workload only now: a guest that ends its
-  // run after the rescinds it expects must not end it before this post.
-  port_.on_rescinded(channel.child_relid, channel.open_when_rescinded, work);
+  channel.relid_released = true;
 }
 
 }  // namespace vmbus::guest

@@ -96,7 +96,11 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
   if (m.child_relid == 0 || m.child_relid > kMaxRelid) {
     return "OFFERCHANNEL with relid " + std::to_string(m.child_relid) + " out of range";
   }
-  if (channels_.count(m.child_relid) != 0) {
+  // A relid names one channel until the guest releases it (Linux refuses
+  // such an offer since "Do not allow overwriting
+  // vmbus_connection.channels[]").
+  const bool overwrite = quirks_.has(base::Quirk::kGuestOverwritesChannelOnDuplicateOffer);
+  if (channels_.count(m.child_relid) != 0 && !overwrite) {
     return "OFFERCHANNEL for relid " + std::to_string(m.child_relid) + ", which is already offered";
   }
   constexpr std::uint16_t kConfidential =
@@ -122,7 +126,15 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
     detail += ", subchannel " + std::to_string(channel.sub_channel_index) + " of channel " +
               std::to_string(channel.primary_relid);
   }
-  channels_.emplace(m.child_relid, std::move(channel));
+  if (const auto it = channels_.find(m.child_relid); it != channels_.end()) {
+    // The quirk: the new record takes the old one's place; what the old one
+    // held (its GPADL, its ring pages) nobody will free.
+    work.note("quirk guest_overwrites_channel_on_duplicate_offer: the record of relid " +
+              std::to_string(m.child_relid) + " is replaced");
+    it->second = std::move(channel);
+  } else {
+    channels_.emplace(m.child_relid, std::move(channel));
+  }
   work.hv.trace(partition::trace_channel(work.context, m.child_relid, "offered", detail));
   return "";
 }
@@ -167,6 +179,13 @@ std::string ControlPlane::on_all_offers_delivered() {
 std::string ControlPlane::on_gpadl_created(const wire::GpadlCreated& m,
                                            const partition::Work& work) {
   Channel* channel = find_channel(m.child_relid);
+  if (channel != nullptr && channel->gpadl_answer_due && channel->gpadl == m.gpadl) {
+    // The answer a rescind left due: nothing names the relid any more.
+    channel->gpadl_answer_due = false;
+    free_rings(*channel, partition::DetachReason::kRescinded, work);
+    release_relid(*channel, work);
+    return "";
+  }
   if (channel == nullptr || channel->state != ChannelState::kAwaitGpadl ||
       channel->gpadl != m.gpadl) {
     return "GPADL_CREATED for relid " + std::to_string(m.child_relid) + " gpadl " +
@@ -190,6 +209,16 @@ std::string ControlPlane::on_open_result(const wire::OpenChannelResult& m,
       m.openid != m.child_relid) {
     return "OPENCHANNEL_RESULT for relid " + std::to_string(m.child_relid) +
            ", which nobody asked for";
+  }
+  if (m.status != 0 && quirks_.has(base::Quirk::kGuestOpenErrorPathKeepsGpadl)) {
+    // The quirk: an error path that only marks the channel failed.
+    channel->state = ChannelState::kFailed;
+    port_.detach_rings(m.child_relid, partition::DetachReason::kClosed, work);
+    work.hv.trace(partition::trace_channel(
+        work.context, m.child_relid, "failed",
+        "quirk guest_open_error_path_keeps_gpadl: host refused OPENCHANNEL with status " +
+            std::to_string(m.status) + "; gpadl " + std::to_string(channel->gpadl) + " kept"));
+    return "";
   }
   if (m.status != 0) {
     // The error path undoes what the open did: the GPADL is torn down and
@@ -274,6 +303,9 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
     return "RESCIND_CHANNELOFFER for unknown relid " + std::to_string(m.child_relid);
   }
   if (channel->state == ChannelState::kRescinded) {
+    if (quirks_.has(base::Quirk::kGuestHandlesDuplicateRescind)) {
+      return tear_down_again(*channel, work);
+    }
     return "second RESCIND_CHANNELOFFER for relid " + std::to_string(m.child_relid);
   }
   if (channel->primary_relid == 0) {
@@ -286,19 +318,57 @@ std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
       }
     }
   }
+  if (channel->state == ChannelState::kAwaitOpen &&
+      quirks_.has(base::Quirk::kGuestIgnoresRescindWhileOpening)) {
+    // The quirk: only the OPENCHANNEL_RESULT could end the open's wait, and
+    // a host that rescinds a just-offered channel need not send one.
+    work.note("quirk guest_ignores_rescind_while_opening: relid " + std::to_string(m.child_relid) +
+              " keeps waiting for its OPENCHANNEL_RESULT");
+    return "";
+  }
   channel->open_when_rescinded = channel->state == ChannelState::kOpen;
+  // A GPADL the host has not answered yet is answered after the rescind too,
+  // and the answer names the relid: the relid (and the pages the GPADL
+  // describes) are kept until it came (on_gpadl_created), as OpenVMM's
+  // vmbus_client does since "fix handling of revoked channels with active
+  // requests". Unlike an OPENCHANNEL, which a host answers only while the
+  // channel is offered.
+  channel->gpadl_answer_due = channel->state == ChannelState::kAwaitGpadl &&
+                              !quirks_.has(base::Quirk::kGuestReleasesRelidWithGpadlPending);
   // An endpoint still using the rings (a KMCL device closing on its passive
   // worker) frees them when it is done, and only then is the relid released
   // (release_rings); otherwise both happen now.
   const bool rings_in_use = port_.rescind_endpoint(m.child_relid, work);
-  if (!rings_in_use) {
+  const bool release_now = !rings_in_use && !channel->gpadl_answer_due;
+  if (release_now) {
     free_rings(*channel, partition::DetachReason::kRescinded, work);
   }
   channel->state = ChannelState::kRescinded;
   ++rescinds_seen_;
-  work.hv.trace(partition::trace_channel(work.context, m.child_relid, "rescinded", ""));
-  if (!rings_in_use) {
+  work.hv.trace(partition::trace_channel(
+      work.context, m.child_relid, "rescinded",
+      channel->gpadl_answer_due
+          ? "the relid is kept until GPADL_CREATED for gpadl " + std::to_string(channel->gpadl)
+          : ""));
+  if (release_now) {
     release_relid(*channel, work);
+  } else if (rings_in_use && quirks_.has(base::Quirk::kGuestReleasesRelidBeforeClose)) {
+    release_before_close(*channel, work);
+  }
+  return "";
+}
+
+// The quirk guest_handles_duplicate_rescind: the copy finds the channel by
+// its relid again and tears it down a second time -- in Linux a second
+// put of a freed channel; here a second RELID_RELEASED for a relid the
+// host may already have let go of (or offered to another device).
+std::string ControlPlane::tear_down_again(const Channel& channel, const partition::Work& work) {
+  work.note("quirk guest_handles_duplicate_rescind: relid " + std::to_string(channel.child_relid) +
+            " torn down a second time");
+  wire::RelidReleased released;
+  released.child_relid = channel.child_relid;
+  if (!post(released, work)) {
+    work.note("RELID_RELEASED not posted");
   }
   return "";
 }

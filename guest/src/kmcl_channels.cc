@@ -52,6 +52,7 @@ std::optional<std::pair<std::uint64_t, std::uint32_t>> KmclChannels::lend(std::u
   if (!first) {
     return std::nullopt;
   }
+  pages_lent_ += count;
   const std::span<std::byte> bytes = memory_.pages(*first, count);
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     bytes[i] = static_cast<std::byte>(i & 0xFF);
@@ -60,6 +61,7 @@ std::optional<std::pair<std::uint64_t, std::uint32_t>> KmclChannels::lend(std::u
 }
 
 void KmclChannels::give_back(const std::pair<std::uint64_t, std::uint32_t>& pages) {
+  pages_lent_ -= pages.second;
   pages_.free(pages.first, pages.second);
 }
 

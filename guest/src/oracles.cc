@@ -22,7 +22,9 @@ std::string lost_wakeup(const partition::KmclEndpoint& endpoint, const ControlPl
 
 std::string ring_page_leaks(const ControlPlane& control, const KmclChannels& drivers) {
   std::string leaks;
+  std::uint64_t owned = drivers.pages_lent();
   for (const auto& [relid, channel] : control.channels()) {
+    owned += channel.pages;
     if (channel.pages == 0) {
       continue;
     }
@@ -57,6 +59,14 @@ std::string ring_page_leaks(const ControlPlane& control, const KmclChannels& dri
     leaks += std::string(leaks.empty() ? "" : "; ") + "a second open of channel " +
              std::to_string(stray.child_relid) + " left gpadl " + std::to_string(stray.gpadl) +
              " and its " + std::to_string(stray.pages) + " ring pages allocated";
+    owned += stray.pages;  // reported here, not again below
+  }
+  // Pages no channel record and no send holds: nobody can free them (a
+  // record overwritten by a second offer of its relid, for one).
+  if (drivers.pages_allocated() > owned) {
+    leaks += std::string(leaks.empty() ? "" : "; ") +
+             std::to_string(drivers.pages_allocated() - owned) +
+             " guest pages are allocated but held by no channel and no send";
   }
   return leaks;
 }

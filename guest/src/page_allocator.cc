@@ -21,6 +21,7 @@ std::optional<std::uint64_t> PageAllocator::allocate(std::uint32_t count) {
       if (left > 0) {
         free_[first + count] = left;
       }
+      allocated_pages_ += count;
       return first;
     }
   }
@@ -30,6 +31,8 @@ std::optional<std::uint64_t> PageAllocator::allocate(std::uint32_t count) {
 void PageAllocator::free(std::uint64_t first_page, std::uint32_t count) {
   auto [it, inserted] = free_.emplace(first_page, count);
   VMBUS_CHECK(inserted, "double free of guest pages");
+  VMBUS_CHECK(allocated_pages_ >= count, "more guest pages freed than allocated");
+  allocated_pages_ -= count;
   // Merge with the following and the preceding range.
   if (auto next = std::next(it); next != free_.end() && it->first + it->second == next->first) {
     it->second += next->second;

@@ -43,6 +43,8 @@ class HostAction {
         return snapshot_ring(action.snapshot_ring());
       case proto::PartitionAction::kHostMessage:
         return host_message(action.host_message());
+      case proto::PartitionAction::kDuplicateOffer:
+        return duplicate_offer(action.duplicate_offer());
       case proto::PartitionAction::kOfferSubchannels:
         return control_.offer_subchannels(action.offer_subchannels().child_relid(), work_);
       case proto::PartitionAction::ACTION_NOT_SET:
@@ -61,6 +63,7 @@ class HostAction {
   std::string set_policy(const proto::SetPolicyAction& action);
   std::string snapshot_ring(const proto::SnapshotRingAction& action);
   std::string host_message(const proto::HostMessageAction& action);
+  std::string duplicate_offer(const proto::DuplicateOfferAction& action);
 
   // The VSP of channel `child_relid`, or nullptr with `*error` set.
   VspChannel* vsp(std::uint32_t child_relid, std::string* error) {
@@ -183,6 +186,15 @@ std::string HostAction::host_message(const proto::HostMessageAction& action) {
   control_.post_raw(std::move(bytes));
   work_.note("host_message: CHANNELMSG type " + std::to_string(action.msgtype()) + ", " +
              std::to_string(payload.size()) + " payload bytes queued");
+  return "";
+}
+
+std::string HostAction::duplicate_offer(const proto::DuplicateOfferAction& action) {
+  if (!control_.offer_again(action.child_relid())) {
+    return "no channel with child_relid " + std::to_string(action.child_relid());
+  }
+  work_.note("duplicate_offer: OFFERCHANNEL for relid " + std::to_string(action.child_relid()) +
+             " queued again");
   return "";
 }
 

@@ -305,6 +305,15 @@ std::vector<std::uint32_t> ControlPlane::live_subchannels(std::uint32_t primary_
   return relids;
 }
 
+bool ControlPlane::offer_again(std::uint32_t child_relid) {
+  const Channel* found = channel(child_relid);
+  if (found == nullptr) {
+    return false;
+  }
+  reply(offer_of(child_relid, *found));
+  return true;
+}
+
 void ControlPlane::on_gpadl_header(const wire::GpadlHeaderMessage& m, const partition::Work& work) {
   const std::uint32_t handle = m.fixed.gpadl;
   if (find_channel(m.fixed.child_relid) == nullptr) {

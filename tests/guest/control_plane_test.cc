@@ -503,6 +503,114 @@ TEST(GuestRescind, ASecondRescindAndOneForAnUnknownRelidAreIgnored) {
   EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
 }
 
+// The host answers a GPADL of a revoked channel, and the answer names the
+// relid: the relid goes back only once the answer came.
+TEST(GuestRescind, ARescindWithTheGpadlUnansweredKeepsTheRelidUntilGpadlCreated) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
+  EXPECT_THAT(guest.control(), IsEmpty()) << "no OPENCHANNEL for a rescinded channel";
+  guest.notes();
+
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  EXPECT_THAT(guest.notes(), IsEmpty()) << "the answer is handled, not ignored";
+  const proto::GuestReport report = guest.final_report();
+  EXPECT_EQ(report.rescinds(), 1u);
+  EXPECT_TRUE(report.findings().empty()) << "the ring pages were freed";
+}
+
+TEST(GuestQuirks, ReleasingTheRelidWithTheGpadlPendingLeavesItsAnswerToNobody) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_releases_relid_with_gpadl_pending");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  guest.notes();
+
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(
+                            ": GPADL_CREATED for relid 1 gpadl 925200, which nobody asked for"));
+}
+
+TEST(GuestQuirks, IgnoringARescindWhileOpeningKeepsWaitingForTheOpenResult) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_ignores_rescind_while_opening");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty()) << "no RELID_RELEASED";
+  EXPECT_EQ(guest.final_report().rescinds(), 0u);
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0],
+            "quirk guest_ignores_rescind_while_opening: relid 1 keeps waiting for its "
+            "OPENCHANNEL_RESULT");
+}
+
+TEST(GuestQuirks, HandlingADuplicateRescindReleasesTheRelidTwice) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_handles_duplicate_rescind");
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  guest.receive(rescind);
+
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1",
+                                                      "CHANNELMSG_RELID_RELEASED child_relid=1"));
+  EXPECT_EQ(guest.final_report().rescinds(), 1u);
+}
+
+TEST(GuestQuirks, AnOpenErrorPathThatKeepsTheGpadlLeaksTheRingPages) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_open_error_path_keeps_gpadl");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.hv.take_posts();
+  guest.receive(open_result(1, 0xC0000001));
+
+  EXPECT_THAT(guest.control(), IsEmpty()) << "no GPADL_TEARDOWN";
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_THAT(report.findings(0).what(),
+              ::testing::HasSubstr("channel 1 is refused by the host but its 8 ring pages are "
+                                   "still allocated"));
+}
+
+TEST(GuestQuirks, AnOfferOverwritingAnOpenChannelsRecordLeaksItsPages) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_overwrites_channel_on_duplicate_offer");
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  guest.receive(offer(1));
+
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_THAT(
+      report.findings(0).what(),
+      ::testing::HasSubstr("8 guest pages are allocated but held by no channel and no send"));
+}
+
 TEST(GuestRescind, RescindingTheEchoChannelMidWorkloadFailsTheRun) {
   proto::GuestConfig config;
   config.mutable_echo()->set_child_relid(1);

@@ -465,6 +465,25 @@ step { host_message { type: "30" } }
   EXPECT_EQ(compiled.timeline[1].entry.host_message().msgtype(), 30u);
 }
 
+TEST(ScenarioLoad, ADuplicateOfferNamesAChannelOfTheTopologyAndGetsItsRelid) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) +
+                        R"(step { duplicate_offer { channel: "disk" } }
+step { duplicate_offer { channel: "nte" } }
+step { duplicate_offer { channel: "net" child_relid: 1 } }
+step { duplicate_offer { } }
+)"),
+            (std::vector<std::string>{
+                "s.textproto:7:26: unknown channel 'nte' (the topology has 'disk', 'net')",
+                "s.textproto:8:41: child_relid is set by the runner; name the channel instead",
+                "s.textproto:9:8: no channel named (channel: \"...\")"}));
+  const LoadedScenario loaded = load_scenario_text(
+      std::string(kGoodTopology) + "step { duplicate_offer { channel: \"disk\" } }\n",
+      "s.textproto");
+  ASSERT_TRUE(loaded.ok());
+  const CompiledScenario compiled = compile_scenario(loaded);
+  EXPECT_EQ(compiled.timeline[0].entry.duplicate_offer().child_relid(), 7u);
+}
+
 TEST(ScenarioLoad, OpenedStatusIsAKnownFailureOfTheHostsScriptedVsp) {
   EXPECT_EQ(problems_of(R"(name: "x"
 topology {

@@ -87,6 +87,95 @@ constexpr std::array kQuirks = {
         "<20200625153723.8428-2-lkmlabelt@gmail.com>) and \"Fix handling of messages with "
         "transaction ID of zero\" (<20220407043028.379534-2-parri.andrea@gmail.com>)."},
 
+    // Rescind, offer and lifecycle.
+    QuirkInfo{
+        Quirk::kGuestIgnoresRescindWhileOpening, "guest_ignores_rescind_while_opening", kQuirkGuest,
+        "guest control plane",
+        "A rescind of a channel whose OPENCHANNEL is still unanswered does not end the wait for "
+        "the OPENCHANNEL_RESULT: the guest keeps waiting, as Linux's vmbus_open() did -- its "
+        "wait could only be ended by the result, and a host that rescinds a just-offered channel "
+        "may never send one. The open, the driver's probe behind it and every channel queued "
+        "after it hang, and the relid is never released. Removed by \"Drivers: hv: vmbus: Fix a "
+        "rescind issue\" (upstream 7fa32e5ec28b, LIS 70c420a1): the rescind handler completes "
+        "what the channel waits for, and vmbus_open() fails for a rescinded channel."},
+    QuirkInfo{
+        Quirk::kGuestHandlesDuplicateRescind, "guest_handles_duplicate_rescind", kQuirkGuest,
+        "guest control plane",
+        "A second RESCIND_CHANNELOFFER for a relid the guest has already rescinded is handled "
+        "as a new one: the guest finds the channel by its relid again and tears it down a "
+        "second time, posting a second RELID_RELEASED for a relid the host may have freed or "
+        "offered to another device. Linux's vmbus_onoffer_rescind() did the same, a "
+        "use-after-free when an erroneous or malicious host sent the rescind twice. Removed by "
+        "\"Drivers: hv: vmbus: Resolve race condition in vmbus_onoffer_rescind()\" (Andrea "
+        "Parri, <20201118143649.108465-6-parri.andrea@gmail.com>): only the first rescind of a "
+        "channel is acted on."},
+    QuirkInfo{
+        Quirk::kGuestReadsAfterRescind, "guest_reads_after_rescind", kQuirkGuest, "KMCL close path",
+        "A rescind leaves the channel's receive path in place: it does not end the requests "
+        "waiting for answers, and the close reads the completions left in the ring instead of "
+        "discarding them, so an answer the host wrote around the rescind still completes a "
+        "request of a channel that is gone. Linux's vmbus_onoffer_rescind() left the channel "
+        "callback installed: a driver whose wait had ended because of the rescind had its "
+        "on-stack completion completed later by the late answer (stack corruption). Removed by "
+        "\"Drivers: hv: vmbus: Reset the channel callback in vmbus_onoffer_rescind()\" (Dexuan "
+        "Cui; LIS b7535149): once the rescind is taken, nothing read from the ring acts on a "
+        "request."},
+    QuirkInfo{
+        Quirk::kGuestReleasesRelidWithGpadlPending, "guest_releases_relid_with_gpadl_pending",
+        kQuirkGuest, "guest control plane",
+        "A rescind of a channel whose GPADL_HEADER is not answered yet releases the relid at "
+        "once. But a host answers GPADL requests of a revoked channel (only OPENCHANNEL goes "
+        "unanswered after a revoke), so GPADL_CREATED arrives for a relid the guest gave back "
+        "-- and that the host may already have offered to another device. OpenVMM's "
+        "vmbus_client did this and panicked on the late answer; removed by \"vmbus_client: fix "
+        "handling of revoked channels with active requests\" (OpenVMM 9171c3f38, PR 1100; the "
+        "server side is 822d4d4b2, PR 3959, \"vmbus_server: allow gpadls for revoked "
+        "channels\"): the channel id is released only once the host answered every request "
+        "that names it."},
+    QuirkInfo{
+        Quirk::kCloseOvertakesOpenSequence, "close_overtakes_open_sequence", kQuirkGuest,
+        "KMCL close path",
+        "The close a rescind starts runs ahead of the channel's unfinished open sequence "
+        "(EvtChannelOpened, EvtChannelStarted, EvtChannelPostStarted) instead of after it. "
+        "The close must wait for the sequence to stop; the sequence can only go on after the "
+        "close: the passive worker hangs, the channel never closes and the relid is never "
+        "released. netvsc had this shape: netvsc_remove() ran while netvsc_probe() was still "
+        "setting the device up and hung in napi_disable() on a NAPI instance the probe had not "
+        "enabled yet (CVE-2024-26698). Removed by \"hv_netvsc: Fix race condition between "
+        "netvsc_probe and netvsc_remove\" "
+        "(<1706609772-5783-1-git-send-email-schakrabarti@linux.microsoft.com>): the removal "
+        "waits until the probe is done."},
+    QuirkInfo{
+        Quirk::kGuestOpenErrorPathKeepsGpadl, "guest_open_error_path_keeps_gpadl", kQuirkGuest,
+        "guest control plane",
+        "When the host answers OPENCHANNEL with a failure, the guest's error path only marks "
+        "the channel failed: it does not tear the ring GPADL down and does not free the ring "
+        "pages, which stay the host's to map for as long as the guest runs. The rule the fix of "
+        "__vmbus_open()'s error path restored (CVE-2021-47049, \"Drivers: hv: vmbus: Use after "
+        "free in __vmbus_open()\", where the open request was freed while still on the "
+        "channel-message list) is that a failed open undoes all it did, in reverse order, and "
+        "frees nothing the host or a list can still reach: GPADL_TEARDOWN, GPADL_TORNDOWN, then "
+        "the pages."},
+    QuirkInfo{
+        Quirk::kGuestReleasesRelidBeforeClose, "guest_releases_relid_before_close", kQuirkGuest,
+        "guest control plane",
+        "The guest posts RELID_RELEASED as soon as it reads a rescind, while its driver's close "
+        "is still to run and may still write completions into the channel's rings. "
+        "RELID_RELEASED promises the host that the guest is done with the channel: the host "
+        "frees its GPADLs and may offer the relid to another device. Linux releases the relid "
+        "in hv_process_channel_removal(), after the driver's remove callback and vmbus_close() "
+        "have finished with the rings; this simulator's guest did it at the rescind until a "
+        "review found it."},
+    QuirkInfo{
+        Quirk::kGuestOverwritesChannelOnDuplicateOffer,
+        "guest_overwrites_channel_on_duplicate_offer", kQuirkGuest, "guest control plane",
+        "An OFFERCHANNEL for a relid the guest already has replaces its record of that channel: "
+        "whatever the old record held -- its ring pages, its GPADL, an open channel -- is no "
+        "longer reachable and is never freed. Linux's vmbus_process_offer() stored the new "
+        "channel in vmbus_connection.channels[relid] over the old one, leaking it, when an "
+        "erroneous or malicious host reused a relid. Removed by \"Drivers: hv: vmbus: Do not "
+        "allow overwriting vmbus_connection.channels[]\" "
+        "(<20201118143649.108465-7-parri.andrea@gmail.com>): such an offer is refused."},
     // Subchannels.
     QuirkInfo{
         Quirk::kHostRescindsPrimaryFirst, "host_rescinds_primary_first", kQuirkHost, "host server",

@@ -535,10 +535,23 @@ void DeviceCore::peer_close(Channel& ch, CloseKind kind) {
   // synchronous request blocked in EvtChannelPostStarted returns
   // STATUS_DEVICE_REMOVED instead of keeping the worker from the close.
   ch.state = ChannelState::kClosing;
-  fail_sync_waiters(ch, STATUS_DEVICE_REMOVED);
+  if (!reads_after_rescind(ch, kind)) {
+    fail_sync_waiters(ch, STATUS_DEVICE_REMOVED);
+  }
   WorkItem item{WorkItem::Kind::kClose, &ch};
   item.close_kind = kind;
-  work_items.push_back(item);
+  // Behind the channel's open sequence, if one is pending: the driver sees
+  // its open finish (or not start) before the close, never the two mixed.
+  if (ch.sequence_active && kind == CloseKind::kRescind && !ch.is_server &&
+      config.quirks.has(base::Quirk::kCloseOvertakesOpenSequence)) {
+    // The quirk: the removal runs while the probe is still in progress, as
+    // netvsc_remove() could before the fix of CVE-2024-26698.
+    trace("quirk", &ch, ch.handle,
+          "close_overtakes_open_sequence: the rescind's close runs ahead of the open sequence");
+    work_items.push_front(item);
+  } else {
+    work_items.push_back(item);
+  }
   trace("close_requested", &ch, ch.handle, close_api(kind));
 }
 
@@ -558,13 +571,16 @@ void DeviceCore::close_sequence(Channel& ch, CloseKind kind) {
       kind == CloseKind::kRescind || (ch.is_server && kind != CloseKind::kPeerClose);
   const NTSTATUS send_status = rescind ? STATUS_DEVICE_REMOVED : STATUS_CANCELLED;
   ch.state = ChannelState::kClosing;
-  fail_sync_waiters(ch, STATUS_DEVICE_REMOVED);
+  const bool reads_on = reads_after_rescind(ch, kind);
+  if (!reads_on) {
+    fail_sync_waiters(ch, STATUS_DEVICE_REMOVED);
+  }
   trace("close_begin", &ch, ch.handle, api);
   if (ch.attached() || ch.sequence_active) {
     VMBUS_CHECK(wait_for_barrier(ch, api, context),
                 "a close runs at PASSIVE_LEVEL in a context that can block");
     drop_held_packets(ch);
-    discard_ring(ch);
+    discard_ring(ch, reads_on);
   }
   cancel_sends(ch, send_status);
   if (ch.opened) {
@@ -606,7 +622,17 @@ void DeviceCore::drop_held_packets(Channel& ch) {
   VMBUS_CHECK(ch.live.empty(), "packets outside the parsing queue survived the close barrier");
 }
 
-void DeviceCore::discard_ring(Channel& ch) {
+// The quirk guest_reads_after_rescind: the rescind leaves the channel's
+// receive path in place (Linux before "Reset the channel callback in
+// vmbus_onoffer_rescind()"), so what the host writes after the rescind still
+// acts on requests: the rescind ends none of them, and the close reads the
+// ring's completions instead of discarding them.
+bool DeviceCore::reads_after_rescind(const Channel& ch, CloseKind kind) const {
+  return kind == CloseKind::kRescind && !ch.is_server &&
+         config.quirks.has(base::Quirk::kGuestReadsAfterRescind);
+}
+
+void DeviceCore::discard_ring(Channel& ch, bool completions_read) {
   if (!ch.attached()) {
     return;
   }
@@ -615,6 +641,15 @@ void DeviceCore::discard_ring(Channel& ch) {
     const ring::ReadResult result = ch.reader->next();
     if (result.status != ring::ReadStatus::kPacket) {
       break;
+    }
+    if (completions_read &&
+        result.packet.descriptor.type == static_cast<std::uint16_t>(ring::PacketType::kComp)) {
+      trace("quirk", &ch, ch.handle,
+            "guest_reads_after_rescind: the completion for trans_id " +
+                std::to_string(result.packet.descriptor.trans_id) +
+                " is read from the rescinded channel's ring");
+      handle_completion_packet(ch, result.packet);
+      continue;
     }
     ++discarded;
   }

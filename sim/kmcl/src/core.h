@@ -614,7 +614,10 @@ class DeviceCore {
   // channel.cc
   void call_state_callback(Channel& channel, const char* which);
   void drop_held_packets(Channel& channel);
-  void discard_ring(Channel& channel);
+  // Empties the ring at a close; with `completions_read` (the quirk
+  // guest_reads_after_rescind) its completions still complete requests.
+  void discard_ring(Channel& channel, bool completions_read);
+  bool reads_after_rescind(const Channel& channel, CloseKind kind) const;
   void detach(Channel& channel);
   bool quiesced(const Channel& channel) const;
   // False only if the context may not block (which the callers rule out).

@@ -388,6 +388,28 @@ hypervisor::Intervention compile_host_message(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
+// duplicate_offer: the host offers a channel again while its relid is in use.
+
+void check_duplicate_offer(const Entry& entry, const Where& where, Checks& checks) {
+  checks.channel(where, entry.duplicate_offer().channel());
+  checks.runner_field(where, entry.duplicate_offer().child_relid());
+}
+
+std::string describe_duplicate_offer(const Entry& entry) {
+  return "duplicate_offer of " + quoted(entry.duplicate_offer().channel());
+}
+
+void resolve_duplicate_offer(Entry& entry, const CompiledScenario& scenario) {
+  proto::DuplicateOfferAction& offer = *entry.mutable_duplicate_offer();
+  offer.set_child_relid(relid(scenario, offer.channel()));
+}
+
+hypervisor::Intervention compile_duplicate_offer(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_duplicate_offer() = entry.duplicate_offer();
+  return ask(owner, std::move(action));
+}
+
 // tamper: the writer rewrites the last packet it sent, after the copy.
 
 void check_tamper(const Entry& entry, const Where& where, Checks& checks) {
@@ -857,6 +879,8 @@ constexpr ActionRow kActions[] = {
      resolve_snapshot_ring, compile_snapshot_ring},
     {Entry::kHostMessage, "host_message", kHost, check_host_message, describe_host_message,
      resolve_host_message, compile_host_message},
+    {Entry::kDuplicateOffer, "duplicate_offer", kHost, check_duplicate_offer,
+     describe_duplicate_offer, resolve_duplicate_offer, compile_duplicate_offer},
     {Entry::kOfferSubchannels, "offer_subchannels", kHost, check_offer_subchannels,
      describe_offer_subchannels, resolve_offer_subchannels, compile_offer_subchannels},
 };

@@ -115,6 +115,10 @@ class ControlPlane {
     // A subchannel offered before its primary's first open finished (the
     // driver was still in its probe).
     bool offered_during_probe = false;
+    // Rescinded with its GPADL_HEADER unanswered: the host still answers it,
+    // naming the relid, so the relid is released only after that answer.
+    bool gpadl_answer_due = false;
+    bool relid_released = false;  // RELID_RELEASED posted
   };
 
   // A second open of a subchannel (quirk guest_opens_subchannel_twice):
@@ -205,7 +209,10 @@ class ControlPlane {
   void free_rings(Channel& channel, partition::DetachReason reason, const partition::Work& work);
   // A rescinded channel is gone from the guest: RELID_RELEASED, and the
   // workload hears of the rescind.
-  void release_relid(const Channel& channel, const partition::Work& work);
+  void release_relid(Channel& channel, const partition::Work& work);
+  // The quirk guest_releases_relid_before_close: RELID_RELEASED while the
+  // endpoint's close still uses the rings.
+  void release_before_close(Channel& channel, const partition::Work& work);
 
   // Message handling: each on_* checks the message against the client's
   // state and returns "" when it acted, else why the message is ignored.
@@ -224,6 +231,7 @@ class ControlPlane {
   std::string on_open_result(const wire::OpenChannelResult& m, const partition::Work& work);
   std::string on_gpadl_torndown(const wire::GpadlTorndown& m, const partition::Work& work);
   std::string on_rescind(const wire::RescindChannelOffer& m, const partition::Work& work);
+  std::string tear_down_again(const Channel& channel, const partition::Work& work);
   std::string on_modify_response(const wire::ModifyChannelResponse& m, const partition::Work& work);
   std::string on_unload_response(const partition::Work& work);
   void ignore(const wire::HvMessage& slot, const std::string& reason, const partition::Work& work);

@@ -37,6 +37,10 @@ class KmclChannels final : private partition::ExternalPages, public partition::K
   // device still uses the rings.
   bool rescind(partition::KmclEndpoint& endpoint, const partition::Work& work);
 
+  // Guest pages allocated in all, and those lent to sends as external data.
+  std::uint64_t pages_allocated() const { return pages_.allocated_pages(); }
+  std::uint64_t pages_lent() const { return pages_lent_; }
+
  private:
   // ExternalPages: guest pages for a send's external data, filled with
   // counting bytes, or nullopt when guest memory is exhausted; and back again.
@@ -45,6 +49,7 @@ class KmclChannels final : private partition::ExternalPages, public partition::K
 
   PageAllocator& pages_;
   partition::GuestMemory& memory_;
+  std::uint64_t pages_lent_ = 0;
 };
 
 }  // namespace vmbus::guest

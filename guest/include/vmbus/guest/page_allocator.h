@@ -16,9 +16,12 @@ class PageAllocator {
   std::optional<std::uint64_t> allocate(std::uint32_t count);
   // Pages allocated before (a double free is a VMBUS_CHECK).
   void free(std::uint64_t first_page, std::uint32_t count);
+  // Pages handed out and not freed yet: what the leak oracle accounts for.
+  std::uint64_t allocated_pages() const { return allocated_pages_; }
 
  private:
   std::map<std::uint64_t, std::uint64_t> free_;  // first page -> count, adjacent ranges merged
+  std::uint64_t allocated_pages_ = 0;
 };
 
 }  // namespace vmbus::guest

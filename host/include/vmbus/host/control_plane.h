@@ -110,6 +110,10 @@ class ControlPlane {
   // Queues a message of the scenario's making (HostMessageAction): its
   // bytes as they are, header included, behind the replies already queued.
   void post_raw(std::vector<std::byte> payload);
+  // Queues channel `child_relid`'s OFFERCHANNEL once more, while the guest
+  // still holds the relid (DuplicateOfferAction: an erroneous or malicious
+  // host). Nothing else changes; false for a relid it does not know.
+  bool offer_again(std::uint32_t child_relid);
 
   // The host withdraws the offer of a channel that is not rescinded yet
   // (checked): its rings are detached, RESCIND_CHANNELOFFER is queued.
@@ -151,6 +155,7 @@ class ControlPlane {
   void on_initiate_contact(const wire::InitiateContact& m, const wire::HvMessage& slot,
                            const partition::Work& work);
   void on_request_offers();
+  wire::OfferChannel offer_of(std::uint32_t child_relid, const Channel& channel) const;
   void on_gpadl_header(const wire::GpadlHeaderMessage& m, const partition::Work& work);
   void on_gpadl_body(const wire::GpadlBodyMessage& m, const partition::Work& work);
   void on_open_channel(const wire::OpenChannel& m, const partition::Work& work);

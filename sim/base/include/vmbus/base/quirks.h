@@ -45,6 +45,15 @@ enum class Quirk : std::uint8_t {
 
   // Rescind, offer and lifecycle; unload, version skew and boot.
 
+  // Rescind, offer and lifecycle.
+  kGuestIgnoresRescindWhileOpening,
+  kGuestHandlesDuplicateRescind,
+  kGuestReadsAfterRescind,
+  kGuestReleasesRelidWithGpadlPending,
+  kCloseOvertakesOpenSequence,
+  kGuestOpenErrorPathKeepsGpadl,
+  kGuestReleasesRelidBeforeClose,
+  kGuestOverwritesChannelOnDuplicateOffer,
   // Subchannels.
   kHostRescindsPrimaryFirst,
   kGuestOpensSubchannelTwice,
