@@ -179,7 +179,6 @@ class ControlPlane {
   // "" or why the subchannel offers of the configuration do not fit
   // their primaries.
   std::string check_subchannels() const;
-  wire::OfferChannel offer_of(std::uint32_t child_relid, const Channel& channel) const;
   void reply(const wire::Message& message);
   void ignore(const std::string& reason, const partition::Work& work);
   Channel* find_channel(std::uint32_t child_relid);
