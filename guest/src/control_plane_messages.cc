@@ -239,6 +239,11 @@ std::string ControlPlane::on_unload_response(const partition::Work& work) {
   if (phase_ != Phase::kAwaitUnload) {
     return "UNLOAD_RESPONSE with no UNLOAD outstanding";
   }
+  if (quirks_.has(base::Quirk::kGuestUnloadMissesResponse)) {
+    // The quirk: the unload wait looks where the response is not (Linux
+    // scanned the online CPUs' message pages; the answer was on CPU 0's).
+    return "UNLOAD_RESPONSE not seen by the unload wait (quirk guest_unload_misses_response)";
+  }
   phase_ = Phase::kDone;
   work.note("unloaded");
   port_.on_unloaded(work);

@@ -477,6 +477,24 @@ TEST(GuestUnload, AnUnloadResponseNobodyAskedForIsIgnored) {
                                          "no UNLOAD outstanding"));
 }
 
+TEST(GuestUnload, WithQuirkGuestUnloadMissesResponseTheResponseIsIgnoredAndTheGuestNeverUnloads) {
+  proto::GuestConfig config;
+  config.set_unload_at_end(true);
+  config.add_quirks("guest_unload_misses_response");
+  GuestUnderTest guest(config);
+  guest.connect();
+  guest.receive(wire::AllOffersDelivered{});
+
+  EXPECT_THAT(guest.control(), ElementsAre("CHANNELMSG_UNLOAD"));
+  guest.receive(wire::UnloadResponse{});
+
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("channels settled; workload starts",
+                          "ignored CHANNELMSG_UNLOAD_RESPONSE: UNLOAD_RESPONSE not seen by the "
+                          "unload wait (quirk guest_unload_misses_response)"));
+  EXPECT_TRUE(guest.hv.reports.empty()) << "still waiting for the response";
+}
+
 // --- malformed messages and stray interrupts -----------------------------------------------
 // What a hostile host sends: each is refused, traced, and the guest carries on.
 

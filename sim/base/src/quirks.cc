@@ -86,6 +86,22 @@ constexpr std::array kQuirks = {
         "memory held. Removed by the vmbus_requestor work (small integer ids, checked: "
         "<20200625153723.8428-2-lkmlabelt@gmail.com>) and \"Fix handling of messages with "
         "transaction ID of zero\" (<20220407043028.379534-2-parri.andrea@gmail.com>)."},
+
+    // Unload, version skew and boot.
+    QuirkInfo{
+        Quirk::kGuestUnloadMissesResponse, "guest_unload_misses_response", kQuirkGuest,
+        "guest control plane",
+        "While it waits for the answer to CHANNELMSG_UNLOAD, the guest does not see the "
+        "UNLOAD_RESPONSE when it comes: it takes it for a message it has no use for. Linux's "
+        "vmbus_wait_for_unload() polls the SynIC message pages with interrupts off, and it "
+        "scanned only the CPUs still online; in a panic the other CPUs are taken offline, the "
+        "host answers on the page of the CPU VMBus connected on (CPU 0), and unless the panic "
+        "happened there the response was never seen: the guest waited its full 100 seconds "
+        "and went on with the UNLOAD unfinished. The simulated guest has one VP and one "
+        "message page, so the quirk drops the response instead of leaving it on a page nobody "
+        "scans. Removed by \"Drivers: hv: vmbus: Fix vmbus_wait_for_unload() to scan present "
+        "CPUs\" (Michael Kelley, 2023, "
+        "<1684172191-17100-1-git-send-email-mikelley@microsoft.com>)."},
 };
 
 }  // namespace

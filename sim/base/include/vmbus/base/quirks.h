@@ -44,6 +44,9 @@ enum class Quirk : std::uint8_t {
   kGuestTrustsCompletionTransId,
 
   // Rescind, offer and lifecycle; unload, version skew and boot.
+
+  // Unload, version skew and boot.
+  kGuestUnloadMissesResponse,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
