@@ -115,6 +115,13 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
   work.hv.trace(partition::trace_channel(
       work.context, m.child_relid, "offered",
       "interface " + m.if_type.to_string() + ", connection id " + std::to_string(m.connection_id)));
+  if (phase_ == Phase::kAwaitOffers && quirks_.has(base::Quirk::kGuestOpensBeforeAllOffers)) {
+    // The quirk: the first offer is taken for the end of the boot-time ones.
+    phase_ = Phase::kOpenChannels;
+    work.note(
+        "bringing channels up before ALLOFFERS_DELIVERED (quirk "
+        "guest_opens_before_all_offers)");
+  }
   return "";
 }
 

@@ -230,6 +230,34 @@ TEST(GuestOffers, AllOffersDeliveredBringsTheOfferedChannelUpWithAGpadlOverItsRi
   EXPECT_FALSE(guest.is_ready("control")) << "it waits for GPADL_CREATED";
 }
 
+TEST(GuestOffers, NoChannelComesUpBeforeAllOffersDelivered) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(offer(1));
+
+  EXPECT_FALSE(guest.is_ready("control")) << "the boot-time offers are not all known yet";
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
+}
+
+TEST(GuestOffers, WithQuirkGuestOpensBeforeAllOffersTheFirstOfferBringsItsChannelUp) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_opens_before_all_offers");
+  GuestUnderTest guest(config);
+  guest.connect();
+  guest.receive(offer(1));
+
+  EXPECT_THAT(guest.control(),
+              ElementsAre("CHANNELMSG_GPADL_HEADER child_relid=1 gpadl=0xe1e10 range_buflen=72 "
+                          "rangecount=1 byte_count=32768 byte_offset=0 "
+                          "pfns=[0x10,0x11,0x12,0x13,0x14,0x15,0x16,0x17]"));
+  guest.receive(wire::AllOffersDelivered{});
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("bringing channels up before ALLOFFERS_DELIVERED (quirk "
+                          "guest_opens_before_all_offers)",
+                          "ignored CHANNELMSG_ALLOFFERS_DELIVERED: ALLOFFERS_DELIVERED with no "
+                          "REQUESTOFFERS outstanding"));
+}
+
 // --- GPADLs and open -------------------------------------------------------------------
 
 TEST(GuestOpen, CreatedGpadlIsFollowedByOpenChannelWithTheRingsSplitInHalf) {

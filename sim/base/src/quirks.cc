@@ -102,6 +102,17 @@ constexpr std::array kQuirks = {
         "scans. Removed by \"Drivers: hv: vmbus: Fix vmbus_wait_for_unload() to scan present "
         "CPUs\" (Michael Kelley, 2023, "
         "<1684172191-17100-1-git-send-email-mikelley@microsoft.com>)."},
+    QuirkInfo{
+        Quirk::kGuestOpensBeforeAllOffers, "guest_opens_before_all_offers", kQuirkGuest,
+        "guest control plane",
+        "The guest takes the first offer after REQUESTOFFERS for the end of the boot-time "
+        "offers: it starts bringing channels up, and boot goes on, without waiting for "
+        "CHANNELMSG_ALLOFFERS_DELIVERED. Linux's VMBus initialisation returned once it had "
+        "asked for the offers; user mode that started right after boot raced the offers still "
+        "arriving and could miss a boot-time device, with no way to know. Removed by "
+        "\"Drivers: hv: vmbus: Wait for boot-time offers during boot and resume\" (Naman Jain, "
+        "2025, <20250102130712.1661-1-namjain@linux.microsoft.com>): the boot-time set of "
+        "channels is known only at ALLOFFERS_DELIVERED."},
 };
 
 }  // namespace

@@ -47,6 +47,7 @@ enum class Quirk : std::uint8_t {
 
   // Unload, version skew and boot.
   kGuestUnloadMissesResponse,
+  kGuestOpensBeforeAllOffers,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
