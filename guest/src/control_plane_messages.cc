@@ -24,14 +24,27 @@ void ControlPlane::ignore(const wire::HvMessage& slot, const std::string& reason
                                                  slot, reason));
 }
 
+void ControlPlane::ignore_unplaced(const wire::HvMessage& slot, const std::string& reason,
+                                   const partition::Work& work) {
+  ignore(slot, reason, work);
+  if (quirks_.has(base::Quirk::kGuestStopsAtUnknownMessage)) {
+    messages_stopped_ = true;
+    work.note("message handling stops (quirk guest_stops_at_unknown_message)");
+  }
+}
+
 void ControlPlane::handle_message(const wire::HvMessage& slot, const partition::Work& work) {
+  if (messages_stopped_) {
+    ignore(slot, "message handling stopped at an earlier message", work);
+    return;
+  }
   const wire::ParseResult parsed = wire::parse_hv_message(slot, wire::Receiver::kGuest);
   if (!parsed.ok()) {
-    ignore(slot, wire::to_string(parsed.error()), work);
+    ignore_unplaced(slot, wire::to_string(parsed.error()), work);
     return;
   }
   if (const std::string problem = dispatch(parsed.value(), work); !problem.empty()) {
-    ignore(slot, problem, work);
+    ignore_unplaced(slot, problem, work);
     return;
   }
   work.hv.trace(

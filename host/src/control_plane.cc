@@ -202,6 +202,10 @@ void ControlPlane::on_request_offers() {
     // Only the flags that apply: the simulated channels are neither named
     // pipes nor hv_sock nor confidential, so none does.
     offer.chn_flags = 0;
+    if (quirks_.has(base::Quirk::kHostOffersChnFlags0x4)) {
+      // The quirk: the old habit, now CONFIDENTIAL_EXTERNAL_MEMORY.
+      offer.chn_flags = wire::kChannelFlagConfidentialExternalMemory;
+    }
     offer.child_relid = relid;
     offer.interrupt_flags = wire::kOfferDedicatedInterrupt;
     offer.connection_id = channel.connection_id;

@@ -540,6 +540,26 @@ TEST(GuestMalformed, AnUnknownMessageTypeIsIgnored) {
   EXPECT_EQ(guest.final_report().ignored_messages(), 1u);
 }
 
+TEST(GuestMalformed, WithQuirkGuestStopsAtUnknownMessageEveryLaterMessageIsDropped) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_stops_at_unknown_message");
+  GuestUnderTest guest(config);
+  guest.connect();
+  std::vector<std::byte> bytes(8, std::byte{0});
+  bytes[0] = std::byte{99};
+  guest.receive_bytes(bytes);
+  guest.receive(wire::UnloadResponse{});
+
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("ignored unparsed unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25: unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25",
+                          "message handling stops (quirk guest_stops_at_unknown_message)",
+                          "ignored CHANNELMSG_UNLOAD_RESPONSE: message handling stopped at an "
+                          "earlier message"));
+  EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
+}
+
 TEST(GuestMalformed, AGuestToHostMessageFromTheHostIsIgnored) {
   GuestUnderTest guest;
   guest.connect();

@@ -113,6 +113,47 @@ constexpr std::array kQuirks = {
         "\"Drivers: hv: vmbus: Wait for boot-time offers during boot and resume\" (Naman Jain, "
         "2025, <20250102130712.1661-1-namjain@linux.microsoft.com>): the boot-time set of "
         "channels is known only at ALLOFFERS_DELIVERED."},
+    QuirkInfo{
+        Quirk::kGuestWaitsWithoutTimeout, "guest_waits_without_timeout", kQuirkGuest,
+        "KMCL send path",
+        "A synchronous request (VmbChannelSendSynchronousRequest) waits for its completion "
+        "without the timeout its caller gave: it ends only when the host answers or the "
+        "channel goes away. pci-hyperv sent its requests to the VSP and waited for either the "
+        "answer or the channel's rescind; a host that sent neither left the probe, or the PCI "
+        "operation, waiting forever. Removed by the hard timeout of \"PCI: hv: ...\" (Hamza "
+        "Mahfooz, 2026, <20260612174010.2598695-1-hamzamahfooz@linux.microsoft.com>): a wait "
+        "on the host must end on its own."},
+    QuirkInfo{Quirk::kGuestKeepsQueuedSendsAtRescind, "guest_keeps_queued_sends_at_rescind",
+              kQuirkGuest, "KMCL close path",
+              "When the host rescinds a channel whose outgoing ring is full, the close leaves the "
+              "sends still waiting for ring space where they are: they are neither written nor "
+              "failed, so their senders wait forever for room that can never come (the rings are "
+              "gone). hv_sock hung this way when the host closed a connection while a writer "
+              "waited for space: \"hv_sock: Fix hang when a connection is closed\" and \"hv_sock: "
+              "Fix a race condition that causes epollout hang\" (Dexuan Cui, Sunil Muthuswamy, "
+              "linux-hyperv 2019). The rule the fixes restore: a close must wake and end every "
+              "sender still waiting for room (KMCL completes them with STATUS_DEVICE_REMOVED)."},
+    QuirkInfo{
+        Quirk::kGuestStopsAtUnknownMessage, "guest_stops_at_unknown_message", kQuirkGuest,
+        "guest control plane",
+        "The guest's message handling stops at the first host message it cannot place (a "
+        "type it does not know, or one the negotiated version does not have): every later "
+        "message is dropped, so the bus's control plane is dead. Linux's vmbus_on_msg_dpc() "
+        "answers such a message with WARN_ONCE(\"unknown msgtype=%d\") and goes on; a guest "
+        "that turns the warning into a failure (panic_on_warn) loses the bus instead. The "
+        "case behind it: a host sent CHANNELMSG_TL_CONNECT_RESULT (msgtype 23) to an older "
+        "guest, which warned and dropped it, and the hv_sock connect that waited for it timed "
+        "out (microsoft/WSL#4723). The rule: a message the guest cannot place costs that "
+        "message, never the bus."},
+    QuirkInfo{
+        Quirk::kHostOffersChnFlags0x4, "host_offers_chn_flags_0x4", kQuirkHost, "host server",
+        "The host sets chn_flags 0x4 in every offer, as this simulator's host once did: the "
+        "bit was VMBUS_CHANNEL_SERVER_SUPPORTS_GPADLS, which hosts used to set out of habit. "
+        "The VMBus 6.0 work (Confidential VMBus) renamed bits 0x2 and 0x4 "
+        "VMBUS_CHANNEL_CONFIDENTIAL_RING_BUFFER and VMBUS_CHANNEL_CONFIDENTIAL_EXTERNAL_MEMORY; "
+        "a guest that is not confidential cannot give such a channel encrypted memory and "
+        "refuses the offer, so it loses every device. Removed in review (defect 3 of issue "
+        "13): an offer carries only the flags that apply to its channel, none by default."},
 };
 
 }  // namespace

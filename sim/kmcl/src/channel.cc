@@ -4,6 +4,7 @@
 // channel closes (local Disable, peer close, rescind), plus the passive
 // worker that runs the sequences.
 #include <algorithm>
+#include <utility>
 
 #include "vmbus/base/check.h"
 
@@ -566,7 +567,9 @@ void DeviceCore::close_sequence(Channel& ch, CloseKind kind) {
     drop_held_packets(ch);
     discard_ring(ch);
   }
+  std::deque<TxItem> kept = keep_queued_sends_at_rescind(ch, rescind);
   cancel_sends(ch, send_status);
+  ch.tx_queue = std::move(kept);
   if (ch.opened) {
     ch.opened = false;
     call_state_callback(ch, "EvtChannelClosed");
@@ -590,6 +593,19 @@ void DeviceCore::close_sequence(Channel& ch, CloseKind kind) {
       control_->on_channel_closed(as_channel(ch.handle));
     }
   }
+}
+
+std::deque<TxItem> DeviceCore::keep_queued_sends_at_rescind(Channel& ch, bool rescind) {
+  if (!rescind || ch.is_server || ch.tx_queue.empty() ||
+      !config.quirks.has(base::Quirk::kGuestKeepsQueuedSendsAtRescind)) {
+    return {};
+  }
+  // The quirk: the sends waiting for ring space are neither written nor
+  // failed; their senders wait for room on rings that are going away.
+  trace("quirk", &ch, ch.handle,
+        "guest_keeps_queued_sends_at_rescind: " + std::to_string(ch.tx_queue.size()) +
+            " queued send(s) kept, their senders still waiting for ring space");
+  return std::exchange(ch.tx_queue, {});
 }
 
 void DeviceCore::drop_held_packets(Channel& ch) {

@@ -614,6 +614,9 @@ class DeviceCore {
   // channel.cc
   void call_state_callback(Channel& channel, const char* which);
   void drop_held_packets(Channel& channel);
+  // Quirk guest_keeps_queued_sends_at_rescind: the queued sends a guest's
+  // rescind close takes out of cancel_sends() (empty without the quirk).
+  std::deque<TxItem> keep_queued_sends_at_rescind(Channel& ch, bool rescind);
   void discard_ring(Channel& channel);
   void detach(Channel& channel);
   bool quiesced(const Channel& channel) const;

@@ -48,6 +48,10 @@ enum class Quirk : std::uint8_t {
   // Unload, version skew and boot.
   kGuestUnloadMissesResponse,
   kGuestOpensBeforeAllOffers,
+  kGuestWaitsWithoutTimeout,
+  kGuestKeepsQueuedSendsAtRescind,
+  kGuestStopsAtUnknownMessage,
+  kHostOffersChnFlags0x4,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
