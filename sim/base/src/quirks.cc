@@ -154,6 +154,20 @@ constexpr std::array kQuirks = {
         "a guest that is not confidential cannot give such a channel encrypted memory and "
         "refuses the offer, so it loses every device. Removed in review (defect 3 of issue "
         "13): an offer carries only the flags that apply to its channel, none by default."},
+
+    // Signalling, late interrupts.
+    QuirkInfo{
+        Quirk::kGuestDropsInterruptsBeforeOpenResult, "guest_drops_interrupts_before_open_result",
+        kQuirkGuest, "KMCL open path",
+        "The guest's driver reads its channel only when an interrupt tells it to: a channel "
+        "interrupt that arrives before OPENCHANNEL_RESULT is dropped (the channel is not open "
+        "yet) and, when the open completes, nobody looks at the ring. Packets the host wrote "
+        "right after accepting the open then wait for an interrupt that already came and went. "
+        "Linux's storvsc ignores channel interrupts that arrive before the OpenResult; "
+        "OpenVMM's VMBus server works around such guests by signalling a channel again a "
+        "while after its open completes (channel_unstick_delay). A guest without the bug looks "
+        "at its incoming ring once when the channel opens (KMCL enables the incoming queue "
+        "with a drain pass after EvtChannelStarted)."},
 };
 
 }  // namespace

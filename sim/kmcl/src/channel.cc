@@ -371,7 +371,14 @@ void DeviceCore::start_phase(Channel& ch, WorkItem& item, bool* done) {
     ch.stop = QueueStop::kNone;
     ch.stop_reason.clear();
     ch.quota_blocked = false;
-    ch.rx_wanted = true;
+    if (!ch.is_server && config.quirks.has(base::Quirk::kGuestDropsInterruptsBeforeOpenResult)) {
+      // The quirk: no look at the ring now; only an interrupt that comes
+      // after the open makes the queue drain.
+      trace("quirk", &ch, ch.handle,
+            "guest_drops_interrupts_before_open_result: the queue starts without a drain pass");
+    } else {
+      ch.rx_wanted = true;
+    }
     trace("queue_enabled", &ch, ch.handle, "");
     item.phase = 2;
     return;

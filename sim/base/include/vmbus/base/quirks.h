@@ -52,6 +52,9 @@ enum class Quirk : std::uint8_t {
   kGuestKeepsQueuedSendsAtRescind,
   kGuestStopsAtUnknownMessage,
   kHostOffersChnFlags0x4,
+
+  // Signalling, late interrupts.
+  kGuestDropsInterruptsBeforeOpenResult,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
