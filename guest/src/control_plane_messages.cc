@@ -24,14 +24,27 @@ void ControlPlane::ignore(const wire::HvMessage& slot, const std::string& reason
                                                  slot, reason));
 }
 
+void ControlPlane::ignore_unplaced(const wire::HvMessage& slot, const std::string& reason,
+                                   const partition::Work& work) {
+  ignore(slot, reason, work);
+  if (quirks_.has(base::Quirk::kGuestStopsAtUnknownMessage)) {
+    messages_stopped_ = true;
+    work.note("message handling stops (quirk guest_stops_at_unknown_message)");
+  }
+}
+
 void ControlPlane::handle_message(const wire::HvMessage& slot, const partition::Work& work) {
+  if (messages_stopped_) {
+    ignore(slot, "message handling stopped at an earlier message", work);
+    return;
+  }
   const wire::ParseResult parsed = wire::parse_hv_message(slot, wire::Receiver::kGuest);
   if (!parsed.ok()) {
-    ignore(slot, wire::to_string(parsed.error()), work);
+    ignore_unplaced(slot, wire::to_string(parsed.error()), work);
     return;
   }
   if (const std::string problem = dispatch(parsed.value(), work); !problem.empty()) {
-    ignore(slot, problem, work);
+    ignore_unplaced(slot, problem, work);
     return;
   }
   work.hv.trace(
@@ -136,6 +149,13 @@ std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition:
     channels_.emplace(m.child_relid, std::move(channel));
   }
   work.hv.trace(partition::trace_channel(work.context, m.child_relid, "offered", detail));
+  if (phase_ == Phase::kAwaitOffers && quirks_.has(base::Quirk::kGuestOpensBeforeAllOffers)) {
+    // The quirk: the first offer is taken for the end of the boot-time ones.
+    phase_ = Phase::kOpenChannels;
+    work.note(
+        "bringing channels up before ALLOFFERS_DELIVERED (quirk "
+        "guest_opens_before_all_offers)");
+  }
   return "";
 }
 
@@ -390,6 +410,11 @@ std::string ControlPlane::on_modify_response(const wire::ModifyChannelResponse& 
 std::string ControlPlane::on_unload_response(const partition::Work& work) {
   if (phase_ != Phase::kAwaitUnload) {
     return "UNLOAD_RESPONSE with no UNLOAD outstanding";
+  }
+  if (quirks_.has(base::Quirk::kGuestUnloadMissesResponse)) {
+    // The quirk: the unload wait looks where the response is not (Linux
+    // scanned the online CPUs' message pages; the answer was on CPU 0's).
+    return "UNLOAD_RESPONSE not seen by the unload wait (quirk guest_unload_misses_response)";
   }
   phase_ = Phase::kDone;
   work.note("unloaded");

@@ -256,6 +256,10 @@ wire::OfferChannel ControlPlane::offer_of(std::uint32_t child_relid, const Chann
   // Only the flags that apply: the simulated channels are neither named
   // pipes nor hv_sock nor confidential, so none does.
   offer.chn_flags = 0;
+  if (quirks_.has(base::Quirk::kHostOffersChnFlags0x4)) {
+    // The quirk: the old habit, now CONFIDENTIAL_EXTERNAL_MEMORY.
+    offer.chn_flags = wire::kChannelFlagConfidentialExternalMemory;
+  }
   offer.sub_channel_index = static_cast<std::uint16_t>(channel.config.sub_channel_index());
   offer.child_relid = child_relid;
   offer.interrupt_flags = wire::kOfferDedicatedInterrupt;

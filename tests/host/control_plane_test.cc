@@ -97,6 +97,23 @@ TEST(HostOffers, RequestOffersOffersEveryChannelThenSaysAllAreDelivered) {
   EXPECT_EQ(replies[2], "CHANNELMSG_ALLOFFERS_DELIVERED");
 }
 
+TEST(HostOffers, AnOfferCarriesNoChannelFlagsButWithQuirkHostOffersChnFlags0x4ItHasTheOld0x4) {
+  for (const bool quirk : {false, true}) {
+    proto::HostConfig config = host_config(1);
+    if (quirk) {
+      config.add_quirks("host_offers_chn_flags_0x4");
+    }
+    HostUnderTest host(config);
+    host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId4);
+    host.replies();
+    host.receive(wire::RequestOffers{});
+
+    const std::vector<std::string> replies = host.replies();
+    ASSERT_EQ(replies.size(), 2u);
+    EXPECT_THAT(replies[0], ::testing::HasSubstr(quirk ? " chn_flags=0x4 " : " chn_flags=0x0 "));
+  }
+}
+
 // --- GPADLs ---------------------------------------------------------------------------
 
 TEST(HostGpadl, GpadlSpreadOverHeaderAndBodiesIsCreatedWhenTheLastBodyArrives) {

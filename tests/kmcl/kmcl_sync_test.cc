@@ -95,6 +95,32 @@ TEST_F(SyncRequest, UnansweredRequestTimesOutWithStatusCancelledOnTheSimulatedCl
   EXPECT_THAT(codes(bed.guest), IsEmpty());
 }
 
+BedOptions guest_quirk(base::Quirk quirk) {
+  BedOptions options;
+  options.guest_config.quirks.add(quirk);
+  return options;
+}
+
+class SyncRequestWithoutTimeoutQuirk : public SyncRequest {
+ protected:
+  SyncRequestWithoutTimeoutQuirk()
+      : SyncRequest(guest_quirk(base::Quirk::kGuestWaitsWithoutTimeout)) {}
+};
+
+TEST_F(SyncRequestWithoutTimeoutQuirk, AFailedRequestWaitsPastItsTimeoutUntilTheChannelGoes) {
+  bed.vsp.set_default_action(action_of(PacketAction::kFail));
+  Exchange exchange;
+  bed.spawn_guest_thread("ask", request_body(bed.guest_channel(), 1, &exchange, -1000));
+  bed.run_until_idle();
+  ASSERT_TRUE(bed.guest.thread_running("ask")) << "the 100 us timeout is ignored";
+  ASSERT_EQ(bed.guest.blocked_waits().size(), 1u);
+  EXPECT_FALSE(bed.guest.blocked_waits()[0].deadline_ns.has_value());
+  VmbChannelDisable(bed.host_channel());  // only the channel's end wakes it
+  bed.run_until_idle();
+  EXPECT_FALSE(bed.guest.thread_running("ask"));
+  EXPECT_EQ(exchange.status, STATUS_DEVICE_REMOVED);
+}
+
 TEST_F(SyncRequest, FailedRequestTimesOutWithStatusCancelled) {
   bed.vsp.set_default_action(action_of(PacketAction::kFail));
   Exchange exchange;

@@ -197,6 +197,88 @@ constexpr std::array kQuirks = {
         "(vmbus_are_subchannels_present()) and vmbus_onoffer() at once and could panic; fixed by "
         "\"scsi: storvsc: Fix a race in sub-channel creation that can cause panic\" (upstream "
         "c967590457ca, LIS 65172143), which leaves opening subchannels to the offer path."},
+
+    // Unload, version skew and boot.
+    QuirkInfo{
+        Quirk::kGuestUnloadMissesResponse, "guest_unload_misses_response", kQuirkGuest,
+        "guest control plane",
+        "While it waits for the answer to CHANNELMSG_UNLOAD, the guest does not see the "
+        "UNLOAD_RESPONSE when it comes: it takes it for a message it has no use for. Linux's "
+        "vmbus_wait_for_unload() polls the SynIC message pages with interrupts off, and it "
+        "scanned only the CPUs still online; in a panic the other CPUs are taken offline, the "
+        "host answers on the page of the CPU VMBus connected on (CPU 0), and unless the panic "
+        "happened there the response was never seen: the guest waited its full 100 seconds "
+        "and went on with the UNLOAD unfinished. The simulated guest has one VP and one "
+        "message page, so the quirk drops the response instead of leaving it on a page nobody "
+        "scans. Removed by \"Drivers: hv: vmbus: Fix vmbus_wait_for_unload() to scan present "
+        "CPUs\" (Michael Kelley, 2023, "
+        "<1684172191-17100-1-git-send-email-mikelley@microsoft.com>)."},
+    QuirkInfo{
+        Quirk::kGuestOpensBeforeAllOffers, "guest_opens_before_all_offers", kQuirkGuest,
+        "guest control plane",
+        "The guest takes the first offer after REQUESTOFFERS for the end of the boot-time "
+        "offers: it starts bringing channels up, and boot goes on, without waiting for "
+        "CHANNELMSG_ALLOFFERS_DELIVERED. Linux's VMBus initialisation returned once it had "
+        "asked for the offers; user mode that started right after boot raced the offers still "
+        "arriving and could miss a boot-time device, with no way to know. Removed by "
+        "\"Drivers: hv: vmbus: Wait for boot-time offers during boot and resume\" (Naman Jain, "
+        "2025, <20250102130712.1661-1-namjain@linux.microsoft.com>): the boot-time set of "
+        "channels is known only at ALLOFFERS_DELIVERED."},
+    QuirkInfo{
+        Quirk::kGuestWaitsWithoutTimeout, "guest_waits_without_timeout", kQuirkGuest,
+        "KMCL send path",
+        "A synchronous request (VmbChannelSendSynchronousRequest) waits for its completion "
+        "without the timeout its caller gave: it ends only when the host answers or the "
+        "channel goes away. pci-hyperv sent its requests to the VSP and waited for either the "
+        "answer or the channel's rescind; a host that sent neither left the probe, or the PCI "
+        "operation, waiting forever. Removed by the hard timeout of \"PCI: hv: ...\" (Hamza "
+        "Mahfooz, 2026, <20260612174010.2598695-1-hamzamahfooz@linux.microsoft.com>): a wait "
+        "on the host must end on its own."},
+    QuirkInfo{Quirk::kGuestKeepsQueuedSendsAtRescind, "guest_keeps_queued_sends_at_rescind",
+              kQuirkGuest, "KMCL close path",
+              "When the host rescinds a channel whose outgoing ring is full, the close leaves the "
+              "sends still waiting for ring space where they are: they are neither written nor "
+              "failed, so their senders wait forever for room that can never come (the rings are "
+              "gone). hv_sock hung this way when the host closed a connection while a writer "
+              "waited for space: \"hv_sock: Fix hang when a connection is closed\" and \"hv_sock: "
+              "Fix a race condition that causes epollout hang\" (Dexuan Cui, Sunil Muthuswamy, "
+              "linux-hyperv 2019). The rule the fixes restore: a close must wake and end every "
+              "sender still waiting for room (KMCL completes them with STATUS_DEVICE_REMOVED)."},
+    QuirkInfo{
+        Quirk::kGuestStopsAtUnknownMessage, "guest_stops_at_unknown_message", kQuirkGuest,
+        "guest control plane",
+        "The guest's message handling stops at the first host message it cannot place (a "
+        "type it does not know, or one the negotiated version does not have): every later "
+        "message is dropped, so the bus's control plane is dead. Linux's vmbus_on_msg_dpc() "
+        "answers such a message with WARN_ONCE(\"unknown msgtype=%d\") and goes on; a guest "
+        "that turns the warning into a failure (panic_on_warn) loses the bus instead. The "
+        "case behind it: a host sent CHANNELMSG_TL_CONNECT_RESULT (msgtype 23) to an older "
+        "guest, which warned and dropped it, and the hv_sock connect that waited for it timed "
+        "out (microsoft/WSL#4723). The rule: a message the guest cannot place costs that "
+        "message, never the bus."},
+    QuirkInfo{
+        Quirk::kHostOffersChnFlags0x4, "host_offers_chn_flags_0x4", kQuirkHost, "host server",
+        "The host sets chn_flags 0x4 in every offer, as this simulator's host once did: the "
+        "bit was VMBUS_CHANNEL_SERVER_SUPPORTS_GPADLS, which hosts used to set out of habit. "
+        "The VMBus 6.0 work (Confidential VMBus) renamed bits 0x2 and 0x4 "
+        "VMBUS_CHANNEL_CONFIDENTIAL_RING_BUFFER and VMBUS_CHANNEL_CONFIDENTIAL_EXTERNAL_MEMORY; "
+        "a guest that is not confidential cannot give such a channel encrypted memory and "
+        "refuses the offer, so it loses every device. Removed in review (defect 3 of issue "
+        "13): an offer carries only the flags that apply to its channel, none by default."},
+
+    // Signalling, late interrupts.
+    QuirkInfo{
+        Quirk::kGuestDropsInterruptsBeforeOpenResult, "guest_drops_interrupts_before_open_result",
+        kQuirkGuest, "KMCL open path",
+        "The guest's driver reads its channel only when an interrupt tells it to: a channel "
+        "interrupt that arrives before OPENCHANNEL_RESULT is dropped (the channel is not open "
+        "yet) and, when the open completes, nobody looks at the ring. Packets the host wrote "
+        "right after accepting the open then wait for an interrupt that already came and went. "
+        "Linux's storvsc ignores channel interrupts that arrive before the OpenResult; "
+        "OpenVMM's VMBus server works around such guests by signalling a channel again a "
+        "while after its open completes (channel_unstick_delay). A guest without the bug looks "
+        "at its incoming ring once when the channel opens (KMCL enables the incoming queue "
+        "with a drain pass after EvtChannelStarted)."},
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 // channel closes (local Disable, peer close, rescind), plus the passive
 // worker that runs the sequences.
 #include <algorithm>
+#include <utility>
 
 #include "vmbus/base/check.h"
 
@@ -370,7 +371,14 @@ void DeviceCore::start_phase(Channel& ch, WorkItem& item, bool* done) {
     ch.stop = QueueStop::kNone;
     ch.stop_reason.clear();
     ch.quota_blocked = false;
-    ch.rx_wanted = true;
+    if (!ch.is_server && config.quirks.has(base::Quirk::kGuestDropsInterruptsBeforeOpenResult)) {
+      // The quirk: no look at the ring now; only an interrupt that comes
+      // after the open makes the queue drain.
+      trace("quirk", &ch, ch.handle,
+            "guest_drops_interrupts_before_open_result: the queue starts without a drain pass");
+    } else {
+      ch.rx_wanted = true;
+    }
     trace("queue_enabled", &ch, ch.handle, "");
     item.phase = 2;
     return;
@@ -582,7 +590,9 @@ void DeviceCore::close_sequence(Channel& ch, CloseKind kind) {
     drop_held_packets(ch);
     discard_ring(ch, reads_on);
   }
+  std::deque<TxItem> kept = keep_queued_sends_at_rescind(ch, rescind);
   cancel_sends(ch, send_status);
+  ch.tx_queue = std::move(kept);
   if (ch.opened) {
     ch.opened = false;
     call_state_callback(ch, "EvtChannelClosed");
@@ -606,6 +616,19 @@ void DeviceCore::close_sequence(Channel& ch, CloseKind kind) {
       control_->on_channel_closed(as_channel(ch.handle));
     }
   }
+}
+
+std::deque<TxItem> DeviceCore::keep_queued_sends_at_rescind(Channel& ch, bool rescind) {
+  if (!rescind || ch.is_server || ch.tx_queue.empty() ||
+      !config.quirks.has(base::Quirk::kGuestKeepsQueuedSendsAtRescind)) {
+    return {};
+  }
+  // The quirk: the sends waiting for ring space are neither written nor
+  // failed; their senders wait for room on rings that are going away.
+  trace("quirk", &ch, ch.handle,
+        "guest_keeps_queued_sends_at_rescind: " + std::to_string(ch.tx_queue.size()) +
+            " queued send(s) kept, their senders still waiting for ring space");
+  return std::exchange(ch.tx_queue, {});
 }
 
 void DeviceCore::drop_held_packets(Channel& ch) {

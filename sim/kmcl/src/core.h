@@ -618,6 +618,9 @@ class DeviceCore {
   // guest_reads_after_rescind) its completions still complete requests.
   void discard_ring(Channel& channel, bool completions_read);
   bool reads_after_rescind(const Channel& channel, CloseKind kind) const;
+  // Quirk guest_keeps_queued_sends_at_rescind: the queued sends a guest's
+  // rescind close takes out of cancel_sends() (empty without the quirk).
+  std::deque<TxItem> keep_queued_sends_at_rescind(Channel& ch, bool rescind);
   void detach(Channel& channel);
   bool quiesced(const Channel& channel) const;
   // False only if the context may not block (which the callers rule out).

@@ -586,6 +586,14 @@ NTSTATUS DeviceCore::send_and_wait(const ApiCall& call, Channel& ch, TxItem item
     const LONGLONG quad = timeout->QuadPart;
     deadline_ns = quad < 0 ? now_ns_ + static_cast<std::uint64_t>(-(quad + 1)) * 100 + 100
                            : static_cast<std::uint64_t>(quad) * 100;
+    if (config.quirks.has(base::Quirk::kGuestWaitsWithoutTimeout)) {
+      // The quirk: the caller's bound is dropped; only an answer or the
+      // channel's end can wake this wait.
+      deadline_ns.reset();
+      trace("quirk", &ch, ch.handle,
+            "guest_waits_without_timeout: synchronous request trans_id " +
+                std::to_string(item.trans_id) + " waits with no timeout");
+    }
   }
   PacketObject internal;
   internal.channel = &ch;

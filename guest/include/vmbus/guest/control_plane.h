@@ -235,6 +235,10 @@ class ControlPlane {
   std::string on_modify_response(const wire::ModifyChannelResponse& m, const partition::Work& work);
   std::string on_unload_response(const partition::Work& work);
   void ignore(const wire::HvMessage& slot, const std::string& reason, const partition::Work& work);
+  // Quirk guest_stops_at_unknown_message: ignores a message and, with the
+  // quirk, stops handling any later one.
+  void ignore_unplaced(const wire::HvMessage& slot, const std::string& reason,
+                       const partition::Work& work);
 
   bool post(const wire::Message& message, const partition::Work& work);
   bool post_raw(std::span<const std::byte> payload, const partition::Work& work);
@@ -253,6 +257,7 @@ class ControlPlane {
   std::uint32_t next_gpadl_ = 0xE1E10;  // Linux's first handle
   std::uint32_t rescinds_seen_ = 0;
   std::uint64_t ignored_messages_ = 0;
+  bool messages_stopped_ = false;              // quirk guest_stops_at_unknown_message
   std::map<std::uint32_t, Channel> channels_;  // by child_relid
   std::vector<StrayOpen> stray_opens_;
   std::vector<std::string> rescind_order_problems_;

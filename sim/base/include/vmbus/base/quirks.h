@@ -43,8 +43,6 @@ enum class Quirk : std::uint8_t {
   kGuestDeliversPacketFromRing,
   kGuestTrustsCompletionTransId,
 
-  // Rescind, offer and lifecycle; unload, version skew and boot.
-
   // Rescind, offer and lifecycle.
   kGuestIgnoresRescindWhileOpening,
   kGuestHandlesDuplicateRescind,
@@ -54,9 +52,21 @@ enum class Quirk : std::uint8_t {
   kGuestOpenErrorPathKeepsGpadl,
   kGuestReleasesRelidBeforeClose,
   kGuestOverwritesChannelOnDuplicateOffer,
+
   // Subchannels.
   kHostRescindsPrimaryFirst,
   kGuestOpensSubchannelTwice,
+
+  // Unload, version skew and boot.
+  kGuestUnloadMissesResponse,
+  kGuestOpensBeforeAllOffers,
+  kGuestWaitsWithoutTimeout,
+  kGuestKeepsQueuedSendsAtRescind,
+  kGuestStopsAtUnknownMessage,
+  kHostOffersChnFlags0x4,
+
+  // Signalling, late interrupts.
+  kGuestDropsInterruptsBeforeOpenResult,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
