@@ -336,468 +336,467 @@ TEST(GuestSubchannels, WithTheQuirkASubchannelOfferedDuringTheProbeIsOpenedTwice
   EXPECT_EQ(report.findings(0).name(), "leak");
   EXPECT_EQ(report.findings(0).what(),
             "a second open of channel 2 left gpadl 925202 and its 8 ring pages allocated");
+}
 
-  TEST(GuestOffers, NoChannelComesUpBeforeAllOffersDelivered) {
-    GuestUnderTest guest;
-    guest.connect();
-    guest.receive(offer(1));
+TEST(GuestOffers, NoChannelComesUpBeforeAllOffersDelivered) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(offer(1));
 
-    EXPECT_FALSE(guest.is_ready("control")) << "the boot-time offers are not all known yet";
-    EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
-  }
+  EXPECT_FALSE(guest.is_ready("control")) << "the boot-time offers are not all known yet";
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
+}
 
-  TEST(GuestOffers, WithQuirkGuestOpensBeforeAllOffersTheFirstOfferBringsItsChannelUp) {
-    proto::GuestConfig config;
-    config.add_quirks("guest_opens_before_all_offers");
-    GuestUnderTest guest(config);
-    guest.connect();
-    guest.receive(offer(1));
+TEST(GuestOffers, WithQuirkGuestOpensBeforeAllOffersTheFirstOfferBringsItsChannelUp) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_opens_before_all_offers");
+  GuestUnderTest guest(config);
+  guest.connect();
+  guest.receive(offer(1));
 
-    EXPECT_THAT(guest.control(),
-                ElementsAre("CHANNELMSG_GPADL_HEADER child_relid=1 gpadl=0xe1e10 range_buflen=72 "
-                            "rangecount=1 byte_count=32768 byte_offset=0 "
-                            "pfns=[0x10,0x11,0x12,0x13,0x14,0x15,0x16,0x17]"));
-    guest.receive(wire::AllOffersDelivered{});
-    EXPECT_THAT(guest.notes(),
-                ElementsAre("bringing channels up before ALLOFFERS_DELIVERED (quirk "
-                            "guest_opens_before_all_offers)",
-                            "ignored CHANNELMSG_ALLOFFERS_DELIVERED: ALLOFFERS_DELIVERED with no "
-                            "REQUESTOFFERS outstanding"));
-  }
+  EXPECT_THAT(guest.control(),
+              ElementsAre("CHANNELMSG_GPADL_HEADER child_relid=1 gpadl=0xe1e10 range_buflen=72 "
+                          "rangecount=1 byte_count=32768 byte_offset=0 "
+                          "pfns=[0x10,0x11,0x12,0x13,0x14,0x15,0x16,0x17]"));
+  guest.receive(wire::AllOffersDelivered{});
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("bringing channels up before ALLOFFERS_DELIVERED (quirk "
+                          "guest_opens_before_all_offers)",
+                          "ignored CHANNELMSG_ALLOFFERS_DELIVERED: ALLOFFERS_DELIVERED with no "
+                          "REQUESTOFFERS outstanding"));
+}
 
-  // --- GPADLs and open -------------------------------------------------------------------
+// --- GPADLs and open -------------------------------------------------------------------
 
-  TEST(GuestOpen, CreatedGpadlIsFollowedByOpenChannelWithTheRingsSplitInHalf) {
-    GuestUnderTest guest;
-    guest.offer_channel();
-    guest.receive(gpadl_created(1, kFirstGpadl));
+TEST(GuestOpen, CreatedGpadlIsFollowedByOpenChannelWithTheRingsSplitInHalf) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
 
-    EXPECT_THAT(guest.control(1), ElementsAre("CHANNELMSG_OPENCHANNEL child_relid=1 openid=1 "
-                                              "ringbuffer_gpadlhandle=0xe1e10 target_vp=0 "
-                                              "downstream_ringbuffer_pageoffset=4 userdata=0"));
-  }
+  EXPECT_THAT(guest.control(1), ElementsAre("CHANNELMSG_OPENCHANNEL child_relid=1 openid=1 "
+                                            "ringbuffer_gpadlhandle=0xe1e10 target_vp=0 "
+                                            "downstream_ringbuffer_pageoffset=4 userdata=0"));
+}
 
-  TEST(GuestOpen, ARefusedGpadlFailsTheChannelAndFreesItsPages) {
-    GuestUnderTest guest;
-    guest.offer_channel();
-    guest.hv.records.clear();
-    guest.receive(gpadl_created(1, kFirstGpadl, 0xC000000D));
+TEST(GuestOpen, ARefusedGpadlFailsTheChannelAndFreesItsPages) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.hv.records.clear();
+  guest.receive(gpadl_created(1, kFirstGpadl, 0xC000000D));
 
-    std::vector<std::string> states;
-    for (const proto::TraceRecord& record : guest.hv.records) {
-      if (record.has_channel()) {
-        states.push_back(record.channel().state() + ": " + record.channel().detail());
-      }
+  std::vector<std::string> states;
+  for (const proto::TraceRecord& record : guest.hv.records) {
+    if (record.has_channel()) {
+      states.push_back(record.channel().state() + ": " + record.channel().detail());
     }
-    EXPECT_THAT(states, ElementsAre("failed: host refused the GPADL"));
-    EXPECT_THAT(guest.control(), IsEmpty()) << "a failed channel is not tried again";
-    EXPECT_TRUE(guest.final_report().findings().empty()) << "no ring pages left allocated";
   }
+  EXPECT_THAT(states, ElementsAre("failed: host refused the GPADL"));
+  EXPECT_THAT(guest.control(), IsEmpty()) << "a failed channel is not tried again";
+  EXPECT_TRUE(guest.final_report().findings().empty()) << "no ring pages left allocated";
+}
 
-  TEST(GuestOpen, AGpadlCreatedNobodyAskedForIsIgnored) {
-    GuestUnderTest guest;
-    guest.offer_channel();
-    guest.receive(gpadl_created(1, kFirstGpadl + 1));
-    guest.receive(gpadl_created(2, kFirstGpadl));
+TEST(GuestOpen, AGpadlCreatedNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl + 1));
+  guest.receive(gpadl_created(2, kFirstGpadl));
 
-    const std::vector<std::string> notes = guest.notes();
-    ASSERT_EQ(notes.size(), 2u);
-    EXPECT_THAT(notes[0], ::testing::EndsWith(
-                              ": GPADL_CREATED for relid 1 gpadl 925201, which nobody asked for"));
-    EXPECT_THAT(notes[1], ::testing::EndsWith(
-                              ": GPADL_CREATED for relid 2 gpadl 925200, which nobody asked for"));
-  }
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(
+                            ": GPADL_CREATED for relid 1 gpadl 925201, which nobody asked for"));
+  EXPECT_THAT(notes[1], ::testing::EndsWith(
+                            ": GPADL_CREATED for relid 2 gpadl 925200, which nobody asked for"));
+}
 
-  TEST(GuestOpen, ARefusedOpenTearsItsGpadlDownThenFreesThePagesAndStaysFailed) {
-    GuestUnderTest guest;
-    guest.offer_channel();
-    guest.receive(gpadl_created(1, kFirstGpadl));
-    guest.control(1);
-    guest.hv.take_posts();
-    guest.receive(open_result(1, 0xC0000001));
+TEST(GuestOpen, ARefusedOpenTearsItsGpadlDownThenFreesThePagesAndStaysFailed) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.hv.take_posts();
+  guest.receive(open_result(1, 0xC0000001));
 
-    // Until the host has torn the GPADL down the pages are still the host's
-    // to use: they stay allocated, and that is no leak while the teardown is
-    // under way.
-    EXPECT_TRUE(guest.final_report().findings().empty());
+  // Until the host has torn the GPADL down the pages are still the host's
+  // to use: they stay allocated, and that is no leak while the teardown is
+  // under way.
+  EXPECT_TRUE(guest.final_report().findings().empty());
 
-    // The error path: GPADL_TEARDOWN, no CLOSECHANNEL (the channel never
-    // opened); the pages go when GPADL_TORNDOWN comes.
-    EXPECT_THAT(guest.control(),
-                ElementsAre("CHANNELMSG_GPADL_TEARDOWN child_relid=1 gpadl=0xe1e10"));
-    wire::GpadlTorndown torndown;
-    torndown.gpadl = kFirstGpadl;
-    guest.receive(torndown);
-    // The channel is failed now: pages still allocated would be the leak
-    // oracle's "refused by the host but its 8 ring pages are still allocated".
-    const proto::GuestReport after = guest.final_report();
-    EXPECT_TRUE(after.findings().empty());
-    EXPECT_THAT(guest.control(), IsEmpty()) << "a refused channel is not retried";
-  }
+  // The error path: GPADL_TEARDOWN, no CLOSECHANNEL (the channel never
+  // opened); the pages go when GPADL_TORNDOWN comes.
+  EXPECT_THAT(guest.control(),
+              ElementsAre("CHANNELMSG_GPADL_TEARDOWN child_relid=1 gpadl=0xe1e10"));
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = kFirstGpadl;
+  guest.receive(torndown);
+  // The channel is failed now: pages still allocated would be the leak
+  // oracle's "refused by the host but its 8 ring pages are still allocated".
+  const proto::GuestReport after = guest.final_report();
+  EXPECT_TRUE(after.findings().empty());
+  EXPECT_THAT(guest.control(), IsEmpty()) << "a refused channel is not retried";
+}
 
-  TEST(GuestOpen, AnOpenResultNobodyAskedForIsIgnored) {
-    GuestUnderTest guest;
-    guest.offer_channel();
-    guest.receive(open_result(1));
+TEST(GuestOpen, AnOpenResultNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.receive(open_result(1));
 
-    const std::vector<std::string> notes = guest.notes();
-    ASSERT_EQ(notes.size(), 1u);
-    EXPECT_THAT(notes[0],
-                ::testing::EndsWith(": OPENCHANNEL_RESULT for relid 1, which nobody asked for"));
-  }
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0],
+              ::testing::EndsWith(": OPENCHANNEL_RESULT for relid 1, which nobody asked for"));
+}
 
-  TEST(GuestOpen, AnAcceptedOpenStartsTheEchoVscOnTheRingsAndTheWorkloadEnds) {
-    GuestUnderTest guest;
-    guest.open_channel();
-    guest.control();
+TEST(GuestOpen, AnAcceptedOpenStartsTheEchoVscOnTheRingsAndTheWorkloadEnds) {
+  GuestUnderTest guest;
+  guest.open_channel();
+  guest.control();
 
-    EXPECT_THAT(guest.notes(), ElementsAre("channels settled; workload starts"));
-    ASSERT_EQ(guest.hv.reports.size(), 1u);
-    EXPECT_TRUE(guest.hv.reports[0].done);
-    EXPECT_EQ(guest.hv.reports[0].values.front().second, "ok");
-    // An interrupt for the channel now reaches its receiver.
-    guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, guest.hv);
-    guest.client().step("isr", guest.hv);
-    EXPECT_TRUE(guest.notes().empty());
-  }
+  EXPECT_THAT(guest.notes(), ElementsAre("channels settled; workload starts"));
+  ASSERT_EQ(guest.hv.reports.size(), 1u);
+  EXPECT_TRUE(guest.hv.reports[0].done);
+  EXPECT_EQ(guest.hv.reports[0].values.front().second, "ok");
+  // An interrupt for the channel now reaches its receiver.
+  guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, guest.hv);
+  guest.client().step("isr", guest.hv);
+  EXPECT_TRUE(guest.notes().empty());
+}
 
-  // --- close ------------------------------------------------------------------------------
+// --- close ------------------------------------------------------------------------------
 
-  TEST(GuestClose, AReopenCycleClosesThenTearsDownThenReopensOnTheSamePages) {
-    proto::GuestConfig config;
-    config.set_reopen_cycles(1);
-    GuestUnderTest guest(config);
-    guest.open_channel();
+TEST(GuestClose, AReopenCycleClosesThenTearsDownThenReopensOnTheSamePages) {
+  proto::GuestConfig config;
+  config.set_reopen_cycles(1);
+  GuestUnderTest guest(config);
+  guest.open_channel();
 
-    EXPECT_THAT(guest.control(),
-                ElementsAre("CHANNELMSG_CLOSECHANNEL child_relid=1",
-                            "CHANNELMSG_GPADL_TEARDOWN child_relid=1 gpadl=0xe1e10"));
-    EXPECT_FALSE(guest.is_ready("control")) << "it waits for GPADL_TORNDOWN";
-    wire::GpadlTorndown torndown;
-    torndown.gpadl = kFirstGpadl;
-    guest.receive(torndown);
+  EXPECT_THAT(guest.control(),
+              ElementsAre("CHANNELMSG_CLOSECHANNEL child_relid=1",
+                          "CHANNELMSG_GPADL_TEARDOWN child_relid=1 gpadl=0xe1e10"));
+  EXPECT_FALSE(guest.is_ready("control")) << "it waits for GPADL_TORNDOWN";
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = kFirstGpadl;
+  guest.receive(torndown);
 
-    const std::vector<std::string> posts = guest.control();
-    ASSERT_EQ(posts.size(), 1u);
-    EXPECT_THAT(posts[0],
-                ::testing::StartsWith("CHANNELMSG_GPADL_HEADER child_relid=1 gpadl=0xe1e11 "));
-    EXPECT_THAT(posts[0], ::testing::EndsWith("pfns=[0x10,0x11,0x12,0x13,0x14,0x15,0x16,0x17]"));
-  }
+  const std::vector<std::string> posts = guest.control();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_THAT(posts[0],
+              ::testing::StartsWith("CHANNELMSG_GPADL_HEADER child_relid=1 gpadl=0xe1e11 "));
+  EXPECT_THAT(posts[0], ::testing::EndsWith("pfns=[0x10,0x11,0x12,0x13,0x14,0x15,0x16,0x17]"));
+}
 
-  TEST(GuestClose, AGpadlTorndownNobodyAskedForIsIgnored) {
-    GuestUnderTest guest;
-    guest.open_channel();
-    wire::GpadlTorndown torndown;
-    torndown.gpadl = kFirstGpadl;
-    guest.receive(torndown);
+TEST(GuestClose, AGpadlTorndownNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.open_channel();
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = kFirstGpadl;
+  guest.receive(torndown);
 
-    const std::vector<std::string> notes = guest.notes();
-    ASSERT_EQ(notes.size(), 1u);
-    EXPECT_THAT(notes[0],
-                ::testing::EndsWith(": GPADL_TORNDOWN for gpadl 925200, which nobody asked for"));
-  }
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0],
+              ::testing::EndsWith(": GPADL_TORNDOWN for gpadl 925200, which nobody asked for"));
+}
 
-  // --- rescind ----------------------------------------------------------------------------
+// --- rescind ----------------------------------------------------------------------------
 
-  TEST(GuestRescind, ARescindIsAnsweredWithRelidReleasedAndTheRingPagesAreFreed) {
-    GuestUnderTest guest;
-    guest.open_channel();
-    wire::RescindChannelOffer rescind;
-    rescind.child_relid = 1;
-    guest.receive(rescind);
+TEST(GuestRescind, ARescindIsAnsweredWithRelidReleasedAndTheRingPagesAreFreed) {
+  GuestUnderTest guest;
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
 
-    EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
-    const proto::GuestReport report = guest.final_report();
-    EXPECT_EQ(report.rescinds(), 1u);
-    EXPECT_TRUE(report.findings().empty()) << "the ring pages were freed";
-  }
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  const proto::GuestReport report = guest.final_report();
+  EXPECT_EQ(report.rescinds(), 1u);
+  EXPECT_TRUE(report.findings().empty()) << "the ring pages were freed";
+}
 
-  TEST(GuestRescind, ASecondRescindAndOneForAnUnknownRelidAreIgnored) {
-    GuestUnderTest guest;
-    guest.open_channel();
-    wire::RescindChannelOffer rescind;
-    rescind.child_relid = 1;
-    guest.receive(rescind);
-    guest.receive(rescind);
-    rescind.child_relid = 7;
-    guest.receive(rescind);
+TEST(GuestRescind, ASecondRescindAndOneForAnUnknownRelidAreIgnored) {
+  GuestUnderTest guest;
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  guest.receive(rescind);
+  rescind.child_relid = 7;
+  guest.receive(rescind);
 
-    const std::vector<std::string> notes = guest.notes();
-    ASSERT_EQ(notes.size(), 2u);
-    EXPECT_THAT(notes[0], ::testing::EndsWith(": second RESCIND_CHANNELOFFER for relid 1"));
-    EXPECT_THAT(notes[1], ::testing::EndsWith(": RESCIND_CHANNELOFFER for unknown relid 7"));
-    EXPECT_EQ(guest.final_report().rescinds(), 1u);
-    EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
-  }
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(": second RESCIND_CHANNELOFFER for relid 1"));
+  EXPECT_THAT(notes[1], ::testing::EndsWith(": RESCIND_CHANNELOFFER for unknown relid 7"));
+  EXPECT_EQ(guest.final_report().rescinds(), 1u);
+  EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
+}
 
-  // The host answers a GPADL of a revoked channel, and the answer names the
-  // relid: the relid goes back only once the answer came.
-  TEST(GuestRescind, ARescindWithTheGpadlUnansweredKeepsTheRelidUntilGpadlCreated) {
-    GuestUnderTest guest;
-    guest.offer_channel();
-    guest.hv.take_posts();
-    wire::RescindChannelOffer rescind;
-    rescind.child_relid = 1;
-    guest.receive(rescind);
-    EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
-    EXPECT_THAT(guest.control(), IsEmpty()) << "no OPENCHANNEL for a rescinded channel";
-    guest.notes();
+// The host answers a GPADL of a revoked channel, and the answer names the
+// relid: the relid goes back only once the answer came.
+TEST(GuestRescind, ARescindWithTheGpadlUnansweredKeepsTheRelidUntilGpadlCreated) {
+  GuestUnderTest guest;
+  guest.offer_channel();
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
+  EXPECT_THAT(guest.control(), IsEmpty()) << "no OPENCHANNEL for a rescinded channel";
+  guest.notes();
 
-    guest.receive(gpadl_created(1, kFirstGpadl));
-    EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
-    EXPECT_THAT(guest.notes(), IsEmpty()) << "the answer is handled, not ignored";
-    const proto::GuestReport report = guest.final_report();
-    EXPECT_EQ(report.rescinds(), 1u);
-    EXPECT_TRUE(report.findings().empty()) << "the ring pages were freed";
-  }
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  EXPECT_THAT(guest.notes(), IsEmpty()) << "the answer is handled, not ignored";
+  const proto::GuestReport report = guest.final_report();
+  EXPECT_EQ(report.rescinds(), 1u);
+  EXPECT_TRUE(report.findings().empty()) << "the ring pages were freed";
+}
 
-  TEST(GuestQuirks, ReleasingTheRelidWithTheGpadlPendingLeavesItsAnswerToNobody) {
-    proto::GuestConfig config;
-    config.add_quirks("guest_releases_relid_with_gpadl_pending");
-    GuestUnderTest guest(config);
-    guest.offer_channel();
-    guest.hv.take_posts();
-    wire::RescindChannelOffer rescind;
-    rescind.child_relid = 1;
-    guest.receive(rescind);
-    EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
-    guest.notes();
+TEST(GuestQuirks, ReleasingTheRelidWithTheGpadlPendingLeavesItsAnswerToNobody) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_releases_relid_with_gpadl_pending");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  guest.notes();
 
-    guest.receive(gpadl_created(1, kFirstGpadl));
-    const std::vector<std::string> notes = guest.notes();
-    ASSERT_EQ(notes.size(), 1u);
-    EXPECT_THAT(notes[0], ::testing::EndsWith(
-                              ": GPADL_CREATED for relid 1 gpadl 925200, which nobody asked for"));
-  }
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0], ::testing::EndsWith(
+                            ": GPADL_CREATED for relid 1 gpadl 925200, which nobody asked for"));
+}
 
-  TEST(GuestQuirks, IgnoringARescindWhileOpeningKeepsWaitingForTheOpenResult) {
-    proto::GuestConfig config;
-    config.add_quirks("guest_ignores_rescind_while_opening");
-    GuestUnderTest guest(config);
-    guest.offer_channel();
-    guest.receive(gpadl_created(1, kFirstGpadl));
-    guest.control(1);
-    guest.hv.take_posts();
-    wire::RescindChannelOffer rescind;
-    rescind.child_relid = 1;
-    guest.receive(rescind);
+TEST(GuestQuirks, IgnoringARescindWhileOpeningKeepsWaitingForTheOpenResult) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_ignores_rescind_while_opening");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.hv.take_posts();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
 
-    EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty()) << "no RELID_RELEASED";
-    EXPECT_EQ(guest.final_report().rescinds(), 0u);
-    const std::vector<std::string> notes = guest.notes();
-    ASSERT_EQ(notes.size(), 1u);
-    EXPECT_EQ(notes[0],
-              "quirk guest_ignores_rescind_while_opening: relid 1 keeps waiting for its "
-              "OPENCHANNEL_RESULT");
-  }
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty()) << "no RELID_RELEASED";
+  EXPECT_EQ(guest.final_report().rescinds(), 0u);
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0],
+            "quirk guest_ignores_rescind_while_opening: relid 1 keeps waiting for its "
+            "OPENCHANNEL_RESULT");
+}
 
-  TEST(GuestQuirks, HandlingADuplicateRescindReleasesTheRelidTwice) {
-    proto::GuestConfig config;
-    config.add_quirks("guest_handles_duplicate_rescind");
-    GuestUnderTest guest(config);
-    guest.open_channel();
-    wire::RescindChannelOffer rescind;
-    rescind.child_relid = 1;
-    guest.receive(rescind);
-    guest.receive(rescind);
+TEST(GuestQuirks, HandlingADuplicateRescindReleasesTheRelidTwice) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_handles_duplicate_rescind");
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  guest.receive(rescind);
 
-    EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1",
-                                                        "CHANNELMSG_RELID_RELEASED child_relid=1"));
-    EXPECT_EQ(guest.final_report().rescinds(), 1u);
-  }
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1",
+                                                      "CHANNELMSG_RELID_RELEASED child_relid=1"));
+  EXPECT_EQ(guest.final_report().rescinds(), 1u);
+}
 
-  TEST(GuestQuirks, AnOpenErrorPathThatKeepsTheGpadlLeaksTheRingPages) {
-    proto::GuestConfig config;
-    config.add_quirks("guest_open_error_path_keeps_gpadl");
-    GuestUnderTest guest(config);
-    guest.offer_channel();
-    guest.receive(gpadl_created(1, kFirstGpadl));
-    guest.control(1);
-    guest.hv.take_posts();
-    guest.receive(open_result(1, 0xC0000001));
+TEST(GuestQuirks, AnOpenErrorPathThatKeepsTheGpadlLeaksTheRingPages) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_open_error_path_keeps_gpadl");
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+  guest.control(1);
+  guest.hv.take_posts();
+  guest.receive(open_result(1, 0xC0000001));
 
-    EXPECT_THAT(guest.control(), IsEmpty()) << "no GPADL_TEARDOWN";
-    const proto::GuestReport report = guest.final_report();
-    ASSERT_EQ(report.findings_size(), 1);
-    EXPECT_THAT(report.findings(0).what(),
-                ::testing::HasSubstr("channel 1 is refused by the host but its 8 ring pages are "
-                                     "still allocated"));
-  }
+  EXPECT_THAT(guest.control(), IsEmpty()) << "no GPADL_TEARDOWN";
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_THAT(report.findings(0).what(),
+              ::testing::HasSubstr("channel 1 is refused by the host but its 8 ring pages are "
+                                   "still allocated"));
+}
 
-  TEST(GuestQuirks, AnOfferOverwritingAnOpenChannelsRecordLeaksItsPages) {
-    proto::GuestConfig config;
-    config.add_quirks("guest_overwrites_channel_on_duplicate_offer");
-    GuestUnderTest guest(config);
-    guest.open_channel();
-    guest.receive(offer(1));
+TEST(GuestQuirks, AnOfferOverwritingAnOpenChannelsRecordLeaksItsPages) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_overwrites_channel_on_duplicate_offer");
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  guest.receive(offer(1));
 
-    const proto::GuestReport report = guest.final_report();
-    ASSERT_EQ(report.findings_size(), 1);
-    EXPECT_THAT(
-        report.findings(0).what(),
-        ::testing::HasSubstr("8 guest pages are allocated but held by no channel and no send"));
-  }
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_THAT(
+      report.findings(0).what(),
+      ::testing::HasSubstr("8 guest pages are allocated but held by no channel and no send"));
+}
 
-  TEST(GuestRescind, RescindingTheEchoChannelMidWorkloadFailsTheRun) {
-    proto::GuestConfig config;
-    config.mutable_echo()->set_child_relid(1);
-    config.mutable_echo()->set_packets(10);
-    GuestUnderTest guest(config);
-    guest.open_channel();
-    guest.control();
-    wire::RescindChannelOffer rescind;
-    rescind.child_relid = 1;
-    guest.receive(rescind);
+TEST(GuestRescind, RescindingTheEchoChannelMidWorkloadFailsTheRun) {
+  proto::GuestConfig config;
+  config.mutable_echo()->set_child_relid(1);
+  config.mutable_echo()->set_packets(10);
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  guest.control();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
 
-    ASSERT_EQ(guest.hv.reports.size(), 1u);
-    EXPECT_EQ(guest.hv.reports[0].values.front().second,
-              "failed: the echo channel was rescinded after 0 packets");
-  }
+  ASSERT_EQ(guest.hv.reports.size(), 1u);
+  EXPECT_EQ(guest.hv.reports[0].values.front().second,
+            "failed: the echo channel was rescinded after 0 packets");
+}
 
-  TEST(GuestRescind, AKmclDriversRingsAndRelidAreReleasedOnlyOnceItsDeviceHasClosed) {
-    proto::GuestConfig config;
-    proto::KmclDriverConfig* driver = config.add_kmcl_drivers();
-    driver->set_child_relid(1);
-    driver->set_scenario(true);
-    GuestUnderTest guest(config);
-    guest.open_channel();
-    wire::RescindChannelOffer rescind;
-    rescind.child_relid = 1;
-    guest.receive(rescind);
+TEST(GuestRescind, AKmclDriversRingsAndRelidAreReleasedOnlyOnceItsDeviceHasClosed) {
+  proto::GuestConfig config;
+  proto::KmclDriverConfig* driver = config.add_kmcl_drivers();
+  driver->set_child_relid(1);
+  driver->set_scenario(true);
+  GuestUnderTest guest(config);
+  guest.open_channel();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
 
-    // RELID_RELEASED would let the host reuse the relid while the close still
-    // writes into the rings: it waits for the close (hv_process_channel_removal).
-    EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
-    // The device closes the channel on its passive worker: until then the
-    // rings stay (the leak oracle would say so if the run ended here).
-    proto::GuestReport report = guest.final_report();
-    ASSERT_EQ(report.findings_size(), 1);
-    EXPECT_EQ(report.findings(0).what(),
-              "channel 1 is rescinded but its 8 ring pages are still allocated");
-    for (int i = 0; i < 100; ++i) {
-      const std::vector<std::string> ready = guest.client().ready_contexts();
-      const auto kmcl = std::find_if(ready.begin(), ready.end(), [](const std::string& context) {
-        return context.rfind("kmcl/1/", 0) == 0;
-      });
-      if (kmcl == ready.end()) {
-        break;
-      }
-      guest.client().step(*kmcl, guest.hv);
+  // RELID_RELEASED would let the host reuse the relid while the close still
+  // writes into the rings: it waits for the close (hv_process_channel_removal).
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
+  // The device closes the channel on its passive worker: until then the
+  // rings stay (the leak oracle would say so if the run ended here).
+  proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_EQ(report.findings(0).what(),
+            "channel 1 is rescinded but its 8 ring pages are still allocated");
+  for (int i = 0; i < 100; ++i) {
+    const std::vector<std::string> ready = guest.client().ready_contexts();
+    const auto kmcl = std::find_if(ready.begin(), ready.end(), [](const std::string& context) {
+      return context.rfind("kmcl/1/", 0) == 0;
+    });
+    if (kmcl == ready.end()) {
+      break;
     }
-
-    EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
-    report = guest.final_report();
-    EXPECT_TRUE(report.findings().empty());
-    ASSERT_EQ(report.kmcl_channels_size(), 1);
-    EXPECT_EQ(report.kmcl_channels(0).channel_state(), "disabled");
-    EXPECT_EQ(report.rescinds(), 1u);
+    guest.client().step(*kmcl, guest.hv);
   }
 
-  // --- unload -----------------------------------------------------------------------------
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  report = guest.final_report();
+  EXPECT_TRUE(report.findings().empty());
+  ASSERT_EQ(report.kmcl_channels_size(), 1);
+  EXPECT_EQ(report.kmcl_channels(0).channel_state(), "disabled");
+  EXPECT_EQ(report.rescinds(), 1u);
+}
 
-  TEST(GuestUnload, UnloadAtTheEndWaitsForTheResponseThenReportsDone) {
-    proto::GuestConfig config;
-    config.set_unload_at_end(true);
-    GuestUnderTest guest(config);
-    guest.connect();
-    guest.receive(wire::AllOffersDelivered{});
+// --- unload -----------------------------------------------------------------------------
 
-    EXPECT_THAT(guest.control(), ElementsAre("CHANNELMSG_UNLOAD"));
-    EXPECT_TRUE(guest.hv.reports.empty()) << "not before the UNLOAD_RESPONSE";
-    guest.receive(wire::UnloadResponse{});
+TEST(GuestUnload, UnloadAtTheEndWaitsForTheResponseThenReportsDone) {
+  proto::GuestConfig config;
+  config.set_unload_at_end(true);
+  GuestUnderTest guest(config);
+  guest.connect();
+  guest.receive(wire::AllOffersDelivered{});
 
-    EXPECT_THAT(guest.notes(), ElementsAre("channels settled; workload starts", "unloaded"));
-    ASSERT_EQ(guest.hv.reports.size(), 1u);
-    EXPECT_EQ(guest.hv.reports[0].values.front().second, "ok");
-  }
+  EXPECT_THAT(guest.control(), ElementsAre("CHANNELMSG_UNLOAD"));
+  EXPECT_TRUE(guest.hv.reports.empty()) << "not before the UNLOAD_RESPONSE";
+  guest.receive(wire::UnloadResponse{});
 
-  TEST(GuestUnload, AnUnloadResponseNobodyAskedForIsIgnored) {
-    GuestUnderTest guest;
-    guest.connect();
-    guest.receive(wire::UnloadResponse{});
+  EXPECT_THAT(guest.notes(), ElementsAre("channels settled; workload starts", "unloaded"));
+  ASSERT_EQ(guest.hv.reports.size(), 1u);
+  EXPECT_EQ(guest.hv.reports[0].values.front().second, "ok");
+}
 
-    EXPECT_THAT(guest.notes(),
-                ElementsAre("ignored CHANNELMSG_UNLOAD_RESPONSE: UNLOAD_RESPONSE with "
-                            "no UNLOAD outstanding"));
-  }
+TEST(GuestUnload, AnUnloadResponseNobodyAskedForIsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(wire::UnloadResponse{});
 
-  TEST(GuestUnload, WithQuirkGuestUnloadMissesResponseTheResponseIsIgnoredAndTheGuestNeverUnloads) {
-    proto::GuestConfig config;
-    config.set_unload_at_end(true);
-    config.add_quirks("guest_unload_misses_response");
-    GuestUnderTest guest(config);
-    guest.connect();
-    guest.receive(wire::AllOffersDelivered{});
+  EXPECT_THAT(guest.notes(), ElementsAre("ignored CHANNELMSG_UNLOAD_RESPONSE: UNLOAD_RESPONSE with "
+                                         "no UNLOAD outstanding"));
+}
 
-    EXPECT_THAT(guest.control(), ElementsAre("CHANNELMSG_UNLOAD"));
-    guest.receive(wire::UnloadResponse{});
+TEST(GuestUnload, WithQuirkGuestUnloadMissesResponseTheResponseIsIgnoredAndTheGuestNeverUnloads) {
+  proto::GuestConfig config;
+  config.set_unload_at_end(true);
+  config.add_quirks("guest_unload_misses_response");
+  GuestUnderTest guest(config);
+  guest.connect();
+  guest.receive(wire::AllOffersDelivered{});
 
-    EXPECT_THAT(guest.notes(),
-                ElementsAre("channels settled; workload starts",
-                            "ignored CHANNELMSG_UNLOAD_RESPONSE: UNLOAD_RESPONSE not seen by the "
-                            "unload wait (quirk guest_unload_misses_response)"));
-    EXPECT_TRUE(guest.hv.reports.empty()) << "still waiting for the response";
-  }
+  EXPECT_THAT(guest.control(), ElementsAre("CHANNELMSG_UNLOAD"));
+  guest.receive(wire::UnloadResponse{});
 
-  // --- malformed messages and stray interrupts -----------------------------------------------
-  // What a hostile host sends: each is refused, traced, and the guest carries on.
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("channels settled; workload starts",
+                          "ignored CHANNELMSG_UNLOAD_RESPONSE: UNLOAD_RESPONSE not seen by the "
+                          "unload wait (quirk guest_unload_misses_response)"));
+  EXPECT_TRUE(guest.hv.reports.empty()) << "still waiting for the response";
+}
 
-  TEST(GuestMalformed, AnUnknownMessageTypeIsIgnored) {
-    GuestUnderTest guest;
-    guest.connect();
-    std::vector<std::byte> bytes(8, std::byte{0});
-    bytes[0] = std::byte{99};
-    guest.receive_bytes(bytes);
+// --- malformed messages and stray interrupts -----------------------------------------------
+// What a hostile host sends: each is refused, traced, and the guest carries on.
 
-    EXPECT_THAT(guest.notes(),
-                ElementsAre("ignored unparsed unknown_type: msgtype 99 (offset 0) is beyond "
-                            "CHANNELMSG_COUNT 25: unknown_type: msgtype 99 (offset 0) is beyond "
-                            "CHANNELMSG_COUNT 25"));
-    EXPECT_EQ(guest.final_report().ignored_messages(), 1u);
-  }
+TEST(GuestMalformed, AnUnknownMessageTypeIsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  std::vector<std::byte> bytes(8, std::byte{0});
+  bytes[0] = std::byte{99};
+  guest.receive_bytes(bytes);
 
-  TEST(GuestMalformed, WithQuirkGuestStopsAtUnknownMessageEveryLaterMessageIsDropped) {
-    proto::GuestConfig config;
-    config.add_quirks("guest_stops_at_unknown_message");
-    GuestUnderTest guest(config);
-    guest.connect();
-    std::vector<std::byte> bytes(8, std::byte{0});
-    bytes[0] = std::byte{99};
-    guest.receive_bytes(bytes);
-    guest.receive(wire::UnloadResponse{});
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("ignored unparsed unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25: unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25"));
+  EXPECT_EQ(guest.final_report().ignored_messages(), 1u);
+}
 
-    EXPECT_THAT(guest.notes(),
-                ElementsAre("ignored unparsed unknown_type: msgtype 99 (offset 0) is beyond "
-                            "CHANNELMSG_COUNT 25: unknown_type: msgtype 99 (offset 0) is beyond "
-                            "CHANNELMSG_COUNT 25",
-                            "message handling stops (quirk guest_stops_at_unknown_message)",
-                            "ignored CHANNELMSG_UNLOAD_RESPONSE: message handling stopped at an "
-                            "earlier message"));
-    EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
-  }
+TEST(GuestMalformed, WithQuirkGuestStopsAtUnknownMessageEveryLaterMessageIsDropped) {
+  proto::GuestConfig config;
+  config.add_quirks("guest_stops_at_unknown_message");
+  GuestUnderTest guest(config);
+  guest.connect();
+  std::vector<std::byte> bytes(8, std::byte{0});
+  bytes[0] = std::byte{99};
+  guest.receive_bytes(bytes);
+  guest.receive(wire::UnloadResponse{});
 
-  TEST(GuestMalformed, AGuestToHostMessageFromTheHostIsIgnored) {
-    GuestUnderTest guest;
-    guest.connect();
-    guest.receive(wire::RequestOffers{});
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("ignored unparsed unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25: unknown_type: msgtype 99 (offset 0) is beyond "
+                          "CHANNELMSG_COUNT 25",
+                          "message handling stops (quirk guest_stops_at_unknown_message)",
+                          "ignored CHANNELMSG_UNLOAD_RESPONSE: message handling stopped at an "
+                          "earlier message"));
+  EXPECT_EQ(guest.final_report().ignored_messages(), 2u);
+}
 
-    EXPECT_THAT(
-        guest.notes(),
-        ElementsAre("ignored CHANNELMSG_REQUESTOFFERS: wrong_direction: "
-                    "CHANNELMSG_REQUESTOFFERS travels guest_to_host but was received by the "
-                    "guest"));
-  }
+TEST(GuestMalformed, AGuestToHostMessageFromTheHostIsIgnored) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.receive(wire::RequestOffers{});
 
-  TEST(GuestMalformed, AnInterruptForARelidWithNoOpenChannelIsANote) {
-    GuestUnderTest guest;
-    guest.connect();
-    guest.client().deliver_event(std::vector<std::uint32_t>{5}, {}, guest.hv);
-    ASSERT_TRUE(guest.is_ready("isr"));
-    guest.client().step("isr", guest.hv);
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("ignored CHANNELMSG_REQUESTOFFERS: wrong_direction: "
+                          "CHANNELMSG_REQUESTOFFERS travels guest_to_host but was received by the "
+                          "guest"));
+}
 
-    EXPECT_THAT(guest.notes(), ElementsAre("interrupt for relid 5 with no open channel: ignored"));
-    EXPECT_FALSE(guest.is_ready("isr"));
-  }
+TEST(GuestMalformed, AnInterruptForARelidWithNoOpenChannelIsANote) {
+  GuestUnderTest guest;
+  guest.connect();
+  guest.client().deliver_event(std::vector<std::uint32_t>{5}, {}, guest.hv);
+  ASSERT_TRUE(guest.is_ready("isr"));
+  guest.client().step("isr", guest.hv);
+
+  EXPECT_THAT(guest.notes(), ElementsAre("interrupt for relid 5 with no open channel: ignored"));
+  EXPECT_FALSE(guest.is_ready("isr"));
+}
 
 }  // namespace
 }  // namespace vmbus::guest::testing
