@@ -216,6 +216,53 @@ TEST_F(ExploreCli, AHostileHostsWritesEndInTypedProtocolErrorsAndTheRunsPass) {
   EXPECT_GE(protocol_errors, 2);
 }
 
+TEST_F(ExploreCli, QuirksOffExploresTheFixedCodeOfARegressionScenario) {
+  const CliRun run = run_vmbus_sim(
+      dir_.path(),
+      "explore --quirks off --seeds 1..6 --jobs 2 --quiet --faults interrupt_delay,hold"
+      " scenarios/regressions/r01-need-to-signal-on-read.textproto");
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("6 run(s) of 1 scenario(s): 6 passed, 0 failed, 0 errors"),
+            std::string::npos)
+      << run.out;
+  const CliRun bad = run_vmbus_sim(
+      dir_.path(), "explore --quirks maybe --seeds 1..2 tests/runner/samples/passes.textproto");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--quirks must be on or off, got 'maybe'"), std::string::npos) << bad.err;
+}
+
+TEST(FaultPlan, WithQuirksOffARegressionScenarioIsExploredAsTheFixedCode) {
+  const std::string text = slurp(fs::path(VMBUS_SOURCE_DIR) /
+                                 "scenarios/regressions/r01-need-to-signal-on-read.textproto");
+  const vmbus::runner::LoadedScenario loaded =
+      vmbus::runner::load_scenario_text(text, "r01.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+  vmbus::runner::FaultPlanOptions options;
+  options.faults = {"interrupt_delay"};
+  options.quirks = false;
+  int planned = 0;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const auto explored = vmbus::runner::with_fault_plan(loaded, seed, options);
+    const vmbus::runner::CompiledScenario compiled =
+        vmbus::runner::compile_explored(loaded, seed, options);
+    EXPECT_TRUE(compiled.guest.quirks().empty()) << "seed " << seed;
+    if (explored.plan.empty()) {
+      EXPECT_TRUE(compiled.quirks_off);
+      continue;
+    }
+    ++planned;
+    EXPECT_EQ(explored.loaded.scenario.guest_quirks_size(), 0);
+    EXPECT_FALSE(explored.loaded.scenario.expect().has_with_quirks());
+    // r01 expects lost_wakeup only with its quirk.
+    EXPECT_TRUE(explored.allowed_oracles.empty());
+  }
+  EXPECT_GE(planned, 3);
+  options.quirks = true;
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    EXPECT_FALSE(vmbus::runner::compile_explored(loaded, seed, options).guest.quirks().empty());
+  }
+}
+
 TEST_F(ExploreCli, NeedsSeedsAndKnownFaultKinds) {
   CliRun run = run_vmbus_sim(dir_.path(), "explore tests/runner/samples/passes.textproto");
   EXPECT_EQ(run.exit_code, 2);

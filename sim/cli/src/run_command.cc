@@ -392,11 +392,8 @@ std::optional<int> parse_explore(const Invocation& invocation, const ParsedArgs&
   if (!request.seeds) {
     return usage_error(path, invocation.io.err, "missing --seeds A..B (or --seed N)");
   }
-  if (args.has("--quirks")) {
-    return usage_error(path, invocation.io.err,
-                       "--quirks is run's: explore runs regression scenarios with their quirks");
-  }
   runner::FaultPlanOptions options;
+  options.quirks = request.compile.quirks;  // --quirks, parsed with run's options
   if (auto text = args.value("--faults")) {
     options.faults = split_list(*text);
     for (const std::string& name : options.faults) {

@@ -188,10 +188,15 @@ proto::TimelineEntry fault_entry(const std::string& kind, const std::string& cha
 }
 
 // The expectations a plan with faults keeps (see the header).
-void keep_what_faults_leave(proto::Scenario& scenario, ExploredScenario& explored) {
+void keep_what_faults_leave(proto::Scenario& scenario, bool quirks, ExploredScenario& explored) {
   proto::Expectations kept;
-  // Explore runs a regression scenario with its quirks: that mode's whole.
-  const proto::Expectations expect = expectations_for_mode(scenario.expect(), true);
+  // A regression scenario runs in one mode: that mode's expectations, and
+  // without its quirks when they are off (the explored file names none).
+  const proto::Expectations expect = expectations_for_mode(scenario.expect(), quirks);
+  if (!quirks) {
+    scenario.clear_guest_quirks();
+    scenario.clear_host_quirks();
+  }
   kept.set_outcome(expect.outcome());
   *kept.mutable_violation() = expect.violation();
   if (expect.has_driver_crash()) {
@@ -230,7 +235,7 @@ ExploredScenario with_fault_plan(const LoadedScenario& loaded, std::uint64_t see
   Draw draw{prng};
   const std::vector<std::uint32_t> relids = assign_relids(scenario.topology());
   const std::vector<std::string> kinds =
-      kinds_for(expectations_for_mode(scenario.expect(), true), options.faults);
+      kinds_for(expectations_for_mode(scenario.expect(), options.quirks), options.faults);
   const std::uint32_t faults = kinds.empty() ? 0 : draw.between(0, options.max_faults);
   for (std::uint32_t i = 0; i < faults; ++i) {
     const std::string& kind = kinds[draw.below(kinds.size())];
@@ -261,7 +266,7 @@ ExploredScenario with_fault_plan(const LoadedScenario& loaded, std::uint64_t see
     explored.plan.push_back(words + " before step " + std::to_string(position + 1));
   }
   if (faults != 0) {
-    keep_what_faults_leave(scenario, explored);
+    keep_what_faults_leave(scenario, options.quirks, explored);
     std::string text = "# " + loaded.display_path + " explored with seed " + std::to_string(seed) +
                        ": " + std::to_string(faults) + " fault(s)\n";
     std::string body;
@@ -274,7 +279,9 @@ ExploredScenario with_fault_plan(const LoadedScenario& loaded, std::uint64_t see
 CompiledScenario compile_explored(const LoadedScenario& loaded, std::uint64_t seed,
                                   const FaultPlanOptions& options) {
   const ExploredScenario explored = with_fault_plan(loaded, seed, options);
-  CompiledScenario compiled = compile_scenario(explored.loaded);
+  CompileOptions compile;
+  compile.quirks = options.quirks;
+  CompiledScenario compiled = compile_scenario(explored.loaded, compile);
   // The host refuses a raw write that has nowhere to go (the channel is not
   // open, the indices a hostile write left are not valid, no packet to
   // tamper with): it did nothing, and under hostile writes that is no

@@ -50,6 +50,9 @@ const std::vector<std::string>& default_explore_faults();
 struct FaultPlanOptions {
   std::vector<std::string> faults = default_explore_faults();
   std::uint32_t max_faults = 3;
+  // A regression scenario runs with its quirks (the historical bug back)
+  // or, false, without them (run --quirks off): explore --quirks.
+  bool quirks = true;
 };
 
 struct ExploredScenario {
