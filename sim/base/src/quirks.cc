@@ -279,6 +279,16 @@ constexpr std::array kQuirks = {
         "while after its open completes (channel_unstick_delay). A guest without the bug looks "
         "at its incoming ring once when the channel opens (KMCL enables the incoming queue "
         "with a drain pass after EvtChannelStarted)."},
+    QuirkInfo{
+        Quirk::kHostNeverUnsticks, "host_never_unsticks", kQuirkHost, "host server",
+        "The server never looks at a channel again once its open completed: a guest that "
+        "dropped the channel's first interrupt because it came before OPENCHANNEL_RESULT (as "
+        "Linux's storvsc does) keeps packets in its ring with no interrupt coming, and the "
+        "channel stays stuck. OpenVMM's VMBus server was like this until it learned to unstick "
+        "such channels (openvmm PR #1829, vmbus_server channel_unstick_delay): a while after "
+        "a channel opens, if the host -> guest ring is not empty, it signals the guest again. "
+        "The quirk turns that re-signal off (HostConfig.unstick_delay_us, a scenario's "
+        "topology host_unstick_delay_us, sets the delay)."},
 };
 
 }  // namespace

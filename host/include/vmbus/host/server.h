@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <span>
@@ -65,6 +66,14 @@ class VmbusServer final : public partition::PartitionLogic {
   void revoke(std::uint32_t child_relid, const partition::Work& work);
   // Rescinds the primaries whose subchannels are all rescinded now.
   void finish_revokes(const partition::Work& work);
+  // OpenVMM's channel_unstick_delay: once unstick_delay_ns_ after the
+  // server accepted a channel's open it looks at the channel again
+  // (unless the host_never_unsticks quirk says it does not).
+  void schedule_unstick(std::uint32_t child_relid, const partition::Work& work);
+  // Every channel whose unstick time has come: if its host -> guest ring
+  // holds packets the guest has not read, signal the guest -- a ring
+  // decision of its own, traced as "signal" (or "no_signal").
+  void unstick_due(const partition::Work& work);
 
   partition::MessageSlot slot_;
   std::unique_ptr<Vsps> vsps_;             // once started: it needs guest memory
@@ -72,6 +81,9 @@ class VmbusServer final : public partition::PartitionLogic {
   // Primaries whose VSP revoked the offer, waiting for their subchannels'
   // rescinds before their own.
   std::set<std::uint32_t> revoking_primaries_;
+  std::uint64_t unstick_delay_ns_ = 0;  // 0: never
+  // Channels to look at again, by relid: when (simulated ns).
+  std::map<std::uint32_t, std::uint64_t> unstick_at_ns_;
 };
 
 }  // namespace vmbus::host

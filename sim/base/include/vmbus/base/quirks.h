@@ -67,6 +67,7 @@ enum class Quirk : std::uint8_t {
 
   // Signalling, late interrupts.
   kGuestDropsInterruptsBeforeOpenResult,
+  kHostNeverUnsticks,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
