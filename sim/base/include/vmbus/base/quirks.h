@@ -42,6 +42,7 @@ enum class Quirk : std::uint8_t {
   kWriterSignalsWhenRingFull,
   kGuestDeliversPacketFromRing,
   kGuestTrustsCompletionTransId,
+  kGuestTakesTransIdZeroForARequest,
 
   // Rescind, offer and lifecycle.
   kGuestIgnoresRescindWhileOpening,
