@@ -11,6 +11,11 @@
 //   perform_action (actions.h)      the host's scenario actions;
 //   host_report (report.h)          the final report and oracle findings
 //                                   (oracles.h).
+// With HostConfig.unstick_delay_us the server itself also runs in context
+// "timer": ready while a channel's unstick is pending and nothing else of
+// the host can run (the simulator's clock may jump to wake_at_ns()), it
+// re-signals a channel whose host -> guest ring the guest left unread a
+// while after its open (OpenVMM's channel_unstick_delay).
 // The control plane talks to the VSPs through its port; after every device
 // step, action or delivery the server carries what a VSP's device did to
 // the wire (answer an OPENCHANNEL, let go of rings, revoke an offer). The
