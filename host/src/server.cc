@@ -1,12 +1,17 @@
 #include "vmbus/host/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 
 #include "vmbus/base/check.h"
 #include "vmbus/host/actions.h"
 #include "vmbus/host/report.h"
 #include "vmbus/partition/context_name.h"
+#include "vmbus/partition/partition_support.h"
+#include "vmbus/partition/raw_ring.h"
+#include "vmbus/ring/layout.h"
+#include "vmbus/ring/ring.h"
 #include "vmbus/wire/versions.h"
 
 namespace vmbus::host {
@@ -30,6 +35,7 @@ std::string VmbusServer::start(const partition::StartInfo& info, Hypervisor& hv)
   vsps_ = std::make_unique<Vsps>(*info.memory);
   vsps_->set_free_running(info.mode == proto::SCHEDULING_MODE_FREE_RUNNING);
   vsps_->set_quirks(*quirks);
+  unstick_delay_ns_ = config.unstick_delay_us() * 1000;
   control_ = std::make_unique<ControlPlane>(*vsps_);
   control_->set_quirks(*quirks);
   if (std::string error = control_->configure(config, info.memory->page_count()); !error.empty()) {
@@ -57,18 +63,28 @@ std::vector<std::string> VmbusServer::ready_contexts() const {
   if (control_->has_posts()) {
     ready.push_back("post");
   }
+  if (ready.empty() && !unstick_at_ns_.empty()) {
+    // Only the clock can bring a channel's unstick time: let time pass.
+    ready.push_back("timer");
+  }
   std::sort(ready.begin(), ready.end());
   return ready;
 }
 
 std::uint64_t VmbusServer::wake_at_ns() const {
-  return vsps_->wake_at_ns();
+  std::uint64_t earliest = vsps_->wake_at_ns();
+  for (const auto& [relid, at_ns] : unstick_at_ns_) {
+    earliest = earliest == 0 ? at_ns : std::min(earliest, at_ns);
+  }
+  return earliest;
 }
 
 void VmbusServer::step(const std::string& context, Hypervisor& hv) {
   const partition::Work work{hv, context};
   vsps_->set_now(hv.now_ns());
-  if (context == "msg") {
+  if (context == "timer") {
+    unstick_due(work);
+  } else if (context == "msg") {
     control_->handle_message(slot_.take(hv), work);
     sync_vsps(work);
   } else if (context == "post") {
@@ -102,6 +118,9 @@ void VmbusServer::sync_vsp(std::uint32_t child_relid, const partition::Work& wor
   }
   if (events.open_result && channel->state == ControlPlane::Channel::State::kOpening) {
     control_->answer_open(child_relid, static_cast<std::uint32_t>(*events.open_result), work);
+    if (channel->state == ControlPlane::Channel::State::kOpen) {
+      schedule_unstick(child_relid, work);
+    }
   }
   if (events.revoke && channel->state != ControlPlane::Channel::State::kRescinded) {
     revoke(child_relid, work);
@@ -139,6 +158,54 @@ void VmbusServer::finish_revokes(const partition::Work& work) {
     const std::uint32_t relid = *it;
     it = revoking_primaries_.erase(it);
     control_->rescind(relid, work);
+  }
+}
+
+void VmbusServer::schedule_unstick(std::uint32_t child_relid, const partition::Work& work) {
+  if (unstick_delay_ns_ == 0) {
+    return;
+  }
+  if (control_->quirks().has(base::Quirk::kHostNeverUnsticks)) {
+    work.note("quirk host_never_unsticks: channel " + std::to_string(child_relid) +
+              " is not looked at again after its open");
+    return;
+  }
+  unstick_at_ns_[child_relid] = work.hv.now_ns() + unstick_delay_ns_;
+}
+
+// The guest may have dropped the channel's interrupt (it came before the
+// guest saw OPENCHANNEL_RESULT): unread packets in the host -> guest ring
+// then wait for an interrupt that will not come unless the host sends one.
+// An empty ring needs none. A channel closed, or opened again, since has
+// nothing to unstick or a time of its own.
+void VmbusServer::unstick_due(const partition::Work& work) {
+  for (auto it = unstick_at_ns_.begin(); it != unstick_at_ns_.end();) {
+    if (it->second > work.hv.now_ns()) {
+      ++it;
+      continue;
+    }
+    const std::uint32_t relid = it->first;
+    it = unstick_at_ns_.erase(it);
+    const ControlPlane::Channel* channel = control_->channel(relid);
+    VspChannel* vsp = vsps_->find_channel(relid);
+    if (channel == nullptr || channel->state != ControlPlane::Channel::State::kOpen ||
+        vsp == nullptr || !vsp->attached()) {
+      continue;
+    }
+    const ring::RingView view(*vsp->rings.inbound);
+    // Both indices are shared words (the guest moves read_index): read
+    // once each; a bad value costs at most one interrupt.
+    ring::RingControlPage& control = view.control();
+    const bool unread =
+        std::atomic_ref<std::uint32_t>(control.read_index).load(std::memory_order_acquire) !=
+        std::atomic_ref<std::uint32_t>(control.write_index).load(std::memory_order_acquire);
+    work.hv.trace(partition::trace_ring(
+        work.context, relid, partition::ring_trace_name(proto::HOST_TO_GUEST_RING),
+        unread ? "signal" : "no_signal", view, 0, 0,
+        unread ? "unstick: unread packets a while after the open" : "unstick: the ring is empty"));
+    if (unread) {
+      work.hv.signal_event(0, relid);
+    }
   }
 }
 

@@ -757,5 +757,94 @@ TEST(HostMalformed, HandlingAMessageFreesTheSlotWithAnEndOfMessage) {
   EXPECT_FALSE(host.is_ready("msg"));
 }
 
+// --- unstick (OpenVMM's channel_unstick_delay) --------------------------------------
+
+// The ring records the host traced for channel 1, as "op: detail".
+std::vector<std::string> ring_decisions(const partition::testing::FakeHypervisor& hv) {
+  std::vector<std::string> out;
+  for (const proto::TraceRecord& record : hv.records) {
+    if (record.has_ring() && record.ring().detail().rfind("unstick", 0) == 0) {
+      out.push_back(record.ring().op() + ": " + record.ring().detail());
+    }
+  }
+  return out;
+}
+
+// Channel 1 open with `packets` unread packets in its host -> guest ring,
+// the clock at 0 and the hypervisor's records cleared.
+void open_with_unread_packets(HostUnderTest& host, std::uint32_t packets) {
+  host.open();
+  if (packets != 0) {
+    proto::PartitionAction send;
+    send.mutable_send()->set_child_relid(1);
+    send.mutable_send()->set_count(packets);
+    ASSERT_EQ(host.server().perform(send, host.hv), "");
+    host.run_vsps();
+  }
+  host.hv.signals.clear();
+  host.hv.records.clear();
+}
+
+TEST(HostUnstick, AWhileAfterTheOpenTheHostSignalsAChannelWhosePacketsAreUnread) {
+  proto::HostConfig config = host_config(1);
+  config.set_unstick_delay_us(500);
+  HostUnderTest host(config);
+  open_with_unread_packets(host, 2);
+  ASSERT_TRUE(host.is_ready("timer"));
+  EXPECT_EQ(host.server().wake_at_ns(), 500'000u);
+
+  host.hv.set_now_ns(499'999);
+  host.server().step("timer", host.hv);
+  EXPECT_TRUE(host.hv.signals.empty());
+  EXPECT_TRUE(host.is_ready("timer"));
+
+  host.hv.set_now_ns(500'000);
+  host.server().step("timer", host.hv);
+  ASSERT_EQ(host.hv.signals.size(), 1u);
+  EXPECT_EQ(host.hv.signals[0].child_relid, 1u);
+  EXPECT_THAT(ring_decisions(host.hv),
+              ElementsAre("signal: unstick: unread packets a while after the open"));
+  EXPECT_FALSE(host.is_ready("timer"));  // once per open
+  EXPECT_EQ(host.server().wake_at_ns(), 0u);
+}
+
+TEST(HostUnstick, AnEmptyRingIsNotSignalled) {
+  proto::HostConfig config = host_config(1);
+  config.set_unstick_delay_us(500);
+  HostUnderTest host(config);
+  open_with_unread_packets(host, 0);
+  host.hv.set_now_ns(500'000);
+  host.server().step("timer", host.hv);
+  EXPECT_TRUE(host.hv.signals.empty());
+  EXPECT_THAT(ring_decisions(host.hv), ElementsAre("no_signal: unstick: the ring is empty"));
+}
+
+TEST(HostUnstick, WithoutADelayOrWithQuirkHostNeverUnsticksTheHostNeverLooksAgain) {
+  for (const bool quirk : {false, true}) {
+    proto::HostConfig config = host_config(1);
+    if (quirk) {
+      config.set_unstick_delay_us(500);
+      config.add_quirks("host_never_unsticks");
+    }
+    HostUnderTest host(config);
+    host.connect();
+    host.create_gpadl(1, kGpadl, 8);
+    host.receive(open_channel(1, kGpadl, 4));
+    host.run_vsps();
+    host.replies();
+    std::vector<std::string> quirk_notes;
+    for (const std::string& note : host.notes()) {
+      if (note.find("host_never_unsticks") != std::string::npos) {
+        quirk_notes.push_back(note);
+      }
+    }
+    EXPECT_EQ(quirk_notes, quirk ? std::vector<std::string>{"quirk host_never_unsticks: channel 1 "
+                                                            "is not looked at again after its open"}
+                                 : std::vector<std::string>{});
+    EXPECT_FALSE(host.is_ready("timer"));
+    EXPECT_EQ(host.server().wake_at_ns(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace vmbus::host::testing

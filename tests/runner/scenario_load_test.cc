@@ -787,5 +787,56 @@ TEST(ScenarioLoad, AScenarioWithoutQuirksIsTheSameInBothModes) {
   EXPECT_EQ(compile_scenario(loaded, {.quirks = false}).guest.quirks_size(), 0);
 }
 
+TEST(ScenarioLoad, GuestQuirksAlwaysStayOnInBothModes) {
+  const LoadedScenario loaded = load_scenario_text(std::string(kGoodTopology) + R"(
+guest_quirks_always: "guest_drops_interrupts_before_open_result"
+host_quirks: "host_never_unsticks"
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+  for (const bool quirks : {true, false}) {
+    const CompiledScenario c = compile_scenario(loaded, {.quirks = quirks});
+    ASSERT_EQ(c.guest.quirks_size(), 1);
+    EXPECT_EQ(c.guest.quirks(0), "guest_drops_interrupts_before_open_result");
+    EXPECT_EQ(c.host.quirks_size(), quirks ? 1 : 0);
+  }
+}
+
+TEST(ScenarioLoad, GuestQuirksAlwaysAreGuestQuirksNamedOnce) {
+  EXPECT_EQ(problems_of(std::string(kGoodTopology) + R"(guest_quirks: "reader_signals_on_old_test"
+guest_quirks_always: "reader_signals_on_old_test"
+guest_quirks_always: "host_never_unsticks"
+)"),
+            (std::vector<std::string>{
+                "s.textproto:7:1: quirk 'reader_signals_on_old_test' is listed twice (also in "
+                "guest_quirks)",
+                "s.textproto:8:1: quirk 'host_never_unsticks' applies to the host only"}));
+}
+
+TEST(ScenarioLoad, HostUnstickDelayCompilesAndIsBoundedByTheTimeLimit) {
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology {
+  host_unstick_delay_us: 500
+  channel { name: "net" }
+}
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+  EXPECT_EQ(compile_scenario(loaded).host.unstick_delay_us(), 500u);
+  EXPECT_EQ(
+      compile_scenario(load_scenario_text(kGoodTopology, "s.textproto")).host.unstick_delay_us(),
+      0u);
+
+  EXPECT_EQ(problems_of(R"(name: "x"
+time_limit_us: 400
+topology {
+  host_unstick_delay_us: 500
+  channel { name: "net" }
+}
+)"),
+            std::vector<std::string>{"s.textproto:4:3: host_unstick_delay_us 500 is longer than "
+                                     "the time limit of 400 us"});
+}
+
 }  // namespace
 }  // namespace vmbus::runner

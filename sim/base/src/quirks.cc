@@ -86,6 +86,22 @@ constexpr std::array kQuirks = {
         "memory held. Removed by the vmbus_requestor work (small integer ids, checked: "
         "<20200625153723.8428-2-lkmlabelt@gmail.com>) and \"Fix handling of messages with "
         "transaction ID of zero\" (<20220407043028.379534-2-parri.andrea@gmail.com>)."},
+    QuirkInfo{
+        Quirk::kGuestTakesTransIdZeroForARequest, "guest_takes_trans_id_zero_for_a_request",
+        kQuirkGuest, "KMCL send path",
+        "The guest checks a completion's transaction id against its requests in flight, except "
+        "id 0: no request ever gets id 0, but the lookup answers 0 with \"no address\" rather "
+        "than with an error, and the caller takes that for a request. Linux's "
+        "vmbus_request_addr() returned 0 for transaction id 0 after the vmbus_requestor "
+        "hardening; netvsc_send_completion() then dereferenced the NULL request of an NVSP "
+        "message, and netvsc_send_tx_complete() took 0 for a send without an skb and counted a "
+        "send completed that the host never answered. A host's VM_PKT_COMP with trans_id 0 -- "
+        "an erroneous or malicious host's, or a stale one -- thus completed guest state. The "
+        "simulated guest has no request without a context, so the quirk completes its oldest "
+        "request in flight, with the host's bytes; the genuine completion is dropped later. "
+        "Removed by \"Drivers: hv: vmbus: Fix handling of messages with transaction ID of "
+        "zero\" (Andrea Parri, 2022, <20220407043028.379534-2-parri.andrea@gmail.com>): id 0 "
+        "is an unknown id like any other (VMBUS_RQST_ERROR)."},
 
     // Rescind, offer and lifecycle.
     QuirkInfo{
@@ -279,6 +295,16 @@ constexpr std::array kQuirks = {
         "while after its open completes (channel_unstick_delay). A guest without the bug looks "
         "at its incoming ring once when the channel opens (KMCL enables the incoming queue "
         "with a drain pass after EvtChannelStarted)."},
+    QuirkInfo{
+        Quirk::kHostNeverUnsticks, "host_never_unsticks", kQuirkHost, "host server",
+        "The server never looks at a channel again once its open completed: a guest that "
+        "dropped the channel's first interrupt because it came before OPENCHANNEL_RESULT (as "
+        "Linux's storvsc does) keeps packets in its ring with no interrupt coming, and the "
+        "channel stays stuck. OpenVMM's VMBus server was like this until it learned to unstick "
+        "such channels (openvmm PR #1829, vmbus_server channel_unstick_delay): a while after "
+        "a channel opens, if the host -> guest ring is not empty, it signals the guest again. "
+        "The quirk turns that re-signal off (HostConfig.unstick_delay_us, a scenario's "
+        "topology host_unstick_delay_us, sets the delay)."},
 };
 
 }  // namespace

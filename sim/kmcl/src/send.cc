@@ -423,6 +423,18 @@ void DeviceCore::handle_completion_packet(Channel& ch, const ring::PacketView& v
           "guest_trusts_completion_trans_id: trans_id " + std::to_string(trans_id) +
               " completes the request with trans_id " + std::to_string(it->first));
   }
+  if (it == ch.in_flight.end() && trans_id == 0 && !ch.in_flight.empty() &&
+      config.quirks.has(base::Quirk::kGuestTakesTransIdZeroForARequest)) {
+    // The quirk: id 0, which no send is given, is looked up as if it named
+    // one, and the lookup's "nothing" is taken for a request -- here the
+    // oldest in flight.
+    it = std::min_element(ch.in_flight.begin(), ch.in_flight.end(),
+                          [](const auto& a, const auto& b) { return a.first < b.first; });
+    trace("quirk", &ch, ch.handle,
+          "guest_takes_trans_id_zero_for_a_request: trans_id 0 completes the request with "
+          "trans_id " +
+              std::to_string(it->first));
+  }
   if (it == ch.in_flight.end()) {
     // Peer data: a completion we never asked for (or for a cancelled
     // request). Dropped and counted, never trusted.

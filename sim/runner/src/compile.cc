@@ -151,6 +151,7 @@ void compile_topology(const proto::Topology& topology, const std::map<int, std::
   c.host.set_max_version(version_from_text(topology.host_max_version()));
   c.guest.set_max_version(version_from_text(topology.guest_max_version()));
   c.guest.set_ring_pages(kDefaultRingPages);
+  c.host.set_unstick_delay_us(topology.host_unstick_delay_us());
   const std::vector<std::uint32_t> relids = assign_relids(topology);
   for (int i = 0; i < topology.channel_size(); ++i) {
     const proto::ChannelSpec& spec = topology.channel(i);
@@ -288,6 +289,8 @@ CompiledScenario compile_scenario(const LoadedScenario& loaded, const CompileOpt
     *c.guest.mutable_quirks() = s.guest_quirks();
     *c.host.mutable_quirks() = s.host_quirks();
   }
+  // The guest's standing bugs run in both modes.
+  c.guest.mutable_quirks()->MergeFrom(s.guest_quirks_always());
   compile_topology(s.topology(), loaded.ring_images, c);
   for (const proto::TimelineEntry& written : s.step()) {
     c.timeline.push_back(compile_entry(written, c));

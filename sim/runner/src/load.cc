@@ -5,6 +5,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <tuple>
 #include <variant>
 
@@ -320,6 +322,12 @@ class Checker {
       check_subchannels(channel, where);
     }
     check_subchannel_relids(topology);
+    if (s_.topology().host_unstick_delay_us() > checks_.limit_us()) {
+      problem(topology, "host_unstick_delay_us",
+              "host_unstick_delay_us " + std::to_string(s_.topology().host_unstick_delay_us()) +
+                  " is longer than the time limit of " + std::to_string(checks_.limit_us()) +
+                  " us");
+    }
   }
 
   // Subchannels: 0..16 of them, named "<name>/<index>" (no clash with
@@ -573,19 +581,25 @@ class Checker {
     }
   }
 
-  // Registry names, each allowed on the endpoint that names it.
+  // Registry names, each allowed on the endpoint that names it; a guest
+  // quirk is in guest_quirks or guest_quirks_always, not both.
   void check_quirks() {
+    const std::set<std::string> guest_modal(s_.guest_quirks().begin(), s_.guest_quirks().end());
     for (const auto& [field, names, endpoint] :
          {std::tuple{"guest_quirks", &s_.guest_quirks(), base::kQuirkGuest},
-          std::tuple{"host_quirks", &s_.host_quirks(), base::kQuirkHost}}) {
-      std::set<std::string> seen;
+          std::tuple{"host_quirks", &s_.host_quirks(), base::kQuirkHost},
+          std::tuple{"guest_quirks_always", &s_.guest_quirks_always(), base::kQuirkGuest}}) {
+      const bool always = std::string_view(field) == "guest_quirks_always";
+      std::set<std::string> seen = always ? guest_modal : std::set<std::string>{};
       for (int i = 0; i < names->size(); ++i) {
         std::string error;
         const std::string& name = names->Get(i);
         if (!base::QuirkSet::parse(std::vector<std::string>{name}, endpoint, &error)) {
           problem(root_, field, i, error);
         } else if (!seen.insert(name).second) {
-          problem(root_, field, i, "quirk '" + name + "' is listed twice");
+          problem(root_, field, i,
+                  "quirk '" + name + "' is listed twice" +
+                      (always && guest_modal.count(name) != 0 ? " (also in guest_quirks)" : ""));
         }
       }
     }

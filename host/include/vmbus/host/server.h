@@ -11,6 +11,11 @@
 //   perform_action (actions.h)      the host's scenario actions;
 //   host_report (report.h)          the final report and oracle findings
 //                                   (oracles.h).
+// With HostConfig.unstick_delay_us the server itself also runs in context
+// "timer": ready while a channel's unstick is pending and nothing else of
+// the host can run (the simulator's clock may jump to wake_at_ns()), it
+// re-signals a channel whose host -> guest ring the guest left unread a
+// while after its open (OpenVMM's channel_unstick_delay).
 // The control plane talks to the VSPs through its port; after every device
 // step, action or delivery the server carries what a VSP's device did to
 // the wire (answer an OPENCHANNEL, let go of rings, revoke an offer). The
@@ -22,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <span>
@@ -65,6 +71,14 @@ class VmbusServer final : public partition::PartitionLogic {
   void revoke(std::uint32_t child_relid, const partition::Work& work);
   // Rescinds the primaries whose subchannels are all rescinded now.
   void finish_revokes(const partition::Work& work);
+  // OpenVMM's channel_unstick_delay: once unstick_delay_ns_ after the
+  // server accepted a channel's open it looks at the channel again
+  // (unless the host_never_unsticks quirk says it does not).
+  void schedule_unstick(std::uint32_t child_relid, const partition::Work& work);
+  // Every channel whose unstick time has come: if its host -> guest ring
+  // holds packets the guest has not read, signal the guest -- a ring
+  // decision of its own, traced as "signal" (or "no_signal").
+  void unstick_due(const partition::Work& work);
 
   partition::MessageSlot slot_;
   std::unique_ptr<Vsps> vsps_;             // once started: it needs guest memory
@@ -72,6 +86,9 @@ class VmbusServer final : public partition::PartitionLogic {
   // Primaries whose VSP revoked the offer, waiting for their subchannels'
   // rescinds before their own.
   std::set<std::uint32_t> revoking_primaries_;
+  std::uint64_t unstick_delay_ns_ = 0;  // 0: never
+  // Channels to look at again, by relid: when (simulated ns).
+  std::map<std::uint32_t, std::uint64_t> unstick_at_ns_;
 };
 
 }  // namespace vmbus::host

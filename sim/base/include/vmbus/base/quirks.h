@@ -42,6 +42,7 @@ enum class Quirk : std::uint8_t {
   kWriterSignalsWhenRingFull,
   kGuestDeliversPacketFromRing,
   kGuestTrustsCompletionTransId,
+  kGuestTakesTransIdZeroForARequest,
 
   // Rescind, offer and lifecycle.
   kGuestIgnoresRescindWhileOpening,
@@ -67,6 +68,7 @@ enum class Quirk : std::uint8_t {
 
   // Signalling, late interrupts.
   kGuestDropsInterruptsBeforeOpenResult,
+  kHostNeverUnsticks,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
