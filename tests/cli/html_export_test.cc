@@ -23,9 +23,6 @@ namespace {
 
 using namespace vmbus::cli::testing;
 
-constexpr auto kHost = proto::PARTITION_HOST;
-constexpr auto kGuest = proto::PARTITION_GUEST;
-
 constexpr std::string_view kDataOpen = R"(<script id="timeline-data" type="application/json">)";
 
 std::vector<proto::TraceRecord> small_run() {

@@ -24,9 +24,6 @@ using ::testing::ElementsAre;
 using namespace vmbus::cli::testing;
 namespace pf = perfetto;
 
-constexpr auto kHost = proto::PARTITION_HOST;
-constexpr auto kGuest = proto::PARTITION_GUEST;
-
 // A host send the guest dequeues, delivers and completes, a ring record and
 // a step that holds the guest's records.
 std::vector<proto::TraceRecord> sample_run() {

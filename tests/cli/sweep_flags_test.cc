@@ -11,17 +11,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tool_test_util.h"
+
 namespace vmbus::cli {
 namespace {
 
-using Variables = std::map<std::string, std::string>;
+using testing::environment_of;
 
-EnvironmentLookup environment_of(Variables variables) {
-  return [variables = std::move(variables)](const std::string& name) -> std::optional<std::string> {
-    const auto it = variables.find(name);
-    return it == variables.end() ? std::nullopt : std::optional<std::string>(it->second);
-  };
-}
+using Variables = std::map<std::string, std::string>;
 
 ShardChoice chosen(std::optional<std::string_view> flag, std::optional<std::uint32_t> count,
                    Variables variables) {

@@ -8,15 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tool_test_util.h"
+
 namespace vmbus::cli {
 namespace {
 
-EnvironmentLookup environment_of(std::map<std::string, std::string> variables) {
-  return [variables = std::move(variables)](const std::string& name) -> std::optional<std::string> {
-    const auto it = variables.find(name);
-    return it == variables.end() ? std::nullopt : std::optional<std::string>(it->second);
-  };
-}
+using testing::environment_of;
 
 TEST(Color, ModesAreAutoAlwaysAndNever) {
   EXPECT_EQ(parse_color_mode("auto"), ColorMode::kAuto);

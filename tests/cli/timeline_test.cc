@@ -18,8 +18,6 @@ namespace {
 using ::testing::ElementsAre;
 using namespace vmbus::cli::testing;
 
-constexpr auto kHost = proto::PARTITION_HOST;
-constexpr auto kGuest = proto::PARTITION_GUEST;
 constexpr auto kSim = proto::PARTITION_UNSPECIFIED;
 
 // Kept alive for the timeline's record indices.

@@ -131,4 +131,11 @@ RunResult run_cli(std::vector<std::string_view> args, std::string_view input) {
   return result;
 }
 
+EnvironmentLookup environment_of(std::map<std::string, std::string> variables) {
+  return [variables = std::move(variables)](const std::string& name) -> std::optional<std::string> {
+    const auto it = variables.find(name);
+    return it == variables.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+}
+
 }  // namespace vmbus::cli::testing

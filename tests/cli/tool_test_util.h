@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "vmbus/cli/sweep_flags.h"
 #include "vmbus/ring/memory.h"
 #include "vmbus/ring/ring.h"
 
@@ -61,5 +63,9 @@ RunResult encode_text(std::string_view input, std::uint64_t data_size, std::uint
                       const std::filesystem::path& output);
 // vmbus-sim with `args` (no program name) and `input` on stdin.
 RunResult run_cli(std::vector<std::string_view> args, std::string_view input = "");
+
+// An environment holding exactly `variables`, for the functions that read
+// the process environment through an EnvironmentLookup.
+EnvironmentLookup environment_of(std::map<std::string, std::string> variables);
 
 }  // namespace vmbus::cli::testing

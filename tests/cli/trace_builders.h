@@ -15,6 +15,9 @@
 
 namespace vmbus::cli::testing {
 
+inline constexpr auto kHost = proto::PARTITION_HOST;
+inline constexpr auto kGuest = proto::PARTITION_GUEST;
+
 inline proto::TraceHeader sample_header() {
   proto::TraceHeader header;
   header.set_format_version(trace::kTraceFormatVersion);

@@ -6,27 +6,22 @@
 #include "vmbus/wire/messages.h"
 #include "vmbus/wire/synic.h"
 
+#include "synic_messages.h"
+
 namespace vmbus::hypervisor {
 namespace {
+
+using testing::kLatency;
+using testing::kToGuest;
+using testing::kToHost;
+using testing::torndown;
 
 using Messages = std::vector<SynicMessage>;
 using Kind = ArmMessageFault::Kind;
 using SignalKind = ArmSignalFault::Kind;
 using SignalStage = proto::SignalRecord;
 
-constexpr SynicLatency kLatency{5'000, 2'000};
-constexpr Direction kToGuest = Direction::kHostToGuest;
-constexpr Direction kToHost = Direction::kGuestToHost;
 constexpr std::uint32_t kGpadlTorndown = 12;
-
-// A CHANNELMSG_GPADL_TORNDOWN (12 bytes), which the trace describes as
-// "CHANNELMSG_GPADL_TORNDOWN gpadl=0x<gpadl>".
-SynicMessage torndown(std::uint32_t gpadl) {
-  wire::GpadlTorndown message;
-  message.gpadl = gpadl;
-  const std::vector<std::byte> bytes = wire::encode_message(message);
-  return SynicMessage{1, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size())};
-}
 
 // A CHANNELMSG_UNLOAD (8 bytes, header only).
 SynicMessage unload() {

@@ -8,24 +8,18 @@
 #include "vmbus/wire/messages.h"
 #include "vmbus/wire/synic.h"
 
+#include "synic_messages.h"
+
 namespace vmbus::hypervisor {
 namespace {
 
+using testing::kLatency;
+using testing::kToGuest;
+using testing::kToHost;
+using testing::torndown;
+
 using Stage = proto::MessageEvent;
 using SignalStage = proto::SignalRecord;
-
-constexpr SynicLatency kLatency{5'000, 2'000};
-constexpr Direction kToGuest = Direction::kHostToGuest;
-constexpr Direction kToHost = Direction::kGuestToHost;
-
-// A CHANNELMSG_GPADL_TORNDOWN (12 bytes) on `connection_id`.
-SynicMessage torndown(std::uint32_t gpadl, std::uint32_t connection_id = 1) {
-  wire::GpadlTorndown message;
-  message.gpadl = gpadl;
-  const std::vector<std::byte> bytes = wire::encode_message(message);
-  return SynicMessage{connection_id,
-                      std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size())};
-}
 
 ScheduleDelivery message_delivery(Side target) {
   return ScheduleDelivery{Event{Event::Kind::kDeliverMessage, target}, kLatency.message_ns};

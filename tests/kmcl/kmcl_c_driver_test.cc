@@ -23,8 +23,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr UINT32 kWait = VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
-
 std::vector<std::string> driver_log() {
   std::vector<std::string> lines;
   std::istringstream text(RequestDriverLog());
@@ -32,13 +30,6 @@ std::vector<std::string> driver_log() {
     lines.push_back(line);
   }
   return lines;
-}
-
-std::vector<std::byte> request(std::uint32_t opcode, std::uint32_t argument = 0) {
-  std::vector<std::byte> bytes(8);
-  std::memcpy(bytes.data(), &opcode, 4);
-  std::memcpy(bytes.data() + 4, &argument, 4);
-  return bytes;
 }
 
 // A payload as the receiver sees it: the wire carries lengths in 8-byte units.

@@ -11,16 +11,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr UINT32 kWait = VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
-
-std::vector<std::uint64_t> iota(std::uint64_t n) {
-  std::vector<std::uint64_t> values(n);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    values[i] = i;
-  }
-  return values;
-}
-
 PacketMatch packet(std::uint64_t index, std::optional<std::uint32_t> delivery = std::nullopt) {
   PacketMatch match;
   match.index = index;

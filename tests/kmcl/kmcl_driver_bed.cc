@@ -1,5 +1,7 @@
 #include "kmcl_driver_bed.h"
 
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 #include "vmbus/ring/ring.h"
@@ -123,6 +125,13 @@ void DriverBed::run_until_idle() {
       return;
     }
   }
+}
+
+std::vector<std::byte> request(std::uint32_t opcode, std::uint32_t argument) {
+  std::vector<std::byte> bytes(8);
+  std::memcpy(bytes.data(), &opcode, 4);
+  std::memcpy(bytes.data() + 4, &argument, 4);
+  return bytes;
 }
 
 }  // namespace vmbus::kmcl::testing

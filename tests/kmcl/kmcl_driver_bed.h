@@ -63,4 +63,8 @@ class DriverBed : private TestBedRings {
   std::vector<std::string> schedule_;
 };
 
+// A request of the C test driver (c_driver/request_driver.c): its opcode
+// and argument, 4 bytes each.
+std::vector<std::byte> request(std::uint32_t opcode, std::uint32_t argument = 0);
+
 }  // namespace vmbus::kmcl::testing

@@ -23,15 +23,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr UINT32 kWait = VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
-
-std::vector<std::byte> request(std::uint32_t opcode, std::uint32_t argument = 0) {
-  std::vector<std::byte> bytes(8);
-  std::memcpy(bytes.data(), &opcode, 4);
-  std::memcpy(bytes.data() + 4, &argument, 4);
-  return bytes;
-}
-
 std::vector<std::string> texts(const RecordedDriver& driver) {
   std::vector<std::string> lines;
   for (const CallbackRecord& record : driver.records()) {

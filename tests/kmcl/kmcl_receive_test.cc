@@ -15,16 +15,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr UINT32 kWait = VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
-
-std::vector<std::uint64_t> iota(std::uint64_t n) {
-  std::vector<std::uint64_t> values(n);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    values[i] = i;
-  }
-  return values;
-}
-
 class ReceivePath : public ::testing::Test {
  protected:
   explicit ReceivePath(BedOptions options = {}) : bed(options) {}

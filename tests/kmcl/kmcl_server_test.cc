@@ -17,8 +17,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr UINT32 kWait = VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
-
 constexpr GUID kNetType = {
     0xf8615163, 0xdf3e, 0x46c5, {0x91, 0x3f, 0xf2, 0xd2, 0xf9, 0x65, 0xed, 0x0e}};
 constexpr GUID kInstance = {0x00000001, 0x0002, 0x0003, {4, 5, 6, 7, 8, 9, 10, 11}};
@@ -37,14 +35,14 @@ struct Offers final : ControlPlane {
   int revoked = 0;
 };
 
-VOID ignore_packet(VMBCHANNEL, VMBPACKETCOMPLETION packet, PVOID, UINT32, UINT32) {
+VOID complete_every_packet(VMBCHANNEL, VMBPACKETCOMPLETION packet, PVOID, UINT32, UINT32) {
   VmbChannelPacketComplete(packet, nullptr, 0);
 }
 
 VMBCHANNEL allocated(Device& device, bool is_server) {
   VMBCHANNEL channel = nullptr;
   EXPECT_EQ(VmbChannelAllocate(&device, is_server ? TRUE : FALSE, &channel), STATUS_SUCCESS);
-  EXPECT_EQ(VmbChannelInitSetProcessPacketCallbacks(channel, ignore_packet, nullptr),
+  EXPECT_EQ(VmbChannelInitSetProcessPacketCallbacks(channel, complete_every_packet, nullptr),
             STATUS_SUCCESS);
   return channel;
 }

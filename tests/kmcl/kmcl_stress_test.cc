@@ -11,8 +11,6 @@ namespace {
 
 using ::testing::IsEmpty;
 
-constexpr UINT32 kWait = VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
-
 // 30% of first deliveries deferred; of the rest 40% completed later from a
 // driver DPC, the others completed in-line. Completions echo the request.
 void random_mix_policy(ScriptedDriver& driver) {

@@ -13,8 +13,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-constexpr UINT32 kWait = VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
-
 class SyncRequest : public ::testing::Test {
  protected:
   explicit SyncRequest(BedOptions options = {}) : bed(options) {}

@@ -258,4 +258,12 @@ Action misuse(Misuse what) {
   return action;
 }
 
+std::vector<std::uint64_t> iota(std::uint64_t n) {
+  std::vector<std::uint64_t> values(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    values[i] = i;
+  }
+  return values;
+}
+
 }  // namespace vmbus::kmcl::testing

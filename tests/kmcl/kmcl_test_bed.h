@@ -156,4 +156,9 @@ ring::PacketDescriptor next_descriptor(ring::FlatRingMemory& memory);
 Action action_of(PacketAction kind);
 Action misuse(Misuse what);
 
+// The send flag of a packet that asks for a completion.
+inline constexpr UINT32 kWait = VMBUS_CHANNEL_FORMAT_FLAG_WAIT_FOR_COMPLETION;
+// 0, 1, ..., n-1: the payload values of n packets sent in order.
+std::vector<std::uint64_t> iota(std::uint64_t n);
+
 }  // namespace vmbus::kmcl::testing

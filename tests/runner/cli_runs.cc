@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Every shard convention vmbus-sim reads (vmbus/cli/sweep_flags.h).
-constexpr const char* kShardVariables =
+constexpr const char* kUnsetShardVariables =
     "-u GTEST_SHARD_INDEX -u GTEST_TOTAL_SHARDS -u TEST_SHARD_INDEX -u TEST_TOTAL_SHARDS "
     "-u TEST_SHARD_STATUS_FILE -u JOB_COMPLETION_INDEX -u CI_NODE_INDEX -u CI_NODE_TOTAL";
 
@@ -31,7 +31,7 @@ std::string slurp(const fs::path& path) {
 
 std::string vmbus_sim_command(const fs::path& dir, const std::string& args,
                               const std::string& environment) {
-  return "cd '" + std::string(VMBUS_SOURCE_DIR) + "' && env " + kShardVariables + " TMPDIR='" +
+  return "cd '" + std::string(VMBUS_SOURCE_DIR) + "' && env " + kUnsetShardVariables + " TMPDIR='" +
          dir.string() + "' " + environment + " '" + VMBUS_SIM_BINARY + "' " + args + " >'" +
          (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
 }

@@ -13,6 +13,7 @@
 #include "vmbus/cli/results.h"
 
 #include "cli_runs.h"
+#include "results_file.h"
 
 namespace vmbus::runner::testing {
 namespace {
@@ -26,15 +27,6 @@ constexpr const char* kSweep =
     "--seeds 1..3 tests/runner/samples/passes.textproto tests/runner/samples/fails.textproto "
     "tests/runner/samples/unexpected-crash.textproto";
 constexpr int kShards = 4;
-
-SweepResults read_results(const fs::path& file) {
-  auto results = cli::read_results_json(slurp(file), file.string());
-  if (auto* message = std::get_if<std::string>(&results)) {
-    ADD_FAILURE() << *message;
-    return {};
-  }
-  return std::get<SweepResults>(std::move(results));
-}
 
 // What a run found, without what differs between two runs of it (wall
 // times, trace paths, the temporary directory in the repro command).

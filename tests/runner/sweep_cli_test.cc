@@ -19,6 +19,7 @@
 #include "vmbus/cli/results.h"
 
 #include "cli_runs.h"
+#include "results_file.h"
 
 namespace vmbus::runner::testing {
 namespace {
@@ -32,15 +33,6 @@ constexpr const char* kPasses = " tests/runner/samples/passes.textproto";
 constexpr const char* kFails = " tests/runner/samples/fails.textproto";
 constexpr const char* kCrash = " tests/runner/samples/unexpected-crash.textproto";
 constexpr const char* kLong = " tests/runner/samples/long.textproto";
-
-SweepResults read_results(const fs::path& file) {
-  auto results = cli::read_results_json(slurp(file), file.string());
-  if (auto* message = std::get_if<std::string>(&results)) {
-    ADD_FAILURE() << *message;
-    return {};
-  }
-  return std::get<SweepResults>(std::move(results));
-}
 
 std::string verdicts_of(const SweepResults& results) {
   std::string text;

@@ -23,18 +23,18 @@ std::string microseconds_text(std::uint64_t time_ns) {
 }
 
 // Builds one JSON object, members in the order they are added.
-class JsonObject {
+class JsonObjectWriter {
  public:
-  JsonObject& string(std::string_view key, std::string_view value) {
+  JsonObjectWriter& string(std::string_view key, std::string_view value) {
     append_json_string(member(key), value);
     return *this;
   }
-  JsonObject& number(std::string_view key, std::uint64_t value) {
+  JsonObjectWriter& number(std::string_view key, std::uint64_t value) {
     member(key) += std::to_string(value);
     return *this;
   }
   // `json` is already JSON text: a number with decimals, an object.
-  JsonObject& raw(std::string_view key, std::string_view json) {
+  JsonObjectWriter& raw(std::string_view key, std::string_view json) {
     member(key) += json;
     return *this;
   }
@@ -87,7 +87,7 @@ class ChromeTraceWriter {
 
  private:
   std::string other_data() const {
-    return JsonObject()
+    return JsonObjectWriter()
         .string("source", "vmbus-sim trace export")
         .string("trace_format_version", std::to_string(header_.format_version()))
         .string("seed", std::to_string(header_.seed()))
@@ -107,17 +107,17 @@ class ChromeTraceWriter {
 
   void write_process(std::uint32_t pid) {
     // No tid: a process-wide event.
-    event(JsonObject()
+    event(JsonObjectWriter()
               .string("name", "process_name")
               .string("ph", "M")
               .number("pid", pid)
-              .raw("args", JsonObject().string("name", timeline_process_name(pid)).text())
+              .raw("args", JsonObjectWriter().string("name", timeline_process_name(pid)).text())
               .text());
-    event(JsonObject()
+    event(JsonObjectWriter()
               .string("name", "process_sort_index")
               .string("ph", "M")
               .number("pid", pid)
-              .raw("args", JsonObject().number("sort_index", pid).text())
+              .raw("args", JsonObjectWriter().number("sort_index", pid).text())
               .text());
   }
 
@@ -127,19 +127,19 @@ class ChromeTraceWriter {
       if (named.insert(track.pid).second) {
         write_process(track.pid);
       }
-      event(JsonObject()
+      event(JsonObjectWriter()
                 .string("name", "thread_name")
                 .string("ph", "M")
                 .number("pid", track.pid)
                 .number("tid", track.tid)
-                .raw("args", JsonObject().string("name", track.name).text())
+                .raw("args", JsonObjectWriter().string("name", track.name).text())
                 .text());
-      event(JsonObject()
+      event(JsonObjectWriter()
                 .string("name", "thread_sort_index")
                 .string("ph", "M")
                 .number("pid", track.pid)
                 .number("tid", track.tid)
-                .raw("args", JsonObject().number("sort_index", track.tid).text())
+                .raw("args", JsonObjectWriter().number("sort_index", track.tid).text())
                 .text());
     }
     if (!timeline_.samples.empty() && named.insert(kHypervisorPid).second) {
@@ -159,7 +159,7 @@ class ChromeTraceWriter {
   }
 
   static std::string args_json(const TimelineSlice& slice) {
-    JsonObject args;
+    JsonObjectWriter args;
     for (const TimelineArg& arg : slice.args) {
       if (arg.is_number) {
         args.number(arg.key, arg.number);
@@ -176,7 +176,7 @@ class ChromeTraceWriter {
   void write_slice(const TimelineSlice& slice, const std::vector<FlowMark>& marks) {
     const TimelineTrack& track = timeline_.tracks[slice.track];
     const std::string ts = microseconds_text(slice.start_ns);
-    event(JsonObject()
+    event(JsonObjectWriter()
               .string("name", slice.name)
               .string("cat", slice.kind == "step" ? kStepCategory : kCategory)
               .string("ph", "X")
@@ -187,7 +187,7 @@ class ChromeTraceWriter {
               .raw("args", args_json(slice))
               .text());
     for (const FlowMark& mark : marks) {
-      JsonObject json;
+      JsonObjectWriter json;
       json.string("name", mark.flow->name)
           .string("cat", kCategory)
           .string("ph", std::string(1, mark.phase))
@@ -203,13 +203,13 @@ class ChromeTraceWriter {
   }
 
   void write_sample(const CounterSample& sample) {
-    event(JsonObject()
+    event(JsonObjectWriter()
               .string("name", timeline_.counters[sample.counter].name)
               .string("cat", kCategory)
               .string("ph", "C")
               .raw("ts", microseconds_text(sample.time_ns))
               .number("pid", kHypervisorPid)
-              .raw("args", JsonObject().number("bytes_used", sample.bytes_used).text())
+              .raw("args", JsonObjectWriter().number("bytes_used", sample.bytes_used).text())
               .text());
   }
 

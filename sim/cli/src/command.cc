@@ -26,6 +26,12 @@ std::string command_names(const Command& group) {
 
 }  // namespace
 
+std::filesystem::path own_directory() {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? std::filesystem::path(".") : self.parent_path();
+}
+
 std::string shell_quote(const std::string& text) {
   if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                               "0123456789-_./=:@%+,") == std::string::npos) {

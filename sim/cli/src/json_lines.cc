@@ -17,10 +17,6 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-unsigned byte_at(std::string_view text, std::size_t pos) {
-  return static_cast<unsigned char>(text[pos]);
-}
-
 void append_utf8(std::uint32_t code_point, std::string* out) {
   if (code_point < 0x80) {
     out->push_back(static_cast<char>(code_point));

@@ -15,10 +15,6 @@ namespace {
 // years): far beyond any real run, and exactly representable as a double.
 constexpr std::uint64_t kMaxMillis = 1'000'000'000'000'000;
 
-unsigned byte_at(std::string_view text, std::size_t pos) {
-  return static_cast<unsigned char>(text[pos]);
-}
-
 // U+FFFE and U+FFFF are well-formed UTF-8 (EF BF BE, EF BF BF) but are not
 // XML 1.0 characters.
 bool is_xml_noncharacter(std::string_view sequence) {

@@ -12,13 +12,14 @@
 #include "vmbus/cli/ring_image.h"
 
 namespace vmbus::cli {
+
+std::string os_reason(int error_number) {
+  return std::strerror(error_number);
+}
+
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string os_reason(int error) {
-  return std::strerror(error);
-}
 
 fs::path directory_of(const fs::path& file) {
   const fs::path parent = file.parent_path();

@@ -73,12 +73,6 @@ struct ReplayRequest {
   fs::path guest_binary;
 };
 
-fs::path own_directory() {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  return error ? fs::path(".") : self.parent_path();
-}
-
 std::optional<ReplayRequest> parse_request(const Invocation& invocation) {
   const std::optional<ParsedArgs> args = parse_args(invocation, kFlags);
   if (!args) {

@@ -5,10 +5,10 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <system_error>
 #include <unistd.h>
 #include <vector>
 
+#include "vmbus/cli/output_paths.h"
 #include "vmbus/cli/ring_encode.h"
 #include "vmbus/ring/layout.h"
 
@@ -17,10 +17,6 @@ namespace {
 
 constexpr std::uint64_t kMaxImageBytes = kMaxRingDataSizeBytes + ring::kHvPageSizeBytes;
 constexpr std::size_t kReadChunkBytes = std::size_t{1} << 16;
-
-std::string os_reason(int error_number) {
-  return std::generic_category().message(error_number);
-}
 
 // Closes a file descriptor on every path out of a function.
 class FileDescriptor {

@@ -176,12 +176,6 @@ constexpr std::array<FlagSpec, std::size(kFlags) - 1 + 3> kExploreFlags = [] {
 
 constexpr std::uint64_t kMaxJobs = 256;
 
-fs::path own_directory() {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  return error ? fs::path(".") : self.parent_path();
-}
-
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> values;
   std::size_t start = 0;

@@ -74,12 +74,6 @@ constexpr FlagSpec kFlags[] = {
     {"--guest-binary", true}, {"--driver-dir", true},
 };
 
-fs::path own_directory() {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  return error ? fs::path(".") : self.parent_path();
-}
-
 std::optional<std::uint64_t> number_flag(const Invocation& invocation, const ParsedArgs& args,
                                          std::string_view flag, std::uint64_t max) {
   const auto text = args.value(flag);

@@ -98,12 +98,6 @@ std::string read_text_config(const std::string& path, google::protobuf::Message&
   return "";
 }
 
-std::filesystem::path own_directory() {
-  std::error_code error;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  return error ? std::filesystem::path(".") : self.parent_path();
-}
-
 // The partitions' configurations: --host-config and --guest-config, or one
 // echo channel and 1000 echoed packets. False after printing why a file
 // cannot be used.

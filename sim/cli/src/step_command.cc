@@ -82,12 +82,6 @@ std::string occupancy_bar(const proto::RingEvent& e) {
          std::to_string(used) + " of " + std::to_string(e.data_size()) + " bytes used";
 }
 
-fs::path own_directory() {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  return error ? fs::path(".") : self.parent_path();
-}
-
 }  // namespace
 
 Stepper::Stepper(std::istream& in, std::ostream& out, bool echo)

@@ -7,13 +7,10 @@
 #include <utility>
 
 #include "vmbus/base/check.h"
+#include "vmbus/cli/utf8.h"
 
 namespace vmbus::cli {
 namespace {
-
-unsigned byte_at(std::string_view text, std::size_t pos) {
-  return static_cast<unsigned char>(text[pos]);
-}
 
 std::string decimal(std::uint64_t value) {
   char buffer[std::numeric_limits<std::uint64_t>::digits10 + 1];

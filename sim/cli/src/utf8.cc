@@ -1,13 +1,6 @@
 #include "vmbus/cli/utf8.h"
 
 namespace vmbus::cli {
-namespace {
-
-unsigned byte_at(std::string_view text, std::size_t pos) {
-  return static_cast<unsigned char>(text[pos]);
-}
-
-}  // namespace
 
 std::size_t utf8_sequence_length(std::string_view text, std::size_t pos) {
   const unsigned lead = byte_at(text, pos);

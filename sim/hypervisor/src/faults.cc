@@ -12,10 +12,6 @@
 namespace vmbus::hypervisor {
 namespace {
 
-std::size_t index_of(Side side) {
-  return side == Side::kHost ? 0 : 1;
-}
-
 std::string arrow_text(Direction direction) {
   return direction == Direction::kHostToGuest ? "host->guest" : "guest->host";
 }

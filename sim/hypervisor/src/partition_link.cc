@@ -19,10 +19,6 @@ void set_cloexec(int fd) {
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-proto::Partition role_of(Side side) {
-  return side == Side::kHost ? proto::PARTITION_HOST : proto::PARTITION_GUEST;
-}
-
 }  // namespace
 
 PartitionLinks::PartitionLinks(std::chrono::milliseconds response_timeout, LinkObserver& observer)

@@ -33,6 +33,11 @@
 
 namespace vmbus::hypervisor {
 
+// The partition a side is, as frames and trace records name it.
+inline proto::Partition role_of(Side side) {
+  return side == Side::kHost ? proto::PARTITION_HOST : proto::PARTITION_GUEST;
+}
+
 // Why a run ends early; thrown by the links and the run loop, and turned
 // into the RunResult's outcome and detail in one place.
 struct RunFailure {

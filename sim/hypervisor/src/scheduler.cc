@@ -6,10 +6,6 @@
 namespace vmbus::hypervisor {
 namespace {
 
-std::size_t index_of(Side side) {
-  return side == Side::kHost ? 0 : 1;
-}
-
 // How holds and the trace name a context: "guest:kmcl/1/passive".
 std::string qualified(Side side, const std::string& context) {
   return std::string(side_name(side)) + ":" + context;

@@ -34,14 +34,6 @@
 namespace vmbus::hypervisor {
 namespace {
 
-proto::Partition role_of(Side side) {
-  return side == Side::kHost ? proto::PARTITION_HOST : proto::PARTITION_GUEST;
-}
-
-std::size_t index_of(Side side) {
-  return side == Side::kHost ? 0 : 1;
-}
-
 // One run: the loop that glues the hypervisor's units together. The pure
 // units decide (the scheduler what runs, the SynIC and the fault rules what
 // crosses and when); this class carries out what they decide -- it sends the

@@ -15,7 +15,6 @@ namespace vmbus::runner {
 namespace {
 
 constexpr char kDefaultInterfaceGuid[] = "f8615163-df3e-46c5-913f-f2d2f965ed0e";
-constexpr std::uint32_t kDefaultRingPages = 4;
 constexpr std::uint64_t kDefaultTimeLimitUs = 1'000'000;
 
 std::uint32_t version_from_text(const std::string& text) {

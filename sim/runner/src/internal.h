@@ -11,6 +11,10 @@
 
 namespace vmbus::runner {
 
+// A channel's ring size when its scenario gives none (the loader checks the
+// channels with it, the compiler configures the partitions with it).
+inline constexpr std::uint32_t kDefaultRingPages = 4;
+
 // describe.cc: words shared by the engine's messages.
 std::string quoted(const std::string& channel);
 // "HOST_TO_GUEST" -> "host to guest".

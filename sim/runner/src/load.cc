@@ -32,7 +32,6 @@ namespace pb = google::protobuf;
 
 constexpr std::uint32_t kMaxRelid = 2047;
 constexpr std::uint32_t kMaxRingPages = 256;
-constexpr std::uint32_t kDefaultRingPages = 4;  // as the compiler's default
 constexpr std::uint64_t kRingPageBytes = 4096;
 constexpr std::uint32_t kMaxPacketSizeBytes = 256 * 1024;  // KMCL's limit
 constexpr std::uint64_t kMaxTimeUs = 3'600'000'000ull;     // one simulated hour

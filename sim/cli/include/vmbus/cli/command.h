@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <iosfwd>
 #include <optional>
 #include <span>
@@ -64,6 +65,10 @@ void print_help(const Command& command, const std::string& command_path, std::os
 // Prints "<command_path>: <message>" and a hint to use --help on `err`;
 // returns kExitError.
 int usage_error(const std::string& command_path, std::ostream& err, std::string_view message);
+
+// The folder of the running executable, where vmbus-sim looks for the
+// partition programs beside itself ("." when /proc/self/exe cannot be read).
+std::filesystem::path own_directory();
 
 // `text` as one shell word: as is when it needs no quoting, else in single
 // quotes.

@@ -16,6 +16,10 @@
 
 namespace vmbus::cli {
 
+// The operating system's words for the errno value `error_number`, as the
+// commands' messages end: "Permission denied".
+std::string os_reason(int error_number);
+
 // "" when a file can be written at `path`: its directory exists and takes
 // a new file, and `path` is not a directory. Otherwise why not, e.g.
 // "cannot write in /sys: Permission denied".

@@ -3,6 +3,8 @@
 // partition by Side; only the process links know it as a process.
 #pragma once
 
+#include <cstddef>
+
 namespace vmbus::hypervisor {
 
 enum class Side { kHost, kGuest };
@@ -25,6 +27,11 @@ constexpr Side sender_of(Direction direction) {
 
 constexpr Side receiver_of(Direction direction) {
   return other(sender_of(direction));
+}
+
+// The side's slot in the per-side arrays of the hypervisor's units.
+constexpr std::size_t index_of(Side side) {
+  return side == Side::kHost ? 0 : 1;
 }
 
 // "host" / "guest", as trace details and hold names spell them.
