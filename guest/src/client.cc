@@ -378,16 +378,16 @@ void VmbusClient::on_round_trip(const partition::Work& work) {
   finish_if_complete(work);
 }
 
-// Each driver's resume callback opens its channel again (a subchannel's
-// driver asks for subchannels anew, which the simulated drivers do not).
+// Each driver's resume callback opens its channel again. Only primaries
+// are named: a real driver asks its device for new subchannels, which the
+// simulated drivers do not, so subchannels stay closed after a resume.
 void VmbusClient::on_resumed(const std::vector<std::uint32_t>& child_relids,
                              const partition::Work& work) {
   proto::ChannelOpAction enable;
   enable.set_op(proto::ChannelOpAction::ENABLE);
   for (std::uint32_t relid : child_relids) {
     partition::KmclEndpoint* endpoint = drivers_->find(relid);
-    const ControlPlane::Channel* channel = control_->channel(relid);
-    if (endpoint == nullptr || channel == nullptr || channel->primary_relid != 0) {
+    if (endpoint == nullptr) {
       continue;
     }
     if (const std::string why = partition::kmcl_channel_op(*endpoint, enable, ""); !why.empty()) {

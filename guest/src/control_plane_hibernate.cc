@@ -48,6 +48,15 @@ std::string ControlPlane::begin_hibernate() {
     // would be saved again.
     return "the guest cannot hibernate again: its last resume went on with device(s) missing";
   }
+  for (const auto& [relid, channel] : channels_) {
+    const ChannelState s = channel.state;
+    if (s != ChannelState::kOpen && s != ChannelState::kOffered && s != ChannelState::kFailed &&
+        s != ChannelState::kRescinded) {
+      // Its driver's suspend callback would race the open or close under way.
+      return "the guest cannot hibernate now: channel " + std::to_string(relid) +
+             " is opening or closing";
+    }
+  }
   for (auto& [relid, channel] : channels_) {
     channel.open_at_suspend = channel.state == ChannelState::kOpen;
   }
@@ -183,8 +192,9 @@ bool ControlPlane::take_reoffer(const wire::OfferChannel& m, const partition::Wo
   Channel channel = std::move(kept->second);
   kept_.erase(kept);
   channel.connection_id = m.connection_id;
-  if (channel.open_at_suspend) {
-    resumed_relids_.push_back(m.child_relid);
+  if (channel.open_at_suspend && channel.primary_relid == 0) {
+    resumed_relids_.push_back(
+        m.child_relid);  // subchannels stay closed: their driver would ask anew
   }
   channels_.emplace(m.child_relid, std::move(channel));
   work.hv.trace(partition::trace_channel(work.context, m.child_relid, "offered",

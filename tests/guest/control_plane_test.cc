@@ -936,6 +936,12 @@ TEST(GuestHibernation, WithQuirkGuestWaitsForeverOnResumeTheWaitHasNoDeadline) {
                           "with no timeout (quirk guest_waits_forever_on_resume)"));
   EXPECT_THAT(guest.client().ready_contexts(), IsEmpty());
   EXPECT_EQ(guest.client().wake_at_ns(), 0u);
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_EQ(report.findings(0).name(), "resume_hang");
+  EXPECT_EQ(report.findings(0).what(),
+            "the guest's VMBus resume from hibernation never finished: 1 channel(s) kept at "
+            "suspend were never offered again");
 }
 
 TEST(GuestHibernation, ARescindWhileSuspendedPostsNothingAndTheResumeDoesNotWaitForIt) {
@@ -969,6 +975,21 @@ TEST(GuestHibernation, WithQuirkARescindWhileSuspendedReleasesTheRelidAndTheResu
   guest.receive(wire::AllOffersDelivered{});
   EXPECT_THAT(guest.notes(), ElementsAre("1 channel(s) kept at suspend not offered again yet: "
                                          "waiting for them up to 100000 us"));
+}
+
+TEST(GuestHibernation, HibernateIsRefusedWhileAChannelIsClosing) {
+  GuestUnderTest guest(kmcl_config());
+  guest.open_channel();
+  run_guest(guest);
+  proto::PartitionAction disable;
+  disable.mutable_channel_op()->set_child_relid(1);
+  disable.mutable_channel_op()->set_op(proto::ChannelOpAction::DISABLE);
+  ASSERT_EQ(perform(guest, disable), "");
+  run_guest(guest);
+  guest.hv.take_posts();
+
+  EXPECT_EQ(perform(guest, hibernate_action()),
+            "the guest cannot hibernate now: channel 1 is opening or closing");
 }
 
 TEST(GuestHibernation, HibernateNeedsSettledChannelsAndResumeASuspendedBus) {

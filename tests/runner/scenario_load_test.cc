@@ -130,7 +130,7 @@ expect {
           "s.textproto:12:15: unknown verifier code 'complete_thrice' (docs/KMCL-SEMANTICS.md "
           "lists them)",
           "s.textproto:13:12: unknown oracle 'lost_wakup' (lost_wakeup, spurious_signal, "
-          "retired_once, fifo, leak, rescind_order)",
+          "retired_once, fifo, leak, rescind_order, resume_hang)",
           "s.textproto:14:26: unknown queue_state 'stopped' (off, running, quota_blocked, "
           "pausing, paused, stopped_by_fail, stopped_by_protocol_error)"}));
 }

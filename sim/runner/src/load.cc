@@ -841,7 +841,8 @@ class Checker {
       if (std::find(oracles.begin(), oracles.end(), e.oracle(i).name()) == oracles.end()) {
         problem(w, "name",
                 "unknown oracle '" + e.oracle(i).name() +
-                    "' (lost_wakeup, spurious_signal, retired_once, fifo, leak, rescind_order)");
+                    "' (lost_wakeup, spurious_signal, retired_once, fifo, leak, rescind_order, "
+                    "resume_hang)");
       }
       checks_.channel(w, e.oracle(i).channel(), false);
     }
@@ -907,7 +908,8 @@ const std::vector<std::string>& driver_callback_names() {
 
 const std::vector<std::string>& scenario_oracle_names() {
   static const std::vector<std::string> kNames = {
-      "lost_wakeup", "spurious_signal", "retired_once", "fifo", "leak", "rescind_order"};
+      "lost_wakeup", "spurious_signal", "retired_once", "fifo",
+      "leak",        "rescind_order",   "resume_hang"};
   return kNames;
 }
 

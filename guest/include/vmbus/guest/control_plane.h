@@ -89,13 +89,10 @@ class ControlPlanePort : public partition::RingPort {
   virtual void on_round_trip(const partition::Work& work) = 0;
   virtual void on_unloaded(const partition::Work& work) = 0;
   virtual void fail(const std::string& why, const partition::Work& work) = 0;
-  // The bus resumed from hibernation: the drivers of these channels, open
-  // when it suspended and offered again, open them again.
+  // The bus resumed from hibernation: the drivers of these primary
+  // channels, open when it suspended and offered again, open them again.
   virtual void on_resumed(const std::vector<std::uint32_t>& child_relids,
-                          const partition::Work& work) {
-    (void)child_relids;
-    (void)work;
-  }
+                          const partition::Work& work) = 0;
 };
 
 class ControlPlane {
@@ -178,6 +175,8 @@ class ControlPlane {
   // "" or why the bus cannot resume now (only while suspended).
   std::string begin_resume();
   bool suspended() const { return phase_ == Phase::kSuspended; }
+  // From begin_resume() until the resume is over (the drivers were told).
+  bool resuming() const { return resuming_; }
   // When the resume stops waiting for channels not offered again (simulated
   // ns; 0: not waiting, or waiting forever with the quirk).
   std::uint64_t resume_deadline_ns() const { return resume_deadline_ns_; }
