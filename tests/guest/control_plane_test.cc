@@ -925,6 +925,20 @@ TEST(GuestHibernation, AReofferWithAChangedInstanceIsMissingAtTheTimeoutAndNoSec
             "the guest cannot hibernate again: its last resume went on with device(s) missing");
 }
 
+TEST(GuestHibernation, AKeptDeviceReofferedUnderAnotherRelidIsTakenAsANewDevice) {
+  GuestUnderTest guest(kmcl_config());
+  open_and_suspend(guest);
+  resume_to_offers(guest);
+  guest.receive(offer(7));  // the same GUIDs; the drivers are bound to relid 1
+  guest.receive(wire::AllOffersDelivered{});
+
+  EXPECT_EQ(guest.client().final_report().guest().findings_size(), 0);
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0],
+            "1 channel(s) kept at suspend not offered again yet: waiting for them up to 100000 us");
+}
+
 TEST(GuestHibernation, WithQuirkGuestWaitsForeverOnResumeTheWaitHasNoDeadline) {
   GuestUnderTest guest(kmcl_config({"guest_waits_forever_on_resume"}));
   open_and_suspend(guest);
