@@ -991,6 +991,30 @@ TEST(GuestHibernation, WithQuirkARescindWhileSuspendedReleasesTheRelidAndTheResu
                                          "waiting for them up to 100000 us"));
 }
 
+TEST(GuestHibernation, ARescindBeforeTheUnloadIsALiveOneAndTheChannelIsNotKept) {
+  GuestUnderTest guest(kmcl_config());
+  guest.open_channel();
+  run_guest(guest);
+  guest.hv.take_posts();
+  ASSERT_EQ(perform(guest, hibernate_action()), "");
+  run_guest(guest);
+  guest.hv.take_posts();
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = kFirstGpadl;
+  guest.receive(torndown);
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);  // before the control context posts the UNLOAD
+  run_guest(guest);
+
+  EXPECT_THAT(guest.hv.take_post_texts(),
+              ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1", "CHANNELMSG_UNLOAD"));
+  const std::vector<std::string> notes = guest.notes();
+  EXPECT_NE(std::find(notes.begin(), notes.end(),
+                      "VMBus suspending: 0 channel(s) kept for resume; UNLOAD posted"),
+            notes.end());
+}
+
 TEST(GuestHibernation, HibernateIsRefusedWhileAChannelIsClosing) {
   GuestUnderTest guest(kmcl_config());
   guest.open_channel();
