@@ -71,6 +71,10 @@ class GuestAction {
         return set_policy(action.set_policy());
       case proto::PartitionAction::kUnload:
         return unload();
+      case proto::PartitionAction::kHibernate:
+        return hibernate();
+      case proto::PartitionAction::kResume:
+        return control_.begin_resume();
       case proto::PartitionAction::kHostMessage:
         return "host_message is the host's: it posts a control message to the guest";
       case proto::PartitionAction::kOfferSubchannels:
@@ -152,6 +156,30 @@ class GuestAction {
       return "the guest cannot unload now: it is not connected with its channels settled";
     }
     control_.begin_unload();
+    return "";
+  }
+
+  // The bus suspends; first each driver's suspend callback closes its open
+  // channel (a subchannel is closed with its primary).
+  std::string hibernate() {
+    for (const auto& [relid, channel] : control_.channels()) {
+      if (channel.state == ControlPlane::ChannelState::kOpen && drivers_.find(relid) == nullptr) {
+        return channel_text(relid) + " has no KMCL driver to close it for hibernation";
+      }
+    }
+    if (std::string error = control_.begin_hibernate(); !error.empty()) {
+      return error;
+    }
+    proto::ChannelOpAction disable;
+    disable.set_op(proto::ChannelOpAction::DISABLE);
+    for (const auto& [relid, channel] : control_.channels()) {
+      if (channel.open_at_suspend && channel.primary_relid == 0) {
+        if (std::string error = partition::kmcl_channel_op(*drivers_.find(relid), disable, "");
+            !error.empty()) {
+          work_.note(channel_text(relid) + " not closed for hibernation: " + error);
+        }
+      }
+    }
     return "";
   }
 

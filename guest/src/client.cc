@@ -22,6 +22,7 @@ using partition::Hypervisor;
 // guest would place there, and a guard against page 0).
 constexpr std::uint64_t kFirstAllocatablePage = 16;
 constexpr std::uint32_t kDefaultRingPages = 4;
+constexpr std::uint64_t kMaxResumeTimeoutUs = 3'600'000'000;
 
 }  // namespace
 
@@ -45,6 +46,9 @@ std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv)
   }
   if (config_.ring_pages() < 2) {
     return "ring_pages must be at least 2 (control page + data)";
+  }
+  if (config_.resume_timeout_us() > kMaxResumeTimeoutUs) {
+    return "resume_timeout_us " + std::to_string(config_.resume_timeout_us()) + " is above an hour";
   }
   std::string quirk_error;
   const auto quirks = base::QuirkSet::parse(config_.quirks(), base::kQuirkGuest, &quirk_error);
@@ -92,8 +96,9 @@ std::vector<std::string> VmbusClient::ready_contexts() const {
   }
   drivers_->add_ready(ready);
   echo_->add_ready(ready);
-  if (ready.empty() && drivers_->waiting_for_time()) {
-    // Only the clock can wake a waiting driver thread: let time pass.
+  if (ready.empty() && (drivers_->waiting_for_time() || control_->resume_deadline_ns() != 0)) {
+    // Only the clock can wake a waiting driver thread or end a resume's
+    // wait for missing channels: let time pass.
     ready.push_back("timer");
   }
   std::sort(ready.begin(), ready.end());
@@ -101,14 +106,22 @@ std::vector<std::string> VmbusClient::ready_contexts() const {
 }
 
 std::uint64_t VmbusClient::wake_at_ns() const {
-  return drivers_->wake_at_ns();
+  const std::uint64_t drivers_ns = drivers_->wake_at_ns();
+  const std::uint64_t resume_ns = control_->resume_deadline_ns();
+  if (drivers_ns == 0 || resume_ns == 0) {
+    return drivers_ns == 0 ? resume_ns : drivers_ns;
+  }
+  return std::min(drivers_ns, resume_ns);
 }
 
 void VmbusClient::step(const std::string& context, Hypervisor& hv) {
   const partition::Work work{hv, context};
   drivers_->set_now(hv.now_ns());
   if (context == "timer") {
-    return;  // the devices saw the new time; a deadline that passed made its waiter ready
+    // The devices saw the new time; a deadline that passed made its waiter
+    // ready, or ends the resume's wait.
+    control_->on_time(work);
+    return;
   }
   if (context == "msg") {
     control_->handle_message(slot_.take(hv), work);
@@ -363,6 +376,24 @@ void VmbusClient::on_rescinded(std::uint32_t child_relid, bool was_open,
 
 void VmbusClient::on_round_trip(const partition::Work& work) {
   finish_if_complete(work);
+}
+
+// Each driver's resume callback opens its channel again. Only primaries
+// are named: a real driver asks its device for new subchannels, which the
+// simulated drivers do not, so subchannels stay closed after a resume.
+void VmbusClient::on_resumed(const std::vector<std::uint32_t>& child_relids,
+                             const partition::Work& work) {
+  proto::ChannelOpAction enable;
+  enable.set_op(proto::ChannelOpAction::ENABLE);
+  for (std::uint32_t relid : child_relids) {
+    partition::KmclEndpoint* endpoint = drivers_->find(relid);
+    if (endpoint == nullptr) {
+      continue;
+    }
+    if (const std::string why = partition::kmcl_channel_op(*endpoint, enable, ""); !why.empty()) {
+      work.note("channel " + std::to_string(relid) + " not opened again after resume: " + why);
+    }
+  }
 }
 
 void VmbusClient::on_unloaded(const partition::Work& work) {

@@ -73,6 +73,8 @@ bool ControlPlane::ready() const {
     case Phase::kWorkload:
       return (pings_done_ < config_.message_pings() && !ping_outstanding_) ||
              probes_done_ < config_.hypercall_probes() || channel_needs_control();
+    case Phase::kSuspending:
+      return !awaiting_host() && (closing_for_suspend() || quiet_for_suspend());
     default:
       return false;
   }
@@ -96,6 +98,9 @@ void ControlPlane::step(const partition::Work& work) {
       if (post(wire::Unload{}, work)) {
         phase_ = Phase::kAwaitUnload;
       }
+      return;
+    case Phase::kSuspending:
+      suspend_step(work);
       return;
     default:
       VMBUS_CHECK(false, "control stepped while not ready");

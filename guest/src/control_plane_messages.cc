@@ -60,7 +60,7 @@ std::string ControlPlane::dispatch(const wire::Message& message, const partition
         } else if constexpr (std::is_same_v<T, wire::OfferChannel>) {
           return on_offer(m, work);
         } else if constexpr (std::is_same_v<T, wire::AllOffersDelivered>) {
-          return on_all_offers_delivered();
+          return on_all_offers_delivered(work);
         } else if constexpr (std::is_same_v<T, wire::GpadlCreated>) {
           return on_gpadl_created(m, work);
         } else if constexpr (std::is_same_v<T, wire::OpenChannelResult>) {
@@ -103,11 +103,17 @@ std::string ControlPlane::on_version_response(const wire::VersionResponse& m,
 }
 
 std::string ControlPlane::on_offer(const wire::OfferChannel& m, const partition::Work& work) {
+  if (offers_ignored_) {
+    return "OFFERCHANNEL while the bus is suspended: dropped";
+  }
   if (phase_ == Phase::kConnect || phase_ == Phase::kAwaitVersion) {
     return "OFFERCHANNEL before the connection is up";
   }
   if (m.child_relid == 0 || m.child_relid > kMaxRelid) {
     return "OFFERCHANNEL with relid " + std::to_string(m.child_relid) + " out of range";
+  }
+  if (resuming_ && take_reoffer(m, work)) {
+    return "";
   }
   // A relid names one channel until the guest releases it (Linux refuses
   // such an offer since "Do not allow overwriting
@@ -188,9 +194,13 @@ std::string ControlPlane::attach_subchannel(const wire::OfferChannel& m, Channel
   return "";
 }
 
-std::string ControlPlane::on_all_offers_delivered() {
+std::string ControlPlane::on_all_offers_delivered(const partition::Work& work) {
   if (phase_ != Phase::kAwaitOffers) {
     return "ALLOFFERS_DELIVERED with no REQUESTOFFERS outstanding";
+  }
+  if (resuming_) {
+    await_kept_offers(work);
+    return "";
   }
   phase_ = Phase::kOpenChannels;
   return "";
@@ -318,6 +328,9 @@ std::string ControlPlane::on_gpadl_torndown(const wire::GpadlTorndown& m,
 
 std::string ControlPlane::on_rescind(const wire::RescindChannelOffer& m,
                                      const partition::Work& work) {
+  if (offers_ignored_) {
+    return on_rescind_while_suspended(m, work);
+  }
   Channel* channel = find_channel(m.child_relid);
   if (channel == nullptr) {
     return "RESCIND_CHANNELOFFER for unknown relid " + std::to_string(m.child_relid);
@@ -415,6 +428,10 @@ std::string ControlPlane::on_unload_response(const partition::Work& work) {
     // The quirk: the unload wait looks where the response is not (Linux
     // scanned the online CPUs' message pages; the answer was on CPU 0's).
     return "UNLOAD_RESPONSE not seen by the unload wait (quirk guest_unload_misses_response)";
+  }
+  if (hibernating_) {
+    finish_suspend(work);
+    return "";
   }
   phase_ = Phase::kDone;
   work.note("unloaded");

@@ -71,6 +71,17 @@ std::string ring_page_leaks(const ControlPlane& control, const KmclChannels& dri
   return leaks;
 }
 
+std::string resume_hang(const ControlPlane& control, bool quiet) {
+  if (!quiet || !control.resuming()) {
+    return "";
+  }
+  const std::size_t waiting = control.kept_channels().size();
+  return "the guest's VMBus resume from hibernation never finished" +
+         (waiting == 0 ? std::string()
+                       : ": " + std::to_string(waiting) +
+                             " channel(s) kept at suspend were never offered again");
+}
+
 std::string rescind_order(const ControlPlane& control) {
   std::string text;
   for (const std::string& problem : control.rescind_order_problems()) {

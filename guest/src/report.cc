@@ -113,6 +113,9 @@ proto::GuestReport guest_report(const ControlPlane& control, const KmclChannels&
   if (std::string why = rescind_order(control); !why.empty()) {
     add_finding(report, "rescind_order", 0, std::move(why));
   }
+  if (std::string why = resume_hang(control, quiet); !why.empty()) {
+    add_finding(report, "resume_hang", 0, std::move(why));
+  }
   return report;
 }
 

@@ -39,6 +39,9 @@ class HostAction {
         return set_policy(action.set_policy());
       case proto::PartitionAction::kUnload:
         return "unload is the guest's: its VMBus driver goes away";
+      case proto::PartitionAction::kHibernate:
+      case proto::PartitionAction::kResume:
+        return "hibernate and resume are the guest's: its VMBus suspends and resumes";
       case proto::PartitionAction::kSnapshotRing:
         return snapshot_ring(action.snapshot_ring());
       case proto::PartitionAction::kHostMessage:

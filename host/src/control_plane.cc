@@ -47,7 +47,8 @@ std::string ControlPlane::configure(const proto::HostConfig& config, std::uint64
     channel.config = offer;
     channel.connection_id =
         offer.connection_id() != 0 ? offer.connection_id() : wire::connection_id_of(relid);
-    for (const std::string& guid : {offer.interface_guid(), offer.instance_guid()}) {
+    for (const std::string& guid :
+         {offer.interface_guid(), offer.instance_guid(), offer.instance_guid_after_unload()}) {
       if (!guid.empty() && !wire::Guid::parse(guid).ok()) {
         return "channel " + std::to_string(relid) + ": '" + guid + "' is not a GUID";
       }
@@ -213,6 +214,9 @@ void ControlPlane::dispatch(const wire::Message& message, const wire::HvMessage&
 void ControlPlane::on_initiate_contact(const wire::InitiateContact& m, const wire::HvMessage& slot,
                                        const partition::Work& work) {
   const std::uint32_t requested = m.vmbus_version_requested;
+  if (unloaded_) {
+    start_new_connection(work);
+  }
   // An INITIATE_CONTACT resets the bus, whatever state it was in (QEMU).
   version_ = 0;
   wire::VersionResponse response;
@@ -634,8 +638,36 @@ void ControlPlane::on_unload(const partition::Work& work) {
     channel.deferred_teardowns.clear();  // the GPADLs are gone with the connection
   }
   version_ = 0;
+  unloaded_ = true;
   reply(wire::UnloadResponse{});
   work.note("unloaded");
+}
+
+void ControlPlane::start_new_connection(const partition::Work& work) {
+  unloaded_ = false;
+  std::uint32_t released = 0;
+  for (auto it = channels_.begin(); it != channels_.end();) {
+    if (it->second.state != Channel::State::kRescinded) {
+      ++it;
+      continue;
+    }
+    // No RELID_RELEASED will come for it: the guest that held the relid is gone.
+    relid_by_connection_id_.erase(it->second.connection_id);
+    it = channels_.erase(it);
+    ++released;
+  }
+  std::string changed;
+  for (auto& [relid, channel] : channels_) {
+    proto::ChannelOfferConfig& config = channel.config;
+    if (config.instance_guid_after_unload().empty() ||
+        config.instance_guid_after_unload() == config.instance_guid()) {
+      continue;
+    }
+    config.set_instance_guid(config.instance_guid_after_unload());
+    changed += ", channel " + std::to_string(relid) + " is now instance " + config.instance_guid();
+  }
+  work.note("a new connection after UNLOAD: " + std::to_string(released) +
+            " rescinded relid(s) released" + changed);
 }
 
 }  // namespace vmbus::host

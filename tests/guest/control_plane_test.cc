@@ -798,5 +798,245 @@ TEST(GuestMalformed, AnInterruptForARelidWithNoOpenChannelIsANote) {
   EXPECT_FALSE(guest.is_ready("isr"));
 }
 
+// --- hibernation -------------------------------------------------------------------
+
+// Runs the guest's own contexts ("control", the KMCL device's) until none
+// is ready; the host's answers come from the test.
+void run_guest(GuestUnderTest& guest) {
+  for (int i = 0; i < 1000; ++i) {
+    const std::vector<std::string> ready = guest.client().ready_contexts();
+    const auto own = std::find_if(ready.begin(), ready.end(), [](const std::string& context) {
+      return context == "control" || context.rfind("kmcl/", 0) == 0;
+    });
+    if (own == ready.end()) {
+      return;
+    }
+    guest.client().step(*own, guest.hv);
+  }
+  FAIL() << "the guest never went quiet";
+}
+
+std::string perform(GuestUnderTest& guest, proto::PartitionAction action) {
+  return guest.client().perform(action, guest.hv);
+}
+
+proto::PartitionAction hibernate_action() {
+  proto::PartitionAction action;
+  action.mutable_hibernate();
+  return action;
+}
+
+proto::PartitionAction resume_action() {
+  proto::PartitionAction action;
+  action.mutable_resume();
+  return action;
+}
+
+proto::GuestConfig kmcl_config(const std::vector<std::string>& quirks = {}) {
+  proto::GuestConfig config;
+  proto::KmclDriverConfig* driver = config.add_kmcl_drivers();
+  driver->set_child_relid(1);
+  driver->set_scenario(true);
+  for (const std::string& quirk : quirks) {
+    config.add_quirks(quirk);
+  }
+  return config;
+}
+
+// Channel 1 open with a KMCL driver, then hibernated: its driver closed it,
+// the host tore its GPADL down and answered the UNLOAD.
+void open_and_suspend(GuestUnderTest& guest) {
+  guest.open_channel();
+  run_guest(guest);
+  guest.hv.take_posts();
+  guest.notes();
+  ASSERT_EQ(perform(guest, hibernate_action()), "");
+  run_guest(guest);
+  EXPECT_THAT(guest.hv.take_post_texts(),
+              ElementsAre("CHANNELMSG_CLOSECHANNEL child_relid=1",
+                          "CHANNELMSG_GPADL_TEARDOWN child_relid=1 gpadl=0xe1e10"));
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = kFirstGpadl;
+  guest.receive(torndown);
+  run_guest(guest);
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_UNLOAD"));
+  guest.receive(wire::UnloadResponse{});
+}
+
+// Resumed at 5.3 up to the offers: INITIATE_CONTACT, VERSION_RESPONSE, REQUESTOFFERS.
+void resume_to_offers(GuestUnderTest& guest) {
+  ASSERT_EQ(perform(guest, resume_action()), "");
+  guest.run_control(1);
+  EXPECT_THAT(contacts(guest.hv), ElementsAre("5.3 on 4: 0"));
+  guest.receive(version_response(true, wire::kVmbusMessageConnectionId4));
+  EXPECT_THAT(guest.control(1), ElementsAre("CHANNELMSG_REQUESTOFFERS"));
+  guest.notes();
+}
+
+TEST(GuestHibernation, SuspendClosesTheOpenChannelThenUnloadsAndKeepsItsRecord) {
+  GuestUnderTest guest(kmcl_config());
+  open_and_suspend(guest);
+
+  const std::vector<std::string> notes = guest.notes();
+  EXPECT_NE(std::find(notes.begin(), notes.end(),
+                      "VMBus suspending: 1 channel(s) kept for resume; UNLOAD posted"),
+            notes.end());
+  EXPECT_EQ(notes.back(), "VMBus suspended: 1 channel(s) kept for resume");
+  EXPECT_TRUE(guest.hv.reports.empty()) << "a suspend is not the end of the run";
+  ASSERT_EQ(guest.client().final_report().guest().findings_size(), 0) << "no ring page kept";
+}
+
+TEST(GuestHibernation, ResumeMatchesTheReofferByItsGuidsAndTheDriverOpensTheChannelAgain) {
+  GuestUnderTest guest(kmcl_config());
+  open_and_suspend(guest);
+  resume_to_offers(guest);
+  guest.receive(offer(1));
+  guest.receive(wire::AllOffersDelivered{});
+
+  EXPECT_THAT(guest.notes(), ElementsAre("VMBus resumed: 1 channel(s) to open again, 0 missing"));
+  run_guest(guest);
+  const std::vector<std::string> posts = guest.hv.take_post_texts();
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0].rfind("CHANNELMSG_GPADL_HEADER child_relid=1", 0), 0u) << posts[0];
+}
+
+TEST(GuestHibernation, AReofferWithAChangedInstanceIsMissingAtTheTimeoutAndNoSecondSuspend) {
+  proto::GuestConfig config = kmcl_config();
+  config.set_resume_timeout_us(2000);
+  GuestUnderTest guest(config);
+  open_and_suspend(guest);
+  resume_to_offers(guest);
+  guest.hv.set_now_ns(5000);
+  wire::OfferChannel changed = offer(1);
+  changed.if_instance = wire::Guid::parse("0000000a-0000-0000-0000-000000000001").value();
+  guest.receive(changed);
+  guest.receive(wire::AllOffersDelivered{});
+
+  EXPECT_THAT(guest.notes(), ElementsAre("1 channel(s) kept at suspend not offered again yet: "
+                                         "waiting for them up to 2000 us"));
+  EXPECT_THAT(guest.client().ready_contexts(), ElementsAre("timer"));
+  EXPECT_EQ(guest.client().wake_at_ns(), 5000u + 2'000'000u);
+  guest.hv.set_now_ns(5000 + 2'000'000);
+  guest.client().step("timer", guest.hv);
+
+  EXPECT_THAT(guest.notes(), ElementsAre("VMBus resumed: 0 channel(s) to open again, 1 missing"));
+  EXPECT_THAT(guest.client().ready_contexts(), IsEmpty()) << "no driver opens the new device";
+  EXPECT_EQ(perform(guest, hibernate_action()),
+            "the guest cannot hibernate again: its last resume went on with device(s) missing");
+}
+
+TEST(GuestHibernation, AKeptDeviceReofferedUnderAnotherRelidIsTakenAsANewDevice) {
+  GuestUnderTest guest(kmcl_config());
+  open_and_suspend(guest);
+  resume_to_offers(guest);
+  guest.receive(offer(7));  // the same GUIDs; the drivers are bound to relid 1
+  guest.receive(wire::AllOffersDelivered{});
+
+  EXPECT_EQ(guest.client().final_report().guest().findings_size(), 0);
+  const std::vector<std::string> notes = guest.notes();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0],
+            "1 channel(s) kept at suspend not offered again yet: waiting for them up to 100000 us");
+}
+
+TEST(GuestHibernation, WithQuirkGuestWaitsForeverOnResumeTheWaitHasNoDeadline) {
+  GuestUnderTest guest(kmcl_config({"guest_waits_forever_on_resume"}));
+  open_and_suspend(guest);
+  resume_to_offers(guest);
+  guest.receive(wire::AllOffersDelivered{});
+
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("1 channel(s) kept at suspend not offered again yet: waiting for them "
+                          "with no timeout (quirk guest_waits_forever_on_resume)"));
+  EXPECT_THAT(guest.client().ready_contexts(), IsEmpty());
+  EXPECT_EQ(guest.client().wake_at_ns(), 0u);
+  const proto::GuestReport report = guest.final_report();
+  ASSERT_EQ(report.findings_size(), 1);
+  EXPECT_EQ(report.findings(0).name(), "resume_hang");
+  EXPECT_EQ(report.findings(0).what(),
+            "the guest's VMBus resume from hibernation never finished: 1 channel(s) kept at "
+            "suspend were never offered again");
+}
+
+TEST(GuestHibernation, ARescindWhileSuspendedPostsNothingAndTheResumeDoesNotWaitForIt) {
+  GuestUnderTest guest(kmcl_config());
+  open_and_suspend(guest);
+  guest.notes();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+  guest.receive(offer(2));
+
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty()) << "the UNLOAD released the relid";
+  EXPECT_THAT(
+      guest.notes(),
+      ElementsAre(::testing::EndsWith(": OFFERCHANNEL while the bus is suspended: dropped")));
+  resume_to_offers(guest);
+  guest.receive(wire::AllOffersDelivered{});
+  EXPECT_THAT(guest.notes(), ElementsAre("VMBus resumed: 0 channel(s) to open again, 0 missing"));
+}
+
+TEST(GuestHibernation, WithQuirkARescindWhileSuspendedReleasesTheRelidAndTheResumeWaitsForIt) {
+  GuestUnderTest guest(kmcl_config({"guest_handles_rescind_while_suspended"}));
+  open_and_suspend(guest);
+  guest.notes();
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);
+
+  EXPECT_THAT(guest.hv.take_post_texts(), ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1"));
+  resume_to_offers(guest);
+  guest.receive(wire::AllOffersDelivered{});
+  EXPECT_THAT(guest.notes(), ElementsAre("1 channel(s) kept at suspend not offered again yet: "
+                                         "waiting for them up to 100000 us"));
+}
+
+TEST(GuestHibernation, ARescindBeforeTheUnloadIsALiveOneAndTheChannelIsNotKept) {
+  GuestUnderTest guest(kmcl_config());
+  guest.open_channel();
+  run_guest(guest);
+  guest.hv.take_posts();
+  ASSERT_EQ(perform(guest, hibernate_action()), "");
+  run_guest(guest);
+  guest.hv.take_posts();
+  wire::GpadlTorndown torndown;
+  torndown.gpadl = kFirstGpadl;
+  guest.receive(torndown);
+  wire::RescindChannelOffer rescind;
+  rescind.child_relid = 1;
+  guest.receive(rescind);  // before the control context posts the UNLOAD
+  run_guest(guest);
+
+  EXPECT_THAT(guest.hv.take_post_texts(),
+              ElementsAre("CHANNELMSG_RELID_RELEASED child_relid=1", "CHANNELMSG_UNLOAD"));
+  const std::vector<std::string> notes = guest.notes();
+  EXPECT_NE(std::find(notes.begin(), notes.end(),
+                      "VMBus suspending: 0 channel(s) kept for resume; UNLOAD posted"),
+            notes.end());
+}
+
+TEST(GuestHibernation, HibernateIsRefusedWhileAChannelIsClosing) {
+  GuestUnderTest guest(kmcl_config());
+  guest.open_channel();
+  run_guest(guest);
+  proto::PartitionAction disable;
+  disable.mutable_channel_op()->set_child_relid(1);
+  disable.mutable_channel_op()->set_op(proto::ChannelOpAction::DISABLE);
+  ASSERT_EQ(perform(guest, disable), "");
+  run_guest(guest);
+  guest.hv.take_posts();
+
+  EXPECT_EQ(perform(guest, hibernate_action()),
+            "the guest cannot hibernate now: channel 1 is opening or closing");
+}
+
+TEST(GuestHibernation, HibernateNeedsSettledChannelsAndResumeASuspendedBus) {
+  GuestUnderTest guest(kmcl_config());
+  guest.connect();
+  EXPECT_EQ(perform(guest, hibernate_action()),
+            "the guest cannot hibernate now: its VMBus is not connected with its channels settled");
+  EXPECT_EQ(perform(guest, resume_action()), "the guest cannot resume: its VMBus is not suspended");
+}
+
 }  // namespace
 }  // namespace vmbus::guest::testing

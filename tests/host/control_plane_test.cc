@@ -387,6 +387,57 @@ TEST(HostRescind, RelidReleasedForAChannelNotRescindedIsIgnored) {
   EXPECT_EQ(host.channel_report(1).state(), proto::HostChannelReport::STATE_OPEN);
 }
 
+TEST(HostRescind, AGuestThatConnectsAgainAfterUnloadIsNotOfferedARescindedChannel) {
+  HostUnderTest host(host_config(2));
+  host.open();
+  host.receive(wire::Unload{});
+  host.run_vsps();
+  proto::PartitionAction rescind;
+  rescind.mutable_channel_op()->set_child_relid(2);
+  rescind.mutable_channel_op()->set_op(proto::ChannelOpAction::RESCIND);
+  ASSERT_EQ(host.server().perform(rescind, host.hv), "");
+  host.run_vsps();
+  host.replies();
+  host.notes();
+
+  host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId4);
+  host.receive(wire::RequestOffers{});
+
+  const std::vector<std::string> replies = host.replies();
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_THAT(replies[1], ::testing::HasSubstr(" child_relid=1 "));
+  EXPECT_EQ(replies[2], "CHANNELMSG_ALLOFFERS_DELIVERED");
+  const std::vector<std::string> notes = host.notes();
+  ASSERT_FALSE(notes.empty());
+  EXPECT_EQ(notes.front(), "a new connection after UNLOAD: 1 rescinded relid(s) released");
+}
+
+TEST(HostOffers, AChannelWithAnInstanceGuidAfterUnloadIsOfferedWithItOnlyAfterTheUnload) {
+  proto::HostConfig config = host_config(1);
+  config.mutable_channels(0)->set_instance_guid("00000000-0000-0000-0000-000000000001");
+  config.mutable_channels(0)->set_instance_guid_after_unload(
+      "0000000a-0000-0000-0000-000000000001");
+  HostUnderTest host(config);
+  host.connect();
+  host.receive(wire::RequestOffers{});
+  EXPECT_THAT(host.replies().front(),
+              ::testing::HasSubstr("if_instance=00000000-0000-0000-0000-000000000001"));
+  host.receive(wire::Unload{});
+  host.receive(contact(wire::kVersionWin10V5_3), wire::kVmbusMessageConnectionId4);
+  host.receive(wire::RequestOffers{});
+
+  const std::vector<std::string> replies = host.replies();
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_THAT(replies[2], ::testing::HasSubstr("if_instance=0000000a-0000-0000-0000-000000000001"));
+}
+
+TEST(HostOffers, AnInstanceGuidAfterUnloadThatIsNoGuidIsRefusedAtStart) {
+  proto::HostConfig config = host_config(1);
+  config.mutable_channels(0)->set_instance_guid_after_unload("nope");
+  HostUnderTest host(config);
+  EXPECT_EQ(host.start_error(), "channel 1: 'nope' is not a GUID");
+}
+
 // --- MODIFYCHANNEL --------------------------------------------------------------------
 
 TEST(HostModifyChannel, IsAnsweredFromProtocol5_3AndRefusedForAChannelNotOpen) {

@@ -130,7 +130,7 @@ expect {
           "s.textproto:12:15: unknown verifier code 'complete_thrice' (docs/KMCL-SEMANTICS.md "
           "lists them)",
           "s.textproto:13:12: unknown oracle 'lost_wakup' (lost_wakeup, spurious_signal, "
-          "retired_once, fifo, leak, rescind_order)",
+          "retired_once, fifo, leak, rescind_order, resume_hang)",
           "s.textproto:14:26: unknown queue_state 'stopped' (off, running, quota_blocked, "
           "pausing, paused, stopped_by_fail, stopped_by_protocol_error)"}));
 }
@@ -214,7 +214,7 @@ expect {
           "message_delayed, message_duplicated, message_reordered, message_corrupted, "
           "message_released, hold_released, crash)",
           "s.textproto:15:35: unknown channel state 'opened' (offered, opening, open, "
-          "closing, closed, failed, released, rescinded)",
+          "closing, closed, failed, released, rescinded, missing)",
           "s.textproto:16:29: a process is the HOST's or the GUEST's",
           "s.textproto:17:38: unknown channel 'nte' (the topology has 'disk', 'net')",
           "s.textproto:18:50: a handled or ignored message is the receiver's record and "
@@ -836,6 +836,68 @@ topology {
 )"),
             std::vector<std::string>{"s.textproto:4:3: host_unstick_delay_us 500 is longer than "
                                      "the time limit of 400 us"});
+}
+
+TEST(ScenarioLoad, GuestResumeTimeoutCompilesAndIsBoundedByTheTimeLimit) {
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology {
+  guest_resume_timeout_us: 2000
+  channel { name: "net" }
+}
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+  EXPECT_EQ(compile_scenario(loaded).guest.resume_timeout_us(), 2000u);
+
+  EXPECT_EQ(problems_of(R"(name: "x"
+time_limit_us: 400
+topology {
+  guest_resume_timeout_us: 500
+  channel { name: "net" }
+}
+)"),
+            std::vector<std::string>{"s.textproto:4:3: guest_resume_timeout_us 500 is longer than "
+                                     "the time limit of 400 us"});
+}
+
+TEST(ScenarioLoad, InstanceGuidAfterUnloadReachesTheHostsOfferAndMustBeAnotherGuid) {
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology {
+  channel { name: "net" instance_guid_after_unload: "0000000a-0000-0000-0000-000000000001" }
+}
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+  EXPECT_EQ(compile_scenario(loaded).host.channels(0).instance_guid_after_unload(),
+            "0000000a-0000-0000-0000-000000000001");
+
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  channel { name: "net" instance_guid_after_unload: "not-a-guid" }
+}
+)"),
+            std::vector<std::string>{"s.textproto:3:25: instance_guid_after_unload 'not-a-guid' "
+                                     "is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"});
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  channel { name: "net" instance_guid_after_unload: "00000000-0000-0000-0000-000000000001" }
+}
+)"),
+            std::vector<std::string>{"s.textproto:3:25: instance_guid_after_unload "
+                                     "'00000000-0000-0000-0000-000000000001' is the channel's own "
+                                     "instance GUID"});
+}
+
+TEST(ScenarioLoad, HibernateAndResumeAreGuestActionsWithNoFields) {
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology { channel { name: "net" } }
+step { hibernate { } }
+step { resume { } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+  const CompiledScenario compiled = compile_scenario(loaded);
+  ASSERT_EQ(compiled.timeline.size(), 2u);
 }
 
 }  // namespace

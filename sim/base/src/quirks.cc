@@ -305,6 +305,36 @@ constexpr std::array kQuirks = {
         "a channel opens, if the host -> guest ring is not empty, it signals the guest again. "
         "The quirk turns that re-signal off (HostConfig.unstick_delay_us, a scenario's "
         "topology host_unstick_delay_us, sets the delay)."},
+
+    // Hibernation: suspend and resume of the bus.
+    QuirkInfo{
+        Quirk::kGuestHandlesRescindWhileSuspended, "guest_handles_rescind_while_suspended",
+        kQuirkGuest, "guest control plane",
+        "A RESCIND_CHANNELOFFER that reaches the guest after its bus suspended for hibernation "
+        "(its channels closed and kept for resume, UNLOAD posted) is processed as on a live "
+        "bus: the channel is torn down and CHANNELMSG_RELID_RELEASED is posted to a host the "
+        "UNLOAD already disconnected, while the channel stays counted among those the resume "
+        "must find again, so the resume waits for an offer that never comes. Linux scheduled "
+        "the rescind's work on the system work queue, which suspend neither drained nor "
+        "stopped, and it ran after vmbus_bus_suspend() had suspended the channel. Removed by "
+        "\"Drivers: hv: vm_bus: "
+        "Handle vmbus rescind calls after vmbus is suspended\" (Shradha Gupta, 2022, "
+        "<20220710181458.GA20827@linuxonhyperv3.guj3yctzbm1etfxqx2vob5hsef.xx.internal."
+        "cloudapp.net>): once the bus suspends, offer and rescind messages are dropped "
+        "(ignore_any_offer_msg) and the rescind work queue is drained first. The simulated "
+        "guest goes one step further: the rescinded device is not expected on resume."},
+    QuirkInfo{
+        Quirk::kGuestWaitsForeverOnResume, "guest_waits_forever_on_resume", kQuirkGuest,
+        "guest control plane",
+        "On resume from hibernation the guest waits, with no timeout, until every channel it "
+        "kept at suspend has been offered again (matched by interface and instance GUID). A "
+        "device whose instance GUID changed while the VM was off (an SR-IOV VF's did) or that "
+        "is gone is never matched, and the resume never ends. Linux's vmbus_bus_resume() "
+        "waited on ready_for_resume_event this way. Removed by \"Drivers: hv: vmbus: "
+        "hibernation: do not hang forever in vmbus_bus_resume()\" (Dexuan Cui, 2020, upstream "
+        "19873eec7e13, <20200905025555.45614-1-decui@microsoft.com>): the wait has a timeout "
+        "(10 s in Linux), after which the resume goes on without the missing device and "
+        "reports it, and a further suspend is refused."},
 };
 
 }  // namespace

@@ -839,6 +839,30 @@ hypervisor::Intervention compile_offer_subchannels(const Entry& entry, Owner own
   return ask(owner, std::move(action));
 }
 
+// hibernate, resume: the guest's bus suspends (its drivers close their
+// channels, the bus keeps them and unloads) and resumes (it connects again
+// and finds its channels among the host's offers).
+
+std::string describe_hibernate(const Entry& /*entry*/) {
+  return "hibernate: the guest's drivers close their channels and its VMBus suspends";
+}
+
+hypervisor::Intervention compile_hibernate(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_hibernate() = entry.hibernate();
+  return ask(owner, std::move(action));
+}
+
+std::string describe_resume(const Entry& /*entry*/) {
+  return "resume: the guest's VMBus connects again and its drivers reopen their channels";
+}
+
+hypervisor::Intervention compile_resume(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_resume() = entry.resume();
+  return ask(owner, std::move(action));
+}
+
 constexpr Owner (*kHost)(const Entry&) = always<Owner::kHost>;
 constexpr Owner (*kGuest)(const Entry&) = always<Owner::kGuest>;
 constexpr Owner (*kHypervisor)(const Entry&) = always<Owner::kHypervisor>;
@@ -883,6 +907,9 @@ constexpr ActionRow kActions[] = {
      describe_duplicate_offer, resolve_duplicate_offer, compile_duplicate_offer},
     {Entry::kOfferSubchannels, "offer_subchannels", kHost, check_offer_subchannels,
      describe_offer_subchannels, resolve_offer_subchannels, compile_offer_subchannels},
+    {Entry::kHibernate, "hibernate", kGuest, no_check, describe_hibernate, no_resolve,
+     compile_hibernate},
+    {Entry::kResume, "resume", kGuest, no_check, describe_resume, no_resolve, compile_resume},
 };
 
 }  // namespace

@@ -60,13 +60,6 @@ std::string interface_guid_of(const proto::ChannelSpec& spec) {
   return spec.interface_guid().empty() ? kDefaultInterfaceGuid : spec.interface_guid();
 }
 
-// The offer's instance: the relid in the last group.
-std::string instance_guid_of(std::uint32_t relid) {
-  char instance[40];
-  std::snprintf(instance, sizeof(instance), "00000000-0000-0000-0000-%012x", relid);
-  return instance;
-}
-
 // A driver library runs this end of the channel: what its entry point is
 // told (the loader resolved the library's path).
 void load_library(const proto::DriverPolicy& policy, const proto::ChannelSpec& spec,
@@ -88,6 +81,7 @@ void offer_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::H
   offer.set_child_relid(relid);
   offer.set_interface_guid(interface_guid_of(spec));
   offer.set_instance_guid(instance_guid_of(relid));
+  offer.set_instance_guid_after_unload(spec.instance_guid_after_unload());
   *offer.mutable_vsp() = spec.host_vsp();
   if (offer.vsp().kind() == proto::VspConfig::KIND_UNSPECIFIED) {
     offer.mutable_vsp()->set_kind(proto::VspConfig::KIND_ECHO);
@@ -151,6 +145,7 @@ void compile_topology(const proto::Topology& topology, const std::map<int, std::
   c.guest.set_max_version(version_from_text(topology.guest_max_version()));
   c.guest.set_ring_pages(kDefaultRingPages);
   c.host.set_unstick_delay_us(topology.host_unstick_delay_us());
+  c.guest.set_resume_timeout_us(topology.guest_resume_timeout_us());
   const std::vector<std::uint32_t> relids = assign_relids(topology);
   for (int i = 0; i < topology.channel_size(); ++i) {
     const proto::ChannelSpec& spec = topology.channel(i);
@@ -234,6 +229,12 @@ std::vector<std::vector<std::uint32_t>> assign_subchannel_relids(const proto::To
     }
   }
   return relids;
+}
+
+std::string instance_guid_of(std::uint32_t relid) {
+  char instance[40];
+  std::snprintf(instance, sizeof(instance), "00000000-0000-0000-0000-%012x", relid);
+  return instance;
 }
 
 std::string subchannel_name(const std::string& channel, std::uint32_t index) {

@@ -95,6 +95,13 @@ bool has_subchannels(const CompiledScenario& scenario) {
                      [](const proto::ChannelOfferConfig& c) { return c.primary_relid() != 0; });
 }
 
+bool has_resume(const CompiledScenario& scenario) {
+  return std::any_of(scenario.timeline.begin(), scenario.timeline.end(),
+                     [](const CompiledEntry& e) {
+                       return e.entry.action_case() == proto::TimelineEntry::kResume;
+                     });
+}
+
 void add_oracles(const CompiledScenario& scenario, const ScenarioResult& result, Lines& lines) {
   for (const std::string& name : scenario_oracle_names()) {
     const bool expected =
@@ -115,6 +122,9 @@ void add_oracles(const CompiledScenario& scenario, const ScenarioResult& result,
     }
     if (!fired && !expected && name == "rescind_order" && !has_subchannels(scenario)) {
       continue;  // only a device with subchannels has a rescind order to break
+    }
+    if (!fired && !expected && name == "resume_hang" && !has_resume(scenario)) {
+      continue;  // only a guest that resumes from hibernation can hang in its resume
     }
     if (!fired) {
       lines.add("oracle", proto::PARTITION_UNSPECIFIED, 0, name,

@@ -53,6 +53,9 @@ std::vector<std::uint32_t> assign_relids(const proto::Topology& topology);
 std::vector<std::vector<std::uint32_t>> assign_subchannel_relids(const proto::Topology& topology);
 // How actions and expectations name subchannel `index` (1..) of `channel`.
 std::string subchannel_name(const std::string& channel, std::uint32_t index);
+// The instance GUID the host offers channel `relid` with: the relid in the
+// last group.
+std::string instance_guid_of(std::uint32_t relid);
 
 // final_state.cc: final_state_of() with the trace's per-channel signal and
 // interrupt counts from the run's tally (null: without them).

@@ -18,6 +18,7 @@
 #include "vmbus/kmcl/driver_loader.h"
 #include "vmbus/kmcl/verifier.h"
 #include "vmbus/runner/scenario.h"
+#include "vmbus/wire/guid.h"
 #include "vmbus/wire/versions.h"
 
 #include "actions.h"
@@ -314,6 +315,7 @@ class Checker {
                 "interface_guid '" + channel.interface_guid() +
                     "' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
       }
+      check_instance_after_unload(channel, relid, where);
       check_drivers(channel, where);
       check_ring_image(channel, i, where);
       check_loaded_driver(channel, i, where, false);
@@ -321,11 +323,36 @@ class Checker {
       check_subchannels(channel, where);
     }
     check_subchannel_relids(topology);
+    if (s_.topology().guest_resume_timeout_us() > checks_.limit_us()) {
+      problem(topology, "guest_resume_timeout_us",
+              "guest_resume_timeout_us " + std::to_string(s_.topology().guest_resume_timeout_us()) +
+                  " is longer than the time limit of " + std::to_string(checks_.limit_us()) +
+                  " us");
+    }
     if (s_.topology().host_unstick_delay_us() > checks_.limit_us()) {
       problem(topology, "host_unstick_delay_us",
               "host_unstick_delay_us " + std::to_string(s_.topology().host_unstick_delay_us()) +
                   " is longer than the time limit of " + std::to_string(checks_.limit_us()) +
                   " us");
+    }
+  }
+
+  // The instance GUID a channel is offered with after the guest unloads: a
+  // GUID, and another than the one it has.
+  void check_instance_after_unload(const proto::ChannelSpec& channel, std::uint32_t relid,
+                                   const Where& where) {
+    const std::string& guid = channel.instance_guid_after_unload();
+    if (guid.empty()) {
+      return;
+    }
+    if (guid.size() != 36 || !wire::Guid::parse(guid).ok()) {
+      problem(where, "instance_guid_after_unload",
+              "instance_guid_after_unload '" + guid +
+                  "' is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+    } else if (wire::Guid::parse(guid).value() ==
+               wire::Guid::parse(instance_guid_of(relid)).value()) {
+      problem(where, "instance_guid_after_unload",
+              "instance_guid_after_unload '" + guid + "' is the channel's own instance GUID");
     }
   }
 
@@ -813,7 +840,8 @@ class Checker {
       if (std::find(oracles.begin(), oracles.end(), e.oracle(i).name()) == oracles.end()) {
         problem(w, "name",
                 "unknown oracle '" + e.oracle(i).name() +
-                    "' (lost_wakeup, spurious_signal, retired_once, fifo, leak, rescind_order)");
+                    "' (lost_wakeup, spurious_signal, retired_once, fifo, leak, rescind_order, "
+                    "resume_hang)");
       }
       checks_.channel(w, e.oracle(i).channel(), false);
     }
@@ -879,7 +907,8 @@ const std::vector<std::string>& driver_callback_names() {
 
 const std::vector<std::string>& scenario_oracle_names() {
   static const std::vector<std::string> kNames = {
-      "lost_wakeup", "spurious_signal", "retired_once", "fifo", "leak", "rescind_order"};
+      "lost_wakeup", "spurious_signal", "retired_once", "fifo",
+      "leak",        "rescind_order",   "resume_hang"};
   return kNames;
 }
 

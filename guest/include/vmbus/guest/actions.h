@@ -5,7 +5,9 @@
 // pages, freed when the send completes. ENABLE/REOPEN of a channel the host
 // rescinded is refused; RESCIND is the host's. unload makes the VMBus
 // driver post UNLOAD next without closing its channels (only once connected
-// with its channels settled).
+// with its channels settled). hibernate has every driver with an open
+// channel close it (VmbChannelDisable) and the bus suspend; resume has the
+// bus connect again (ControlPlane::begin_resume()).
 // With side: GUEST, ring_write, raw_packet, tamper and set_index make the
 // guest a hostile one (partition/raw_ring.h): it writes raw bytes, packets
 // and indices into its open channel's rings, bypassing KMCL's ring writer,

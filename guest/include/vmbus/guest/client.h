@@ -16,9 +16,10 @@
 // channel's endpoint.
 //
 // Other contexts: "isr" (SINT2 event flags -> the channels' endpoints) and
-// "timer" (the clock interrupt: ready only while a KMCL wait has a deadline
-// and nothing else in the guest is ready; each step lets simulated time pass,
-// so a VmbChannelSendSynchronousRequest timeout expires on a quiet system).
+// "timer" (the clock interrupt: ready only while a KMCL wait or a resume
+// from hibernation has a deadline and nothing else in the guest is ready;
+// each step lets simulated time pass, so a VmbChannelSendSynchronousRequest
+// timeout expires on a quiet system).
 //
 // Scenario runs (KmclDriverConfig.scenario): the driver never counts as
 // done; the guest keeps its channels open, never unloads and never reports
@@ -85,6 +86,8 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
   void on_round_trip(const partition::Work& work) override;
   void on_unloaded(const partition::Work& work) override;
   void fail(const std::string& why, const partition::Work& work) override;
+  void on_resumed(const std::vector<std::uint32_t>& child_relids,
+                  const partition::Work& work) override;
 
   void step_channel_context(const partition::ContextName& name, const partition::Work& work);
   void isr_step(const partition::Work& work);

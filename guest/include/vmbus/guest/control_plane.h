@@ -25,6 +25,16 @@
 // closes the subchannels first). A primary rescinded while one of its
 // subchannels is still offered breaks the host's side of that contract:
 // it is recorded (rescind_order_problems(), the rescind_order oracle).
+//
+// Hibernation (control_plane_hibernate.cc): begin_hibernate() has the
+// drivers close their channels; once none is open the bus drops offers and
+// rescinds, keeps the channel records (kept_channels()) and unloads.
+// begin_resume() connects again at the same version and asks for offers;
+// each re-offer is matched to a kept channel by its interface and instance
+// GUIDs and subchannel index. After ALLOFFERS_DELIVERED it waits, up to
+// the resume timeout, for kept channels not offered again, reports those
+// still missing (missing_after_resume()) and lets the drivers of the
+// channels that came back open them again.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +89,10 @@ class ControlPlanePort : public partition::RingPort {
   virtual void on_round_trip(const partition::Work& work) = 0;
   virtual void on_unloaded(const partition::Work& work) = 0;
   virtual void fail(const std::string& why, const partition::Work& work) = 0;
+  // The bus resumed from hibernation: the drivers of these primary
+  // channels, open when it suspended and offered again, open them again.
+  virtual void on_resumed(const std::vector<std::uint32_t>& child_relids,
+                          const partition::Work& work) = 0;
 };
 
 class ControlPlane {
@@ -118,7 +132,11 @@ class ControlPlane {
     // Rescinded with its GPADL_HEADER unanswered: the host still answers it,
     // naming the relid, so the relid is released only after that answer.
     bool gpadl_answer_due = false;
-    bool relid_released = false;  // RELID_RELEASED posted
+    bool relid_released = false;   // RELID_RELEASED posted
+    bool open_at_suspend = false;  // open when the guest began to hibernate
+    // Quirk guest_handles_rescind_while_suspended: torn down while the bus
+    // was suspended, yet still kept for the resume to find.
+    bool torn_down_while_suspended = false;
   };
 
   // A second open of a subchannel (quirk guest_opens_subchannel_twice):
@@ -149,6 +167,25 @@ class ControlPlane {
 
   // The workload is over: post UNLOAD next (unload_at_end).
   void begin_unload();
+
+  // Hibernation: "" or why the bus cannot suspend now (only with the
+  // channels settled, and not after a resume that left devices missing).
+  // The caller's drivers then close their open channels.
+  std::string begin_hibernate();
+  // "" or why the bus cannot resume now (only while suspended).
+  std::string begin_resume();
+  bool suspended() const { return phase_ == Phase::kSuspended; }
+  // From begin_resume() until the resume is over (the drivers were told).
+  bool resuming() const { return resuming_; }
+  // When the resume stops waiting for channels not offered again (simulated
+  // ns; 0: not waiting, or waiting forever with the quirk).
+  std::uint64_t resume_deadline_ns() const { return resume_deadline_ns_; }
+  // The clock moved: a resume deadline that passed ends the wait.
+  void on_time(const partition::Work& work);
+  // The channels kept at suspend that are not offered again yet, by relid.
+  const std::map<std::uint32_t, Channel>& kept_channels() const { return kept_; }
+  // Channels a resume went on without, one sentence each.
+  const std::vector<std::string>& missing_after_resume() const { return missing_after_resume_; }
   // A rescinded channel's endpoint let go of the rings: free their pages,
   // then release the relid.
   void release_rings(std::uint32_t child_relid, const partition::Work& work);
@@ -182,6 +219,9 @@ class ControlPlane {
     kUnload,
     kAwaitUnload,
     kDone,
+    kSuspending,         // hibernation: the drivers close their channels
+    kSuspended,          // UNLOAD answered; the channel records kept
+    kAwaitResumeOffers,  // resumed after ALLOFFERS_DELIVERED; kept channels missing
   };
 
   // One step per phase.
@@ -226,7 +266,7 @@ class ControlPlane {
   bool subchannels_busy(const Channel& primary) const;
   // The quirk's second open of subchannel `channel`, from the probe.
   void open_again(const Channel& channel, const partition::Work& work);
-  std::string on_all_offers_delivered();
+  std::string on_all_offers_delivered(const partition::Work& work);
   std::string on_gpadl_created(const wire::GpadlCreated& m, const partition::Work& work);
   std::string on_open_result(const wire::OpenChannelResult& m, const partition::Work& work);
   std::string on_gpadl_torndown(const wire::GpadlTorndown& m, const partition::Work& work);
@@ -239,6 +279,20 @@ class ControlPlane {
   // quirk, stops handling any later one.
   void ignore_unplaced(const wire::HvMessage& slot, const std::string& reason,
                        const partition::Work& work);
+
+  // Hibernation (control_plane_hibernate.cc).
+  bool closing_for_suspend() const;
+  bool quiet_for_suspend() const;
+  void suspend_step(const partition::Work& work);
+  void suspend_bus(const partition::Work& work);
+  void finish_suspend(const partition::Work& work);
+  std::string on_rescind_while_suspended(const wire::RescindChannelOffer& m,
+                                         const partition::Work& work);
+  // A re-offer of a kept channel: true if it was one (and is taken).
+  bool take_reoffer(const wire::OfferChannel& m, const partition::Work& work);
+  void await_kept_offers(const partition::Work& work);
+  void give_up_on_missing(const partition::Work& work);
+  void finish_resume(const partition::Work& work);
 
   bool post(const wire::Message& message, const partition::Work& work);
   bool post_raw(std::span<const std::byte> payload, const partition::Work& work);
@@ -267,6 +321,15 @@ class ControlPlane {
   std::uint64_t pings_done_ = 0;
   bool ping_outstanding_ = false;
   std::uint32_t ping_relid_ = 0;
+
+  // Hibernation.
+  bool offers_ignored_ = false;            // Linux's ignore_any_offer_msg: the bus is suspended
+  bool hibernating_ = false;               // the UNLOAD being answered is a suspend's
+  bool resuming_ = false;                  // from begin_resume() until the resume is over
+  std::map<std::uint32_t, Channel> kept_;  // by their relid before the suspend
+  std::vector<std::uint32_t> resumed_relids_;
+  std::uint64_t resume_deadline_ns_ = 0;
+  std::vector<std::string> missing_after_resume_;
 };
 
 }  // namespace vmbus::guest

@@ -29,4 +29,9 @@ std::string ring_page_leaks(const ControlPlane& control, const KmclChannels& dri
 // it were still offered (they must go first).
 std::string rescind_order(const ControlPlane& control);
 
+// resume_hang, asked on a quiet system: the guest's bus began to resume from
+// hibernation and nothing will ever finish the resume (it waits for offers
+// with no deadline, or for a host that does not answer).
+std::string resume_hang(const ControlPlane& control, bool quiet);
+
 }  // namespace vmbus::guest

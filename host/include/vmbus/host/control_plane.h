@@ -4,11 +4,13 @@
 // the channels whose VSP enabled them (REQUESTOFFERS), assembles GPADLs
 // (GPADL_HEADER/BODY), opens and closes channels (OPENCHANNEL,
 // CLOSECHANNEL, GPADL_TEARDOWN), rescinds offers, takes RELID_RELEASED,
-// answers MODIFYCHANNEL and UNLOAD. It trusts nothing the guest sends: every
-// message is validated against the message table and the channel's state,
-// every GPADL page must lie inside guest memory, every ring offset inside
-// its GPADL. Bad input is refused with the protocol's status or ignored, and
-// traced; it never stops the server.
+// answers MODIFYCHANNEL and UNLOAD, and takes a guest that connects again
+// after its UNLOAD (a resume from hibernation) as a new connection. It
+// trusts nothing the guest sends: every message is validated against the
+// message table and the channel's state, every GPADL page must lie inside
+// guest memory, every ring offset inside its GPADL. Bad input is refused
+// with the protocol's status or ignored, and traced; it never stops the
+// server.
 //
 // It does no I/O of its own beyond its outbox of replies (posted one per
 // "post" step) and the trace. It talks to the VSPs through its
@@ -164,6 +166,11 @@ class ControlPlane {
   void on_relid_released(const wire::RelidReleased& m, const partition::Work& work);
   void on_modify_channel(const wire::ModifyChannel& m, const partition::Work& work);
   void on_unload(const partition::Work& work);
+  // The first INITIATE_CONTACT after an UNLOAD (a guest resuming from
+  // hibernation, or a kdump kernel): the old connection's relids are all
+  // released, so rescinded channels are gone, and devices whose identity
+  // changed meanwhile (instance_guid_after_unload) take their new GUID.
+  void start_new_connection(const partition::Work& work);
 
   // The GPADL's pages checked against guest memory; GPADL_CREATED either way.
   void finish_gpadl(const wire::GpadlAssembler& assembler, const partition::Work& work);
@@ -189,6 +196,7 @@ class ControlPlane {
   std::uint64_t guest_pages_ = 0;
   std::uint32_t max_version_ = 0;
   std::uint32_t version_ = 0;  // 0: not connected
+  bool unloaded_ = false;      // UNLOAD answered; no INITIATE_CONTACT since
   partition::Outbox outbox_;
   std::map<std::uint32_t, Channel> channels_;  // by child_relid
   // Subchannels waiting for offer_subchannels(), by child_relid.

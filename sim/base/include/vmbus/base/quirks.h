@@ -69,6 +69,10 @@ enum class Quirk : std::uint8_t {
   // Signalling, late interrupts.
   kGuestDropsInterruptsBeforeOpenResult,
   kHostNeverUnsticks,
+
+  // Hibernation: suspend and resume of the bus.
+  kGuestHandlesRescindWhileSuspended,
+  kGuestWaitsForeverOnResume,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
