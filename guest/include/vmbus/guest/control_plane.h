@@ -25,8 +25,16 @@
 // closes the subchannels first). A primary rescinded while one of its
 // subchannels is still offered breaks the host's side of that contract:
 // it is recorded (rescind_order_problems(), the rescind_order oracle).
+//
+// Interrupt targets: OPENCHANNEL names the channel's target VP (its KMCL
+// driver's target_vp, default 0), and retarget() moves it with
+// MODIFYCHANNEL, as Linux's target_cpu_store() does: from protocol 5.3 the
+// new target is taken once MODIFYCHANNEL_RESPONSE accepts it, before 5.3
+// (no answer) at once. Where an interrupt arrives is the ISR's business
+// (client.h); Channel::target_vp is what the guest believes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -119,6 +127,7 @@ class ControlPlane {
     // naming the relid, so the relid is released only after that answer.
     bool gpadl_answer_due = false;
     bool relid_released = false;  // RELID_RELEASED posted
+    std::uint32_t target_vp = 0;  // the VP its interrupts should arrive at
   };
 
   // A second open of a subchannel (quirk guest_opens_subchannel_twice):
@@ -149,6 +158,11 @@ class ControlPlane {
 
   // The workload is over: post UNLOAD next (unload_at_end).
   void begin_unload();
+  // Moves open channel `child_relid`'s interrupts to VP `target_vp`
+  // (MODIFYCHANNEL). Returns "" or why not (not open, no such VP, a
+  // MODIFYCHANNEL of the channel still unanswered).
+  std::string retarget(std::uint32_t child_relid, std::uint32_t target_vp,
+                       const partition::Work& work);
   // A rescinded channel's endpoint let go of the rings: free their pages,
   // then release the relid.
   void release_rings(std::uint32_t child_relid, const partition::Work& work);
@@ -205,6 +219,8 @@ class ControlPlane {
   bool awaiting_host() const;
   std::vector<std::uint32_t> channels_to_open() const;
   std::uint32_t ring_pages_for(std::uint32_t child_relid) const;
+  std::uint32_t target_vp_for(std::uint32_t child_relid) const;
+  std::uint32_t vp_count() const { return std::max<std::uint32_t>(1, config_.vp_count()); }
   // Detaches the channel's rings and frees their pages.
   void free_rings(Channel& channel, partition::DetachReason reason, const partition::Work& work);
   // A rescinded channel is gone from the guest: RELID_RELEASED, and the
@@ -233,6 +249,11 @@ class ControlPlane {
   std::string on_rescind(const wire::RescindChannelOffer& m, const partition::Work& work);
   std::string tear_down_again(const Channel& channel, const partition::Work& work);
   std::string on_modify_response(const wire::ModifyChannelResponse& m, const partition::Work& work);
+  // The answer to a retarget()'s MODIFYCHANNEL.
+  std::string on_retarget_response(const wire::ModifyChannelResponse& m,
+                                   const partition::Work& work);
+  // Channel `channel`'s interrupts are expected at `target_vp` from now on.
+  void take_target(Channel& channel, std::uint32_t target_vp, const partition::Work& work);
   std::string on_unload_response(const partition::Work& work);
   void ignore(const wire::HvMessage& slot, const std::string& reason, const partition::Work& work);
   // Quirk guest_stops_at_unknown_message: ignores a message and, with the
@@ -267,6 +288,8 @@ class ControlPlane {
   std::uint64_t pings_done_ = 0;
   bool ping_outstanding_ = false;
   std::uint32_t ping_relid_ = 0;
+  // retarget()s waiting for MODIFYCHANNEL_RESPONSE: the VP asked for, by relid.
+  std::map<std::uint32_t, std::uint32_t> retargets_;
 };
 
 }  // namespace vmbus::guest

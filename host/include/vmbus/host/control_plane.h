@@ -75,6 +75,9 @@ class ControlPlane {
     // GPADL_TEARDOWN of their GPADL is answered once it let go.
     bool rings_held = false;
     std::vector<std::uint32_t> deferred_teardowns;
+    // The guest VP its interrupts go to: OPENCHANNEL's target_vp, then
+    // each accepted MODIFYCHANNEL's.
+    std::uint32_t target_vp = 0;
   };
 
   // An established GPADL: `pages` consecutive guest pages from `first_pfn`.
@@ -163,6 +166,11 @@ class ControlPlane {
   void on_gpadl_teardown(const wire::GpadlTeardown& m, const partition::Work& work);
   void on_relid_released(const wire::RelidReleased& m, const partition::Work& work);
   void on_modify_channel(const wire::ModifyChannel& m, const partition::Work& work);
+  // "" or why MODIFYCHANNEL `m` is refused.
+  std::string modify_problem(const wire::ModifyChannel& m) const;
+  // The channel's interrupts go to guest VP `vp` (an open or a retarget).
+  void route_interrupts(std::uint32_t child_relid, Channel& channel, std::uint32_t vp,
+                        const partition::Work& work);
   void on_unload(const partition::Work& work);
 
   // The GPADL's pages checked against guest memory; GPADL_CREATED either way.
@@ -189,6 +197,7 @@ class ControlPlane {
   std::uint64_t guest_pages_ = 0;
   std::uint32_t max_version_ = 0;
   std::uint32_t version_ = 0;  // 0: not connected
+  std::uint32_t guest_vp_count_ = 1;
   partition::Outbox outbox_;
   std::map<std::uint32_t, Channel> channels_;  // by child_relid
   // Subchannels waiting for offer_subchannels(), by child_relid.
