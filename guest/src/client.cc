@@ -216,6 +216,10 @@ bool VmbusClient::serve_off_target(std::uint32_t vp, std::uint32_t relid,
   const std::string what = "interrupt for relid " + std::to_string(relid) + " on vp " +
                            std::to_string(vp) + ", the channel targets vp " +
                            std::to_string(target_vp);
+  if (control_->quirks().has(base::Quirk::kGuestDropsInterruptOnOldVp)) {
+    work.note("quirk guest_drops_interrupt_on_old_vp: " + what + ": dropped");
+    return false;
+  }
   work.note(what + ": serviced on vp " + std::to_string(vp));
   return true;
 }

@@ -696,9 +696,12 @@ TEST(GuestRescind, AKmclDriversRingsAndRelidAreReleasedOnlyOnceItsDeviceHasClose
 
 // --- virtual processors and MODIFYCHANNEL ----------------------------------------------
 
-proto::GuestConfig two_vp_config() {
+proto::GuestConfig two_vp_config(bool quirk = false) {
   proto::GuestConfig config;
   config.set_vp_count(2);
+  if (quirk) {
+    config.add_quirks("guest_drops_interrupt_on_old_vp");
+  }
   return config;
 }
 
@@ -789,24 +792,29 @@ TEST(GuestVps, AModifyChannelIsRefusedForAChannelNotOpenOrAVpTheGuestDoesNotHave
   EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
 }
 
-TEST(GuestVps, AnInterruptOnTheOldVpIsServicedThere) {
-  GuestUnderTest guest(two_vp_config());
-  guest.open_channel();
-  guest.control();
-  guest.client().perform(modify_channel(1, 1), guest.hv);
-  guest.receive(modify_response(1, 0));
-  guest.notes();
+TEST(GuestVps, AnInterruptOnTheOldVpIsServicedButWithTheQuirkDropped) {
+  for (const bool quirk : {false, true}) {
+    GuestUnderTest guest(two_vp_config(quirk));
+    guest.open_channel();
+    guest.control();
+    guest.client().perform(modify_channel(1, 1), guest.hv);
+    guest.receive(modify_response(1, 0));
+    guest.notes();
 
-  guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, 0, guest.hv);
-  ASSERT_TRUE(guest.is_ready("isr"));
-  guest.client().step("isr", guest.hv);
+    guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, 0, guest.hv);
+    ASSERT_TRUE(guest.is_ready("isr"));
+    guest.client().step("isr", guest.hv);
 
-  EXPECT_THAT(guest.notes(), ElementsAre("interrupt for relid 1 on vp 0, the channel targets vp 1: "
-                                         "serviced on vp 0"));
-  // On the channel's own VP it is serviced without a word.
-  guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, 1, guest.hv);
-  guest.client().step("isr", guest.hv);
-  EXPECT_THAT(guest.notes(), IsEmpty());
+    EXPECT_THAT(guest.notes(),
+                ElementsAre(quirk ? "quirk guest_drops_interrupt_on_old_vp: interrupt for relid 1 "
+                                    "on vp 0, the channel targets vp 1: dropped"
+                                  : "interrupt for relid 1 on vp 0, the channel targets vp 1: "
+                                    "serviced on vp 0"));
+    // On the channel's own VP it is serviced without a word, quirk or not.
+    guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, 1, guest.hv);
+    guest.client().step("isr", guest.hv);
+    EXPECT_THAT(guest.notes(), IsEmpty());
+  }
 }
 
 // --- unload -----------------------------------------------------------------------------

@@ -69,6 +69,8 @@ enum class Quirk : std::uint8_t {
   // Signalling, late interrupts.
   kGuestDropsInterruptsBeforeOpenResult,
   kHostNeverUnsticks,
+  // Virtual processors: a channel's interrupts moved between VPs.
+  kGuestDropsInterruptOnOldVp,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.
