@@ -191,6 +191,9 @@ trace::SignalPattern signal_pattern(const proto::SignalMatch& m) {
   if (m.has_direction()) {
     std::tie(p.from, p.to) = ends_of(m.direction());
   }
+  if (m.has_vp()) {
+    p.vp = m.vp();
+  }
   return p;
 }
 
@@ -290,6 +293,9 @@ std::string signal_words(const proto::SignalMatch& m) {
   }
   if (m.has_direction()) {
     add(text, direction_arrow(m.direction()));
+  }
+  if (m.has_vp()) {
+    add(text, "vp " + std::to_string(m.vp()));
   }
   return text;
 }
