@@ -491,6 +491,13 @@ void check_interrupt_fault(const Entry& entry, const Where& where, Checks& check
 
 std::string describe_interrupt_fault(const Entry& entry) {
   const proto::InterruptFault& fault = entry.interrupt_fault();
+  if (fault.kind() == proto::InterruptFault::OLD_VP) {
+    return "interrupt_fault: the next " +
+           std::to_string(std::max<std::uint32_t>(1, fault.count())) +
+           " host to guest interrupt(s)" +
+           (fault.channel().empty() ? "" : " of " + quoted(fault.channel())) +
+           " of a channel being moved land on its old vp";
+  }
   return "interrupt_fault: " + enum_words(proto::InterruptFault::Kind_Name(fault.kind())) +
          " the next " + std::to_string(std::max<std::uint32_t>(1, fault.count())) + " " +
          enum_words(proto::Direction_Name(fault.direction())) + " signal(s)" +

@@ -15,7 +15,9 @@
 // plane places (pages handed out by its PageAllocator) and hands them to the
 // channel's endpoint.
 //
-// Other contexts: "isr" (SINT2 event flags -> the channels' endpoints) and
+// Other contexts: "isr" (SINT2 event flags -> the channels' endpoints; with
+// several VPs (GuestConfig.vp_count) it test-and-clears every VP's flags,
+// VP by VP, and services a channel's event on whatever VP it arrived at) and
 // "timer" (the clock interrupt: ready only while a KMCL wait has a deadline
 // and nothing else in the guest is ready; each step lets simulated time pass,
 // so a VmbChannelSendSynchronousRequest timeout expires on a quiet system).

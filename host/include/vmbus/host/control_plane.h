@@ -4,7 +4,10 @@
 // the channels whose VSP enabled them (REQUESTOFFERS), assembles GPADLs
 // (GPADL_HEADER/BODY), opens and closes channels (OPENCHANNEL,
 // CLOSECHANNEL, GPADL_TEARDOWN), rescinds offers, takes RELID_RELEASED,
-// answers MODIFYCHANNEL and UNLOAD. It trusts nothing the guest sends: every
+// answers MODIFYCHANNEL and UNLOAD. With a guest of several VPs
+// (HostConfig.guest_vp_count) it routes each channel's interrupts to the VP
+// OPENCHANNEL names and moves them on an accepted MODIFYCHANNEL
+// (Hypervisor::set_event_target). It trusts nothing the guest sends: every
 // message is validated against the message table and the channel's state,
 // every GPADL page must lie inside guest memory, every ring offset inside
 // its GPADL. Bad input is refused with the protocol's status or ignored, and
