@@ -913,5 +913,25 @@ step { interrupt_fault { kind: OLD_VP channel: "net" } }
                   .empty());
 }
 
+TEST(ScenarioLoad, ASignalMatchNamesAVpOnlyOfAGuestWithSeveral) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology { channel { name: "net" } }
+expect { trace { event { signal { vp: 0 } } count: 1 } }
+)"),
+            std::vector<std::string>{"s.textproto:3:35: a signal record names a VP only when the "
+                                     "guest has more than one (topology guest_vps)"});
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology { guest_vps: 2 channel { name: "net" } }
+expect { trace { event { signal { vp: 2 } } count: 1 } }
+)"),
+            std::vector<std::string>{"s.textproto:3:35: vp 2 is not one of the guest's 2 VP(s) "
+                                     "(topology guest_vps)"});
+  EXPECT_TRUE(problems_of(R"(name: "x"
+topology { guest_vps: 2 channel { name: "net" } }
+expect { trace { event { signal { vp: 1 } } count: 1 } }
+)")
+                  .empty());
+}
+
 }  // namespace
 }  // namespace vmbus::runner

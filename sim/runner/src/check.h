@@ -105,6 +105,8 @@ class Checks {
   void set_guest_vps(std::uint32_t guest_vps) { guest_vps_ = guest_vps; }
   // `where`'s field `field` names VP `vp`, which must be below guest_vps().
   void vp(const Where& where, const std::string& field, std::uint32_t vp);
+  // A signal match's VP, if it names one, is one of the guest's several.
+  void signal_vp(const Where& where, const proto::SignalMatch& signal);
 
  private:
   std::string file_;
