@@ -79,6 +79,9 @@ class GuestAction {
         return "host_message is the host's: it posts a control message to the guest";
       case proto::PartitionAction::kOfferSubchannels:
         return "offer_subchannels is the host's: its VSP offers them";
+      case proto::PartitionAction::kModifyChannel:
+        return control_.retarget(action.modify_channel().child_relid(),
+                                 action.modify_channel().target_vp(), work_);
       case proto::PartitionAction::kRingWrite:
         return raw(action.ring_write(), partition::perform_ring_write);
       case proto::PartitionAction::kRawPacket:

@@ -11,6 +11,7 @@
 #include "vmbus/partition/kmcl_actions.h"
 #include "vmbus/partition/partition_support.h"
 #include "vmbus/ring/ring.h"
+#include "vmbus/wire/synic.h"
 #include "vmbus/wire/versions.h"
 
 namespace vmbus::guest {
@@ -55,6 +56,9 @@ std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv)
   if (!quirks) {
     return "guest configuration: " + quirk_error;
   }
+  if (std::string error = check_vps(); !error.empty()) {
+    return error;
+  }
   ControlPlanePort& port = *this;
   control_ = std::make_unique<ControlPlane>(config_, *pages_, port);
   control_->set_quirks(*quirks);
@@ -76,6 +80,25 @@ std::string VmbusClient::start(const partition::StartInfo& info, Hypervisor& hv)
   }
   work.note("VMBus client up: will try " + std::to_string(control_->versions().size()) +
             " version(s), from " + wire::version_text(control_->versions().front()));
+  return "";
+}
+
+std::uint32_t VmbusClient::vp_count() const {
+  return std::max<std::uint32_t>(1, config_.vp_count());
+}
+
+std::string VmbusClient::check_vps() const {
+  if (config_.vp_count() > wire::kMaxSimulatedGuestVps) {
+    return "vp_count " + std::to_string(config_.vp_count()) + " is outside 1.." +
+           std::to_string(wire::kMaxSimulatedGuestVps);
+  }
+  for (const proto::KmclDriverConfig& driver : config_.kmcl_drivers()) {
+    if (driver.target_vp() >= vp_count()) {
+      return "channel " + std::to_string(driver.child_relid()) + ": target_vp " +
+             std::to_string(driver.target_vp()) + " is not one of the guest's " +
+             std::to_string(vp_count()) + " VP(s)";
+    }
+  }
   return "";
 }
 
@@ -168,18 +191,50 @@ void VmbusClient::receive_step(std::uint32_t child_relid, const partition::Work&
 }
 
 void VmbusClient::isr_step(const partition::Work& work) {
-  // Test-and-clear every pending bit, then run each channel's DPC.
-  const std::set<std::uint32_t> relids = std::move(pending_event_relids_);
+  // Test-and-clear every pending bit, VP by VP, then run each channel's DPC.
+  const std::map<std::uint32_t, std::set<std::uint32_t>> by_vp = std::move(pending_event_relids_);
   pending_event_relids_.clear();
-  for (std::uint32_t relid : relids) {
-    if (!control_->is_open(relid)) {
-      work.note("interrupt for relid " + std::to_string(relid) + " with no open channel: ignored");
-    } else if (partition::KmclEndpoint* endpoint = drivers_->find(relid)) {
-      endpoint->device.on_interrupt(endpoint->channel());
-    } else {
-      echo_->on_interrupt(relid);
+  for (const auto& [vp, relids] : by_vp) {
+    for (std::uint32_t relid : relids) {
+      service_interrupt(vp, relid, work);
     }
   }
+}
+
+void VmbusClient::service_interrupt(std::uint32_t vp, std::uint32_t relid,
+                                    const partition::Work& work) {
+  if (!control_->is_open(relid)) {
+    work.note("interrupt for relid " + std::to_string(relid) + " with no open channel: ignored");
+  } else if (!serve_off_target(vp, relid, work)) {
+    return;
+  } else if (partition::KmclEndpoint* endpoint = drivers_->find(relid)) {
+    endpoint->device.on_interrupt(endpoint->channel());
+  } else {
+    echo_->on_interrupt(relid);
+  }
+}
+
+// Hyper-V moves a channel's interrupts to a new VP asynchronously: after a
+// MODIFYCHANNEL (even an accepted one) an interrupt may still come in on
+// the old VP. The flag names the channel whatever VP it is set on, so the
+// guest services it there, as Linux's vmbus_chan_sched() does on whichever
+// CPU the interrupt arrived at; dropping it would leave the packets it
+// announced in the ring with no interrupt coming.
+bool VmbusClient::serve_off_target(std::uint32_t vp, std::uint32_t relid,
+                                   const partition::Work& work) {
+  const std::uint32_t target_vp = control_->channel(relid)->target_vp;
+  if (vp == target_vp) {
+    return true;
+  }
+  const std::string what = "interrupt for relid " + std::to_string(relid) + " on vp " +
+                           std::to_string(vp) + ", the channel targets vp " +
+                           std::to_string(target_vp);
+  if (control_->quirks().has(base::Quirk::kGuestDropsInterruptOnOldVp)) {
+    work.note("quirk guest_drops_interrupt_on_old_vp: " + what + ": dropped");
+    return false;
+  }
+  work.note(what + ": serviced on vp " + std::to_string(vp));
+  return true;
 }
 
 void VmbusClient::deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
@@ -189,11 +244,19 @@ void VmbusClient::deliver_message(std::uint32_t sint, std::span<const std::byte>
 }
 
 void VmbusClient::deliver_event(std::span<const std::uint32_t> child_relids,
-                                std::span<const std::uint32_t> /*connection_ids*/, Hypervisor& hv) {
+                                std::span<const std::uint32_t> /*connection_ids*/, std::uint32_t vp,
+                                Hypervisor& hv) {
   drivers_->set_now(hv.now_ns());
-  // The event-flags page: bits stay set until the ISR test-and-clears them,
-  // so further signals for the same relid coalesce.
-  pending_event_relids_.insert(child_relids.begin(), child_relids.end());
+  if (vp >= vp_count()) {
+    partition::Work{hv, ""}.note("an interrupt on vp " + std::to_string(vp) +
+                                 ", which this guest does not have: ignored");
+    return;
+  }
+  // Each VP's event-flags page: bits stay set until the ISR test-and-clears
+  // them, so further signals for the same relid on that VP coalesce.
+  if (!child_relids.empty()) {
+    pending_event_relids_[vp].insert(child_relids.begin(), child_relids.end());
+  }
 }
 
 std::string VmbusClient::perform(const proto::PartitionAction& action, Hypervisor& hv) {

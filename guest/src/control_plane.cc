@@ -197,6 +197,46 @@ void ControlPlane::probe(const partition::Work& work) {
   port_.on_round_trip(work);
 }
 
+std::string ControlPlane::retarget(std::uint32_t child_relid, std::uint32_t target_vp,
+                                   const partition::Work& work) {
+  Channel* channel = find_channel(child_relid);
+  if (channel == nullptr || channel->state != ChannelState::kOpen) {
+    return "channel " + std::to_string(child_relid) + " is not open";
+  }
+  if (target_vp >= vp_count()) {
+    return "target_vp " + std::to_string(target_vp) + " is not one of the guest's " +
+           std::to_string(vp_count()) + " VP(s)";
+  }
+  if (version_ < wire::kVersionWin10V4_1) {
+    return "MODIFYCHANNEL needs protocol 4.1 or later (connected at " +
+           wire::version_text(version_) + ")";
+  }
+  if (retargets_.count(child_relid) != 0 || (ping_outstanding_ && ping_relid_ == child_relid)) {
+    return "a MODIFYCHANNEL of channel " + std::to_string(child_relid) + " is still unanswered";
+  }
+  wire::ModifyChannel modify;
+  modify.child_relid = child_relid;
+  modify.target_vp = target_vp;
+  if (!post(modify, work)) {
+    return "MODIFYCHANNEL not posted";
+  }
+  if (version_ >= wire::kVersionWin10V5_3) {
+    retargets_[child_relid] = target_vp;  // taken when the host accepts it
+  } else {
+    take_target(*channel, target_vp, work);  // no answer comes before 5.3
+  }
+  return "";
+}
+
+void ControlPlane::take_target(Channel& channel, std::uint32_t target_vp,
+                               const partition::Work& work) {
+  work.hv.trace(partition::trace_channel(work.context, channel.child_relid, "retargeted",
+                                         "interrupts expected at vp " + std::to_string(target_vp) +
+                                             " (were vp " + std::to_string(channel.target_vp) +
+                                             ")"));
+  channel.target_vp = target_vp;
+}
+
 void ControlPlane::begin_unload() {
   if (phase_ != Phase::kDone) {
     phase_ = Phase::kUnload;
@@ -303,6 +343,15 @@ std::uint32_t ControlPlane::ring_pages_for(std::uint32_t child_relid) const {
   return config_.ring_pages();
 }
 
+std::uint32_t ControlPlane::target_vp_for(std::uint32_t child_relid) const {
+  for (const proto::KmclDriverConfig& driver : config_.kmcl_drivers()) {
+    if (driver.child_relid() == child_relid) {
+      return driver.target_vp();
+    }
+  }
+  return 0;
+}
+
 void ControlPlane::channel_step(Channel& channel, const partition::Work& work) {
   switch (channel.state) {
     case ChannelState::kOffered:
@@ -374,10 +423,11 @@ void ControlPlane::post_open(Channel& channel, const partition::Work& work) {
   open.child_relid = channel.child_relid;
   open.openid = channel.child_relid;
   open.ringbuffer_gpadlhandle = channel.gpadl;
-  open.target_vp = 0;
+  open.target_vp = target_vp_for(channel.child_relid);
   open.downstream_ringbuffer_pageoffset = channel.ring_pages;
   if (post(open, work)) {
     channel.state = ChannelState::kAwaitOpen;
+    channel.target_vp = open.target_vp;
   }
 }
 

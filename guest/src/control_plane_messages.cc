@@ -408,6 +408,9 @@ std::string ControlPlane::tear_down_again(const Channel& channel, const partitio
 
 std::string ControlPlane::on_modify_response(const wire::ModifyChannelResponse& m,
                                              const partition::Work& work) {
+  if (retargets_.count(m.child_relid) != 0) {
+    return on_retarget_response(m, work);
+  }
   if (!ping_outstanding_ || m.child_relid != ping_relid_) {
     return "MODIFYCHANNEL_RESPONSE with no MODIFYCHANNEL outstanding";
   }
@@ -417,6 +420,27 @@ std::string ControlPlane::on_modify_response(const wire::ModifyChannelResponse& 
   ping_outstanding_ = false;
   ++pings_done_;
   port_.on_round_trip(work);
+  return "";
+}
+
+// Linux's target_cpu_store() changes the channel's target CPU only once the
+// host accepted (5.3); the host's retarget itself may still be in flight,
+// so an interrupt can yet come in on the old VP -- the ISR handles that.
+std::string ControlPlane::on_retarget_response(const wire::ModifyChannelResponse& m,
+                                               const partition::Work& work) {
+  const std::uint32_t target_vp = retargets_.at(m.child_relid);
+  retargets_.erase(m.child_relid);
+  Channel* channel = find_channel(m.child_relid);
+  if (m.status != 0) {
+    work.note("MODIFYCHANNEL of channel " + std::to_string(m.child_relid) + " to vp " +
+              std::to_string(target_vp) + " refused with status " + std::to_string(m.status));
+    return "";
+  }
+  if (channel == nullptr || channel->state != ChannelState::kOpen) {
+    return "MODIFYCHANNEL_RESPONSE for relid " + std::to_string(m.child_relid) +
+           ", which is no longer open";
+  }
+  take_target(*channel, target_vp, work);
   return "";
 }
 

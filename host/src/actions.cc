@@ -48,6 +48,8 @@ class HostAction {
         return host_message(action.host_message());
       case proto::PartitionAction::kDuplicateOffer:
         return duplicate_offer(action.duplicate_offer());
+      case proto::PartitionAction::kModifyChannel:
+        return "modify_channel is the guest's: it posts MODIFYCHANNEL";
       case proto::PartitionAction::kOfferSubchannels:
         return control_.offer_subchannels(action.offer_subchannels().child_relid(), work_);
       case proto::PartitionAction::ACTION_NOT_SET:

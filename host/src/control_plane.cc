@@ -34,6 +34,7 @@ bool is_known_version(std::uint32_t version) {
 std::string ControlPlane::configure(const proto::HostConfig& config, std::uint64_t guest_pages) {
   guest_pages_ = guest_pages;
   max_version_ = config.max_version() == 0 ? wire::kVersionWin10V5_3 : config.max_version();
+  guest_vp_count_ = std::max<std::uint32_t>(1, config.guest_vp_count());
   if (!is_known_version(max_version_)) {
     return "max_version " + wire::version_text(max_version_) + " is not a VMBus version";
   }
@@ -416,6 +417,10 @@ std::string ControlPlane::open_problem(const wire::OpenChannel& m) const {
     return "downstream ring offset " + std::to_string(offset) + " does not split a " +
            std::to_string(it->second.pages) + "-page GPADL into two rings";
   }
+  if (m.target_vp >= guest_vp_count_) {
+    return "target_vp " + std::to_string(m.target_vp) + " is not one of the guest's " +
+           std::to_string(guest_vp_count_) + " VP(s)";
+  }
   return "";
 }
 
@@ -464,6 +469,8 @@ void ControlPlane::on_open_channel(const wire::OpenChannel& m, const partition::
            work);
     return;
   }
+  // Before the VSP can signal: a new open's port targets the VP it names.
+  route_interrupts(m.child_relid, *channel, m.target_vp, work);
   // Answered when the VSP's EvtChannelOpened returned (answer_open).
   channel->state = Channel::State::kOpening;
   channel->openid = m.openid;
@@ -611,19 +618,55 @@ void ControlPlane::on_relid_released(const wire::RelidReleased& m, const partiti
   work.hv.trace(partition::trace_channel(work.context, m.child_relid, "released", ""));
 }
 
+// The channel's interrupts move to the VP MODIFYCHANNEL names (Linux's
+// vmbus_send_modifychannel(), from protocol 4.1); from 5.3 the guest is
+// told whether the host accepted.
 void ControlPlane::on_modify_channel(const wire::ModifyChannel& m, const partition::Work& work) {
-  // Acknowledged only from protocol 5.3 (before that the guest expects no answer).
+  const std::string problem = modify_problem(m);
+  if (problem.empty()) {
+    route_interrupts(m.child_relid, channels_.at(m.child_relid), m.target_vp, work);
+  } else {
+    ignore("MODIFYCHANNEL for relid " + std::to_string(m.child_relid) + problem, work);
+  }
   if (version_ < wire::kVersionWin10V5_3) {
-    return;
+    return;  // before 5.3 the guest expects no answer
   }
   wire::ModifyChannelResponse response;
   response.child_relid = m.child_relid;
-  if (!is_open(m.child_relid)) {
-    response.status = kStatusInvalidParameter;
-    ignore("MODIFYCHANNEL for relid " + std::to_string(m.child_relid) + ", which is not open",
-           work);
-  }
+  response.status = problem.empty() ? 0 : kStatusInvalidParameter;
   reply(response);
+}
+
+std::string ControlPlane::modify_problem(const wire::ModifyChannel& m) const {
+  if (!is_open(m.child_relid)) {
+    return ", which is not open";
+  }
+  if (m.target_vp >= guest_vp_count_) {
+    return ": target_vp " + std::to_string(m.target_vp) + " is not one of the guest's " +
+           std::to_string(guest_vp_count_) + " VP(s)";
+  }
+  return "";
+}
+
+// With one guest VP there is nothing to route (and the trace says nothing).
+// An open always sets the route (a closed channel's port is gone); a
+// retarget to the VP the channel already has changes nothing.
+void ControlPlane::route_interrupts(std::uint32_t child_relid, Channel& channel, std::uint32_t vp,
+                                    const partition::Work& work) {
+  if (guest_vp_count_ == 1) {
+    return;
+  }
+  const bool opening = channel.state != Channel::State::kOpen;
+  if (!opening && vp == channel.target_vp) {
+    return;
+  }
+  if (!opening) {
+    work.hv.trace(partition::trace_channel(work.context, child_relid, "retargeted",
+                                           "interrupts to vp " + std::to_string(vp) + " (were vp " +
+                                               std::to_string(channel.target_vp) + ")"));
+  }
+  channel.target_vp = vp;
+  work.hv.set_event_target(child_relid, vp);
 }
 
 void ControlPlane::on_unload(const partition::Work& work) {

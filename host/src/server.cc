@@ -216,7 +216,8 @@ void VmbusServer::deliver_message(std::uint32_t sint, std::span<const std::byte>
 }
 
 void VmbusServer::deliver_event(std::span<const std::uint32_t> /*child_relids*/,
-                                std::span<const std::uint32_t> connection_ids, Hypervisor& hv) {
+                                std::span<const std::uint32_t> connection_ids, std::uint32_t /*vp*/,
+                                Hypervisor& hv) {
   const partition::Work work{hv, ""};
   vsps_->set_now(hv.now_ns());
   for (std::uint32_t id : connection_ids) {

@@ -457,7 +457,7 @@ TEST(GuestOpen, AnAcceptedOpenStartsTheEchoVscOnTheRingsAndTheWorkloadEnds) {
   EXPECT_TRUE(guest.hv.reports[0].done);
   EXPECT_EQ(guest.hv.reports[0].values.front().second, "ok");
   // An interrupt for the channel now reaches its receiver.
-  guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, guest.hv);
+  guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, 0, guest.hv);
   guest.client().step("isr", guest.hv);
   EXPECT_TRUE(guest.notes().empty());
 }
@@ -694,6 +694,129 @@ TEST(GuestRescind, AKmclDriversRingsAndRelidAreReleasedOnlyOnceItsDeviceHasClose
   EXPECT_EQ(report.rescinds(), 1u);
 }
 
+// --- virtual processors and MODIFYCHANNEL ----------------------------------------------
+
+proto::GuestConfig two_vp_config(bool quirk = false) {
+  proto::GuestConfig config;
+  config.set_vp_count(2);
+  if (quirk) {
+    config.add_quirks("guest_drops_interrupt_on_old_vp");
+  }
+  return config;
+}
+
+proto::PartitionAction modify_channel(std::uint32_t relid, std::uint32_t target_vp) {
+  proto::PartitionAction action;
+  action.mutable_modify_channel()->set_child_relid(relid);
+  action.mutable_modify_channel()->set_target_vp(target_vp);
+  return action;
+}
+
+wire::ModifyChannelResponse modify_response(std::uint32_t relid, std::uint32_t status) {
+  wire::ModifyChannelResponse response;
+  response.child_relid = relid;
+  response.status = status;
+  return response;
+}
+
+std::vector<std::string> retargeted_details(partition::testing::FakeHypervisor& hv) {
+  std::vector<std::string> details;
+  for (const proto::TraceRecord& record : hv.records) {
+    if (record.has_channel() && record.channel().state() == "retargeted") {
+      details.push_back(record.channel().detail());
+    }
+  }
+  return details;
+}
+
+TEST(GuestVps, AreBoundedAndEveryDriversTargetVpMustBeOneOfThem) {
+  proto::GuestConfig config;
+  config.set_vp_count(5);
+  EXPECT_EQ(GuestUnderTest(config).start_error(), "vp_count 5 is outside 1..4");
+  config.set_vp_count(2);
+  config.add_kmcl_drivers()->set_child_relid(3);
+  config.mutable_kmcl_drivers(0)->set_target_vp(2);
+  EXPECT_EQ(GuestUnderTest(config).start_error(),
+            "channel 3: target_vp 2 is not one of the guest's 2 VP(s)");
+  EXPECT_EQ(GuestUnderTest().client().vp_count(), 1u);
+}
+
+TEST(GuestVps, OpenChannelNamesTheDriversTargetVp) {
+  proto::GuestConfig config = two_vp_config();
+  proto::KmclDriverConfig* driver = config.add_kmcl_drivers();
+  driver->set_child_relid(1);
+  driver->set_scenario(true);
+  driver->set_target_vp(1);
+  GuestUnderTest guest(config);
+  guest.offer_channel();
+  guest.receive(gpadl_created(1, kFirstGpadl));
+
+  const std::vector<std::string> posts = guest.control(1);
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_THAT(posts[0], ::testing::StartsWith("CHANNELMSG_OPENCHANNEL "));
+  EXPECT_THAT(posts[0], ::testing::HasSubstr(" target_vp=1 "));
+  EXPECT_EQ(guest.client().vp_count(), 2u);
+}
+
+TEST(GuestVps, AModifyChannelTakesTheNewTargetOnlyWhenTheHostAcceptsIt) {
+  GuestUnderTest guest(two_vp_config());
+  guest.open_channel();
+  guest.control();
+  guest.notes();
+
+  EXPECT_EQ(guest.client().perform(modify_channel(1, 1), guest.hv), "");
+  EXPECT_THAT(guest.hv.take_post_texts(),
+              ElementsAre("CHANNELMSG_MODIFYCHANNEL child_relid=1 target_vp=1"));
+  EXPECT_EQ(guest.client().perform(modify_channel(1, 0), guest.hv),
+            "a MODIFYCHANNEL of channel 1 is still unanswered");
+  EXPECT_THAT(retargeted_details(guest.hv), IsEmpty());
+
+  guest.receive(modify_response(1, 0));
+  EXPECT_THAT(retargeted_details(guest.hv), ElementsAre("interrupts expected at vp 1 (were vp 0)"));
+
+  guest.hv.records.clear();
+  EXPECT_EQ(guest.client().perform(modify_channel(1, 0), guest.hv), "");
+  guest.receive(modify_response(1, 0xC000000D));
+  EXPECT_THAT(retargeted_details(guest.hv), IsEmpty()) << "a refused move changes nothing";
+  EXPECT_THAT(guest.notes(),
+              ElementsAre("MODIFYCHANNEL of channel 1 to vp 0 refused with status 3221225485"));
+}
+
+TEST(GuestVps, AModifyChannelIsRefusedForAChannelNotOpenOrAVpTheGuestDoesNotHave) {
+  GuestUnderTest guest(two_vp_config());
+  guest.open_channel();
+
+  EXPECT_EQ(guest.client().perform(modify_channel(2, 1), guest.hv), "channel 2 is not open");
+  EXPECT_EQ(guest.client().perform(modify_channel(1, 2), guest.hv),
+            "target_vp 2 is not one of the guest's 2 VP(s)");
+  EXPECT_THAT(guest.hv.take_post_texts(), IsEmpty());
+}
+
+TEST(GuestVps, AnInterruptOnTheOldVpIsServicedButWithTheQuirkDropped) {
+  for (const bool quirk : {false, true}) {
+    GuestUnderTest guest(two_vp_config(quirk));
+    guest.open_channel();
+    guest.control();
+    guest.client().perform(modify_channel(1, 1), guest.hv);
+    guest.receive(modify_response(1, 0));
+    guest.notes();
+
+    guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, 0, guest.hv);
+    ASSERT_TRUE(guest.is_ready("isr"));
+    guest.client().step("isr", guest.hv);
+
+    EXPECT_THAT(guest.notes(),
+                ElementsAre(quirk ? "quirk guest_drops_interrupt_on_old_vp: interrupt for relid 1 "
+                                    "on vp 0, the channel targets vp 1: dropped"
+                                  : "interrupt for relid 1 on vp 0, the channel targets vp 1: "
+                                    "serviced on vp 0"));
+    // On the channel's own VP it is serviced without a word, quirk or not.
+    guest.client().deliver_event(std::vector<std::uint32_t>{1}, {}, 1, guest.hv);
+    guest.client().step("isr", guest.hv);
+    EXPECT_THAT(guest.notes(), IsEmpty());
+  }
+}
+
 // --- unload -----------------------------------------------------------------------------
 
 TEST(GuestUnload, UnloadAtTheEndWaitsForTheResponseThenReportsDone) {
@@ -790,7 +913,7 @@ TEST(GuestMalformed, AGuestToHostMessageFromTheHostIsIgnored) {
 TEST(GuestMalformed, AnInterruptForARelidWithNoOpenChannelIsANote) {
   GuestUnderTest guest;
   guest.connect();
-  guest.client().deliver_event(std::vector<std::uint32_t>{5}, {}, guest.hv);
+  guest.client().deliver_event(std::vector<std::uint32_t>{5}, {}, 0, guest.hv);
   ASSERT_TRUE(guest.is_ready("isr"));
   guest.client().step("isr", guest.hv);
 

@@ -465,6 +465,104 @@ TEST(HostModifyChannel, IsNotAnsweredBelowProtocol5_3) {
   EXPECT_THAT(host.replies(), IsEmpty());
 }
 
+TEST(HostModifyChannel, WithOneGuestVpNothingIsRouted) {
+  HostUnderTest host;
+  host.open();
+  wire::ModifyChannel modify;
+  modify.child_relid = 1;
+  host.receive(modify);
+
+  EXPECT_THAT(host.hv.event_targets, IsEmpty());
+  EXPECT_THAT(host.notes(), IsEmpty());
+}
+
+TEST(HostModifyChannel, AnOpenRoutesTheChannelToItsTargetVpAndAModifyMovesIt) {
+  proto::HostConfig config = host_config(1);
+  config.set_guest_vp_count(3);
+  HostUnderTest host(config);
+  host.connect();
+  host.create_gpadl(1, kGpadl, 8);
+  wire::OpenChannel open = open_channel(1, kGpadl, 4);
+  open.target_vp = 2;
+  host.receive(open);
+  host.run_vsps();
+  host.replies();
+  ASSERT_EQ(host.hv.event_targets.size(), 1u);
+  EXPECT_EQ(host.hv.event_targets[0].child_relid, 1u);
+  EXPECT_EQ(host.hv.event_targets[0].vp, 2u);
+
+  wire::ModifyChannel modify;
+  modify.child_relid = 1;
+  modify.target_vp = 0;
+  host.receive(modify);
+  host.receive(modify);  // the VP it has: answered, nothing moves
+
+  EXPECT_THAT(host.replies(),
+              ElementsAre("CHANNELMSG_MODIFYCHANNEL_RESPONSE child_relid=1 status=0x0",
+                          "CHANNELMSG_MODIFYCHANNEL_RESPONSE child_relid=1 status=0x0"));
+  ASSERT_EQ(host.hv.event_targets.size(), 2u);
+  EXPECT_EQ(host.hv.event_targets[1].vp, 0u);
+  std::vector<std::string> retargeted;
+  for (const proto::TraceRecord& record : host.hv.records) {
+    if (record.has_channel() && record.channel().state() == "retargeted") {
+      retargeted.push_back(record.channel().detail());
+    }
+  }
+  EXPECT_THAT(retargeted, ElementsAre("interrupts to vp 0 (were vp 2)"));
+}
+
+TEST(HostModifyChannel, AVpTheGuestDoesNotHaveIsRefusedAtOpenAndAtModify) {
+  proto::HostConfig config = host_config(1);
+  config.set_guest_vp_count(2);
+  HostUnderTest host(config);
+  host.open();
+  wire::ModifyChannel modify;
+  modify.child_relid = 1;
+  modify.target_vp = 2;
+  host.receive(modify);
+
+  EXPECT_THAT(host.replies(),
+              ElementsAre("CHANNELMSG_MODIFYCHANNEL_RESPONSE child_relid=1 status=0xc000000d"));
+  EXPECT_THAT(host.notes(), ElementsAre("ignored: MODIFYCHANNEL for relid 1: target_vp 2 is not "
+                                        "one of the guest's 2 VP(s)"));
+  ASSERT_EQ(host.hv.event_targets.size(), 1u);  // the open's, to VP 0
+  EXPECT_EQ(host.hv.event_targets[0].vp, 0u);
+
+  HostUnderTest refused(config);
+  refused.connect();
+  refused.create_gpadl(1, kGpadl, 8);
+  refused.replies();
+  refused.notes();
+  wire::OpenChannel open = open_channel(1, kGpadl, 4);
+  open.target_vp = 5;
+  refused.receive(open);
+  EXPECT_THAT(refused.replies(),
+              ElementsAre(::testing::HasSubstr("CHANNELMSG_OPENCHANNEL_RESULT child_relid=1")));
+  EXPECT_THAT(refused.notes(), ElementsAre("ignored: OPENCHANNEL: target_vp 5 is not one of the "
+                                           "guest's 2 VP(s)"));
+  EXPECT_THAT(refused.hv.event_targets, IsEmpty());
+}
+
+TEST(HostModifyChannel, BelowProtocol5_3AModifyStillMovesTheChannelUnanswered) {
+  proto::HostConfig config = host_config(1, wire::kVersionWin10V5_2);
+  config.set_guest_vp_count(2);
+  HostUnderTest host(config);
+  host.receive(contact(wire::kVersionWin10V5_2), wire::kVmbusMessageConnectionId4);
+  host.receive(wire::RequestOffers{});
+  host.create_gpadl(1, kGpadl, 8);
+  host.receive(open_channel(1, kGpadl, 4));
+  host.run_vsps();
+  host.replies();
+  wire::ModifyChannel modify;
+  modify.child_relid = 1;
+  modify.target_vp = 1;
+  host.receive(modify);
+
+  EXPECT_THAT(host.replies(), IsEmpty());
+  ASSERT_EQ(host.hv.event_targets.size(), 2u);
+  EXPECT_EQ(host.hv.event_targets[1].vp, 1u);
+}
+
 // --- scenario sends --------------------------------------------------------------------
 
 TEST(HostSend, ASendObeysTheLimitsBothSidesShareAndFitsGuestMemory) {

@@ -309,5 +309,124 @@ TEST_F(SynicTest, TheSlotCarriesTheMessageAndItsPendingFlag) {
   EXPECT_EQ(std::memcmp(slot.payload, message.payload.data(), message.payload.size()), 0);
 }
 
+// --- virtual processors ----------------------------------------------------------
+
+ScheduleDelivery event_delivery_to_vp(std::uint32_t vp) {
+  Event event{Event::Kind::kDeliverEvents, Side::kGuest};
+  event.vp = vp;
+  return ScheduleDelivery{event, kLatency.signal_ns};
+}
+
+Effects deliver_to_vp(Synic& synic, std::uint32_t vp) {
+  Event event{Event::Kind::kDeliverEvents, Side::kGuest};
+  event.vp = vp;
+  return synic.on_event(event);
+}
+
+TraceSignal guest_signal(SignalStage::Stage stage, std::uint32_t relid, std::uint32_t vp) {
+  return TraceSignal{stage, kToGuest, 0, relid, vp};
+}
+
+DeliverEventFlags flags_on_vp(std::vector<std::uint32_t> relids, std::uint32_t vp) {
+  DeliverEventFlags flags{Side::kGuest, std::move(relids), {}};
+  flags.vp = vp;
+  return flags;
+}
+
+class SynicVpTest : public SynicTest {
+ protected:
+  SynicVpTest() { synic_.set_guest_vp_count(2); }
+
+  void arm_old_vp() {
+    ArmSignalFault old_vp;
+    old_vp.kind = ArmSignalFault::Kind::kOldVp;
+    faults_.arm(old_vp);
+  }
+};
+
+TEST_F(SynicVpTest, AChannelsInterruptGoesToItsTargetVpAndTheRecordsNameIt) {
+  EXPECT_EQ(synic_.set_event_target(5, 1), Effects{});
+
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 5, faults_),
+            (Effects{guest_signal(SignalStage::STAGE_SIGNALLED, 5, 1), event_delivery_to_vp(1)}));
+  EXPECT_EQ(deliver_to_vp(synic_, 1),
+            (Effects{guest_signal(SignalStage::STAGE_DELIVERED, 5, 1), flags_on_vp({5}, 1)}));
+  EXPECT_EQ(synic_.target_vp(5), 1u);
+  EXPECT_EQ(synic_.target_vp(6), 0u);  // never routed: VP 0
+}
+
+TEST_F(SynicVpTest, EachVpCoalescesItsOwnFlagsAndRaisesItsOwnInterrupt) {
+  synic_.set_event_target(5, 1);
+  synic_.signal(Side::kHost, 0, 5, faults_);
+
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 6, faults_),
+            (Effects{guest_signal(SignalStage::STAGE_SIGNALLED, 6, 0), event_delivery_to_vp(0)}));
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 5, faults_),
+            (Effects{guest_signal(SignalStage::STAGE_COALESCED, 5, 1)}));
+  EXPECT_EQ(deliver_to_vp(synic_, 0),
+            (Effects{guest_signal(SignalStage::STAGE_DELIVERED, 6, 0), flags_on_vp({6}, 0)}));
+  EXPECT_EQ(deliver_to_vp(synic_, 1),
+            (Effects{guest_signal(SignalStage::STAGE_DELIVERED, 5, 1), flags_on_vp({5}, 1)}));
+}
+
+TEST_F(SynicVpTest, ARouteToAVpTheGuestDoesNotHaveIsAProtocolErrorOfTheHost) {
+  EXPECT_EQ(
+      synic_.set_event_target(5, 2),
+      (Effects{ProtocolError{
+          Side::kHost, "routed relid 5's interrupts to vp 2, which the guest does not have"}}));
+  EXPECT_EQ(synic_.target_vp(5), 0u);
+}
+
+TEST_F(SynicVpTest, AnExtraInterruptGoesToTheChannelsTargetVp) {
+  synic_.set_event_target(5, 1);
+  Event extra{Event::Kind::kExtraInterrupt, Side::kGuest};
+  extra.child_relid = 5;
+
+  EXPECT_EQ(synic_.on_event(extra),
+            (Effects{guest_signal(SignalStage::STAGE_DELIVERED, 5, 1), flags_on_vp({5}, 1)}));
+}
+
+TEST_F(SynicVpTest, AnOldVpFaultLandsTheNextInterruptAfterARetargetOnTheOldVp) {
+  synic_.set_event_target(5, 1);  // from VP 0
+  arm_old_vp();
+
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 5, faults_),
+            (Effects{TraceFault{"interrupt_on_old_vp",
+                                "host->guest relid 5 lands on vp 0: the retarget has not taken "
+                                "effect yet"},
+                     guest_signal(SignalStage::STAGE_SIGNALLED, 5, 0), event_delivery_to_vp(0)}));
+  deliver_to_vp(synic_, 0);
+  // The rule is used up: the next interrupt takes the new route ...
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 5, faults_),
+            (Effects{guest_signal(SignalStage::STAGE_SIGNALLED, 5, 1), event_delivery_to_vp(1)}));
+  deliver_to_vp(synic_, 1);
+  // ... and once one has reached the new VP, the move is over: a new rule
+  // finds nothing in flight.
+  arm_old_vp();
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 5, faults_),
+            (Effects{guest_signal(SignalStage::STAGE_SIGNALLED, 5, 1), event_delivery_to_vp(1)}));
+}
+
+TEST_F(SynicVpTest, AnOldVpFaultLeavesChannelsThatAreNotMovingAlone) {
+  arm_old_vp();
+
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 6, faults_),
+            (Effects{guest_signal(SignalStage::STAGE_SIGNALLED, 6, 0), event_delivery_to_vp(0)}));
+  synic_.set_event_target(5, 1);
+  // The rule is still armed for the channel that moves.
+  EXPECT_EQ(synic_.signal(Side::kHost, 0, 5, faults_).front(),
+            (Effect{TraceFault{"interrupt_on_old_vp",
+                               "host->guest relid 5 lands on vp 0: the retarget has not taken "
+                               "effect yet"}}));
+}
+
+TEST_F(SynicTest, WithOneVpNoSignalRecordNamesAVp) {
+  const Effects effects = synic_.signal(Side::kHost, 0, 5, faults_);
+
+  ASSERT_FALSE(effects.empty());
+  EXPECT_FALSE(std::get<TraceSignal>(effects.front()).vp.has_value());
+  EXPECT_EQ(synic_.guest_vp_count(), 1u);
+}
+
 }  // namespace
 }  // namespace vmbus::hypervisor

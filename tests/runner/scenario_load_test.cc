@@ -212,9 +212,9 @@ expect {
           "s.textproto:14:27: unknown fault kind 'interrupt_lost' (interrupt_dropped, "
           "interrupt_delayed, interrupt_duplicated, interrupt_spurious, message_dropped, "
           "message_delayed, message_duplicated, message_reordered, message_corrupted, "
-          "message_released, hold_released, crash)",
+          "message_released, hold_released, crash, interrupt_on_old_vp)",
           "s.textproto:15:35: unknown channel state 'opened' (offered, opening, open, "
-          "closing, closed, failed, released, rescinded, missing)",
+          "closing, closed, failed, released, rescinded, missing, retargeted)",
           "s.textproto:16:29: a process is the HOST's or the GUEST's",
           "s.textproto:17:38: unknown channel 'nte' (the topology has 'disk', 'net')",
           "s.textproto:18:50: a handled or ignored message is the receiver's record and "
@@ -898,6 +898,101 @@ step { resume { } }
   ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
   const CompiledScenario compiled = compile_scenario(loaded);
   ASSERT_EQ(compiled.timeline.size(), 2u);
+}
+
+TEST(ScenarioLoad, GuestVpsAndTargetVpsCompileIntoBothPartitionsAndSubchannelsTakeTheirChannels) {
+  const LoadedScenario loaded = load_scenario_text(R"(name: "x"
+topology {
+  guest_vps: 3
+  channel { name: "disk" target_vp: 2 subchannels: 1 }
+  channel { name: "net" }
+}
+step { modify_channel { channel: "net" target_vp: 1 } }
+)",
+                                                   "s.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.problems.front().to_string();
+  const CompiledScenario compiled = compile_scenario(loaded);
+  EXPECT_EQ(compiled.guest.vp_count(), 3u);
+  EXPECT_EQ(compiled.host.guest_vp_count(), 3u);
+  ASSERT_EQ(compiled.guest.kmcl_drivers_size(), 3);
+  EXPECT_EQ(compiled.guest.kmcl_drivers(0).target_vp(), 2u);  // disk
+  EXPECT_EQ(compiled.guest.kmcl_drivers(1).target_vp(), 0u);  // net
+  EXPECT_EQ(compiled.guest.kmcl_drivers(2).target_vp(), 2u);  // disk/1
+  const proto::ModifyChannelAction& modify = compiled.timeline[0].entry.modify_channel();
+  EXPECT_EQ(modify.child_relid(), 2u);
+  EXPECT_EQ(modify.target_vp(), 1u);
+
+  const CompiledScenario one_vp =
+      compile_scenario(load_scenario_text(kGoodTopology, "s.textproto"));
+  EXPECT_EQ(one_vp.guest.vp_count(), 0u);  // the partitions' default: one VP
+  EXPECT_EQ(one_vp.host.guest_vp_count(), 0u);
+}
+
+TEST(ScenarioLoad, GuestVpsAreBoundedAndEveryTargetVpNamesOneOfThem) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  guest_vps: 5
+  channel { name: "net" }
+}
+)"),
+            std::vector<std::string>{"s.textproto:3:3: guest_vps 5 is outside 1..4"});
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology {
+  guest_vps: 2
+  channel { name: "net" target_vp: 2 }
+}
+step { modify_channel { channel: "net" target_vp: 7 } }
+step { modify_channel { channel: "nope" child_relid: 1 } }
+)"),
+            (std::vector<std::string>{
+                "s.textproto:4:25: target_vp 2 is not one of the guest's 2 VP(s) (topology "
+                "guest_vps)",
+                "s.textproto:6:40: target_vp 7 is not one of the guest's 2 VP(s) (topology "
+                "guest_vps)",
+                "s.textproto:7:25: unknown channel 'nope' (the topology has 'net')",
+                "s.textproto:7:41: child_relid is set by the runner; name the channel instead"}));
+}
+
+TEST(ScenarioLoad, AnOldVpFaultNeedsHostToGuestInterruptsAndASecondVp) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology { channel { name: "net" } }
+step { interrupt_fault { kind: OLD_VP } }
+)"),
+            std::vector<std::string>{
+                "s.textproto:3:26: an OLD_VP fault moves host -> guest interrupts between the "
+                "guest's VPs: it needs direction HOST_TO_GUEST and topology guest_vps of 2 or "
+                "more"});
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology { guest_vps: 2 channel { name: "net" } }
+step { interrupt_fault { direction: GUEST_TO_HOST kind: OLD_VP } }
+)")
+                .size(),
+            1u);
+  EXPECT_TRUE(problems_of(R"(name: "x"
+topology { guest_vps: 2 channel { name: "net" } }
+step { interrupt_fault { kind: OLD_VP channel: "net" } }
+)")
+                  .empty());
+}
+
+TEST(ScenarioLoad, ASignalMatchNamesAVpOnlyOfAGuestWithSeveral) {
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology { channel { name: "net" } }
+expect { trace { event { signal { vp: 0 } } count: 1 } }
+)"),
+            std::vector<std::string>{"s.textproto:3:35: a signal record names a VP only when the "
+                                     "guest has more than one (topology guest_vps)"});
+  EXPECT_EQ(problems_of(R"(name: "x"
+topology { guest_vps: 2 channel { name: "net" } }
+expect { trace { event { signal { vp: 2 } } count: 1 } }
+)"),
+            std::vector<std::string>{"s.textproto:3:35: vp 2 is not one of the guest's 2 VP(s) "
+                                     "(topology guest_vps)"});
+  EXPECT_TRUE(problems_of(R"(name: "x"
+topology { guest_vps: 2 channel { name: "net" } }
+expect { trace { event { signal { vp: 1 } } count: 1 } }
+)")
+                  .empty());
 }
 
 }  // namespace

@@ -335,6 +335,24 @@ constexpr std::array kQuirks = {
         "19873eec7e13, <20200905025555.45614-1-decui@microsoft.com>): the wait has a timeout "
         "(10 s in Linux), after which the resume goes on without the missing device and "
         "reports it, and a further suspend is refused."},
+    // Virtual processors: a channel's interrupts moved between VPs.
+    QuirkInfo{
+        Quirk::kGuestDropsInterruptOnOldVp, "guest_drops_interrupt_on_old_vp", kQuirkGuest,
+        "guest ISR",
+        "The guest services a channel's interrupt only on the VP it believes the channel "
+        "targets: once it has moved the channel (MODIFYCHANNEL answered), an interrupt that "
+        "still arrives on the old VP is dropped. Hyper-V retargets asynchronously, so the "
+        "first interrupts after the change may land on the old VP; dropping one leaves the "
+        "packets it announced in the ring with no interrupt coming, and I/O times out. The "
+        "historical bug is the same loss one level down: an IRQ lost while x86 Linux forced a "
+        "vector migration off an offlined CPU while Hyper-V still delivered to the old "
+        "target, fixed by the RFC \"x86/apic: Fix lost IRQ during forced vector migration on "
+        "Hyper-V\" (linux-hyperv, 2026-07-10, "
+        "<20260710054007.288807-1-namjain@linux.microsoft.com>), which re-checks the old "
+        "vector for a pending IRQ after the move. Linux's VMBus code tolerates the lag "
+        "(target_cpu_store(): an interrupt may come in on a CPU other than the channel's "
+        "target_cpu; vmbus_chan_sched() services every channel whose bit is set on the CPU "
+        "the interrupt arrived at)."},
 };
 
 }  // namespace

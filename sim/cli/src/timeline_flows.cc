@@ -416,7 +416,7 @@ std::vector<std::pair<std::size_t, std::size_t>> fault_targets(
       continue;
     }
     const std::string& kind = records[i].fault().kind();
-    if (kind == "interrupt_duplicated") {
+    if (kind == "interrupt_duplicated" || kind == "interrupt_on_old_vp") {
       if (is(i + 1, signalled)) {
         targets.emplace_back(i, i + 1);
       }

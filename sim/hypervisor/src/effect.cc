@@ -49,6 +49,9 @@ std::ostream& operator<<(std::ostream& out, const Event& event) {
   if (event.kind == Event::Kind::kExtraInterrupt) {
     out << " relid " << event.child_relid << " connection_id " << event.connection_id;
   }
+  if (event.vp != 0) {
+    out << " vp " << event.vp;
+  }
   if (event.kind == Event::Kind::kDelayedMessage) {
     out << " " << event.message;
   }
@@ -62,9 +65,13 @@ std::ostream& operator<<(std::ostream& out, const TraceMessage& effect) {
 }
 
 std::ostream& operator<<(std::ostream& out, const TraceSignal& effect) {
-  return out << "TraceSignal{" << proto::SignalRecord::Stage_Name(effect.stage) << " "
-             << direction_name(effect.direction) << " connection_id " << effect.connection_id
-             << " relid " << effect.child_relid << "}";
+  out << "TraceSignal{" << proto::SignalRecord::Stage_Name(effect.stage) << " "
+      << direction_name(effect.direction) << " connection_id " << effect.connection_id << " relid "
+      << effect.child_relid;
+  if (effect.vp) {
+    out << " vp " << *effect.vp;
+  }
+  return out << "}";
 }
 
 std::ostream& operator<<(std::ostream& out, const TraceFault& effect) {
@@ -90,6 +97,9 @@ std::ostream& operator<<(std::ostream& out, const DeliverEventFlags& effect) {
   print_ids(out, effect.child_relids);
   out << " connection_ids ";
   print_ids(out, effect.connection_ids);
+  if (effect.vp != 0) {
+    out << " vp " << effect.vp;
+  }
   return out << "}";
 }
 

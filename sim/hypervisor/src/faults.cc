@@ -62,9 +62,13 @@ void Faults::arm(const ArmMessageFault& rule) {
 }
 
 Faults::SignalRule* Faults::signal_rule_for(Direction direction, std::uint32_t connection_id,
-                                            std::uint32_t child_relid) {
+                                            std::uint32_t child_relid, bool retargeting) {
   for (SignalRule& fault : signal_rules_) {
     if (fault.remaining == 0 || fault.rule.direction != direction) {
+      continue;
+    }
+    // An OLD_VP rule waits for an interrupt that has an old VP to land on.
+    if (fault.rule.kind == ArmSignalFault::Kind::kOldVp && !retargeting) {
       continue;
     }
     const std::uint32_t only = fault.rule.child_relid;
@@ -152,14 +156,24 @@ MessageFate Faults::apply(const ArmMessageFault& rule, Direction direction, Syni
 }
 
 SignalFate Faults::on_signal(Direction direction, std::uint32_t connection_id,
-                             std::uint32_t child_relid) {
+                             std::uint32_t child_relid, std::optional<std::uint32_t> old_vp) {
   SignalFate fate;
-  SignalRule* fault = signal_rule_for(direction, connection_id, child_relid);
+  SignalRule* fault = signal_rule_for(direction, connection_id, child_relid,
+                                      direction == Direction::kHostToGuest && old_vp.has_value());
   if (fault == nullptr) {
     return fate;
   }
   --fault->remaining;
   const ArmSignalFault& rule = fault->rule;
+  if (rule.kind == ArmSignalFault::Kind::kOldVp) {
+    // Delivered the normal way (the SynIC traces the signal), to the old VP.
+    fate.effects.emplace_back(TraceFault{
+        "interrupt_on_old_vp", arrow_text(direction) + " relid " + std::to_string(child_relid) +
+                                   " lands on vp " + std::to_string(*old_vp) +
+                                   ": the retarget has not taken effect yet"});
+    fate.to_old_vp = true;
+    return fate;
+  }
   if (rule.kind != ArmSignalFault::Kind::kDuplicate) {
     // The sender did signal; on the normal path the SynIC traces that itself.
     fate.effects.emplace_back(
@@ -186,6 +200,8 @@ SignalFate Faults::on_signal(Direction direction, std::uint32_t connection_id,
       fate.effects.emplace_back(TraceFault{"interrupt_duplicated", what});
       fate.effects.emplace_back(extra_interrupt(receiver, relid, 2 * latency_.signal_ns));
       break;  // and delivered normally too
+    case ArmSignalFault::Kind::kOldVp:
+      break;  // handled above
   }
   return fate;
 }

@@ -440,6 +440,13 @@ class Simulation final : private LinkObserver {
     set_ready(side, ack.ready_contexts(), 0);
     synic_.set_message_ports(side, std::vector<std::uint32_t>(ack.message_connection_ids().begin(),
                                                               ack.message_connection_ids().end()));
+    if (side == Side::kGuest && ack.vp_count() > 1) {
+      if (ack.vp_count() > kMaxVps) {
+        links_.protocol_error(side, "has " + std::to_string(ack.vp_count()) + " VPs (at most " +
+                                        std::to_string(kMaxVps) + ")");
+      }
+      synic_.set_guest_vp_count(ack.vp_count());
+    }
     links_.set_state(side, "idle");
   }
 
@@ -528,6 +535,9 @@ class Simulation final : private LinkObserver {
         execute(synic_.signal(side, frame.signal_event().connection_id(),
                               frame.signal_event().child_relid(), faults_));
         break;
+      case proto::PartitionToSim::kEventTarget:
+        route_events(side, frame.event_target());
+        break;
       case proto::PartitionToSim::kEndOfMessage:
         execute(synic_.end_of_message(side, frame.end_of_message().sint()));
         break;
@@ -546,6 +556,14 @@ class Simulation final : private LinkObserver {
         links_.protocol_error(side, "sent an unexpected frame (body " +
                                         std::to_string(static_cast<int>(frame.body_case())) + ")");
     }
+  }
+
+  // The host's VMBus server (re)targets a channel's interrupts.
+  void route_events(Side side, const proto::EventTarget& target) {
+    if (side != Side::kHost) {
+      links_.protocol_error(side, "routed a channel's interrupts (only the host's server does)");
+    }
+    execute(synic_.set_event_target(target.child_relid(), target.vp()));
   }
 
   void post_message(Side side, const proto::PostMessage& post) {
@@ -722,6 +740,7 @@ class Simulation final : private LinkObserver {
     for (std::uint32_t id : delivery.connection_ids) {
       events->add_connection_ids(id);
     }
+    events->set_vp(delivery.vp);
     events->set_time_ns(queue_.now_ns());
     links_.send(delivery.target, frame);
     await_delivery_ack(delivery.target);
@@ -806,6 +825,9 @@ class Simulation final : private LinkObserver {
     event->set_to(role_of(receiver_of(effect.direction)));
     event->set_connection_id(effect.connection_id);
     event->set_child_relid(effect.child_relid);
+    if (effect.vp) {
+      event->set_vp(*effect.vp);
+    }
     write_record(record);
   }
 

@@ -94,27 +94,77 @@ Effects Synic::signal(Side sender, std::uint32_t connection_id, std::uint32_t ch
   if (to_guest && relid == 0) {
     return {TraceSignal{proto::SignalRecord::STAGE_REJECTED, direction, id, relid}};
   }
-  SignalFate fate = faults.on_signal(direction, id, relid);
+  Route no_route;
+  Route& route = to_guest ? routes_[relid] : no_route;
+  SignalFate fate = faults.on_signal(direction, id, relid, route.old_vp);
+  const std::uint32_t vp = fate.to_old_vp ? *route.old_vp : route.vp;
   Effects effects = std::move(fate.effects);
+  for (Effect& effect : effects) {  // a fault's own signal record names the VP too
+    if (auto* traced = std::get_if<TraceSignal>(&effect); traced != nullptr && to_guest) {
+      traced->vp = vp_label(receiver, vp);
+    }
+  }
   if (!fate.deliver) {
     return effects;
   }
-  Partition& to = at(receiver);
-  const bool coalesced = to.event_scheduled;
-  if (to_guest) {
-    to.pending_relids.insert(relid);
-  } else {
-    to.pending_connection_ids.insert(id);
+  if (vp == route.vp) {
+    route.old_vp.reset();  // an interrupt reached the new VP: the retarget took effect
   }
-  effects.emplace_back(TraceSignal{
+  append(effects, raise(receiver, vp, id, relid));
+  return effects;
+}
+
+Effects Synic::raise(Side receiver, std::uint32_t vp, std::uint32_t connection_id,
+                     std::uint32_t child_relid) {
+  VpEvents& to = at(receiver).vps.at(vp);
+  const bool coalesced = to.event_scheduled;
+  if (receiver == Side::kGuest) {
+    to.pending_relids.insert(child_relid);
+  } else {
+    to.pending_connection_ids.insert(connection_id);
+  }
+  Effects effects{TraceSignal{
       coalesced ? proto::SignalRecord::STAGE_COALESCED : proto::SignalRecord::STAGE_SIGNALLED,
-      direction, id, relid});
+      direction_from(other(receiver)), connection_id, child_relid, vp_label(receiver, vp)}};
   if (!coalesced) {
     to.event_scheduled = true;
-    effects.emplace_back(
-        ScheduleDelivery{Event{Event::Kind::kDeliverEvents, receiver}, latency_.signal_ns});
+    Event event{Event::Kind::kDeliverEvents, receiver};
+    event.vp = vp;
+    effects.emplace_back(ScheduleDelivery{std::move(event), latency_.signal_ns});
   }
   return effects;
+}
+
+void Synic::set_guest_vp_count(std::uint32_t vp_count) {
+  VMBUS_CHECK(vp_count >= 1 && vp_count <= kMaxVps,
+              "a guest with " + std::to_string(vp_count) + " VPs");
+  at(Side::kGuest).vps.resize(vp_count);
+}
+
+Effects Synic::set_event_target(std::uint32_t child_relid, std::uint32_t vp) {
+  if (vp >= guest_vp_count()) {
+    return {ProtocolError{Side::kHost, "routed relid " + std::to_string(child_relid) +
+                                           "'s interrupts to vp " + std::to_string(vp) +
+                                           ", which the guest does not have"}};
+  }
+  Route& route = routes_[child_relid];
+  if (route.vp != vp) {
+    route.old_vp = route.vp;
+    route.vp = vp;
+  }
+  return {};
+}
+
+std::uint32_t Synic::target_vp(std::uint32_t child_relid) const {
+  const auto it = routes_.find(child_relid);
+  return it == routes_.end() ? 0 : it->second.vp;
+}
+
+std::optional<std::uint32_t> Synic::vp_label(Side receiver, std::uint32_t vp) const {
+  if (receiver != Side::kGuest || guest_vp_count() == 1) {
+    return std::nullopt;
+  }
+  return vp;
 }
 
 Effects Synic::end_of_message(Side side, std::uint32_t sint) {
@@ -136,7 +186,7 @@ Effects Synic::on_event(const Event& event) {
     case Event::Kind::kDeliverMessage:
       return deliver_message(event.target);
     case Event::Kind::kDeliverEvents:
-      return deliver_events(event.target);
+      return deliver_events(event.target, event.vp);
     case Event::Kind::kExtraInterrupt:
       return extra_interrupt(event);
     case Event::Kind::kDelayedMessage:
@@ -159,14 +209,16 @@ Effects Synic::deliver_message(Side target) {
           DeliverSlot{target, std::move(message), msg_pending}};
 }
 
-Effects Synic::deliver_events(Side target) {
-  Partition& to = at(target);
+Effects Synic::deliver_events(Side target, std::uint32_t vp) {
+  VpEvents& to = at(target).vps.at(vp);
   to.event_scheduled = false;
   const Direction direction = direction_from(other(target));
   Effects effects;
   DeliverEventFlags delivery{target};
+  delivery.vp = vp;
   for (std::uint32_t relid : to.pending_relids) {
-    effects.emplace_back(TraceSignal{proto::SignalRecord::STAGE_DELIVERED, direction, 0, relid});
+    effects.emplace_back(TraceSignal{proto::SignalRecord::STAGE_DELIVERED, direction, 0, relid,
+                                     vp_label(target, vp)});
     delivery.child_relids.push_back(relid);
   }
   for (std::uint32_t id : to.pending_connection_ids) {
@@ -179,9 +231,12 @@ Effects Synic::deliver_events(Side target) {
   return effects;
 }
 
-// Merges with an interrupt already on its way, as a real one would.
+// Merges with an interrupt already on its way to the channel's VP, as a
+// real one would.
 Effects Synic::extra_interrupt(const Event& event) {
-  Partition& to = at(event.target);
+  const std::uint32_t vp =
+      event.target == Side::kGuest && event.child_relid != 0 ? target_vp(event.child_relid) : 0;
+  VpEvents& to = at(event.target).vps.at(vp);
   if (event.child_relid != 0) {
     to.pending_relids.insert(event.child_relid);
   }
@@ -191,7 +246,7 @@ Effects Synic::extra_interrupt(const Event& event) {
   if (to.event_scheduled) {
     return {};
   }
-  return deliver_events(event.target);
+  return deliver_events(event.target, vp);
 }
 
 std::string hv_message_bytes(const DeliverSlot& delivery) {

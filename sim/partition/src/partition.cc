@@ -68,6 +68,13 @@ class IpcHypervisor final : public Hypervisor {
     send(frame);
   }
 
+  void set_event_target(std::uint32_t child_relid, std::uint32_t vp) override {
+    proto::PartitionToSim frame;
+    frame.mutable_event_target()->set_child_relid(child_relid);
+    frame.mutable_event_target()->set_vp(vp);
+    send(frame);
+  }
+
   void end_of_message(std::uint32_t sint) override {
     proto::PartitionToSim frame;
     frame.mutable_end_of_message()->set_sint(sint);
@@ -220,6 +227,9 @@ class PartitionLoop {
     hello_ack->set_role(role_);
     hello_ack->set_pid(static_cast<std::uint32_t>(::getpid()));
     add_ready(logic_, hello_ack->mutable_ready_contexts());
+    if (logic_.vp_count() > 1) {
+      hello_ack->set_vp_count(logic_.vp_count());
+    }
     for (std::uint32_t id : logic_.message_connection_ids()) {
       hello_ack->add_message_connection_ids(id);
     }
@@ -264,7 +274,7 @@ class PartitionLoop {
                                        static_cast<std::size_t>(delivery.child_relids_size())),
                              std::span(delivery.connection_ids().data(),
                                        static_cast<std::size_t>(delivery.connection_ids_size())),
-                             hv_);
+                             delivery.vp(), hv_);
         return true;
       }
       case proto::SimToPartition::kShutdown:

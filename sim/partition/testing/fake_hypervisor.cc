@@ -31,6 +31,10 @@ void FakeHypervisor::signal_event(std::uint32_t connection_id, std::uint32_t chi
   signals.push_back(Signal{connection_id, child_relid});
 }
 
+void FakeHypervisor::set_event_target(std::uint32_t child_relid, std::uint32_t vp) {
+  event_targets.push_back(EventTarget{child_relid, vp});
+}
+
 void FakeHypervisor::end_of_message(std::uint32_t sint) {
   eoms.push_back(sint);
 }

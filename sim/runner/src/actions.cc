@@ -480,11 +480,24 @@ void check_interrupt_fault(const Entry& entry, const Where& where, Checks& check
   if (fault.kind() == proto::InterruptFault::DELAY && fault.delay_us() == 0) {
     checks.problem(where, "kind", "a DELAY fault needs delay_us");
   }
+  if (fault.kind() == proto::InterruptFault::OLD_VP &&
+      (fault.direction() != proto::HOST_TO_GUEST || checks.guest_vps() == 1)) {
+    checks.problem(where, "kind",
+                   "an OLD_VP fault moves host -> guest interrupts between the guest's VPs: it "
+                   "needs direction HOST_TO_GUEST and topology guest_vps of 2 or more");
+  }
   check_fault_delay(where, fault.delay_us(), checks);
 }
 
 std::string describe_interrupt_fault(const Entry& entry) {
   const proto::InterruptFault& fault = entry.interrupt_fault();
+  if (fault.kind() == proto::InterruptFault::OLD_VP) {
+    return "interrupt_fault: the next " +
+           std::to_string(std::max<std::uint32_t>(1, fault.count())) +
+           " host to guest interrupt(s)" +
+           (fault.channel().empty() ? "" : " of " + quoted(fault.channel())) +
+           " of a channel being moved land on its old vp";
+  }
   return "interrupt_fault: " + enum_words(proto::InterruptFault::Kind_Name(fault.kind())) +
          " the next " + std::to_string(std::max<std::uint32_t>(1, fault.count())) + " " +
          enum_words(proto::Direction_Name(fault.direction())) + " signal(s)" +
@@ -502,9 +515,10 @@ hypervisor::Intervention compile_interrupt_fault(const Entry& entry, Owner /*own
   const proto::InterruptFault& fault = entry.interrupt_fault();
   hypervisor::ArmSignalFault arm;
   arm.direction = direction_of(fault.direction());
-  arm.kind = fault.kind() == proto::InterruptFault::DROP    ? Kind::kDrop
-             : fault.kind() == proto::InterruptFault::DELAY ? Kind::kDelay
-                                                            : Kind::kDuplicate;
+  arm.kind = fault.kind() == proto::InterruptFault::DROP     ? Kind::kDrop
+             : fault.kind() == proto::InterruptFault::DELAY  ? Kind::kDelay
+             : fault.kind() == proto::InterruptFault::OLD_VP ? Kind::kOldVp
+                                                             : Kind::kDuplicate;
   arm.count = fault.count();
   arm.delay_us = fault.delay_us();
   arm.child_relid = fault.child_relid();
@@ -863,6 +877,31 @@ hypervisor::Intervention compile_resume(const Entry& entry, Owner owner) {
   return ask(owner, std::move(action));
 }
 
+// modify_channel: the guest moves a channel's interrupts to another VP.
+
+void check_modify_channel(const Entry& entry, const Where& where, Checks& checks) {
+  const proto::ModifyChannelAction& modify = entry.modify_channel();
+  checks.channel(where, modify.channel());
+  checks.runner_field(where, modify.child_relid());
+  checks.vp(where, "target_vp", modify.target_vp());
+}
+
+std::string describe_modify_channel(const Entry& entry) {
+  return "the guest moves " + quoted(entry.modify_channel().channel()) + "'s interrupts to vp " +
+         std::to_string(entry.modify_channel().target_vp()) + " (MODIFYCHANNEL)";
+}
+
+void resolve_modify_channel(Entry& entry, const CompiledScenario& scenario) {
+  entry.mutable_modify_channel()->set_child_relid(
+      relid(scenario, entry.modify_channel().channel()));
+}
+
+hypervisor::Intervention compile_modify_channel(const Entry& entry, Owner owner) {
+  proto::PartitionAction action;
+  *action.mutable_modify_channel() = entry.modify_channel();
+  return ask(owner, std::move(action));
+}
+
 constexpr Owner (*kHost)(const Entry&) = always<Owner::kHost>;
 constexpr Owner (*kGuest)(const Entry&) = always<Owner::kGuest>;
 constexpr Owner (*kHypervisor)(const Entry&) = always<Owner::kHypervisor>;
@@ -910,6 +949,8 @@ constexpr ActionRow kActions[] = {
     {Entry::kHibernate, "hibernate", kGuest, no_check, describe_hibernate, no_resolve,
      compile_hibernate},
     {Entry::kResume, "resume", kGuest, no_check, describe_resume, no_resolve, compile_resume},
+    {Entry::kModifyChannel, "modify_channel", kGuest, check_modify_channel, describe_modify_channel,
+     resolve_modify_channel, compile_modify_channel},
 };
 
 }  // namespace

@@ -141,6 +141,14 @@ void Checks::runner_field(const Where& where, std::uint32_t value) {
   }
 }
 
+void Checks::vp(const Where& where, const std::string& field, std::uint32_t vp) {
+  if (vp >= guest_vps_) {
+    problem(where, field,
+            field + " " + std::to_string(vp) + " is not one of the guest's " +
+                std::to_string(guest_vps_) + " VP(s) (topology guest_vps)");
+  }
+}
+
 void Checks::action(const Where& where, const proto::DriverAction& action) {
   if (!proto::DriverAction::Kind_IsValid(action.kind())) {
     problem(where, "kind",

@@ -100,6 +100,13 @@ class Checks {
   // The simulated time a run may take (the file's limit or the default).
   std::uint64_t limit_us() const { return limit_us_; }
   void set_limit_us(std::uint64_t limit_us) { limit_us_ = limit_us; }
+  // The guest's VPs (the topology's guest_vps; 1 when unset).
+  std::uint32_t guest_vps() const { return guest_vps_; }
+  void set_guest_vps(std::uint32_t guest_vps) { guest_vps_ = guest_vps; }
+  // `where`'s field `field` names VP `vp`, which must be below guest_vps().
+  void vp(const Where& where, const std::string& field, std::uint32_t vp);
+  // A signal match's VP, if it names one, is one of the guest's several.
+  void signal_vp(const Where& where, const proto::SignalMatch& signal);
 
  private:
   std::string file_;
@@ -108,6 +115,7 @@ class Checks {
   std::set<std::string> on_request_;
   std::map<std::pair<std::string, proto::Side>, std::string> loaded_;
   std::uint64_t limit_us_ = 1'000'000;
+  std::uint32_t guest_vps_ = 1;
 };
 
 // A message name ("OPENCHANNEL_RESULT", "CHANNELMSG_OFFERCHANNEL", a number)

@@ -106,6 +106,7 @@ void drive_channel(const proto::ChannelSpec& spec, std::uint32_t relid, proto::G
   driver.set_escalate_fail_to_close(spec.escalate_fail_to_close());
   driver.set_external_data_latency_steps(spec.external_data_latency_steps());
   driver.set_defer_livelock_limit(spec.defer_livelock_limit());
+  driver.set_target_vp(spec.target_vp());
   // The loader let each option be written in one place only.
   apply_policy(spec.guest_driver(), driver);
   if (!spec.guest_driver().has_default_action()) {
@@ -146,6 +147,8 @@ void compile_topology(const proto::Topology& topology, const std::map<int, std::
   c.guest.set_ring_pages(kDefaultRingPages);
   c.host.set_unstick_delay_us(topology.host_unstick_delay_us());
   c.guest.set_resume_timeout_us(topology.guest_resume_timeout_us());
+  c.guest.set_vp_count(topology.guest_vps());
+  c.host.set_guest_vp_count(topology.guest_vps());
   const std::vector<std::uint32_t> relids = assign_relids(topology);
   for (int i = 0; i < topology.channel_size(); ++i) {
     const proto::ChannelSpec& spec = topology.channel(i);

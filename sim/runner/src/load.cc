@@ -19,6 +19,7 @@
 #include "vmbus/kmcl/verifier.h"
 #include "vmbus/runner/scenario.h"
 #include "vmbus/wire/guid.h"
+#include "vmbus/wire/synic.h"
 #include "vmbus/wire/versions.h"
 
 #include "actions.h"
@@ -186,6 +187,7 @@ class Checker {
         search_(search),
         loaded_(loaded) {
     checks_.set_limit_us(s_.time_limit_us() == 0 ? 1'000'000 : s_.time_limit_us());
+    checks_.set_guest_vps(std::max<std::uint32_t>(1, s_.topology().guest_vps()));
   }
 
   // The libraries found, for the scenario to name by their absolute paths.
@@ -321,6 +323,7 @@ class Checker {
       check_loaded_driver(channel, i, where, false);
       check_loaded_driver(channel, i, where, true);
       check_subchannels(channel, where);
+      checks_.vp(where, "target_vp", channel.target_vp());
     }
     check_subchannel_relids(topology);
     if (s_.topology().guest_resume_timeout_us() > checks_.limit_us()) {
@@ -328,6 +331,11 @@ class Checker {
               "guest_resume_timeout_us " + std::to_string(s_.topology().guest_resume_timeout_us()) +
                   " is longer than the time limit of " + std::to_string(checks_.limit_us()) +
                   " us");
+    }
+    if (s_.topology().guest_vps() > wire::kMaxSimulatedGuestVps) {
+      problem(topology, "guest_vps",
+              "guest_vps " + std::to_string(s_.topology().guest_vps()) + " is outside 1.." +
+                  std::to_string(wire::kMaxSimulatedGuestVps));
     }
     if (s_.topology().host_unstick_delay_us() > checks_.limit_us()) {
       problem(topology, "host_unstick_delay_us",

@@ -191,6 +191,9 @@ trace::SignalPattern signal_pattern(const proto::SignalMatch& m) {
   if (m.has_direction()) {
     std::tie(p.from, p.to) = ends_of(m.direction());
   }
+  if (m.has_vp()) {
+    p.vp = m.vp();
+  }
   return p;
 }
 
@@ -291,6 +294,9 @@ std::string signal_words(const proto::SignalMatch& m) {
   if (m.has_direction()) {
     add(text, direction_arrow(m.direction()));
   }
+  if (m.has_vp()) {
+    add(text, "vp " + std::to_string(m.vp()));
+  }
   return text;
 }
 
@@ -385,6 +391,20 @@ std::string record_words(const proto::TraceMatch& match) {
 
 }  // namespace
 
+// Only a guest of several VPs has signal records that name one.
+void Checks::signal_vp(const Where& where, const proto::SignalMatch& signal) {
+  if (!signal.has_vp()) {
+    return;
+  }
+  if (guest_vps_ == 1) {
+    problem(where, "vp",
+            "a signal record names a VP only when the guest has more than one (topology "
+            "guest_vps)");
+    return;
+  }
+  vp(where, "vp", signal.vp());
+}
+
 void Checks::match(const Where& where, const proto::TraceMatch& match) {
   if (!match.channel().empty()) {
     channel(where, match.channel());
@@ -403,11 +423,13 @@ void Checks::match(const Where& where, const proto::TraceMatch& match) {
       return checks.fault(where.nested("fault"), match.fault());
     case proto::TraceMatch::kProcess:
       return checks.process(where.nested("process"), match.process());
+    case proto::TraceMatch::kSignal:
+      return signal_vp(where.nested("signal"), match.signal());
     case proto::TraceMatch::RECORD_NOT_SET:
       return problem(where, "",
                      "a trace match names the kind of record: message, signal, ring, "
                      "channel_state, kmcl, fault, completion, process or note");
-    default:  // signal, completion, note: every value is a possible one
+    default:  // completion, note: every value is a possible one
       return;
   }
 }

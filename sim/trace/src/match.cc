@@ -14,7 +14,7 @@ constexpr std::string_view kRingOps[] = {
     "tamper",           "set_index",    "snapshot",        "image_loaded"};
 constexpr std::string_view kChannelStates[] = {"offered",  "opening",   "open",
                                                "closing",  "closed",    "failed",
-                                               "released", "rescinded", "missing"};
+                                               "released", "rescinded", "missing", "retargeted"};
 constexpr std::string_view kKmclKinds[] = {
     "auto_pause",
     "callback",
@@ -68,9 +68,10 @@ constexpr std::string_view kDriverCallbacks[] = {"ProcessPacket", "ProcessingCom
                                                  "Started",       "PostStarted",        "Suspend",
                                                  "Closed",        "Completion",         "Later"};
 constexpr std::string_view kFaultKinds[] = {
-    "interrupt_dropped", "interrupt_delayed", "interrupt_duplicated", "interrupt_spurious",
-    "message_dropped",   "message_delayed",   "message_duplicated",   "message_reordered",
-    "message_corrupted", "message_released",  "hold_released",        "crash"};
+    "interrupt_dropped",  "interrupt_delayed", "interrupt_duplicated", "interrupt_spurious",
+    "message_dropped",    "message_delayed",   "message_duplicated",   "message_reordered",
+    "message_corrupted",  "message_released",  "hold_released",        "crash",
+    "interrupt_on_old_vp"};
 
 bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
@@ -128,7 +129,7 @@ bool fits(const proto::MessageEvent& e, const MessagePattern& p) {
 
 bool fits(const proto::SignalRecord& e, const SignalPattern& p) {
   return (p.stage == proto::SignalRecord::STAGE_UNSPECIFIED || p.stage == e.stage()) &&
-         same(p.from, e.from()) && same(p.to, e.to());
+         same(p.from, e.from()) && same(p.to, e.to()) && (!p.vp || (e.has_vp() && e.vp() == *p.vp));
 }
 
 bool fits(const proto::RingEvent& e, const RingPattern& p) {

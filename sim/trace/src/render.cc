@@ -86,6 +86,9 @@ std::string text_of(const proto::SignalRecord& e) {
   if (e.connection_id() != 0) {
     text += " connection_id " + std::to_string(e.connection_id());
   }
+  if (e.has_vp()) {
+    text += " vp " + std::to_string(e.vp());
+  }
   return text;
 }
 

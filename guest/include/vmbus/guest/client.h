@@ -15,7 +15,9 @@
 // plane places (pages handed out by its PageAllocator) and hands them to the
 // channel's endpoint.
 //
-// Other contexts: "isr" (SINT2 event flags -> the channels' endpoints) and
+// Other contexts: "isr" (SINT2 event flags -> the channels' endpoints; with
+// several VPs (GuestConfig.vp_count) it test-and-clears every VP's flags,
+// VP by VP, and services a channel's event on whatever VP it arrived at) and
 // "timer" (the clock interrupt: ready only while a KMCL wait or a resume
 // from hibernation has a deadline and nothing else in the guest is ready;
 // each step lets simulated time pass, so a VmbChannelSendSynchronousRequest
@@ -54,13 +56,14 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
   ~VmbusClient() override;
 
   std::string start(const partition::StartInfo& info, partition::Hypervisor& hv) override;
+  std::uint32_t vp_count() const override;
   std::vector<std::string> ready_contexts() const override;
   std::uint64_t wake_at_ns() const override;
   void step(const std::string& context, partition::Hypervisor& hv) override;
   void deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                        partition::Hypervisor& hv) override;
   void deliver_event(std::span<const std::uint32_t> child_relids,
-                     std::span<const std::uint32_t> connection_ids,
+                     std::span<const std::uint32_t> connection_ids, std::uint32_t vp,
                      partition::Hypervisor& hv) override;
   std::string perform(const proto::PartitionAction& action, partition::Hypervisor& hv) override;
   // A GuestReport (proto/schema/vmbus/proto/report.proto).
@@ -100,6 +103,13 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
   // The workload: its end, successful or not, is reported once.
   bool workload_complete() const;
   void finish_if_complete(const partition::Work& work);
+  // The ISR's work for channel `child_relid`'s flag on VP `vp`.
+  void service_interrupt(std::uint32_t vp, std::uint32_t child_relid, const partition::Work& work);
+  // An interrupt on a VP other than the channel's target: serviced (true),
+  // or dropped with the quirk guest_drops_interrupt_on_old_vp.
+  bool serve_off_target(std::uint32_t vp, std::uint32_t child_relid, const partition::Work& work);
+  // "" or why the configuration's VPs or channel targets do not fit.
+  std::string check_vps() const;
   void finish_workload(const partition::Work& work);
 
   proto::GuestConfig config_;
@@ -114,7 +124,8 @@ class VmbusClient final : public partition::PartitionLogic, private ControlPlane
   std::unique_ptr<EchoVsc> echo_;
   std::unique_ptr<KmclChannels> drivers_;
   partition::MessageSlot slot_;
-  std::set<std::uint32_t> pending_event_relids_;  // SINT2 flags not yet seen by the ISR
+  // Each VP's SINT2 flags not yet seen by the ISR, by VP (no empty sets).
+  std::map<std::uint32_t, std::set<std::uint32_t>> pending_event_relids_;
   bool reported_ = false;
   // Subchannels whose driver was told to close them with their primary.
   std::set<std::uint32_t> subchannels_closing_;

@@ -35,8 +35,16 @@
 // the resume timeout, for kept channels not offered again, reports those
 // still missing (missing_after_resume()) and lets the drivers of the
 // channels that came back open them again.
+//
+// Interrupt targets: OPENCHANNEL names the channel's target VP (its KMCL
+// driver's target_vp, default 0), and retarget() moves it with
+// MODIFYCHANNEL, as Linux's target_cpu_store() does: from protocol 5.3 the
+// new target is taken once MODIFYCHANNEL_RESPONSE accepts it, before 5.3
+// (no answer) at once. Where an interrupt arrives is the ISR's business
+// (client.h); Channel::target_vp is what the guest believes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -137,6 +145,7 @@ class ControlPlane {
     // Quirk guest_handles_rescind_while_suspended: torn down while the bus
     // was suspended, yet still kept for the resume to find.
     bool torn_down_while_suspended = false;
+    std::uint32_t target_vp = 0;  // the VP its interrupts should arrive at
   };
 
   // A second open of a subchannel (quirk guest_opens_subchannel_twice):
@@ -186,6 +195,11 @@ class ControlPlane {
   const std::map<std::uint32_t, Channel>& kept_channels() const { return kept_; }
   // Channels a resume went on without, one sentence each.
   const std::vector<std::string>& missing_after_resume() const { return missing_after_resume_; }
+  // Moves open channel `child_relid`'s interrupts to VP `target_vp`
+  // (MODIFYCHANNEL). Returns "" or why not (not open, no such VP, a
+  // MODIFYCHANNEL of the channel still unanswered).
+  std::string retarget(std::uint32_t child_relid, std::uint32_t target_vp,
+                       const partition::Work& work);
   // A rescinded channel's endpoint let go of the rings: free their pages,
   // then release the relid.
   void release_rings(std::uint32_t child_relid, const partition::Work& work);
@@ -245,6 +259,8 @@ class ControlPlane {
   bool awaiting_host() const;
   std::vector<std::uint32_t> channels_to_open() const;
   std::uint32_t ring_pages_for(std::uint32_t child_relid) const;
+  std::uint32_t target_vp_for(std::uint32_t child_relid) const;
+  std::uint32_t vp_count() const { return std::max<std::uint32_t>(1, config_.vp_count()); }
   // Detaches the channel's rings and frees their pages.
   void free_rings(Channel& channel, partition::DetachReason reason, const partition::Work& work);
   // A rescinded channel is gone from the guest: RELID_RELEASED, and the
@@ -273,6 +289,11 @@ class ControlPlane {
   std::string on_rescind(const wire::RescindChannelOffer& m, const partition::Work& work);
   std::string tear_down_again(const Channel& channel, const partition::Work& work);
   std::string on_modify_response(const wire::ModifyChannelResponse& m, const partition::Work& work);
+  // The answer to a retarget()'s MODIFYCHANNEL.
+  std::string on_retarget_response(const wire::ModifyChannelResponse& m,
+                                   const partition::Work& work);
+  // Channel `channel`'s interrupts are expected at `target_vp` from now on.
+  void take_target(Channel& channel, std::uint32_t target_vp, const partition::Work& work);
   std::string on_unload_response(const partition::Work& work);
   void ignore(const wire::HvMessage& slot, const std::string& reason, const partition::Work& work);
   // Quirk guest_stops_at_unknown_message: ignores a message and, with the
@@ -330,6 +351,8 @@ class ControlPlane {
   std::vector<std::uint32_t> resumed_relids_;
   std::uint64_t resume_deadline_ns_ = 0;
   std::vector<std::string> missing_after_resume_;
+  // retarget()s waiting for MODIFYCHANNEL_RESPONSE: the VP asked for, by relid.
+  std::map<std::uint32_t, std::uint32_t> retargets_;
 };
 
 }  // namespace vmbus::guest

@@ -5,12 +5,14 @@
 // (GPADL_HEADER/BODY), opens and closes channels (OPENCHANNEL,
 // CLOSECHANNEL, GPADL_TEARDOWN), rescinds offers, takes RELID_RELEASED,
 // answers MODIFYCHANNEL and UNLOAD, and takes a guest that connects again
-// after its UNLOAD (a resume from hibernation) as a new connection. It
-// trusts nothing the guest sends: every message is validated against the
-// message table and the channel's state, every GPADL page must lie inside
-// guest memory, every ring offset inside its GPADL. Bad input is refused
-// with the protocol's status or ignored, and traced; it never stops the
-// server.
+// after its UNLOAD (a resume from hibernation) as a new connection. With a
+// guest of several VPs (HostConfig.guest_vp_count) it routes each channel's
+// interrupts to the VP OPENCHANNEL names and moves them on an accepted
+// MODIFYCHANNEL (Hypervisor::set_event_target). It trusts nothing the guest
+// sends: every message is validated against the message table and the
+// channel's state, every GPADL page must lie inside guest memory, every ring
+// offset inside its GPADL. Bad input is refused with the protocol's status
+// or ignored, and traced; it never stops the server.
 //
 // It does no I/O of its own beyond its outbox of replies (posted one per
 // "post" step) and the trace. It talks to the VSPs through its
@@ -77,6 +79,9 @@ class ControlPlane {
     // GPADL_TEARDOWN of their GPADL is answered once it let go.
     bool rings_held = false;
     std::vector<std::uint32_t> deferred_teardowns;
+    // The guest VP its interrupts go to: OPENCHANNEL's target_vp, then
+    // each accepted MODIFYCHANNEL's.
+    std::uint32_t target_vp = 0;
   };
 
   // An established GPADL: `pages` consecutive guest pages from `first_pfn`.
@@ -165,6 +170,11 @@ class ControlPlane {
   void on_gpadl_teardown(const wire::GpadlTeardown& m, const partition::Work& work);
   void on_relid_released(const wire::RelidReleased& m, const partition::Work& work);
   void on_modify_channel(const wire::ModifyChannel& m, const partition::Work& work);
+  // "" or why MODIFYCHANNEL `m` is refused.
+  std::string modify_problem(const wire::ModifyChannel& m) const;
+  // The channel's interrupts go to guest VP `vp` (an open or a retarget).
+  void route_interrupts(std::uint32_t child_relid, Channel& channel, std::uint32_t vp,
+                        const partition::Work& work);
   void on_unload(const partition::Work& work);
   // The first INITIATE_CONTACT after an UNLOAD (a guest resuming from
   // hibernation, or a kdump kernel): the old connection's relids are all
@@ -197,6 +207,7 @@ class ControlPlane {
   std::uint32_t max_version_ = 0;
   std::uint32_t version_ = 0;  // 0: not connected
   bool unloaded_ = false;      // UNLOAD answered; no INITIATE_CONTACT since
+  std::uint32_t guest_vp_count_ = 1;
   partition::Outbox outbox_;
   std::map<std::uint32_t, Channel> channels_;  // by child_relid
   // Subchannels waiting for offer_subchannels(), by child_relid.

@@ -54,7 +54,7 @@ class VmbusServer final : public partition::PartitionLogic {
   void deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                        partition::Hypervisor& hv) override;
   void deliver_event(std::span<const std::uint32_t> child_relids,
-                     std::span<const std::uint32_t> connection_ids,
+                     std::span<const std::uint32_t> connection_ids, std::uint32_t vp,
                      partition::Hypervisor& hv) override;
   std::string perform(const proto::PartitionAction& action, partition::Hypervisor& hv) override;
   // A HostReport (proto/schema/vmbus/proto/report.proto).

@@ -52,6 +52,9 @@ inline constexpr std::uint32_t kSynicSintCount = 16;
 // VMBUS_MESSAGE_SINT (HV_SYNIC_VMBUS_SINT_INDEX): VMBus uses SIMP slot 2
 // (offset 0x200) and SIEFP slot 2.
 inline constexpr std::uint32_t kVmbusMessageSint = 2;
+// Every VP has its own SynIC (SIMP, SIEFP, SINTs). A simulated guest has at
+// most this many VPs: enough to move a channel's interrupts between VPs.
+inline constexpr std::uint32_t kMaxSimulatedGuestVps = 4;
 
 // --- Connection and port ids ------------------------------------------------
 

@@ -73,6 +73,8 @@ enum class Quirk : std::uint8_t {
   // Hibernation: suspend and resume of the bus.
   kGuestHandlesRescindWhileSuspended,
   kGuestWaitsForeverOnResume,
+  // Virtual processors: a channel's interrupts moved between VPs.
+  kGuestDropsInterruptOnOldVp,
 };
 
 // Where a quirk can be set: bits, a quirk may allow both.

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <variant>
@@ -43,6 +44,9 @@ struct TraceSignal {
   Direction direction = Direction::kHostToGuest;
   std::uint32_t connection_id = 0;
   std::uint32_t child_relid = 0;
+  // The guest VP the interrupt goes to; set only for a guest with more
+  // than one VP (a one-VP run's trace names none).
+  std::optional<std::uint32_t> vp{};
 
   bool operator==(const TraceSignal&) const = default;
 };
@@ -88,6 +92,7 @@ struct DeliverEventFlags {
   Side target = Side::kHost;
   std::vector<std::uint32_t> child_relids{};    // at the guest
   std::vector<std::uint32_t> connection_ids{};  // at the host
+  std::uint32_t vp = 0;                         // the guest VP whose SINT2 fires
   bool operator==(const DeliverEventFlags&) const = default;
 };
 

@@ -44,6 +44,7 @@ struct Event {
   std::uint32_t child_relid = 0;
   std::uint32_t connection_id = 0;
   SynicMessage message{};
+  std::uint32_t vp = 0;  // kDeliverEvents: the target VP whose SINT fires
 
   bool operator==(const Event&) const = default;
 };

@@ -32,8 +32,9 @@ struct MessageFate {
 
 // What becomes of a signalled interrupt.
 struct SignalFate {
-  Effects effects;      // the fault's trace records; an extra interrupt
-  bool deliver = true;  // whether the SynIC still raises it the normal way
+  Effects effects;         // the fault's trace records; an extra interrupt
+  bool deliver = true;     // whether the SynIC still raises it the normal way
+  bool to_old_vp = false;  // ... on the VP the channel targeted before its retarget
 };
 
 class Faults {
@@ -51,8 +52,11 @@ class Faults {
   MessageFate on_message(Direction direction, SynicMessage message);
 
   // An interrupt signalled in `direction`: at the guest it names
-  // `child_relid`, at the host `connection_id`.
-  SignalFate on_signal(Direction direction, std::uint32_t connection_id, std::uint32_t child_relid);
+  // `child_relid`, at the host `connection_id`. `old_vp`: the channel was
+  // retargeted and no interrupt has reached its new VP yet; its old VP
+  // (only an OLD_VP rule cares).
+  SignalFate on_signal(Direction direction, std::uint32_t connection_id, std::uint32_t child_relid,
+                       std::optional<std::uint32_t> old_vp = std::nullopt);
 
   // An interrupt nobody signalled, arriving after the normal latency.
   Effects inject(const InjectSpuriousInterrupt& spurious) const;
@@ -72,7 +76,7 @@ class Faults {
   };
 
   SignalRule* signal_rule_for(Direction direction, std::uint32_t connection_id,
-                              std::uint32_t child_relid);
+                              std::uint32_t child_relid, bool retargeting);
   MessageRule* message_rule_for(Direction direction, const SynicMessage& message);
   MessageFate apply(const ArmMessageFault& rule, Direction direction, SynicMessage message);
 

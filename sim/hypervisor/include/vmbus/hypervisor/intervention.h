@@ -29,8 +29,12 @@ struct RequestAction {
 
 // The next `count` interrupts in `direction` (of `child_relid`, 0 = any
 // channel) are dropped, delayed by `delay_us`, or delivered twice.
+//
+// kOldVp (host to guest): an interrupt of a channel whose retarget has not
+// taken effect yet (no interrupt reached its new VP since the host moved it)
+// still lands on the old VP; other interrupts pass the rule untouched.
 struct ArmSignalFault {
-  enum class Kind { kDrop, kDelay, kDuplicate };
+  enum class Kind { kDrop, kDelay, kDuplicate, kOldVp };
   Direction direction = Direction::kHostToGuest;
   Kind kind = Kind::kDrop;
   std::uint32_t count = 1;

@@ -40,6 +40,10 @@ class Hypervisor {
   // channel `child_relid` (event-flag bit on SINT2).
   virtual void signal_event(std::uint32_t connection_id, std::uint32_t child_relid) = 0;
 
+  // Host: channel `child_relid`'s interrupts go to the guest's VP `vp` from
+  // now on (the server opened or retargeted the channel's event port).
+  virtual void set_event_target(std::uint32_t child_relid, std::uint32_t vp) = 0;
+
   // The partition freed its message slot for `sint`.
   virtual void end_of_message(std::uint32_t sint) = 0;
 
@@ -88,6 +92,9 @@ class PartitionLogic {
   // Host only: the message connection ids the VMBus server listens on.
   virtual std::vector<std::uint32_t> message_connection_ids() const { return {}; }
 
+  // Guest only: how many virtual processors the partition has.
+  virtual std::uint32_t vp_count() const { return 1; }
+
   // The sorted names of the contexts that have work now.
   virtual std::vector<std::string> ready_contexts() const = 0;
 
@@ -104,10 +111,11 @@ class PartitionLogic {
   virtual void deliver_message(std::uint32_t sint, std::span<const std::byte> hv_message,
                                Hypervisor& hv) = 0;
 
-  // Event flags were set (guest: child relids on SINT2; host: signalled
-  // connection ids) and the interrupt raised.
+  // Event flags were set (guest: child relids on VP `vp`'s SINT2; host:
+  // signalled connection ids, vp 0) and the interrupt raised.
   virtual void deliver_event(std::span<const std::uint32_t> child_relids,
-                             std::span<const std::uint32_t> connection_ids, Hypervisor& hv) = 0;
+                             std::span<const std::uint32_t> connection_ids, std::uint32_t vp,
+                             Hypervisor& hv) = 0;
 
   // A scenario action (deterministic mode only). Returns "" when carried out,
   // else why not ("no channel with child_relid 7", "channel 1 is not open").

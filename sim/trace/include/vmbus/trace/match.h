@@ -48,6 +48,8 @@ struct SignalPattern {
   proto::SignalRecord::Stage stage = proto::SignalRecord::STAGE_UNSPECIFIED;
   std::optional<proto::Partition> from;
   std::optional<proto::Partition> to;
+  // The guest VP it went to; only records of a multi-VP guest name one.
+  std::optional<std::uint32_t> vp;
 };
 
 // A ring event (RingEvent); the channel is RecordPattern::child_relid.

@@ -38,6 +38,10 @@ class FakeHypervisor final : public Hypervisor {
     std::uint32_t connection_id = 0;
     std::uint32_t child_relid = 0;
   };
+  struct EventTarget {
+    std::uint32_t child_relid = 0;
+    std::uint32_t vp = 0;
+  };
   struct Report {
     std::vector<std::pair<std::string, std::string>> values;
     bool done = false;
@@ -55,6 +59,7 @@ class FakeHypervisor final : public Hypervisor {
   std::uint32_t post_message(std::uint32_t connection_id,
                              std::span<const std::byte> payload) override;
   void signal_event(std::uint32_t connection_id, std::uint32_t child_relid) override;
+  void set_event_target(std::uint32_t child_relid, std::uint32_t vp) override;
   void end_of_message(std::uint32_t sint) override;
   void trace(proto::TraceRecord record) override;
   void report(const std::vector<std::pair<std::string, std::string>>& values, bool done) override;
@@ -64,6 +69,7 @@ class FakeHypervisor final : public Hypervisor {
   // What happened, in order; take_*() hands it over and forgets it.
   std::vector<Post> posts;
   std::vector<Signal> signals;
+  std::vector<EventTarget> event_targets;
   std::vector<std::uint32_t> eoms;  // the SINTs whose slot was freed
   std::vector<proto::TraceRecord> records;
   std::vector<Report> reports;
