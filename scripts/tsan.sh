@@ -12,8 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${VMBUS_TEST_JOBS:-$(nproc)}
 tsan=${1:-"$root/build-tsan"}
 echo "== [tsan] building in $tsan"
-# A unity build, like the ASan build of scripts/test.sh (a third less
-# compile time). No debug info: a report names the functions of both stacks from the
+# A unity build, like those of scripts/test.sh (about 40% less compile
+# time). No debug info: a report names the functions of both stacks from the
 # symbols; line tables would cost a fifth of this build (set
 # VMBUS_TSAN_FLAGS="-O1 -g1" for them).
 cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=Release \
