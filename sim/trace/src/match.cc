@@ -12,9 +12,9 @@ constexpr std::string_view kRingOps[] = {
     "signal",           "no_signal",    "pending_send_sz", "corrupt",
     "interrupt_masked", "resume",       "raw_write",       "raw_packet",
     "tamper",           "set_index",    "snapshot",        "image_loaded"};
-constexpr std::string_view kChannelStates[] = {"offered",  "opening",   "open",
-                                               "closing",  "closed",    "failed",
-                                               "released", "rescinded", "missing", "retargeted"};
+constexpr std::string_view kChannelStates[] = {"offered", "opening",   "open",     "closing",
+                                               "closed",  "failed",    "released", "rescinded",
+                                               "missing", "retargeted"};
 constexpr std::string_view kKmclKinds[] = {
     "auto_pause",
     "callback",
