@@ -407,21 +407,25 @@ void print_ratio(const RatioReporter& reporter, const std::string& what,
   std::printf("\n");
 }
 
+// The targets (docs/PERFORMANCE.md): the ring across processes against
+// boost::lockfree::spsc_queue moving the same payloads between the same two
+// CPUs, 64 B packets/s >= 1.0x and 4 KiB bytes/s >= 0.9x; the memcpy rows
+// are the ceiling, for information.
 void print_ratios(const RatioReporter& reporter) {
   std::printf(
       "\nRatios: medians over %zu repetitions [best repetition of each]; reported, not asserted\n",
       reporter.repetitions());
   for (const char* variant : kVariants) {
     const std::string ring = std::string("ring_stream/") + variant + "/";
-    print_ratio(reporter, std::string("ring ") + variant + " 4 KiB bytes/s / memcpy 4 KiB",
-                ring + "4096", "memcpy/4096", &Figures::bytes_per_second, 0.7);
     print_ratio(reporter, std::string("ring ") + variant + " 64 B packets/s / spsc_queue 64 B",
-                ring + "64", "spsc_queue/64", &Figures::packets_per_second, 0.8);
+                ring + "64", "spsc_queue/64", &Figures::packets_per_second, 1.0);
+    print_ratio(reporter, std::string("ring ") + variant + " 4 KiB bytes/s / spsc_queue 4 KiB",
+                ring + "4096", "spsc_queue/4096", &Figures::bytes_per_second, 0.9);
   }
+  print_ratio(reporter, "(info) ring tuned 4 KiB bytes/s / memcpy 4 KiB", "ring_stream/tuned/4096",
+              "memcpy/4096", &Figures::bytes_per_second, 0);
   print_ratio(reporter, "(info) spsc_queue 4 KiB bytes/s / memcpy 4 KiB", "spsc_queue/4096",
               "memcpy/4096", &Figures::bytes_per_second, 0);
-  print_ratio(reporter, "(info) ring tuned 4 KiB bytes/s / spsc_queue 4 KiB",
-              "ring_stream/tuned/4096", "spsc_queue/4096", &Figures::bytes_per_second, 0);
   constexpr double kSignalTarget = 0.01;
   for (const char* variant : kVariants) {
     double worst = -1;
