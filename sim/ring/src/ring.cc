@@ -37,6 +37,18 @@ void copy_packet_body(const RingView& view, std::uint32_t start, bool contiguous
   }
 }
 
+// A hint that the line holding `address` is about to be written: the core
+// asks for it in exclusive state without waiting for it. Never faults.
+void prefetch_line_for_write(const std::byte* address) {
+#if defined(__x86_64__)
+  // GCC without -mprfchw turns __builtin_prefetch(p, 1) into a read prefetch,
+  // which leaves the line shared; PREFETCHW is a no-op where unsupported.
+  asm volatile("prefetchw %0" : : "m"(*address));
+#else
+  __builtin_prefetch(address, 1);
+#endif
+}
+
 }  // namespace
 
 const char* corrupt_reason_name(CorruptReason reason) {
@@ -262,7 +274,36 @@ ReserveResult RingWriter::reserve(std::uint32_t packet_bytes) {
   result.reservation = Reservation{write_cursor_, packet_bytes};
   write_cursor_ = view_.advance(write_cursor_, needed);
   ++uncopied_;
+  prefetch_ahead(needed, result.free_bytes - needed);
   return result;
+}
+
+void RingWriter::prefetch_ahead(std::uint32_t reserved_bytes, std::uint32_t free_after_cursor) {
+  // The lines this writer fills next were last read by the reader, one lap
+  // ago, so each store into them waits for the reader's core to give the
+  // line up, and a few such waits fill the store queue and stall the
+  // writer. Asking for them in exclusive state ahead of time overlaps those
+  // waits: the 64 B stream across two processes runs 2.7x as fast
+  // (docs/PERFORMANCE.md, "The ring across processes on a quiet machine").
+  // Only bytes known to be free are asked for: the lines beyond them hold
+  // packets the reader has yet to read, and taking those from it would slow
+  // it down. Packets of 512 ring bytes or more are left alone: with the
+  // prefetch the 4 KiB stream measured up to 70 % slower, and in one thread
+  // (nothing to wait for) the prefetches of a 1 KiB packet cost 15 %.
+  prefetched_ahead_ = prefetched_ahead_ > reserved_bytes ? prefetched_ahead_ - reserved_bytes : 0;
+  if (reserved_bytes >= kWritePrefetchMaxPacketBytes) {
+    return;
+  }
+  const std::uint32_t wanted = std::min(kWritePrefetchBytes, free_after_cursor);
+  const std::uint32_t data_size = view_.data_size_bytes();
+  for (std::uint32_t ahead = prefetched_ahead_; ahead < wanted; ahead += kCacheLineBytes) {
+    std::uint32_t index = write_cursor_ + ahead;  // both < data_size: no overflow
+    if (index >= data_size) {
+      index -= data_size;
+    }
+    prefetch_line_for_write(view_.data_at(index));
+  }
+  prefetched_ahead_ = std::max(prefetched_ahead_, wanted);
 }
 
 void RingWriter::copy(const Reservation& reservation, const OutgoingPacket& packet) {

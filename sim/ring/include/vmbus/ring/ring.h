@@ -245,6 +245,17 @@ class RingWriter {
   const RingView& view() const { return view_; }
 
  private:
+  // Bytes beyond the write cursor the writer asks the cache for ahead of
+  // writing them, after reserving a packet whose ring bytes are fewer than
+  // kWritePrefetchMaxPacketBytes (reserve(), prefetch_ahead()).
+  static constexpr std::uint32_t kWritePrefetchBytes = 4096;
+  static constexpr std::uint32_t kWritePrefetchMaxPacketBytes = 512;
+  static constexpr std::uint32_t kCacheLineBytes = 64;
+
+  // After a reservation of `reserved_bytes`: prefetches for writing the
+  // free bytes up to kWritePrefetchBytes beyond the cursor not yet asked for.
+  void prefetch_ahead(std::uint32_t reserved_bytes, std::uint32_t free_after_cursor);
+
   // copy() for a packet or trailer that wraps around the end of the data area.
   void copy_wrapping(std::uint32_t start, const OutgoingPacket& packet,
                      const PacketDescriptor& descriptor, std::uint32_t packet_bytes);
@@ -253,9 +264,10 @@ class RingWriter {
   std::uint32_t write_cursor_;     // end of the last reservation (private)
   std::uint32_t published_index_;  // write_index as we last stored it
   std::uint32_t last_publish_start_ = 0;
-  bool decision_due_ = false;      // a publish has not had its decide_signal yet
-  std::uint32_t uncopied_ = 0;     // reservations still waiting for copy()
-  std::uint32_t next_copy_index_;  // where the next copy() must start
+  bool decision_due_ = false;           // a publish has not had its decide_signal yet
+  std::uint32_t uncopied_ = 0;          // reservations still waiting for copy()
+  std::uint32_t next_copy_index_;       // where the next copy() must start
+  std::uint32_t prefetched_ahead_ = 0;  // bytes beyond write_cursor_ already prefetched
   SignalReason last_reason_ = SignalReason::kNone;
   WriterCounters counters_;
 };
