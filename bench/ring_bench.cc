@@ -18,7 +18,8 @@
 //
 // After the benchmarks it prints the target ratios (PASS/MISS; reported, not
 // asserted). Usual Google Benchmark flags apply (--benchmark_out=FILE
-// --benchmark_out_format=json, --benchmark_filter=...); --quick runs one
+// --benchmark_out_format=json, --benchmark_filter=...,
+// --benchmark_repetitions=N instead of the default 7); --quick runs one
 // repetition of a tenth of the packets, for smoke tests.
 #include <algorithm>
 #include <array>
@@ -53,6 +54,7 @@ struct PayloadCase {
 constexpr std::array<PayloadCase, 3> kCases{{{64, 4'000'000}, {1024, 2'000'000}, {4096, 500'000}}};
 
 std::uint64_t g_packet_divisor = 1;  // --quick: 10
+bool g_repetitions_given = false;    // --benchmark_repetitions=N on the command line
 
 RingStreamOptions plain_options(std::uint32_t payload_bytes, std::uint64_t packets) {
   RingStreamOptions options;
@@ -262,13 +264,18 @@ void memcpy_ceiling(benchmark::State& state, std::uint32_t payload_bytes, std::u
   state.counters["preemptions"] = preemptions.since_start();
 }
 
+// kRepetitions each (one with --quick), unless --benchmark_repetitions says
+// otherwise: a per-benchmark setting would override the flag.
 template <typename Fn, typename... Args>
 void add(const std::string& name, Fn fn, Args... args) {
-  benchmark::RegisterBenchmark(name.c_str(), fn, args...)
-      ->Iterations(1)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond)
-      ->Repetitions(g_packet_divisor == 1 ? kRepetitions : 1);
+  benchmark::internal::Benchmark* benchmark =
+      benchmark::RegisterBenchmark(name.c_str(), fn, args...)
+          ->Iterations(1)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+  if (!g_repetitions_given) {
+    benchmark->Repetitions(g_packet_divisor == 1 ? kRepetitions : 1);
+  }
 }
 
 void register_benchmarks() {
@@ -472,6 +479,9 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       vmbus::bench::g_packet_divisor = 10;
     } else {
+      if (std::strncmp(argv[i], "--benchmark_repetitions=", 24) == 0) {
+        vmbus::bench::g_repetitions_given = true;
+      }
       args.push_back(argv[i]);
     }
   }
