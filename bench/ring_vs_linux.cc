@@ -30,6 +30,7 @@
 #include "vmbus/ring/memory.h"
 #include "vmbus/ring/ring.h"
 
+#include "bench_util.h"
 #include "linux_style_ring.h"
 
 namespace {
@@ -38,12 +39,6 @@ using namespace vmbus;
 
 constexpr std::uint32_t kRingDataBytes = 256 * 1024;
 constexpr std::uint64_t kBatch = 16;
-
-double thread_seconds() {
-  timespec now{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
-}
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "ring_vs_linux: %s\n", what.c_str());
@@ -61,7 +56,7 @@ double library_ns(std::uint32_t payload_bytes, std::uint64_t packets, std::uint6
   packet.payload = payload;
   const std::uint32_t packet_bytes = ring::packet_bytes_for(packet);
   std::uint64_t signals = 0;
-  const double start = thread_seconds();
+  const double start = bench::thread_seconds();
   for (std::uint64_t sent = 0; sent < packets; sent += batch) {
     for (std::uint64_t i = 0; i < batch; ++i) {
       const ring::ReserveResult reserved = writer.reserve(packet_bytes);
@@ -84,7 +79,7 @@ double library_ns(std::uint32_t payload_bytes, std::uint64_t packets, std::uint6
     reader.publish();
     signals += reader.decide_signal() ? 1u : 0u;
   }
-  const double seconds = thread_seconds() - start;
+  const double seconds = bench::thread_seconds() - start;
   if (signals > packets) {
     fail("library: more signals than packets");
   }
@@ -98,7 +93,7 @@ double baseline_ns(std::uint32_t payload_bytes, std::uint64_t packets, std::uint
   bench::LinuxStyleRing ring(memory.region());
   const std::vector<std::byte> payload(payload_bytes, std::byte{0x5a});
   std::vector<std::byte> out(ring::kPacketDescriptorBytes + (payload_bytes + 7) / 8 * 8);
-  const double start = thread_seconds();
+  const double start = bench::thread_seconds();
   for (std::uint64_t sent = 0; sent < packets; sent += batch) {
     for (std::uint64_t i = 0; i < batch; ++i) {
       if (!ring.send(payload, sent + i)) {
@@ -114,33 +109,18 @@ double baseline_ns(std::uint32_t payload_bytes, std::uint64_t packets, std::uint
       }
     }
   }
-  const double seconds = thread_seconds() - start;
+  const double seconds = bench::thread_seconds() - start;
   return seconds * 1e9 / static_cast<double>(packets);
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-std::uint64_t parse_or(const char* text, std::uint64_t fallback) {
-  if (text == nullptr) {
-    return fallback;
-  }
-  char* end = nullptr;
-  const unsigned long long value = std::strtoull(text, &end, 10);
-  if (end == text || *end != '\0' || value == 0) {
-    fail(std::string("not a positive number: ") + text);
-  }
-  return value;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::uint64_t packets = parse_or(argc > 1 ? argv[1] : nullptr, 2'000'000) / kBatch * kBatch;
-  const std::uint64_t repetitions = parse_or(argc > 2 ? argv[2] : nullptr, 9);
+  const std::uint64_t packets =
+      bench::positive_argument("ring_vs_linux", argc > 1 ? argv[1] : nullptr, 2'000'000) / kBatch *
+      kBatch;
+  const std::uint64_t repetitions =
+      bench::positive_argument("ring_vs_linux", argc > 2 ? argv[2] : nullptr, 9);
   std::printf(
       "one thread, write + read per packet; medians of %llu interleaved repetitions of "
       "%llu packets, thread CPU time\n",
@@ -157,10 +137,10 @@ int main(int argc, char** argv) {
         theirs.push_back(baseline_ns(payload_bytes, packets, batch));
         ratios.push_back(ours.back() / theirs.back());
       }
-      const double ratio = median(ratios);
+      const double ratio = bench::median(ratios);
       std::printf("%-8s %6u B %14.1f %14.1f %17.2fx  target <= 1.00  %s\n",
-                  batch == 1 ? "single" : "batch16", payload_bytes, median(ours), median(theirs),
-                  ratio, ratio <= 1.0 ? "PASS" : "MISS");
+                  batch == 1 ? "single" : "batch16", payload_bytes, bench::median(ours),
+                  bench::median(theirs), ratio, ratio <= 1.0 ? "PASS" : "MISS");
     }
   }
   return 0;

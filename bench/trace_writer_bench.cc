@@ -25,34 +25,11 @@
 #include "vmbus/trace/reader.h"
 #include "vmbus/trace/writer.h"
 
+#include "bench_util.h"
+
 namespace {
 
 using namespace vmbus;
-
-double thread_seconds() {
-  timespec now{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-std::uint64_t parse_or(const char* text, std::uint64_t fallback) {
-  if (text == nullptr) {
-    return fallback;
-  }
-  char* end = nullptr;
-  const unsigned long long value = std::strtoull(text, &end, 10);
-  if (end == text || *end != '\0' || value == 0) {
-    std::fprintf(stderr, "trace_writer_bench: not a positive number: %s\n", text);
-    std::exit(2);
-  }
-  return value;
-}
 
 }  // namespace
 
@@ -67,8 +44,10 @@ int main(int argc, char** argv) {
                  input.ok ? "the trace has no records" : input.error.c_str());
     return 2;
   }
-  const std::uint64_t records = parse_or(argc > 2 ? argv[2] : nullptr, 1'000'000);
-  const std::uint64_t repetitions = parse_or(argc > 3 ? argv[3] : nullptr, 5);
+  const std::uint64_t records =
+      bench::positive_argument("trace_writer_bench", argc > 2 ? argv[2] : nullptr, 1'000'000);
+  const std::uint64_t repetitions =
+      bench::positive_argument("trace_writer_bench", argc > 3 ? argv[3] : nullptr, 5);
   const char* tmp = std::getenv("TMPDIR");
   const std::filesystem::path out = std::filesystem::path(tmp != nullptr ? tmp : "/tmp") /
                                     ("trace_writer_bench." + std::to_string(::getpid()));
@@ -78,14 +57,14 @@ int main(int argc, char** argv) {
   for (std::uint64_t r = 0; r < repetitions; ++r) {
     std::vector<proto::TraceRecord> pool = input.trace.records;
     const auto start = std::chrono::steady_clock::now();
-    const double cpu_start = thread_seconds();
+    const double cpu_start = bench::thread_seconds();
     trace::TraceWriter writer;
     writer.open(out, input.trace.header);
     for (std::uint64_t i = 0; i < records; ++i) {
       writer.write(pool[i % pool.size()]);
     }
     writer.close();
-    const double cpu = thread_seconds() - cpu_start;
+    const double cpu = bench::thread_seconds() - cpu_start;
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double bytes = static_cast<double>(std::filesystem::file_size(out));
@@ -98,6 +77,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(records), argv[1], input.trace.records.size(),
               static_cast<unsigned long long>(repetitions));
   std::printf("  %.0f records/s, %.1f MB/s (wall, close included), %.0f ns CPU per record\n",
-              median(records_per_second), median(megabytes_per_second), median(cpu_ns_per_record));
+              bench::median(records_per_second), bench::median(megabytes_per_second),
+              bench::median(cpu_ns_per_record));
   return 0;
 }
