@@ -22,6 +22,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
+#include <optional>
 #include <spawn.h>
 #include <string>
 #include <sys/resource.h>
@@ -29,6 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
+
+#include "socket_echo.h"
 
 extern char** environ;
 
@@ -123,38 +127,20 @@ int spawn_floor(long count, char* host, char* guest) {
 }
 
 int ipc_floor(long count) {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
-    die("socketpair");
+  const std::optional<vmbus::bench::EchoPeer> peer = vmbus::bench::start_echo_peer();
+  if (!peer) {
+    die("socketpair or fork");
   }
-  const pid_t child = ::fork();
-  if (child < 0) {
-    die("fork");
-  }
-  if (child == 0) {
-    ::close(fds[0]);
-    std::uint64_t word = 0;
-    while (::read(fds[1], &word, sizeof(word)) == static_cast<ssize_t>(sizeof(word))) {
-      if (::write(fds[1], &word, sizeof(word)) != static_cast<ssize_t>(sizeof(word))) {
-        break;
-      }
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
   const CpuSeconds before = cpu_now();
   const Clock::time_point start = Clock::now();
   for (long i = 0; i < count; ++i) {
-    std::uint64_t word = static_cast<std::uint64_t>(i);
-    if (::write(fds[0], &word, sizeof(word)) != static_cast<ssize_t>(sizeof(word)) ||
-        ::read(fds[0], &word, sizeof(word)) != static_cast<ssize_t>(sizeof(word)) ||
-        word != static_cast<std::uint64_t>(i)) {
+    if (!vmbus::bench::echo_round_trip(peer->fd, static_cast<std::uint64_t>(i))) {
       die("round trip");
     }
   }
   const double wall = seconds_since(start);
-  ::close(fds[0]);
-  wait_for(child);  // the child's CPU is counted from here on
+  ::close(peer->fd);
+  wait_for(peer->child);  // the child's CPU is counted from here on
   const CpuSeconds after = cpu_now();
   const double n = static_cast<double>(count);
   std::printf("round_trips=%ld wall_per_round_trip_s=%.9f cpu_per_round_trip_s=%.9f\n", count,

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <sys/socket.h>
@@ -39,6 +40,7 @@
 #include "vmbus/proto/config.pb.h"
 
 #include "ring_stream.h"
+#include "socket_echo.h"
 
 namespace vmbus::bench {
 namespace {
@@ -57,33 +59,19 @@ double seconds_since(Clock::time_point start) {
 // --- the floor: a raw socket ping-pong ------------------------------------------
 
 double socket_pingpong_seconds(std::uint64_t round_trips) {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
-    throw std::runtime_error("socketpair failed");
+  const std::optional<EchoPeer> peer = start_echo_peer();
+  if (!peer) {
+    throw std::runtime_error("socketpair or fork failed");
   }
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::close(fds[0]);
-    std::uint64_t word = 0;
-    while (::read(fds[1], &word, sizeof(word)) == static_cast<ssize_t>(sizeof(word))) {
-      if (::write(fds[1], &word, sizeof(word)) != static_cast<ssize_t>(sizeof(word))) {
-        break;
-      }
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
   const Clock::time_point start = Clock::now();
   for (std::uint64_t i = 0; i < round_trips; ++i) {
-    std::uint64_t word = i;
-    if (::write(fds[0], &word, sizeof(word)) != static_cast<ssize_t>(sizeof(word)) ||
-        ::read(fds[0], &word, sizeof(word)) != static_cast<ssize_t>(sizeof(word)) || word != i) {
+    if (!echo_round_trip(peer->fd, i)) {
       throw std::runtime_error("ping-pong broke");
     }
   }
   const double elapsed = seconds_since(start);
-  ::close(fds[0]);
-  ::waitpid(child, nullptr, 0);
+  ::close(peer->fd);
+  ::waitpid(peer->child, nullptr, 0);
   return elapsed;
 }
 
