@@ -268,13 +268,13 @@ void memcpy_ceiling(benchmark::State& state, std::uint32_t payload_bytes, std::u
 // otherwise: a per-benchmark setting would override the flag.
 template <typename Fn, typename... Args>
 void add(const std::string& name, Fn fn, Args... args) {
-  benchmark::internal::Benchmark* benchmark =
+  benchmark::internal::Benchmark* registered =
       benchmark::RegisterBenchmark(name.c_str(), fn, args...)
           ->Iterations(1)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
   if (!g_repetitions_given) {
-    benchmark->Repetitions(g_packet_divisor == 1 ? kRepetitions : 1);
+    registered->Repetitions(g_packet_divisor == 1 ? kRepetitions : 1);
   }
 }
 
