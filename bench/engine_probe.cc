@@ -23,7 +23,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
-#include <optional>
 #include <spawn.h>
 #include <string>
 #include <sys/resource.h>
