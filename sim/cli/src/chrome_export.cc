@@ -22,36 +22,10 @@ std::string microseconds_text(std::uint64_t time_ns) {
   return text;
 }
 
-// Builds one JSON object, members in the order they are added.
-class JsonObjectWriter {
- public:
-  JsonObjectWriter& string(std::string_view key, std::string_view value) {
-    append_json_string(member(key), value);
-    return *this;
-  }
-  JsonObjectWriter& number(std::string_view key, std::uint64_t value) {
-    member(key) += std::to_string(value);
-    return *this;
-  }
-  // `json` is already JSON text: a number with decimals, an object.
-  JsonObjectWriter& raw(std::string_view key, std::string_view json) {
-    member(key) += json;
-    return *this;
-  }
-  std::string text() const { return text_ + "}"; }
-
- private:
-  std::string& member(std::string_view key) {
-    if (text_.size() > 1) {
-      text_ += ',';
-    }
-    append_json_string(text_, key);
-    text_ += ':';
-    return text_;
-  }
-
-  std::string text_ = "{";
-};
+// The export's objects are compact: a trace has many thousands of them.
+JsonObjectBuilder compact_object() {
+  return JsonObjectBuilder(JsonObjectBuilder::Style::kCompact);
+}
 
 constexpr std::string_view kCategory = "vmbus";
 constexpr std::string_view kStepCategory = "scheduler";
@@ -87,17 +61,17 @@ class ChromeTraceWriter {
 
  private:
   std::string other_data() const {
-    return JsonObjectWriter()
-        .string("source", "vmbus-sim trace export")
-        .string("trace_format_version", std::to_string(header_.format_version()))
-        .string("seed", std::to_string(header_.seed()))
-        .string("scenario", header_.scenario())
-        .string("build", trace::written_by(header_))
-        .string("scheduling_mode", header_.mode() == proto::SCHEDULING_MODE_FREE_RUNNING
-                                       ? "free-running"
-                                       : "deterministic")
-        .string("records", std::to_string(records_.size()))
-        .text();
+    return compact_object()
+        .text("source", "vmbus-sim trace export")
+        .text("trace_format_version", std::to_string(header_.format_version()))
+        .text("seed", std::to_string(header_.seed()))
+        .text("scenario", header_.scenario())
+        .text("build", trace::written_by(header_))
+        .text("scheduling_mode", header_.mode() == proto::SCHEDULING_MODE_FREE_RUNNING
+                                     ? "free-running"
+                                     : "deterministic")
+        .text("records", std::to_string(records_.size()))
+        .done();
   }
 
   void event(const std::string& json) {
@@ -107,18 +81,18 @@ class ChromeTraceWriter {
 
   void write_process(std::uint32_t pid) {
     // No tid: a process-wide event.
-    event(JsonObjectWriter()
-              .string("name", "process_name")
-              .string("ph", "M")
+    event(compact_object()
+              .text("name", "process_name")
+              .text("ph", "M")
               .number("pid", pid)
-              .raw("args", JsonObjectWriter().string("name", timeline_process_name(pid)).text())
-              .text());
-    event(JsonObjectWriter()
-              .string("name", "process_sort_index")
-              .string("ph", "M")
+              .raw("args", compact_object().text("name", timeline_process_name(pid)).done())
+              .done());
+    event(compact_object()
+              .text("name", "process_sort_index")
+              .text("ph", "M")
               .number("pid", pid)
-              .raw("args", JsonObjectWriter().number("sort_index", pid).text())
-              .text());
+              .raw("args", compact_object().number("sort_index", pid).done())
+              .done());
   }
 
   void write_metadata() {
@@ -127,20 +101,20 @@ class ChromeTraceWriter {
       if (named.insert(track.pid).second) {
         write_process(track.pid);
       }
-      event(JsonObjectWriter()
-                .string("name", "thread_name")
-                .string("ph", "M")
+      event(compact_object()
+                .text("name", "thread_name")
+                .text("ph", "M")
                 .number("pid", track.pid)
                 .number("tid", track.tid)
-                .raw("args", JsonObjectWriter().string("name", track.name).text())
-                .text());
-      event(JsonObjectWriter()
-                .string("name", "thread_sort_index")
-                .string("ph", "M")
+                .raw("args", compact_object().text("name", track.name).done())
+                .done());
+      event(compact_object()
+                .text("name", "thread_sort_index")
+                .text("ph", "M")
                 .number("pid", track.pid)
                 .number("tid", track.tid)
-                .raw("args", JsonObjectWriter().number("sort_index", track.tid).text())
-                .text());
+                .raw("args", compact_object().number("sort_index", track.tid).done())
+                .done());
     }
     if (!timeline_.samples.empty() && named.insert(kHypervisorPid).second) {
       write_process(kHypervisorPid);  // the counters' process
@@ -159,58 +133,58 @@ class ChromeTraceWriter {
   }
 
   static std::string args_json(const TimelineSlice& slice) {
-    JsonObjectWriter args;
+    JsonObjectBuilder args = compact_object();
     for (const TimelineArg& arg : slice.args) {
       if (arg.is_number) {
         args.number(arg.key, arg.number);
       } else {
-        args.string(arg.key, arg.text);
+        args.text(arg.key, arg.text);
       }
     }
     if (!slice.fault.empty()) {
-      args.string("fault", slice.fault);
+      args.text("fault", slice.fault);
     }
-    return args.text();
+    return args.done();
   }
 
   void write_slice(const TimelineSlice& slice, const std::vector<FlowMark>& marks) {
     const TimelineTrack& track = timeline_.tracks[slice.track];
     const std::string ts = microseconds_text(slice.start_ns);
-    event(JsonObjectWriter()
-              .string("name", slice.name)
-              .string("cat", slice.kind == "step" ? kStepCategory : kCategory)
-              .string("ph", "X")
+    event(compact_object()
+              .text("name", slice.name)
+              .text("cat", slice.kind == "step" ? kStepCategory : kCategory)
+              .text("ph", "X")
               .raw("ts", ts)
               .raw("dur", microseconds_text(slice.end_ns - slice.start_ns))
               .number("pid", track.pid)
               .number("tid", track.tid)
               .raw("args", args_json(slice))
-              .text());
+              .done());
     for (const FlowMark& mark : marks) {
-      JsonObjectWriter json;
-      json.string("name", mark.flow->name)
-          .string("cat", kCategory)
-          .string("ph", std::string(1, mark.phase))
+      JsonObjectBuilder json = compact_object();
+      json.text("name", mark.flow->name)
+          .text("cat", kCategory)
+          .text("ph", std::string(1, mark.phase))
           .raw("ts", ts)
           .number("pid", track.pid)
           .number("tid", track.tid)
           .number("id", mark.flow->id);
       if (mark.phase != 's') {
-        json.string("bp", "e");
+        json.text("bp", "e");
       }
-      event(json.text());
+      event(json.done());
     }
   }
 
   void write_sample(const CounterSample& sample) {
-    event(JsonObjectWriter()
-              .string("name", timeline_.counters[sample.counter].name)
-              .string("cat", kCategory)
-              .string("ph", "C")
+    event(compact_object()
+              .text("name", timeline_.counters[sample.counter].name)
+              .text("cat", kCategory)
+              .text("ph", "C")
               .raw("ts", microseconds_text(sample.time_ns))
               .number("pid", kHypervisorPid)
-              .raw("args", JsonObjectWriter().number("bytes_used", sample.bytes_used).text())
-              .text());
+              .raw("args", compact_object().number("bytes_used", sample.bytes_used).done())
+              .done());
   }
 
   const proto::TraceHeader& header_;

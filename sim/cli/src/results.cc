@@ -21,42 +21,6 @@ constexpr RunVerdict kVerdicts[] = {RunVerdict::kPassed, RunVerdict::kFailed, Ru
 
 // --- Writing -------------------------------------------------------------------
 
-// A JSON object on one line, members in the order they are added.
-class JsonObjectText {
- public:
-  JsonObjectText& text(std::string_view key, std::string_view value) {
-    append_json_string(member(key), value);
-    return *this;
-  }
-  JsonObjectText& number(std::string_view key, std::uint64_t value) {
-    member(key) += std::to_string(value);
-    return *this;
-  }
-  JsonObjectText& seconds(std::string_view key, double value) {
-    member(key) += json_seconds(value);
-    return *this;
-  }
-  JsonObjectText& boolean(std::string_view key, bool value) {
-    member(key) += value ? "true" : "false";
-    return *this;
-  }
-  // `json` must already be JSON text (an object or an array).
-  JsonObjectText& raw(std::string_view key, std::string_view json) {
-    member(key) += json;
-    return *this;
-  }
-  std::string done() const { return text_ + "}"; }
-
- private:
-  std::string& member(std::string_view key) {
-    text_ += text_.size() == 1 ? "" : ", ";
-    append_json_string(text_, key);
-    text_ += ": ";
-    return text_;
-  }
-  std::string text_ = "{";
-};
-
 std::string string_array(const std::vector<std::string>& values) {
   std::string out = "[";
   for (const std::string& value : values) {
@@ -70,7 +34,7 @@ std::string oracle_array(const std::vector<RunOracle>& oracles) {
   std::string out = "[";
   for (const RunOracle& oracle : oracles) {
     out += out.size() == 1 ? "" : ", ";
-    out += JsonObjectText()
+    out += JsonObjectBuilder()
                .text("name", oracle.name)
                .text("channel", oracle.channel)
                .text("what", oracle.what)
@@ -81,7 +45,7 @@ std::string oracle_array(const std::vector<RunOracle>& oracles) {
 
 std::string run_json(const SweepResults& results, const RunRecord& run) {
   const ScenarioInfo& scenario = results.scenarios.at(run.scenario);
-  return JsonObjectText()
+  return JsonObjectBuilder()
       .number("position", run.position)
       .number("repetition", run.repetition)
       .number("pass", run.pass)
@@ -294,19 +258,19 @@ SweepCounts count_runs(const std::vector<RunRecord>& runs) {
 
 void write_results_json(std::ostream& out, const SweepResults& results) {
   const SweepCounts counts = count_runs(results.runs);
-  const std::string plan = JsonObjectText()
+  const std::string plan = JsonObjectBuilder()
                                .text("id", results.plan.id)
                                .number("runs", results.plan.runs)
                                .number("repeat", results.plan.repeat)
                                .text("balance", results.plan.balance)
                                .boolean("until_fail", results.plan.until_fail)
                                .done();
-  const std::string shard = JsonObjectText()
+  const std::string shard = JsonObjectBuilder()
                                 .number("index", results.shard.index)
                                 .number("count", results.shard.count)
                                 .text("source", results.shard_source)
                                 .done();
-  const std::string summary = JsonObjectText()
+  const std::string summary = JsonObjectBuilder()
                                   .number("runs", counts.runs)
                                   .number("passed", counts.passed)
                                   .number("failed", counts.failed)
