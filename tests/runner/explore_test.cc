@@ -162,6 +162,44 @@ TEST(FaultPlan, HostileKindsAreNotDrawnForAScenarioThatExpectsAViolationOrACrash
   EXPECT_GE(holds, 1);
 }
 
+TEST(FaultPlan, OldVpFaultsAreDrawnOnlyForAGuestWithSeveralVpsAndLeaveOtherPlansAlone) {
+  // One VP: the default set with interrupt_old_vp draws exactly the plans
+  // of the set without it.
+  const vmbus::runner::LoadedScenario one_vp = loaded_four();
+  vmbus::runner::FaultPlanOptions without;
+  std::erase(without.faults, "interrupt_old_vp");
+  ASSERT_EQ(without.faults.size() + 1, vmbus::runner::FaultPlanOptions().faults.size());
+  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+    EXPECT_EQ(vmbus::runner::with_fault_plan(one_vp, seed, {}).loaded.text,
+              vmbus::runner::with_fault_plan(one_vp, seed, without).loaded.text);
+  }
+  // Two VPs: drawn, host to guest, and every plan is a good scenario file.
+  const vmbus::runner::LoadedScenario two_vps = vmbus::runner::load_scenario_text(
+      R"(name: "two"
+topology { guest_vps: 2 channel { name: "a" } }
+step { host_send { channel: "a" } }
+step { modify_channel { channel: "a" target_vp: 1 } }
+step { host_send { channel: "a" } }
+)",
+      "two.textproto");
+  ASSERT_TRUE(two_vps.ok()) << two_vps.problems.front().to_string();
+  vmbus::runner::FaultPlanOptions old_vp_only;
+  old_vp_only.faults = {"interrupt_old_vp"};
+  int drawn = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const auto explored = vmbus::runner::with_fault_plan(two_vps, seed, old_vp_only);
+    for (const std::string& words : explored.plan) {
+      EXPECT_EQ(words.rfind("interrupt_old_vp x", 0), 0u) << words;
+      EXPECT_NE(words.find(" host->guest on 'a'"), std::string::npos) << words;
+      ++drawn;
+    }
+    const auto reloaded = vmbus::runner::load_scenario_text(explored.loaded.text, "two.textproto");
+    EXPECT_TRUE(reloaded.ok()) << reloaded.problems.front().to_string() << explored.loaded.text;
+  }
+  EXPECT_GE(drawn, 10);
+  EXPECT_TRUE(vmbus::runner::with_fault_plan(loaded_four(), 1, old_vp_only).plan.empty());
+}
+
 class ExploreCli : public ::testing::Test {
  protected:
   TestDirectory dir_;

@@ -914,8 +914,11 @@ explored scenario); with --shrink each is shrunk (see vmbus-sim shrink)
 into NAME.seedN.shrunk.textproto beside its trace (or in --artifacts).
 
 Fault kinds (--faults, comma-separated):
-  interrupt_delay, interrupt_duplicate, spurious_interrupt, hold (the
-  default set: what a real host can do), and interrupt_drop,
+  interrupt_delay, interrupt_duplicate, interrupt_old_vp (the next
+  interrupts of a channel being moved to another VP land on its old VP, as
+  Hyper-V's asynchronous move allows; drawn only for a guest with several
+  VPs), spurious_interrupt, hold (the default set: what a real host can
+  do), and interrupt_drop,
   message_delay, message_duplicate, message_reorder (a delayed control
   message is overtaken by the ones behind it, which VMBus never does: a
   run may then fail for the fault's sake, e.g. a GPADL_TEARDOWN that

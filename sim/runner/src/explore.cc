@@ -45,15 +45,17 @@ bool withholds_a_wakeup(const proto::TimelineEntry& entry) {
 // protocol error), and with it whatever the scenario expects to happen
 // later: a crash, a driver crash or a verifier violation. Hostile kinds are
 // drawn only for scenarios that expect none of those.
-std::vector<std::string> kinds_for(const proto::Expectations& expect,
+std::vector<std::string> kinds_for(const proto::Scenario& scenario,
+                                   const proto::Expectations& expect,
                                    const std::vector<std::string>& kinds) {
-  if (expect.outcome() == proto::Expectations::COMPLETED && !expect.has_driver_crash() &&
-      expect.violation_size() == 0) {
-    return kinds;
-  }
+  const bool hostile_allowed = expect.outcome() == proto::Expectations::COMPLETED &&
+                               !expect.has_driver_crash() && expect.violation_size() == 0;
+  // An interrupt can land on an old VP only in a guest with more than one.
+  const bool old_vp_allowed = scenario.topology().guest_vps() > 1;
   std::vector<std::string> kept;
-  std::copy_if(kinds.begin(), kinds.end(), std::back_inserter(kept),
-               [](const std::string& kind) { return !is_hostile(kind); });
+  std::copy_if(kinds.begin(), kinds.end(), std::back_inserter(kept), [&](const std::string& kind) {
+    return (hostile_allowed || !is_hostile(kind)) && (old_vp_allowed || kind != "interrupt_old_vp");
+  });
   return kept;
 }
 
@@ -154,15 +156,20 @@ proto::TimelineEntry fault_entry(const std::string& kind, const std::string& cha
   if (kind.rfind("interrupt_", 0) == 0) {
     proto::InterruptFault& fault = *entry.mutable_interrupt_fault();
     fault.set_channel(channel);
-    fault.set_direction(direction);
+    // Only the guest has VPs to choose between: an OLD_VP fault is host to
+    // guest whatever the draw said.
+    fault.set_direction(kind == "interrupt_old_vp" ? proto::HOST_TO_GUEST : direction);
     fault.set_count(draw.between(1, 3));
     fault.set_kind(kind == "interrupt_delay"       ? proto::InterruptFault::DELAY
                    : kind == "interrupt_duplicate" ? proto::InterruptFault::DUPLICATE
+                   : kind == "interrupt_old_vp"    ? proto::InterruptFault::OLD_VP
                                                    : proto::InterruptFault::DROP);
     if (fault.kind() == proto::InterruptFault::DELAY) {
       fault.set_delay_us(draw.between(1, kMaxFaultDelayUs));
     }
-    words = kind + " x" + std::to_string(fault.count()) + " " + to + " on '" + channel + "'";
+    words = kind + " x" + std::to_string(fault.count()) + " " +
+            (fault.direction() == proto::HOST_TO_GUEST ? "host->guest" : "guest->host") + " on '" +
+            channel + "'";
   } else if (kind == "spurious_interrupt") {
     entry.mutable_spurious_interrupt()->set_channel(channel);
     entry.mutable_spurious_interrupt()->set_direction(direction);
@@ -211,9 +218,11 @@ void keep_what_faults_leave(proto::Scenario& scenario, bool quirks, ExploredScen
 
 const std::vector<std::string>& explore_fault_names() {
   static const std::vector<std::string> kNames = {
-      "interrupt_delay", "interrupt_duplicate", "interrupt_drop",  "spurious_interrupt",
-      "message_delay",   "message_duplicate",   "message_reorder", "hold",
-      "host_ring_write", "host_raw_packet",     "host_set_index",  "host_tamper"};
+      "interrupt_delay",   "interrupt_duplicate", "interrupt_drop",
+      "interrupt_old_vp",  "spurious_interrupt",  "message_delay",
+      "message_duplicate", "message_reorder",     "hold",
+      "host_ring_write",   "host_raw_packet",     "host_set_index",
+      "host_tamper"};
   return kNames;
 }
 
@@ -221,8 +230,10 @@ const std::vector<std::string>& default_explore_faults() {
   // Not message_delay: the hypervisor's delay lets the messages behind the
   // delayed one overtake it, which VMBus's ordered message queue never
   // does (a CLOSECHANNEL overtaken by its GPADL_TEARDOWN leaks the GPADL).
+  // interrupt_old_vp is drawn only for a guest with several VPs, so the
+  // plans of every other scenario are the same as without it.
   static const std::vector<std::string> kNames = {"interrupt_delay", "interrupt_duplicate",
-                                                  "spurious_interrupt", "hold"};
+                                                  "interrupt_old_vp", "spurious_interrupt", "hold"};
   return kNames;
 }
 
@@ -235,7 +246,7 @@ ExploredScenario with_fault_plan(const LoadedScenario& loaded, std::uint64_t see
   Draw draw{prng};
   const std::vector<std::uint32_t> relids = assign_relids(scenario.topology());
   const std::vector<std::string> kinds =
-      kinds_for(expectations_for_mode(scenario.expect(), options.quirks), options.faults);
+      kinds_for(scenario, expectations_for_mode(scenario.expect(), options.quirks), options.faults);
   const std::uint32_t faults = kinds.empty() ? 0 : draw.between(0, options.max_faults);
   for (std::uint32_t i = 0; i < faults; ++i) {
     const std::string& kind = kinds[draw.below(kinds.size())];

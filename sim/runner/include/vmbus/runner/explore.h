@@ -31,6 +31,8 @@
 namespace vmbus::runner {
 
 // Every fault kind: interrupt_delay, interrupt_duplicate, interrupt_drop,
+// interrupt_old_vp (drawn only for a guest with more than one VP: the next
+// interrupts of a channel being moved land on its old VP),
 // spurious_interrupt, message_delay, message_duplicate, message_reorder,
 // hold, and a hostile host's writes into a channel's rings:
 // host_ring_write, host_raw_packet, host_set_index, host_tamper. Hostile
@@ -42,9 +44,10 @@ namespace vmbus::runner {
 const std::vector<std::string>& explore_fault_names();
 // What explore draws from unless told otherwise: the faults a correct
 // driver and ring must survive on a real host -- interrupts delayed,
-// duplicated or spurious, contexts held -- and not drops, nor control
-// messages duplicated, reordered or delayed (a delayed message is
-// overtaken by the ones behind it, which VMBus never does).
+// duplicated, spurious or on a moved channel's old VP, contexts held -- and
+// not drops, nor control messages duplicated, reordered or delayed (a
+// delayed message is overtaken by the ones behind it, which VMBus never
+// does).
 const std::vector<std::string>& default_explore_faults();
 
 struct FaultPlanOptions {
