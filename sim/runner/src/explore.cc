@@ -151,14 +151,15 @@ proto::TimelineEntry hostile_entry(const std::string& kind, const std::string& c
 proto::TimelineEntry fault_entry(const std::string& kind, const std::string& channel,
                                  std::uint32_t relid, Draw& draw, std::string& words) {
   proto::TimelineEntry entry;
-  const auto direction = draw.below(2) == 0 ? proto::HOST_TO_GUEST : proto::GUEST_TO_HOST;
+  auto direction = draw.below(2) == 0 ? proto::HOST_TO_GUEST : proto::GUEST_TO_HOST;
+  if (kind == "interrupt_old_vp") {
+    direction = proto::HOST_TO_GUEST;  // only the guest has VPs to choose between
+  }
   const std::string to = direction == proto::HOST_TO_GUEST ? "host->guest" : "guest->host";
   if (kind.rfind("interrupt_", 0) == 0) {
     proto::InterruptFault& fault = *entry.mutable_interrupt_fault();
     fault.set_channel(channel);
-    // Only the guest has VPs to choose between: an OLD_VP fault is host to
-    // guest whatever the draw said.
-    fault.set_direction(kind == "interrupt_old_vp" ? proto::HOST_TO_GUEST : direction);
+    fault.set_direction(direction);
     fault.set_count(draw.between(1, 3));
     fault.set_kind(kind == "interrupt_delay"       ? proto::InterruptFault::DELAY
                    : kind == "interrupt_duplicate" ? proto::InterruptFault::DUPLICATE
@@ -167,9 +168,7 @@ proto::TimelineEntry fault_entry(const std::string& kind, const std::string& cha
     if (fault.kind() == proto::InterruptFault::DELAY) {
       fault.set_delay_us(draw.between(1, kMaxFaultDelayUs));
     }
-    words = kind + " x" + std::to_string(fault.count()) + " " +
-            (fault.direction() == proto::HOST_TO_GUEST ? "host->guest" : "guest->host") + " on '" +
-            channel + "'";
+    words = kind + " x" + std::to_string(fault.count()) + " " + to + " on '" + channel + "'";
   } else if (kind == "spurious_interrupt") {
     entry.mutable_spurious_interrupt()->set_channel(channel);
     entry.mutable_spurious_interrupt()->set_direction(direction);
